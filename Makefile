@@ -1,0 +1,53 @@
+# isobench: every target does its own set-up, so `make bench` and `make test`
+# work on a fresh Debian machine as root and leave a host with an engine alone.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+STAMP   := $(VENV)/.installed
+# Extra arguments: make bench ARGS="--rounds 10", make test PYTEST_ARGS="-k writer"
+ARGS        ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup engine image bench test doctor report compare check bench-overhead bench-analysis faults sweep
+
+$(STAMP): pyproject.toml scripts/setup-venv.sh
+	bash scripts/setup-venv.sh "$(PY)" "$(VENV)"
+	touch $@
+
+setup: $(STAMP)
+
+engine: $(STAMP)
+	bash scripts/setup-engine.sh "$(PYTHON)"
+
+image: engine
+	$(PYTHON) -m bench image
+
+bench: image
+	$(PYTHON) -m bench run $(ARGS)
+
+test: image
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+doctor: image
+	$(PYTHON) -m bench doctor $(ARGS)
+
+sweep: engine
+	$(PYTHON) -m bench sweep
+
+report: $(STAMP)
+	$(PYTHON) -m analysis report $(if $(RESULT),$(RESULT),--latest) $(ARGS)
+
+check: $(STAMP)
+	$(PYTHON) -m analysis check $(if $(RESULT),$(RESULT),--latest) $(ARGS)
+
+# make compare A=results/<host>/old.jsonl B=results/<host>/new.jsonl
+compare: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "make compare needs two result sets: make compare A=OLD.jsonl B=NEW.jsonl"; exit 2; }
+	$(PYTHON) -m analysis compare $(A) $(B) $(ARGS)
+
+bench-overhead: image
+	$(PYTHON) -m bench overhead $(ARGS)
+
+bench-analysis: $(STAMP)
+	$(PYTHON) -m analysis bench $(ARGS)

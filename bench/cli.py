@@ -1,0 +1,208 @@
+"""The `python -m bench` command line.
+
+Every user mistake ends as one sentence on stderr and a non-zero exit, never a
+traceback: UserError carries the sentence and the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from bench.errors import Terminated, UserError
+from bench.paths import DEFAULT_CONFIG
+
+
+def _load(args: argparse.Namespace):  # -> Config
+    from bench.config import load_config
+
+    config = load_config(Path(args.config)).select(args.mode or [])
+    overrides = {k: getattr(args, k) for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed")
+                 if getattr(args, k, None) is not None}
+    if getattr(args, "results", None):
+        overrides["results_dir"] = str(args.results)
+    if overrides:
+        run = replace(config.run, **overrides)
+        if run.min_rounds > run.rounds:
+            run = replace(run, min_rounds=run.rounds)
+        config = replace(config, run=run)
+    return config
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.run import run
+
+    config = _load(args)
+    code, _ = run(config, show_progress=not args.quiet)
+    return code
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import uuid
+
+    from bench import preflight
+    from bench.run import _sweep_all
+
+    config = _load(args)
+    run_id = "doctor-" + uuid.uuid4().hex[:8]
+    checks = preflight.check_modes(config.modes, run_id)
+    _sweep_all([c.runtime for c in checks if c.runtime], run_id)
+    for c in checks:
+        r = c.record
+        if not c.usable:
+            print(f"{c.name:12} SKIP  {c.reason}")
+            continue
+        eng, img = r.get("engine", {}), r.get("image", {})
+        print(f"{c.name:12} ok    engine {eng.get('version')} (API {r.get('api_version')}, {eng.get('os_type')}, "
+              f"{eng.get('storage_driver')}), runtime {r.get('runtime_reported') or eng.get('default_runtime')}, "
+              f"isolation {r.get('isolation_reported') or 'default'}, ping {r['ping_rtt_ns'] / 1e6:.2f} ms, "
+              f"image {str(img.get('id'))[7:19]} ({(img.get('size') or 0) / 1e6:.1f} MB)")
+        if r.get("isolation_mismatch"):
+            print(f"{'':12} warning: requested isolation {c.runtime.mode.isolation!r} but the engine applies {r['isolation_reported']!r}")
+    if not any(c.usable for c in checks):
+        raise UserError(preflight.none_usable_message(checks))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.export_pyperf import export
+
+    result = Path(args.result)
+    out = Path(args.output) if args.output else result.with_suffix(".pyperf.json")
+    count = export(result, out)
+    print(f"wrote {count} benchmarks to {out} (try: python -m pyperf stats {out})")
+    return 0
+
+
+def _default_client():
+    from bench.config import Mode
+    from bench.endpoints import make_client, resolve
+
+    probe = Mode(name="default", role="native", image="-", command=("-",), exec_command=("-",), endpoint="env",
+                 allow_plain_tcp=True)
+    return make_client(resolve(probe), timeout=10)
+
+
+def cmd_ping(args: argparse.Namespace) -> int:
+    try:
+        client = _default_client()
+        client.ping()
+    except UserError:
+        raise
+    except Exception as exc:
+        print(f"no engine answers: {exc}", file=sys.stderr)
+        return 1
+    print(f"engine {client.version().get('Version')} answers (API {client.api_version})")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.sweep import sweep
+
+    removed, stuck = sweep(_default_client(), args.run_id)
+    print(f"removed {removed} isobench container(s)" + (f"; could not remove {', '.join(stuck)}" if stuck else ""))
+    return 1 if stuck else 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from bench.image import ensure_image
+
+    client = _default_client()
+    if client.info().get("OSType") == "windows":
+        from bench import windows
+
+        ref = windows.pull_image_for_engine(client)
+        print(f"image {ref} ready")
+        return 0
+    image_id, built = ensure_image(client, force=args.force)
+    print(f"image isobench/busybox:latest {'built' if built else 'present'} ({image_id[7:19]})")
+    return 0
+
+
+def cmd_overhead(args: argparse.Namespace) -> int:
+    from bench.overhead import main as overhead_main
+
+    return overhead_main(rounds=args.rounds or 30)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description="Times container startup cycles per isolation mode.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML config (default: bench.toml)")
+        sp.add_argument("--mode", action="append", help="run only this mode (repeatable)")
+
+    r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
+    with_config(r)
+    r.add_argument("--rounds", type=_positive_int, help="measured rounds at most")
+    r.add_argument("--warmup", type=_positive_int, help="warm-up rounds (kept, flagged)")
+    r.add_argument("--min-rounds", dest="min_rounds", type=_positive_int, help="rounds before the precision rule may stop")
+    r.add_argument("--budget", dest="budget_s", type=_positive_float, help="time budget in seconds")
+    r.add_argument("--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width")
+    r.add_argument("--seed", type=_positive_int, help="seed for the round order")
+    r.add_argument("--results", help="results directory (default: results/)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(fn=cmd_run)
+
+    d = sub.add_parser("doctor", help="check every mode without running the benchmark")
+    with_config(d)
+    d.set_defaults(fn=cmd_doctor)
+
+    e = sub.add_parser("export", help="export a result set")
+    e.add_argument("--pyperf", dest="result", required=True, help="result set to export as a pyperf suite")
+    e.add_argument("-o", "--output", help="output file (default: RESULT.pyperf.json)")
+    e.set_defaults(fn=cmd_export)
+
+    sub.add_parser("ping", help="exit 0 when the default engine (DOCKER_HOST or local) answers").set_defaults(fn=cmd_ping)
+
+    s = sub.add_parser("sweep", help="remove containers left by isobench runs")
+    s.add_argument("--run-id", help="only this run's containers")
+    s.set_defaults(fn=cmd_sweep)
+
+    i = sub.add_parser("image", help="build (Linux) or pull (Windows) the test image on the default engine")
+    i.add_argument("--force", action="store_true", help="rebuild even if present")
+    i.set_defaults(fn=cmd_image)
+
+    o = sub.add_parser("overhead", help="benchmark: the harness's own cost against raw HTTP and the docker CLI")
+    o.add_argument("--rounds", type=_positive_int)
+    o.set_defaults(fn=cmd_overhead)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except UserError as exc:
+        print(f"isobench: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("isobench: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("isobench: terminated", file=sys.stderr)
+        return 143

@@ -1,0 +1,291 @@
+"""The benchmark configuration: run settings and modes, read from TOML.
+
+Everything a user writes is checked here, so that a mistake ends the command
+with one sentence naming the file, the key and the fix, never a traceback
+from deep inside a run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from bench import presets
+from bench.errors import UserError
+from bench.paths import DEFAULT_RESULTS
+from bench.phases import PHASES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
+
+ISOLATIONS = ("default", "process", "hyperv")
+ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "env")
+KNOWN_ROLES = ("native", "hyperv", "toolbox")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds each engine call may take before the watchdog gives up on it."""
+
+    create: float = 30.0
+    start: float = 30.0
+    ready: float = 30.0
+    exec: float = 30.0
+    stop: float = 30.0  # beyond the stop grace period
+    remove: float = 30.0
+    ping: float = 10.0
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    role: str
+    image: str
+    command: tuple[str, ...]
+    exec_command: tuple[str, ...]
+    endpoint: str = "local"
+    isolation: str = "default"
+    runtime: Optional[str] = None  # None: the engine's default runtime
+    ready_marker: str = "ready"
+    stop_grace_s: int = 5
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    tls_cert_dir: Optional[str] = None
+    tls_verify: bool = True
+    allow_plain_tcp: bool = False
+    network: str = "none"
+    read_only: bool = True
+    preset: Optional[str] = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The mode as the result-set header stores it (paths, never file contents)."""
+        rec = asdict(self)
+        rec["command"] = list(self.command)
+        rec["exec_command"] = list(self.exec_command)
+        return rec
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    rounds: int = 100
+    warmup: int = 2
+    min_rounds: int = 30
+    budget_s: Optional[float] = 300.0
+    # Stop early once every mode's startup median is known to this relative
+    # half-width (95% CI); None disables the precision rule.
+    precision: Optional[float] = None
+    seed: Optional[int] = None
+    results_dir: str = str(DEFAULT_RESULTS)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    run: RunSettings
+    modes: tuple[Mode, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        return {"source": self.source, "run": asdict(self.run), "modes": [m.to_record() for m in self.modes]}
+
+    def select(self, names: Iterable[str]) -> "Config":
+        """Only the named modes, in the config's order; an unknown name is a UserError."""
+        wanted = list(names)
+        if not wanted:
+            return self
+        known = [m.name for m in self.modes]
+        for name in wanted:
+            if name not in known:
+                raise UserError(f"--mode {name!r} is not in {self.source}: choose one of {', '.join(known)}.")
+        return Config(self.source, self.run, tuple(m for m in self.modes if m.name in wanted))
+
+
+class _Table:
+    """One TOML table being read: typed getters that name the file and key on error,
+    and a check that nothing unknown was left over."""
+
+    def __init__(self, data: Any, where: str, source: str) -> None:
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: {where} must be a table, not {type(data).__name__}.")
+        self.data = dict(data)
+        self.where = where
+        self.source = source
+
+    def _fail(self, key: str, what: str) -> UserError:
+        return UserError(f"{self.source}: {self.where}.{key} {what}.")
+
+    def _take(self, key: str) -> Any:
+        return self.data.pop(key, None)
+
+    def string(self, key: str, default: Optional[str] = None, choices: Optional[Iterable[str]] = None) -> Optional[str]:
+        value = self._take(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(key, f"must be a non-empty string, not {value!r}")
+        if choices is not None and value not in choices:
+            raise self._fail(key, f"is {value!r}: use one of {', '.join(choices)}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._take(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._fail(key, f"must be true or false, not {value!r}")
+        return value
+
+    def number(self, key: str, default: Optional[float], *, integer: bool = False, minimum: float = 0,
+               allow_zero: bool = False) -> Optional[float]:
+        value = self._take(key)
+        if value is None:
+            return default
+        kind = "a whole number" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            raise self._fail(key, f"must be {kind}, not {value!r}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self._fail(key, f"must be a finite {kind}, not {value!r}")
+        if value < minimum or (value == minimum and not allow_zero):
+            bound = f"at least {minimum}" if allow_zero else f"greater than {minimum}"
+            raise self._fail(key, f"must be {bound}, not {value!r}")
+        return int(value) if integer else float(value)
+
+    def argv(self, key: str, default: Optional[Iterable[str]]) -> Optional[tuple[str, ...]]:
+        value = self._take(key)
+        if value is None:
+            return tuple(default) if default is not None else None
+        if isinstance(value, str):
+            raise self._fail(key, "must be a list of strings (argv form, e.g. [\"/bin/sh\", \"-c\", \"...\"])")
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise self._fail(key, f"must be a non-empty list of non-empty strings, not {value!r}")
+        return tuple(value)
+
+    def table(self, key: str) -> "_Table":
+        return _Table(self._take(key) or {}, f"{self.where}.{key}", self.source)
+
+    def done(self, allowed: Iterable[str]) -> None:
+        if self.data:
+            key = sorted(self.data)[0]
+            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else f"known keys are {', '.join(sorted(allowed))}"
+            raise UserError(f"{self.source}: unknown key {self.where}.{key}: {fix}")
+
+
+_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir")
+_MODE_KEYS = ("name", "preset", "role", "endpoint", "isolation", "runtime", "image", "command", "exec",
+              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "allow_plain_tcp",
+              "network", "read_only")
+_TIMEOUT_KEYS = tuple(PHASES) + ("ping",)
+
+
+def _read_run(table: _Table) -> RunSettings:
+    d = RunSettings()
+    rounds = int(table.number("rounds", d.rounds, integer=True))
+    run = RunSettings(
+        rounds=rounds,
+        warmup=int(table.number("warmup", d.warmup, integer=True, allow_zero=True)),
+        min_rounds=int(table.number("min_rounds", min(d.min_rounds, rounds), integer=True)),
+        budget_s=table.number("budget_s", d.budget_s),
+        precision=table.number("precision", d.precision),
+        seed=table.number("seed", d.seed, integer=True, allow_zero=True),
+        results_dir=table.string("results_dir", d.results_dir) or d.results_dir,
+    )
+    table.done(_RUN_KEYS)
+    if run.min_rounds > run.rounds:
+        raise UserError(f"{table.source}: run.min_rounds ({run.min_rounds}) is more than run.rounds ({run.rounds}): lower min_rounds or raise rounds.")
+    return run
+
+
+def _check_endpoint(endpoint: str, where: str) -> None:
+    if endpoint == "local" or endpoint == "env":
+        return
+    if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
+        raise UserError(f"{where} is {endpoint!r}: use local, env, unix://PATH, npipe:////./pipe/NAME, "
+                        "tcp://HOST:PORT, ssh://USER@HOST or machine:NAME.")
+
+
+def _read_mode(table: _Table, index: int) -> Mode:
+    preset_name = table.string("preset")
+    base: dict[str, Any] = {}
+    if preset_name is not None:
+        known = presets.all_presets()
+        if preset_name not in known:
+            raise UserError(f"{table.source}: {table.where}.preset is {preset_name!r}: use one of {', '.join(known)}.")
+        base = known[preset_name]
+    name = table.string("name", base.get("name"))
+    if name is None:
+        raise UserError(f"{table.source}: {table.where} has no name: add name = \"...\" (or a preset).")
+    bt = base.get("timeouts", {})
+    tt = table.table("timeouts")
+    defaults = Timeouts()
+    timeouts = Timeouts(**{k: tt.number(k, float(bt.get(k, getattr(defaults, k)))) for k in _TIMEOUT_KEYS})
+    tt.done(_TIMEOUT_KEYS)
+    image = table.string("image", base.get("image"))
+    command = table.argv("command", base.get("command"))
+    exec_command = table.argv("exec", base.get("exec"))
+    missing = [k for k, v in (("image", image), ("command", command), ("exec", exec_command)) if v is None]
+    if missing:
+        raise UserError(f"{table.source}: mode {name!r} has no {missing[0]}: set it, or name a preset that has one.")
+    endpoint = table.string("endpoint", "local")
+    mode = Mode(
+        name=name,
+        role=table.string("role", base.get("role", "native")),
+        image=image,
+        command=command,
+        exec_command=exec_command,
+        endpoint=endpoint,
+        isolation=table.string("isolation", base.get("isolation", "default"), choices=ISOLATIONS),
+        runtime=table.string("runtime", base.get("runtime")),
+        ready_marker=table.string("ready_marker", "ready"),
+        stop_grace_s=int(table.number("stop_grace_s", base.get("stop_grace_s", 5), integer=True, allow_zero=True)),
+        timeouts=timeouts,
+        tls_cert_dir=table.string("tls_cert_dir"),
+        tls_verify=table.boolean("tls_verify", True),
+        allow_plain_tcp=table.boolean("allow_plain_tcp", False),
+        network=table.string("network", "none"),
+        read_only=table.boolean("read_only", True),
+        preset=preset_name,
+    )
+    table.done(_MODE_KEYS)
+    _check_endpoint(mode.endpoint, f"{table.source}: {table.where}.endpoint")
+    return mode
+
+
+def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Config:
+    """Checks a parsed TOML document and builds the Config.
+
+    With no ``[[mode]]`` tables the host's presets are used.
+    """
+    top = _Table(data, "config", source)
+    run = _read_run(top.table("run"))
+    raw_modes = top._take("mode")
+    top.done(("run", "mode"))
+    if raw_modes is None:
+        raw_modes = [{"preset": name} for name in presets.presets_for(host_os or presets.host_os())]
+    if not isinstance(raw_modes, list) or not raw_modes:
+        raise UserError(f"{source}: [[mode]] must list at least one mode (or be left out to use the host's presets).")
+    modes = tuple(_read_mode(_Table(m, f"mode[{i}]", source), i) for i, m in enumerate(raw_modes))
+    seen: set[str] = set()
+    for m in modes:
+        if m.name in seen:
+            raise UserError(f"{source}: two modes are named {m.name!r}: give each mode its own name.")
+        seen.add(m.name)
+    return Config(source=source, run=run, modes=modes)
+
+
+def load_config(path: Path) -> Config:
+    """Reads and checks a TOML config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"config file {path} does not exist: pass --config with the path of a TOML file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"config file {path} cannot be read ({exc.__class__.__name__}): check its permissions and encoding.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file {path} is not valid TOML ({exc}): fix the syntax there.") from None
+    return parse_config(data, str(path))

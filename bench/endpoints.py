@@ -1,0 +1,162 @@
+"""From a mode's endpoint to a low-level ``docker.APIClient``: one transport per scheme.
+
+Schemes: ``local`` (the host's default socket or pipe), ``env`` (DOCKER_HOST,
+DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), ``unix://``, ``npipe://``, ``tcp://``
+(TLS with a docker-machine style cert directory; plain only when the mode opts
+in), ``ssh://`` (needs paramiko) and ``machine:NAME`` (``docker-machine env``).
+Optional transports fail with "install X to enable Y", as docker-py does.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import docker
+from docker.tls import TLSConfig
+
+from bench.config import Mode
+from bench.errors import UserError
+
+LINUX_LOCAL = "unix:///var/run/docker.sock"
+WINDOWS_LOCAL = "npipe:////./pipe/docker_engine"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach one engine. ``record()`` is what a result set keeps:
+    the URL and the cert directory's path, never a certificate's contents."""
+
+    base_url: str
+    scheme: str
+    tls: Optional[TLSConfig] = None
+    cert_dir: Optional[str] = None
+    verify: bool = False
+    via: str = ""  # how it was resolved: config, env, docker-machine ...
+    machine: Optional[dict[str, Any]] = None
+
+    def record(self) -> dict[str, Any]:
+        return {"url": self.base_url, "scheme": self.scheme, "tls": self.tls is not None,
+                "verify": self.verify, "cert_dir": self.cert_dir, "via": self.via, "machine": self.machine}
+
+
+def _tls_from_dir(cert_dir: str, verify: bool, where: str) -> TLSConfig:
+    d = Path(cert_dir).expanduser()
+    names = {"ca": d / "ca.pem", "cert": d / "cert.pem", "key": d / "key.pem"}
+    needed = ("cert", "key") + (("ca",) if verify else ())
+    for key in needed:
+        if not names[key].is_file():
+            raise UserError(f"{where}: {names[key]} is missing: a TLS cert directory holds ca.pem, cert.pem and key.pem (docker-machine's layout).")
+    return TLSConfig(client_cert=(str(names["cert"]), str(names["key"])),
+                     ca_cert=str(names["ca"]) if verify else None, verify=verify)
+
+
+def _require_module(module: str, package: str, feature: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        raise UserError(f"install {package} to enable {feature} (pip install {package}).") from None
+
+
+def _tcp(url: str, cert_dir: Optional[str], verify: bool, allow_plain: bool, where: str, via: str) -> Endpoint:
+    rest = url[len("tcp://"):]
+    if cert_dir:
+        tls = _tls_from_dir(cert_dir, verify, where)
+        return Endpoint("https://" + rest, "tcp+tls", tls, cert_dir, verify, via)
+    if not allow_plain:
+        raise UserError(f"{where}: {url} has no TLS cert directory: set tls_cert_dir (ca.pem, cert.pem, key.pem), "
+                        "or allow_plain_tcp = true to opt in to an unencrypted, unauthenticated engine.")
+    return Endpoint("http://" + rest, "tcp", None, None, False, via)
+
+
+def _from_env(environ: dict[str, str], where: str, allow_plain: bool, via: str = "env") -> Endpoint:
+    host = environ.get("DOCKER_HOST") or (WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL)
+    if host.startswith("tcp://"):
+        verify = environ.get("DOCKER_TLS_VERIFY", "") not in ("", "0")
+        cert_dir = environ.get("DOCKER_CERT_PATH") or (str(Path.home() / ".docker") if verify else None)
+        return _tcp(host, cert_dir, verify, allow_plain, where, via)
+    return _simple(host, where, via)
+
+
+def _simple(url: str, where: str, via: str) -> Endpoint:
+    if url.startswith("unix://"):
+        return Endpoint(url, "unix", via=via)
+    if url.startswith("npipe://"):
+        if platform.system() != "Windows":
+            raise UserError(f"{where}: {url} is a Windows named pipe: npipe:// endpoints work only on Windows hosts.")
+        _require_module("win32pipe", "pywin32", "npipe:// endpoints")
+        return Endpoint(url, "npipe", via=via)
+    if url.startswith("ssh://"):
+        _require_module("paramiko", "paramiko", "ssh:// endpoints")
+        return Endpoint(url, "ssh", via=via)
+    raise UserError(f"{where}: {url!r} is not an endpoint isobench can reach: use unix://, npipe://, tcp:// or ssh://.")
+
+
+def _docker_machine_env(name: str, where: str) -> dict[str, str]:
+    """Runs ``docker-machine env NAME`` (Docker Toolbox) and parses its exports."""
+    try:
+        out = subprocess.run(["docker-machine", "env", "--shell", "bash", name], capture_output=True,
+                             text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise UserError(f"{where}: machine:{name} needs docker-machine on PATH: install Docker Toolbox or docker-machine.") from None
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{where}: 'docker-machine env {name}' did not answer in 60 s: check that the VM is running (docker-machine start {name}).") from None
+    if out.returncode != 0:
+        first = (out.stderr or out.stdout).strip().splitlines()[:1]
+        raise UserError(f"{where}: 'docker-machine env {name}' failed ({first[0] if first else 'no output'}): start it with docker-machine start {name}.")
+    env: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def _machine_facts(name: str) -> dict[str, Any]:
+    """The Toolbox VM's driver and boot2docker version, where docker-machine tells them."""
+    facts: dict[str, Any] = {"name": name}
+    for key, args in (("driver", ["inspect", "--format", "{{.DriverName}}", name]),
+                      ("boot2docker", ["ssh", name, "cat /etc/version 2>/dev/null || uname -r"])):
+        try:
+            out = subprocess.run(["docker-machine", *args], capture_output=True, text=True, timeout=30, check=False)
+            if out.returncode == 0:
+                facts[key] = out.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return facts
+
+
+def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
+    """The Endpoint for a mode, or a UserError naming what is missing."""
+    environ = dict(os.environ if environ is None else environ)
+    where = f"mode {mode.name!r}"
+    ep = mode.endpoint
+    if ep == "local":
+        local = WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL
+        return _simple(local, where, "local")
+    if ep == "env":
+        return _from_env(environ, where, mode.allow_plain_tcp)
+    if ep.startswith("machine:"):
+        name = ep[len("machine:"):]
+        resolved = _from_env(_docker_machine_env(name, where), where, mode.allow_plain_tcp, via="docker-machine")
+        return Endpoint(**{**resolved.__dict__, "machine": _machine_facts(name)})
+    if ep.startswith("tcp://"):
+        return _tcp(ep, mode.tls_cert_dir, mode.tls_verify, mode.allow_plain_tcp, where, "config")
+    return _simple(ep, where, "config")
+
+
+def make_client(endpoint: Endpoint, timeout: float, version: str = "auto") -> docker.APIClient:
+    """A low-level client. ``version="auto"`` negotiates with GET /version, which
+    raises docker.errors.DockerException when the engine does not answer."""
+    kwargs: dict[str, Any] = {"base_url": endpoint.base_url, "timeout": timeout, "version": version}
+    if endpoint.tls is not None:
+        kwargs["tls"] = endpoint.tls
+    if endpoint.scheme == "ssh":
+        kwargs["use_ssh_client"] = False
+    return docker.APIClient(**kwargs)

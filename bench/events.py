@@ -1,0 +1,86 @@
+"""The engine's own clock: ``docker events`` timeNano of create/start/die/destroy per container.
+
+Kept beside the client's timings so the two views can be compared: the gap
+between them is transport and client cost, not isolation cost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import docker
+
+ACTIONS = ("create", "start", "die", "destroy")
+
+
+class EventCollector:
+    """Follows one engine's event stream, filtered to one run's label, on a daemon thread.
+
+    If the stream breaks (engine restart), it reconnects until closed; the
+    timestamps missed meanwhile are simply absent, never invented.
+    """
+
+    def __init__(self, client_factory: Callable[[], docker.APIClient], label: str) -> None:
+        self._factory = client_factory
+        self._label = label
+        self._cond = threading.Condition()
+        self._seen: dict[str, dict[str, int]] = {}
+        self._closed = False
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._follow, name="isobench-events", daemon=True)
+        self._ready = threading.Event()
+
+    def start(self, wait_s: float = 5.0) -> "EventCollector":
+        self._thread.start()
+        self._ready.wait(wait_s)
+        return self
+
+    def _follow(self) -> None:
+        while not self._closed:
+            try:
+                client = self._factory()
+                self._stream = client.events(filters={"label": [self._label], "type": ["container"]}, decode=True)
+                self._ready.set()
+                for ev in self._stream:
+                    self._record(ev)
+                    if self._closed:
+                        return
+            except Exception:  # engine gone or stream cut: try again shortly
+                self._ready.set()
+            if not self._closed:
+                time.sleep(0.5)
+
+    def _record(self, ev: dict[str, Any]) -> None:
+        action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
+        cid = ev.get("id") or ev.get("Actor", {}).get("ID")
+        tn = ev.get("timeNano")
+        if action not in ACTIONS or not cid or not isinstance(tn, int):
+            return
+        with self._cond:
+            self._seen.setdefault(cid, {})[action] = tn
+            self._cond.notify_all()
+
+    def take(self, cid: Optional[str], wait_for: str = "destroy", wait_s: float = 0.5) -> dict[str, int]:
+        """The timestamps seen for a container, waiting briefly for ``wait_for`` (the last
+        event of a cycle) since events arrive a little after the API calls return."""
+        if not cid:
+            return {}
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while wait_for not in self._seen.get(cid, {}):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._seen.pop(cid, {})
+
+    def close(self) -> None:
+        self._closed = True
+        stream = self._stream
+        if stream is not None and hasattr(stream, "close"):
+            try:
+                stream.close()
+            except Exception:
+                pass

@@ -1,0 +1,64 @@
+"""`bench export --pyperf`: a result set as a pyperf BenchmarkSuite.
+
+One benchmark per mode and phase (plus the derived `startup`), named
+``<mode>.<phase>``; one pyperf run per measured round, so ``python -m pyperf
+stats`` and ``compare_to`` work on it. Failed samples are not timings and are
+left out here; their counts go in each benchmark's metadata.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyperf
+
+from bench.phases import DERIVED
+from bench.resultset import ResultSet, read_resultset
+
+
+def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
+    values: dict[str, list[float]] = defaultdict(list)
+    failed: dict[str, int] = defaultdict(int)
+    cycles: dict[tuple[int, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for s in rs.samples:
+        if s["warmup"]:
+            continue
+        name = f"{s['mode']}.{s['phase']}"
+        if s["ok"]:
+            values[name].append(s["duration_ns"] / 1e9)
+        else:
+            failed[name] += 1
+        cycles[(s["round"], s["mode"])][s["phase"]] = s
+    for (_, mode), phases in sorted(cycles.items()):
+        parts = [phases.get(p) for p in DERIVED["startup"]]
+        if all(p is not None and p["ok"] for p in parts):
+            values[f"{mode}.startup"].append(sum(p["duration_ns"] for p in parts) / 1e9)
+        else:
+            failed[f"{mode}.startup"] += 1
+    return values, failed
+
+
+def to_suite(rs: ResultSet) -> pyperf.BenchmarkSuite:
+    values, failed = _values(rs)
+    host = rs.header.get("host", {})
+    benches = []
+    for name in sorted(values):
+        vals = values[name]
+        if not vals:
+            continue
+        meta = {"name": name, "unit": "second", "hostname": str(host.get("hostname", "")),
+                "cpu_count": int(host.get("cpu_count") or 1), "isobench_run_id": rs.run_id,
+                "isobench_failed_samples": int(failed.get(name, 0))}
+        runs = [pyperf.Run([v], metadata=meta, collect_metadata=False) for v in vals]
+        benches.append(pyperf.Benchmark(runs))
+    return pyperf.BenchmarkSuite(benches)
+
+
+def export(result: Path, out: Path) -> int:
+    suite = to_suite(read_resultset(result))
+    if out.exists():
+        out.unlink()
+    suite.dump(str(out))
+    return len(suite.get_benchmarks())

@@ -1,0 +1,145 @@
+"""Failure categories: every failed sample carries one, with the engine's own words beside it.
+
+Categories are stable strings (the analysis groups by them); messages are raw,
+so an unknown error keeps the text the engine gave.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from dataclasses import dataclass
+from typing import Optional
+
+import docker.errors
+import requests.exceptions
+
+
+class CallTimeout(Exception):
+    """The watchdog gave up on an engine call."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(f"{what} did not finish within {seconds:g} s")
+        self.what = what
+        self.seconds = seconds
+
+
+class BadOutput(Exception):
+    """The container said something other than its ready marker, or ended before it."""
+
+
+class NonZeroExit(Exception):
+    """The exec ran but exited with a non-zero code."""
+
+
+TIMEOUT = "timeout"
+ENGINE_UNAVAILABLE = "engine_unavailable"
+TLS_ERROR = "tls_error"
+NOT_FOUND = "not_found"
+RUNTIME_UNKNOWN = "runtime_unknown"
+ISOLATION_REJECTED = "isolation_rejected"
+RUNTIME_ERROR = "runtime_error"
+BAD_OUTPUT = "bad_output"
+EXIT_CODE = "exit_code"
+API_ERROR = "api_error"
+NOT_RUN = "not_run"
+INTERRUPTED = "interrupted"
+CLEANUP_FAILED = "cleanup_failed"
+ERROR = "error"
+# Windows / HCS (host compute service) categories.
+OS_MISMATCH = "os_mismatch"
+NO_HYPERVISOR = "no_hypervisor"
+IMAGE_INCOMPATIBLE = "image_incompatible"
+FEATURE_MISSING = "feature_missing"
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    category: str
+    advice: str
+
+
+# Checked in order against an engine error's text. The Windows rows carry the
+# HCS codes and texts that Windows engines return; `advice` is the one
+# sentence the doctor prints.
+RULES: tuple[Rule, ...] = (
+    Rule(r"unknown runtime specified", RUNTIME_UNKNOWN,
+         "register the runtime in the engine's daemon.json \"runtimes\" and reload dockerd"),
+    Rule(r"invalid isolation", ISOLATION_REJECTED,
+         "this engine does not offer that isolation (Linux engines only support 'default')"),
+    Rule(r"0xc0370101|operating system of the container does not match", OS_MISMATCH,
+         "process isolation needs an image built for the host's Windows build: pick the matching tag or use hyperv isolation"),
+    Rule(r"0xc0351000|no hypervisor is present", NO_HYPERVISOR,
+         "Hyper-V isolation needs the Hyper-V role (and nested virtualisation when the host is itself a VM)"),
+    Rule(r"a required feature is not installed", FEATURE_MISSING,
+         "enable the Containers feature (and Hyper-V for hyperv isolation), then reboot"),
+    Rule(r"the system cannot find the file specified", IMAGE_INCOMPATIBLE,
+         "the image is older or newer than this host supports: pull the tag for this Windows build"),
+    Rule(r"failed to detach vhd|context deadline exceeded", CLEANUP_FAILED,
+         "the engine could not release the container's disk in time: it is retried with backoff"),
+    Rule(r"oci runtime|runtime create failed|runc|runsc|exec format error", RUNTIME_ERROR,
+         "the OCI runtime failed: check the engine's log for the runtime's own message"),
+)
+
+
+def _engine_text(exc: BaseException) -> str:
+    if isinstance(exc, docker.errors.APIError):
+        explanation = exc.explanation
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode("utf-8", "replace")
+        return str(explanation or exc)
+    return str(exc)
+
+
+def match_rule(text: str) -> Optional[Rule]:
+    low = text.lower()
+    for rule in RULES:
+        if re.search(rule.pattern, low):
+            return rule
+    return None
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: Optional[BaseException] = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (ssl.SSLError,)):
+            return False
+        if isinstance(cur, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError)):
+            return True
+        if isinstance(cur, docker.errors.DockerException) and "connection" in str(cur).lower():
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (requests.exceptions.SSLError, ssl.SSLError)) or "certificate" in text or "ssl" in text
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(category, message) for an exception raised by an engine call or a cycle check."""
+    if isinstance(exc, CallTimeout):
+        return TIMEOUT, str(exc)
+    if isinstance(exc, BadOutput):
+        return BAD_OUTPUT, str(exc)
+    if isinstance(exc, NonZeroExit):
+        return EXIT_CODE, str(exc)
+    text = _engine_text(exc).strip() or exc.__class__.__name__
+    if isinstance(exc, docker.errors.APIError):
+        rule = match_rule(text)
+        if rule is not None:
+            return rule.category, text
+        if isinstance(exc, docker.errors.NotFound):
+            return NOT_FOUND, text
+        return API_ERROR, text
+    if _is_tls_failure(exc):
+        return TLS_ERROR, text
+    if _is_connection_failure(exc):
+        return ENGINE_UNAVAILABLE, text
+    if isinstance(exc, (requests.exceptions.Timeout, TimeoutError)):
+        return TIMEOUT, text
+    return ERROR, f"{exc.__class__.__name__}: {text}"

@@ -1,0 +1,36 @@
+"""How well a median is known: a distribution-free 95% CI from order statistics.
+
+Used by the scheduler's optional "stop when precise enough" rule. The analysis
+uses a bootstrap instead; this one is cheap enough to run after every round.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from scipy.stats import binom
+
+
+def median_ci(values: Sequence[float], confidence: float = 0.95) -> Optional[tuple[float, float, float]]:
+    """(low, median, high), or None with too few values for a two-sided interval."""
+    n = len(values)
+    if n < 6:
+        return None
+    xs = sorted(values)
+    alpha = 1 - confidence
+    # Ranks j < k with P(X_(j) <= median <= X_(k)) >= confidence (binomial(n, 1/2)).
+    j = int(binom.ppf(alpha / 2, n, 0.5))
+    k = n - j + 1
+    j = max(j, 1)
+    k = min(k, n)
+    mid = xs[(n - 1) // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    return xs[j - 1], mid, xs[k - 1]
+
+
+def relative_halfwidth(values: Sequence[float]) -> float:
+    ci = median_ci(values)
+    if ci is None or ci[1] <= 0:
+        return math.inf
+    low, mid, high = ci
+    return (high - low) / 2 / mid

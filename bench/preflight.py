@@ -1,0 +1,183 @@
+"""Preflight: is each mode usable, and what exactly will it measure?
+
+Per mode: the engine answers (with its /_ping round trip measured), the API
+version is negotiated, the runtime is registered, the isolation is accepted (a
+trial container is created, inspected and removed: never started, so a hung
+runtime shows up as timeouts in the run rather than hiding here), and the
+image is present. An unusable mode is skipped with its reason; the run goes
+on with the rest.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import docker
+
+from bench import endpoints, failures
+from bench.config import Mode
+from bench.endpoints import Endpoint
+from bench.errors import UserError
+from bench.spec import create_kwargs
+from bench.watchdog import call_with_timeout
+
+PING_COUNT = 5
+
+
+@dataclass
+class ModeRuntime:
+    """A mode that passed preflight, with its live client."""
+
+    mode: Mode
+    endpoint: Endpoint
+    client: docker.APIClient
+    image: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def new_client(self) -> docker.APIClient:
+        """A fresh client to the same engine (for event streams, reconnects)."""
+        return endpoints.make_client(self.endpoint, self.client.timeout, version=self.client.api_version)
+
+
+@dataclass
+class ModeCheck:
+    name: str
+    usable: bool
+    record: dict[str, Any]
+    runtime: Optional[ModeRuntime] = None
+
+    @property
+    def reason(self) -> str:
+        return str(self.record.get("skip_reason") or "")
+
+
+class Skip(Exception):
+    def __init__(self, category: str, reason: str) -> None:
+        super().__init__(reason)
+        self.category = category
+        self.reason = reason
+
+
+def _timed(fn: Any, seconds: float, what: str) -> tuple[Any, int]:
+    def call() -> tuple[Any, int]:
+        t0 = time.perf_counter_ns()
+        value = fn()
+        return value, time.perf_counter_ns() - t0
+
+    return call_with_timeout(call, seconds, what)
+
+
+def _engine_call(fn: Any, seconds: float, what: str, mode: Mode) -> Any:
+    try:
+        return _timed(fn, seconds, what)
+    except Exception as exc:
+        category, message = failures.classify(exc)
+        raise Skip(category, f"mode {mode.name!r}: {what} failed ({category}): {message}") from None
+
+
+def control_path(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -> dict[str, Any]:
+    """Round trips of /_ping and /version: the transport's own cost, shown beside
+    every mode's results so it is never mistaken for isolation cost."""
+    pings = [_engine_call(client.ping, mode.timeouts.ping, "ping", mode)[1] for _ in range(count)]
+    versions = [_engine_call(client.version, mode.timeouts.ping, "version", mode)[1] for _ in range(count)]
+    return {"ping_rtt_ns": int(statistics.median(pings)), "ping_samples_ns": pings,
+            "version_rtt_ns": int(statistics.median(versions)), "version_samples_ns": versions}
+
+
+def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
+    try:
+        endpoint = endpoints.resolve(mode)
+    except UserError as exc:
+        raise Skip("config", str(exc)) from None
+    timeout = max(mode.timeouts.ping, mode.timeouts.create)
+    client, _ = _engine_call(lambda: endpoints.make_client(endpoint, timeout), mode.timeouts.ping + 5,
+                             "connect", mode)
+    return endpoint, client
+
+
+def resolve_image(mode: Mode, version_info: dict[str, Any]) -> str:
+    """The image a mode runs. Windows presets pick nanoserver by the engine's build."""
+    if mode.image.endswith(":auto"):
+        from bench import windows
+
+        return windows.image_for_build(mode.image, windows.build_of(version_info))
+    return mode.image
+
+
+def check_mode(mode: Mode, run_id: str) -> ModeCheck:
+    record: dict[str, Any] = {"requested": {"runtime": mode.runtime, "isolation": mode.isolation,
+                                            "image": mode.image}, "role": mode.role}
+    try:
+        endpoint, client = _connect(mode)
+        record["endpoint"] = endpoint.record()
+        record["api_version"] = client.api_version
+        record.update(control_path(client, mode))
+        version, _ = _engine_call(client.version, mode.timeouts.ping, "version", mode)
+        info, _ = _engine_call(client.info, mode.timeouts.ping, "info", mode)
+        runtimes = sorted((info.get("Runtimes") or {}).keys())
+        record["engine"] = {
+            "version": version.get("Version"), "api_version": version.get("ApiVersion"),
+            "min_api_version": version.get("MinAPIVersion"), "os": version.get("Os"),
+            "arch": version.get("Arch"), "kernel": version.get("KernelVersion"),
+            "components": {c.get("Name"): c.get("Version") for c in version.get("Components") or []},
+            "os_type": info.get("OSType"), "operating_system": info.get("OperatingSystem"),
+            "storage_driver": info.get("Driver"), "cgroup_driver": info.get("CgroupDriver"),
+            "cgroup_version": info.get("CgroupVersion"), "default_runtime": info.get("DefaultRuntime"),
+            "runtimes": runtimes, "isolation_default": info.get("Isolation"),
+            "ncpu": info.get("NCPU"), "mem_total": info.get("MemTotal"), "name": info.get("Name"),
+            "security_options": info.get("SecurityOptions"),
+        }
+        if mode.runtime and mode.runtime not in runtimes:
+            raise Skip(failures.RUNTIME_UNKNOWN,
+                       f"mode {mode.name!r}: runtime {mode.runtime!r} is not registered with the engine "
+                       f"(it has {', '.join(runtimes) or 'none'}): add it to daemon.json \"runtimes\" and reload dockerd.")
+        image = resolve_image(mode, version)
+        try:
+            img, _ = _timed(lambda: client.inspect_image(image), mode.timeouts.create, "inspect image")
+        except docker.errors.ImageNotFound:
+            hint = "build it with 'python -m bench image'" if image.startswith("isobench/") else f"pull it with 'docker pull {image}'"
+            raise Skip("image_missing", f"mode {mode.name!r}: image {image!r} is not on the engine: {hint}.") from None
+        except Exception as exc:
+            category, message = failures.classify(exc)
+            raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
+        record["image"] = {"ref": image, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
+                           "os_version": img.get("OsVersion"), "architecture": img.get("Architecture")}
+        record.update(_trial(client, mode, image, run_id))
+        record["usable"] = True
+        return ModeCheck(mode.name, True, record, ModeRuntime(mode, endpoint, client, image, record))
+    except Skip as skip:
+        record.update(usable=False, skip_category=skip.category, skip_reason=skip.reason)
+        return ModeCheck(mode.name, False, record)
+
+
+def _trial(client: docker.APIClient, mode: Mode, image: str, run_id: str) -> dict[str, Any]:
+    """Creates, inspects and removes one container: the engine accepts the isolation and
+    runtime, and we learn the isolation it actually applies."""
+    kwargs = create_kwargs(client, mode, image, run_id)
+    created, _ = _engine_call(lambda: client.create_container(**kwargs), mode.timeouts.create, "trial create", mode)
+    cid = created["Id"]
+    try:
+        info, _ = _engine_call(lambda: client.inspect_container(cid), mode.timeouts.create, "trial inspect", mode)
+    finally:
+        try:
+            call_with_timeout(lambda: client.remove_container(cid, force=True), mode.timeouts.remove, "trial remove")
+        except Exception:
+            pass  # the run's sweep by label removes it
+    host = info.get("HostConfig") or {}
+    reported = host.get("Isolation") or ""
+    out: dict[str, Any] = {"isolation_reported": reported, "runtime_reported": host.get("Runtime"),
+                           "warnings": created.get("Warnings") or []}
+    # An empty or "default" answer means the engine's default; anything else must match.
+    out["isolation_mismatch"] = bool(reported) and reported not in ("default", mode.isolation)
+    return out
+
+
+def check_modes(modes: tuple[Mode, ...], run_id: str) -> list[ModeCheck]:
+    return [check_mode(m, run_id) for m in modes]
+
+
+def none_usable_message(checks: list[ModeCheck]) -> str:
+    return "no mode is usable:\n" + "\n".join(f"  {c.reason}" for c in checks)

@@ -1,0 +1,67 @@
+"""Built-in modes per host OS.
+
+A mode in the config may name one with ``preset = "..."`` and override any
+field; a config with no modes at all gets the host's presets.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+# Busybox sh as PID 1 ignores SIGTERM unless it installs a handler, so the
+# command traps TERM and exits: `stop` then measures a real stop, not the
+# grace period. `sleep & wait` keeps the shell responsive to the trap.
+LINUX_COMMAND = ["/bin/sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 1 & wait $!; done"]
+LINUX_EXEC = ["/bin/true"]
+LINUX_IMAGE = "isobench/busybox:latest"
+
+# nanoserver has cmd.exe; `ping -t` keeps the container alive. Stop on Windows
+# sends CTRL_SHUTDOWN to the container, which ends cmd and ping.
+WINDOWS_COMMAND = ["cmd", "/S", "/C", "echo ready && ping -t 127.0.0.1 > nul"]
+WINDOWS_EXEC = ["cmd", "/C", "exit 0"]
+# The image is picked by host build at preflight (see bench.windows); this is
+# a placeholder the preflight replaces when the mode does not set an image.
+WINDOWS_IMAGE = "mcr.microsoft.com/windows/nanoserver:auto"
+
+_LINUX: dict[str, dict[str, Any]] = {
+    "runc": {"role": "native", "runtime": "runc", "isolation": "default"},
+    # gVisor: a user-space kernel per sandbox, the Linux counterpart of Hyper-V isolation.
+    "runsc": {"role": "hyperv", "runtime": "runsc", "isolation": "default"},
+}
+_LINUX_COMMON: dict[str, Any] = {
+    "image": LINUX_IMAGE,
+    "command": LINUX_COMMAND,
+    "exec": LINUX_EXEC,
+    "stop_grace_s": 5,
+}
+
+_WINDOWS: dict[str, dict[str, Any]] = {
+    "process": {"role": "native", "isolation": "process"},
+    "hyperv": {"role": "hyperv", "isolation": "hyperv"},
+}
+_WINDOWS_COMMON: dict[str, Any] = {
+    "image": WINDOWS_IMAGE,
+    "command": WINDOWS_COMMAND,
+    "exec": WINDOWS_EXEC,
+    "stop_grace_s": 10,
+    # Windows engines refuse a read-only root filesystem.
+    "read_only": False,
+    # Hyper-V starts take seconds: a utility VM boots per container.
+    "timeouts": {"create": 120, "start": 180, "ready": 120, "exec": 60, "stop": 60, "remove": 120},
+}
+
+
+def host_os() -> str:
+    return "windows" if platform.system() == "Windows" else "linux"
+
+
+def presets_for(os_name: str) -> dict[str, dict[str, Any]]:
+    """Preset name -> full mode fields for that OS."""
+    table, common = (_WINDOWS, _WINDOWS_COMMON) if os_name == "windows" else (_LINUX, _LINUX_COMMON)
+    return {name: {"name": name, **common, **fields} for name, fields in table.items()}
+
+
+def all_presets() -> dict[str, dict[str, Any]]:
+    """Every preset, whatever the host: a Linux host may point a mode at a Windows engine."""
+    return {**presets_for("linux"), **presets_for("windows")}

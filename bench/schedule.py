@@ -1,0 +1,166 @@
+"""Rounds: one cycle per mode per round, in a seeded shuffled order, so drift hits every mode alike.
+
+Warm-up rounds come first; their samples are kept and flagged. Measured rounds
+stop at ``rounds``, when the time budget would be overrun, or (optionally)
+once every mode's startup median is known to ``precision`` after
+``min_rounds``. Each cycle's samples are written (fsynced) before the next
+cycle begins.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from bench.config import RunSettings
+from bench.cycle import CycleResult
+from bench.errors import Terminated
+from bench.executor import Executor
+from bench.phases import DERIVED
+from bench.precision import relative_halfwidth
+from bench.progress import NullProgress, ProgressView
+from bench.resultset import ResultWriter
+
+# Reconnect after the engine went away: waits between pings, seconds (about 2 minutes in all).
+RECONNECT_BACKOFF = (0.5, 1, 2, 4, 8, 15, 30, 60)
+
+
+def startup_of(samples: Sequence[dict[str, Any]]) -> Optional[int]:
+    """create + start + ready of one cycle, or None if any of them failed."""
+    parts = {s["phase"]: s for s in samples}
+    needed = DERIVED["startup"]
+    if all(p in parts and parts[p]["ok"] for p in needed):
+        return sum(parts[p]["duration_ns"] for p in needed)
+    return None
+
+
+@dataclass
+class Tally:
+    """Counts for the end record: measured (non-warm-up) samples per mode and phase."""
+
+    counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    startups: dict[str, list[int]] = field(default_factory=dict)
+    cycles: int = 0
+
+    def add(self, result: CycleResult, warmup: bool) -> None:
+        if warmup:
+            return
+        self.cycles += 1
+        for s in result.samples:
+            per_phase = self.counts.setdefault(s["mode"], {}).setdefault(s["phase"], {"ok": 0, "failed": 0})
+            per_phase["ok" if s["ok"] else "failed"] += 1
+            if not s["ok"]:
+                errors = self.counts[s["mode"]].setdefault("_errors", {})
+                errors[s["error"]] = errors.get(s["error"], 0) + 1
+        st = startup_of(result.samples)
+        mode = result.samples[0]["mode"]
+        if st is not None:
+            self.startups.setdefault(mode, []).append(st)
+        else:
+            self.startups.setdefault(mode, [])
+
+
+@dataclass
+class Outcome:
+    status: str
+    reason: str
+    measured_rounds: int
+    tally: Tally
+    interrupted: Optional[BaseException] = None
+
+
+class Scheduler:
+    def __init__(self, settings: RunSettings, runtimes: Sequence[Any], executor: Executor, writer: ResultWriter,
+                 seed: int, progress: Optional[ProgressView] = None,
+                 reconnect: Optional[Callable[[Any], bool]] = None, clock: Callable[[], float] = time.monotonic,
+                 first_round: int = 0) -> None:
+        self.settings = settings
+        self.runtimes = list(runtimes)
+        self.executor = executor
+        self.writer = writer
+        self.rng = random.Random(seed)
+        self.progress = progress or NullProgress()
+        self.reconnect = reconnect
+        self.clock = clock
+        self.tally = Tally()
+        self.first_round = first_round
+
+    def _precise_enough(self, measured: int) -> bool:
+        s = self.settings
+        if s.precision is None or measured < s.min_rounds:
+            return False
+        return all(relative_halfwidth(self.tally.startups.get(rt.mode.name, [])) <= s.precision
+                   for rt in self.runtimes)
+
+    def _run_round(self, round_no: int, warmup: bool) -> Optional[str]:
+        """Runs one round; returns a reason to stop the run as failed, or None."""
+        order = list(self.runtimes)
+        self.rng.shuffle(order)
+        for pos, rt in enumerate(order):
+            result = self.executor.run_cycle(rt, round_no, pos, warmup)
+            self.writer.append(result.samples)
+            self.tally.add(result, warmup)
+            self.progress.cycle_done(rt.mode.name, startup_of(result.samples), startup_of(result.samples) is not None)
+            if result.interrupted is not None:
+                raise result.interrupted
+            if result.engine_unavailable and not self._wait_for_engine(rt):
+                return f"the engine of mode {rt.mode.name!r} stayed unavailable after {sum(RECONNECT_BACKOFF):g} s of retries"
+        self.progress.round_done()
+        return None
+
+    def _wait_for_engine(self, rt: Any) -> bool:
+        if self.reconnect is None:
+            return True
+        for delay in RECONNECT_BACKOFF:
+            if self.reconnect(rt):
+                return True
+            time.sleep(delay)
+        return self.reconnect(rt)
+
+    def run(self) -> Outcome:
+        s = self.settings
+        started = self.clock()
+        measured = 0
+        round_no = self.first_round
+        self.progress.start(s.rounds, s.warmup)
+        try:
+            for _ in range(s.warmup):
+                failed = self._run_round(round_no, warmup=True)
+                round_no += 1
+                if failed:
+                    return Outcome("failed", failed, measured, self.tally)
+            reason = f"{s.rounds} rounds done"
+            while measured < s.rounds:
+                if s.budget_s is not None and measured > 0:
+                    elapsed = self.clock() - started
+                    per_round = elapsed / (measured + s.warmup)
+                    if elapsed + per_round > s.budget_s:
+                        reason = f"time budget of {s.budget_s:g} s reached after {measured} rounds"
+                        break
+                if self._precise_enough(measured):
+                    reason = f"every mode's startup median known to ±{s.precision:.1%} after {measured} rounds"
+                    break
+                failed = self._run_round(round_no, warmup=False)
+                round_no += 1
+                measured += 1
+                if failed:
+                    return Outcome("failed", failed, measured, self.tally)
+            return Outcome("complete", reason, measured, self.tally)
+        except KeyboardInterrupt as exc:
+            return Outcome("interrupted", "SIGINT (Ctrl-C)", measured, self.tally, exc)
+        except Terminated as exc:
+            return Outcome("interrupted", f"signal {exc.signum}", measured, self.tally, exc)
+        finally:
+            self.progress.stop()
+
+
+def end_record(outcome: Outcome, swept: int, leaked: list[str], extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    rec = {"type": "end", "status": outcome.status, "reason": outcome.reason,
+           "measured_rounds": outcome.measured_rounds, "measured_cycles": outcome.tally.cycles,
+           "counts": outcome.tally.counts, "swept_at_end": swept, "leaked": leaked,
+           "ended_ns": time.time_ns()}
+    rec.update(extra or {})
+    return rec
+

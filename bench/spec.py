@@ -1,0 +1,43 @@
+"""The container a mode creates: one definition shared by the preflight trial and every cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker
+
+from bench.config import Mode
+
+RUN_LABEL = "isobench.run"
+MODE_LABEL = "isobench.mode"
+
+
+def labels(run_id: str, mode: Mode) -> dict[str, str]:
+    """Every container carries the run's label, so a sweep by label finds any leftover."""
+    return {RUN_LABEL: run_id, MODE_LABEL: mode.name}
+
+
+def create_kwargs(client: docker.APIClient, mode: Mode, image: str, run_id: str) -> dict[str, Any]:
+    """Arguments for ``APIClient.create_container``.
+
+    Least privilege: never privileged, no network unless the mode asks for one,
+    a read-only root filesystem where the engine allows it. Isolation is always
+    sent explicitly so the request says what was measured.
+    """
+    host_config = client.create_host_config(
+        isolation=mode.isolation,
+        runtime=mode.runtime,
+        network_mode=mode.network,
+        read_only=mode.read_only or None,
+        privileged=False,
+    )
+    return {
+        "image": image,
+        "command": list(mode.command),
+        "labels": labels(run_id, mode),
+        "host_config": host_config,
+        "stdin_open": False,
+        "tty": False,
+        "detach": True,
+        "stop_timeout": mode.stop_grace_s,
+    }
