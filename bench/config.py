@@ -239,14 +239,14 @@ def _read_mode(table: _Table, index: int) -> Mode:
         endpoint=endpoint,
         isolation=table.string("isolation", base.get("isolation", "default"), choices=ISOLATIONS),
         runtime=table.string("runtime", base.get("runtime")),
-        ready_marker=table.string("ready_marker", "ready"),
+        ready_marker=table.string("ready_marker", base.get("ready_marker", "ready")),
         stop_grace_s=int(table.number("stop_grace_s", base.get("stop_grace_s", 5), integer=True, allow_zero=True)),
         timeouts=timeouts,
         tls_cert_dir=table.string("tls_cert_dir"),
         tls_verify=table.boolean("tls_verify", True),
         allow_plain_tcp=table.boolean("allow_plain_tcp", False),
-        network=table.string("network", "none"),
-        read_only=table.boolean("read_only", True),
+        network=table.string("network", base.get("network", "none")),
+        read_only=table.boolean("read_only", base.get("read_only", True)),
         preset=preset_name,
     )
     table.done(_MODE_KEYS)

@@ -1,0 +1,102 @@
+"""The on-disk format: round trips, truncated tails, and damaged files named by line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.phases import PHASES
+from bench.resultset import ResultFileError, ResultWriter, read_resultset, sample_record
+
+HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "r1", "modes": {}, "host": {}}
+
+samples_st = st.builds(
+    lambda rnd, pos, mode, phase, dur, ok, warm, err: sample_record(
+        round=rnd, pos=pos, mode=mode, phase=phase, duration_ns=dur if ok else None, ok=ok, warmup=warm,
+        wall_ns=1_700_000_000_000_000_000 + rnd, error=None if ok else err, message=None if ok else f"m {err}"),
+    st.integers(0, 10_000), st.integers(0, 8), st.text(min_size=1, max_size=12), st.sampled_from(PHASES),
+    st.integers(0, 10**12), st.booleans(), st.booleans(), st.sampled_from(["timeout", "api_error", "not_run"]))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(samples_st, max_size=7), max_size=6))
+def test_writer_reader_round_trip(tmp_path_factory, batches):
+    path = tmp_path_factory.mktemp("rt") / "set.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    for b in batches:
+        w.append(b)
+    w.close({"type": "end", "status": "complete", "reason": "x"})
+    rs = read_resultset(path)
+    assert rs.header == HEADER
+    assert rs.samples == [s for b in batches for s in b]
+    assert rs.end["status"] == "complete" and rs.warnings == []
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(samples_st, min_size=1, max_size=10), cut=st.integers(1, 10_000))
+def test_truncated_last_line_is_tolerated(tmp_path_factory, batch, cut):
+    path = tmp_path_factory.mktemp("tr") / "set.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    w.append(batch)
+    w.close()
+    data = path.read_bytes()
+    last = json.dumps(batch[-1], separators=(",", ":")).encode()
+    cut = 1 + cut % (len(last) - 1)  # keep 1..len-1 bytes of the last line: never a whole record
+    path.write_bytes(data[: len(data) - len(last) - 1] + last[:cut])
+    rs = read_resultset(path)
+    assert rs.samples == batch[:-1]
+    assert any("truncated last line" in w for w in rs.warnings)
+    assert any("no end record" in w for w in rs.warnings)
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_garbage_in_the_middle_names_file_and_line(tmp_path):
+    good = json.dumps(sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True,
+                                    warmup=False, wall_ns=1))
+    p = _write(tmp_path / "x.jsonl", [json.dumps(HEADER), good, "{not json", good])
+    with pytest.raises(ResultFileError, match=r"x.jsonl:3: not a JSON record"):
+        read_resultset(p)
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda h, s: ({**h, "version": 99}, s), "schema version 99"),
+    (lambda h, s: ({**h, "schema": "other"}, s), "schema is 'other'"),
+    (lambda h, s: (h, {**s, "ok": 1}), "field 'ok' is 1"),
+    (lambda h, s: (h, {**s, "duration_ns": "5"}), "field 'duration_ns' is '5'"),
+    (lambda h, s: (h, {**s, "duration_ns": -3}), "negative"),
+    (lambda h, s: (h, {k: v for k, v in s.items() if k != "phase"}), "has no 'phase'"),
+    (lambda h, s: (h, {**s, "type": "sampel"}), "unknown record type 'sampel'"),
+])
+def test_wrong_schema_or_types_are_refused(tmp_path, mutate, fragment):
+    s = sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
+    h, s = mutate(dict(HEADER), s)
+    p = _write(tmp_path / "y.jsonl", [json.dumps(h), json.dumps(s)])
+    with pytest.raises(ResultFileError) as info:
+        read_resultset(p)
+    assert fragment in str(info.value) and "y.jsonl" in str(info.value)
+
+
+def test_writer_never_overwrites(tmp_path):
+    p = tmp_path / "z.jsonl"
+    ResultWriter.create(p, HEADER).close()
+    with pytest.raises(FileExistsError):
+        ResultWriter.create(p, HEADER)
+
+
+def test_reopen_cuts_a_partial_tail_and_appends(tmp_path):
+    p = tmp_path / "r.jsonl"
+    ResultWriter.create(p, HEADER).close()
+    with open(p, "a") as fh:
+        fh.write('{"type":"sam')
+    w = ResultWriter.reopen(p)
+    w.close({"type": "end", "status": "failed", "reason": "r"})
+    rs = read_resultset(p)
+    assert rs.end["status"] == "failed" and rs.warnings == []

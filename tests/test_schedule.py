@@ -1,0 +1,87 @@
+"""The scheduler on scripted times (the executor seam): rounds, warm-up, budget, precision, failures."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from types import SimpleNamespace
+
+from bench.config import RunSettings
+from bench.executor import ScriptedExecutor
+from bench.precision import median_ci, relative_halfwidth
+from bench.resultset import ResultWriter, read_resultset
+from bench.schedule import Scheduler, end_record, startup_of
+
+HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "s", "modes": {}, "host": {}}
+
+
+def rt(name):
+    return SimpleNamespace(mode=SimpleNamespace(name=name))
+
+
+def run(tmp_path, settings, script, modes=("a", "b"), seed=1, clock=None):
+    path = tmp_path / "s.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    kwargs = {"clock": clock} if clock else {}
+    sched = Scheduler(settings, [rt(m) for m in modes], ScriptedExecutor(script), w, seed, **kwargs)
+    out = sched.run()
+    w.close(end_record(out, 0, []))
+    return out, read_resultset(path)
+
+
+def test_rounds_warmup_and_counts(tmp_path):
+    out, rs = run(tmp_path, RunSettings(rounds=4, warmup=2, min_rounds=1, budget_s=None),
+                  lambda m, p, r: 1_000_000)
+    assert out.status == "complete" and out.measured_rounds == 4
+    c = Counter((s["mode"], s["warmup"]) for s in rs.samples)
+    assert c == {("a", True): 12, ("b", True): 12, ("a", False): 24, ("b", False): 24}
+    assert rs.end["counts"]["a"]["create"] == {"ok": 4, "failed": 0}
+
+
+def test_order_is_shuffled_and_reproducible_from_the_seed(tmp_path):
+    def orders(seed, sub):
+        _, rs = run(tmp_path / sub, RunSettings(rounds=30, warmup=0, min_rounds=1, budget_s=None),
+                    lambda m, p, r: 1, modes=("a", "b", "c"), seed=seed)
+        return [tuple(s["mode"] for s in rs.samples if s["phase"] == "create" and s["round"] == r) for r in range(30)]
+    for sub in ("x", "y", "z"):
+        (tmp_path / sub).mkdir()
+    first, again, other = orders(5, "x"), orders(5, "y"), orders(6, "z")
+    assert first == again and first != other
+    assert len(set(first)) > 1  # not one fixed order
+
+
+def test_failures_are_samples_and_later_phases_not_run(tmp_path):
+    def script(mode, phase, rnd):
+        return "timeout" if (mode == "b" and phase == "start") else 2_000_000
+    out, rs = run(tmp_path, RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None), script)
+    b = [s for s in rs.samples if s["mode"] == "b"]
+    assert Counter(s["error"] for s in b) == {None: 3, "timeout": 3, "not_run": 12}
+    assert out.tally.startups["b"] == [] and len(out.tally.startups["a"]) == 3
+
+
+def test_budget_stops_before_overrunning(tmp_path):
+    ticks = itertools.count()
+    # each clock read advances 1 s; the budget allows only a few rounds
+    out, _ = run(tmp_path, RunSettings(rounds=100, warmup=0, min_rounds=1, budget_s=10),
+                 lambda m, p, r: 1, clock=lambda: float(next(ticks)))
+    assert out.status == "complete" and "time budget" in out.reason and out.measured_rounds < 100
+
+
+def test_precision_rule_stops_once_medians_are_tight(tmp_path):
+    out, _ = run(tmp_path, RunSettings(rounds=500, warmup=0, min_rounds=20, budget_s=None, precision=0.05),
+                 lambda m, p, r: 10_000_000 + (r % 7) * 10_000)
+    assert out.measured_rounds == 20 and "known to" in out.reason
+
+
+def test_startup_needs_all_three_phases():
+    ok = [{"phase": p, "ok": True, "duration_ns": 10} for p in ("create", "start", "ready")]
+    assert startup_of(ok) == 30
+    assert startup_of(ok[:2]) is None
+    assert startup_of([*ok[:2], {"phase": "ready", "ok": False, "duration_ns": None}]) is None
+
+
+def test_median_ci_brackets_the_median():
+    values = list(range(1, 101))
+    low, mid, high = median_ci(values)
+    assert low < mid < high and mid == 50.5
+    assert median_ci([1, 2, 3]) is None and relative_halfwidth([5]) == float("inf")
