@@ -1,0 +1,5 @@
+"""isobench analysis: reads result sets, never writes them.
+
+A one-way chain of small modules: load -> metrics -> stats -> claims / compare
+-> plots -> report.
+"""
