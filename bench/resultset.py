@@ -143,7 +143,7 @@ class ResultSet:
         return str(self.header.get("run_id"))
 
 
-def _check_header(rec: Any, where: str) -> dict[str, Any]:
+def check_header(rec: Any, where: str) -> dict[str, Any]:
     if not isinstance(rec, dict) or rec.get("type") != "header":
         raise ResultFileError(f"{where}: the first line is not an isobench header: is this an isobench result set?")
     if rec.get("schema") != SCHEMA_NAME:
@@ -198,34 +198,45 @@ def iter_lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str,
             yield lineno, rec
 
 
-def read_resultset(path: Path) -> ResultSet:
-    """Reads and checks a whole result set."""
-    path = Path(path)
-    warnings: list[str] = []
-    header: Optional[dict[str, Any]] = None
-    samples: list[dict[str, Any]] = []
-    resumes: list[dict[str, Any]] = []
-    end: Optional[dict[str, Any]] = None
+def iter_records(path: Path, warnings: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, record) for every line, checked: the header first, then samples, resume and
+    end records. The one place the line grammar is enforced; every reader goes through it."""
+    header_seen = False
+    ended = False
     for lineno, rec in iter_lines(path, warnings):
         where = f"{path}:{lineno}"
-        if header is None:
-            header = _check_header(rec, where)
+        if not header_seen:
+            yield "header", check_header(rec, where)
+            header_seen = True
             continue
         kind = rec.get("type")
         if kind == "sample":
             check_sample(rec, where)
-            samples.append(rec)
         elif kind == "end":
             if rec.get("status") not in END_STATUSES:
                 raise ResultFileError(f"{where}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}.")
-            end = rec
-        elif kind == "resume":
-            resumes.append(rec)
-            end = None  # a resumed set's earlier end record is superseded
-        else:
+        elif kind != "resume":
             raise ResultFileError(f"{where}: unknown record type {kind!r}: expected sample, resume or end.")
-    if header is None:
+        ended = kind == "end"
+        yield kind, rec
+    if not header_seen:
         raise ResultFileError(f"{path}: the file is empty: it holds no isobench header.")
-    if end is None:
+    if not ended:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    return ResultSet(path, header, samples, end, resumes, warnings)
+
+
+def read_resultset(path: Path) -> ResultSet:
+    """Reads and checks a whole result set."""
+    path = Path(path)
+    rs = ResultSet(path, {}, [], None)
+    for kind, rec in iter_records(path, rs.warnings):
+        if kind == "header":
+            rs.header = rec
+        elif kind == "sample":
+            rs.samples.append(rec)
+        elif kind == "end":
+            rs.end = rec
+        else:  # resume: a resumed set's earlier end record is superseded
+            rs.resumes.append(rec)
+            rs.end = None
+    return rs

@@ -1,0 +1,228 @@
+"""Claims are data: a ranking over roles (or modes) on a metric, checked pair by pair.
+
+For each ordered pair (faster-claimed `base`, slower-claimed `other`): the ratio
+of medians with a 95% bootstrap CI, a rank test (paired by round where both
+modes ran in the same rounds, since rounds are interleaved; unpaired
+otherwise), Holm correction across the claim's pairs, and a minimum effect
+the difference must also clear. Timings use successes only, and a mode whose
+failure rate is over the limit makes its pairs untestable: a mode cannot win
+by failing fast.
+
+Verdicts: supported, contradicted (the reverse holds, or the two are
+equivalent within the minimum effect), inconclusive (the data do not decide),
+untestable (a role is missing or has too few successes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from analysis import stats
+from bench.errors import UserError
+from bench.paths import CLAIMS_FILE
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
+EXIT_CODES = {"supported": 0, "contradicted": 1, "inconclusive": 3, "untestable": 3}
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    metric: str
+    order: tuple[str, ...]  # fastest first
+    by: str = "role"  # "role" or "mode"
+    min_effect: float = 0.05
+    alpha: float = 0.05
+    max_failure_rate: float = 0.10
+    min_samples: int = 10
+    source: str = ""
+
+
+@dataclass
+class PairResult:
+    base: str
+    other: str
+    base_mode: Optional[str]
+    other_mode: Optional[str]
+    verdict: str
+    reason: str
+    n_base: int = 0
+    n_other: int = 0
+    median_base: float = math.nan
+    median_other: float = math.nan
+    ratio: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    test: str = ""
+    paired: bool = False
+    p: float = math.nan
+    p_adjusted: float = math.nan
+    effect: str = ""
+    failure_rate_base: float = math.nan
+    failure_rate_other: float = math.nan
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    verdict: str
+    reason: str
+    pairs: list[PairResult] = field(default_factory=list)
+    modes: dict[str, Optional[str]] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"claim": asdict(self.claim), "verdict": self.verdict, "reason": self.reason,
+                "modes": self.modes, "pairs": [asdict(p) for p in self.pairs]}
+
+
+_CLAIM_KEYS = {f for f in Claim.__dataclass_fields__}
+
+
+def parse_claims(data: Any, source: str) -> list[Claim]:
+    items = data.get("claim") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise UserError(f"{source}: no [[claim]] tables: add at least one claim.")
+    out = []
+    for i, raw in enumerate(items):
+        where = f"{source}: claim[{i}]"
+        if not isinstance(raw, dict):
+            raise UserError(f"{where} must be a table.")
+        unknown = set(raw) - _CLAIM_KEYS
+        if unknown:
+            raise UserError(f"{where}: unknown key {sorted(unknown)[0]!r}: known keys are {', '.join(sorted(_CLAIM_KEYS))}.")
+        order = raw.get("order")
+        if not isinstance(order, list) or len(order) < 2 or not all(isinstance(o, str) and o for o in order):
+            raise UserError(f"{where}: order must list at least two role or mode names, fastest first.")
+        if raw.get("by", "role") not in ("role", "mode"):
+            raise UserError(f"{where}: by must be \"role\" or \"mode\".")
+        for key in ("min_effect", "alpha", "max_failure_rate"):
+            v = raw.get(key, 0.05)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise UserError(f"{where}: {key} must be a number from 0 to below 1, not {v!r}.")
+        try:
+            out.append(Claim(**{**raw, "order": tuple(order)}))
+        except TypeError as exc:
+            raise UserError(f"{where}: {exc}.") from None
+    return out
+
+
+def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"claims file {path} does not exist: pass --claims with a TOML file of [[claim]] tables.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"claims file {path} is not valid TOML ({exc}): fix the syntax there.") from None
+    return parse_claims(data, str(path))
+
+
+def _resolve(frame: pd.DataFrame, claim: Claim) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+    """Claim names -> the mode that plays each, and why a name has none."""
+    modes: dict[str, Optional[str]] = {}
+    why: dict[str, str] = {}
+    present = frame[["mode", "role"]].drop_duplicates()
+    for name in claim.order:
+        if claim.by == "mode":
+            found = sorted(present.loc[present["mode"] == name, "mode"].astype(str).unique())
+        else:
+            found = sorted(present.loc[present["role"] == name, "mode"].astype(str).unique())
+        if len(found) == 1:
+            modes[name] = found[0]
+        elif not found:
+            modes[name] = None
+            why[name] = f"no mode plays {claim.by} {name!r} in these results"
+        else:
+            modes[name] = None
+            why[name] = f"{len(found)} modes play role {name!r} ({', '.join(found)}): name them in a claim with by = \"mode\""
+    return modes, why
+
+
+def check_claim(frame: pd.DataFrame, claim: Claim) -> ClaimResult:
+    """``frame``: measured samples with derived metrics (analysis.metrics.with_derived)."""
+    data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"]]
+    modes, why = _resolve(data, claim)
+    pairs: list[PairResult] = []
+    testable: list[tuple[PairResult, np.ndarray, np.ndarray]] = []
+    for base, other in itertools.combinations(claim.order, 2):
+        pr = PairResult(base, other, modes[base], modes[other], "untestable", "")
+        pairs.append(pr)
+        missing = [why[n] for n in (base, other) if n in why]
+        if missing:
+            pr.reason = missing[0]
+            continue
+        rows = {n: data[data["mode"] == modes[n]] for n in (base, other)}
+        for n, attr in ((base, "failure_rate_base"), (other, "failure_rate_other")):
+            setattr(pr, attr, float((~rows[n]["ok"]).mean()) if len(rows[n]) else math.nan)
+        ok = {n: rows[n].loc[rows[n]["ok"], "duration_ms"].to_numpy() for n in (base, other)}
+        pr.n_base, pr.n_other = len(ok[base]), len(ok[other])
+        if len(ok[base]):
+            pr.median_base = float(np.median(ok[base]))
+        if len(ok[other]):
+            pr.median_other = float(np.median(ok[other]))
+        bad = [(n, getattr(pr, a)) for n, a in ((base, "failure_rate_base"), (other, "failure_rate_other"))
+               if getattr(pr, a) > claim.max_failure_rate]
+        if bad:
+            n, rate = bad[0]
+            pr.reason = (f"{claim.by} {n!r} ({modes[n]}) failed {rate:.0%} of its cycles, over the "
+                         f"{claim.max_failure_rate:.0%} limit: its timings cannot rank it")
+            continue
+        few = [n for n in (base, other) if len(ok[n]) < claim.min_samples]
+        if few:
+            pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
+            continue
+        paired = stats.paired_values(data, modes[base], modes[other], claim.metric)
+        if paired is not None and len(paired[0]) >= claim.min_samples:
+            a, b = paired
+            pr.paired = True
+        else:
+            a, b = ok[base], ok[other]
+        pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(a, b, pr.paired)
+        pr.test, pr.p = stats.rank_test(a, b, pr.paired)
+        testable.append((pr, a, b))
+    for pr, adj in zip([t[0] for t in testable], stats.holm([t[0].p for t in testable])):
+        pr.p_adjusted = adj
+        pr.effect = stats.decide(pr.ratio, pr.ci_low, pr.ci_high, adj, claim.alpha, claim.min_effect)
+        pr.verdict, pr.reason = _pair_verdict(pr, claim)
+    verdict, reason = _overall(pairs)
+    return ClaimResult(claim, verdict, reason, pairs, modes)
+
+
+def _pair_verdict(pr: PairResult, claim: Claim) -> tuple[str, str]:
+    numbers = (f"{pr.other} / {pr.base} = {pr.ratio:.3f} (95% CI {pr.ci_low:.3f}-{pr.ci_high:.3f}), "
+               f"{pr.test} p = {pr.p_adjusted:.2g} (Holm), minimum effect {claim.min_effect:.0%}")
+    if pr.effect == "slower":
+        return "supported", f"{pr.base} is faster: {numbers}"
+    if pr.effect == "faster":
+        return "contradicted", f"{pr.other} is faster, against the claim: {numbers}"
+    if pr.effect == "equivalent":
+        return "contradicted", f"no difference: the whole CI lies within the minimum effect, so no ranking: {numbers}"
+    if pr.effect == "unchanged":
+        return "inconclusive", f"no difference found (a larger one is not ruled out): {numbers}"
+    return "inconclusive", f"the data do not decide: {numbers}"
+
+
+def _overall(pairs: list[PairResult]) -> tuple[str, str]:
+    verdicts = [p.verdict for p in pairs]
+    for v in ("contradicted", "untestable", "inconclusive"):
+        if v in verdicts:
+            first = next(p for p in pairs if p.verdict == v)
+            return v, f"{first.base} < {first.other}: {first.reason}"
+    return "supported", "every pair holds: " + "; ".join(f"{p.base} < {p.other} by x{p.ratio:.2f}" for p in pairs)
+
+
+def check_all(frame: pd.DataFrame, claims: list[Claim]) -> list[ClaimResult]:
+    return [check_claim(frame, c) for c in claims]

@@ -1,0 +1,161 @@
+"""`python -m analysis report|check|compare|bench`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional, Sequence
+
+from bench.errors import UserError
+from bench.paths import CLAIMS_FILE, DEFAULT_RESULTS
+
+
+def latest_result(results_dir: Path = DEFAULT_RESULTS) -> Path:
+    files = [p for p in Path(results_dir).rglob("*.jsonl") if ".report" not in p.parts[-2]]
+    if not files:
+        raise UserError(f"no result set under {results_dir}: run 'make bench' first, or pass a .jsonl file.")
+    return max(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _paths(args: argparse.Namespace) -> list[Path]:
+    if getattr(args, "latest", False) or not args.results:
+        return [latest_result()]
+    return [Path(p) for p in args.results]
+
+
+def _load(paths: list[Path]):
+    from analysis.load import load
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load(paths)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return loaded
+
+
+def _claims(args: argparse.Namespace):
+    from analysis.claims import load_claims
+
+    claims = load_claims(Path(args.claims))
+    if args.min_effect is not None:
+        from dataclasses import replace
+
+        claims = [replace(c, min_effect=args.min_effect) for c in claims]
+    return claims
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import build_report, print_summary
+
+    loaded = _load(_paths(args))
+    claims = _claims(args)
+    for name in loaded.headers:
+        rep = build_report(loaded, name, claims, Path(args.out) if args.out and len(loaded.headers) == 1 else None)
+        print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)")
+        print(f"report: {rep.out_dir / 'index.html'} ({len(rep.figures)} figure files)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from analysis.claims import EXIT_CODES, check_all
+    from analysis.metrics import measured, with_derived
+
+    loaded = _load(_paths(args))
+    frame = measured(with_derived(loaded.frame))
+    results = check_all(frame, _claims(args))
+    worst = 0
+    for r in results:
+        print(f"{r.claim.id}: {r.verdict} - {r.reason}")
+        code = EXIT_CODES[r.verdict]
+        worst = code if worst == 0 or code == 1 else worst
+    return worst
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.metrics import measured, with_derived
+    from analysis.report import print_comparison, summarize_set, write_comparison
+
+    paths = [Path(p) for p in args.results]
+    if len(paths) < 2:
+        raise UserError("compare needs at least two result sets: python -m analysis compare OLD NEW [MORE...].")
+    loaded = _load(paths)
+    frame = measured(with_derived(loaded.frame))
+    cmp = compare(loaded, frame, list(loaded.headers), min_effect=args.min_effect if args.min_effect is not None else 0.05,
+                  alpha=args.alpha, force=args.force)
+    print_comparison(cmp)
+    out = Path(args.out) if args.out else paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
+    summary = summarize_set(frame) if len(cmp.sets) > 2 else None
+    figures = write_comparison(cmp, out, summary if summary is not None else frame.iloc[0:0])
+    print(f"comparison: {out / 'compare.md'} ({len(figures)} figure files)")
+    if args.fail_on_regression and cmp.regressions:
+        worst = max(cmp.regressions, key=lambda r: r.ratio)
+        print(f"regression: {len(cmp.regressions)} significant slowdown(s), worst {worst.mode} {worst.phase} x{worst.ratio:.3f}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from analysis.perf import main as perf_main
+
+    return perf_main(args.samples)
+
+
+def _unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to below 1 (0.05 is 5%)")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analysis", description="Statistics, claim checks and reports on isobench result sets.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, many: bool = True) -> None:
+        sp.add_argument("results", nargs="*", help="result set(s) (.jsonl); default: the newest under results/")
+        sp.add_argument("--latest", action="store_true", help="use the newest result set under results/")
+        sp.add_argument("--claims", default=str(CLAIMS_FILE), help="claims file (default: claims.toml)")
+        sp.add_argument("--min-effect", type=_unit_float, help="minimum effect a difference must clear (default 0.05)")
+
+    r = sub.add_parser("report", help="write the report folder and print the summary and verdict")
+    common(r)
+    r.add_argument("--out", help="report folder (default: RESULT.report/ beside the set)")
+    r.set_defaults(fn=cmd_report)
+
+    c = sub.add_parser("check", help="print the claim verdict; exit 0 supported, 1 contradicted, 3 inconclusive/untestable")
+    common(c)
+    c.set_defaults(fn=cmd_check)
+
+    m = sub.add_parser("compare", help="compare result sets (old -> new; more form a series)")
+    m.add_argument("results", nargs="+", help="OLD NEW [MORE...]")
+    m.add_argument("--min-effect", type=_unit_float, help="minimum factor for a change (default 0.05)")
+    m.add_argument("--alpha", type=_unit_float, default=0.05)
+    m.add_argument("--force", action="store_true", help="compare even when host, CPU or image differ")
+    m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
+    m.add_argument("--out", help="output folder")
+    m.set_defaults(fn=cmd_compare)
+
+    b = sub.add_parser("bench", help="benchmark the analysis on a synthetic result set")
+    b.add_argument("--samples", type=int, default=1_000_000)
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except UserError as exc:
+        print(f"isobench: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("isobench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,232 @@
+"""The report folder: index.html (self-contained, every string escaped), report.md,
+summary.csv, claims.json, the figures; and a summary table with the verdict in the terminal.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from analysis import plots, stats
+from analysis.claims import Claim, ClaimResult, check_all
+from analysis.compare import Comparison
+from analysis.load import Loaded
+from analysis.metrics import measured, with_derived
+from bench.phases import DERIVED, PHASES
+from bench.paths import report_dir_for
+
+SUMMARY_COLUMNS = ["set", "mode", "role", "phase", "n", "failures", "failure_rate", "failure_reasons", "median",
+                   "ci_low", "ci_high", "iqr", "p90", "p99", "mean", "std", "mad", "min", "max", "outliers"]
+METRICS = list(PHASES) + list(DERIVED)
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    summary: pd.DataFrame
+    claims: list[ClaimResult]
+    figures: list[Path]
+
+
+def _console() -> Console:
+    """Rich assumes 80 columns when output is not a terminal (make, CI logs): too narrow for the table."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=150)
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if isinstance(v, float):
+        return "-" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def control_path(loaded: Loaded, set_name: str) -> pd.DataFrame:
+    """Per mode: the /_ping and /version round trips measured at preflight."""
+    rows = []
+    for mode, rec in loaded.headers[set_name].get("modes", {}).items():
+        ep = rec.get("endpoint") or {}
+        rows.append({"mode": mode, "role": rec.get("role"), "endpoint": ep.get("url"), "scheme": ep.get("scheme"),
+                     "ping_ms": (rec.get("ping_rtt_ns") or math.nan) / 1e6,
+                     "version_ms": (rec.get("version_rtt_ns") or math.nan) / 1e6,
+                     "engine": (rec.get("engine") or {}).get("version"),
+                     "runtime": rec.get("runtime_reported"), "isolation": rec.get("isolation_reported") or "default"})
+    return pd.DataFrame(rows)
+
+
+def summarize_set(frame: pd.DataFrame) -> pd.DataFrame:
+    s = stats.summarize(frame)
+    order = {m: i for i, m in enumerate(METRICS)}
+    s = s.assign(_o=s["phase"].map(order)).sort_values(["set", "mode", "_o"]).drop(columns="_o")
+    return s[SUMMARY_COLUMNS].reset_index(drop=True)
+
+
+def _claims_table(results: list[ClaimResult]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        for p in r.pairs:
+            rows.append({"claim": r.claim.id, "label": f"{p.base} ({p.base_mode}) < {p.other} ({p.other_mode})",
+                         "verdict": p.verdict, "ratio": p.ratio, "ci_low": p.ci_low, "ci_high": p.ci_high,
+                         "median_base": p.median_base, "median_other": p.median_other, "n_base": p.n_base,
+                         "n_other": p.n_other, "test": p.test, "paired": p.paired, "p_adjusted": p.p_adjusted,
+                         "reason": p.reason})
+    return pd.DataFrame(rows)
+
+
+def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Optional[Console] = None,
+                  title: str = "") -> None:
+    console = console or _console()
+    t = Table(title=title or "isobench summary (ms, successes only)")
+    for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
+        t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
+    for _, r in summary.iterrows():
+        if r["phase"] not in ("startup",) + PHASES:
+            continue
+        t.add_row(str(r["mode"]), str(r["role"]), str(r["phase"]), str(r["n"]),
+                  f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
+                  f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
+    console.print(t)
+    for r in results:
+        console.print(f"[bold]claim[/bold] {r.claim.text} ({r.claim.metric}): [bold]{r.verdict.upper()}[/bold] - {r.reason}",
+                      markup=True, highlight=False)
+        for p in r.pairs:
+            console.print(f"   {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}",
+                          markup=False, highlight=False)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(_fmt(r[c]).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in df.columns) + "</tr>" for _, r in df.iterrows())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
+              results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]]) -> None:
+    host = header.get("host", {})
+    lines = [f"# {title}", "",
+             f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} CPUs), "
+             f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
+             f" - {(end or {}).get('reason', '')}", "", "## Claims", ""]
+    for r in results:
+        lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
+        lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
+        lines.append("")
+    lines += ["## Control path (preflight round trips)", "", _md_table(cp), "", "## Summary (ms, successful samples; failures counted)",
+              "", _md_table(summary.drop(columns=["set"])), "", "## Figures", ""]
+    lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
+                results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]]) -> None:
+    esc = html.escape
+    host = header.get("host", {})
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
+             ".supported{color:#2a7} .contradicted{color:#c33} .inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
+             f"</head><body><h1>{esc(title)}</h1>",
+             f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} ({esc(str(host.get('cpu_model')))}, "
+             f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
+             f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>",
+             "<h2>Claims</h2>"]
+    for r in results:
+        parts.append(f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>")
+        parts += [f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "
+                  f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>" for p in r.pairs]
+        parts.append("</ul>")
+    parts += ["<h2>Control path (preflight round trips)</h2>", _html_table(cp),
+              "<h2>Summary (ms, successful samples; failures counted)</h2>", _html_table(summary.drop(columns=["set"])),
+              "<h2>Figures</h2>"]
+    for f in figures:
+        if f.suffix == ".png":
+            data = base64.b64encode(f.read_bytes()).decode("ascii")
+            parts.append(f"<figure><img alt='{esc(f.stem)}' src='data:image/png;base64,{data}'></figure>")
+    parts.append("</body></html>")
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None,
+                 with_figures: bool = True) -> Report:
+    """Writes one set's report folder; returns what it holds."""
+    frame = measured(with_derived(loaded.frame[loaded.frame["set"] == set_name]))
+    out_dir = out_dir or report_dir_for(loaded.paths[set_name])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize_set(frame)
+    results = check_all(frame, claims)
+    figures: list[Path] = []
+    if with_figures:
+        for ph in list(PHASES) + ["startup"]:
+            figures += plots.distribution(frame, ph, out_dir)
+        figures += plots.ecdf(frame, out_dir)
+        figures += plots.drift(frame, out_dir)
+        figures += plots.breakdown(summary, out_dir)
+        table = _claims_table(results)
+        if not table.empty and table["ratio"].notna().any():
+            figures += plots.forest(table, out_dir, "Claim pairs: slower-claimed / faster-claimed median",
+                                    name="claims_forest", min_effect=claims[0].min_effect if claims else None)
+    summary.to_csv(out_dir / "summary.csv", index=False)
+    cp = control_path(loaded, set_name)
+    cp.to_csv(out_dir / "control_path.csv", index=False)
+    (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
+    title = f"isobench report: {set_name}"
+    header, end = loaded.headers[set_name], loaded.ends[set_name]
+    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end)
+    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end)
+    return Report(out_dir, summary, results, figures)
+
+
+def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = cmp.table()
+    table.to_csv(out_dir / "compare.csv", index=False)
+    figures: list[Path] = []
+    if not table.empty:
+        t = table.assign(label=table["mode"] + " " + table["phase"] + (
+            "" if len(cmp.sets) == 2 else " (" + table["new_set"].str[:15] + ")"))
+        figures += plots.forest(t, out_dir, f"new / old median: {cmp.sets[0][:30]} -> {cmp.sets[-1][:30]}",
+                                min_effect=cmp.min_effect)
+    if len(cmp.sets) > 2:
+        figures += plots.series(summary, cmp.sets, out_dir)
+    lines = ["# isobench comparison", "", "Sets, in order: " + ", ".join(cmp.sets), "",
+             "Factors that differ: " + ("; ".join(f"{k}: {' -> '.join(map(str, v))}" for k, v in cmp.factors.items())
+                                         or "none found in the headers"), ""]
+    if cmp.mismatches:
+        lines += ["**Forced past key-metadata differences:** " + "; ".join(f"{k}: {v}" for k, v in cmp.mismatches.items()), ""]
+    lines += [_md_table(table), ""] + [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
+    (out_dir / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return figures
+
+
+def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None:
+    console = console or _console()
+    console.print("factor under study: " + ("; ".join(f"{k}: {' -> '.join(map(str, v))}" for k, v in cmp.factors.items())
+                                            or "none found in the headers (same versions: an A/A comparison)"),
+                  markup=False, highlight=False)
+    t = Table(title=f"new / old (minimum effect {cmp.min_effect:.0%}, alpha {cmp.alpha}, Holm-corrected)")
+    for col in ("old set", "new set", "mode", "phase", "old median", "new median", "ratio", "95% CI", "p (Holm)", "verdict"):
+        t.add_column(col)
+    for r in cmp.rows:
+        t.add_row(r.old_set[:20], r.new_set[:20], r.mode, r.phase, _fmt(r.median_old), _fmt(r.median_new),
+                  _fmt(r.ratio, 3), f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}", _fmt(r.p_adjusted, 3),
+                  r.verdict + (f" ({r.note})" if r.note else ""))
+    console.print(t)
+    for s, modes in cmp.only_in.items():
+        console.print(f"only in {s}: {', '.join(modes)}", markup=False)

@@ -1,0 +1,188 @@
+"""Statistics on timings (successes only): summaries, confidence intervals, tests.
+
+Choices, and why:
+- Medians and rank tests: startup times are skewed with long tails; means and
+  t-tests let a few slow cycles decide (pyperf's pooled t-test is avoided).
+- Confidence intervals by bootstrap (scipy.stats.bootstrap, percentile) up to
+  BOOTSTRAP_MAX samples; above that, the distribution-free order-statistic
+  interval for a median and the delta method on log medians for a ratio, which
+  agree with the bootstrap at such sizes and cost nothing.
+- Values are sorted (or aligned by round when paired) before resampling with a
+  fixed seed, so a result depends on the data, not on their order in the file.
+- Outliers by modified z-score (Iglewicz & Hoaglin, > 3.5): flagged and
+  counted, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from bench.precision import median_ci as order_stat_ci
+
+SEED = 20261128
+N_RESAMPLES = 2000
+BOOTSTRAP_MAX = 5000
+OUTLIER_Z = 3.5
+CONFIDENCE = 0.95
+
+
+def modified_z(values: np.ndarray) -> np.ndarray:
+    med = np.median(values)
+    mad = sps.median_abs_deviation(values, scale=1.0)
+    if mad == 0:
+        return np.zeros_like(values, dtype=float)
+    return 0.6745 * (values - med) / mad
+
+
+def outlier_mask(values: np.ndarray) -> np.ndarray:
+    return np.abs(modified_z(np.asarray(values, dtype=float))) > OUTLIER_Z
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(SEED)
+
+
+def median_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    if n < 2:
+        return (math.nan, math.nan)
+    if n > BOOTSTRAP_MAX:
+        ci = order_stat_ci(x, confidence)
+        return (ci[0], ci[2]) if ci else (math.nan, math.nan)
+    res = sps.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=N_RESAMPLES,
+                        method="percentile", random_state=_rng(), vectorized=True)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _log_median_se(x: np.ndarray, confidence: float) -> float:
+    ci = order_stat_ci(np.sort(x), confidence)
+    if ci is None or ci[0] <= 0:
+        return math.inf
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    return (math.log(ci[2]) - math.log(ci[0])) / (2 * z)
+
+
+def ratio_ci(base: np.ndarray, other: np.ndarray, paired: bool,
+             confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """(ratio, low, high) for median(other) / median(base)."""
+    a, b = np.asarray(base, dtype=float), np.asarray(other, dtype=float)
+    ratio = float(np.median(b) / np.median(a))
+    if len(a) < 2 or len(b) < 2:
+        return ratio, math.nan, math.nan
+    if max(len(a), len(b)) > BOOTSTRAP_MAX:
+        z = sps.norm.ppf(0.5 + confidence / 2)
+        se = math.hypot(_log_median_se(a, confidence), _log_median_se(b, confidence))
+        return ratio, ratio * math.exp(-z * se), ratio * math.exp(z * se)
+    if not paired:
+        a, b = np.sort(a), np.sort(b)
+
+    def stat(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.median(y, axis=axis) / np.median(x, axis=axis)
+
+    res = sps.bootstrap((a, b), stat, paired=paired, confidence_level=confidence, n_resamples=N_RESAMPLES,
+                        method="percentile", random_state=_rng(), vectorized=True)
+    return ratio, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def rank_test(base: np.ndarray, other: np.ndarray, paired: bool) -> tuple[str, float]:
+    """(test name, two-sided p). Wilcoxon signed-rank on round-paired samples,
+    Mann-Whitney U otherwise."""
+    a, b = np.asarray(base, dtype=float), np.asarray(other, dtype=float)
+    if paired:
+        diff = b - a
+        if np.all(diff == 0):
+            return "wilcoxon", 1.0
+        return "wilcoxon", float(sps.wilcoxon(b, a, alternative="two-sided").pvalue)
+    return "mannwhitneyu", float(sps.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment (controls the family-wise error rate).
+
+    Written out because it is four lines; statsmodels would be a large
+    dependency for it.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[idx]))
+        adjusted[idx] = running
+    return adjusted.tolist()
+
+
+def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, min_effect: float) -> str:
+    """How `other` compares with `base`, given ratio = median(other) / median(base).
+
+    A difference is real only if it passes the test *and* clears a minimum factor
+    (as asv decides):
+    - "slower" / "faster": p_adj < alpha, the point ratio beyond 1 ± min_effect,
+      and the CI wholly on that side of 1;
+    - "equivalent": the whole CI inside the ±min_effect band (shown to be small);
+    - "unchanged": the point ratio inside the band, the CI wider than it (no change
+      that matters was found, though one is not ruled out);
+    - "unclear": a large point ratio the test does not back: the data do not decide.
+    """
+    up, down = 1 + min_effect, 1 / (1 + min_effect)
+    if any(math.isnan(v) for v in (ratio, low, high)):
+        return "unclear"
+    if p_adj < alpha and ratio >= up and low > 1:
+        return "slower"
+    if p_adj < alpha and ratio <= down and high < 1:
+        return "faster"
+    if down <= low and high <= up:
+        return "equivalent"
+    if down < ratio < up:
+        return "unchanged"
+    return "unclear"
+
+
+def summarize(frame: pd.DataFrame, by: Sequence[str] = ("set", "mode", "phase")) -> pd.DataFrame:
+    """One row per group: counts with failure rate, then timing statistics of successes (ms)."""
+    rows = []
+    for key, g in frame.groupby(list(by), observed=True, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ok = g.loc[g["ok"], "duration_ms"].to_numpy(dtype=float)
+        total = len(g)
+        failures = total - len(ok)
+        row = dict(zip(by, key))
+        row["role"] = str(g["role"].iloc[0]) if "role" in g and len(g) else ""
+        row.update(n=len(ok), failures=failures, failure_rate=failures / total if total else math.nan)
+        errs = g.loc[~g["ok"], "error"].astype("string").value_counts()
+        row["failure_reasons"] = "; ".join(f"{k} {v}" for k, v in errs.items())
+        if len(ok):
+            q25, q50, q75, q90, q99 = np.percentile(ok, [25, 50, 75, 90, 99])
+            low, high = median_ci(ok)
+            row.update(median=q50, ci_low=low, ci_high=high, iqr=q75 - q25, p90=q90, p99=q99,
+                       mean=float(ok.mean()), std=float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
+                       mad=float(sps.median_abs_deviation(ok, scale=1.0)), min=float(ok.min()),
+                       max=float(ok.max()), outliers=int(outlier_mask(ok).sum()))
+        else:
+            row.update(median=math.nan, ci_low=math.nan, ci_high=math.nan, iqr=math.nan, p90=math.nan,
+                       p99=math.nan, mean=math.nan, std=math.nan, mad=math.nan, min=math.nan, max=math.nan,
+                       outliers=0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_values(frame: pd.DataFrame, mode_a: str, mode_b: str, phase: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """Successful samples of two modes in the same rounds of the same set, aligned; None
+    when the modes never shared a round."""
+    sub = frame[(frame["phase"] == phase) & frame["ok"] & frame["mode"].isin([mode_a, mode_b])]
+    wide = sub.pivot_table(index=["set", "round"], columns="mode", values="duration_ms", aggfunc="first",
+                           observed=True)
+    if mode_a not in wide or mode_b not in wide:
+        return None
+    wide = wide[[mode_a, mode_b]].dropna()
+    if wide.empty:
+        return None
+    return wide[mode_a].to_numpy(), wide[mode_b].to_numpy()
