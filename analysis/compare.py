@@ -125,11 +125,11 @@ def compare(loaded: Loaded, frame: pd.DataFrame, sets: Optional[list[str]] = Non
     groups = {key: g for key, g in data.groupby(["set", "mode", "phase"], observed=True)}
     pending: list[tuple[Row, np.ndarray, np.ndarray]] = []
     for old, new in zip(sets, sets[1:]):
-        modes_old = set(data.loc[data["set"] == old, "mode"].astype(str))
-        modes_new = set(data.loc[data["set"] == new, "mode"].astype(str))
+        modes_old = set(map(str, data.loc[data["set"] == old, "mode"].unique()))
+        modes_new = set(map(str, data.loc[data["set"] == new, "mode"].unique()))
         for m in sorted(modes_old ^ modes_new):
             cmp.only_in.setdefault(old if m in modes_old else new, []).append(m)
-        phases = sorted(set(data["phase"].astype(str)))
+        phases = sorted(map(str, data["phase"].unique()))
         for m in sorted(modes_old & modes_new):
             for ph in phases:
                 go, gn = groups.get((old, m, ph)), groups.get((new, m, ph))

@@ -15,9 +15,11 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from bench.resultset import ResultFileError, ResultSet, iter_records
+from analysis.fastread import read_fast
+from bench.resultset import SAMPLE_FIELDS, ResultFileError, ResultSet, parse
 
-COLUMNS = ("set", "round", "pos", "mode", "role", "phase", "duration_ms", "ok", "error", "warmup", "wall_ns", "cid")
+# Container ids stay in the raw data; the frame leaves them out (a million unique strings).
+COLUMNS = ("set", "round", "pos", "mode", "role", "phase", "duration_ms", "ok", "error", "warmup", "wall_ns")
 CATEGORICAL = ("set", "mode", "role", "phase", "error")
 
 
@@ -36,46 +38,49 @@ def set_name(path: Path) -> str:
     return Path(path).stem
 
 
-_SAMPLE_KEYS = ("round", "pos", "mode", "phase", "duration_ns", "ok", "error", "warmup", "wall_ns", "cid")
-
-
-def _read_columns(path: Path) -> tuple[dict[str, Any], dict[str, list], Optional[dict[str, Any]], list[str]]:
-    """Streams one file into column lists (a million lines in seconds), checked by
-    bench.resultset.iter_records like every other reader."""
-    warns: list[str] = []
-    header: dict[str, Any] = {}
-    end: Optional[dict[str, Any]] = None
-    cols: dict[str, list] = {k: [] for k in _SAMPLE_KEYS}
-    append = [(k, cols[k].append) for k in _SAMPLE_KEYS]
-    for kind, rec in iter_records(path, warns):
-        if kind == "sample":
-            for k, add in append:
-                add(rec.get(k))
-        elif kind == "header":
-            header = rec
-        else:
-            end = rec if kind == "end" else None
-    return header, cols, end, warns
-
-
 def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataFrame:
     roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
     n = len(cols["round"])
-    dur = np.fromiter((np.nan if v is None else v for v in cols["duration_ns"]), dtype="float64", count=n) / 1e6
-    mode = pd.Series(cols["mode"], dtype="string")
+    mode = pd.Categorical(cols["mode"])
+    role = pd.Categorical([roles.get(m, "") for m in mode.categories])
     return pd.DataFrame({
-        "set": pd.Series([name] * n, dtype="string"),
+        "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
         "round": np.asarray(cols["round"], dtype="int64"),
         "pos": np.asarray(cols["pos"], dtype="int64"),
         "mode": mode,
-        "role": mode.map(roles).astype("string"),
-        "phase": pd.Series(cols["phase"], dtype="string"),
-        "duration_ms": dur,
+        "role": pd.Categorical(np.asarray(role)[mode.codes] if n else []),
+        "phase": pd.Categorical(cols["phase"]),
+        "duration_ms": np.fromiter((np.nan if v is None else v for v in cols["duration_ns"]), dtype="float64",
+                                   count=n) / 1e6,
         "ok": np.asarray(cols["ok"], dtype="bool"),
-        "error": pd.Series(cols["error"], dtype="string"),
+        "error": pd.Categorical(cols["error"]),
         "warmup": np.asarray(cols["warmup"], dtype="bool"),
         "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
-        "cid": pd.Series(cols["cid"], dtype="string"),
+    })
+
+
+def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    for col in ("mode", "phase", "error"):
+        i = table.schema.get_field_index(col)
+        table = table.set_column(i, col, table.column(col).dictionary_encode())
+    df = table.to_pandas()
+    n = len(df)
+    mode = df["mode"].cat
+    role = np.asarray([roles.get(m, "") for m in mode.categories], dtype=object)
+    return pd.DataFrame({
+        "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+        "round": df["round"].to_numpy("int64"),
+        "pos": df["pos"].to_numpy("int64"),
+        "mode": df["mode"],
+        "role": pd.Categorical(role[mode.codes] if n else []),
+        "phase": df["phase"],
+        "duration_ms": df["duration_ns"].to_numpy("float64", na_value=np.nan) / 1e6
+        if hasattr(df["duration_ns"], "to_numpy") else df["duration_ns"] / 1e6,
+        "ok": df["ok"].to_numpy("bool"),
+        "error": df["error"],
+        "warmup": df["warmup"].to_numpy("bool"),
+        "wall_ns": df["wall_ns"].to_numpy("int64"),
     })
 
 
@@ -91,15 +96,22 @@ def load(paths: Iterable[Path], warn: bool = True) -> Loaded:
         name = set_name(path)
         if name in where:
             raise ResultFileError(f"{path} and {where[name]} have the same name: each result set is named by its time and host, so one of them is a copy.")
-        header, cols, end, warns = _read_columns(path)
-        headers[name], ends[name], where[name] = header, end, path
-        frames.append(_frame(name, header, cols))
-        all_warnings += warns
+        fast = read_fast(path)
+        if fast is not None:
+            headers[name], ends[name], where[name] = fast.header, fast.end, path
+            frames.append(_frame_from_arrow(name, fast.header, fast.table))
+            all_warnings += fast.warnings
+        else:
+            parsed = parse(path)
+            headers[name], ends[name], where[name] = parsed.header, parsed.end, path
+            frames.append(_frame(name, parsed.header, parsed.columns.data))
+            all_warnings += parsed.warnings
     if not frames:
         raise ResultFileError("no result set given: pass one or more .jsonl files from results/.")
     frame = pd.concat(frames, ignore_index=True)
-    for col in CATEGORICAL:
-        frame[col] = frame[col].astype("category")
+    for col in CATEGORICAL:  # concat of differing categories falls back to object
+        if frame[col].dtype != "category":
+            frame[col] = frame[col].astype("category")
     if warn:
         for w in all_warnings:
             _warnings.warn(w, stacklevel=2)
@@ -108,8 +120,5 @@ def load(paths: Iterable[Path], warn: bool = True) -> Loaded:
 
 def from_resultset(rs: ResultSet) -> pd.DataFrame:
     """A frame from an already-read ResultSet (tests, the synthetic benchmark)."""
-    cols: dict[str, list] = {k: [s.get(k) for s in rs.samples] for k in _SAMPLE_KEYS}
-    frame = _frame(set_name(rs.path), rs.header, cols)
-    for col in CATEGORICAL:
-        frame[col] = frame[col].astype("category")
-    return frame
+    cols: dict[str, list] = {k: [s.get(k) for s in rs.samples] for k in SAMPLE_FIELDS}
+    return _frame(set_name(rs.path), rs.header, cols)

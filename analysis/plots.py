@@ -43,7 +43,7 @@ def _thin(values: np.ndarray, cap: int, seed: int = 0) -> np.ndarray:
 
 
 def _modes(frame: pd.DataFrame) -> list[str]:
-    return sorted(frame["mode"].astype(str).unique())
+    return sorted(map(str, frame["mode"].unique()))
 
 
 def distribution(frame: pd.DataFrame, phase: str, out_dir: Path, title_suffix: str = "") -> list[Path]:
@@ -108,7 +108,7 @@ def drift(frame: pd.DataFrame, out_dir: Path, metric: str = "startup") -> list[P
 def breakdown(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Stacked median per phase, per mode: where a cycle's time goes."""
     s = summary[summary["phase"].isin(PHASES)]
-    modes = sorted(s["mode"].astype(str).unique())
+    modes = sorted(map(str, s["mode"].unique()))
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.8 * len(modes) + 1.5)))
     left = np.zeros(len(modes))
     for ph in PHASES:
@@ -151,7 +151,7 @@ def series(summary: pd.DataFrame, sets: list[str], out_dir: Path, metric: str = 
     s = summary[summary["phase"] == metric]
     fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(sets) + 2), 4.5))
     x = np.arange(len(sets))
-    for m in sorted(s["mode"].astype(str).unique()):
+    for m in sorted(map(str, s["mode"].unique())):
         g = s[s["mode"] == m].set_index("set").reindex(sets)
         ax.errorbar(x, g["median"], yerr=[g["median"] - g["ci_low"], g["ci_high"] - g["median"]],
                     marker="o", capsize=4, label=m)

@@ -9,23 +9,23 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
+import numpy as np
 from scipy.stats import binom
 
 
 def median_ci(values: Sequence[float], confidence: float = 0.95) -> Optional[tuple[float, float, float]]:
     """(low, median, high), or None with too few values for a two-sided interval."""
-    n = len(values)
+    xs = np.sort(np.asarray(values, dtype=float))
+    n = len(xs)
     if n < 6:
         return None
-    xs = sorted(values)
     alpha = 1 - confidence
     # Ranks j < k with P(X_(j) <= median <= X_(k)) >= confidence (binomial(n, 1/2)).
     j = int(binom.ppf(alpha / 2, n, 0.5))
     k = n - j + 1
     j = max(j, 1)
     k = min(k, n)
-    mid = xs[(n - 1) // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-    return xs[j - 1], mid, xs[k - 1]
+    return float(xs[j - 1]), float(np.median(xs)), float(xs[k - 1])
 
 
 def relative_halfwidth(values: Sequence[float]) -> float:
