@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.phases import PHASES  # noqa: E402
@@ -140,6 +141,10 @@ def forest(table: pd.DataFrame, out_dir: Path, title: str, name: str = "forest",
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, [f"{r['label']} [{r['verdict']}]" for _, r in t.iterrows()], fontsize=8)
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("ratio of medians (log scale), 95% CI")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3, which="both")
