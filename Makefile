@@ -51,3 +51,6 @@ bench-overhead: image
 
 bench-analysis: $(STAMP)
 	$(PYTHON) -m analysis bench $(ARGS)
+
+faults: image
+	$(PYTHON) -m pytest -m faults -p no:randomly $(PYTEST_ARGS)

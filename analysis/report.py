@@ -217,14 +217,20 @@ def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> l
 
 def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None:
     console = console or _console()
+    console.print(f"{cmp.sets[0]} -> {cmp.sets[-1]}" + (f" ({len(cmp.sets)} sets)" if len(cmp.sets) > 2 else ""),
+                  markup=False, highlight=False)
     console.print("factor under study: " + ("; ".join(f"{k}: {' -> '.join(map(str, v))}" for k, v in cmp.factors.items())
                                             or "none found in the headers (same versions: an A/A comparison)"),
                   markup=False, highlight=False)
     t = Table(title=f"new / old (minimum effect {cmp.min_effect:.0%}, alpha {cmp.alpha}, Holm-corrected)")
-    for col in ("old set", "new set", "mode", "phase", "old median", "new median", "ratio", "95% CI", "p (Holm)", "verdict"):
+    series = len(cmp.sets) > 2
+    cols = (("old set", "new set") if series else ()) + ("mode", "phase", "old median", "new median", "ratio",
+                                                           "95% CI", "p (Holm)", "verdict")
+    for col in cols:
         t.add_column(col)
     for r in cmp.rows:
-        t.add_row(r.old_set[:20], r.new_set[:20], r.mode, r.phase, _fmt(r.median_old), _fmt(r.median_new),
+        sets = (r.old_set[:24], r.new_set[:24]) if series else ()
+        t.add_row(*sets, r.mode, r.phase, _fmt(r.median_old), _fmt(r.median_new),
                   _fmt(r.ratio, 3), f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}", _fmt(r.p_adjusted, 3),
                   r.verdict + (f" ({r.note})" if r.note else ""))
     console.print(t)

@@ -53,8 +53,11 @@ def _positive_float(text: str) -> float:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.run import run
+    from bench.run import resume, run
 
+    if args.resume:
+        code, _ = resume(Path(args.resume), show_progress=not args.quiet)
+        return code
     config = _load(args)
     code, _ = run(config, show_progress=not args.quiet)
     return code
@@ -166,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_positive_int, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.set_defaults(fn=cmd_run)
 
     d = sub.add_parser("doctor", help="check every mode without running the benchmark")

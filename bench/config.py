@@ -80,6 +80,8 @@ class RunSettings:
     precision: Optional[float] = None
     seed: Optional[int] = None
     results_dir: str = str(DEFAULT_RESULTS)
+    # How long to keep reconnecting to an engine that went away before the run fails.
+    reconnect_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,17 @@ class Config:
     def to_record(self) -> dict[str, Any]:
         return {"source": self.source, "run": asdict(self.run), "modes": [m.to_record() for m in self.modes]}
 
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> "Config":
+        """The config a result set's header recorded (for --resume)."""
+        try:
+            modes = tuple(Mode(**{**m, "command": tuple(m["command"]), "exec_command": tuple(m["exec_command"]),
+                                  "timeouts": Timeouts(**m["timeouts"])}) for m in rec["modes"])
+            return cls(source=str(rec.get("source")), run=RunSettings(**rec["run"]), modes=modes)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"the result set's header holds no usable config ({exc.__class__.__name__}: {exc}): "
+                            "it was not written by this version of isobench; start a new run.") from None
+
     def select(self, names: Iterable[str]) -> "Config":
         """Only the named modes, in the config's order; an unknown name is a UserError."""
         wanted = list(names)
@@ -101,6 +114,11 @@ class Config:
             if name not in known:
                 raise UserError(f"--mode {name!r} is not in {self.source}: choose one of {', '.join(known)}.")
         return Config(self.source, self.run, tuple(m for m in self.modes if m.name in wanted))
+
+
+def _keyname(key: object) -> str:
+    """A key as a message shows it: plain when it is a name, quoted (and escaped) otherwise."""
+    return key if isinstance(key, str) and key.isidentifier() else repr(key)
 
 
 class _Table:
@@ -115,7 +133,7 @@ class _Table:
         self.source = source
 
     def _fail(self, key: str, what: str) -> UserError:
-        return UserError(f"{self.source}: {self.where}.{key} {what}.")
+        return UserError(f"{self.source}: {self.where}.{_keyname(key)} {what}.")
 
     def _take(self, key: str) -> Any:
         return self.data.pop(key, None)
@@ -171,10 +189,10 @@ class _Table:
             key = sorted(self.data)[0]
             hint = difflib.get_close_matches(key, list(allowed), n=1)
             fix = f"did you mean {hint[0]!r}?" if hint else f"known keys are {', '.join(sorted(allowed))}"
-            raise UserError(f"{self.source}: unknown key {self.where}.{key}: {fix}")
+            raise UserError(f"{self.source}: unknown key {self.where}.{_keyname(key)}: {fix}")
 
 
-_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir")
+_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir", "reconnect_s")
 _MODE_KEYS = ("name", "preset", "role", "endpoint", "isolation", "runtime", "image", "command", "exec",
               "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "allow_plain_tcp",
               "network", "read_only")
@@ -192,6 +210,7 @@ def _read_run(table: _Table) -> RunSettings:
         precision=table.number("precision", d.precision),
         seed=table.number("seed", d.seed, integer=True, allow_zero=True),
         results_dir=table.string("results_dir", d.results_dir) or d.results_dir,
+        reconnect_s=float(table.number("reconnect_s", d.reconnect_s)),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:

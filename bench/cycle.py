@@ -43,8 +43,8 @@ class CycleResult:
 
     @property
     def engine_unavailable(self) -> bool:
-        errs = [s["error"] for s in self.samples if not s["ok"] and s["error"] != failures.NOT_RUN]
-        return bool(errs) and all(e == failures.ENGINE_UNAVAILABLE for e in errs)
+        """A phase failed because the engine did not answer: the scheduler waits for it."""
+        return any(s["error"] == failures.ENGINE_UNAVAILABLE for s in self.samples if s["phase"] != CLEANUP)
 
 
 class _Recorder:
@@ -306,8 +306,10 @@ class DockerExecutor:
                     self.pending_cleanup.pop(cid, None)
                 except docker.errors.NotFound:
                     self.pending_cleanup.pop(cid, None)
-                except Exception:
-                    pass
+                except Exception as exc:
+                    if failures.classify(exc)[0] == failures.ENGINE_UNAVAILABLE:
+                        # the engine is gone: waiting cannot help; the next run's sweep will
+                        return list(self.pending_cleanup)
             if self.pending_cleanup:
                 time.sleep(1.0)
         return list(self.pending_cleanup)

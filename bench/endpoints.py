@@ -159,4 +159,9 @@ def make_client(endpoint: Endpoint, timeout: float, version: str = "auto") -> do
         kwargs["tls"] = endpoint.tls
     if endpoint.scheme == "ssh":
         kwargs["use_ssh_client"] = False
-    return docker.APIClient(**kwargs)
+    client = docker.APIClient(**kwargs)
+    if endpoint.scheme in ("unix", "npipe", "ssh"):
+        # requests re-reads proxy settings from the environment on every request
+        # (~0.6 ms each here); a local socket or pipe never goes through a proxy.
+        client.trust_env = False
+    return client

@@ -145,12 +145,38 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
             raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
         record["image"] = {"ref": image, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
                            "os_version": img.get("OsVersion"), "architecture": img.get("Architecture")}
+        if info.get("OSType") == "windows":
+            record["windows"] = _windows_check(mode, version, info, img)
         record.update(_trial(client, mode, image, run_id))
         record["usable"] = True
         return ModeCheck(mode.name, True, record, ModeRuntime(mode, endpoint, client, image, record))
     except Skip as skip:
         record.update(usable=False, skip_category=skip.category, skip_reason=skip.reason)
         return ModeCheck(mode.name, False, record)
+
+
+def _windows_check(mode: Mode, version: dict[str, Any], info: dict[str, Any], img: dict[str, Any]) -> dict[str, Any]:
+    """Windows engines: the host build, and whether this isolation can run this image's build.
+
+    Process isolation shares the host's kernel, so the image build must match the host's
+    (see bench.windows for the documented exceptions); Hyper-V isolation runs any image
+    not newer than the host. Checked before the run, so the skip names the rule.
+    """
+    from bench import windows
+
+    facts = windows.engine_facts(version, info)
+    host_build, image_build = facts.get("build"), windows.image_build(img.get("OsVersion"))
+    facts["image_build"] = image_build
+    isolation = mode.isolation if mode.isolation != "default" else str(info.get("Isolation") or "process")
+    facts["effective_isolation"] = isolation
+    if host_build is None or image_build is None:
+        return facts
+    verdict = (windows.hyperv_isolation_ok(host_build, image_build) if isolation == "hyperv"
+               else windows.process_isolation_ok(host_build, image_build, bool(facts.get("client"))))
+    facts["compatibility"] = verdict.rule
+    if not verdict.ok:
+        raise Skip(failures.OS_MISMATCH, f"mode {mode.name!r}: {verdict.rule}.")
+    return facts
 
 
 def _trial(client: docker.APIClient, mode: Mode, image: str, run_id: str) -> dict[str, Any]:

@@ -242,10 +242,10 @@ def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path
     try:
         cols = dict(zip(_SAMPLE_KEYS, map(list, zip(*map(_get_all, samples))))) if samples else \
             {k: [] for k in _SAMPLE_KEYS}
-    except KeyError:  # a field is missing somewhere: find and name it
+    except KeyError:  # a field is missing somewhere: a required one is an error, others read as null
         for i, rec in enumerate(samples):
             check_sample(rec, f"{path}:{linenos[i]}")
-        raise
+        cols = {k: [r.get(k) for r in samples] for k in _SAMPLE_KEYS}
     for key, kinds in SAMPLE_FIELDS.items():
         col = cols[key]
         if not set(map(type, col)) <= set(kinds):

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -26,7 +27,7 @@ from bench.errors import Terminated, UserError
 from bench.events import EventCollector
 from bench.paths import host_results_dir, safe_name
 from bench.progress import NullProgress, ProgressView, RichProgress
-from bench.schedule import Scheduler, end_record
+from bench.schedule import Outcome, Scheduler, end_record
 from bench.spec import RUN_LABEL
 from bench.sweep import sweep
 
@@ -140,7 +141,14 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
     harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
     writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness))
     say(f"  writing {path}")
+    return _execute(config, run_id, seed, runtimes, writer, show_progress, say)
 
+
+def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.ModeRuntime],
+             writer: resultset.ResultWriter, show_progress: bool, say: Callable[[str], None],
+             first_round: int = 0) -> tuple[int, Optional[Path]]:
+    """Rounds, then the end record and the final sweep, whatever happened."""
+    path = writer.path
     collectors: dict[str, EventCollector] = {}
     by_url: dict[str, EventCollector] = {}
     for rt in runtimes:
@@ -150,14 +158,13 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
         collectors[rt.mode.name] = by_url[url]
     executor = DockerExecutor(run_id, collectors)
     progress: ProgressView = RichProgress() if show_progress else NullProgress()
-    scheduler = Scheduler(config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector)
+    scheduler = Scheduler(config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector,
+                          first_round=first_round)
     outcome = None
     try:
         outcome = scheduler.run()
     finally:
         if outcome is None:  # an error escaped the scheduler: still close the set honestly
-            from bench.schedule import Outcome
-
             outcome = Outcome("failed", "internal error: " + repr(sys.exc_info()[1]), 0, scheduler.tally)
         leaked = executor.retry_pending(END_CLEANUP_S)
         swept_end, stuck = _sweep_all(runtimes, run_id)
@@ -172,3 +179,53 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
         code = 143 if isinstance(outcome.interrupted, Terminated) else 130
         return code, path
     return EXIT_CODES.get(outcome.status, 1), path
+
+
+def resume(path: Path, *, show_progress: bool = True,
+           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> tuple[int, Optional[Path]]:
+    """Continues an interrupted or killed result set: same header and run id, rounds
+    appended after a `resume` record that notes the gap. Refuses when the modes or
+    engines no longer match what the header recorded."""
+    path = Path(path)
+    rs = resultset.read_resultset(path)
+    for w in rs.warnings:
+        say(f"  {w}")
+    if rs.end is not None and rs.end.get("status") == "complete":
+        raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
+    config = Config.from_record(rs.header.get("config") or {})
+    run_id, seed = rs.run_id, int(rs.header.get("seed") or 0)
+    check_results_dir(path.parent)
+    runtimes: list[preflight.ModeRuntime] = []
+    with _SignalGuard():
+        try:
+            checks = preflight.check_modes(config.modes, run_id)
+            runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
+            recorded = rs.header.get("modes", {})
+            now = {c.name: c.record for c in checks if c.usable}
+            if set(now) != set(recorded):
+                raise UserError(f"cannot resume {path}: usable modes were {', '.join(sorted(recorded))} and are now "
+                                f"{', '.join(sorted(now)) or 'none'}: fix the engine, or start a new run.")
+            for name, rec in now.items():
+                before = (recorded[name].get("engine") or {}).get("version")
+                after = (rec.get("engine") or {}).get("version")
+                if before != after:
+                    raise UserError(f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
+                                    "a set must hold one engine per mode; start a new run.")
+            swept, _ = _sweep_all(runtimes, None)
+            done = {s["round"] for s in rs.samples if not s["warmup"]}
+            last_round = max((s["round"] for s in rs.samples), default=-1)
+            remaining = max(0, config.run.rounds - len(done))
+            writer = resultset.ResultWriter.reopen(path)
+            resume_seed = seed + 7919 * (len(rs.resumes) + 1)
+            writer.append([{"type": "resume", "resumed_ns": time.time_ns(),
+                            "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
+                            "previous_end": rs.end.get("status") if rs.end else None,
+                            "rounds_done": len(done), "rounds_remaining": remaining, "seed": resume_seed,
+                            "swept_at_resume": swept, "warnings": rs.warnings}])
+            say(f"  resuming {path}: {len(done)} measured rounds done, {remaining} to go"
+                + (f"; swept {swept} leftover container(s)" if swept else ""))
+            run = replace(config.run, rounds=max(1, remaining), min_rounds=min(config.run.min_rounds, max(1, remaining)))
+            return _execute(replace(config, run=run), run_id, resume_seed, runtimes, writer, show_progress, say,
+                            first_round=last_round + 1)
+        finally:
+            _sweep_all(runtimes, run_id)

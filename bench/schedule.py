@@ -23,8 +23,10 @@ from bench.precision import relative_halfwidth
 from bench.progress import NullProgress, ProgressView
 from bench.resultset import ResultWriter
 
-# Reconnect after the engine went away: waits between pings, seconds (about 2 minutes in all).
-RECONNECT_BACKOFF = (0.5, 1, 2, 4, 8, 15, 30, 60)
+# Reconnect after the engine went away: waits between pings double up to this cap,
+# until RunSettings.reconnect_s has passed.
+RECONNECT_FIRST_S = 0.5
+RECONNECT_CAP_S = 15.0
 
 
 def startup_of(samples: Sequence[dict[str, Any]]) -> Optional[int]:
@@ -106,17 +108,21 @@ class Scheduler:
             if result.interrupted is not None:
                 raise result.interrupted
             if result.engine_unavailable and not self._wait_for_engine(rt):
-                return f"the engine of mode {rt.mode.name!r} stayed unavailable after {sum(RECONNECT_BACKOFF):g} s of retries"
+                return (f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
+                        "of reconnect attempts")
         self.progress.round_done()
         return None
 
     def _wait_for_engine(self, rt: Any) -> bool:
         if self.reconnect is None:
             return True
-        for delay in RECONNECT_BACKOFF:
+        deadline = time.monotonic() + self.settings.reconnect_s
+        delay = RECONNECT_FIRST_S
+        while time.monotonic() < deadline:
             if self.reconnect(rt):
                 return True
-            time.sleep(delay)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, RECONNECT_CAP_S)
         return self.reconnect(rt)
 
     def run(self) -> Outcome:

@@ -104,6 +104,24 @@ def hyperv_isolation_ok(host_build: int, image_build_no: int) -> Verdict:
     return Verdict(False, f"the image build ({image_build_no}) is newer than the host ({host_build}): Hyper-V isolation cannot run it")
 
 
+def engine_facts(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """What a Windows engine says of its host: build and UBR, edition, client or server,
+    the default isolation, Docker edition and version. Read through the API, so it works
+    for a remote engine too."""
+    os_name = str(info.get("OperatingSystem") or "")
+    ubr = re.search(r"OS Build \d+\.(\d+)", os_name)
+    return {
+        "build": build_of(version),
+        "ubr": int(ubr.group(1)) if ubr else None,
+        "edition": os_name,
+        "client": not ("server" in os_name.lower()) if os_name else None,
+        "isolation_default": info.get("Isolation"),
+        "docker_edition": (version.get("Platform") or {}).get("Name"),
+        "docker_version": version.get("Version"),
+        "kernel_version": version.get("KernelVersion"),
+    }
+
+
 def _powershell(command: str, timeout: float = 20.0) -> Optional[str]:
     try:
         out = subprocess.run(["powershell", "-NoProfile", "-NonInteractive", "-Command", command],

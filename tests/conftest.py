@@ -123,3 +123,83 @@ def register_runtime(engine, tmp_path: Path) -> Iterator:
 
 def read(path: Path):
     return read_resultset(path)
+
+
+# -- the fault table (`make faults`) ---------------------------------------------------
+
+FAULT_ROWS: list[dict] = []
+
+
+class FaultRow:
+    """One row of the fault table: a test fills in what it observed; the row is printed
+    at the end of the session whatever the outcome."""
+
+    def __init__(self, fault: str, expected: str) -> None:
+        self.row = {"fault": fault, "expected": expected, "observed": "(test did not finish)",
+                    "samples lost": "?", "containers leaked": "?"}
+
+    def observed(self, text: str, lost: int = 0, leaked: int = 0) -> None:
+        import re
+
+        text = re.sub(r"/tmp/pytest-[^ :]*/", "…/", text.replace("isobench: ", ""))
+        self.row.update({"observed": text, "samples lost": lost, "containers leaked": leaked})
+
+
+@pytest.fixture
+def fault_row():
+    rows: list[FaultRow] = []
+
+    def make(fault: str, expected: str) -> FaultRow:
+        r = FaultRow(fault, expected)
+        rows.append(r)
+        return r
+
+    yield make
+    FAULT_ROWS.extend(r.row for r in rows)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FAULT_ROWS:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="isobench fault injection")
+    for col in ("fault", "expected", "observed", "samples lost", "containers leaked"):
+        table.add_column(col, overflow="fold")
+    for r in FAULT_ROWS:
+        table.add_row(*(str(r[c]) for c in ("fault", "expected", "observed", "samples lost", "containers leaked")))
+    console = Console(width=160, file=terminalreporter._tw._file, force_terminal=False)
+    console.print(table)
+
+
+def lost_samples(rs) -> int:
+    """Phase samples missing from cycles that reached the file (each cycle is written whole,
+    so anything but 0 means a cycle was torn), plus end-record counts the file cannot back."""
+    from collections import Counter
+
+    from bench.phases import PHASES
+
+    per_cycle = Counter((s["round"], s["mode"]) for s in rs.samples if s["phase"] in PHASES)
+    torn = sum(len(PHASES) - n for n in per_cycle.values() if n < len(PHASES))
+    missing = 0
+    if rs.end and rs.end.get("counts") and not rs.resumes:
+        on_disk = Counter((s["mode"], s["phase"]) for s in rs.samples if not s["warmup"])
+        for mode, phases in rs.end["counts"].items():
+            for phase, c in phases.items():
+                if phase in PHASES:
+                    missing += max(0, c["ok"] + c["failed"] - on_disk[(mode, phase)])
+    return torn + missing
+
+
+def stop_dockerd(timeout: float = 30) -> None:
+    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "dockerd did not stop"
+        time.sleep(0.2)
+
+
+def start_dockerd() -> None:
+    """The same start-up make test uses (scripts/setup-engine.sh)."""
+    subprocess.run(["bash", str(REPO / "scripts" / "setup-engine.sh"), sys.executable], check=True, timeout=120)

@@ -1,0 +1,199 @@
+"""`make bench-overhead`: what the harness itself costs (as hyperfine measures its shell).
+
+In one run, interleaved cycle by cycle:
+1. each phase through the harness (DockerExecutor: docker-py's APIClient on a
+   watched worker thread) against the same requests sent as raw HTTP/1.1 over
+   the engine's unix socket with http.client, timed the same way;
+2. the harness's full cycles per second against a `docker run --rm IMAGE true`
+   CLI loop on the same engine.
+
+Prints the ratios against the targets (at most +2% per phase, at least 1.3x
+the CLI's throughput). A benchmark that prints figures, not a timed test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.config import load_config
+from bench.cycle import DockerExecutor
+from bench.paths import DEFAULT_CONFIG
+from bench.phases import PHASES
+from bench.preflight import check_mode
+from bench.spec import create_kwargs
+from bench.sweep import sweep
+
+PHASE_TARGET = 1.02
+THROUGHPUT_TARGET = 1.3
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class RawCycle:
+    """The harness's cycle as bare HTTP requests: the floor any client can reach."""
+
+    def __init__(self, sock_path: str, api: str, body: dict[str, Any], exec_cmd: list[str], grace: int, marker: str):
+        self.sock_path, self.api, self.body, self.exec_cmd = sock_path, api, body, exec_cmd
+        self.grace, self.marker = grace, marker
+        self.conn = UnixHTTPConnection(sock_path)
+
+    def _req(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        self.conn.request(method, f"/v{self.api}{path}", body=data, headers=headers)
+        resp = self.conn.getresponse()
+        payload = resp.read()
+        if resp.status >= 400:
+            raise RuntimeError(f"{method} {path}: {resp.status} {payload[:200]!r}")
+        return resp.status, payload
+
+    def _attach(self, cid: str) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        s.connect(self.sock_path)
+        q = urlencode({"stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
+        s.sendall(f"POST /v{self.api}/containers/{cid}/attach?{q} HTTP/1.1\r\nHost: localhost\r\n"
+                  f"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        self._pending = head.split(b"\r\n\r\n", 1)[1]
+        return s
+
+    def _ready(self, s: socket.socket) -> None:
+        buf, out = self._pending, b""
+        while b"\n" not in out:
+            while len(buf) < 8:
+                buf += s.recv(4096)
+            size = int.from_bytes(buf[4:8], "big")
+            while len(buf) < 8 + size:
+                buf += s.recv(4096)
+            out += buf[8:8 + size]
+            buf = buf[8 + size:]
+        if out.split(b"\n", 1)[0].strip() != self.marker.encode():
+            raise RuntimeError(f"unexpected first line {out!r}")
+
+    def run(self, label: str) -> dict[str, int]:
+        t: dict[str, int] = {}
+        body = dict(self.body, Labels={**self.body.get("Labels", {}), "isobench.run": label})
+        t0 = time.perf_counter_ns()
+        _, created = self._req("POST", "/containers/create", body)
+        t["create"] = time.perf_counter_ns() - t0
+        cid = json.loads(created)["Id"]
+        try:
+            s = self._attach(cid)
+            t0 = time.perf_counter_ns()
+            self._req("POST", f"/containers/{cid}/start")
+            t1 = time.perf_counter_ns()
+            self._ready(s)
+            t["start"], t["ready"] = t1 - t0, time.perf_counter_ns() - t1
+            s.close()
+            t0 = time.perf_counter_ns()
+            _, ex = self._req("POST", f"/containers/{cid}/exec", {"Cmd": self.exec_cmd, "AttachStdout": True,
+                                                                  "AttachStderr": True})
+            self._req("POST", f"/exec/{json.loads(ex)['Id']}/start", {"Detach": False, "Tty": False})
+            t["exec"] = time.perf_counter_ns() - t0
+            t0 = time.perf_counter_ns()
+            self._req("POST", f"/containers/{cid}/stop?t={self.grace}")
+            t["stop"] = time.perf_counter_ns() - t0
+            t0 = time.perf_counter_ns()
+            self._req("DELETE", f"/containers/{cid}")
+            t["remove"] = time.perf_counter_ns() - t0
+        except BaseException:
+            try:
+                self._req("DELETE", f"/containers/{cid}?force=1")
+            except Exception:
+                pass
+            raise
+        return t
+
+
+def _cli_cycle(image: str, label: str) -> int:
+    t0 = time.perf_counter_ns()
+    subprocess.run(["docker", "run", "--rm", "--network", "none", "--label", f"isobench.run={label}", image, "/bin/true"],
+                   check=True, capture_output=True, timeout=120)
+    return time.perf_counter_ns() - t0
+
+
+def main(rounds: int = 30) -> int:
+    mode = next(m for m in load_config(DEFAULT_CONFIG).modes if m.runtime in (None, "runc"))
+    label = "overhead-" + uuid.uuid4().hex[:8]
+    check = check_mode(mode, label)
+    if not check.usable or check.runtime is None:
+        print(f"mode {mode.name} is not usable: {check.reason}")
+        return 2
+    rt = check.runtime
+    client = rt.client
+    if not client.base_url.startswith("http+docker://localhost") or rt.endpoint.scheme != "unix":
+        print("bench-overhead needs the local unix-socket engine")
+        return 2
+    kw = create_kwargs(client, mode, rt.image, label)
+    body = {"Image": kw["image"], "Cmd": kw["command"], "Labels": kw["labels"], "HostConfig": kw["host_config"],
+            "Tty": False, "OpenStdin": False, "StopTimeout": mode.stop_grace_s}
+    raw = RawCycle(rt.endpoint.base_url[len("unix://"):], client.api_version, body, list(mode.exec_command),
+                   mode.stop_grace_s, mode.ready_marker)
+    harness = DockerExecutor(label)
+    has_cli = shutil.which("docker") is not None
+    h_times: dict[str, list[int]] = {p: [] for p in PHASES}
+    r_times: dict[str, list[int]] = {p: [] for p in PHASES}
+    h_cycle, cli_cycle = [], []
+    try:
+        for i in range(2 + rounds):  # two warm-up rounds, discarded
+            order = ["harness", "raw", "cli"] if i % 2 == 0 else ["cli", "raw", "harness"]
+            for who in order:
+                if who == "harness":
+                    t0 = time.perf_counter_ns()
+                    res = harness.run_cycle(rt, i, 0, False)
+                    elapsed = time.perf_counter_ns() - t0
+                    if i >= 2 and all(s["ok"] for s in res.samples):
+                        h_cycle.append(elapsed)
+                        for s in res.samples:
+                            h_times[s["phase"]].append(s["duration_ns"])
+                elif who == "raw":
+                    t = raw.run(label)
+                    if i >= 2:
+                        for p in PHASES:
+                            r_times[p].append(t[p])
+                elif has_cli:
+                    elapsed = _cli_cycle(rt.image, label)
+                    if i >= 2:
+                        cli_cycle.append(elapsed)
+    finally:
+        sweep(client, label)
+    print(f"isobench overhead, {rounds} interleaved rounds on {mode.name} (engine {check.record['engine']['version']})")
+    print(f"{'phase':8s} {'harness ms':>11s} {'raw HTTP ms':>12s} {'ratio':>7s}  target <= {PHASE_TARGET:.2f}")
+    worst = 0.0
+    for p in PHASES:
+        h, r = statistics.median(h_times[p]) / 1e6, statistics.median(r_times[p]) / 1e6
+        ratio = h / r if r else float("nan")
+        worst = max(worst, ratio)
+        print(f"{p:8s} {h:11.3f} {r:12.3f} {ratio:7.3f}  {'OK' if ratio <= PHASE_TARGET else 'OVER'}")
+    hs = 1e9 / statistics.median(h_cycle)
+    print(f"harness full cycle (incl. attach, inspect, events): {hs:.2f} cycles/s")
+    if cli_cycle:
+        cs = 1e9 / statistics.median(cli_cycle)
+        print(f"`docker run --rm IMAGE true` CLI loop: {cs:.2f} cycles/s")
+        print(f"throughput ratio harness / CLI: {hs / cs:.2f} (target >= {THROUGHPUT_TARGET}) "
+              f"{'OK' if hs / cs >= THROUGHPUT_TARGET else 'UNDER'}")
+    else:
+        print("no docker CLI on PATH: throughput comparison skipped")
+    print(f"worst per-phase ratio: {worst:.3f}")
+    return 0

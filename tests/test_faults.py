@@ -1,0 +1,267 @@
+"""Fault injection with real faults on the real engine: nothing lost, nothing leaked.
+
+`make faults` runs this file and prints the fault table (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.phases import PHASES
+from conftest import (REPO, labelled_containers, lost_samples, only_result, read, run_bench, start_dockerd,
+                      stop_dockerd, write_config)
+
+pytestmark = [pytest.mark.engine, pytest.mark.faults]
+
+RUNC = '[[mode]]\npreset = "runc"\n'
+TWO = RUNC + '\n[[mode]]\npreset = "runsc"\n'
+
+
+def popen_run(cfg: Path, results: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
+                             "--quiet", *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list(results.rglob("*.jsonl"))
+        if files and sum(1 for _ in open(files[0])) >= n:
+            return files[0]
+        time.sleep(0.05)
+    pytest.fail(f"the run wrote fewer than {n} lines within {timeout} s")
+
+
+@pytest.mark.parametrize("stage", ["create", "start"])
+def test_runtime_hangs(engine, register_runtime, tmp_path, results, fault_row, stage):
+    """An OCI runtime whose `create` (or `start`) hangs far past the phase timeout, then fails."""
+    row = fault_row(f"OCI runtime hangs on {stage}", "timeout samples, run goes on, nothing leaked")
+    name = register_runtime(f"isobench-hang-{stage}",
+                            f'case " $* " in *" {stage} "*) sleep 6; exit 1;; esac\nexec runc "$@"')
+    cfg = write_config(tmp_path / "b.toml", RUNC + f"""
+[[mode]]
+preset = "runc"
+name = "hung"
+runtime = "{name}"
+timeouts = {{ start = 1.5, remove = 2 }}
+""", rounds=2, warmup=0)
+    proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(results))
+    hung = [s for s in rs.samples if s["mode"] == "hung"]
+    starts = [s["error"] for s in hung if s["phase"] == "start"]
+    assert starts == ["timeout", "timeout"]
+    assert all(s["error"] == "not_run" for s in hung if s["phase"] in PHASES[2:])
+    assert all(s["ok"] for s in rs.samples if s["mode"] == "runc")
+    leaked = len(labelled_containers(engine, rs.run_id))
+    lost = lost_samples(rs)
+    row.observed(f"{starts.count('timeout')} start timeouts, runc {sum(s['ok'] for s in rs.samples if s['mode'] == 'runc')} ok, "
+                 f"end {rs.end['status']}", lost, leaked)
+    assert rs.end["status"] == "complete" and rs.end["leaked"] == [] and leaked == 0 and lost == 0
+
+
+@pytest.fixture
+def local_dockerd(engine):
+    if os.geteuid() != 0 or subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+        pytest.skip("needs root and a local dockerd to stop and start")
+    yield
+    if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+        start_dockerd()
+
+
+def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault_row):
+    row = fault_row("dockerd stopped mid-run, back 3 s later",
+                    "engine_unavailable samples, reconnect, run completes")
+    cfg = write_config(tmp_path / "b.toml", RUNC, rounds=25, warmup=0, reconnect_s=60)
+    proc = popen_run(cfg, results)
+    try:
+        wait_for_lines(results, 1 + 6 * 4)
+        stop_dockerd()
+        time.sleep(3)
+        start_dockerd()
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    rs = read(only_result(results))
+    errors = {s["error"] for s in rs.samples if not s["ok"]}
+    unavailable = sum(1 for s in rs.samples if s["error"] == "engine_unavailable")
+    leaked = len(labelled_containers(engine, rs.run_id))
+    lost = lost_samples(rs)
+    row.observed(f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end['status']}, "
+                 f"{sum(1 for s in rs.samples if s['ok'] and s['phase'] == 'remove')} cycles ok", lost, leaked)
+    assert unavailable >= 1 and rs.end["status"] == "complete"
+    assert sum(1 for s in rs.samples if s["phase"] == "create") == 25
+    assert leaked == 0 and lost == 0
+
+
+def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
+    row = fault_row("dockerd stopped mid-run for good",
+                    "end record `failed`, every sample readable; what the dead engine holds is swept once it is back")
+    cfg = write_config(tmp_path / "b.toml", RUNC, rounds=50, warmup=0, reconnect_s=4)
+    proc = popen_run(cfg, results)
+    try:
+        wait_for_lines(results, 1 + 6 * 3)
+        stop_dockerd()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        start_dockerd()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    rs = read(only_result(results))
+    assert rs.end["status"] == "failed" and "unavailable" in rs.end["reason"]
+    held = len(labelled_containers(engine, rs.run_id))
+    # the engine is back: the next run sweeps whatever it held
+    proc2 = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "again"), "--quiet", "--rounds", "1")
+    assert proc2.returncode == 0, proc2.stderr
+    swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
+    leaked = len(labelled_containers(engine, rs.run_id))
+    lost = lost_samples(rs)
+    row.observed(f"exit 1, end failed after {rs.end['measured_cycles']} cycles; {len(rs.samples)} samples readable; "
+                 f"{held} container(s) held by the dead engine, {swept} swept by the next run", lost, leaked)
+    assert lost == 0 and leaked == 0 and swept >= held
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code):
+    row = fault_row(f"{signal.Signals(sig).name} mid-cycle", f"`interrupted` end record, exit {code}, nothing left")
+    cfg = write_config(tmp_path / "b.toml", TWO, rounds=200, warmup=0)
+    proc = popen_run(cfg, results)
+    try:
+        wait_for_lines(results, 20)
+        time.sleep(0.2)  # somewhere inside a cycle
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rs = read(only_result(results))
+    leaked = len(labelled_containers(engine, rs.run_id))
+    lost = lost_samples(rs)
+    interrupted = sum(1 for s in rs.samples if s["error"] == "interrupted")
+    row.observed(f"exit {proc.returncode}, end {rs.end['status']}, {interrupted} interrupted sample(s)", lost, leaked)
+    assert proc.returncode == code and "Traceback" not in err
+    assert rs.end["status"] == "interrupted" and leaked == 0 and lost == 0
+
+
+def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
+    row = fault_row("SIGKILL of the harness", "next run sweeps leftovers; --resume continues the set")
+    cfg = write_config(tmp_path / "b.toml", RUNC, rounds=8, warmup=0)
+    proc = popen_run(cfg, results)
+    try:
+        path = wait_for_lines(results, 1 + 6 * 3)
+        time.sleep(0.15)
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = read(path)
+    assert before.end is None
+    done_rounds = {s["round"] for s in before.samples}
+    left = len(labelled_containers(engine, before.run_id))
+    proc = run_bench("run", "--resume", str(path), "--quiet", timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    after = read(path)
+    assert after.run_id == before.run_id and after.header == before.header
+    assert after.samples[: len(before.samples)] == before.samples
+    (resume,) = after.resumes
+    assert resume["previous_end"] is None and resume["gap_from_ns"] == max(s["wall_ns"] for s in before.samples)
+    assert resume["swept_at_resume"] == left
+    measured_rounds = {s["round"] for s in after.samples if not s["warmup"]}
+    assert len(measured_rounds) == 8 and min(measured_rounds - done_rounds) > max(done_rounds)
+    assert after.end["status"] == "complete"
+    leaked = len(labelled_containers(engine, before.run_id))
+    lost = lost_samples(after)
+    row.observed(f"{left} leftover(s) swept at resume, {len(done_rounds)} + {len(measured_rounds - done_rounds)} rounds, "
+                 f"end {after.end['status']}", lost, leaked)
+    assert leaked == 0 and lost == 0
+    again = run_bench("run", "--resume", str(path), "--quiet")
+    assert again.returncode == 2 and "already complete" in again.stderr
+
+
+def test_results_dir_not_writable(engine, tmp_path, fault_row):
+    row = fault_row("results directory unwritable", "exit 2 with one sentence, before any container")
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the directory should be")
+    cfg = write_config(tmp_path / "b.toml", RUNC, rounds=1, warmup=0)
+    proc = run_bench("run", "--config", str(cfg), "--results", str(blocker / "sub"))
+    row.observed(f"exit {proc.returncode}: {proc.stderr.strip()[:70]}", 0, 0)
+    assert proc.returncode == 2 and "is not writable" in proc.stderr and "Traceback" not in proc.stderr
+    assert "runc: ok" not in proc.stderr  # preflight (and its trial container) never ran
+
+
+def test_results_dir_full(engine, tmp_path, fault_row):
+    row = fault_row("results directory full", "exit 2 with one sentence, before any container")
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (mnt / "filler").write_bytes(b"\0" * 60_000)
+        cfg = write_config(tmp_path / "b.toml", RUNC, rounds=1, warmup=0)
+        proc = run_bench("run", "--config", str(cfg), "--results", str(mnt))
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+    row.observed(f"exit {proc.returncode}: {proc.stderr.strip()[:70]}", 0, 0)
+    assert proc.returncode == 2 and "No space left" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_security_defaults(engine, tmp_path, results, fault_row, monkeypatch):
+    """No privileged containers, no network, read-only root; no secrets in the result set;
+    the HTML report escapes what it shows."""
+    row = fault_row("security defaults", "unprivileged, no network, read-only root; no secrets stored; HTML escaped")
+    from bench.config import parse_config
+    from bench.spec import create_kwargs
+
+    mode = parse_config({"mode": [{"preset": "runc"}]}, "t").modes[0]
+    kw = create_kwargs(engine, mode, "isobench/busybox:latest", "security-test")
+    cid = engine.create_container(**kw)["Id"]
+    try:
+        hc = engine.inspect_container(cid)["HostConfig"]
+    finally:
+        engine.remove_container(cid, force=True)
+    assert hc["Privileged"] is False and hc["NetworkMode"] == "none" and hc["ReadonlyRootfs"] is True
+    assert mode.tls_verify is True
+
+    secret = "s3cr3t-" + os.urandom(6).hex()
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (certs / name).write_text(f"-----BEGIN {secret}-----\n")
+    cfg = write_config(tmp_path / "b.toml", RUNC + '\n[[mode]]\npreset = "runc"\nname = "<script>alert(1)</script>"\n'
+                       f'\n[[mode]]\npreset = "runc"\nname = "remote"\nendpoint = "tcp://127.0.0.1:1"\ntls_cert_dir = "{certs}"\n',
+                       rounds=2, warmup=0)
+    env = dict(os.environ, ISOBENCH_TEST_SECRET=secret, DOCKER_PASSWORD=secret)
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
+                           "--quiet"], cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    path = only_result(results)
+    text = path.read_text()
+    assert secret not in text and "BEGIN" not in text
+    assert str(certs) in text  # the path is recorded, never the contents
+    rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    row.observed("Privileged false, NetworkMode none, ReadonlyRootfs true; secret absent; <script> escaped", 0,
+                 len(labelled_containers(engine)))
+
+
+def test_plain_tcp_and_bad_tls_are_refused(engine, tmp_path, fault_row):
+    row = fault_row("plain tcp without opt-in", "refused with one sentence")
+    cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "runc"\nendpoint = "tcp://127.0.0.1:2375"\n')
+    proc = run_bench("doctor", "--config", str(cfg))
+    row.observed(f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1][:80]}", 0, 0)
+    assert proc.returncode == 2 and "allow_plain_tcp = true" in proc.stderr and "Traceback" not in proc.stderr
