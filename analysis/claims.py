@@ -130,8 +130,10 @@ def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
     return parse_claims(data, str(path))
 
 
-def _resolve(frame: pd.DataFrame, claim: Claim) -> tuple[dict[str, Optional[str]], dict[str, str]]:
-    """Claim names -> the mode that plays each, and why a name has none."""
+def _resolve(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None
+             ) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+    """Claim names -> the mode that plays each, and why a name has none (a mode that
+    preflight skipped says why it was skipped)."""
     modes: dict[str, Optional[str]] = {}
     why: dict[str, str] = {}
     present = frame[["mode", "role"]].drop_duplicates()
@@ -145,16 +147,20 @@ def _resolve(frame: pd.DataFrame, claim: Claim) -> tuple[dict[str, Optional[str]
         elif not found:
             modes[name] = None
             why[name] = f"no mode plays {claim.by} {name!r} in these results"
+            for mode, rec in (skipped or {}).items():
+                if (claim.by == "mode" and mode == name) or (claim.by == "role" and rec.get("role") == name):
+                    why[name] += f" ({mode} was skipped: {rec.get('skip_reason')})"
         else:
             modes[name] = None
             why[name] = f"{len(found)} modes play role {name!r} ({', '.join(found)}): name them in a claim with by = \"mode\""
     return modes, why
 
 
-def check_claim(frame: pd.DataFrame, claim: Claim) -> ClaimResult:
-    """``frame``: measured samples with derived metrics (analysis.metrics.with_derived)."""
+def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:
+    """``frame``: measured samples with derived metrics (analysis.metrics.with_derived);
+    ``skipped``: the header's skipped modes, so a missing role says why it is missing."""
     data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"]]
-    modes, why = _resolve(data, claim)
+    modes, why = _resolve(data, claim, skipped)
     pairs: list[PairResult] = []
     testable: list[tuple[PairResult, np.ndarray, np.ndarray]] = []
     for base, other in itertools.combinations(claim.order, 2):
@@ -224,5 +230,6 @@ def _overall(pairs: list[PairResult]) -> tuple[str, str]:
     return "supported", "every pair holds: " + "; ".join(f"{p.base} < {p.other} by x{p.ratio:.2f}" for p in pairs)
 
 
-def check_all(frame: pd.DataFrame, claims: list[Claim]) -> list[ClaimResult]:
-    return [check_claim(frame, c) for c in claims]
+def check_all(frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
+              ) -> list[ClaimResult]:
+    return [check_claim(frame, c, skipped) for c in claims]

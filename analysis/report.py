@@ -170,7 +170,7 @@ def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Op
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize_set(frame)
-    results = check_all(frame, claims)
+    results = check_all(frame, claims, loaded.headers[set_name].get("skipped"))
     figures: list[Path] = []
     if with_figures:
         for ph in list(PHASES) + ["startup"]:

@@ -145,6 +145,30 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vm(args: argparse.Namespace) -> int:
+    from bench import vm
+
+    if args.action == "up":
+        state = vm.up()
+        from bench.config import parse_config
+        from bench.endpoints import make_client, resolve
+        from bench.image import ensure_image
+
+        mode = parse_config({"mode": [{"preset": "vm-engine"}]}, "vm").modes[0]
+        try:
+            image_id, built = ensure_image(make_client(resolve(mode), timeout=120))
+        except Exception as exc:  # the VM is up but unusable: say so, and leave nothing running
+            vm.down()
+            raise UserError(f"the VM engine came up but the test image could not be loaded ({exc}): "
+                            f"see {vm.VM_DIR / 'console.log'}.") from None
+        print(f"vm: test image {'loaded' if built else 'present'} ({image_id[7:19]}); accelerator {state.accel}")
+    elif args.action == "down":
+        vm.down()
+    else:
+        return 0 if vm.status() else 1
+    return 0
+
+
 def cmd_overhead(args: argparse.Namespace) -> int:
     from bench.overhead import main as overhead_main
 
@@ -190,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("image", help="build (Linux) or pull (Windows) the test image on the default engine")
     i.add_argument("--force", action="store_true", help="rebuild even if present")
     i.set_defaults(fn=cmd_image)
+
+    v = sub.add_parser("vm", help="the VM-hosted engine (the toolbox role on Linux)")
+    v.add_argument("action", choices=["up", "down", "status"])
+    v.set_defaults(fn=cmd_vm)
 
     o = sub.add_parser("overhead", help="benchmark: the harness's own cost against raw HTTP and the docker CLI")
     o.add_argument("--rounds", type=_positive_int)

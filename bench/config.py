@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 ISOLATIONS = ("default", "process", "hyperv")
-ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "env")
+ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "env", "vm")
 KNOWN_ROLES = ("native", "hyperv", "toolbox")
 
 
@@ -56,6 +56,9 @@ class Mode:
     timeouts: Timeouts = field(default_factory=Timeouts)
     tls_cert_dir: Optional[str] = None
     tls_verify: bool = True
+    # "1.2" caps TLS at 1.2 with AES-GCM suites: a Go engine in a VM emulated by qemu's
+    # TCG breaks ChaCha20, which Go prefers when the (virtual) CPU lacks AES-NI.
+    tls_max_version: Optional[str] = None
     allow_plain_tcp: bool = False
     network: str = "none"
     read_only: bool = True
@@ -194,7 +197,7 @@ class _Table:
 
 _RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir", "reconnect_s")
 _MODE_KEYS = ("name", "preset", "role", "endpoint", "isolation", "runtime", "image", "command", "exec",
-              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "allow_plain_tcp",
+              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "tls_max_version", "allow_plain_tcp",
               "network", "read_only")
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",)
 
@@ -219,10 +222,10 @@ def _read_run(table: _Table) -> RunSettings:
 
 
 def _check_endpoint(endpoint: str, where: str) -> None:
-    if endpoint == "local" or endpoint == "env":
+    if endpoint in ("local", "env", "vm"):
         return
     if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
-        raise UserError(f"{where} is {endpoint!r}: use local, env, unix://PATH, npipe:////./pipe/NAME, "
+        raise UserError(f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
                         "tcp://HOST:PORT, ssh://USER@HOST or machine:NAME.")
 
 
@@ -248,7 +251,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
     missing = [k for k, v in (("image", image), ("command", command), ("exec", exec_command)) if v is None]
     if missing:
         raise UserError(f"{table.source}: mode {name!r} has no {missing[0]}: set it, or name a preset that has one.")
-    endpoint = table.string("endpoint", "local")
+    endpoint = table.string("endpoint", base.get("endpoint", "local"))
     mode = Mode(
         name=name,
         role=table.string("role", base.get("role", "native")),
@@ -263,6 +266,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
         timeouts=timeouts,
         tls_cert_dir=table.string("tls_cert_dir"),
         tls_verify=table.boolean("tls_verify", True),
+        tls_max_version=table.string("tls_max_version", base.get("tls_max_version"), choices=("1.2", "1.3")),
         allow_plain_tcp=table.boolean("allow_plain_tcp", False),
         network=table.string("network", base.get("network", "none")),
         read_only=table.boolean("read_only", base.get("read_only", True)),

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import docker
+import requests.adapters
 from docker.tls import TLSConfig
 
 from bench.config import Mode
@@ -39,10 +41,12 @@ class Endpoint:
     verify: bool = False
     via: str = ""  # how it was resolved: config, env, docker-machine ...
     machine: Optional[dict[str, Any]] = None
+    tls_max_version: Optional[str] = None
 
     def record(self) -> dict[str, Any]:
         return {"url": self.base_url, "scheme": self.scheme, "tls": self.tls is not None,
-                "verify": self.verify, "cert_dir": self.cert_dir, "via": self.via, "machine": self.machine}
+                "verify": self.verify, "cert_dir": self.cert_dir, "via": self.via, "machine": self.machine,
+                "tls_max_version": self.tls_max_version}
 
 
 def _tls_from_dir(cert_dir: str, verify: bool, where: str) -> TLSConfig:
@@ -134,6 +138,13 @@ def _machine_facts(name: str) -> dict[str, Any]:
 
 def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     """The Endpoint for a mode, or a UserError naming what is missing."""
+    ep = _resolve(mode, environ)
+    if mode.tls_max_version and ep.tls is not None:
+        ep = Endpoint(**{**ep.__dict__, "tls_max_version": mode.tls_max_version})
+    return ep
+
+
+def _resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     environ = dict(os.environ if environ is None else environ)
     where = f"mode {mode.name!r}"
     ep = mode.endpoint
@@ -142,6 +153,15 @@ def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
         return _simple(local, where, "local")
     if ep == "env":
         return _from_env(environ, where, mode.allow_plain_tcp)
+    if ep == "vm":
+        from bench import vm
+
+        state = vm.load_state()
+        if state is None:
+            raise UserError(f"{where}: the VM engine is not up: run 'python -m bench vm up' (make vm) first.")
+        resolved = _tcp(state.endpoint(), state.cert_dir, True, False, where, "vm")
+        return Endpoint(**{**resolved.__dict__, "machine": {"driver": "qemu", "accel": state.accel,
+                                                            "kernel": state.kernel, "boot_s": state.boot_s}})
     if ep.startswith("machine:"):
         name = ep[len("machine:"):]
         resolved = _from_env(_docker_machine_env(name, where), where, mode.allow_plain_tcp, via="docker-machine")
@@ -151,17 +171,56 @@ def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     return _simple(ep, where, "config")
 
 
+class _TLS12Adapter(requests.adapters.HTTPAdapter):
+    """HTTPS capped at TLS 1.2 with ECDHE + AES-GCM suites (see Mode.tls_max_version).
+
+    The context carries the endpoint's own CA and client certificate: a custom
+    context does not pick up requests' `verify`/`cert` paths.
+    """
+
+    def __init__(self, tls: TLSConfig, **kwargs: Any) -> None:
+        self._tls = tls
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        ctx = ssl.create_default_context(cafile=self._tls.ca_cert) if self._tls.verify and self._tls.ca_cert \
+            else ssl.create_default_context()
+        if not self._tls.verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self._tls.cert:
+            ctx.load_cert_chain(*self._tls.cert)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE+AESGCM")
+        kwargs["ssl_context"] = ctx
+        super().init_poolmanager(*args, **kwargs)
+
+
 def make_client(endpoint: Endpoint, timeout: float, version: str = "auto") -> docker.APIClient:
-    """A low-level client. ``version="auto"`` negotiates with GET /version, which
-    raises docker.errors.DockerException when the engine does not answer."""
-    kwargs: dict[str, Any] = {"base_url": endpoint.base_url, "timeout": timeout, "version": version}
+    """A low-level client. ``version="auto"`` negotiates with GET /version (unversioned), which
+    raises when the engine does not answer.
+
+    docker-py's own "auto" asks before the client can be configured, so the negotiation is
+    done here, after the transport settings below are in place.
+    """
+    kwargs: dict[str, Any] = {"base_url": endpoint.base_url, "timeout": timeout,
+                              "version": docker.constants.MINIMUM_DOCKER_API_VERSION if version == "auto" else version}
     if endpoint.tls is not None:
         kwargs["tls"] = endpoint.tls
     if endpoint.scheme == "ssh":
         kwargs["use_ssh_client"] = False
     client = docker.APIClient(**kwargs)
-    if endpoint.scheme in ("unix", "npipe", "ssh"):
-        # requests re-reads proxy settings from the environment on every request
-        # (~0.6 ms each here); a local socket or pipe never goes through a proxy.
-        client.trust_env = False
+    if endpoint.tls_max_version == "1.2" and endpoint.tls is not None:
+        client.mount("https://", _TLS12Adapter(endpoint.tls, pool_connections=10, pool_maxsize=10))
+    # Not from the environment: requests would let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
+    # the engine's own ca.pem (so TLS to a docker-machine CA fails wherever they are set),
+    # and it re-reads proxy settings on every request (~0.6 ms each here).
+    client.trust_env = False
+    if version == "auto":
+        try:
+            server = client.version(api_version=False)["ApiVersion"]
+        except KeyError:
+            raise docker.errors.DockerException("the engine's /version has no ApiVersion") from None
+        newest = docker.constants.DEFAULT_DOCKER_API_VERSION
+        client._version = server if docker.utils.version_lt(server, newest) else newest
     return client

@@ -70,12 +70,22 @@ def _timed(fn: Any, seconds: float, what: str) -> tuple[Any, int]:
     return call_with_timeout(call, seconds, what)
 
 
+ADVICE = {
+    failures.TLS_ERROR: "check tls_cert_dir: the engine's certificate must be signed by its ca.pem, unexpired and "
+                        "issued to this address, and the engine must trust cert.pem",
+    failures.ENGINE_UNAVAILABLE: "is the engine running and listening there?",
+    failures.TIMEOUT: "the engine did not answer in time: is it overloaded or hung?",
+}
+
+
 def _engine_call(fn: Any, seconds: float, what: str, mode: Mode) -> Any:
     try:
         return _timed(fn, seconds, what)
     except Exception as exc:
         category, message = failures.classify(exc)
-        raise Skip(category, f"mode {mode.name!r}: {what} failed ({category}): {message}") from None
+        advice = f"; {ADVICE[category]}" if category in ADVICE else ""
+        raise Skip(category, f"mode {mode.name!r}: {what} to {mode.endpoint} failed ({category}): "
+                             f"{message.strip()[:300]}{advice}.") from None
 
 
 def control_path(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -> dict[str, Any]:

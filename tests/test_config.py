@@ -11,7 +11,8 @@ from conftest import REPO, run_bench
 
 def test_default_config_uses_host_presets():
     cfg = load_config(REPO / "bench.toml")
-    assert [m.name for m in cfg.modes] == ["runc", "runsc"]
+    assert [m.name for m in cfg.modes] == ["runc", "runsc", "vm-engine"]
+    assert cfg.modes[2].role == "toolbox" and cfg.modes[2].endpoint == "vm"
     runsc = cfg.modes[1]
     assert runsc.role == "hyperv" and runsc.runtime == "runsc" and runsc.isolation == "default"
     assert cfg.run.rounds >= cfg.run.min_rounds >= 30
@@ -34,7 +35,7 @@ def test_a_mode_overrides_its_preset():
 def test_select_picks_modes_and_names_unknown_ones():
     cfg = parse_config({}, "t", host_os="linux")
     assert [m.name for m in cfg.select(["runsc"]).modes] == ["runsc"]
-    with pytest.raises(UserError, match="choose one of runc, runsc"):
+    with pytest.raises(UserError, match="choose one of runc, runsc, vm-engine"):
         cfg.select(["nope"])
 
 
@@ -47,7 +48,7 @@ def test_select_picks_modes_and_names_unknown_ones():
     ({"mode": [{"preset": "nope"}]}, "preset is 'nope'"),
     ({"mode": [{"name": "x"}]}, "has no image"),
     ({"mode": [{"preset": "runc", "isolation": "vm"}]}, "use one of default, process, hyperv"),
-    ({"mode": [{"preset": "runc", "endpoint": "http://x"}]}, "use local, env, unix://PATH"),
+    ({"mode": [{"preset": "runc", "endpoint": "http://x"}]}, "use local, env, vm, unix://PATH"),
     ({"mode": [{"preset": "runc"}, {"preset": "runc"}]}, "two modes are named 'runc'"),
     ({"mode": [{"preset": "runc", "command": "echo ready"}]}, "must be a list of strings"),
     ({"mode": [{"preset": "runc", "timeouts": {"start": -1}}]}, "timeouts.start must be greater than 0"),

@@ -1,0 +1,130 @@
+"""Remote engines over tcp+TLS: a second dockerd started by the tests on 127.0.0.1 with
+generated certificates (docker-machine's layout)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.vm import make_certs
+from conftest import only_result, read, run_bench, write_config
+
+pytestmark = pytest.mark.engine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TLSDockerd:
+    def __init__(self, root: Path, expired: bool = False) -> None:
+        self.root = root
+        self.certs = root / "certs"
+        make_certs(self.certs, expired=expired)
+        self.port = _free_port()
+        self.url = f"tcp://127.0.0.1:{self.port}"
+        # short paths: unix socket paths under the exec root must stay under 108 bytes
+        self.state = Path(f"/tmp/isb-{self.port}")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, wait: bool = True) -> "TLSDockerd":
+        for d in ("data", "exec"):
+            (self.state / d).mkdir(parents=True, exist_ok=True)
+        c = self.certs
+        self.log = open(self.root / "dockerd.log", "wb")
+        self.proc = subprocess.Popen(
+            ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
+             f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
+             f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
+             "--storage-driver=vfs"], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                        return self
+                assert self.proc.poll() is None, (self.root / "dockerd.log").read_text()[-2000:]
+                time.sleep(0.3)
+            raise AssertionError("the TLS dockerd did not listen within 60 s")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        subprocess.run(["umount", "-R", str(self.state)], capture_output=True)
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def tls_engine(engine, tmp_path_factory):
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        pytest.skip("needs root and dockerd to start a second engine")
+    d = TLSDockerd(tmp_path_factory.mktemp("tls")).start()
+    try:
+        from bench.config import parse_config
+        from bench.endpoints import make_client, resolve
+        from bench.image import ensure_image
+
+        mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]
+        ensure_image(make_client(resolve(mode), timeout=60))
+        yield d
+    finally:
+        d.stop()
+
+
+def _mode(url: str, certs: Path, extra: str = "") -> str:
+    return f'[[mode]]\npreset = "runc"\nname = "remote"\nrole = "toolbox"\nendpoint = "{url}"\ntls_cert_dir = "{certs}"\n{extra}'
+
+
+def test_a_run_over_verified_tls(tls_engine, tmp_path, results):
+    cfg = write_config(tmp_path / "b.toml", _mode(tls_engine.url, tls_engine.certs), rounds=2, warmup=0)
+    proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(results))
+    rec = rs.header["modes"]["remote"]
+    assert rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"] is True
+    assert rec["endpoint"]["url"] == f"https://127.0.0.1:{tls_engine.port}"
+    assert rec["ping_rtt_ns"] > 0 and rec["version_rtt_ns"] > 0
+    assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples)
+
+
+def test_a_wrong_ca_is_refused_in_one_sentence(tls_engine, tmp_path):
+    other = tmp_path / "other"
+    make_certs(other)  # a different CA: neither side trusts the other
+    cfg = write_config(tmp_path / "b.toml", _mode(tls_engine.url, other))
+    proc = run_bench("doctor", "--config", str(cfg))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "(tls_error)" in proc.stderr and "check tls_cert_dir" in proc.stderr
+
+
+def test_an_expired_certificate_is_refused(engine, tmp_path):
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        pytest.skip("needs root and dockerd")
+    d = TLSDockerd(tmp_path / "exp", expired=True).start()
+    try:
+        cfg = write_config(tmp_path / "b.toml", _mode(d.url, d.certs))
+        proc = run_bench("doctor", "--config", str(cfg))
+    finally:
+        d.stop()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "(tls_error)" in proc.stderr and "expired" in proc.stderr.lower()
+
+
+def test_plain_tcp_needs_an_explicit_opt_in(tls_engine, tmp_path):
+    cfg = write_config(tmp_path / "b.toml", f'[[mode]]\npreset = "runc"\nendpoint = "{tls_engine.url}"\n')
+    proc = run_bench("doctor", "--config", str(cfg))
+    assert proc.returncode == 2 and "allow_plain_tcp = true to opt in" in proc.stderr
