@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from bench.errors import UserError
+from bench.errors import UserError, run_command
 from bench.paths import CLAIMS_FILE, DEFAULT_RESULTS
 
 
@@ -152,11 +152,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.fn(args) or 0)
-    except UserError as exc:
-        print(f"isobench: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("isobench: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.fn, args)

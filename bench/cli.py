@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from bench.errors import Terminated, UserError
+from bench.errors import UserError, run_command
 from bench.paths import DEFAULT_CONFIG
 
 
@@ -227,14 +227,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.fn(args) or 0)
-    except UserError as exc:
-        print(f"isobench: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("isobench: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("isobench: terminated", file=sys.stderr)
-        return 143
+    return run_command(args.fn, args)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any, Callable
+
 
 class UserError(Exception):
     """Bad input: config, endpoint, result file, unsupported mode.
@@ -24,3 +27,19 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(f"signal {signum}")
         self.signum = signum
+
+
+def run_command(fn: Callable[[Any], Any], args: Any) -> int:
+    """Runs a CLI command: a UserError becomes its one sentence and exit code; Ctrl-C and
+    SIGTERM become 130 and 143. Shared by `python -m bench` and `python -m analysis`."""
+    try:
+        return int(fn(args) or 0)
+    except UserError as exc:
+        print(f"isobench: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("isobench: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("isobench: terminated", file=sys.stderr)
+        return 143
