@@ -64,7 +64,16 @@ def distribution(frame: pd.DataFrame, phase: str, out_dir: Path, title_suffix: s
         ax.scatter(np.full(len(pts), i + 1) + jitter, pts, s=6, alpha=0.35, color="#333333", zorder=3)
     ax.boxplot(series, showfliers=False, widths=0.55, medianprops={"color": "#C44E52", "linewidth": 2})
     ax.set_xticks(range(1, len(modes) + 1), labels)
-    ax.set_ylabel(f"{phase} time (ms)")
+    medians = [float(np.nanmedian(v)) for v in series if np.isfinite(v).any()]
+    if medians and min(medians) > 0 and max(medians) / min(medians) > 10:
+        # modes an order of magnitude apart (a VM engine beside runc): a linear axis
+        # would flatten the fast ones into a line
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_ylabel(f"{phase} time (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
     ax.set_title(f"{phase}: distribution per mode{title_suffix}")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out_dir, f"distribution_{phase}")
