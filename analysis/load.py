@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.fastread import read_fast
-from bench.resultset import SAMPLE_FIELDS, ResultFileError, ResultSet, parse
+from bench.resultset import ResultFileError, parse
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
-COLUMNS = ("set", "round", "pos", "mode", "role", "phase", "duration_ms", "ok", "error", "warmup", "wall_ns")
 CATEGORICAL = ("set", "mode", "role", "phase", "error")
 
 
@@ -116,9 +115,3 @@ def load(paths: Iterable[Path], warn: bool = True) -> Loaded:
         for w in all_warnings:
             _warnings.warn(w, stacklevel=2)
     return Loaded(frame, headers, ends, where, all_warnings)
-
-
-def from_resultset(rs: ResultSet) -> pd.DataFrame:
-    """A frame from an already-read ResultSet (tests, the synthetic benchmark)."""
-    cols: dict[str, list] = {k: [s.get(k) for s in rs.samples] for k in SAMPLE_FIELDS}
-    return _frame(set_name(rs.path), rs.header, cols)

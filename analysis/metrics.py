@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.load import CATEGORICAL
 from bench.phases import DERIVED, PHASES
-
-CATEGORICAL = ("set", "mode", "role", "phase", "error")
 
 
 def _cycle_keys(frame: pd.DataFrame) -> np.ndarray:

@@ -14,7 +14,7 @@ overruns its timeout becomes a `timeout` sample, the phases after it
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import docker
@@ -22,7 +22,7 @@ import docker
 from bench import failures
 from bench.errors import Terminated
 from bench.events import EventCollector
-from bench.failures import BadOutput, CallTimeout, NonZeroExit
+from bench.failures import BadOutput, CallTimeout
 from bench.phases import CLEANUP, PHASES
 from bench.preflight import ModeRuntime
 from bench.resultset import sample_record
@@ -313,7 +313,7 @@ class DockerExecutor:
         while self.pending_cleanup and time.monotonic() < end:
             for cid, rt in list(self.pending_cleanup.items()):
                 try:
-                    call_with_timeout(lambda: rt.client.remove_container(cid, force=True),
+                    call_with_timeout(lambda rt=rt, cid=cid: rt.client.remove_container(cid, force=True),
                                       max(1.0, min(rt.mode.timeouts.remove, end - time.monotonic())), "cleanup")
                     self.pending_cleanup.pop(cid, None)
                 except docker.errors.NotFound:

@@ -28,10 +28,6 @@ class BadOutput(Exception):
     """The container said something other than its ready marker, or ended before it."""
 
 
-class NonZeroExit(Exception):
-    """The exec ran but exited with a non-zero code."""
-
-
 TIMEOUT = "timeout"
 ENGINE_UNAVAILABLE = "engine_unavailable"
 TLS_ERROR = "tls_error"
@@ -126,8 +122,6 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return TIMEOUT, str(exc)
     if isinstance(exc, BadOutput):
         return BAD_OUTPUT, str(exc)
-    if isinstance(exc, NonZeroExit):
-        return EXIT_CODE, str(exc)
     text = _engine_text(exc).strip() or exc.__class__.__name__
     if isinstance(exc, docker.errors.APIError):
         rule = match_rule(text)

@@ -24,7 +24,7 @@ def sweep(client: docker.APIClient, run_id: Optional[str] = None, timeout: float
     for c in labelled(client, run_id, timeout):
         cid = c["Id"]
         try:
-            call_with_timeout(lambda: client.remove_container(cid, force=True), timeout, "sweep")
+            call_with_timeout(lambda cid=cid: client.remove_container(cid, force=True), timeout, "sweep")
             removed += 1
         except docker.errors.NotFound:
             removed += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
