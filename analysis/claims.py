@@ -27,6 +27,7 @@ import pandas as pd
 
 from analysis import stats
 from bench.errors import UserError
+from bench.phases import SCENARIOS, WARM
 from bench.paths import CLAIMS_FILE
 
 if sys.version_info >= (3, 11):
@@ -50,6 +51,8 @@ class Claim:
     max_failure_rate: float = 0.10
     min_samples: int = 10
     source: str = ""
+    # Which cycles: "warm" (the engine already up) or "cold" (engine started first).
+    scenario: str = "warm"
 
 
 @dataclass
@@ -109,6 +112,8 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
             raise UserError(f"{where}: order must list at least two role or mode names, fastest first.")
         if raw.get("by", "role") not in ("role", "mode"):
             raise UserError(f"{where}: by must be \"role\" or \"mode\".")
+        if raw.get("scenario", WARM) not in SCENARIOS:
+            raise UserError(f"{where}: scenario must be one of {', '.join(SCENARIOS)}, not {raw.get('scenario')!r}.")
         for key in ("min_effect", "alpha", "max_failure_rate"):
             v = raw.get(key, 0.05)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
@@ -159,7 +164,7 @@ def _resolve(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict
 def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:
     """``frame``: measured samples with derived metrics (analysis.metrics.with_derived);
     ``skipped``: the header's skipped modes, so a missing role says why it is missing."""
-    data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"]]
+    data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"] & (frame["scenario"] == claim.scenario)]
     modes, why = _resolve(data, claim, skipped)
     pairs: list[PairResult] = []
     testable: list[tuple[PairResult, np.ndarray, np.ndarray]] = []
@@ -230,6 +235,16 @@ def _overall(pairs: list[PairResult]) -> tuple[str, str]:
     return "supported", "every pair holds: " + "; ".join(f"{p.base} < {p.other} by x{p.ratio:.2f}" for p in pairs)
 
 
+def applicable(frame: pd.DataFrame, claims: list[Claim]) -> tuple[list[Claim], list[Claim]]:
+    """(claims to check, claims left out): a claim about a scenario the set never ran (cold
+    claims on a warm-only run, and the reverse) is left out rather than reported untestable
+    in every report. With no samples at all, the warm claims stay, to say so."""
+    present = set(frame["scenario"].astype(str).unique()) if len(frame) else {WARM}
+    keep = [c for c in claims if c.scenario in present]
+    return keep, [c for c in claims if c not in keep]
+
+
 def check_all(frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
               ) -> list[ClaimResult]:
-    return [check_claim(frame, c, skipped) for c in claims]
+    """``frame``: non-warm-up samples of every scenario, with derived metrics."""
+    return [check_claim(frame, c, skipped) for c in applicable(frame, claims)[0]]

@@ -54,17 +54,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     claims = _claims(args)
     for name in loaded.headers:
         rep = build_report(loaded, name, claims, Path(args.out) if args.out and len(loaded.headers) == 1 else None)
-        print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)")
+        print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)", cold_summary=rep.cold)
         print(f"report: {rep.out_dir / 'index.html'} ({len(rep.figures)} figure files)")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from analysis.claims import EXIT_CODES, check_all
-    from analysis.metrics import measured, with_derived
+    from analysis.metrics import outside_warmup, with_derived
 
     loaded = _load(_paths(args))
-    frame = measured(with_derived(loaded.frame))
+    frame = outside_warmup(with_derived(loaded.frame))
     skipped = {m: r for h in loaded.headers.values() for m, r in (h.get("skipped") or {}).items()}
     results = check_all(frame, _claims(args), skipped)
     worst = 0

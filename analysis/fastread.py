@@ -23,7 +23,7 @@ from bench.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS,
 SCHEMA = pa.schema([
     ("type", pa.string()), ("round", pa.int64()), ("pos", pa.int64()), ("mode", pa.string()),
     ("phase", pa.string()), ("duration_ns", pa.int64()), ("ok", pa.bool_()), ("error", pa.string()),
-    ("warmup", pa.bool_()), ("wall_ns", pa.int64()),
+    ("warmup", pa.bool_()), ("wall_ns", pa.int64()), ("scenario", pa.string()),
 ])
 # Below this size the plain reader is as fast and simpler to trust.
 MIN_BYTES = 4 * 1024 * 1024

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.fastread import read_fast
+from bench.phases import WARM
 from bench.resultset import ResultFileError, parse
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
-CATEGORICAL = ("set", "mode", "role", "phase", "error")
+CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")
 
 
 @dataclass
@@ -55,6 +56,7 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
         "error": pd.Categorical(cols["error"]),
         "warmup": np.asarray(cols["warmup"], dtype="bool"),
         "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
+        "scenario": pd.Categorical([WARM if v is None else v for v in cols["scenario"]]),
     })
 
 
@@ -80,6 +82,8 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
         "error": df["error"],
         "warmup": df["warmup"].to_numpy("bool"),
         "wall_ns": df["wall_ns"].to_numpy("int64"),
+        # Version 1 sets have no scenario: all warm.
+        "scenario": pd.Categorical(df["scenario"].fillna(WARM)),
     })
 
 

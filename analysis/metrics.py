@@ -1,4 +1,5 @@
-"""Derived metrics (startup = create + start + ready, cycle = all six) per cycle.
+"""Derived metrics (startup = create + start + ready, cycle = all six; for cold cycles also
+cold_startup = engine_up + create + start + ready) per cycle.
 
 A derived value exists only when every phase it sums succeeded; otherwise the
 cycle counts as a failure of the derived metric, with the first failed
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import CATEGORICAL
-from bench.phases import DERIVED, PHASES
+from bench.phases import COLD, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, WARM
 
 
 def _cycle_keys(frame: pd.DataFrame) -> np.ndarray:
@@ -28,7 +29,7 @@ def _cycle_keys(frame: pd.DataFrame) -> np.ndarray:
 
 def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame plus one row per cycle and derived metric."""
-    base = frame[frame["phase"].isin(PHASES)].reset_index(drop=True)
+    base = frame[frame["phase"].isin(PHASES + ENGINE_PHASES)].reset_index(drop=True)
     if base.empty:
         return frame
     keys, cycle = pd.factorize(_cycle_keys(base))
@@ -43,7 +44,10 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     fk, fidx = np.unique(keys[failed_real], return_index=True)
     first_fail[fk] = np.flatnonzero(failed_real)[fidx]
     parts_out = []
-    for metric, parts in DERIVED.items():
+    cycle_is_cold = np.zeros(n, dtype=bool)
+    cycle_is_cold[keys] = (base["scenario"] == COLD).to_numpy(bool)
+    metrics = [(m, p, None) for m, p in DERIVED.items()] + [(m, p, cycle_is_cold) for m, p in COLD_DERIVED.items()]
+    for metric, parts, only in metrics:
         mask = np.isin(phase, parts)
         k = keys[mask]
         total = np.bincount(k, weights=np.nan_to_num(dur[mask]), minlength=n)
@@ -52,12 +56,12 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
         good = (n_ok == len(parts)) & (n_all == len(parts))
         fail_at = first_fail.copy()
         fail_at[good] = -1
-        out = base.iloc[first][["set", "round", "pos", "mode", "role", "warmup", "wall_ns"]].reset_index(drop=True)
+        out = base.iloc[first][["set", "round", "pos", "mode", "role", "warmup", "wall_ns", "scenario"]].reset_index(drop=True)
         out["phase"] = metric
         out["duration_ms"] = np.where(good, total, np.nan)
         out["ok"] = good
         out["error"] = np.where(fail_at >= 0, err[np.maximum(fail_at, 0)], None)
-        parts_out.append(out)
+        parts_out.append(out if only is None else out[only])
     derived = pd.concat(parts_out, ignore_index=True)
     combined = pd.concat([frame, derived[frame.columns]], ignore_index=True)
     for col in CATEGORICAL:
@@ -67,5 +71,16 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
-    """Samples outside warm-up: what statistics are computed on."""
+    """Warm samples outside warm-up: what the summary, claims and comparisons are computed on."""
+    return frame[~frame["warmup"] & (frame["scenario"] == WARM)]
+
+
+def cold(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cold-scenario samples (engine stopped and started first): reported apart from warm ones."""
+    return frame[frame["scenario"] == COLD]
+
+
+def outside_warmup(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every scenario's samples outside warm-up: what claims are checked on (each claim
+    picks its own scenario)."""
     return frame[~frame["warmup"]]

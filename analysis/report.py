@@ -20,13 +20,15 @@ from analysis import plots, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.compare import Comparison
 from analysis.load import Loaded
-from analysis.metrics import measured, with_derived
-from bench.phases import DERIVED, PHASES
+from analysis.metrics import cold, measured, outside_warmup, with_derived
+from bench.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
 from bench.paths import report_dir_for
 
 SUMMARY_COLUMNS = ["set", "mode", "role", "phase", "n", "failures", "failure_rate", "failure_reasons", "median",
                    "ci_low", "ci_high", "iqr", "p90", "p99", "mean", "std", "mad", "min", "max", "outliers"]
 METRICS = list(PHASES) + list(DERIVED)
+# The cold table: how long the engine took to come up, the first container, and both together.
+COLD_METRICS = list(ENGINE_PHASES) + ["create", "start", "ready", "startup"] + list(COLD_DERIVED)
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Report:
     summary: pd.DataFrame
     claims: list[ClaimResult]
     figures: list[Path]
+    cold: pd.DataFrame
 
 
 def _console() -> Console:
@@ -64,9 +67,41 @@ def control_path(loaded: Loaded, set_name: str) -> pd.DataFrame:
 
 def summarize_set(frame: pd.DataFrame) -> pd.DataFrame:
     s = stats.summarize(frame)
+    if s.empty:  # a cold-only set has no warm samples
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
     order = {m: i for i, m in enumerate(METRICS)}
     s = s.assign(_o=s["phase"].map(order)).sort_values(["set", "mode", "_o"]).drop(columns="_o")
     return s[SUMMARY_COLUMNS].reset_index(drop=True)
+
+
+def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
+    """Per mode: the cold-scenario phases and metrics, with how the engine was restarted."""
+    data = cold(frame)
+    data = data[data["phase"].isin(COLD_METRICS)]
+    if data.empty:
+        return pd.DataFrame(columns=["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median",
+                                     "ci_low", "ci_high", "min", "max"])
+    s = stats.summarize(data)
+    order = {m: i for i, m in enumerate(COLD_METRICS)}
+    s = s.assign(_o=s["phase"].map(order)).sort_values(["mode", "_o"]).drop(columns="_o")
+    controls = {m: str((rec or {}).get("control", "")) for m, rec in (header.get("cold") or {}).items()}
+    s["control"] = s["mode"].astype(str).map(controls).fillna("")
+    return s[["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median", "ci_low", "ci_high",
+              "min", "max"]].reset_index(drop=True)
+
+
+def _cold_note(header: dict[str, Any]) -> list[str]:
+    """What `engine_up` means per mode, and modes the cold scenario could not run."""
+    lines = []
+    for mode, rec in (header.get("cold") or {}).items():
+        if rec.get("skip_reason"):
+            lines.append(f"{mode}: no cold rounds: {rec['skip_reason']}")
+        elif rec.get("control") == "vm":
+            lines.append(f"{mode}: engine_up is the VM's boot to engine ready ({rec.get('accel') or 'accelerator not recorded'}); "
+                         f"storage: {rec.get('storage', '')}")
+        elif rec.get("control"):
+            lines.append(f"{mode}: engine_up is a {rec['control']} restart, from the start command to the first /_ping answered")
+    return lines
 
 
 def _claims_table(results: list[ClaimResult]) -> pd.DataFrame:
@@ -82,18 +117,29 @@ def _claims_table(results: list[ClaimResult]) -> pd.DataFrame:
 
 
 def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Optional[Console] = None,
-                  title: str = "") -> None:
+                  title: str = "", cold_summary: Optional[pd.DataFrame] = None) -> None:
     console = console or _console()
-    t = Table(title=title or "isobench summary (ms, successes only)")
+    t: Optional[Table] = Table(title=title or "isobench summary (ms, successes only)")
     for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
         t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
-    for _, r in summary.iterrows():
+    if summary.empty and cold_summary is not None and not cold_summary.empty:
+        t = None  # a cold-only set: no warm table to show
+    for _, r in summary.iterrows() if t is not None else ():
         if r["phase"] not in ("startup",) + PHASES:
             continue
         t.add_row(str(r["mode"]), str(r["role"]), str(r["phase"]), str(r["n"]),
                   f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
                   f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
-    console.print(t)
+    if t is not None:
+        console.print(t)
+    if cold_summary is not None and not cold_summary.empty:
+        c = Table(title="cold starts (ms): engine stopped and started before each cycle")
+        for col in ("mode", "control", "phase", "n", "failed", "median", "95% CI", "min", "max"):
+            c.add_column(col, justify="left" if col in ("mode", "control", "phase") else "right")
+        for _, r in cold_summary.iterrows():
+            c.add_row(str(r["mode"]), str(r["control"]), str(r["phase"]), str(r["n"]), str(r["failures"]),
+                      _fmt(r["median"]), f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["min"]), _fmt(r["max"]))
+        console.print(c)
     for r in results:
         console.print(f"[bold]claim[/bold] {r.claim.text} ({r.claim.metric}): [bold]{r.verdict.upper()}[/bold] - {r.reason}",
                       markup=True, highlight=False)
@@ -117,8 +163,12 @@ def _html_table(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+COLD_TITLE = "Cold starts (the engine stopped and started before each cycle; kept apart from warm)"
+
+
 def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
-              results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]]) -> None:
+              results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]],
+              cold_summary: Optional[pd.DataFrame] = None) -> None:
     host = header.get("host", {})
     lines = [f"# {title}", "",
              f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} CPUs), "
@@ -129,13 +179,17 @@ def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFr
         lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
         lines.append("")
     lines += ["## Control path (preflight round trips)", "", _md_table(cp), "", "## Summary (ms, successful samples; failures counted)",
-              "", _md_table(summary.drop(columns=["set"])), "", "## Figures", ""]
+              "", _md_table(summary.drop(columns=["set"])), ""]
+    if cold_summary is not None and not cold_summary.empty:
+        lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
+    lines += ["## Figures", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
-                results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]]) -> None:
+                results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]],
+                cold_summary: Optional[pd.DataFrame] = None) -> None:
     esc = html.escape
     host = header.get("host", {})
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
@@ -153,8 +207,11 @@ def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.Data
                   f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>" for p in r.pairs]
         parts.append("</ul>")
     parts += ["<h2>Control path (preflight round trips)</h2>", _html_table(cp),
-              "<h2>Summary (ms, successful samples; failures counted)</h2>", _html_table(summary.drop(columns=["set"])),
-              "<h2>Figures</h2>"]
+              "<h2>Summary (ms, successful samples; failures counted)</h2>", _html_table(summary.drop(columns=["set"]))]
+    if cold_summary is not None and not cold_summary.empty:
+        parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
+        parts += ["</ul>", _html_table(cold_summary)]
+    parts.append("<h2>Figures</h2>")
     for f in figures:
         if f.suffix == ".png":
             data = base64.b64encode(f.read_bytes()).decode("ascii")
@@ -166,31 +223,39 @@ def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.Data
 def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None,
                  with_figures: bool = True) -> Report:
     """Writes one set's report folder; returns what it holds."""
-    frame = measured(with_derived(loaded.frame[loaded.frame["set"] == set_name]))
+    every = with_derived(loaded.frame[loaded.frame["set"] == set_name])
+    frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize_set(frame)
-    results = check_all(frame, claims, loaded.headers[set_name].get("skipped"))
+    cold_summary = summarize_cold(every, loaded.headers[set_name])
+    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"))
     figures: list[Path] = []
-    if with_figures:
+    if with_figures and not frame.empty:
         for ph in list(PHASES) + ["startup"]:
             figures += plots.distribution(frame, ph, out_dir)
         figures += plots.ecdf(frame, out_dir)
         figures += plots.drift(frame, out_dir)
         figures += plots.breakdown(summary, out_dir)
+    if with_figures and not cold_summary.empty:
+        for ph in ("engine_up", "cold_startup"):
+            figures += plots.distribution(cold(every), ph, out_dir, title_suffix=" (cold)")
+    if with_figures:
         table = _claims_table(results)
         if not table.empty and table["ratio"].notna().any():
             figures += plots.forest(table, out_dir, "Claim pairs: slower-claimed / faster-claimed median",
                                     name="claims_forest", min_effect=claims[0].min_effect if claims else None)
     summary.to_csv(out_dir / "summary.csv", index=False)
+    if not cold_summary.empty:
+        cold_summary.to_csv(out_dir / "cold_summary.csv", index=False)
     cp = control_path(loaded, set_name)
     cp.to_csv(out_dir / "control_path.csv", index=False)
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]
-    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end)
-    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end)
-    return Report(out_dir, summary, results, figures)
+    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end, cold_summary)
+    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end, cold_summary)
+    return Report(out_dir, summary, results, figures, cold_summary)
 
 
 def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> list[Path]:

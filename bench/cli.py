@@ -20,7 +20,8 @@ def _load(args: argparse.Namespace):  # -> Config
     from bench.config import load_config
 
     config = load_config(Path(args.config)).select(args.mode or [])
-    overrides = {k: getattr(args, k) for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed")
+    overrides = {k: getattr(args, k) for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed",
+                                               "scenario", "cold_rounds")
                  if getattr(args, k, None) is not None}
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
@@ -67,6 +68,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import uuid
 
     from bench import preflight
+    from bench.engine_control import control_for
     from bench.run import _sweep_all
 
     config = _load(args)
@@ -85,6 +87,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
               f"image {str(img.get('id'))[7:19]} ({(img.get('size') or 0) / 1e6:.1f} MB)")
         if r.get("isolation_mismatch"):
             print(f"{'':12} warning: requested isolation {c.runtime.mode.isolation!r} but the engine applies {r['isolation_reported']!r}")
+        if c.runtime is not None:
+            control, why = control_for(c.runtime.mode, c.runtime.endpoint)
+            print(f"{'':12} cold starts: " + (f"engine restarted by {control.kind}" if control else f"not possible: {why}"))
     if not any(c.usable for c in checks):
         raise UserError(preflight.none_usable_message(checks))
     return 0
@@ -192,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width")
     r.add_argument("--seed", type=_positive_int, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
+    r.add_argument("--scenario", choices=["warm", "cold", "both"],
+                   help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both")
+    r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.set_defaults(fn=cmd_run)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 from bench import presets
 from bench.errors import UserError
 from bench.paths import DEFAULT_RESULTS
-from bench.phases import PHASES
+from bench.phases import ENGINE_PHASES, PHASES, SCENARIOS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 ISOLATIONS = ("default", "process", "hyperv")
-ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "env", "vm")
+ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm")
 KNOWN_ROLES = ("native", "hyperv", "toolbox")
 
 
@@ -39,6 +39,9 @@ class Timeouts:
     stop: float = 30.0  # beyond the stop grace period
     remove: float = 30.0
     ping: float = 10.0
+    # The cold scenario: stopping the engine, and starting it until /_ping answers.
+    engine_stop: float = 120.0
+    engine_up: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,24 @@ class Mode:
     # "1.2" caps TLS at 1.2 with AES-GCM suites: a Go engine in a VM emulated by qemu's
     # TCG breaks ChaCha20, which Go prefers when the (virtual) CPU lacks AES-NI.
     tls_max_version: Optional[str] = None
+    # Check the engine's certificate against this name rather than the address connected to.
+    tls_hostname: Optional[str] = None
     allow_plain_tcp: bool = False
     network: str = "none"
     read_only: bool = True
     preset: Optional[str] = None
+    # The cold scenario's engine control, when isobench cannot pick one from the
+    # endpoint (see bench.engine_control): argv lists, both or neither.
+    engine_stop_cmd: tuple[str, ...] = ()
+    engine_start_cmd: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         """The mode as the result-set header stores it (paths, never file contents)."""
         rec = asdict(self)
         rec["command"] = list(self.command)
         rec["exec_command"] = list(self.exec_command)
+        rec["engine_stop_cmd"] = list(self.engine_stop_cmd)
+        rec["engine_start_cmd"] = list(self.engine_start_cmd)
         return rec
 
 
@@ -85,6 +96,10 @@ class RunSettings:
     results_dir: str = str(DEFAULT_RESULTS)
     # How long to keep reconnecting to an engine that went away before the run fails.
     reconnect_s: float = 120.0
+    # "warm" (the default: the engine is up), "cold" (each cycle first stops and starts
+    # the engine), or "both" (warm rounds, then cold rounds). See bench.phases.
+    scenario: str = "warm"
+    cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,8 @@ class Config:
         """The config a result set's header recorded (for --resume)."""
         try:
             modes = tuple(Mode(**{**m, "command": tuple(m["command"]), "exec_command": tuple(m["exec_command"]),
+                                  "engine_stop_cmd": tuple(m.get("engine_stop_cmd") or ()),
+                                  "engine_start_cmd": tuple(m.get("engine_start_cmd") or ()),
                                   "timeouts": Timeouts(**m["timeouts"])}) for m in rec["modes"])
             return cls(source=str(rec.get("source")), run=RunSettings(**rec["run"]), modes=modes)
         except (KeyError, TypeError, ValueError) as exc:
@@ -195,11 +212,12 @@ class _Table:
             raise UserError(f"{self.source}: unknown key {self.where}.{_keyname(key)}: {fix}")
 
 
-_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir", "reconnect_s")
+_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir", "reconnect_s",
+             "scenario", "cold_rounds")
 _MODE_KEYS = ("name", "preset", "role", "endpoint", "isolation", "runtime", "image", "command", "exec",
-              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "tls_max_version", "allow_plain_tcp",
-              "network", "read_only")
-_TIMEOUT_KEYS = tuple(PHASES) + ("ping",)
+              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "tls_max_version", "tls_hostname", "allow_plain_tcp",
+              "network", "read_only", "engine_stop_cmd", "engine_start_cmd")
+_TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
 
 def _read_run(table: _Table) -> RunSettings:
@@ -214,6 +232,8 @@ def _read_run(table: _Table) -> RunSettings:
         seed=table.number("seed", d.seed, integer=True, allow_zero=True),
         results_dir=table.string("results_dir", d.results_dir) or d.results_dir,
         reconnect_s=float(table.number("reconnect_s", d.reconnect_s)),
+        scenario=str(table.string("scenario", d.scenario, choices=SCENARIOS + ("both",))),
+        cold_rounds=int(table.number("cold_rounds", d.cold_rounds, integer=True)),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -226,7 +246,7 @@ def _check_endpoint(endpoint: str, where: str) -> None:
         return
     if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
         raise UserError(f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
-                        "tcp://HOST:PORT, ssh://USER@HOST or machine:NAME.")
+                        "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME or context:NAME.")
 
 
 def _read_mode(table: _Table, index: int) -> Mode:
@@ -267,12 +287,18 @@ def _read_mode(table: _Table, index: int) -> Mode:
         tls_cert_dir=table.string("tls_cert_dir"),
         tls_verify=table.boolean("tls_verify", True),
         tls_max_version=table.string("tls_max_version", base.get("tls_max_version"), choices=("1.2", "1.3")),
+        tls_hostname=table.string("tls_hostname"),
         allow_plain_tcp=table.boolean("allow_plain_tcp", False),
         network=table.string("network", base.get("network", "none")),
         read_only=table.boolean("read_only", base.get("read_only", True)),
         preset=preset_name,
+        engine_stop_cmd=table.argv("engine_stop_cmd", base.get("engine_stop_cmd", ())) or (),
+        engine_start_cmd=table.argv("engine_start_cmd", base.get("engine_start_cmd", ())) or (),
     )
     table.done(_MODE_KEYS)
+    if bool(mode.engine_stop_cmd) != bool(mode.engine_start_cmd):
+        given, missing = ("engine_stop_cmd", "engine_start_cmd") if mode.engine_stop_cmd else ("engine_start_cmd", "engine_stop_cmd")
+        raise UserError(f"{table.source}: mode {name!r} sets {given} but not {missing}: the cold scenario needs both, or neither.")
     _check_endpoint(mode.endpoint, f"{table.source}: {table.where}.endpoint")
     return mode
 

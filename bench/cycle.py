@@ -23,7 +23,7 @@ from bench import failures
 from bench.errors import Terminated
 from bench.events import EventCollector
 from bench.failures import BadOutput, CallTimeout
-from bench.phases import CLEANUP, PHASES
+from bench.phases import CLEANUP, PHASES, WARM
 from bench.preflight import ModeRuntime
 from bench.resultset import sample_record
 from bench.spec import create_kwargs
@@ -39,6 +39,7 @@ class CycleResult:
     cid: Optional[str] = None
     leaked: Optional[str] = None  # a container the cycle could not remove
     interrupted: Optional[BaseException] = None
+    engine_down: bool = False  # a cold cycle stopped the engine and could not start it again
 
     @property
     def engine_unavailable(self) -> bool:
@@ -215,8 +216,8 @@ class DockerExecutor:
 
     # -- the watcher side ----------------------------------------------------------
 
-    def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool) -> CycleResult:
-        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup}
+    def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
+        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         box: dict[str, Any] = {}
         stop_signal: Optional[BaseException] = None
         timeout: Optional[CallTimeout] = None
@@ -247,6 +248,12 @@ class DockerExecutor:
                 self.pending_cleanup[cid] = rt
         self._engine_view(rt, result)
         return result
+
+    def run_cold_cycle(self, rt: ModeRuntime, control: Any, round_no: int, pos: int) -> CycleResult:
+        """The engine stopped and started, then one cycle (see bench.cold)."""
+        from bench.cold import run_cold_cycle
+
+        return run_cold_cycle(self, rt, control, round_no, pos)
 
     def _fill(self, samples: dict[str, dict[str, Any]], base: dict[str, Any], timeout: Optional[CallTimeout],
               stop_signal: Optional[BaseException], rec: Optional["_Recorder"], rt: ModeRuntime) -> None:

@@ -1,7 +1,8 @@
 """From a mode's endpoint to a low-level ``docker.APIClient``: one transport per scheme.
 
 Schemes: ``local`` (the host's default socket or pipe), ``env`` (DOCKER_HOST,
-DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), ``unix://``, ``npipe://``, ``tcp://``
+DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, or DOCKER_CONTEXT), ``context:NAME`` (a
+Docker CLI context), ``unix://``, ``npipe://``, ``tcp://``
 (TLS with a docker-machine style cert directory; plain only when the mode opts
 in), ``ssh://`` (needs paramiko) and ``machine:NAME`` (``docker-machine env``).
 Optional transports fail with "install X to enable Y", as docker-py does.
@@ -42,11 +43,14 @@ class Endpoint:
     via: str = ""  # how it was resolved: config, env, docker-machine ...
     machine: Optional[dict[str, Any]] = None
     tls_max_version: Optional[str] = None
+    # The name the engine's certificate was issued to, when it is not the address
+    # connected to (a VM's name, a host behind a port forward).
+    tls_hostname: Optional[str] = None
 
     def record(self) -> dict[str, Any]:
         return {"url": self.base_url, "scheme": self.scheme, "tls": self.tls is not None,
                 "verify": self.verify, "cert_dir": self.cert_dir, "via": self.via, "machine": self.machine,
-                "tls_max_version": self.tls_max_version}
+                "tls_max_version": self.tls_max_version, "tls_hostname": self.tls_hostname}
 
 
 def _tls_from_dir(cert_dir: str, verify: bool, where: str) -> TLSConfig:
@@ -79,6 +83,8 @@ def _tcp(url: str, cert_dir: Optional[str], verify: bool, allow_plain: bool, whe
 
 
 def _from_env(environ: dict[str, str], where: str, allow_plain: bool, via: str = "env") -> Endpoint:
+    if not environ.get("DOCKER_HOST") and environ.get("DOCKER_CONTEXT") and via == "env":
+        return _from_context(environ["DOCKER_CONTEXT"], where, allow_plain)
     host = environ.get("DOCKER_HOST") or (WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL)
     if host.startswith("tcp://"):
         verify = environ.get("DOCKER_TLS_VERIFY", "") not in ("", "0")
@@ -99,6 +105,32 @@ def _simple(url: str, where: str, via: str) -> Endpoint:
         _require_module("paramiko", "paramiko", "ssh:// endpoints")
         return Endpoint(url, "ssh", via=via)
     raise UserError(f"{where}: {url!r} is not an endpoint isobench can reach: use unix://, npipe://, tcp:// or ssh://.")
+
+
+def _from_context(name: str, where: str, allow_plain: bool) -> Endpoint:
+    """A Docker CLI context (``docker context create``), read with docker-py's ContextAPI from
+    $DOCKER_CONFIG (default ~/.docker): its docker endpoint's host and TLS material."""
+    from docker.context import ContextAPI
+
+    try:
+        ctx = ContextAPI.get_context(name)
+    except docker.errors.DockerException as exc:
+        raise UserError(f"{where}: Docker context {name!r} cannot be read ({exc}): check it with 'docker context inspect {name}'.") from None
+    if ctx is None:
+        raise UserError(f"{where}: there is no Docker context {name!r} (looked in $DOCKER_CONFIG, default ~/.docker, "
+                        f"which needs a config.json): create it with 'docker context create {name} --docker host=...'.")
+    host = ctx.Host
+    if not host:
+        raise UserError(f"{where}: Docker context {name!r} has no docker endpoint host: recreate it with --docker host=URL.")
+    via = f"context:{name}"
+    if host.startswith("tcp://"):
+        tls = ctx.TLSConfig
+        if tls is None:
+            return _tcp(host, None, False, allow_plain, where, via)
+        verify = bool(tls.verify)
+        cert_dir = str(Path(tls.cert[0]).parent) if tls.cert else None
+        return Endpoint("https://" + host[len("tcp://"):], "tcp+tls", tls, cert_dir, verify, via)
+    return _simple(host, where, via)
 
 
 def _docker_machine_env(name: str, where: str) -> dict[str, str]:
@@ -139,8 +171,11 @@ def _machine_facts(name: str) -> dict[str, Any]:
 def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     """The Endpoint for a mode, or a UserError naming what is missing."""
     ep = _resolve(mode, environ)
-    if mode.tls_max_version and ep.tls is not None:
-        ep = Endpoint(**{**ep.__dict__, "tls_max_version": mode.tls_max_version})
+    if ep.tls is not None and (mode.tls_max_version or mode.tls_hostname):
+        ep = Endpoint(**{**ep.__dict__, "tls_max_version": mode.tls_max_version, "tls_hostname": mode.tls_hostname})
+    elif mode.tls_hostname:
+        raise UserError(f"mode {mode.name!r}: tls_hostname is set but {ep.base_url} is not a TLS endpoint: "
+                        "remove tls_hostname, or give the mode a tls_cert_dir.")
     return ep
 
 
@@ -162,6 +197,8 @@ def _resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
         resolved = _tcp(state.endpoint(), state.cert_dir, True, False, where, "vm")
         return Endpoint(**{**resolved.__dict__, "machine": {"driver": "qemu", "accel": state.accel,
                                                             "kernel": state.kernel, "boot_s": state.boot_s}})
+    if ep.startswith("context:"):
+        return _from_context(ep[len("context:"):], where, mode.allow_plain_tcp)
     if ep.startswith("machine:"):
         name = ep[len("machine:"):]
         resolved = _from_env(_docker_machine_env(name, where), where, mode.allow_plain_tcp, via="docker-machine")
@@ -171,15 +208,23 @@ def _resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     return _simple(ep, where, "config")
 
 
-class _TLS12Adapter(requests.adapters.HTTPAdapter):
-    """HTTPS capped at TLS 1.2 with ECDHE + AES-GCM suites (see Mode.tls_max_version).
+class _TLSAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS with the endpoint's own TLS settings where requests' defaults do not do:
+
+    - ``max_version="1.2"``: TLS capped at 1.2 with ECDHE + AES-GCM suites (see
+      Mode.tls_max_version);
+    - ``hostname``: the certificate is checked against this name instead of the
+      address connected to (and it is sent as SNI), as ``docker --tlsverify`` does
+      with a host name that differs from the address.
 
     The context carries the endpoint's own CA and client certificate: a custom
     context does not pick up requests' `verify`/`cert` paths.
     """
 
-    def __init__(self, tls: TLSConfig, **kwargs: Any) -> None:
+    def __init__(self, tls: TLSConfig, max_version: Optional[str], hostname: Optional[str], **kwargs: Any) -> None:
         self._tls = tls
+        self._max_version = max_version
+        self._hostname = hostname
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -190,8 +235,14 @@ class _TLS12Adapter(requests.adapters.HTTPAdapter):
             ctx.verify_mode = ssl.CERT_NONE
         if self._tls.cert:
             ctx.load_cert_chain(*self._tls.cert)
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.set_ciphers("ECDHE+AESGCM")
+        if self._max_version == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers("ECDHE+AESGCM")
+        if self._hostname and self._tls.verify:
+            # urllib3 matches the certificate against assert_hostname itself
+            ctx.check_hostname = False
+            kwargs["assert_hostname"] = self._hostname
+            kwargs["server_hostname"] = self._hostname
         kwargs["ssl_context"] = ctx
         super().init_poolmanager(*args, **kwargs)
 
@@ -210,8 +261,9 @@ def make_client(endpoint: Endpoint, timeout: float, version: str = "auto") -> do
     if endpoint.scheme == "ssh":
         kwargs["use_ssh_client"] = False
     client = docker.APIClient(**kwargs)
-    if endpoint.tls_max_version == "1.2" and endpoint.tls is not None:
-        client.mount("https://", _TLS12Adapter(endpoint.tls, pool_connections=10, pool_maxsize=10))
+    if endpoint.tls is not None and (endpoint.tls_max_version == "1.2" or endpoint.tls_hostname):
+        client.mount("https://", _TLSAdapter(endpoint.tls, endpoint.tls_max_version, endpoint.tls_hostname,
+                                             pool_connections=10, pool_maxsize=10))
     # Not from the environment: requests would let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
     # the engine's own ca.pem (so TLS to a docker-machine CA fails wherever they are set),
     # and it re-reads proxy settings on every request (~0.6 ms each here).

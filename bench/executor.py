@@ -12,12 +12,14 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 from bench import failures
 from bench.cycle import CycleResult
-from bench.phases import PHASES
+from bench.phases import COLD, ENGINE_PHASES, PHASES, WARM
 from bench.resultset import sample_record
 
 
 class Executor(Protocol):
     def run_cycle(self, rt: Any, round_no: int, pos: int, warmup: bool) -> CycleResult: ...
+
+    def run_cold_cycle(self, rt: Any, control: Any, round_no: int, pos: int) -> CycleResult: ...
 
     def retry_pending(self, deadline_s: float) -> list[str]: ...
 
@@ -35,11 +37,21 @@ class ScriptedExecutor:
         self.sleep = sleep
 
     def run_cycle(self, rt: Any, round_no: int, pos: int, warmup: bool) -> CycleResult:
+        return self._scripted(rt, round_no, pos, warmup, WARM, PHASES)
+
+    def run_cold_cycle(self, rt: Any, control: Any, round_no: int, pos: int) -> CycleResult:
+        """Scripted like a warm cycle, with the engine phases first (the script sees their names)."""
+        result = self._scripted(rt, round_no, pos, False, COLD, ENGINE_PHASES + PHASES)
+        result.engine_down = any(not s["ok"] for s in result.samples if s["phase"] in ENGINE_PHASES)
+        return result
+
+    def _scripted(self, rt: Any, round_no: int, pos: int, warmup: bool, scenario: str,
+                  phases: tuple[str, ...]) -> CycleResult:
         name = rt.mode.name if hasattr(rt, "mode") else str(rt)
-        base = {"round": round_no, "pos": pos, "mode": name, "warmup": warmup}
+        base = {"round": round_no, "pos": pos, "mode": name, "warmup": warmup, "scenario": scenario}
         samples: list[dict[str, Any]] = []
         failed: Optional[str] = None
-        for phase in PHASES:
+        for phase in phases:
             wall = time.time_ns()
             if failed is not None:
                 samples.append(sample_record(**base, phase=phase, duration_ns=None, ok=False, wall_ns=wall,

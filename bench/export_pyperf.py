@@ -1,7 +1,8 @@
 """`bench export --pyperf`: a result set as a pyperf BenchmarkSuite.
 
 One benchmark per mode and phase (plus the derived `startup`), named
-``<mode>.<phase>``; one pyperf run per measured round, so ``python -m pyperf
+``<mode>.<phase>``, and for cold-scenario cycles ``<mode>.cold.<phase>`` (plus
+``cold_startup``), so warm and cold never share a benchmark; one pyperf run per measured round, so ``python -m pyperf
 stats`` and ``compare_to`` work on it. Failed samples are not timings and are
 left out here; their counts go in each benchmark's metadata.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import pyperf
 
-from bench.phases import DERIVED
+from bench.phases import COLD, COLD_DERIVED, DERIVED
 from bench.resultset import ResultSet, read_resultset
 
 
@@ -25,18 +26,23 @@ def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
     for s in rs.samples:
         if s["warmup"]:
             continue
-        name = f"{s['mode']}.{s['phase']}"
+        prefix = f"{s['mode']}.cold" if s.get("scenario") == COLD else s["mode"]
+        name = f"{prefix}.{s['phase']}"
         if s["ok"]:
             values[name].append(s["duration_ns"] / 1e9)
         else:
             failed[name] += 1
-        cycles[(s["round"], s["mode"])][s["phase"]] = s
-    for (_, mode), phases in sorted(cycles.items()):
-        parts = [phases.get(p) for p in DERIVED["startup"]]
-        if all(p is not None and p["ok"] for p in parts):
-            values[f"{mode}.startup"].append(sum(p["duration_ns"] for p in parts) / 1e9)
-        else:
-            failed[f"{mode}.startup"] += 1
+        cycles[(s["round"], prefix)][s["phase"]] = s
+    for (_, prefix), phases in sorted(cycles.items()):
+        derived = {"startup": DERIVED["startup"]}
+        if prefix.endswith(".cold"):
+            derived.update(COLD_DERIVED)
+        for metric, needed in derived.items():
+            parts = [phases.get(p) for p in needed]
+            if all(p is not None and p["ok"] for p in parts):
+                values[f"{prefix}.{metric}"].append(sum(p["duration_ns"] for p in parts) / 1e9)
+            else:
+                failed[f"{prefix}.{metric}"] += 1
     return values, failed
 
 

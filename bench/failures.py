@@ -24,6 +24,10 @@ class CallTimeout(Exception):
         self.seconds = seconds
 
 
+class EngineControlError(Exception):
+    """A command that stops or starts an engine (the cold scenario) failed."""
+
+
 class BadOutput(Exception):
     """The container said something other than its ready marker, or ended before it."""
 
@@ -42,6 +46,7 @@ NOT_RUN = "not_run"
 INTERRUPTED = "interrupted"
 CLEANUP_FAILED = "cleanup_failed"
 ERROR = "error"
+ENGINE_CONTROL = "engine_control"  # stopping or starting the engine failed (cold scenario)
 # Windows / HCS (host compute service) categories.
 OS_MISMATCH = "os_mismatch"
 NO_HYPERVISOR = "no_hypervisor"
@@ -122,6 +127,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return TIMEOUT, str(exc)
     if isinstance(exc, BadOutput):
         return BAD_OUTPUT, str(exc)
+    if isinstance(exc, EngineControlError):
+        return ENGINE_CONTROL, str(exc)
     text = _engine_text(exc).strip() or exc.__class__.__name__
     if isinstance(exc, docker.errors.APIError):
         rule = match_rule(text)

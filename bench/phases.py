@@ -19,3 +19,16 @@ DERIVED: dict[str, tuple[str, ...]] = {
 
 # Phase rows that only appear when something needed repair.
 CLEANUP = "cleanup"
+
+# Scenarios. `warm`: the engine is up and has run containers before (the default).
+# `cold`: the engine is stopped and started first (a VM booted, a dockerd restarted),
+# then one cycle runs: its samples carry scenario "cold" and two extra phases.
+WARM, COLD = "warm", "cold"
+SCENARIOS: tuple[str, ...] = (WARM, COLD)
+# Before a cold cycle's six phases: the engine stopped (informational) and then
+# started, from the start command until /_ping answers.
+ENGINE_PHASES: tuple[str, ...] = ("engine_stop", "engine_up")
+# Derived for cold cycles only: from "start the engine" to the first container's ready line.
+COLD_DERIVED: dict[str, tuple[str, ...]] = {
+    "cold_startup": ("engine_up", "create", "start", "ready"),
+}

@@ -12,6 +12,10 @@ tolerate both with a warning. Raw data is never rewritten: resume appends.
 
 Schema history (bump SCHEMA_VERSION on any change a reader must know about):
     1  2026-11  first version: header, sample, resume, end records.
+    2  2026-11  samples carry `scenario` ("warm" or "cold"); cold cycles add the phases
+                engine_stop and engine_up; the header adds `cold` (per mode: how the
+                engine is stopped and started, or why it cannot be). Version 1 files
+                read as all warm.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from typing import Any, Iterator, Optional
 from bench.errors import UserError
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
@@ -48,6 +52,7 @@ SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
     "cid": (str, type(None)),
     "engine": (dict, type(None)),
     "detail": (dict, type(None)),
+    "scenario": (str, type(None)),  # absent in version 1: read as "warm"
 }
 REQUIRED_SAMPLE_FIELDS = ("round", "pos", "mode", "phase", "duration_ns", "ok", "warmup", "wall_ns")
 
@@ -59,12 +64,12 @@ class ResultFileError(UserError):
 def sample_record(*, round: int, pos: int, mode: str, phase: str, duration_ns: Optional[int], ok: bool,
                   warmup: bool, wall_ns: int, error: Optional[str] = None, message: Optional[str] = None,
                   cid: Optional[str] = None, engine: Optional[dict[str, Any]] = None,
-                  detail: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+                  detail: Optional[dict[str, Any]] = None, scenario: str = "warm") -> dict[str, Any]:
     """One phase sample as it goes on disk. ``duration_ns`` of a failed sample is the
     time until the failure (or None when the phase never ran): never a success time."""
     return {"type": "sample", "round": round, "pos": pos, "mode": mode, "phase": phase,
             "duration_ns": duration_ns, "ok": ok, "error": error, "message": message, "warmup": warmup,
-            "wall_ns": wall_ns, "cid": cid, "engine": engine, "detail": detail}
+            "wall_ns": wall_ns, "cid": cid, "engine": engine, "detail": detail, "scenario": scenario}
 
 
 def _dumps(record: dict[str, Any]) -> str:

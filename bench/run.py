@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench import hostinfo, preflight, resultset
+from bench import engine_control, hostinfo, preflight, resultset
 from bench.config import Config
 from bench.cycle import DockerExecutor
 from bench.errors import Terminated, UserError
@@ -55,7 +55,7 @@ def result_path(results_dir: Path, host: str, engine_versions: list[str], when: 
 
 
 def build_header(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck], swept: int,
-                 harness: dict[str, Any]) -> dict[str, Any]:
+                 harness: dict[str, Any], cold: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     return {
         "type": "header", "schema": resultset.SCHEMA_NAME, "version": resultset.SCHEMA_VERSION,
         "run_id": run_id, "created": dt.datetime.now(dt.timezone.utc).isoformat(), "created_ns": time.time_ns(),
@@ -64,6 +64,8 @@ def build_header(config: Config, run_id: str, seed: int, checks: list[preflight.
         "modes": {c.name: c.record for c in checks if c.usable},
         "skipped": {c.name: c.record for c in checks if not c.usable},
         "swept_at_start": swept, "harness": harness, "label": RUN_LABEL,
+        # The cold scenario, per usable mode: how its engine is stopped and started, or why it cannot be.
+        "cold": cold or {},
     }
 
 
@@ -129,9 +131,31 @@ def _sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str]) -> 
     return removed, stuck
 
 
+def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
+                    say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For the cold scenario: (mode -> engine control, mode -> what the header records).
+    A cold-only run where no mode has a control is refused before anything runs."""
+    if config.run.scenario == "warm":
+        return {}, {}
+    controls, records, reasons = {}, {}, {}
+    for rt in runtimes:
+        control, reason = engine_control.control_for(rt.mode, rt.endpoint)
+        if control is None:
+            reasons[rt.mode.name] = reason
+            records[rt.mode.name] = {"skip_reason": reason}
+            say(f"  {rt.mode.name}: no cold rounds: {reason}")
+        else:
+            controls[rt.mode.name] = control
+            records[rt.mode.name] = control.record()
+    if not controls and config.run.scenario == "cold":
+        engine_control.require_any(reasons)
+    return controls, records
+
+
 def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck],
                 runtimes: list[preflight.ModeRuntime], results_dir: Path, show_progress: bool,
                 say: Callable[[str], None]) -> tuple[int, Optional[Path]]:
+    controls, cold = engine_controls(config, runtimes, say)
     swept, _ = _sweep_all(runtimes, None)
     if swept:
         say(f"  swept {swept} container(s) left by an earlier run")
@@ -139,14 +163,14 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
     engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
     harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
-    writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness))
+    writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness, cold))
     say(f"  writing {path}")
-    return _execute(config, run_id, seed, runtimes, writer, show_progress, say)
+    return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls)
 
 
 def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.ModeRuntime],
              writer: resultset.ResultWriter, show_progress: bool, say: Callable[[str], None],
-             first_round: int = 0) -> tuple[int, Optional[Path]]:
+             first_round: int = 0, controls: Optional[dict[str, Any]] = None) -> tuple[int, Optional[Path]]:
     """Rounds, then the end record and the final sweep, whatever happened."""
     path = writer.path
     collectors: dict[str, EventCollector] = {}
@@ -159,7 +183,7 @@ def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.Mo
     executor = DockerExecutor(run_id, collectors)
     progress: ProgressView = RichProgress() if show_progress else NullProgress()
     scheduler = Scheduler(config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector,
-                          first_round=first_round)
+                          first_round=first_round, controls=controls)
     outcome = None
     try:
         outcome = scheduler.run()
@@ -211,21 +235,30 @@ def resume(path: Path, *, show_progress: bool = True,
                 if before != after:
                     raise UserError(f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
                                     "a set must hold one engine per mode; start a new run.")
+            controls, _ = engine_controls(config, runtimes, say)
             swept, _ = _sweep_all(runtimes, None)
-            done = {s["round"] for s in rs.samples if not s["warmup"]}
+            done = {s["round"] for s in rs.samples if not s["warmup"] and s.get("scenario") != "cold"}
+            cold_done = {s["round"] for s in rs.samples if s.get("scenario") == "cold"}
             last_round = max((s["round"] for s in rs.samples), default=-1)
-            remaining = max(0, config.run.rounds - len(done))
+            remaining = max(0, config.run.rounds - len(done)) if config.run.scenario != "cold" else 0
+            cold_remaining = max(0, config.run.cold_rounds - len(cold_done))
             writer = resultset.ResultWriter.reopen(path)
             resume_seed = seed + 7919 * (len(rs.resumes) + 1)
             writer.append([{"type": "resume", "resumed_ns": time.time_ns(),
                             "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
                             "previous_end": rs.end.get("status") if rs.end else None,
                             "rounds_done": len(done), "rounds_remaining": remaining, "seed": resume_seed,
+                            "cold_rounds_done": len(cold_done), "cold_rounds_remaining": cold_remaining,
                             "swept_at_resume": swept, "warnings": rs.warnings}])
             say(f"  resuming {path}: {len(done)} measured rounds done, {remaining} to go"
                 + (f"; swept {swept} leftover container(s)" if swept else ""))
-            run = replace(config.run, rounds=max(1, remaining), min_rounds=min(config.run.min_rounds, max(1, remaining)))
+            # Warm rounds first, as in the original run; once they are done only cold ones remain.
+            scenario = config.run.scenario if remaining or config.run.scenario == "cold" else "cold"
+            if scenario == "cold" and not cold_remaining:
+                scenario = "warm"
+            run = replace(config.run, rounds=max(1, remaining), min_rounds=min(config.run.min_rounds, max(1, remaining)),
+                          scenario=scenario, cold_rounds=cold_remaining)
             return _execute(replace(config, run=run), run_id, resume_seed, runtimes, writer, show_progress, say,
-                            first_round=last_round + 1)
+                            first_round=last_round + 1, controls=controls)
         finally:
             _sweep_all(runtimes, run_id)

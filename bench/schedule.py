@@ -18,9 +18,10 @@ from bench.config import RunSettings
 from bench.cycle import CycleResult
 from bench.errors import Terminated
 from bench.executor import Executor
-from bench.phases import DERIVED
+from bench.phases import COLD, COLD_DERIVED, DERIVED, WARM
 from bench.precision import relative_halfwidth
 from bench.progress import NullProgress, ProgressView
+from bench.watchdog import call_with_timeout
 from bench.resultset import ResultWriter
 
 # Reconnect after the engine went away: waits between pings double up to this cap,
@@ -29,10 +30,10 @@ RECONNECT_FIRST_S = 0.5
 RECONNECT_CAP_S = 15.0
 
 
-def startup_of(samples: Sequence[dict[str, Any]]) -> Optional[int]:
-    """create + start + ready of one cycle, or None if any of them failed."""
+def startup_of(samples: Sequence[dict[str, Any]], metric: str = "startup") -> Optional[int]:
+    """create + start + ready of one cycle (or another derived metric's sum), or None if any part failed."""
     parts = {s["phase"]: s for s in samples}
-    needed = DERIVED["startup"]
+    needed = DERIVED.get(metric) or COLD_DERIVED[metric]
     if all(p in parts and parts[p]["ok"] for p in needed):
         return sum(parts[p]["duration_ns"] for p in needed)
     return None
@@ -56,8 +57,10 @@ class Tally:
             if not s["ok"]:
                 errors = self.counts[s["mode"]].setdefault("_errors", {})
                 errors[s["error"]] = errors.get(s["error"], 0) + 1
-        st = startup_of(result.samples)
         mode = result.samples[0]["mode"]
+        if result.samples[0].get("scenario") == COLD:
+            return  # the precision rule is about warm startups
+        st = startup_of(result.samples)
         if st is not None:
             self.startups.setdefault(mode, []).append(st)
         else:
@@ -77,7 +80,7 @@ class Scheduler:
     def __init__(self, settings: RunSettings, runtimes: Sequence[Any], executor: Executor, writer: ResultWriter,
                  seed: int, progress: Optional[ProgressView] = None,
                  reconnect: Optional[Callable[[Any], bool]] = None, clock: Callable[[], float] = time.monotonic,
-                 first_round: int = 0) -> None:
+                 first_round: int = 0, controls: Optional[dict[str, Any]] = None) -> None:
         self.settings = settings
         self.runtimes = list(runtimes)
         self.executor = executor
@@ -88,6 +91,9 @@ class Scheduler:
         self.clock = clock
         self.tally = Tally()
         self.first_round = first_round
+        # mode name -> bench.engine_control.EngineControl, for the cold scenario
+        self.controls = dict(controls or {})
+        self._next_round, self._measured = first_round, 0
 
     def _precise_enough(self, measured: int) -> bool:
         s = self.settings
@@ -113,6 +119,39 @@ class Scheduler:
         self.progress.round_done()
         return None
 
+    def _run_cold_round(self, round_no: int) -> Optional[str]:
+        """One cold cycle per mode that has an engine control; returns a reason to stop, or None."""
+        order = [rt for rt in self.runtimes if rt.mode.name in self.controls]
+        self.rng.shuffle(order)
+        for pos, rt in enumerate(order):
+            control = self.controls[rt.mode.name]
+            result = self.executor.run_cold_cycle(rt, control, round_no, pos)
+            self.writer.append(result.samples)
+            self.tally.add(result, warmup=False)
+            cold = startup_of(result.samples, "cold_startup")
+            self.progress.cycle_done(f"{rt.mode.name} cold", cold, cold is not None)
+            if result.engine_down:
+                self._restore(rt, control)
+            if result.interrupted is not None:
+                raise result.interrupted
+            if (result.engine_down or result.engine_unavailable) and not self._wait_for_engine(rt):
+                return (f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
+                        f"({self.settings.reconnect_s:g} s of reconnect attempts)")
+        self.progress.round_done()
+        return None
+
+    def _restore(self, rt: Any, control: Any) -> None:
+        """After a failed cold cycle: the engine is brought back (best effort) so the run,
+        and the host, are not left without it. Finishing the stop first lets a stop that
+        was cut short end before the start."""
+        if self.reconnect is not None and self.reconnect(rt):
+            return
+        for step in (control.stop, control.start):
+            try:
+                call_with_timeout(step, rt.mode.timeouts.engine_up, "engine restore")
+            except Exception:
+                pass
+
     def _wait_for_engine(self, rt: Any) -> bool:
         if self.reconnect is None:
             return True
@@ -130,7 +169,33 @@ class Scheduler:
         started = self.clock()
         measured = 0
         round_no = self.first_round
-        self.progress.start(s.rounds, s.warmup)
+        warm = s.scenario in (WARM, "both")
+        cold_rounds = s.cold_rounds if s.scenario in (COLD, "both") and self.controls else 0
+        self.progress.start((s.rounds if warm else 0) + cold_rounds, s.warmup if warm else 0)
+        try:
+            reason = ""
+            if warm:
+                outcome = self._run_warm(started)
+                if outcome.status != "complete" or not cold_rounds:
+                    return outcome
+                reason, measured, round_no = outcome.reason + "; ", outcome.measured_rounds, self._next_round
+            for i in range(cold_rounds):
+                failed = self._run_cold_round(round_no)
+                round_no += 1
+                if failed:
+                    return Outcome("failed", failed, measured, self.tally)
+            return Outcome("complete", reason + f"{cold_rounds} cold rounds done", measured, self.tally)
+        except KeyboardInterrupt as exc:
+            return Outcome("interrupted", "SIGINT (Ctrl-C)", self._measured, self.tally, exc)
+        except Terminated as exc:
+            return Outcome("interrupted", f"signal {exc.signum}", self._measured, self.tally, exc)
+        finally:
+            self.progress.stop()
+
+    def _run_warm(self, started: float) -> Outcome:
+        s = self.settings
+        measured = 0
+        round_no = self.first_round
         try:
             for _ in range(s.warmup):
                 failed = self._run_round(round_no, warmup=True)
@@ -154,12 +219,8 @@ class Scheduler:
                 if failed:
                     return Outcome("failed", failed, measured, self.tally)
             return Outcome("complete", reason, measured, self.tally)
-        except KeyboardInterrupt as exc:
-            return Outcome("interrupted", "SIGINT (Ctrl-C)", measured, self.tally, exc)
-        except Terminated as exc:
-            return Outcome("interrupted", f"signal {exc.signum}", measured, self.tally, exc)
         finally:
-            self.progress.stop()
+            self._next_round, self._measured = round_no, measured
 
 
 def end_record(outcome: Outcome, swept: int, leaked: list[str], extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:

@@ -44,10 +44,11 @@ def engine():
     return client
 
 
-def run_bench(*args: str, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess:
-    """`python -m bench ...` as a user runs it."""
+def run_bench(*args: str, timeout: float = 300, check: bool = False,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m bench ...` as a user runs it (``env``: variables to set on top of ours)."""
     proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -50,7 +50,7 @@ def test_short_run_has_every_phase_for_both_modes(short_run):
 def test_header_records_host_engine_and_image(short_run):
     _, rs = short_run
     h = rs.header
-    assert h["schema"] == "isobench.resultset" and h["version"] == 1 and h["seed"] == 7
+    assert h["schema"] == "isobench.resultset" and h["version"] == 2 and h["seed"] == 7
     assert h["host"]["cpu_count"] >= 1 and h["host"]["kernel"]
     assert h["packages"]["docker"]
     for name, runtime in (("runc", "runc"), ("runsc", "runsc")):

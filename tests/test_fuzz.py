@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -74,7 +76,7 @@ def test_damaged_result_files_fail_cleanly(valid_set, tmp_path_factory, pos, jun
 
 @pytest.mark.parametrize("edit, fragment", [
     (lambda lines: lines[:3] + ["garbage"] + lines[3:], ":4: not a JSON record"),
-    (lambda lines: [lines[0].replace('"version":1', '"version":7')] + lines[1:], "schema version 7"),
+    (lambda lines: [re.sub(r'"version":\d+', '"version":7', lines[0], count=1)] + lines[1:], "schema version 7"),
     (lambda lines: lines[:2] + [lines[2].replace('"ok":true', '"ok":"yes"')] + lines[3:], ":3: sample field 'ok'"),
     (lambda lines: lines[:-1] + [lines[-1][:10]], None),  # truncated tail: tolerated
 ])

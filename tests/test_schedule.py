@@ -6,7 +6,7 @@ import itertools
 from collections import Counter
 from types import SimpleNamespace
 
-from bench.config import RunSettings
+from bench.config import RunSettings, Timeouts
 from bench.executor import ScriptedExecutor
 from bench.precision import median_ci, relative_halfwidth
 from bench.resultset import ResultWriter, read_resultset
@@ -16,7 +16,7 @@ HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_i
 
 
 def rt(name):
-    return SimpleNamespace(mode=SimpleNamespace(name=name))
+    return SimpleNamespace(mode=SimpleNamespace(name=name, timeouts=Timeouts()))
 
 
 def run(tmp_path, settings, script, modes=("a", "b"), seed=1, clock=None):
@@ -85,3 +85,60 @@ def test_median_ci_brackets_the_median():
     low, mid, high = median_ci(values)
     assert low < mid < high and mid == 50.5
     assert median_ci([1, 2, 3]) is None and relative_halfwidth([5]) == float("inf")
+
+
+class Control:
+    """A stand-in engine control: counts how often the scheduler had to restore the engine."""
+
+    kind = "scripted"
+
+    def __init__(self):
+        self.calls = []
+
+    def stop(self):
+        self.calls.append("stop")
+
+    def start(self):
+        self.calls.append("start")
+
+
+def test_cold_rounds_follow_warm_ones_with_engine_phases_first(tmp_path):
+    controls = {"a": Control(), "b": Control()}
+    path = tmp_path / "s.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    settings = RunSettings(rounds=3, warmup=1, min_rounds=1, budget_s=None, scenario="both", cold_rounds=2)
+    sched = Scheduler(settings, [rt("a"), rt("b")], ScriptedExecutor(lambda m, p, r: 1_000_000), w, 1,
+                      controls=controls)
+    out = sched.run()
+    w.close(end_record(out, 0, []))
+    rs = read_resultset(path)
+    assert out.status == "complete" and out.reason == "3 rounds done; 2 cold rounds done"
+    warm = [s for s in rs.samples if s["scenario"] == "warm"]
+    cold = [s for s in rs.samples if s["scenario"] == "cold"]
+    assert {s["round"] for s in warm} == {0, 1, 2, 3} and {s["round"] for s in cold} == {4, 5}
+    assert not any(s["warmup"] for s in cold)
+    first_cycle = [s["phase"] for s in cold if s["round"] == 4 and s["mode"] == "a"]
+    assert first_cycle == ["engine_stop", "engine_up", "create", "start", "ready", "exec", "stop", "remove"]
+    # the precision rule sees warm startups only
+    assert len(out.tally.startups["a"]) == 3
+    assert controls["a"].calls == []  # nothing failed: no restore
+
+
+def test_a_cold_cycle_whose_engine_does_not_start_is_recorded_and_the_engine_restored(tmp_path):
+    controls = {"a": Control()}
+
+    def script(mode, phase, rnd):
+        return "engine_control" if (phase == "engine_up" and rnd == 0) else 1_000_000
+    path = tmp_path / "s.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    settings = RunSettings(rounds=1, warmup=0, min_rounds=1, budget_s=None, scenario="cold", cold_rounds=2)
+    sched = Scheduler(settings, [rt("a")], ScriptedExecutor(script), w, 1, controls=controls,
+                      reconnect=lambda r: False if not controls["a"].calls else True)
+    out = sched.run()
+    w.close(end_record(out, 0, []))
+    rs = read_resultset(path)
+    r0 = {s["phase"]: s for s in rs.samples if s["round"] == 0}
+    assert r0["engine_up"]["error"] == "engine_control" and r0["create"]["error"] == "not_run"
+    assert controls["a"].calls == ["stop", "start"]  # restored before going on
+    assert out.status == "complete" and all(s["ok"] for s in rs.samples if s["round"] == 1)
+    assert not any(s["scenario"] == "warm" for s in rs.samples)  # cold only: no warm rounds

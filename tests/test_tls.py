@@ -26,26 +26,28 @@ def _free_port() -> int:
 
 
 class TLSDockerd:
-    def __init__(self, root: Path, expired: bool = False) -> None:
+    def __init__(self, root: Path, expired: bool = False, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
         self.root = root
         self.certs = root / "certs"
-        make_certs(self.certs, expired=expired)
+        make_certs(self.certs, expired=expired, hosts=hosts)
         self.port = _free_port()
         self.url = f"tcp://127.0.0.1:{self.port}"
         # short paths: unix socket paths under the exec root must stay under 108 bytes
         self.state = Path(f"/tmp/isb-{self.port}")
         self.proc: subprocess.Popen | None = None
 
+    def argv(self) -> list[str]:
+        c = self.certs
+        return ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
+                f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
+                f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
+                "--storage-driver=vfs"]
+
     def start(self, wait: bool = True) -> "TLSDockerd":
         for d in ("data", "exec"):
             (self.state / d).mkdir(parents=True, exist_ok=True)
-        c = self.certs
         self.log = open(self.root / "dockerd.log", "wb")
-        self.proc = subprocess.Popen(
-            ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
-             f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
-             f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
-             "--storage-driver=vfs"], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -128,3 +130,58 @@ def test_plain_tcp_needs_an_explicit_opt_in(tls_engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", f'[[mode]]\npreset = "runc"\nendpoint = "{tls_engine.url}"\n')
     proc = run_bench("doctor", "--config", str(cfg))
     assert proc.returncode == 2 and "allow_plain_tcp = true to opt in" in proc.stderr
+
+
+def test_a_certificate_for_another_name_needs_tls_hostname(engine, tmp_path):
+    """A certificate issued to a VM's name, reached through a loopback address: refused by
+    default (the name does not match), accepted with tls_hostname naming it."""
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        pytest.skip("needs root and dockerd")
+    d = TLSDockerd(tmp_path / "named", hosts=("isobench-vm",)).start()
+    try:
+        from bench.config import parse_config
+        from bench.endpoints import make_client, resolve
+        from bench.image import ensure_image
+
+        mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs),
+                                       "tls_hostname": "isobench-vm"}]}, "t").modes[0]
+        ensure_image(make_client(resolve(mode), timeout=60))  # through the override, too
+        plain = run_bench("doctor", "--config", str(write_config(tmp_path / "a.toml", _mode(d.url, d.certs))))
+        named = run_bench("doctor", "--config", str(write_config(
+            tmp_path / "b.toml", _mode(d.url, d.certs, 'tls_hostname = "isobench-vm"\n'))))
+        wrong = run_bench("doctor", "--config", str(write_config(
+            tmp_path / "c.toml", _mode(d.url, d.certs, 'tls_hostname = "other-vm"\n'))))
+    finally:
+        d.stop()
+    assert plain.returncode == 2 and "(tls_error)" in plain.stderr and "Traceback" not in plain.stderr
+    assert "127.0.0.1" in plain.stderr  # the mismatch names the address it checked
+    assert wrong.returncode == 2 and "(tls_error)" in wrong.stderr
+    # doctor gets as far as the engine: it answers, over TLS verified against the VM's name
+    assert "(tls_error)" not in named.stderr, named.stderr
+    assert "remote" in named.stdout and "SKIP" not in named.stdout, named.stdout + named.stderr
+
+
+def test_a_docker_context_is_resolved(tls_engine, tmp_path):
+    """`docker context create` (the Docker CLI's own store), used as context:NAME and as DOCKER_CONTEXT."""
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        pytest.skip("needs the docker CLI to create a context")
+    cfg_dir = tmp_path / "docker-config"
+    cfg_dir.mkdir()
+    (cfg_dir / "config.json").write_text("{}")
+    c = tls_engine.certs
+    env = {"DOCKER_CONFIG": str(cfg_dir)}
+    subprocess.run([docker_cli, "context", "create", "isobench-ctx", "--docker",
+                    f"host={tls_engine.url},ca={c / 'ca.pem'},cert={c / 'cert.pem'},key={c / 'key.pem'}"],
+                   check=True, capture_output=True, env={**os.environ, **env})
+    by_name = run_bench("doctor", "--config", str(write_config(
+        tmp_path / "a.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:isobench-ctx"\n')), env=env)
+    assert by_name.returncode == 0, by_name.stderr
+    assert "ctx" in by_name.stdout and "SKIP" not in by_name.stdout
+    by_env = run_bench("doctor", "--config", str(write_config(
+        tmp_path / "b.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "env"\n')),
+        env={**env, "DOCKER_CONTEXT": "isobench-ctx", "DOCKER_HOST": ""})
+    assert by_env.returncode == 0, by_env.stderr
+    missing = run_bench("doctor", "--config", str(write_config(
+        tmp_path / "c.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:nope"\n')), env=env)
+    assert missing.returncode == 2 and "there is no Docker context 'nope'" in missing.stderr

@@ -39,7 +39,9 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
         status = subprocess.run([sys.executable, "-m", "bench", "vm", "status"], cwd=REPO, capture_output=True,
                                 text=True, timeout=60)
         assert status.returncode == 0 and "engine answers" in status.stdout
-        cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=1, warmup=0)
+        # one warm round, then one cold round: the VM powered off and booted again
+        cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=1, warmup=0,
+                           scenario="both", cold_rounds=1)
         proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--quiet", timeout=600)
         assert proc.returncode == 0, proc.stderr
         rs = read(only_result(tmp_path / "res"))
@@ -48,6 +50,15 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
         assert rec["endpoint"]["machine"]["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
         assert rec["ping_rtt_ns"] > 0
         assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
+        assert rs.header["cold"]["vm-engine"]["control"] == "vm"
+        cold = {s["phase"]: s for s in rs.samples if s["scenario"] == "cold"}
+        assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
+        up = cold["engine_up"]
+        # boot to engine ready: seconds, not milliseconds, whatever the accelerator
+        assert up["duration_ns"] > 1e9 and up["detail"]["control"] == "vm"
+        # the VM's storage is in memory: the image was imported again, untimed, and said so
+        assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
+        assert len(qemu_pids()) == 1  # the cold boot replaced the VM rather than adding one
     finally:
         down = subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, capture_output=True, text=True,
                               timeout=120)

@@ -1,0 +1,122 @@
+"""One cold cycle: stop the engine, start it, then the usual six phases on the fresh engine.
+
+Phases, all with scenario "cold":
+
+- ``engine_stop``: the control's stop (until the engine process is gone, or the
+  stop command returned). Recorded for completeness; not part of any metric.
+- ``engine_up``: from the start command until ``/_ping`` answers on a new
+  connection. For the VM engine this is boot to engine ready (Toolbox's
+  ``docker-machine start``); for a local engine, a dockerd restart.
+- then create, start, ready, exec, stop, remove of the first container.
+
+Between engine_up and create, untimed set-up may run (the VM engine's image is
+imported again, since its storage lives in memory); what it did is recorded in
+engine_up's ``detail``. A failure anywhere is a sample with its reason; the
+phases after it are ``not_run``. Each call is bounded by the mode's timeouts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from bench import endpoints, failures
+from bench.cycle import CycleResult, DockerExecutor
+from bench.engine_control import EngineControl
+from bench.errors import Terminated
+from bench.phases import COLD, PHASES
+from bench.preflight import ModeRuntime
+from bench.resultset import sample_record
+from bench.watchdog import call_with_timeout
+
+PING_EVERY_S = 0.05
+PING_TIMEOUT_S = 5.0
+
+
+def _wait_for_ping(rt: ModeRuntime, endpoint: endpoints.Endpoint, deadline: float) -> tuple[Any, int]:
+    """A new client once /_ping answers; (client, attempts). Raises the last error at the deadline."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            client = endpoints.make_client(endpoint, rt.client.timeout, version=rt.client.api_version)
+            client.timeout = min(PING_TIMEOUT_S, max(0.5, deadline - time.monotonic()))
+            client.ping()
+            client.timeout = rt.client.timeout
+            return client, attempts
+        except Exception:
+            if time.monotonic() + PING_EVERY_S >= deadline:
+                raise
+            time.sleep(PING_EVERY_S)
+
+
+def run_cold_cycle(executor: DockerExecutor, rt: ModeRuntime, control: EngineControl, round_no: int,
+                   pos: int) -> CycleResult:
+    base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": False, "scenario": COLD}
+    t = rt.mode.timeouts
+    engine_samples: list[dict[str, Any]] = []
+    failed: Optional[str] = None
+    interrupted: Optional[BaseException] = None
+
+    def failure(phase: str, t0: int, wall: int, exc: BaseException) -> None:
+        category, message = failures.classify(exc)
+        engine_samples.append(sample_record(**base, phase=phase, duration_ns=time.perf_counter_ns() - t0, ok=False,
+                                            error=category, message=message, wall_ns=wall,
+                                            detail={"control": control.kind}))
+
+    # engine_stop
+    wall, t0 = time.time_ns(), time.perf_counter_ns()
+    try:
+        call_with_timeout(control.stop, t.engine_stop, "engine_stop")
+        engine_samples.append(sample_record(**base, phase="engine_stop", duration_ns=time.perf_counter_ns() - t0,
+                                            ok=True, wall_ns=wall, detail={"control": control.kind}))
+    except (KeyboardInterrupt, Terminated) as exc:
+        interrupted, failed = exc, "engine_stop"
+        engine_samples.append(sample_record(**base, phase="engine_stop", duration_ns=None, ok=False,
+                                            error=failures.INTERRUPTED, message="run interrupted during engine_stop",
+                                            wall_ns=wall))
+    except Exception as exc:
+        failure("engine_stop", t0, wall, exc)
+        failed = "engine_stop"
+
+    # engine_up: from the start command to the first /_ping answered
+    if failed is None:
+        wall, t0 = time.time_ns(), time.perf_counter_ns()
+        deadline = time.monotonic() + t.engine_up
+        try:
+            new_endpoint = call_with_timeout(control.start, t.engine_up, "engine_up")
+            command_ns = time.perf_counter_ns() - t0
+            endpoint = new_endpoint or rt.endpoint
+            client, attempts = call_with_timeout(lambda: _wait_for_ping(rt, endpoint, deadline),
+                                                 max(1.0, deadline - time.monotonic()) + PING_TIMEOUT_S, "engine_up")
+            up_ns = time.perf_counter_ns() - t0
+            rt.endpoint, rt.client = endpoint, client
+            detail: dict[str, Any] = {"control": control.kind, "command_ns": command_ns, "pings": attempts}
+            # Untimed: what the fresh engine needs before the first container (see module doc).
+            detail.update(call_with_timeout(lambda: control.after_start(client, rt.image), t.engine_up, "engine set-up"))
+            engine_samples.append(sample_record(**base, phase="engine_up", duration_ns=up_ns, ok=True, wall_ns=wall,
+                                                detail=detail))
+        except (KeyboardInterrupt, Terminated) as exc:
+            interrupted, failed = exc, "engine_up"
+            engine_samples.append(sample_record(**base, phase="engine_up", duration_ns=None, ok=False,
+                                                error=failures.INTERRUPTED, message="run interrupted during engine_up",
+                                                wall_ns=wall))
+        except Exception as exc:
+            failure("engine_up", t0, wall, exc)
+            failed = "engine_up"
+    else:
+        engine_samples.append(_not_run(base, "engine_up", failed))
+
+    if failed is not None:
+        samples = engine_samples + [_not_run(base, p, failed) for p in PHASES]
+        result = CycleResult(samples=samples, interrupted=interrupted)
+        result.engine_down = True
+        return result
+    result = executor.run_cycle(rt, round_no, pos, warmup=False, scenario=COLD)
+    result.samples[0:0] = engine_samples
+    return result
+
+
+def _not_run(base: dict[str, Any], phase: str, cause: str) -> dict[str, Any]:
+    return sample_record(**base, phase=phase, duration_ns=None, ok=False, error=failures.NOT_RUN,
+                         message=f"not run: {cause} failed", wall_ns=time.time_ns())

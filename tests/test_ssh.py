@@ -1,0 +1,113 @@
+"""ssh:// endpoints (docker-py over paramiko, `docker system dial-stdio` on the far side),
+against a real sshd the test starts on a loopback port with generated keys, in front of
+the local engine. The user's own ~/.ssh is never read: the runs get a HOME of their own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, only_result, read, run_bench, write_config
+
+pytestmark = pytest.mark.engine
+SSHD = "/usr/sbin/sshd"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(engine, tmp_path_factory):
+    if os.geteuid() != 0 or not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        pytest.skip("needs root, sshd and ssh-keygen (make test installs openssh-server)")
+    pytest.importorskip("paramiko", reason="ssh:// needs paramiko (pip install -e '.[ssh]')")
+    if shutil.which("docker") is None:
+        pytest.skip("the far side of ssh:// runs `docker system dial-stdio`: needs the docker CLI")
+    root = tmp_path_factory.mktemp("ssh")
+    home = root / "home"
+    (home / ".ssh").mkdir(parents=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / ".ssh" / "id_ed25519")], check=True)
+    (root / "authorized_keys").write_text((home / ".ssh" / "id_ed25519.pub").read_text())
+    port = _free_port()
+    host_pub = (root / "host_key.pub").read_text().split()
+    (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    cfg = root / "sshd_config"
+    cfg.write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host_key'}",
+        f"AuthorizedKeysFile {root / 'authorized_keys'}", "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
+        f"PidFile {root / 'sshd.pid'}", "SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ]) + "\n")
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=open(root / "sshd.log", "wb"))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, (root / "sshd.log").read_text()
+            assert time.monotonic() < deadline, "sshd did not listen within 20 s"
+            time.sleep(0.1)
+        yield {"url": f"ssh://root@127.0.0.1:{port}", "home": str(home), "log": root / "sshd.log"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _mode(url: str) -> str:
+    return f'[[mode]]\npreset = "runc"\nname = "over-ssh"\nrole = "toolbox"\nendpoint = "{url}"\n'
+
+
+def test_a_run_over_ssh(sshd, tmp_path, results):
+    cfg = write_config(tmp_path / "b.toml", _mode(sshd["url"]), rounds=2, warmup=0)
+    proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240,
+                     env={"HOME": sshd["home"]})
+    assert proc.returncode == 0, proc.stderr + sshd["log"].read_text()[-2000:]
+    rs = read(only_result(results))
+    rec = rs.header["modes"]["over-ssh"]
+    assert rec["endpoint"]["scheme"] == "ssh" and rec["endpoint"]["url"] == sshd["url"]
+    # the transport's own cost is measured beside the results
+    assert rec["ping_rtt_ns"] > 0 and len(rec["ping_samples_ns"]) == 5
+    assert rs.end["status"] == "complete"
+    assert [s["phase"] for s in rs.samples if s["round"] == 0] == ["create", "start", "ready", "exec", "stop", "remove"]
+    assert all(s["ok"] for s in rs.samples), [s["message"] for s in rs.samples if not s["ok"]]
+
+
+def test_an_unknown_host_key_is_refused_in_one_sentence(sshd, tmp_path):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    shutil.copy(Path(sshd["home"]) / ".ssh" / "id_ed25519", home / ".ssh" / "id_ed25519")
+    # no known_hosts: paramiko's RejectPolicy (docker-py's choice) must refuse the host
+    cfg = write_config(tmp_path / "b.toml", _mode(sshd["url"]))
+    proc = run_bench("doctor", "--config", str(cfg), timeout=120, env={"HOME": str(home)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "over-ssh" in proc.stderr and "not found in known_hosts" in proc.stderr
+
+
+def test_without_paramiko_ssh_says_what_to_install(tmp_path):
+    """The optional dependency is blocked from import, as on a host without it."""
+    cfg = write_config(tmp_path / "b.toml", _mode("ssh://root@127.0.0.1:22"))
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'paramiko':\n"
+            "            raise ImportError('blocked')\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from bench.cli import main\n"
+            f"sys.exit(main(['doctor', '--config', {str(cfg)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "install paramiko to enable ssh:// endpoints" in proc.stderr
