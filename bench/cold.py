@@ -18,7 +18,7 @@ phases after it are ``not_run``. Each call is bounded by the mode's timeouts.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from bench import endpoints, failures
 from bench.cycle import CycleResult, DockerExecutor
@@ -50,62 +50,60 @@ def _wait_for_ping(rt: ModeRuntime, endpoint: endpoints.Endpoint, deadline: floa
             time.sleep(PING_EVERY_S)
 
 
+def _phase(base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, dict[str, Any]]],
+           out: list[dict[str, Any]]) -> Optional[BaseException]:
+    """Runs one engine phase: ``work(t0)`` returns (duration_ns, detail). Appends its sample,
+    success or not; returns the exception that ended it (a signal included), or None."""
+    wall, t0 = time.time_ns(), time.perf_counter_ns()
+    try:
+        duration_ns, detail = work(t0)
+        out.append(sample_record(**base, phase=phase, duration_ns=duration_ns, ok=True, wall_ns=wall, detail=detail))
+        return None
+    except (KeyboardInterrupt, Terminated) as exc:
+        out.append(sample_record(**base, phase=phase, duration_ns=None, ok=False, error=failures.INTERRUPTED,
+                                 message=f"run interrupted during {phase}", wall_ns=wall))
+        return exc
+    except Exception as exc:
+        category, message = failures.classify(exc)
+        out.append(sample_record(**base, phase=phase, duration_ns=time.perf_counter_ns() - t0, ok=False,
+                                 error=category, message=message, wall_ns=wall))
+        return exc
+
+
 def run_cold_cycle(executor: DockerExecutor, rt: ModeRuntime, control: EngineControl, round_no: int,
                    pos: int) -> CycleResult:
     base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": False, "scenario": COLD}
     t = rt.mode.timeouts
     engine_samples: list[dict[str, Any]] = []
-    failed: Optional[str] = None
-    interrupted: Optional[BaseException] = None
 
-    def failure(phase: str, t0: int, wall: int, exc: BaseException) -> None:
-        category, message = failures.classify(exc)
-        engine_samples.append(sample_record(**base, phase=phase, duration_ns=time.perf_counter_ns() - t0, ok=False,
-                                            error=category, message=message, wall_ns=wall,
-                                            detail={"control": control.kind}))
-
-    # engine_stop
-    wall, t0 = time.time_ns(), time.perf_counter_ns()
-    try:
+    def stop(t0: int) -> tuple[int, dict[str, Any]]:
         call_with_timeout(control.stop, t.engine_stop, "engine_stop")
-        engine_samples.append(sample_record(**base, phase="engine_stop", duration_ns=time.perf_counter_ns() - t0,
-                                            ok=True, wall_ns=wall, detail={"control": control.kind}))
-    except (KeyboardInterrupt, Terminated) as exc:
-        interrupted, failed = exc, "engine_stop"
-        engine_samples.append(sample_record(**base, phase="engine_stop", duration_ns=None, ok=False,
-                                            error=failures.INTERRUPTED, message="run interrupted during engine_stop",
-                                            wall_ns=wall))
-    except Exception as exc:
-        failure("engine_stop", t0, wall, exc)
-        failed = "engine_stop"
+        return time.perf_counter_ns() - t0, {"control": control.kind}
 
-    # engine_up: from the start command to the first /_ping answered
-    if failed is None:
-        wall, t0 = time.time_ns(), time.perf_counter_ns()
+    def up(t0: int) -> tuple[int, dict[str, Any]]:
+        """From the start command to the first /_ping answered."""
         deadline = time.monotonic() + t.engine_up
-        try:
-            new_endpoint = call_with_timeout(control.start, t.engine_up, "engine_up")
-            command_ns = time.perf_counter_ns() - t0
-            endpoint = new_endpoint or rt.endpoint
-            client, attempts = call_with_timeout(lambda: _wait_for_ping(rt, endpoint, deadline),
-                                                 max(1.0, deadline - time.monotonic()) + PING_TIMEOUT_S, "engine_up")
-            up_ns = time.perf_counter_ns() - t0
-            rt.endpoint, rt.client = endpoint, client
-            detail: dict[str, Any] = {"control": control.kind, "command_ns": command_ns, "pings": attempts}
-            # Untimed: what the fresh engine needs before the first container (see module doc).
-            detail.update(call_with_timeout(lambda: control.after_start(client, rt.image), t.engine_up, "engine set-up"))
-            engine_samples.append(sample_record(**base, phase="engine_up", duration_ns=up_ns, ok=True, wall_ns=wall,
-                                                detail=detail))
-        except (KeyboardInterrupt, Terminated) as exc:
-            interrupted, failed = exc, "engine_up"
-            engine_samples.append(sample_record(**base, phase="engine_up", duration_ns=None, ok=False,
-                                                error=failures.INTERRUPTED, message="run interrupted during engine_up",
-                                                wall_ns=wall))
-        except Exception as exc:
-            failure("engine_up", t0, wall, exc)
-            failed = "engine_up"
-    else:
+        new_endpoint = call_with_timeout(control.start, t.engine_up, "engine_up")
+        command_ns = time.perf_counter_ns() - t0
+        endpoint = new_endpoint or rt.endpoint
+        client, attempts = call_with_timeout(lambda: _wait_for_ping(rt, endpoint, deadline),
+                                             max(1.0, deadline - time.monotonic()) + PING_TIMEOUT_S, "engine_up")
+        up_ns = time.perf_counter_ns() - t0
+        rt.endpoint, rt.client = endpoint, client
+        detail: dict[str, Any] = {"control": control.kind, "command_ns": command_ns, "pings": attempts}
+        # Untimed: what the fresh engine needs before the first container (see module doc).
+        detail.update(call_with_timeout(lambda: control.after_start(client, rt.image), t.engine_up, "engine set-up"))
+        return up_ns, detail
+
+    failed: Optional[str] = None
+    ended = _phase(base, "engine_stop", stop, engine_samples)
+    if ended is not None:
+        failed = "engine_stop"
         engine_samples.append(_not_run(base, "engine_up", failed))
+    else:
+        ended = _phase(base, "engine_up", up, engine_samples)
+        failed = "engine_up" if ended is not None else None
+    interrupted = ended if isinstance(ended, (KeyboardInterrupt, Terminated)) else None
 
     if failed is not None:
         samples = engine_samples + [_not_run(base, p, failed) for p in PHASES]

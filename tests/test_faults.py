@@ -265,3 +265,41 @@ def test_plain_tcp_and_bad_tls_are_refused(engine, tmp_path, fault_row):
     proc = run_bench("doctor", "--config", str(cfg))
     row.observed(f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1][:80]}", 0, 0)
     assert proc.returncode == 2 and "allow_plain_tcp = true" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
+    """Cold scenario: Ctrl-C while the engine is down or coming up. The set ends `interrupted`
+    and the engine is brought back before the harness exits."""
+    row = fault_row("SIGINT during a cold restart", "`interrupted` end record, exit 130, engine running again")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to restart dockerd")
+    import json
+
+    stop = ["sh", "-c", "pkill -TERM -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.1; done"]
+    start = ["sh", "-c", "sleep 2; pgrep -x dockerd >/dev/null || "
+                         "setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null &"]
+    cfg = write_config(tmp_path / "b.toml", RUNC + f"engine_stop_cmd = {json.dumps(stop)}\n"
+                       f"engine_start_cmd = {json.dumps(start)}\n", rounds=1, warmup=0, scenario="cold",
+                       cold_rounds=3)
+    proc = popen_run(cfg, results)
+    try:
+        wait_for_lines(results, 1)
+        time.sleep(1.5)  # the stop takes about a second: this lands in engine_stop or engine_up
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    up = subprocess.run([sys.executable, "-m", "bench", "ping"], cwd=REPO, capture_output=True, timeout=60)
+    if up.returncode != 0:
+        start_dockerd()
+    rs = read(only_result(results))
+    interrupted = [s for s in rs.samples if s["error"] == "interrupted"]
+    lost, leaked = lost_samples(rs), len(labelled_containers(engine, rs.run_id))
+    row.observed(f"exit {proc.returncode}, end {rs.end['status']}, interrupted in "
+                 f"{', '.join(s['phase'] for s in interrupted)}, engine {'up' if up.returncode == 0 else 'DOWN'}",
+                 lost, leaked)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert rs.end["status"] == "interrupted" and lost == 0 and leaked == 0
+    assert [s["phase"] for s in interrupted] in (["engine_stop"], ["engine_up"], ["create"], ["start"])
+    assert up.returncode == 0, "the harness left the engine down"
