@@ -77,14 +77,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.compare import compare
-    from analysis.metrics import measured, with_derived
+    from analysis.metrics import cold_phases_apart, with_derived
     from analysis.report import print_comparison, summarize_set, write_comparison
 
     paths = [Path(p) for p in args.results]
     if len(paths) < 2:
         raise UserError("compare needs at least two result sets: python -m analysis compare OLD NEW [MORE...].")
     loaded = _load(paths)
-    frame = measured(with_derived(loaded.frame))
+    frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"
     cmp = compare(loaded, frame, list(loaded.headers), min_effect=args.min_effect if args.min_effect is not None else 0.05,
                   alpha=args.alpha, force=args.force)
     print_comparison(cmp)

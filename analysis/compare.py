@@ -110,7 +110,8 @@ def compare(loaded: Loaded, frame: pd.DataFrame, sets: Optional[list[str]] = Non
             alpha: float = 0.05, force: bool = False) -> Comparison:
     """Compares consecutive sets (old -> new; a series for more than two).
 
-    ``frame``: measured samples with derived metrics, from ``loaded``.
+    ``frame``: measured samples with derived metrics, from ``loaded`` (cold cycles, if any,
+    under their own phase names: analysis.metrics.cold_phases_apart).
     """
     sets = sets or list(loaded.headers)
     if len(sets) < 2:

@@ -109,6 +109,9 @@ def read_fast(path: Path) -> Optional[FastRead]:
                 return None
         elif samples.column(key).null_count:
             return None
+    scen = pc.unique(samples.column("scenario")).to_pylist()
+    if not set(scen) <= {None, "warm", "cold"}:
+        return None  # the exact reader names the line
     dur, ok = samples.column("duration_ns"), samples.column("ok")
     if pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py():
         return None

@@ -84,3 +84,15 @@ def outside_warmup(frame: pd.DataFrame) -> pd.DataFrame:
     """Every scenario's samples outside warm-up: what claims are checked on (each claim
     picks its own scenario)."""
     return frame[~frame["warmup"]]
+
+
+def cold_phases_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """Samples outside warm-up of both scenarios, with cold phases renamed ``cold <phase>``,
+    for tables keyed by phase alone (compare), which must never pool cold with warm."""
+    out = outside_warmup(frame)
+    is_cold = (out["scenario"] == COLD).to_numpy()
+    if not is_cold.any():
+        return out
+    phase = out["phase"].astype(str).to_numpy(copy=True)
+    phase[is_cold] = np.char.add("cold ", phase[is_cold].astype(str))
+    return out.assign(phase=pd.Categorical(phase))

@@ -36,6 +36,7 @@ SCHEMA_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 
 END_STATUSES = ("complete", "interrupted", "failed")
+SCENARIO_VALUES = {None, "warm", "cold"}  # None: version 1, read as warm
 
 # Sample fields and the JSON types each may hold (None: null allowed).
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -179,6 +180,8 @@ def check_sample(rec: dict[str, Any], where: str) -> None:
         raise ResultFileError(f"{where}: sample duration_ns is negative ({rec['duration_ns']}): the file is damaged.")
     if rec["ok"] and rec["duration_ns"] is None:
         raise ResultFileError(f"{where}: a successful sample has no duration_ns: the file is damaged.")
+    if rec.get("scenario") not in SCENARIO_VALUES:
+        raise ResultFileError(f"{where}: sample scenario is {rec.get('scenario')!r}, expected \"warm\" or \"cold\": the file is damaged.")
 
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -257,6 +260,9 @@ def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path
             i = next(i for i, v in enumerate(col) if type(v) not in kinds)
             check_sample(samples[i], f"{path}:{linenos[i]}")
     bad = [i for i, (d, ok) in enumerate(zip(cols["duration_ns"], cols["ok"])) if (d is None and ok) or (d is not None and d < 0)]
+    if not set(cols["scenario"]) <= SCENARIO_VALUES:
+        bad.append(next(i for i, v in enumerate(cols["scenario"]) if v not in SCENARIO_VALUES))
+        bad.sort()
     if bad:
         check_sample(samples[bad[0]], f"{path}:{linenos[bad[0]]}")
     for key, col in cols.items():

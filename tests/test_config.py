@@ -53,6 +53,11 @@ def test_select_picks_modes_and_names_unknown_ones():
     ({"mode": [{"preset": "runc", "command": "echo ready"}]}, "must be a list of strings"),
     ({"mode": [{"preset": "runc", "timeouts": {"start": -1}}]}, "timeouts.start must be greater than 0"),
     ({"mode": "runc"}, "must list at least one mode"),
+    ({"run": {"scenario": "hot"}}, "run.scenario is 'hot': use one of warm, cold, both"),
+    ({"run": {"cold_rounds": 0}}, "run.cold_rounds must be greater than 0"),
+    ({"mode": [{"preset": "runc", "engine_stop_cmd": ["true"]}]}, "sets engine_stop_cmd but not engine_start_cmd"),
+    ({"mode": [{"preset": "runc", "engine_start_cmd": "systemctl start docker"}]}, "engine_start_cmd must be a list of strings"),
+    ({"mode": [{"preset": "runc", "timeouts": {"engine_up": 0}}]}, "timeouts.engine_up must be greater than 0"),
 ])
 def test_mistakes_name_the_key(data, fragment):
     with pytest.raises(UserError) as info:
@@ -76,3 +81,27 @@ def test_config_record_round_trips_to_json():
 
     cfg: Config = parse_config({}, "t", host_os="linux")
     assert json.loads(json.dumps(cfg.to_record()))["modes"][0]["command"][0] == "/bin/sh"
+
+
+def test_tls_hostname_needs_a_tls_endpoint():
+    from bench.endpoints import resolve
+
+    mode = parse_config({"mode": [{"preset": "runc", "tls_hostname": "vm"}]}, "t").modes[0]
+    with pytest.raises(UserError, match="tls_hostname is set but unix:///var/run/docker.sock is not a TLS endpoint"):
+        resolve(mode)
+
+
+def test_engine_control_is_chosen_from_the_endpoint_or_says_why_not():
+    from bench.endpoints import Endpoint
+    from bench.engine_control import CommandControl, DockerMachineControl, VmControl, control_for
+
+    def mode(**kw):
+        return parse_config({"mode": [{"preset": "runc", **kw}]}, "t").modes[0]
+    remote = Endpoint("https://10.0.0.5:2376", "tcp+tls")
+    control, why = control_for(mode(endpoint="tcp://10.0.0.5:2376", tls_cert_dir="/x"), remote)
+    assert control is None and "set engine_stop_cmd and engine_start_cmd" in why and "10.0.0.5" in why
+    control, _ = control_for(mode(endpoint="tcp://10.0.0.5:2376", tls_cert_dir="/x", engine_stop_cmd=["a"],
+                                  engine_start_cmd=["b"]), remote)
+    assert isinstance(control, CommandControl) and control.record() == {"control": "command", "stop": ["a"], "start": ["b"]}
+    assert isinstance(control_for(mode(endpoint="machine:default"), remote)[0], DockerMachineControl)
+    assert isinstance(control_for(mode(endpoint="vm"), remote)[0], VmControl)

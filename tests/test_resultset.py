@@ -100,3 +100,18 @@ def test_reopen_cuts_a_partial_tail_and_appends(tmp_path):
     w.close({"type": "end", "status": "failed", "reason": "r"})
     rs = read_resultset(p)
     assert rs.end["status"] == "failed" and rs.warnings == []
+
+
+def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
+    from analysis.load import load
+
+    v1 = tmp_path / "v1.jsonl"
+    sample = {"type": "sample", "round": 0, "pos": 0, "mode": "a", "phase": "create", "duration_ns": 5, "ok": True,
+              "error": None, "message": None, "warmup": False, "wall_ns": 1, "cid": None, "engine": None, "detail": None}
+    v1.write_text(json.dumps(HEADER) + "\n" + json.dumps(sample) + "\n")
+    frame = load([v1], warn=False).frame
+    assert list(frame["scenario"]) == ["warm"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
+    with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'hot'"):
+        read_resultset(bad)
