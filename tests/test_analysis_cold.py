@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from analysis.claims import load_claims
 from analysis.load import load
@@ -18,7 +19,7 @@ WARM_MS = {"a": 10, "b": 20, "c": 40}   # per phase, warm
 COLD_UP_MS = {"a": 500, "b": 700, "c": 9000}
 
 
-def _write(tmp_path, scenario="both", cold_rounds=8):
+def _write(tmp_path, scenario="both", cold_rounds=8, up_factor=1.0, name="20261128T000000Z_h_docker-1"):
     header = {"type": "header", "schema": "isobench.resultset", "version": 2, "run_id": "c", "host": {},
               "modes": {m: {"role": r} for m, r in (("a", "native"), ("b", "hyperv"), ("c", "toolbox"))},
               "cold": {m: {"control": "scripted"} for m in "abc"}}
@@ -26,11 +27,11 @@ def _write(tmp_path, scenario="both", cold_rounds=8):
 
     def script(mode, phase, rnd):
         if phase == "engine_up":
-            return int(COLD_UP_MS[mode] * 1e6 * rng.uniform(0.95, 1.05))
+            return int(COLD_UP_MS[mode] * up_factor * 1e6 * rng.uniform(0.95, 1.05))
         if phase == "engine_stop":
             return 1_000_000_000
         return int(WARM_MS[mode] * 1e6 * rng.uniform(0.95, 1.05))
-    path = tmp_path / "20261128T000000Z_h_docker-1.jsonl"
+    path = tmp_path / f"{name}.jsonl"
     w = ResultWriter.create(path, header)
     rts = [SimpleNamespace(mode=SimpleNamespace(name=m)) for m in "abc"]
     settings = RunSettings(rounds=20, warmup=1, min_rounds=1, budget_s=None, scenario=scenario, cold_rounds=cold_rounds)
@@ -82,3 +83,20 @@ def test_too_few_cold_rounds_are_untestable_not_a_verdict(tmp_path):
     assert [r.claim.id for r in rep.claims] == ["cold-startup-ranking"]
     assert rep.claims[0].verdict == "untestable" and "fewer than 8" in rep.claims[0].reason
     assert rep.summary.empty  # a cold-only set has no warm summary
+
+
+def test_compare_keeps_cold_rows_apart_and_finds_a_slower_engine_start(tmp_path):
+    from analysis.compare import compare
+    from analysis.metrics import cold_phases_apart, with_derived
+
+    old = _write(tmp_path, cold_rounds=12, name="20261128T000000Z_h_docker-1")
+    new = _write(tmp_path, cold_rounds=12, up_factor=2.0, name="20261128T010000Z_h_docker-1")
+    loaded = load([old, new])
+    cmp = compare(loaded, cold_phases_apart(with_derived(loaded.frame)))
+    rows = {(r.mode, r.phase): r for r in cmp.rows}
+    for m in "abc":
+        assert rows[(m, "cold engine_up")].verdict == "slower"
+        assert rows[(m, "cold engine_up")].ratio == pytest.approx(2.0, rel=0.06)
+        # warm rows never see the cold cycles, so the doubled engine start cannot leak into them
+        assert rows[(m, "startup")].n_old == 20 and rows[(m, "startup")].verdict != "slower"
+        assert rows[(m, "cold create")].verdict != "slower"
