@@ -235,16 +235,15 @@ def _overall(pairs: list[PairResult]) -> tuple[str, str]:
     return "supported", "every pair holds: " + "; ".join(f"{p.base} < {p.other} by x{p.ratio:.2f}" for p in pairs)
 
 
-def applicable(frame: pd.DataFrame, claims: list[Claim]) -> tuple[list[Claim], list[Claim]]:
-    """(claims to check, claims left out): a claim about a scenario the set never ran (cold
-    claims on a warm-only run, and the reverse) is left out rather than reported untestable
-    in every report. With no samples at all, the warm claims stay, to say so."""
+def applicable(frame: pd.DataFrame, claims: list[Claim]) -> list[Claim]:
+    """The claims to check: a claim about a scenario the set never ran (cold claims on a
+    warm-only run, and the reverse) is left out rather than reported untestable in every
+    report. With no samples at all, the warm claims stay, to say so."""
     present = set(frame["scenario"].astype(str).unique()) if len(frame) else {WARM}
-    keep = [c for c in claims if c.scenario in present]
-    return keep, [c for c in claims if c not in keep]
+    return [c for c in claims if c.scenario in present]
 
 
 def check_all(frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
               ) -> list[ClaimResult]:
     """``frame``: non-warm-up samples of every scenario, with derived metrics."""
-    return [check_claim(frame, c, skipped) for c in applicable(frame, claims)[0]]
+    return [check_claim(frame, c, skipped) for c in applicable(frame, claims)]

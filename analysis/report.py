@@ -65,13 +65,21 @@ def control_path(loaded: Loaded, set_name: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _in_metric_order(s: pd.DataFrame, metrics: list[str], by: list[str]) -> pd.DataFrame:
+    """Summary rows sorted by ``by`` and then by the metrics' own order (cycle order, derived last)."""
+    order = {m: i for i, m in enumerate(metrics)}
+    return s.assign(_o=s["phase"].map(order)).sort_values(by + ["_o"]).drop(columns="_o")
+
+
 def summarize_set(frame: pd.DataFrame) -> pd.DataFrame:
     s = stats.summarize(frame)
     if s.empty:  # a cold-only set has no warm samples
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    order = {m: i for i, m in enumerate(METRICS)}
-    s = s.assign(_o=s["phase"].map(order)).sort_values(["set", "mode", "_o"]).drop(columns="_o")
-    return s[SUMMARY_COLUMNS].reset_index(drop=True)
+    return _in_metric_order(s, METRICS, ["set", "mode"])[SUMMARY_COLUMNS].reset_index(drop=True)
+
+
+COLD_COLUMNS = ["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median", "ci_low", "ci_high",
+                "min", "max"]
 
 
 def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
@@ -79,15 +87,11 @@ def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
     data = cold(frame)
     data = data[data["phase"].isin(COLD_METRICS)]
     if data.empty:
-        return pd.DataFrame(columns=["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median",
-                                     "ci_low", "ci_high", "min", "max"])
-    s = stats.summarize(data)
-    order = {m: i for i, m in enumerate(COLD_METRICS)}
-    s = s.assign(_o=s["phase"].map(order)).sort_values(["mode", "_o"]).drop(columns="_o")
+        return pd.DataFrame(columns=COLD_COLUMNS)
+    s = _in_metric_order(stats.summarize(data), COLD_METRICS, ["mode"])
     controls = {m: str((rec or {}).get("control", "")) for m, rec in (header.get("cold") or {}).items()}
     s["control"] = s["mode"].astype(str).map(controls).fillna("")
-    return s[["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median", "ci_low", "ci_high",
-              "min", "max"]].reset_index(drop=True)
+    return s[COLD_COLUMNS].reset_index(drop=True)
 
 
 def _cold_note(header: dict[str, Any]) -> list[str]:
@@ -119,20 +123,19 @@ def _claims_table(results: list[ClaimResult]) -> pd.DataFrame:
 def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Optional[Console] = None,
                   title: str = "", cold_summary: Optional[pd.DataFrame] = None) -> None:
     console = console or _console()
-    t: Optional[Table] = Table(title=title or "isobench summary (ms, successes only)")
-    for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
-        t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
-    if summary.empty and cold_summary is not None and not cold_summary.empty:
-        t = None  # a cold-only set: no warm table to show
-    for _, r in summary.iterrows() if t is not None else ():
-        if r["phase"] not in ("startup",) + PHASES:
-            continue
-        t.add_row(str(r["mode"]), str(r["role"]), str(r["phase"]), str(r["n"]),
-                  f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
-                  f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
-    if t is not None:
+    has_cold = cold_summary is not None and not cold_summary.empty
+    if not (summary.empty and has_cold):  # a cold-only set has no warm table to show
+        t = Table(title=title or "isobench summary (ms, successes only)")
+        for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
+            t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
+        for _, r in summary.iterrows():
+            if r["phase"] not in ("startup",) + PHASES:
+                continue
+            t.add_row(str(r["mode"]), str(r["role"]), str(r["phase"]), str(r["n"]),
+                      f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
+                      f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
         console.print(t)
-    if cold_summary is not None and not cold_summary.empty:
+    if has_cold:
         c = Table(title="cold starts (ms): engine stopped and started before each cycle")
         for col in ("mode", "control", "phase", "n", "failed", "median", "95% CI", "min", "max"):
             c.add_column(col, justify="left" if col in ("mode", "control", "phase") else "right")

@@ -83,7 +83,7 @@ def _tcp(url: str, cert_dir: Optional[str], verify: bool, allow_plain: bool, whe
 
 
 def _from_env(environ: dict[str, str], where: str, allow_plain: bool, via: str = "env") -> Endpoint:
-    if not environ.get("DOCKER_HOST") and environ.get("DOCKER_CONTEXT") and via == "env":
+    if not environ.get("DOCKER_HOST") and environ.get("DOCKER_CONTEXT"):
         return _from_context(environ["DOCKER_CONTEXT"], where, allow_plain)
     host = environ.get("DOCKER_HOST") or (WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL)
     if host.startswith("tcp://"):

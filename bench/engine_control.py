@@ -33,8 +33,9 @@ from typing import Any, Optional, Protocol
 
 import docker
 
+from bench import vm
 from bench.config import Mode
-from bench.endpoints import Endpoint
+from bench.endpoints import Endpoint, resolve
 from bench.errors import UserError
 from bench.failures import EngineControlError
 
@@ -124,8 +125,6 @@ class DockerMachineControl(_NoSetup):
         _run(["docker-machine", "stop", self.name], "docker-machine stop", 600)
 
     def start(self) -> Optional[Endpoint]:
-        from bench.endpoints import resolve
-
         _run(["docker-machine", "start", self.name], "docker-machine start", 600)
         return resolve(self.mode)  # "Started machines may have new IP addresses"
 
@@ -148,17 +147,11 @@ class VmControl:
         self._last: Any = None
 
     def stop(self) -> None:
-        from bench import vm
-
         self._last = vm.load_state() or self._last
         vm.down(say=lambda m: None)
 
     def start(self) -> Optional[Endpoint]:
-        from bench import vm
-
         last = self._last
-        from bench.endpoints import resolve
-
         try:
             vm.restart(port=last.port if last else None, accel=last.accel if last else None, say=lambda m: None)
         except UserError as exc:
@@ -174,8 +167,6 @@ class VmControl:
         return {"image_loaded": built, "image_load_ns": time.perf_counter_ns() - t0}
 
     def record(self) -> dict[str, Any]:
-        from bench import vm
-
         state = vm.load_state()
         return {"control": self.kind, "accel": state.accel if state else None,
                 "storage": "in the VM's memory: the image is loaded again after each boot (untimed)"}
@@ -293,7 +284,3 @@ def control_for(mode: Mode, endpoint: Endpoint) -> tuple[Optional[EngineControl]
             return None, f"cannot read how dockerd (pid {pid}) was started ({exc.strerror}): {how}"
     return None, f"isobench cannot stop and start the engine at {endpoint.base_url} by itself: {how}"
 
-
-def require_any(reasons: dict[str, str]) -> None:
-    """A cold-only run where no mode can restart its engine is a UserError."""
-    raise UserError("no mode can run the cold scenario: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()) + ".")

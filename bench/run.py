@@ -148,7 +148,7 @@ def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
             controls[rt.mode.name] = control
             records[rt.mode.name] = control.record()
     if not controls and config.run.scenario == "cold":
-        engine_control.require_any(reasons)
+        raise UserError("no mode can run the cold scenario: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()) + ".")
     return controls, records
 
 

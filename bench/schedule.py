@@ -102,41 +102,31 @@ class Scheduler:
         return all(relative_halfwidth(self.tally.startups.get(rt.mode.name, [])) <= s.precision
                    for rt in self.runtimes)
 
-    def _run_round(self, round_no: int, warmup: bool) -> Optional[str]:
-        """Runs one round; returns a reason to stop the run as failed, or None."""
-        order = list(self.runtimes)
+    def _run_round(self, round_no: int, warmup: bool, cold: bool = False) -> Optional[str]:
+        """Runs one round; returns a reason to stop the run as failed, or None. A cold round
+        runs one cold cycle per mode that has an engine control (see bench.cold)."""
+        order = [rt for rt in self.runtimes if not cold or rt.mode.name in self.controls]
         self.rng.shuffle(order)
         for pos, rt in enumerate(order):
-            result = self.executor.run_cycle(rt, round_no, pos, warmup)
+            control = self.controls.get(rt.mode.name) if cold else None
+            if cold:
+                result = self.executor.run_cold_cycle(rt, control, round_no, pos)
+            else:
+                result = self.executor.run_cycle(rt, round_no, pos, warmup)
             self.writer.append(result.samples)
             self.tally.add(result, warmup)
-            self.progress.cycle_done(rt.mode.name, startup_of(result.samples), startup_of(result.samples) is not None)
-            if result.interrupted is not None:
-                raise result.interrupted
-            if result.engine_unavailable and not self._wait_for_engine(rt):
-                return (f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
-                        "of reconnect attempts")
-        self.progress.round_done()
-        return None
-
-    def _run_cold_round(self, round_no: int) -> Optional[str]:
-        """One cold cycle per mode that has an engine control; returns a reason to stop, or None."""
-        order = [rt for rt in self.runtimes if rt.mode.name in self.controls]
-        self.rng.shuffle(order)
-        for pos, rt in enumerate(order):
-            control = self.controls[rt.mode.name]
-            result = self.executor.run_cold_cycle(rt, control, round_no, pos)
-            self.writer.append(result.samples)
-            self.tally.add(result, warmup=False)
-            cold = startup_of(result.samples, "cold_startup")
-            self.progress.cycle_done(f"{rt.mode.name} cold", cold, cold is not None)
+            startup = startup_of(result.samples, "cold_startup" if cold else "startup")
+            self.progress.cycle_done(f"{rt.mode.name} cold" if cold else rt.mode.name, startup, startup is not None)
             if result.engine_down:
                 self._restore(rt, control)
             if result.interrupted is not None:
                 raise result.interrupted
             if (result.engine_down or result.engine_unavailable) and not self._wait_for_engine(rt):
-                return (f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
-                        f"({self.settings.reconnect_s:g} s of reconnect attempts)")
+                if cold:
+                    return (f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
+                            f"({self.settings.reconnect_s:g} s of reconnect attempts)")
+                return (f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
+                        "of reconnect attempts")
         self.progress.round_done()
         return None
 
@@ -179,8 +169,8 @@ class Scheduler:
                 if outcome.status != "complete" or not cold_rounds:
                     return outcome
                 reason, measured, round_no = outcome.reason + "; ", outcome.measured_rounds, self._next_round
-            for i in range(cold_rounds):
-                failed = self._run_cold_round(round_no)
+            for _ in range(cold_rounds):
+                failed = self._run_round(round_no, warmup=False, cold=True)
                 round_no += 1
                 if failed:
                     return Outcome("failed", failed, measured, self.tally)
