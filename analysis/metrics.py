@@ -9,65 +9,117 @@ Vectorised with numpy (a million samples in well under a second).
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 import pandas as pd
 
-from analysis.load import CATEGORICAL
 from bench.phases import COLD, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, WARM
 
 
-def _cycle_keys(frame: pd.DataFrame) -> np.ndarray:
-    """One integer per (set, round, mode): the cycle a sample belongs to."""
-    set_c = frame["set"].cat.codes.to_numpy(np.int64)
-    mode_c = frame["mode"].cat.codes.to_numpy(np.int64)
-    rnd = frame["round"].to_numpy(np.int64)
+def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:
+    """The category codes of ``names`` in a categorical column (names it lacks are left out)."""
+    wanted = set(names)
+    return np.asarray([i for i, c in enumerate(col.cat.categories) if str(c) in wanted], dtype=np.int64)
+
+
+def _cycle_keys(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """One integer per (set, round, mode): the cycle each of ``rows`` belongs to."""
+    set_c = frame["set"].cat.codes.to_numpy(np.int64)[rows]
+    mode_c = frame["mode"].cat.codes.to_numpy(np.int64)[rows]
+    rnd = frame["round"].to_numpy(np.int64)[rows]
     rnd = rnd - rnd.min() if len(rnd) else rnd
     n_modes = int(mode_c.max()) + 1 if len(mode_c) else 1
     n_rounds = int(rnd.max()) + 1 if len(rnd) else 1
     return (set_c * n_rounds + rnd) * n_modes + mode_c
 
 
+def _sorted_present(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical of the values present, categories sorted: what ``astype("category")``
+    gives for the object column the earlier ``pd.concat`` made, without building it."""
+    used = np.unique(codes[codes >= 0])
+    cats = categories[used] if len(used) else pd.Index([], dtype=object)  # as astype does for all-null
+    order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
+    remap = np.full(len(categories) + 1, -1, dtype=np.int64)  # last slot: code -1 stays -1
+    remap[used[order]] = np.arange(len(used))
+    return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(cats[order]))
+
+
+class _Cycles:
+    """The real phase samples of a frame, grouped into cycles, as plain numpy arrays:
+    categorical codes, not strings, so a million samples cost no Python per row."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.rows = np.flatnonzero(np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], PHASES + ENGINE_PHASES)))
+        self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
+        self.n = len(cycles)
+        _, self.first = np.unique(self.keys, return_index=True)  # first sample of each cycle
+        self.phase = frame["phase"].cat.codes.to_numpy()[self.rows]
+        self.dur = frame["duration_ms"].to_numpy(float)[self.rows]
+        self.ok = frame["ok"].to_numpy(bool)[self.rows]
+        self.err = frame["error"].cat.codes.to_numpy(np.int64)[self.rows]
+        failed_real = ~self.ok & ~np.isin(self.err, _codes(frame["error"], ["not_run"]))
+        self.first_fail = np.full(self.n, -1)
+        fk, fidx = np.unique(self.keys[failed_real], return_index=True)
+        self.first_fail[fk] = np.flatnonzero(failed_real)[fidx]
+        self.is_cold = np.zeros(self.n, dtype=bool)
+        self.is_cold[self.keys] = np.isin(frame["scenario"].cat.codes.to_numpy()[self.rows], _codes(frame["scenario"], [COLD]))
+
+    def metric(self, parts: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cycle: (total ms or NaN, all parts ok, error code of the first real failure or -1)."""
+        mask = np.isin(self.phase, parts)
+        k = self.keys[mask]
+        total = np.bincount(k, weights=np.nan_to_num(self.dur[mask]), minlength=self.n)
+        n_ok = np.bincount(k, weights=self.ok[mask], minlength=self.n)
+        good = (n_ok == n_parts) & (np.bincount(k, minlength=self.n) == n_parts)
+        fail_at = np.where(good, -1, self.first_fail)
+        return np.where(good, total, np.nan), good, np.where(fail_at >= 0, self.err[np.maximum(fail_at, 0)], -1)
+
+
 def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame plus one row per cycle and derived metric."""
-    base = frame[frame["phase"].isin(PHASES + ENGINE_PHASES)].reset_index(drop=True)
-    if base.empty:
+    """The frame plus one row per cycle and derived metric (rows appended after the samples)."""
+    if frame.empty:
         return frame
-    keys, cycle = pd.factorize(_cycle_keys(base))
-    n = len(cycle)
-    _, first = np.unique(keys, return_index=True)
-    phase = base["phase"].astype(object).to_numpy()
-    dur = base["duration_ms"].to_numpy(float)
-    ok = base["ok"].to_numpy(bool)
-    err = base["error"].astype(object).to_numpy()
-    failed_real = ~ok & (err != "not_run")
-    first_fail = np.full(n, -1)
-    fk, fidx = np.unique(keys[failed_real], return_index=True)
-    first_fail[fk] = np.flatnonzero(failed_real)[fidx]
-    parts_out = []
-    cycle_is_cold = np.zeros(n, dtype=bool)
-    cycle_is_cold[keys] = (base["scenario"] == COLD).to_numpy(bool)
-    metrics = [(m, p, None) for m, p in DERIVED.items()] + [(m, p, cycle_is_cold) for m, p in COLD_DERIVED.items()]
-    for metric, parts, only in metrics:
-        mask = np.isin(phase, parts)
-        k = keys[mask]
-        total = np.bincount(k, weights=np.nan_to_num(dur[mask]), minlength=n)
-        n_ok = np.bincount(k, weights=ok[mask], minlength=n)
-        n_all = np.bincount(k, minlength=n)
-        good = (n_ok == len(parts)) & (n_all == len(parts))
-        fail_at = first_fail.copy()
-        fail_at[good] = -1
-        out = base.iloc[first][["set", "round", "pos", "mode", "role", "warmup", "wall_ns", "scenario"]].reset_index(drop=True)
-        out["phase"] = metric
-        out["duration_ms"] = np.where(good, total, np.nan)
-        out["ok"] = good
-        out["error"] = np.where(fail_at >= 0, err[np.maximum(fail_at, 0)], None)
-        parts_out.append(out if only is None else out[only])
-    derived = pd.concat(parts_out, ignore_index=True)
-    combined = pd.concat([frame, derived[frame.columns]], ignore_index=True)
-    for col in CATEGORICAL:
-        if combined[col].dtype != "category":
-            combined[col] = combined[col].astype("category")
-    return combined
+    cyc = _Cycles(frame)
+    if not len(cyc.rows):
+        return frame
+    picks, names, durs, oks, errs = [], [], [], [], []
+    for metric, parts in list(DERIVED.items()) + list(COLD_DERIVED.items()):
+        dur, good, err = cyc.metric(_codes(frame["phase"], parts), len(parts))
+        keep = np.ones(cyc.n, dtype=bool) if metric in DERIVED else cyc.is_cold
+        picks.append(cyc.rows[cyc.first[keep]])
+        names += [metric] * int(keep.sum())
+        durs.append(dur[keep])
+        oks.append(good[keep])
+        errs.append(err[keep])
+    return _append(frame, np.concatenate(picks), names, np.concatenate(durs), np.concatenate(oks), np.concatenate(errs))
+
+
+def _append(frame: pd.DataFrame, src: np.ndarray, phases: list[str], dur: np.ndarray, ok: np.ndarray,
+            err: np.ndarray) -> pd.DataFrame:
+    """The frame with derived rows appended: each copies its cycle's first sample (``src``)
+    but for phase, duration, ok and error. Built column by column, since pd.concat would
+    turn the categoricals whose categories differ into a million Python strings."""
+    out = {}
+    for col in frame.columns:
+        values = frame[col]
+        if col == "phase":
+            old = values.cat.categories.astype(object)
+            cats = pd.Index(list(old) + sorted(set(phases) - set(old)), dtype=object)
+            codes = np.concatenate([values.cat.codes.to_numpy(np.int64), cats.get_indexer(phases)])
+            out[col] = _sorted_present(codes, pd.Index(cats, dtype=values.cat.categories.dtype))
+        elif col == "error":
+            codes = np.concatenate([values.cat.codes.to_numpy(np.int64), err])
+            out[col] = _sorted_present(codes, values.cat.categories)
+        elif col in ("duration_ms", "ok"):
+            out[col] = np.concatenate([values.to_numpy(), dur if col == "duration_ms" else ok])
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            out[col] = pd.Categorical.from_codes(np.concatenate([codes, codes[src]]), dtype=values.dtype)
+        else:
+            arr = values.to_numpy()
+            out[col] = np.concatenate([arr, arr[src]])
+    return pd.DataFrame(out)
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
