@@ -147,6 +147,12 @@ def cmd_image(args: argparse.Namespace) -> int:
         return 0
     image_id, built = ensure_image(client, force=args.force)
     print(f"image isobench/busybox:latest {'built' if built else 'present'} ({image_id[7:19]})")
+    from bench.image import build_record
+
+    rec = build_record(client.inspect_image(image_id))  # the layer is what compare matches on
+    print(f"layer {(rec.get('observed_layers') or ['?'])[0][7:19]}: " + ("as this host's busybox gives on every build"
+          if rec["reproducible"] else rec.get("reason") or "differs from what this host's busybox gives now: "
+          "rebuild with 'python -m bench image --force'"))
     return 0
 
 

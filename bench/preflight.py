@@ -117,6 +117,19 @@ def resolve_image(mode: Mode, version_info: dict[str, Any]) -> str:
     return mode.image
 
 
+def image_record(ref: str, img: dict[str, Any]) -> dict[str, Any]:
+    """The header's image facts. The id alone changes on every `docker import` (and every
+    VM boot re-imports), so the content identity goes beside it: what compare matches on."""
+    from bench.image import build_record, content_identity
+
+    record = {"ref": ref, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
+              "os_version": img.get("OsVersion"), "architecture": img.get("Architecture"),
+              "content": content_identity(img)}
+    if ref.startswith("isobench/busybox"):  # built here from busybox: can it be rebuilt identically?
+        record["build"] = build_record(img)
+    return record
+
+
 def check_mode(mode: Mode, run_id: str) -> ModeCheck:
     record: dict[str, Any] = {"requested": {"runtime": mode.runtime, "isolation": mode.isolation,
                                             "image": mode.image}, "role": mode.role}
@@ -153,8 +166,7 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
         except Exception as exc:
             category, message = failures.classify(exc)
             raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
-        record["image"] = {"ref": image, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
-                           "os_version": img.get("OsVersion"), "architecture": img.get("Architecture")}
+        record["image"] = image_record(image, img)
         if info.get("OSType") == "windows":
             record["windows"] = _windows_check(mode, version, info, img)
         record.update(_trial(client, mode, image, run_id))
