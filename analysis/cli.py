@@ -19,10 +19,41 @@ def latest_result(results_dir: Path = DEFAULT_RESULTS) -> Path:
     return max(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
+def check_result_paths(paths: list[Path]) -> list[Path]:
+    """Every path names a readable file, each once: else one sentence naming it, exit 2.
+    Checked before loading so a mistyped path never reaches a reader's traceback."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if not path.exists():
+            hint = f" (did you mean {path.with_suffix('.jsonl')}?)" if path.with_suffix(".jsonl").is_file() else ""
+            raise UserError(f"result file {path} does not exist{hint}: pass the path of a .jsonl file under results/.")
+        if path.is_dir():
+            found = sorted(path.rglob("*.jsonl"))
+            hint = f", such as {found[-1]}" if found else ""
+            raise UserError(f"{path} is a directory: pass the path of a .jsonl result file{hint}.")
+        if not path.is_file():
+            raise UserError(f"{path} is not a regular file: pass the path of a .jsonl result file.")
+        key = path.resolve()
+        if key in seen:
+            raise UserError(f"{path} is given twice: pass each result set once.")
+        seen[key] = path
+    return paths
+
+
 def _paths(args: argparse.Namespace) -> list[Path]:
     if getattr(args, "latest", False) or not args.results:
         return [latest_result()]
-    return [Path(p) for p in args.results]
+    return check_result_paths([Path(p) for p in args.results])
+
+
+def _out_dir(value: Optional[str]) -> Optional[Path]:
+    """The --out folder, refused up front when a file is in the way."""
+    if not value:
+        return None
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: pass a folder to write into (it is created if missing).")
+    return out
 
 
 def _load(paths: list[Path]):
@@ -33,7 +64,21 @@ def _load(paths: list[Path]):
         loaded = load(paths)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    for name in loaded.headers:
+        _require_samples(loaded, name)
     return loaded
+
+
+def _require_samples(loaded, name: str) -> None:
+    """A set with a header and no measured sample has nothing to report or compare: say why
+    (from its end record) rather than print empty tables."""
+    rows = loaded.frame[loaded.frame["set"] == name]
+    if len(rows) and not rows["warmup"].all():
+        return
+    end = loaded.ends.get(name) or {}
+    why = f"the run ended {end['status']}: {end.get('reason')}" if end.get("status") else "no end record: it was cut off"
+    what = "only warm-up samples" if len(rows) else "no samples"
+    raise UserError(f"{loaded.paths[name]} holds {what} ({why}): nothing to analyse; run the benchmark again.")
 
 
 def _claims(args: argparse.Namespace):
@@ -50,10 +95,11 @@ def _claims(args: argparse.Namespace):
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import build_report, print_summary
 
+    out = _out_dir(args.out)
     loaded = _load(_paths(args))
     claims = _claims(args)
     for name in loaded.headers:
-        rep = build_report(loaded, name, claims, Path(args.out) if args.out and len(loaded.headers) == 1 else None)
+        rep = build_report(loaded, name, claims, out if len(loaded.headers) == 1 else None)
         print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)", cold_summary=rep.cold)
         print(f"report: {rep.out_dir / 'index.html'} ({len(rep.figures)} figure files)")
     return 0
@@ -83,21 +129,44 @@ def cmd_compare(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.results]
     if len(paths) < 2:
         raise UserError("compare needs at least two result sets: python -m analysis compare OLD NEW [MORE...].")
-    loaded = _load(paths)
+    out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
+    loaded = _load(check_result_paths(paths))
     frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"
     cmp = compare(loaded, frame, list(loaded.headers), min_effect=args.min_effect if args.min_effect is not None else 0.05,
-                  alpha=args.alpha, force=args.force)
+                  alpha=args.alpha, force=args.force, order_by=args.order_by, metrics=args.metric)
     print_comparison(cmp)
-    out = Path(args.out) if args.out else paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     summary = summarize_set(frame) if len(cmp.sets) > 2 else None
     figures = write_comparison(cmp, out, summary if summary is not None else frame.iloc[0:0])
     print(f"comparison: {out / 'compare.md'} ({len(figures)} figure files)")
+    return _compare_exit(cmp, args)
+
+
+def _compare_exit(cmp, args: argparse.Namespace) -> int:
+    """1 on a slowdown (--fail-on-regression) or on any row not shown equivalent
+    (--require-equivalence); the reason on stderr."""
+    code = 0
     if args.fail_on_regression and cmp.regressions:
         worst = max(cmp.regressions, key=lambda r: r.ratio)
         print(f"regression: {len(cmp.regressions)} significant slowdown(s), worst {worst.mode} {worst.phase} x{worst.ratio:.3f}",
               file=sys.stderr)
-        return 1
-    return 0
+        code = 1
+    if args.require_equivalence and cmp.not_equivalent:
+        rows = ", ".join(f"{r.mode} {r.phase} ({r.verdict})" for r in cmp.not_equivalent[:5])
+        more = f" and {len(cmp.not_equivalent) - 5} more" if len(cmp.not_equivalent) > 5 else ""
+        print(f"not shown equivalent within ±{cmp.min_effect:.0%}: {len(cmp.not_equivalent)} of {len(cmp.rows)} rows: "
+              f"{rows}{more}", file=sys.stderr)
+        code = 1
+    return code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return v
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -141,15 +210,36 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--alpha", type=_unit_float, default=0.05)
     m.add_argument("--force", action="store_true", help="compare even when host, CPU or image differ")
     m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
+    m.add_argument("--require-equivalence", action="store_true",
+                   help="exit 1 unless every row (of the --metric phases) is shown equivalent within the minimum effect")
+    m.add_argument("--metric", action="append", metavar="PHASE",
+                   help="compare only this phase or metric (repeatable: --metric startup --metric exec)")
+    m.add_argument("--order-by", metavar="KEY",
+                   help="order a series by this header key (e.g. engine.version, host.currentbuild, packages.docker); "
+                        "default: the first version that differs")
     m.add_argument("--out", help="output folder")
     m.set_defaults(fn=cmd_compare)
 
     b = sub.add_parser("bench", help="benchmark the analysis on a synthetic result set")
-    b.add_argument("--samples", type=int, default=1_000_000)
+    b.add_argument("--samples", type=_positive_int, default=1_000_000)
     b.set_defaults(fn=cmd_bench)
     return p
 
 
+def _guarded(fn):
+    """Reading and writing files: an OS error the checks above did not foresee (a full
+    disk, a folder without write permission) is still one sentence, exit 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except OSError as exc:
+            where = exc.filename or "a file"
+            raise UserError(f"{where}: {exc.strerror or exc}: check the path and its permissions.") from None
+
+    return run
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_command(args.fn, args)
+    return run_command(_guarded(args.fn), args)

@@ -137,7 +137,8 @@ def forest(table: pd.DataFrame, out_dir: Path, title: str, name: str = "forest",
     """Ratios (new/old or slower/faster) with their 95% CIs, one row per comparison."""
     t = table.dropna(subset=["ratio"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * len(t) + 1.5)))
-    colours = {"slower": "#C44E52", "faster": "#55A868", "unchanged": "#4C72B0", "inconclusive": "#999999",
+    colours = {"slower": "#C44E52", "faster": "#55A868", "equivalent": "#4C72B0", "no change detected": "#8C8C8C",
+               "inconclusive": "#999999",
                "supported": "#55A868", "contradicted": "#C44E52", "untestable": "#999999"}
     y = np.arange(len(t))[::-1]
     for yi, (_, r) in zip(y, t.iterrows()):

@@ -130,6 +130,8 @@ def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, mi
     - "unchanged": the point ratio inside the band, the CI wider than it (no change
       that matters was found, though one is not ruled out);
     - "unclear": a large point ratio the test does not back: the data do not decide.
+    Comparisons across result sets show "unchanged" and "unclear" alike as "no change
+    detected" (analysis.compare): neither a change nor shown to be small.
     """
     up, down = 1 + min_effect, 1 / (1 + min_effect)
     if any(math.isnan(v) for v in (ratio, low, high)):
@@ -143,6 +145,40 @@ def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, mi
     if down < ratio < up:
         return "unchanged"
     return "unclear"
+
+
+POWER = 0.80  # the chance more rounds are meant to give of settling a row
+MAX_ROUNDS = 100_000  # beyond this, "more rounds" is not an answer: the estimate sits on an edge
+
+
+def rounds_to_settle(ratio: float, low: float, high: float, n_old: int, n_new: int, min_effect: float,
+                     confidence: float = CONFIDENCE) -> Optional[int]:
+    """Rounds per set (both sets run anew with that many) that would most likely settle a
+    comparison that is neither a change nor shown equivalent; None when no count will.
+
+    From the observed spread: on a log scale the CI's half-width shrinks as 1/sqrt(n).
+    Where the estimate lies inside the ±min_effect band, settling means the CI fitting in
+    the band (equivalent); outside it, the CI clearing 1 (slower/faster). Each side of
+    the CI is scaled on its own (bootstrap intervals are not symmetric), and the margin
+    is sized for a POWER chance, as a sample-size calculation does: the new estimate
+    will itself move by about one standard error.
+    """
+    if min_effect <= 0 or not all(v > 0 and math.isfinite(v) for v in (ratio, low, high)) or min(n_old, n_new) < 2:
+        return None
+    r, lo, hi = math.log(ratio), math.log(low), math.log(high)
+    band = math.log1p(min_effect)
+    if abs(r) < band:  # distance each side of the CI must stay within, and its present extent
+        sides = [(band - r, hi - r), (band + r, r - lo)]
+    else:
+        sides = [(abs(r), r - lo if r > 0 else hi - r)]
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    inflate = (z + sps.norm.ppf(POWER)) / z
+    scale = max((extent * inflate / room) ** 2 for room, extent in sides)
+    if scale <= 1:
+        return None  # the interval is already narrow enough: the rank test, not the spread, holds it back
+    # two independent sets: the variance goes as 1/n_old + 1/n_new; both rerun with N rounds: 2/N
+    needed = math.ceil(2 * scale / (1 / n_old + 1 / n_new))
+    return needed if needed <= MAX_ROUNDS else None
 
 
 def summarize(frame: pd.DataFrame, by: Sequence[str] = ("set", "mode", "phase")) -> pd.DataFrame:

@@ -40,10 +40,20 @@ class SyntheticMode:
     failure_error: str = "timeout"
 
 
+# An image's content identity as preflight records it (bench.image.content_identity).
+IMAGE_CONTENT = {"layers": ["sha256:" + "1" * 64], "cmd": ["/bin/sh"], "entrypoint": None, "env": None,
+                 "working_dir": "", "user": "", "os": "linux", "os_version": None, "architecture": "amd64"}
+
+
 def header(modes: list[SyntheticMode], run_id: Optional[str] = None, host: Optional[dict] = None,
-           engine_version: str = "20.10.24", image_id: str = "sha256:" + "0" * 64, seed: int = 0) -> dict:
+           engine_version: str = "20.10.24", image_id: str = "sha256:" + "0" * 64, seed: int = 0,
+           image_content: Optional[dict] = IMAGE_CONTENT) -> dict:
+    """``image_content=None`` writes a header as isobench did before it recorded content identity."""
     host = host or {"hostname": "synthetic", "os": "Linux", "kernel": "6.1", "cpu_model": "synthetic CPU",
                     "cpu_count": 2, "memory_bytes": 2**34}
+    image: dict = {"id": image_id, "size": 1}
+    if image_content is not None:
+        image["content"] = image_content
     return {
         "type": "header", "schema": resultset.SCHEMA_NAME, "version": resultset.SCHEMA_VERSION,
         "run_id": run_id or uuid.uuid4().hex[:12], "created": "2026-11-28T00:00:00+00:00", "created_ns": time.time_ns(),
@@ -51,7 +61,7 @@ def header(modes: list[SyntheticMode], run_id: Optional[str] = None, host: Optio
         "packages": {"isobench": "synthetic"}, "skipped": {}, "swept_at_start": 0,
         "harness": {"executor": "scripted"},
         "modes": {m.name: {"role": m.role, "engine": {"version": engine_version, "os_type": "linux"},
-                           "image": {"id": image_id, "size": 1}, "requested": {"runtime": m.name, "isolation": "default"},
+                           "image": dict(image), "requested": {"runtime": m.name, "isolation": "default"},
                            "ping_rtt_ns": 1_000_000, "version_rtt_ns": 1_500_000,
                            "endpoint": {"url": "scripted", "scheme": "scripted"}} for m in modes},
     }
