@@ -52,6 +52,7 @@ OS_MISMATCH = "os_mismatch"
 NO_HYPERVISOR = "no_hypervisor"
 IMAGE_INCOMPATIBLE = "image_incompatible"
 FEATURE_MISSING = "feature_missing"
+CLIENT_HYPERV_ONLY = "client_hyperv_only"  # a Windows client edition refuses process isolation
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,17 @@ RULES: tuple[Rule, ...] = (
          "register the runtime in the engine's daemon.json \"runtimes\" and reload dockerd"),
     Rule(r"invalid isolation", ISOLATION_REJECTED,
          "this engine does not offer that isolation (Linux engines only support 'default')"),
-    Rule(r"0xc0370101|operating system of the container does not match", OS_MISMATCH,
+    # HCS 0xc0370101 in both wordings: the old one ("The operating system of the container does not
+    # match the operating system of the host", with the code) and the one Docker 18.09+ prints on
+    # hosts from 1809 on, without the code ("The container operating system does not match the host
+    # operating system", after CreateComputeSystem, hcsshim:: or hcs::).
+    Rule(r"0xc0370101|operating system of the container does not match"
+         r"|container operating system does not match the host operating system", OS_MISMATCH,
          "process isolation needs an image built for the host's Windows build: pick the matching tag or use hyperv isolation"),
+    # Client editions (Windows 10/11): none before 1809 runs process isolation, and the engine says so.
+    Rule(r"windows client operating systems (earlier than version 1809 can )?only (support|run) hyper-v containers",
+         CLIENT_HYPERV_ONLY,
+         "this Windows client edition runs only Hyper-V isolation: use the hyperv mode, or Windows 10 1809+ / Server"),
     Rule(r"0xc0351000|no hypervisor is present", NO_HYPERVISOR,
          "Hyper-V isolation needs the Hyper-V role (and nested virtualisation when the host is itself a VM)"),
     Rule(r"a required feature is not installed", FEATURE_MISSING,

@@ -38,6 +38,7 @@ CLIENT_TO_SERVER: dict[int, int] = {19043: 19042, 19044: 19042, 19045: 19042, 22
 FIRST_CLIENT_PROCESS_BUILD = 17763  # Windows 10 1809: first client build that allows process isolation
 WINDOWS_11_FIRST_BUILD = 22000
 SERVER_2022_BUILD = 20348
+SERVER_2016_BUILD = 14393  # process isolation there also needs the revision (UBR) to match
 
 
 def build_of(version_info: dict[str, Any]) -> Optional[int]:
@@ -50,6 +51,12 @@ def build_of(version_info: dict[str, Any]) -> Optional[int]:
 def image_build(os_version: Optional[str]) -> Optional[int]:
     """An image's build from its os.version ("10.0.17763.5329")."""
     m = re.match(r"10\.0\.(\d+)", os_version or "")
+    return int(m.group(1)) if m else None
+
+
+def image_ubr(os_version: Optional[str]) -> Optional[int]:
+    """An image's revision (UBR) from its os.version ("10.0.14393.1884" -> 1884)."""
+    m = re.match(r"10\.0\.\d+\.(\d+)", os_version or "")
     return int(m.group(1)) if m else None
 
 
@@ -80,16 +87,23 @@ class Verdict:
     rule: str
 
 
-def process_isolation_ok(host_build: int, image_build_no: int, client: bool) -> Verdict:
+def process_isolation_ok(host_build: int, image_build_no: int, client: bool, host_ubr: Optional[int] = None,
+                         image_ubr_no: Optional[int] = None) -> Verdict:
     """Can process isolation run an image of ``image_build_no`` on this host?
 
     Microsoft's rules (version-compatibility page): the kernel is shared, so the
-    image build must equal the host build; Windows 11 hosts may also run
-    Windows Server 2022 (20348) images; Windows 10 before 1809 allows process
-    isolation only on Server.
+    image build must equal the host build; on Windows Server 2016 (14393) the
+    revision (UBR) must match as well; Windows 11 hosts may also run Windows
+    Server 2022 (20348) images; Windows 10 before 1809 allows process isolation
+    only on Server.
     """
     if client and host_build < FIRST_CLIENT_PROCESS_BUILD:
         return Verdict(False, f"Windows 10 before 1809 (build {FIRST_CLIENT_PROCESS_BUILD}) allows only Hyper-V isolation on client editions")
+    if image_build_no == host_build == SERVER_2016_BUILD and None not in (host_ubr, image_ubr_no) \
+            and host_ubr != image_ubr_no:
+        return Verdict(False, f"on Windows Server 2016 process isolation needs the image revision ({image_build_no}."
+                              f"{image_ubr_no}) to equal the host's ({host_build}.{host_ubr}): pull the image tag "
+                              f"for the host's update, patch the host to match, or use hyperv isolation")
     if image_build_no == host_build:
         return Verdict(True, "image and host builds match")
     if client and host_build >= WINDOWS_11_FIRST_BUILD and image_build_no == SERVER_2022_BUILD:

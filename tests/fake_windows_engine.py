@@ -42,6 +42,9 @@ class WindowsHost:
     detach_failures: int = 0
     # older engines and images leave OsVersion out of the image inspect
     report_os_version: bool = True
+    # Hyper-V starts that work before the hypervisor stops answering (None: always, while hyperv is True):
+    # a host that passes preflight and then fails mid-run
+    hyperv_starts_ok: Optional[int] = None
 
 
 class FakeWindowsEngine:
@@ -225,11 +228,15 @@ class FakeWindowsEngine:
             sock.close()
             return None
         if action == "start":
-            image_build = int(self.host.images[c["body"]["Image"]].split(".")[2])
-            if effective == "hyperv" and not self.host.hyperv:
+            image_build, image_ubr = (int(x) for x in self.host.images[c["body"]["Image"]].split(".")[2:4])
+            if effective == "hyperv" and (not self.host.hyperv or self.host.hyperv_starts_ok == 0):
                 c["started"].set()
                 return self._error(h, 500, NO_HYPERVISOR.format(cid=cid))
-            if effective == "process" and image_build != self.host.build:
+            if effective == "hyperv" and self.host.hyperv_starts_ok is not None:
+                self.host.hyperv_starts_ok -= 1
+            # Server 2016 shares its kernel only with images of the same revision (UBR) too.
+            if effective == "process" and (image_build != self.host.build
+                                           or (image_build == 14393 and image_ubr != self.host.ubr)):
                 c["started"].set()
                 return self._error(h, 500, OS_MISMATCH.format(cid=cid))
             if effective == "hyperv" and image_build > self.host.build:

@@ -29,6 +29,17 @@ def api_error(text, status=500):
     ("hcsshim: failed to detach VHD: timeout", "cleanup_failed"),
     ("OCI runtime create failed: container_linux.go:380", "runtime_error"),
     ("something nobody has seen", "api_error"),
+    # Docker 18.09+ on 1809+ hosts: the build mismatch without its code, after three call names.
+    ("failed to create container abc: CreateComputeSystem abc: The container operating system does not match "
+     "the host operating system.", "os_mismatch"),
+    ("container abc encountered an error during hcsshim::CreateComputeSystem abc: The container operating system "
+     "does not match the host operating system.", "os_mismatch"),
+    ("container abc encountered an error during hcs::CreateComputeSystem abc: The container operating system "
+     "does not match the host operating system.", "os_mismatch"),
+    # Client editions refusing process isolation.
+    ("Windows client operating systems only support Hyper-V containers", "client_hyperv_only"),
+    ("Error response from daemon: Windows client operating systems earlier than version 1809 can only run "
+     "Hyper-V containers", "client_hyperv_only"),
 ])
 def test_engine_texts_map_to_categories(text, category):
     cat, message = failures.classify(api_error(text))
