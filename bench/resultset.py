@@ -16,6 +16,11 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 engine_stop and engine_up; the header adds `cold` (per mode: how the
                 engine is stopped and started, or why it cannot be). Version 1 files
                 read as all warm.
+       2026-11  (additive, no bump: older readers lose nothing) each mode's `image` adds
+                `content` (layer diff ids, inherited config, platform: what compare
+                matches images on, since `docker import` gives every import a new id)
+                and, for isobench's own image, `build` (expected vs observed layer,
+                `reproducible`). Sets without them are compared by image id.
 """
 
 from __future__ import annotations
