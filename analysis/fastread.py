@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,19 +31,25 @@ MIN_BYTES = 4 * 1024 * 1024
 
 
 class _LineIndex:
-    """The few non-sample lines by number, without splitting a million-line file:
-    the header is first and end records are last; anything else splits once."""
+    """The few non-sample lines by number, without splitting a million-line file: the
+    header is first and end records are last, found by searching back from the end
+    (slicing, never copying the whole buffer); anything else (a resume in the middle)
+    locates the newlines once with numpy. ``data`` ends with a newline."""
 
     def __init__(self, data: bytes, rows: list[int], n_lines: int) -> None:
-        self._data = data
         tail = [r for r in rows if r > 0]
         self._lines: dict[int, bytes] = {0: data[: data.find(b"\n")]}
         if tail and tail == list(range(n_lines - len(tail), n_lines)):
-            for offset, line in enumerate(data.rstrip(b"\n").rsplit(b"\n", len(tail))[1:]):
-                self._lines[n_lines - len(tail) + offset] = line
+            end = len(data) - 1
+            for row in reversed(tail):
+                start = data.rfind(b"\n", 0, end) + 1
+                self._lines[row] = data[start:end]
+                end = start - 1
         elif tail:
-            every = data.split(b"\n")
-            self._lines.update({r: every[r] for r in tail})
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+            for row in tail:
+                start = int(ends[row - 1]) + 1
+                self._lines[row] = data[start:int(ends[row])]
 
     def __getitem__(self, row: int) -> bytes:
         return self._lines[row]
@@ -53,8 +60,13 @@ class FastRead:
         self.header, self.end, self.warnings, self.table = header, end, warnings, table
 
 
-def read_fast(path: Path) -> Optional[FastRead]:
-    data = Path(path).read_bytes()
+def _read(path: Path) -> Optional[tuple[bytes, list[str]]]:
+    """The file's bytes ending in a newline, a truncated last line cut off with a warning;
+    None when the file is small or cannot be read (the exact reader then says why)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
     if len(data) < MIN_BYTES:
         return None
     warnings: list[str] = []
@@ -67,6 +79,53 @@ def read_fast(path: Path) -> Optional[FastRead]:
             lineno = data.count(b"\n", 0, cut) + 1
             warnings.append(f"{path}:{lineno}: truncated last line ignored (the run was cut off mid-write).")
             data = data[:cut]
+    return data, warnings
+
+
+def _other_records(path: Path, lines: _LineIndex, rows: list[int]) -> Optional[tuple[dict[str, Any], Optional[dict[str, Any]], bool]]:
+    """(header, end record or None, whether the last of ``rows`` is an end record) from the
+    non-sample lines, as bench.resultset.parse reads them (a resume supersedes an earlier
+    end); None on any doubt."""
+    try:
+        header = check_header(orjson.loads(lines[0]), f"{path}:1")
+    except orjson.JSONDecodeError:
+        return None
+    end, kind = None, "header"
+    for row in rows[1:]:
+        rec = orjson.loads(lines[row])
+        kind = rec.get("type") if isinstance(rec, dict) else None
+        if kind == "end" and rec.get("status") in END_STATUSES:
+            end = rec
+        elif kind == "resume":
+            end = None
+        else:
+            return None
+    return header, end, kind == "end"
+
+
+def _samples_valid(data: bytes, samples: pa.Table, lines: _LineIndex, other_rows: list[int]) -> bool:
+    """The checks bench.resultset makes of every sample, done on whole columns."""
+    for key in REQUIRED_SAMPLE_FIELDS:
+        if type(None) in SAMPLE_FIELDS[key]:
+            # Nullable yet required: arrow reads a missing key as null, so count the keys
+            # themselves (a quote inside a JSON string is escaped, so `"key":` is a key).
+            token = f'"{key}":'.encode()
+            in_others = sum(lines[r].count(token) for r in other_rows)
+            if data.count(token) - in_others != samples.num_rows:
+                return False
+        elif samples.column(key).null_count:
+            return False
+    if not set(pc.unique(samples.column("scenario")).to_pylist()) <= {None, "warm", "cold"}:
+        return False  # the exact reader names the line
+    dur, ok = samples.column("duration_ns"), samples.column("ok")
+    return not (pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py())
+
+
+def read_fast(path: Path) -> Optional[FastRead]:
+    read = _read(path)
+    if read is None:
+        return None
+    data, warnings = read
     n_lines = data.count(b"\n")
     try:
         table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=8 << 20),
@@ -76,46 +135,21 @@ def read_fast(path: Path) -> Optional[FastRead]:
         return None
     if table.num_rows != n_lines or n_lines < 2:
         return None  # blank lines or other surprises: let the exact reader say what is wrong
-    types = table.column("type")
-    is_sample = pc.equal(types, "sample")
+    is_sample = pc.equal(table.column("type"), "sample")
     other_rows = pc.indices_nonzero(pc.invert(pc.fill_null(is_sample, False))).to_pylist()
     if not other_rows or other_rows[0] != 0:
         return None
     lines = _LineIndex(data, other_rows, n_lines)
-    try:
-        header = check_header(orjson.loads(lines[0]), f"{path}:1")
-    except orjson.JSONDecodeError:
+    records = _other_records(path, lines, other_rows)
+    if records is None:
         return None
-    end = None
-    last = None
-    for row in other_rows[1:]:
-        rec = orjson.loads(lines[row])
-        kind = rec.get("type") if isinstance(rec, dict) else None
-        if kind == "end" and rec.get("status") in END_STATUSES:
-            end = rec
-        elif kind == "resume":
-            end = None
-        else:
-            return None
-        last = row
-    samples = table.filter(is_sample)
-    for key in REQUIRED_SAMPLE_FIELDS:
-        if type(None) in SAMPLE_FIELDS[key]:
-            # Nullable yet required: arrow reads a missing key as null, so count the keys
-            # themselves (a quote inside a JSON string is escaped, so `"key":` is a key).
-            token = f'"{key}":'.encode()
-            in_others = sum(lines[r].count(token) for r in other_rows)
-            if data.count(token) - in_others != samples.num_rows:
-                return None
-        elif samples.column(key).null_count:
-            return None
-    scen = pc.unique(samples.column("scenario")).to_pylist()
-    if not set(scen) <= {None, "warm", "cold"}:
-        return None  # the exact reader names the line
-    dur, ok = samples.column("duration_ns"), samples.column("ok")
-    if pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py():
+    header, end, ends_with_end = records
+    n_samples = n_lines - len(other_rows)
+    # The usual layout, header then samples then end records, is a zero-copy slice.
+    usual = other_rows[1:] == list(range(1 + n_samples, n_lines))
+    samples = table.slice(1, n_samples) if usual else table.filter(is_sample)
+    if not _samples_valid(data, samples, lines, other_rows):
         return None
-    if last != n_lines - 1:
-        end = None
+    if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
     return FastRead(header, end, warnings, samples.drop_columns(["type"]))

@@ -13,14 +13,22 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
+import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
+from analysis import cache
 from analysis.fastread import read_fast
 from bench.phases import WARM
-from bench.resultset import ResultFileError, parse
+from bench.resultset import ResultFileError, check_header, parse
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
 CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")
+# Bump on any change to the frame's columns, dtypes or meaning: it keys the columnar cache
+# (whose key also holds a digest of this module's code, as a second line of defence).
+FRAME_VERSION = 1
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Loaded:
     ends: dict[str, Optional[dict[str, Any]]]
     paths: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # per set: "cache" or "jsonl"
 
 
 def set_name(path: Path) -> str:
@@ -60,38 +69,148 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
     })
 
 
+def _sorted_categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
+    """Codes into ``values`` as a categorical with sorted categories (what pd.Categorical of
+    the strings gives), without building the strings. Every value must occur."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    remap = np.empty(len(values) + 1, dtype=np.int64)
+    remap[order] = np.arange(len(values))
+    remap[-1] = -1  # a null stays null
+    return pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in order])
+
+
+def _arrow_categorical(column: Any, fill: Optional[str] = None) -> tuple[np.ndarray, list[Any]]:
+    """A string column's codes (-1 for null) and distinct values in order of first appearance."""
+    if fill is not None:
+        column = pc.fill_null(column, fill)
+    encoded = pc.dictionary_encode(column.combine_chunks() if hasattr(column, "combine_chunks") else column)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary.to_pylist()
+
+
 def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+    """The frame from pyarrow's columns, column by column: no detour through a pandas
+    frame of strings. Categories as the exact reader's frame has them in order of first
+    appearance for mode, phase and error, sorted for role and scenario."""
     roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
-    for col in ("mode", "phase", "error"):
-        i = table.schema.get_field_index(col)
-        table = table.set_column(i, col, table.column(col).dictionary_encode())
-    df = table.to_pandas()
-    n = len(df)
-    mode = df["mode"].cat
-    role = np.asarray([roles.get(m, "") for m in mode.categories], dtype=object)
+    n = table.num_rows
+    cats = {c: _arrow_categorical(table.column(c)) for c in ("mode", "phase", "error")}
+    mode_codes, modes = cats["mode"]
+    role_of_mode = [roles.get(m, "") for m in modes]
+    role_values = sorted(set(role_of_mode))
+    role_codes = np.asarray([role_values.index(r) for r in role_of_mode], dtype=np.int64)[mode_codes] if n else \
+        np.empty(0, dtype=np.int64)
+
+    def numbers(col: str, dtype: str) -> np.ndarray:
+        return table.column(col).to_numpy().astype(dtype, copy=False)
+
+    scenario = _arrow_categorical(table.column("scenario"), fill=WARM)  # version 1 sets: all warm
     return pd.DataFrame({
         "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
-        "round": df["round"].to_numpy("int64"),
-        "pos": df["pos"].to_numpy("int64"),
-        "mode": df["mode"],
-        "role": pd.Categorical(role[mode.codes] if n else []),
-        "phase": df["phase"],
-        "duration_ms": df["duration_ns"].to_numpy("float64", na_value=np.nan) / 1e6
-        if hasattr(df["duration_ns"], "to_numpy") else df["duration_ns"] / 1e6,
-        "ok": df["ok"].to_numpy("bool"),
-        "error": df["error"],
-        "warmup": df["warmup"].to_numpy("bool"),
-        "wall_ns": df["wall_ns"].to_numpy("int64"),
-        # Version 1 sets have no scenario: all warm.
-        "scenario": pd.Categorical(df["scenario"].fillna(WARM)),
+        "round": numbers("round", "int64"),
+        "pos": numbers("pos", "int64"),
+        "mode": pd.Categorical.from_codes(mode_codes, categories=modes),
+        "role": pd.Categorical.from_codes(role_codes, categories=role_values),
+        "phase": pd.Categorical.from_codes(*cats["phase"]),
+        "duration_ms": pc.cast(table.column("duration_ns"), pa.float64()).to_numpy() / 1e6,
+        "ok": numbers("ok", "bool"),
+        "error": pd.Categorical.from_codes(*cats["error"]),
+        "warmup": numbers("warmup", "bool"),
+        "wall_ns": numbers("wall_ns", "int64"),
+        "scenario": _sorted_categorical(*scenario),
     })
 
 
-def load(paths: Iterable[Path], warn: bool = True) -> Loaded:
-    """Reads result sets into one frame. Two files of the same name are refused."""
+@dataclass
+class SetRead:
+    """One set as read: from the JSONL, or from its cache (``source``)."""
+
+    header: dict[str, Any]
+    end: Optional[dict[str, Any]]
+    warnings: list[str]
+    frame: pd.DataFrame
+    source: str = "jsonl"  # or "cache"
+    uncached: Optional[str] = None  # after a JSONL read: why no fresh cache was left behind
+
+
+def read_jsonl(path: Path, name: str) -> SetRead:
+    """The set from its JSONL: pyarrow's reader for large files, the exact reader otherwise
+    (and whenever the fast one has any doubt)."""
+    fast = read_fast(path)
+    if fast is not None:
+        return SetRead(fast.header, fast.end, fast.warnings, _frame_from_arrow(name, fast.header, fast.table))
+    parsed = parse(path)
+    return SetRead(parsed.header, parsed.end, parsed.warnings, _frame(name, parsed.header, parsed.columns.data))
+
+
+def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
+    """The set from its columnar cache when that is fresh, else from the JSONL (then the
+    cache is written for next time). Cache trouble is one line on stderr, never an error."""
+    probe = cache.current_key(path, FRAME_VERSION) if use_cache else None
+    if probe is None:  # cache off, or the file cannot be opened: the JSONL reader says why
+        return read_jsonl(path, name)
+    key, header_line = probe
+    found = cache.read(path, key)
+    if found.cached is not None:
+        frame = found.cached.frame
+        frame.insert(0, "set", pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), [name]))
+        header = check_header(orjson.loads(header_line), f"{path}:1")
+        return SetRead(header, found.cached.end, found.cached.warnings, frame, "cache")
+    data = read_jsonl(path, name)
+    data.uncached = _store(path, key, data, found.problem)
+    return data
+
+
+def _store(path: Path, key: dict[str, Any], data: SetRead, problem: Optional[str]) -> Optional[str]:
+    """Writes the cache after a JSONL read, saying in one line what happened if anything was
+    wrong. Returns None when a fresh cache is in place, else why not."""
+    if data.end is None or not cache.unchanged_since(path, key):
+        # Still being written (or cut off, or grew while read): a cache would be stale at
+        # the next appended line, so none is written and the JSONL is read each time.
+        why = "the set has no end record yet (still being written, or cut off) or changed while it was read"
+        if problem:
+            cache.remove(path)
+            cache.notify(f"{path}: {problem}; read the JSONL instead and made no new cache: {why}.")
+        return why
+    failed = cache.write(path, key, data.frame, data.end, data.warnings)
+    if failed:
+        cache.notify(f"{path}: {problem + '; ' if problem else ''}cannot write the cache {cache.cache_path(path).name} "
+                     f"({failed}): the analysis goes on from the JSONL.")
+        return f"the cache cannot be written ({failed})"
+    if problem:
+        cache.notify(f"{path}: {problem}; rebuilt it from the JSONL.")
+    return None
+
+
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames one after another. Categoricals whose categories differ are joined on their
+    codes: pd.concat would turn them into Python strings (seconds for a million rows)."""
+    if len(frames) == 1:
+        return frames[0]
+    out = {}
+    for col in frames[0].columns:
+        parts = [f[col] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            try:  # sorted, as astype("category") on the joined strings would give
+                out[col] = union_categoricals(parts, sort_categories=len({tuple(p.cat.categories) for p in parts}) > 1)
+                continue
+            except TypeError:  # categories of different dtypes (an all-null column): join as strings
+                pass
+        out[col] = pd.concat(parts, ignore_index=True)
+    frame = pd.DataFrame(out)
+    for col in CATEGORICAL:
+        if col in frame and frame[col].dtype != "category":
+            frame[col] = frame[col].astype("category")
+    return frame
+
+
+def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Loaded:
+    """Reads result sets into one frame. Two files of the same name are refused.
+    ``use_cache``: read and write each set's columnar cache (see analysis.cache)."""
     headers: dict[str, dict[str, Any]] = {}
     ends: dict[str, Optional[dict[str, Any]]] = {}
     where: dict[str, Path] = {}
+    sources: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
     all_warnings: list[str] = []
     for path in paths:
@@ -99,23 +218,14 @@ def load(paths: Iterable[Path], warn: bool = True) -> Loaded:
         name = set_name(path)
         if name in where:
             raise ResultFileError(f"{path} and {where[name]} have the same name: each result set is named by its time and host, so one of them is a copy.")
-        fast = read_fast(path)
-        if fast is not None:
-            headers[name], ends[name], where[name] = fast.header, fast.end, path
-            frames.append(_frame_from_arrow(name, fast.header, fast.table))
-            all_warnings += fast.warnings
-        else:
-            parsed = parse(path)
-            headers[name], ends[name], where[name] = parsed.header, parsed.end, path
-            frames.append(_frame(name, parsed.header, parsed.columns.data))
-            all_warnings += parsed.warnings
+        data = read_set(path, name, use_cache)
+        headers[name], ends[name], where[name], sources[name] = data.header, data.end, path, data.source
+        frames.append(data.frame)
+        all_warnings += data.warnings
     if not frames:
         raise ResultFileError("no result set given: pass one or more .jsonl files from results/.")
-    frame = pd.concat(frames, ignore_index=True)
-    for col in CATEGORICAL:  # concat of differing categories falls back to object
-        if frame[col].dtype != "category":
-            frame[col] = frame[col].astype("category")
+    frame = concat_frames(frames)
     if warn:
         for w in all_warnings:
             _warnings.warn(w, stacklevel=2)
-    return Loaded(frame, headers, ends, where, all_warnings)
+    return Loaded(frame, headers, ends, where, all_warnings, sources)
