@@ -93,7 +93,7 @@ def _claims(args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import build_report, print_summary
+    from analysis.report import build_report, concurrency_note, print_summary
 
     out = _out_dir(args.out)
     loaded = _load(_paths(args))
@@ -101,6 +101,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in loaded.headers:
         rep = build_report(loaded, name, claims, out if len(loaded.headers) == 1 else None)
         print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)", cold_summary=rep.cold)
+        note = concurrency_note(loaded.headers[name], loaded.ends[name])
+        if note:
+            print(note)
         print(f"report: {rep.out_dir / 'index.html'} ({len(rep.figures)} figure files)")
     return 0
 

@@ -95,6 +95,19 @@ def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
     return s[COLD_COLUMNS].reset_index(drop=True)
 
 
+def concurrency_note(header: dict[str, Any], end: Optional[dict[str, Any]]) -> Optional[str]:
+    """Why this set's timings may include another run's load on the same engine, or None: it ran
+    beside a lease holder (--allow-concurrent), or another run joined it so (see bench.lease)."""
+    beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values()
+              if rec.get("concurrent_with")]
+    joined = (end or {}).get("concurrent_with") or []
+    if not beside and not joined:
+        return None
+    runs = sorted({str(b.get("run_id")) for b in beside} | {str(j) for j in joined})
+    return (f"CONCURRENT: another isobench run shared an engine with this one ({', '.join(runs)}); "
+            "its timings include that load.")
+
+
 def _cold_note(header: dict[str, Any]) -> list[str]:
     """What `engine_up` means per mode, and modes the cold scenario could not run."""
     lines = []
@@ -177,7 +190,10 @@ def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFr
     lines = [f"# {title}", "",
              f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} CPUs), "
              f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
-             f" - {(end or {}).get('reason', '')}", "", "## Claims", ""]
+             f" - {(end or {}).get('reason', '')}", ""]
+    note = concurrency_note(header, end)
+    lines += [f"**{note}**", ""] if note else []
+    lines += ["## Claims", ""]
     for r in results:
         lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
         lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
@@ -203,8 +219,10 @@ def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.Data
              f"</head><body><h1>{esc(title)}</h1>",
              f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} ({esc(str(host.get('cpu_model')))}, "
              f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
-             f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>",
-             "<h2>Claims</h2>"]
+             f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>"]
+    note = concurrency_note(header, end)
+    parts += [f"<p><b>{esc(note)}</b></p>"] if note else []
+    parts.append("<h2>Claims</h2>")
     for r in results:
         parts.append(f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>")
         parts += [f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "

@@ -57,11 +57,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.run import resume, run
 
     if args.resume:
-        code, _ = resume(Path(args.resume), show_progress=not args.quiet)
-        return code
-    config = _load(args)
-    code, _ = run(config, show_progress=not args.quiet)
+        code, path = resume(Path(args.resume), show_progress=not args.quiet, allow_concurrent=args.allow_concurrent)
+    else:
+        code, path = run(_load(args), show_progress=not args.quiet, allow_concurrent=args.allow_concurrent)
+    if path is not None and code in (0, 130, 143) and not args.no_summary:
+        _print_summary(path)
     return code
+
+
+def _print_summary(path: Path) -> None:
+    """The answer at the end of every run: per-mode startup and the claim verdict, as `report` prints
+    them (nothing written). The set is safe on disk already, so nothing here may end the run badly."""
+    try:
+        from analysis.summary import print_run_summary
+    except ImportError:  # the analysis half is not installed beside the harness
+        return
+    try:
+        print_run_summary(path)
+    except (OSError, ValueError, SystemExit):
+        pass  # stdout closed (`make bench | tee log` after Ctrl-C): the set is written, that is what counts
+    except UserError as exc:
+        print(f"isobench: no summary: {exc}", file=sys.stderr)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -69,12 +85,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from bench import preflight
     from bench.engine_control import control_for
-    from bench.run import _sweep_all
+    from bench.run import sweep_all
 
     config = _load(args)
     run_id = "doctor-" + uuid.uuid4().hex[:8]
     checks = preflight.check_modes(config.modes, run_id)
-    _sweep_all([c.runtime for c in checks if c.runtime], run_id)
+    sweep_all([c.runtime for c in checks if c.runtime], run_id)
     for c in checks:
         r = c.record
         if not c.usable:
@@ -128,10 +144,15 @@ def cmd_ping(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.lease import live_runs
     from bench.sweep import sweep
 
-    removed, stuck = sweep(_default_client(), args.run_id)
-    print(f"removed {removed} isobench container(s)" + (f"; could not remove {', '.join(stuck)}" if stuck else ""))
+    client = _default_client()
+    keep = set() if args.force or args.run_id else live_runs(client)
+    removed, stuck = sweep(client, args.run_id, keep_runs=keep)
+    print(f"removed {removed} isobench container(s)" + (f"; could not remove {', '.join(stuck)}" if stuck else "")
+          + (f"; kept those of {len(keep)} live run(s) ({', '.join(sorted(keep))}): --force removes them too"
+             if keep else ""))
     return 1 if stuck else 0
 
 
@@ -208,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
+    r.add_argument("--allow-concurrent", action="store_true",
+                   help="run beside another run that leases the same engine (both sets are marked concurrent)")
+    r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
     r.set_defaults(fn=cmd_run)
 
     d = sub.add_parser("doctor", help="check every mode without running the benchmark")
@@ -223,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sweep", help="remove containers left by isobench runs")
     s.add_argument("--run-id", help="only this run's containers")
+    s.add_argument("--force", action="store_true", help="also the containers of runs that still hold a lease")
     s.set_defaults(fn=cmd_sweep)
 
     i = sub.add_parser("image", help="build (Linux) or pull (Windows) the test image on the default engine")

@@ -27,6 +27,7 @@ from bench.phases import CLEANUP, PHASES, WARM
 from bench.preflight import ModeRuntime
 from bench.resultset import sample_record
 from bench.spec import create_kwargs
+from bench.sweep import remove_containers
 from bench.watchdog import Abandoned, PhaseClock, call_with_timeout, run_watched
 
 READY_LIMIT_BYTES = 64 * 1024
@@ -315,23 +316,18 @@ class DockerExecutor:
                 s["engine"] = {"event": action, "time_nano": seen[action]}
 
     def retry_pending(self, deadline_s: float) -> list[str]:
-        """At the run's end: removes what cycles could not, until a deadline. Returns what is still left."""
+        """At the run's end: removes what cycles could not, all at once and within one deadline
+        (a hung runtime must not hold the exit). Returns the short ids still left."""
+        by_client: dict[int, tuple[Any, list[str]]] = {}
+        for cid, rt in self.pending_cleanup.items():
+            by_client.setdefault(id(rt.client), (rt.client, []))[1].append(cid)
+        stuck: list[str] = []
         end = time.monotonic() + deadline_s
-        while self.pending_cleanup and time.monotonic() < end:
-            for cid, rt in list(self.pending_cleanup.items()):
-                try:
-                    call_with_timeout(lambda rt=rt, cid=cid: rt.client.remove_container(cid, force=True),
-                                      max(1.0, min(rt.mode.timeouts.remove, end - time.monotonic())), "cleanup")
-                    self.pending_cleanup.pop(cid, None)
-                except docker.errors.NotFound:
-                    self.pending_cleanup.pop(cid, None)
-                except Exception as exc:
-                    if failures.classify(exc)[0] == failures.ENGINE_UNAVAILABLE:
-                        # the engine is gone: waiting cannot help; the next run's sweep will
-                        return list(self.pending_cleanup)
-            if self.pending_cleanup:
-                time.sleep(1.0)
-        return list(self.pending_cleanup)
+        for client, cids in by_client.values():
+            _, left = remove_containers(client, cids, max(0.0, end - time.monotonic()))
+            stuck += left
+        self.pending_cleanup = {cid: rt for cid, rt in self.pending_cleanup.items() if cid[:12] in stuck}
+        return sorted(stuck)
 
 
 class _Stop(Exception):

@@ -169,7 +169,9 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
         record["image"] = image_record(image, img)
         if info.get("OSType") == "windows":
             record["windows"] = _windows_check(mode, version, info, img)
-        record.update(_trial(client, mode, image, run_id))
+        # Windows engines report a missing hypervisor (0xc0351000) and a build mismatch only when the
+        # container starts, so there the trial container is started too.
+        record.update(_trial(client, mode, image, run_id, start=info.get("OSType") == "windows"))
         record["usable"] = True
         return ModeCheck(mode.name, True, record, ModeRuntime(mode, endpoint, client, image, record))
     except Skip as skip:
@@ -189,25 +191,32 @@ def _windows_check(mode: Mode, version: dict[str, Any], info: dict[str, Any], im
     facts = windows.engine_facts(version, info)
     host_build, image_build = facts.get("build"), windows.image_build(img.get("OsVersion"))
     facts["image_build"] = image_build
+    facts["image_ubr"] = windows.image_ubr(img.get("OsVersion"))
     isolation = mode.isolation if mode.isolation != "default" else str(info.get("Isolation") or "process")
     facts["effective_isolation"] = isolation
     if host_build is None or image_build is None:
         return facts
     verdict = (windows.hyperv_isolation_ok(host_build, image_build) if isolation == "hyperv"
-               else windows.process_isolation_ok(host_build, image_build, bool(facts.get("client"))))
+               else windows.process_isolation_ok(host_build, image_build, bool(facts.get("client")),
+                                                 facts.get("ubr"), facts["image_ubr"]))
     facts["compatibility"] = verdict.rule
     if not verdict.ok:
         raise Skip(failures.OS_MISMATCH, f"mode {mode.name!r}: {verdict.rule}.")
     return facts
 
 
-def _trial(client: docker.APIClient, mode: Mode, image: str, run_id: str) -> dict[str, Any]:
+def _trial(client: docker.APIClient, mode: Mode, image: str, run_id: str, start: bool = False) -> dict[str, Any]:
     """Creates, inspects and removes one container: the engine accepts the isolation and
-    runtime, and we learn the isolation it actually applies."""
+    runtime, and we learn the isolation it actually applies. With ``start`` (Windows engines)
+    the container is also started, since HCS refuses a hypervisor-less or mismatched start
+    only then; on Linux a trial start would hide a hung runtime in preflight instead of
+    recording it as the run's timeouts."""
     kwargs = create_kwargs(client, mode, image, run_id)
     created, _ = _engine_call(lambda: client.create_container(**kwargs), mode.timeouts.create, "trial create", mode)
     cid = created["Id"]
     try:
+        if start:
+            _engine_call(lambda: client.start(cid), mode.timeouts.start, "trial start", mode)
         info, _ = _engine_call(lambda: client.inspect_container(cid), mode.timeouts.create, "trial inspect", mode)
     finally:
         try:

@@ -11,28 +11,30 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench import engine_control, hostinfo, preflight, resultset
-from bench.config import Config
+from bench import engine_control, hostinfo, preflight, resultset, signals
+from bench.config import Config, RunSettings
 from bench.cycle import DockerExecutor
 from bench.errors import Terminated, UserError
 from bench.events import EventCollector
+from bench.lease import DEFAULT_TTL_S, EngineLease
 from bench.paths import host_results_dir, safe_name
-from bench.progress import NullProgress, ProgressView, RichProgress
+from bench.progress import progress_view, say_stderr
 from bench.schedule import Outcome, Scheduler, end_record
 from bench.spec import RUN_LABEL
 from bench.sweep import sweep
 
 EXIT_CODES = {"complete": 0, "failed": 1}
-END_CLEANUP_S = 60.0
+# End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
+# plus this, whatever is stuck; so the process exits within that bound after its last round.
+END_SLACK_S = 5.0
 
 
 def check_results_dir(results_dir: Path) -> None:
@@ -69,22 +71,6 @@ def build_header(config: Config, run_id: str, seed: int, checks: list[preflight.
     }
 
 
-class _SignalGuard:
-    """SIGTERM raises Terminated in the main thread, as SIGINT raises KeyboardInterrupt."""
-
-    def __enter__(self) -> "_SignalGuard":
-        self._old = signal.getsignal(signal.SIGTERM)
-
-        def handler(signum: int, frame: Any) -> None:
-            raise Terminated(signum)
-
-        signal.signal(signal.SIGTERM, handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        signal.signal(signal.SIGTERM, self._old)
-
-
 def _reconnector(rt: preflight.ModeRuntime) -> bool:
     try:
         rt.client.ping()
@@ -93,42 +79,168 @@ def _reconnector(rt: preflight.ModeRuntime) -> bool:
         return False
 
 
+def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
+    """Boots the VM engine when a selected mode needs it and none is up, and makes this run own
+    it (stopped on every exit path, see run()). Returns whether this run owns it. Where the VM
+    cannot come up, the run goes on: preflight skips the mode and says why."""
+    if not any(m.endpoint == "vm" for m in config.modes):
+        return False
+    from bench import vm
+
+    try:
+        state, owned = vm.up_for_run(say=lambda m: say(f"  {m}"))
+    except UserError as exc:
+        say(f"  the VM engine cannot come up: {exc}")
+        return False
+    if owned:
+        _load_vm_image(config, say)
+    return owned
+
+
+def _load_vm_image(config: Config, say: Callable[[str], None]) -> None:
+    """The VM keeps its storage in memory: a freshly booted one needs the test image again (untimed)."""
+    from bench.endpoints import make_client, resolve
+    from bench.image import ensure_image
+
+    mode = next(m for m in config.modes if m.endpoint == "vm")
+    try:
+        ensure_image(make_client(resolve(mode), timeout=120))
+    except Exception as exc:  # preflight then skips the mode with the engine's own words
+        say(f"  the VM engine is up but the test image could not be loaded: {exc}")
+
+
 def run(config: Config, *, results_dir: Optional[Path] = None, show_progress: bool = True,
-        say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> tuple[int, Optional[Path]]:
-    """Runs the benchmark. Returns (exit code, result file)."""
+        say: Callable[[str], None] = say_stderr, allow_concurrent: bool = False) -> tuple[int, Optional[Path]]:
+    """Runs the benchmark. Returns (exit code, result file). Every exit path (an error, Ctrl-C,
+    SIGTERM) removes the run's containers, releases its leases and stops a VM it booted."""
     results_dir = Path(results_dir or config.run.results_dir)
     check_results_dir(results_dir)
     run_id = uuid.uuid4().hex[:12]
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
-
     runtimes: list[preflight.ModeRuntime] = []
-    with _SignalGuard():
+    leases = Leases(run_id, allow_concurrent)
+    owns_vm = False
+    try:
+        owns_vm = _vm_for_run(config, say)
+        checks = preflight.check_modes(config.modes, run_id)
+        for c in checks:
+            say(f"  {c.name}: " + ("ok" if c.usable else f"skipped: {c.reason}"))
+        runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
+        if not runtimes:
+            raise UserError(preflight.none_usable_message(checks))
+        leases.acquire(runtimes, say)
+        return _run_usable(config, run_id, seed, checks, runtimes, results_dir, show_progress, say, leases)
+    finally:
+        _leave(runtimes, run_id, leases, owns_vm, say)
+
+
+def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases", owns_vm: bool,
+           say: Callable[[str], None]) -> None:
+    """The last steps of every exit path, each guarded so that a second Ctrl-C during one still
+    lets the others run: the VM first (its containers go with it, and it must never outlive the
+    run), then this run's containers (preflight's trial containers carry its label too), then the leases."""
+    steps: list[Callable[[], Any]] = []
+    if owns_vm:
+        from bench import vm
+
+        steps.append(lambda: vm.down_if_owned(say=lambda m: say(f"  {m}")))
+    if not leases.run_cleaned:
+        steps.append(lambda: sweep_all(runtimes, run_id))
+    steps.append(leases.release)
+    for step in steps:
         try:
-            checks = preflight.check_modes(config.modes, run_id)
-            for c in checks:
-                say(f"  {c.name}: " + ("ok" if c.usable else f"skipped: {c.reason}"))
-            runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
-            if not runtimes:
-                raise UserError(preflight.none_usable_message(checks))
-            return _run_usable(config, run_id, seed, checks, runtimes, results_dir, show_progress, say)
-        finally:
-            # Preflight's trial containers carry the run label too.
-            _sweep_all(runtimes, run_id)
+            step()
+        except (KeyboardInterrupt, Terminated):
+            signals.note_hurry()
+            continue
 
 
-def _sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str]) -> tuple[int, list[str]]:
+def sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str],
+              keep_runs: Optional[dict[str, set[str]]] = None, timeout: Optional[float] = None) -> tuple[int, list[str]]:
+    """Sweeps every distinct engine of ``runtimes``: ``run_id``'s containers, or (None) those of runs
+    that hold no live lease there (``keep_runs``: engine url -> live run ids). Bounded per engine
+    by the longest remove timeout of its modes."""
     removed, stuck, seen = 0, [], set()
     for rt in runtimes:
-        if rt.endpoint.base_url in seen:
+        url = rt.endpoint.base_url
+        if url in seen:
             continue
-        seen.add(rt.endpoint.base_url)
+        seen.add(url)
+        limit = timeout or max(r.mode.timeouts.remove for r in runtimes if r.endpoint.base_url == url)
         try:
-            n, left = sweep(rt.client, run_id, timeout=rt.mode.timeouts.remove)
+            n, left = sweep(rt.client, run_id, timeout=signals.remaining_budget(limit),
+                            keep_runs=(keep_runs or {}).get(url, set()))
             removed += n
             stuck += left
         except Exception:
             pass
     return removed, stuck
+
+
+
+class Leases:
+    """This run's lease on each engine it measures (see bench.lease)."""
+
+    def __init__(self, run_id: str, allow_concurrent: bool) -> None:
+        self.run_id = run_id
+        self.allow_concurrent = allow_concurrent
+        self.by_url: dict[str, EngineLease] = {}
+        # Set once the rounds' own bounded cleanup ran: the last sweep on the way out then has
+        # nothing to do but wait again on what a hung runtime holds, so it is skipped.
+        self.run_cleaned = False
+
+    def acquire(self, runtimes: list[preflight.ModeRuntime], say: Callable[[str], None]) -> None:
+        for rt in runtimes:
+            url = rt.endpoint.base_url
+            if url in self.by_url:
+                continue
+            lease = EngineLease(rt.client, rt.image, self.run_id, url, ttl_s=lease_ttl(runtimes, url),
+                                timeout=rt.mode.timeouts.ping + rt.mode.timeouts.create)
+            lease.acquire(self.allow_concurrent)  # a LeaseConflict ends the run before anything is written
+            self.by_url[url] = lease
+            if lease.guest_of is not None:
+                say(f"  warning: running beside {lease.guest_of.describe()} on {url} (--allow-concurrent): "
+                    "both result sets are marked concurrent")
+
+    def live_runs(self) -> dict[str, set[str]]:
+        """Engine url -> run ids with a live lease there (their containers are not swept)."""
+        out: dict[str, set[str]] = {}
+        for url, lease in self.by_url.items():
+            try:
+                out[url] = lease.live_runs()
+            except Exception:  # cannot tell: keep everything labelled rather than risk a live run's containers
+                out[url] = {"*"}
+        return out
+
+    def renew(self) -> None:
+        for lease in self.by_url.values():
+            lease.renew_if_due()
+
+    def release(self) -> None:
+        for lease in self.by_url.values():
+            lease.release()
+
+    def header(self) -> dict[str, Any]:
+        return {url: lease.header_record() for url, lease in self.by_url.items()}
+
+    @property
+    def concurrent(self) -> bool:
+        return any(lease.guest_of is not None for lease in self.by_url.values())
+
+    def end(self) -> dict[str, Any]:
+        """For the end record: asks each engine once more which runs joined (a short guest may have
+        come and gone since the last renewal)."""
+        for lease in self.by_url.values():
+            if lease.mine is not None and not lease.mine.guest:
+                lease.note_guests()
+        return {url: lease.end_record() for url, lease in self.by_url.items()}
+
+
+def lease_ttl(runtimes: list[preflight.ModeRuntime], url: str) -> float:
+    """Long enough to outlast the longest cycle on this engine (renewal happens between cycles only)."""
+    t = [r.mode.timeouts for r in runtimes if r.endpoint.base_url == url]
+    longest = max(x.create + x.start + x.ready + x.exec + x.stop + x.remove + x.engine_stop + x.engine_up for x in t)
+    return max(DEFAULT_TTL_S, 2 * longest)
 
 
 def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
@@ -154,24 +266,57 @@ def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
 
 def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck],
                 runtimes: list[preflight.ModeRuntime], results_dir: Path, show_progress: bool,
-                say: Callable[[str], None]) -> tuple[int, Optional[Path]]:
+                say: Callable[[str], None], leases: Leases) -> tuple[int, Optional[Path]]:
     controls, cold = engine_controls(config, runtimes, say)
-    swept, _ = _sweep_all(runtimes, None)
+    swept, _ = sweep_all(runtimes, None, leases.live_runs())
     if swept:
-        say(f"  swept {swept} container(s) left by an earlier run")
+        say(f"  swept {swept} container(s) left by runs that are gone")
     host = hostinfo.host_facts()["hostname"]
     engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
     harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
-    writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness, cold))
+    header = build_header(config, run_id, seed, checks, swept, harness, cold)
+    header.update(leases=leases.header(), concurrent=leases.concurrent)
+    writer = resultset.ResultWriter.create(path, header)
     say(f"  writing {path}")
-    return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls)
+    return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases)
+
+
+def _end_cleanup(executor: DockerExecutor, runtimes: list[preflight.ModeRuntime], run_id: str,
+                 say: Callable[[str], None]) -> tuple[int, list[str]]:
+    """Removes what the cycles could not, then sweeps the run's label. Bounded as a whole, whatever a
+    hung runtime holds: the longest remove timeout of the modes with something to remove, plus
+    END_SLACK_S for the sweep. Returns (swept, short ids left)."""
+    pending_modes = {rt.mode.name for rt in executor.pending_cleanup.values()}
+    budget = max((rt.mode.timeouts.remove for rt in runtimes if rt.mode.name in pending_modes), default=0.0)
+    leaked: list[str] = sorted(c[:12] for c in executor.pending_cleanup)
+    swept = 0
+    try:
+        leaked = executor.retry_pending(signals.remaining_budget(budget))
+        left = {c["Id"][:12] for rt in runtimes for c in _labelled_quietly(rt, run_id)} - set(leaked)
+        if left:
+            swept, stuck = sweep_all(runtimes, run_id, timeout=END_SLACK_S)
+            leaked += stuck
+    except (KeyboardInterrupt, Terminated):
+        signals.note_hurry()
+        say("  cleanup cut short by a second stop signal")
+    return swept, sorted(set(leaked))
+
+
+def _labelled_quietly(rt: preflight.ModeRuntime, run_id: str) -> list[dict[str, Any]]:
+    from bench.sweep import labelled
+
+    try:
+        return labelled(rt.client, run_id, timeout=rt.mode.timeouts.ping)
+    except Exception:
+        return []
 
 
 def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.ModeRuntime],
              writer: resultset.ResultWriter, show_progress: bool, say: Callable[[str], None],
-             first_round: int = 0, controls: Optional[dict[str, Any]] = None) -> tuple[int, Optional[Path]]:
-    """Rounds, then the end record and the final sweep, whatever happened."""
+             first_round: int = 0, controls: Optional[dict[str, Any]] = None,
+             leases: Optional[Leases] = None) -> tuple[int, Optional[Path]]:
+    """Rounds, then the end record and the final cleanup, whatever happened."""
     path = writer.path
     collectors: dict[str, EventCollector] = {}
     by_url: dict[str, EventCollector] = {}
@@ -181,35 +326,98 @@ def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.Mo
             by_url[url] = EventCollector(rt.new_client, f"{RUN_LABEL}={run_id}").start()
         collectors[rt.mode.name] = by_url[url]
     executor = DockerExecutor(run_id, collectors)
-    progress: ProgressView = RichProgress() if show_progress else NullProgress()
+    progress = progress_view(show_progress)
     scheduler = Scheduler(config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector,
-                          first_round=first_round, controls=controls)
+                          first_round=first_round, controls=controls,
+                          between_cycles=leases.renew if leases else None)
     outcome = None
     try:
         outcome = scheduler.run()
     finally:
         if outcome is None:  # an error escaped the scheduler: still close the set honestly
-            outcome = Outcome("failed", "internal error: " + repr(sys.exc_info()[1]), 0, scheduler.tally)
-        leaked = executor.retry_pending(END_CLEANUP_S)
-        swept_end, stuck = _sweep_all(runtimes, run_id)
-        leaked = sorted(set(c[:12] for c in leaked) | set(stuck))
-        writer.close(end_record(outcome, swept_end, leaked))
+            outcome = _escaped_outcome(scheduler)
+        swept, leaked = _end_cleanup(executor, runtimes, run_id, say)
+        if leases is not None:
+            leases.run_cleaned = True
         for c in by_url.values():
             c.close()
-    say(f"  {outcome.status}: {outcome.reason}; {outcome.tally.cycles} measured cycles -> {path}")
-    if leaked:
-        say(f"  warning: {len(leaked)} container(s) could not be removed (a hung runtime holds them): {', '.join(leaked)}")
+        writer.close(end_record(outcome, swept, leaked, leases.end() if leases else None))
+    _say_end(outcome, path, leaked, say)
     if outcome.interrupted is not None:
         code = 143 if isinstance(outcome.interrupted, Terminated) else 130
         return code, path
     return EXIT_CODES.get(outcome.status, 1), path
 
 
-def resume(path: Path, *, show_progress: bool = True,
-           say: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> tuple[int, Optional[Path]]:
-    """Continues an interrupted or killed result set: same header and run id, rounds
-    appended after a `resume` record that notes the gap. Refuses when the modes or
-    engines no longer match what the header recorded."""
+def _escaped_outcome(scheduler: Scheduler) -> Outcome:
+    """The outcome when an exception escaped the scheduler. A stop signal, or an output that went
+    away (a closed pipe: `make bench | tee log` after Ctrl-C), is an interruption, not an internal error."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
+        reason = "SIGINT (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        return Outcome("interrupted", reason, 0, scheduler.tally, exc)
+    if isinstance(exc, (BrokenPipeError, SystemExit)):
+        return Outcome("interrupted", f"output closed ({exc!r})", 0, scheduler.tally, KeyboardInterrupt())
+    return Outcome("failed", "internal error: " + repr(exc), 0, scheduler.tally)
+
+
+def _say_end(outcome: Outcome, path: Path, leaked: list[str], say: Callable[[str], None]) -> None:
+    say(f"  {outcome.status}: {outcome.reason}; {outcome.tally.cycles} measured cycles -> {path}")
+    if leaked:
+        say(f"  warning: {len(leaked)} container(s) could not be removed (a hung runtime holds them; the "
+            f"calls that remove them were abandoned, and the next run sweeps them): {', '.join(leaked)}")
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a resumed run still has to do (a pure function of the set so far: see plan_resume)."""
+
+    rounds_done: int
+    rounds_remaining: int
+    cold_done: int
+    cold_remaining: int
+    first_round: int
+    seed: int
+    settings: RunSettings
+
+
+def plan_resume(samples: list[dict[str, Any]], settings: RunSettings, seed: int, resumes_so_far: int) -> ResumePlan:
+    """Rounds left to run, where numbering goes on, and the new seed (a fresh order for the rounds
+    after the gap, reproducible from the header's seed). Warm rounds first, as in the original run;
+    once they are done only cold ones remain."""
+    done = {s["round"] for s in samples if not s["warmup"] and s.get("scenario") != "cold"}
+    cold_done = {s["round"] for s in samples if s.get("scenario") == "cold"}
+    remaining = max(0, settings.rounds - len(done)) if settings.scenario != "cold" else 0
+    cold_remaining = max(0, settings.cold_rounds - len(cold_done))
+    scenario = settings.scenario if remaining or settings.scenario == "cold" else "cold"
+    if scenario == "cold" and not cold_remaining:
+        scenario = "warm"
+    resumed = replace(settings, rounds=max(1, remaining), min_rounds=min(settings.min_rounds, max(1, remaining)),
+                      scenario=scenario, cold_rounds=cold_remaining)
+    return ResumePlan(rounds_done=len(done), rounds_remaining=remaining, cold_done=len(cold_done),
+                      cold_remaining=cold_remaining, first_round=max((s["round"] for s in samples), default=-1) + 1,
+                      seed=seed + 7919 * (resumes_so_far + 1), settings=resumed)
+
+
+def _check_resumable(path: Path, rs: resultset.ResultSet, checks: list[preflight.ModeCheck]) -> None:
+    recorded = rs.header.get("modes", {})
+    now = {c.name: c.record for c in checks if c.usable}
+    if set(now) != set(recorded):
+        raise UserError(f"cannot resume {path}: usable modes were {', '.join(sorted(recorded))} and are now "
+                        f"{', '.join(sorted(now)) or 'none'}: fix the engine, or start a new run.")
+    for name, rec in now.items():
+        before = (recorded[name].get("engine") or {}).get("version")
+        after = (rec.get("engine") or {}).get("version")
+        if before != after:
+            raise UserError(f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
+                            "a set must hold one engine per mode; start a new run.")
+
+
+def resume(path: Path, *, show_progress: bool = True, say: Callable[[str], None] = say_stderr,
+           allow_concurrent: bool = False) -> tuple[int, Optional[Path]]:
+    """Continues an interrupted or killed result set: same header and run id (and so the same
+    lease, retaken), rounds appended after a `resume` record that notes the gap. Refuses when
+    the modes or engines no longer match what the header recorded."""
     path = Path(path)
     rs = resultset.read_resultset(path)
     for w in rs.warnings:
@@ -220,45 +428,28 @@ def resume(path: Path, *, show_progress: bool = True,
     run_id, seed = rs.run_id, int(rs.header.get("seed") or 0)
     check_results_dir(path.parent)
     runtimes: list[preflight.ModeRuntime] = []
-    with _SignalGuard():
-        try:
-            checks = preflight.check_modes(config.modes, run_id)
-            runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
-            recorded = rs.header.get("modes", {})
-            now = {c.name: c.record for c in checks if c.usable}
-            if set(now) != set(recorded):
-                raise UserError(f"cannot resume {path}: usable modes were {', '.join(sorted(recorded))} and are now "
-                                f"{', '.join(sorted(now)) or 'none'}: fix the engine, or start a new run.")
-            for name, rec in now.items():
-                before = (recorded[name].get("engine") or {}).get("version")
-                after = (rec.get("engine") or {}).get("version")
-                if before != after:
-                    raise UserError(f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
-                                    "a set must hold one engine per mode; start a new run.")
-            controls, _ = engine_controls(config, runtimes, say)
-            swept, _ = _sweep_all(runtimes, None)
-            done = {s["round"] for s in rs.samples if not s["warmup"] and s.get("scenario") != "cold"}
-            cold_done = {s["round"] for s in rs.samples if s.get("scenario") == "cold"}
-            last_round = max((s["round"] for s in rs.samples), default=-1)
-            remaining = max(0, config.run.rounds - len(done)) if config.run.scenario != "cold" else 0
-            cold_remaining = max(0, config.run.cold_rounds - len(cold_done))
-            writer = resultset.ResultWriter.reopen(path)
-            resume_seed = seed + 7919 * (len(rs.resumes) + 1)
-            writer.append([{"type": "resume", "resumed_ns": time.time_ns(),
-                            "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
-                            "previous_end": rs.end.get("status") if rs.end else None,
-                            "rounds_done": len(done), "rounds_remaining": remaining, "seed": resume_seed,
-                            "cold_rounds_done": len(cold_done), "cold_rounds_remaining": cold_remaining,
-                            "swept_at_resume": swept, "warnings": rs.warnings}])
-            say(f"  resuming {path}: {len(done)} measured rounds done, {remaining} to go"
-                + (f"; swept {swept} leftover container(s)" if swept else ""))
-            # Warm rounds first, as in the original run; once they are done only cold ones remain.
-            scenario = config.run.scenario if remaining or config.run.scenario == "cold" else "cold"
-            if scenario == "cold" and not cold_remaining:
-                scenario = "warm"
-            run = replace(config.run, rounds=max(1, remaining), min_rounds=min(config.run.min_rounds, max(1, remaining)),
-                          scenario=scenario, cold_rounds=cold_remaining)
-            return _execute(replace(config, run=run), run_id, resume_seed, runtimes, writer, show_progress, say,
-                            first_round=last_round + 1, controls=controls)
-        finally:
-            _sweep_all(runtimes, run_id)
+    leases = Leases(run_id, allow_concurrent)
+    owns_vm = False
+    try:
+        owns_vm = _vm_for_run(config, say)
+        checks = preflight.check_modes(config.modes, run_id)
+        runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
+        _check_resumable(path, rs, checks)
+        leases.acquire(runtimes, say)
+        controls, _ = engine_controls(config, runtimes, say)
+        swept, _ = sweep_all(runtimes, None, leases.live_runs())
+        plan = plan_resume(rs.samples, config.run, seed, len(rs.resumes))
+        writer = resultset.ResultWriter.reopen(path)
+        writer.append([{"type": "resume", "resumed_ns": time.time_ns(),
+                        "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
+                        "previous_end": rs.end.get("status") if rs.end else None,
+                        "rounds_done": plan.rounds_done, "rounds_remaining": plan.rounds_remaining, "seed": plan.seed,
+                        "cold_rounds_done": plan.cold_done, "cold_rounds_remaining": plan.cold_remaining,
+                        "swept_at_resume": swept, "warnings": rs.warnings, "leases": leases.header(),
+                        "concurrent": leases.concurrent}])
+        say(f"  resuming {path}: {plan.rounds_done} measured rounds done, {plan.rounds_remaining} to go"
+            + (f"; swept {swept} leftover container(s)" if swept else ""))
+        return _execute(replace(config, run=plan.settings), run_id, plan.seed, runtimes, writer, show_progress, say,
+                        first_round=plan.first_round, controls=controls, leases=leases)
+    finally:
+        _leave(runtimes, run_id, leases, owns_vm, say)

@@ -80,7 +80,8 @@ class Scheduler:
     def __init__(self, settings: RunSettings, runtimes: Sequence[Any], executor: Executor, writer: ResultWriter,
                  seed: int, progress: Optional[ProgressView] = None,
                  reconnect: Optional[Callable[[Any], bool]] = None, clock: Callable[[], float] = time.monotonic,
-                 first_round: int = 0, controls: Optional[dict[str, Any]] = None) -> None:
+                 first_round: int = 0, controls: Optional[dict[str, Any]] = None,
+                 between_cycles: Optional[Callable[[], None]] = None) -> None:
         self.settings = settings
         self.runtimes = list(runtimes)
         self.executor = executor
@@ -93,6 +94,8 @@ class Scheduler:
         self.first_round = first_round
         # mode name -> bench.engine_control.EngineControl, for the cold scenario
         self.controls = dict(controls or {})
+        # Housekeeping that must never overlap a timed phase (lease renewal): run after each cycle.
+        self.between_cycles = between_cycles
         self._next_round, self._measured = first_round, 0
 
     def _precise_enough(self, measured: int) -> bool:
@@ -121,6 +124,8 @@ class Scheduler:
                 self._restore(rt, control)
             if result.interrupted is not None:
                 raise result.interrupted
+            if self.between_cycles is not None:
+                self.between_cycles()
             if (result.engine_down or result.engine_unavailable) and not self._wait_for_engine(rt):
                 if cold:
                     return (f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
@@ -213,11 +218,14 @@ class Scheduler:
             self._next_round, self._measured = round_no, measured
 
 
-def end_record(outcome: Outcome, swept: int, leaked: list[str], extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    rec = {"type": "end", "status": outcome.status, "reason": outcome.reason,
-           "measured_rounds": outcome.measured_rounds, "measured_cycles": outcome.tally.cycles,
-           "counts": outcome.tally.counts, "swept_at_end": swept, "leaked": leaked,
-           "ended_ns": time.time_ns()}
-    rec.update(extra or {})
-    return rec
+def end_record(outcome: Outcome, swept: int, leaked: list[str],
+               leases: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """``leases``: engine url -> what the run's lease saw (runs that joined with --allow-concurrent,
+    a lease lost to another run); see bench.lease."""
+    leases = leases or {}
+    joined = sorted({g["run_id"] for rec in leases.values() for g in rec.get("concurrent_with", [])})
+    return {"type": "end", "status": outcome.status, "reason": outcome.reason,
+            "measured_rounds": outcome.measured_rounds, "measured_cycles": outcome.tally.cycles,
+            "counts": outcome.tally.counts, "swept_at_end": swept, "leaked": leaked,
+            "ended_ns": time.time_ns(), "leases": leases, "concurrent_with": joined}
 

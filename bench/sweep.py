@@ -1,8 +1,16 @@
-"""Finds and removes containers by the run label: the safety net under every `finally`."""
+"""Finds and removes containers by the run label: the safety net under every `finally`.
+
+Removal is bounded as a whole, not per container: each container is removed on
+its own daemon thread and the caller waits for all of them until one deadline.
+A remove that a hung runtime holds is reported as stuck and abandoned; it cannot
+keep the harness from exiting (daemon threads do not hold the process).
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import threading
+import time
+from typing import Any, Collection, Optional
 
 import docker
 
@@ -10,24 +18,47 @@ from bench.spec import RUN_LABEL
 from bench.watchdog import call_with_timeout
 
 
-def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> list[dict]:
+def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> list[dict[str, Any]]:
     selector = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
-    return call_with_timeout(lambda: client.containers(all=True, filters={"label": selector}), timeout, "list")
+    found: list[dict[str, Any]] = call_with_timeout(
+        lambda: client.containers(all=True, filters={"label": selector}), timeout, "list")
+    return found
 
 
-def sweep(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> tuple[int, list[str]]:
-    """Force-removes containers labelled with ``run_id`` (any isobench run when None).
+def remove_containers(client: docker.APIClient, cids: Collection[str], deadline_s: float) -> tuple[int, list[str]]:
+    """Force-removes ``cids`` concurrently, waiting at most ``deadline_s`` in all.
+    Returns (removed count, short ids still stuck)."""
+    outcome: dict[str, bool] = {}
 
-    Returns (removed count, ids that could not be removed).
-    """
-    removed, stuck = 0, []
-    for c in labelled(client, run_id, timeout):
-        cid = c["Id"]
+    def remove(cid: str) -> None:
         try:
-            call_with_timeout(lambda cid=cid: client.remove_container(cid, force=True), timeout, "sweep")
-            removed += 1
+            client.remove_container(cid, force=True)
+            outcome[cid] = True
         except docker.errors.NotFound:
-            removed += 1
+            outcome[cid] = True
         except Exception:
-            stuck.append(cid[:12])
+            outcome[cid] = False
+
+    threads = [threading.Thread(target=remove, args=(cid,), name="isobench-remove", daemon=True) for cid in cids]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + deadline_s
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    removed = sum(1 for ok in outcome.values() if ok)
+    stuck = sorted(cid[:12] for cid in cids if not outcome.get(cid))
     return removed, stuck
+
+
+def sweep(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0,
+          keep_runs: Collection[str] = ()) -> tuple[int, list[str]]:
+    """Force-removes containers labelled with ``run_id`` (any isobench run when None), except
+    those of the runs in ``keep_runs`` (runs that still hold a lease on this engine).
+
+    Returns (removed count, ids that could not be removed within ``timeout``)."""
+    keep = set(keep_runs)
+    found = labelled(client, run_id, timeout)
+    cids = [c["Id"] for c in found if (c.get("Labels") or {}).get(RUN_LABEL) not in keep]
+    if not cids:
+        return 0, []
+    return remove_containers(client, cids, timeout)

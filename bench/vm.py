@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -73,6 +73,9 @@ class VMState:
     kernel: str
     boot_s: float
     started: str
+    # The pid of the isobench run that booted this VM and stops it when it ends (None: `vm up` by hand,
+    # left running on purpose). A run finding a VM whose owner is gone adopts it.
+    owner_pid: Optional[int] = None
 
     def endpoint(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
@@ -255,17 +258,23 @@ def _boot(accel: str, kver: str, initrd: Path, port: int, cert_dir: Path, deadli
     # A guest that never reaches our /init (KVM without nested virtualisation hangs
     # like that) is given up on early rather than at the full deadline.
     init_deadline = INIT_MARKER_S[accel]
-    while time.monotonic() - t0 < deadline_s:
-        if proc.poll() is not None:
-            return None
-        elapsed = time.monotonic() - t0
-        if elapsed > init_deadline and INIT_MARKER not in console.read_bytes():
-            break
-        if _ping(port, cert_dir, timeout=3):
-            return proc.pid, time.monotonic() - t0
-        # Before the guest listens, qemu's forwarder refuses at once: polling often is cheap
-        # and gives the boot time (the cold scenario's engine_up) sub-second resolution.
-        time.sleep(0.2)
+    try:
+        while time.monotonic() - t0 < deadline_s:
+            if proc.poll() is not None:
+                return None
+            elapsed = time.monotonic() - t0
+            if elapsed > init_deadline and INIT_MARKER not in console.read_bytes():
+                break
+            if _ping(port, cert_dir, timeout=3):
+                return proc.pid, time.monotonic() - t0
+            # Before the guest listens, qemu's forwarder refuses at once: polling often is cheap
+            # and gives the boot time (the cold scenario's engine_up) sub-second resolution.
+            time.sleep(0.2)
+    except BaseException:
+        # Ctrl-C or SIGTERM during the boot: no state file names this qemu yet, so nobody
+        # else could stop it.
+        _kill(proc.pid)
+        raise
     _kill(proc.pid)
     return None
 
@@ -320,7 +329,8 @@ def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = 
         _kill(state.pid)
     attempts = [accel] if accel else (["kvm"] if os.path.exists("/dev/kvm") else [])
     attempts += [] if "tcg" in attempts else ["tcg"]
-    return _boot_first(attempts, kernel_version(), initrd, cert_dir, port, say)
+    owner = state.owner_pid if state is not None else None
+    return _boot_first(attempts, kernel_version(), initrd, cert_dir, port, say, owner)
 
 
 def _require_qemu() -> None:
@@ -339,7 +349,8 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, port: Optional[int], say: Any) -> VMState:
+def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, port: Optional[int], say: Any,
+                owner_pid: Optional[int] = None) -> VMState:
     for accel in attempts:
         use_port = port if port and _port_free(port) else _free_port()
         say(f"vm: booting with {accel} ...")
@@ -349,11 +360,46 @@ def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, po
             continue
         pid, boot_s = booted
         state = VMState(pid=pid, port=use_port, cert_dir=str(cert_dir), accel=accel, kernel=kver,
-                        boot_s=round(boot_s, 2), started=dt.datetime.now(dt.timezone.utc).isoformat())
-        _state_file().write_text(json.dumps(asdict(state), indent=2))
+                        boot_s=round(boot_s, 2), started=dt.datetime.now(dt.timezone.utc).isoformat(),
+                        owner_pid=owner_pid)
+        _save(state)
         say(f"vm: engine ready at {state.endpoint()} after {boot_s:.1f} s ({accel})")
         return state
     raise UserError(f"the VM engine did not come up with {' or '.join(attempts)}: see {VM_DIR / 'console.log'}.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def _save(state: VMState) -> VMState:
+    _state_file().write_text(json.dumps(asdict(state), indent=2))
+    return state
+
+
+def up_for_run(say: Any = print) -> tuple[VMState, bool]:
+    """For a run whose modes need the VM: (state, owned). A VM brought up by hand (`vm up`) or by a live
+    run is used as it is; one whose owning run is gone is adopted; otherwise one is booted. The run
+    stops a VM it owns on every exit path (see ``down_if_owned``)."""
+    state = load_state()
+    if state is not None and _ping(state.port, Path(state.cert_dir)):
+        if state.owner_pid is None or (_alive(state.owner_pid) and state.owner_pid != os.getpid()):
+            return state, False
+        say(f"vm: adopting the VM left by run pid {state.owner_pid}")
+        return _save(replace(state, owner_pid=os.getpid())), True
+    return _save(replace(up(say), owner_pid=os.getpid())), True
+
+
+def down_if_owned(say: Any = print) -> bool:
+    """Stops the VM if this process owns it; leaves one brought up by hand alone."""
+    state = load_state()
+    if state is None or state.owner_pid != os.getpid():
+        return False
+    return down(say)
 
 
 def down(say: Any = print) -> bool:

@@ -29,8 +29,22 @@ def short_run(engine, tmp_path_factory):
     """One short run over runc and runsc, shared by the checks below."""
     tmp = tmp_path_factory.mktemp("short")
     cfg = write_config(tmp / "bench.toml", TWO_MODES, rounds=3, warmup=1, seed=7)
-    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp / "results"), "--quiet", check=True)
+    # Not --quiet: the output is not a terminal, as in CI logs or `make bench > log`.
+    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp / "results"), check=True)
     return proc, read(only_result(tmp / "results"))
+
+
+def test_a_run_ends_with_the_answer_and_logs_plain_progress(short_run):
+    """`make bench` ends with each mode's startup and the claim verdict (as `report` prints them), and
+    where stderr is not a terminal, progress is one plain line per round instead of a redrawn bar."""
+    proc, rs = short_run
+    out = proc.stdout
+    assert "startup (ms, successes only)" in out and "runc" in out and "runsc" in out
+    assert "claim Startup time ranks native < hyperv < toolbox" in out
+    assert f"isobench report {rs.path}" in out
+    rounds = [line for line in proc.stderr.splitlines() if line.startswith("round ")]
+    assert [r.split(" ")[1] for r in rounds] == ["1/4", "2/4", "3/4", "4/4"]
+    assert "startup: runc" in rounds[-1] and "━" not in proc.stderr and "ETA" not in proc.stderr
 
 
 def test_short_run_has_every_phase_for_both_modes(short_run):

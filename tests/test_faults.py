@@ -24,9 +24,16 @@ RUNC = '[[mode]]\npreset = "runc"\n'
 TWO = RUNC + '\n[[mode]]\npreset = "runsc"\n'
 
 
-def popen_run(cfg: Path, results: Path, *extra: str) -> subprocess.Popen:
+def ignore_sigint() -> None:
+    """As a background job of a non-interactive shell (CI runners, nohup, `setsid bash -c '... &'`)
+    starts a process: SIGINT inherited as ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def popen_run(cfg: Path, results: Path, *extra: str, sigint_ignored: bool = False) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                             "--quiet", *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--quiet", *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore_sigint if sigint_ignored else None)
 
 
 def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
@@ -132,11 +139,13 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     assert lost == 0 and leaked == 0 and swept >= held
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code):
-    row = fault_row(f"{signal.Signals(sig).name} mid-cycle", f"`interrupted` end record, exit {code}, nothing left")
+@pytest.mark.parametrize("sig, code, inherited", [(signal.SIGINT, 130, "default"), (signal.SIGTERM, 143, "default"),
+                                                  (signal.SIGINT, 130, "ignored")])
+def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code, inherited):
+    row = fault_row(f"{signal.Signals(sig).name} mid-cycle" + (" (SIGINT inherited ignored)" if inherited == "ignored" else ""),
+                    f"`interrupted` end record, exit {code}, nothing left")
     cfg = write_config(tmp_path / "b.toml", TWO, rounds=200, warmup=0)
-    proc = popen_run(cfg, results)
+    proc = popen_run(cfg, results, sigint_ignored=inherited == "ignored")
     try:
         wait_for_lines(results, 20)
         time.sleep(0.2)  # somewhere inside a cycle
@@ -281,7 +290,7 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
     cfg = write_config(tmp_path / "b.toml", RUNC + f"engine_stop_cmd = {json.dumps(stop)}\n"
                        f"engine_start_cmd = {json.dumps(start)}\n", rounds=1, warmup=0, scenario="cold",
                        cold_rounds=3)
-    proc = popen_run(cfg, results)
+    proc = popen_run(cfg, results, sigint_ignored=True)
     try:
         wait_for_lines(results, 1)
         time.sleep(1.5)  # the stop takes about a second: this lands in engine_stop or engine_up
@@ -303,3 +312,109 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
     assert rs.end["status"] == "interrupted" and lost == 0 and leaked == 0
     assert [s["phase"] for s in interrupted] in (["engine_stop"], ["engine_up"], ["create"], ["start"])
     assert up.returncode == 0, "the harness left the engine down"
+
+
+NEVER = 'case " $* " in *" create "*) exec sleep 100017;; esac\nexec runc "$@"'
+
+
+def test_runtime_that_never_returns(engine, register_runtime, tmp_path, results, fault_row):
+    """An OCI runtime whose `create` never returns: each start times out, its container cannot be removed,
+    and yet the run ends on its own within its stated bound (the longest remove timeout + 5 s after the
+    last round), listing what it left."""
+    row = fault_row("OCI runtime never returns", "timeouts recorded, runc loses nothing, exits within its bound")
+    name = register_runtime("isobench-never", NEVER)
+    cfg = write_config(tmp_path / "b.toml", RUNC + f"""
+[[mode]]
+preset = "runc"
+name = "never"
+runtime = "{name}"
+timeouts = {{ create = 3, start = 3, ready = 3, exec = 3, stop = 3, remove = 3 }}
+""", rounds=4, warmup=0)
+    run_id = None
+    try:
+        proc = popen_run(cfg, results)
+        out, err = proc.communicate(timeout=240)
+        exited_ns = time.time_ns()
+        rs = read(only_result(results))
+        run_id = rs.run_id
+        last_sample_ns = max(s["wall_ns"] for s in rs.samples if s["phase"] != "cleanup")
+        after_end_s = (exited_ns - rs.end["ended_ns"]) / 1e9
+        tail_s = (exited_ns - last_sample_ns) / 1e9
+        starts = [s["error"] for s in rs.samples if s["mode"] == "never" and s["phase"] == "start"]
+        row.observed(f"exit {proc.returncode}, {starts.count('timeout')} start timeouts, {len(rs.end['leaked'])} "
+                     f"containers held by the runtime, exited {tail_s:.1f} s after its last cycle",
+                     lost_samples(rs), 0)
+        assert proc.returncode == 0 and rs.end["status"] == "complete", err
+        assert starts == ["timeout"] * 4
+        assert all(s["ok"] for s in rs.samples if s["mode"] == "runc") and lost_samples(rs) == 0
+        assert len(rs.end["leaked"]) == 4 and "could not be removed" in err
+        # The bound: the slowest step of a cycle's cleanup (3 s) + the end cleanup (3 s remove + 5 s).
+        assert tail_s < 3 + 3 + 5 + 3, f"{tail_s:.1f} s from the last cycle to exit"
+        assert after_end_s < 3
+    finally:
+        subprocess.run(["pkill", "-f", "^sleep 100017$"], check=False)
+        time.sleep(1)
+        if run_id:
+            run_bench("sweep", "--run-id", run_id)
+    assert run_id and labelled_containers(engine, run_id) == []
+
+
+def test_ctrl_c_with_the_output_piped_to_a_dying_reader(engine, tmp_path, results, fault_row):
+    """`make bench | tee log` and Ctrl-C: the whole process group gets SIGINT, the reader dies first, and
+    the harness's writes meet a closed pipe. That is an interruption, not an internal error."""
+    row = fault_row("Ctrl-C to `run | tee` (the pipe dies)", "`interrupted` end record, exit 130, nothing left")
+    cfg = write_config(tmp_path / "b.toml", RUNC, rounds=200, warmup=0)
+    cmd = (f"{sys.executable} -m bench run --config {cfg} --results {results} 2>&1 | "
+           "(trap 'exit 130' INT; cat >/dev/null)")
+    proc = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_lines(results, 1 + 6 * 3)
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    rs = read(only_result(results))
+    leaked, lost = len(labelled_containers(engine, rs.run_id)), lost_samples(rs)
+    row.observed(f"end {rs.end['status']}: {rs.end['reason']}", lost, leaked)
+    assert rs.end["status"] == "interrupted" and "internal error" not in rs.end["reason"]
+    assert leaked == 0 and lost == 0
+
+
+def test_a_second_sigint_ends_a_stuck_cleanup_within_seconds(engine, register_runtime, tmp_path, results, fault_row):
+    """The first Ctrl-C starts a clean stop; when that cleanup waits on a runtime that never returns
+    (removes bounded at 30 s here), a second Ctrl-C ends the process within a few seconds, and the set
+    stays readable."""
+    row = fault_row("second SIGINT during a stuck cleanup", "exit within 5 s of it, readable set")
+    name = register_runtime("isobench-never2", NEVER.replace("100017", "100018"))
+    cfg = write_config(tmp_path / "b.toml", f"""
+[[mode]]
+preset = "runc"
+name = "never"
+runtime = "{name}"
+timeouts = {{ start = 2, remove = 30 }}
+""", rounds=20, warmup=0)
+    run_id = None
+    try:
+        proc = popen_run(cfg, results, sigint_ignored=True)
+        wait_for_lines(results, 1 + 7)  # one cycle: six phases and its failed cleanup
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+        rs = read(only_result(results))
+        run_id = rs.run_id
+        row.observed(f"exit {proc.returncode} {took:.1f} s after the second SIGINT; end "
+                     f"{rs.end['status'] if rs.end else 'none'}; {len(rs.samples)} samples readable", lost_samples(rs), 0)
+        assert proc.returncode == 130 and took < 5.5 and "Traceback" not in err, err
+        assert lost_samples(rs) == 0
+    finally:
+        subprocess.run(["pkill", "-f", "^sleep 100018$"], check=False)
+        time.sleep(1)
+        if run_id:
+            run_bench("sweep", "--run-id", run_id)
+    assert run_id and labelled_containers(engine, run_id) == []

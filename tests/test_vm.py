@@ -64,3 +64,41 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
                               timeout=120)
     assert down.returncode == 0
     assert qemu_pids() == []
+
+
+def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
+    """A run whose mode needs the VM boots it and stops it on every exit path: here Ctrl-C from a terminal,
+    i.e. SIGINT to the whole process group (as in `make bench`), during the rounds. A VM brought up by
+    hand is left alone (the test above)."""
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86 is needed")
+    assert qemu_pids() == [], "a VM is already up"
+    import signal
+    import time
+
+    cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n\n[[mode]]\npreset = "runc"\n',
+                       rounds=50, warmup=0)
+    results = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
+                             "--no-summary"], cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline and not list(results.rglob("*.jsonl")):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.5)
+        path = only_result(results)
+        while time.monotonic() < deadline and sum(1 for _ in open(path)) < 1 + 6:
+            time.sleep(0.2)
+        assert len(qemu_pids()) == 1
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
+    assert proc.returncode == 130, out
+    rs = read(path)
+    assert rs.end["status"] == "interrupted" and "vm-engine" in rs.header["modes"]
+    assert qemu_pids() == [], "the run left its VM running"
+    assert "vm: stopped" in out

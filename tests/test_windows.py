@@ -41,8 +41,13 @@ def run_against(engine: FakeWindowsEngine, tmp_path, rounds: int = 3, modes: str
 def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
     with FakeWindowsEngine(WindowsHost(build=17763)) as eng:
         proc = run_against(eng, tmp_path)
-        creates = [r["body"] for r in eng.requests if r["path"] == "/containers/create"]
+        every_create = [r for r in eng.requests if r["path"] == "/containers/create"]
     assert proc.returncode == 0, proc.stderr
+    creates = [r["body"] for r in every_create if "isobench.run" in (r["body"].get("Labels") or {})]
+    # The engine lease: one named sentinel, never started, on the same engine (see bench.lease).
+    leases = [r for r in every_create if "isobench.lease" in (r["body"].get("Labels") or {})]
+    assert len(leases) == 1 and leases[0]["query"]["name"] == "isobench-lease.1"
+    assert len(creates) + len(leases) == len(every_create)
     isolations = {c["HostConfig"]["Isolation"] for c in creates}
     assert isolations == {"process", "hyperv"}
     assert {c["Image"] for c in creates} == {"mcr.microsoft.com/windows/nanoserver:1809"}
@@ -57,17 +62,23 @@ def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
     assert rs.header["modes"]["process"]["engine"]["os_type"] == "windows"
 
 
-def test_no_hypervisor_is_a_mapped_failure_and_the_report_works(tmp_path):
+def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor(tmp_path):
+    """Windows reports 0xc0351000 only at start: preflight starts its trial container, so the mode is
+    skipped up front with that reason instead of failing every cycle."""
     with FakeWindowsEngine(WindowsHost(hyperv=False)) as eng:
         proc = run_against(eng, tmp_path)
+        starts = [r for r in eng.requests if r["method"] == "POST" and r["path"].startswith("/containers/")
+                  and r["path"].endswith("/start")]
+        left = list(eng.containers)
     assert proc.returncode == 0, proc.stderr
     path = only_result(tmp_path / "res")
     rs = read(path)
-    starts = [s for s in rs.samples if s["mode"] == "hyperv" and s["phase"] == "start"]
-    assert [s["error"] for s in starts] == ["no_hypervisor"] * 3
-    assert "0xc0351000" in starts[0]["message"]
-    cleanups = [s for s in rs.samples if s["phase"] == "cleanup"]
-    assert len(cleanups) == 3 and all(s["ok"] for s in cleanups)
+    skip = rs.header["skipped"]["hyperv"]
+    assert skip["skip_category"] == "no_hypervisor" and "0xc0351000" in skip["skip_reason"]
+    assert "trial start" in skip["skip_reason"]
+    assert {s["mode"] for s in rs.samples} == {"process"} and all(s["ok"] for s in rs.samples)
+    assert len(starts) == 2 + 3  # one trial start per mode, then the process mode's 3 cycles
+    assert left == []  # the trial containers are gone too
     import subprocess
     import sys
 
@@ -76,10 +87,42 @@ def test_no_hypervisor_is_a_mapped_failure_and_the_report_works(tmp_path):
     rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert rep.returncode == 0, rep.stderr
-    assert "no_hypervisor 3" in (tmp_path / "rep" / "summary.csv").read_text()
     claims = json.loads((tmp_path / "rep" / "claims.json").read_text())
     pair = claims[0]["pairs"][0]
-    assert pair["verdict"] == "untestable" and "failed 100%" in pair["reason"]
+    assert pair["verdict"] == "untestable" and "0xc0351000" in pair["reason"]
+
+
+def test_a_hypervisor_lost_mid_run_is_a_mapped_failure(tmp_path):
+    """Preflight passed (its trial start worked), then every Hyper-V start fails: no_hypervisor samples."""
+    with FakeWindowsEngine(WindowsHost(hyperv_starts_ok=1)) as eng:
+        proc = run_against(eng, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(tmp_path / "res"))
+    starts = [s for s in rs.samples if s["mode"] == "hyperv" and s["phase"] == "start"]
+    assert [s["error"] for s in starts] == ["no_hypervisor"] * 3 and "0xc0351000" in starts[0]["message"]
+    cleanups = [s for s in rs.samples if s["phase"] == "cleanup"]
+    assert len(cleanups) == 3 and all(s["ok"] for s in cleanups)
+
+
+def test_server_2016_process_isolation_needs_the_revision_to_match(tmp_path):
+    """On 14393 the image's UBR must equal the host's: skipped at preflight with the rule; a matching
+    revision runs."""
+    images = {"mcr.microsoft.com/windows/nanoserver:sac2016": "10.0.14393.1770"}
+    host = WindowsHost(build=14393, ubr=1884, edition="Windows Server 2016 Datacenter", images=images)
+    with FakeWindowsEngine(host) as eng:
+        proc = run_against(eng, tmp_path, rounds=1)
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(tmp_path / "res"))
+    skip = rs.header["skipped"]["process"]
+    assert skip["skip_category"] == "os_mismatch" and "revision (14393.1770)" in skip["skip_reason"]
+    assert "(14393.1884)" in skip["skip_reason"] and "hyperv" in rs.header["modes"]
+    assert rs.header["modes"]["hyperv"]["windows"]["image_ubr"] == 1770
+    matching = WindowsHost(build=14393, ubr=1770, edition="Windows Server 2016 Datacenter", images=images)
+    (tmp_path / "again").mkdir()
+    with FakeWindowsEngine(matching) as eng:
+        proc = run_against(eng, tmp_path / "again", rounds=1)
+    assert proc.returncode == 0, proc.stderr
+    assert set(read(only_result(tmp_path / "again" / "res")).header["modes"]) == {"process", "hyperv"}
 
 
 def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_path):
@@ -98,20 +141,21 @@ def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_pa
 
 
 def test_os_mismatch_from_the_engine_is_mapped(tmp_path):
-    """When preflight cannot know (no OsVersion), the engine's own 0xc0370101 is categorised."""
+    """When preflight's rules cannot know (no OsVersion), the engine's own 0xc0370101 at the trial
+    start is categorised, and the mode skipped with it."""
     host = WindowsHost(build=17763, images={"mcr.microsoft.com/windows/nanoserver:1809": "10.0.14393.1"},
                        report_os_version=False)
     with FakeWindowsEngine(host) as eng:
         proc = run_against(eng, tmp_path, rounds=2)
     rs = read(only_result(tmp_path / "res"))
     assert proc.returncode == 0, proc.stderr
-    starts = [s for s in rs.samples if s["mode"] == "process" and s["phase"] == "start"]
-    assert [s["error"] for s in starts] == ["os_mismatch", "os_mismatch"] and "0xc0370101" in starts[0]["message"]
-    assert all(s["ok"] for s in rs.samples if s["mode"] == "hyperv")
+    skip = rs.header["skipped"]["process"]
+    assert skip["skip_category"] == "os_mismatch" and "0xc0370101" in skip["skip_reason"]
+    assert {s["mode"] for s in rs.samples} == {"hyperv"} and all(s["ok"] for s in rs.samples)
 
 
 def test_remove_that_cannot_detach_the_vhd_is_retried(tmp_path):
-    with FakeWindowsEngine(WindowsHost(hyperv=False, detach_failures=1)) as eng:
+    with FakeWindowsEngine(WindowsHost(hyperv_starts_ok=1, detach_failures=1)) as eng:
         proc = run_against(eng, tmp_path, rounds=2)
         left = list(eng.containers)
     assert proc.returncode == 0, proc.stderr
@@ -173,6 +217,15 @@ def test_process_isolation_rule(host, image, client):
         assert v.ok
     else:
         assert not v.ok and str(host) in v.rule and str(image) in v.rule
+
+
+@given(st.integers(0, 5000), st.integers(0, 5000), st.sampled_from([14393, 17763]))
+def test_process_isolation_revision_rule(host_ubr, image_ubr, build):
+    """Only Server 2016 (14393) needs the revision to match; later builds share the kernel across revisions."""
+    v = windows.process_isolation_ok(build, build, False, host_ubr, image_ubr)
+    assert v.ok == (build != 14393 or host_ubr == image_ubr)
+    if not v.ok:
+        assert f"{build}.{image_ubr}" in v.rule and f"{build}.{host_ubr}" in v.rule
 
 
 @given(st.integers(10000, 40000), st.integers(10000, 40000))

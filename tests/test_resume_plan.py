@@ -1,0 +1,32 @@
+"""Resume planning (bench.run.plan_resume) without an engine: rounds left, numbering, seed, scenario."""
+
+from __future__ import annotations
+
+from bench.config import RunSettings
+from bench.run import plan_resume
+
+
+def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False) -> list[dict]:
+    return [{"round": r, "warmup": warmup, "scenario": scenario, "phase": "create"} for r in rounds]
+
+
+def test_warm_rounds_go_on_after_the_last_one_written():
+    done = samples([0, 1], warmup=True) + samples([2, 3, 4])
+    plan = plan_resume(done, RunSettings(rounds=10, min_rounds=8, scenario="warm"), seed=5, resumes_so_far=0)
+    assert (plan.rounds_done, plan.rounds_remaining, plan.first_round) == (3, 7, 5)
+    assert plan.settings.rounds == 7 and plan.settings.min_rounds == 7 and plan.settings.scenario == "warm"
+    assert plan.seed == 5 + 7919  # a fresh order after the gap, reproducible from the header's seed
+    assert plan_resume(done, RunSettings(rounds=10), seed=5, resumes_so_far=1).seed == 5 + 2 * 7919
+
+
+def test_both_scenarios_finish_warm_first_then_cold():
+    settings = RunSettings(rounds=3, scenario="both", cold_rounds=2)
+    warm_left = plan_resume(samples([0, 1]), settings, 1, 0)
+    assert warm_left.settings.scenario == "both" and warm_left.rounds_remaining == 1
+    only_cold = plan_resume(samples([0, 1, 2]) + samples([3], "cold"), settings, 1, 0)
+    assert only_cold.settings.scenario == "cold" and only_cold.cold_remaining == 1 and only_cold.first_round == 4
+
+
+def test_a_cold_set_with_every_cold_round_done_has_nothing_cold_left():
+    plan = plan_resume(samples([0, 1], "cold"), RunSettings(scenario="cold", cold_rounds=2), 1, 0)
+    assert plan.cold_remaining == 0 and plan.settings.scenario == "warm" and plan.rounds_remaining == 0
