@@ -214,9 +214,19 @@ def find_dockerd() -> Optional[int]:
     except (OSError, ValueError):
         pass
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _comm(int(entry.name)) == "dockerd" and not _gone(int(entry.name)):
+        if entry.name.isdigit() and _comm(int(entry.name)) == "dockerd" and not _gone(int(entry.name)) \
+                and not _has_own_pidfile(int(entry.name)):
             return int(entry.name)
     return None
+
+
+def _has_own_pidfile(pid: int) -> bool:
+    """A dockerd started with its own --pidfile (a test engine, a swarm node) is not the host's engine."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(a.startswith(b"--pidfile") or a == b"-p" for a in argv)
 
 
 def _comm(pid: int) -> str:

@@ -49,13 +49,16 @@ if runsc and "runsc" not in runtimes:
         json.dump(cfg, f, indent=2)
 PY
 
-if ! pgrep -x dockerd >/dev/null; then
+# The host's dockerd, by its pid file: other dockerds on this machine (a test engine, swarm
+# nodes, each with its own pid file) are not the host's engine and are left alone.
+pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
   echo "setup-engine: starting dockerd (log: $log)" >&2
   # setsid: dockerd must outlive make, and not receive the terminal's Ctrl-C.
   setsid nohup dockerd >"$log" 2>&1 </dev/null &
 else
   # A running dockerd re-reads its runtimes on SIGHUP.
-  pkill -HUP -x dockerd || true
+  kill -HUP "$pid" || true
 fi
 
 for _ in $(seq 1 120); do

@@ -80,12 +80,25 @@ def results(tmp_path: Path) -> Path:
     return d
 
 
+HOST_DOCKERD_PIDFILE = Path("/var/run/docker.pid")
+
+
+def host_dockerd_pid() -> int | None:
+    """The host's own dockerd, by its pid file: other dockerds on this machine (the TLS test engine,
+    swarm nodes) are never signalled by the tests that stop or reload the host's."""
+    try:
+        pid = int(HOST_DOCKERD_PIDFILE.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 def _reload_dockerd() -> None:
-    out = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True)
-    if out.returncode != 0:
+    pid = host_dockerd_pid()
+    if pid is None:
         pytest.skip("dockerd is not a local process: cannot register a test runtime")
-    for pid in out.stdout.split():
-        os.kill(int(pid), signal.SIGHUP)
+    os.kill(pid, signal.SIGHUP)
 
 
 @pytest.fixture
@@ -193,10 +206,18 @@ def lost_samples(rs) -> int:
     return torn + missing
 
 
+# Shell commands for engine_stop_cmd / engine_start_cmd: the host's dockerd only, by its pid file.
+STOP_HOST_DOCKERD = ("p=$(cat /var/run/docker.pid 2>/dev/null) && kill -TERM $p; "
+                     "while [ -n \"$p\" ] && kill -0 $p 2>/dev/null; do sleep 0.1; done")
+
+
 def stop_dockerd(timeout: float = 30) -> None:
-    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    pid = host_dockerd_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0:
+    while host_dockerd_pid() == pid:
         assert time.monotonic() < deadline, "dockerd did not stop"
         time.sleep(0.2)
 

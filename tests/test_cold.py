@@ -12,7 +12,8 @@ import subprocess
 import pytest
 
 from bench.engine_control import find_dockerd
-from conftest import (REPO, labelled_containers, only_result, read, run_bench, start_dockerd, write_config)
+from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, only_result, read, run_bench,
+                      start_dockerd, write_config)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -22,7 +23,7 @@ def local_dockerd(engine):
     if os.geteuid() != 0 or find_dockerd() is None or os.path.isdir("/run/systemd/system"):
         pytest.skip("needs root and a dockerd started outside systemd (as make test starts it)")
     yield engine
-    if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+    if host_dockerd_pid() is None:
         start_dockerd()  # a failed test must not leave the rest of the suite without an engine
 
 
@@ -67,7 +68,7 @@ def test_an_engine_that_does_not_start_is_a_sample_and_is_brought_back(local_doc
     """The mode's own commands: the first start fails (a sample with the reason, the
     cycle's phases not_run), the scheduler brings the engine back, the next round runs."""
     flag = tmp_path / "failed-once"
-    stop = ["sh", "-c", "pkill -TERM -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.1; done"]
+    stop = ["sh", "-c", STOP_HOST_DOCKERD]
     start = ["sh", "-c", f"if [ -e {flag} ]; then setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null & "
                          f"else touch {flag}; echo 'no such engine' >&2; exit 3; fi"]
     cfg = tmp_path / "b.toml"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench.phases import PHASES
-from conftest import (REPO, labelled_containers, lost_samples, only_result, read, run_bench, start_dockerd,
+from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, lost_samples, only_result, read,
+                      run_bench, start_dockerd,
                       stop_dockerd, write_config)
 
 pytestmark = [pytest.mark.engine, pytest.mark.faults]
@@ -76,10 +77,10 @@ timeouts = {{ start = 1.5, remove = 2 }}
 
 @pytest.fixture
 def local_dockerd(engine):
-    if os.geteuid() != 0 or subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+    if os.geteuid() != 0 or host_dockerd_pid() is None:
         pytest.skip("needs root and a local dockerd to stop and start")
     yield
-    if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+    if host_dockerd_pid() is None:
         start_dockerd()
 
 
@@ -284,8 +285,8 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
         pytest.skip("needs root to restart dockerd")
     import json
 
-    stop = ["sh", "-c", "pkill -TERM -x dockerd; while pgrep -x dockerd >/dev/null; do sleep 0.1; done"]
-    start = ["sh", "-c", "sleep 2; pgrep -x dockerd >/dev/null || "
+    stop = ["sh", "-c", STOP_HOST_DOCKERD]
+    start = ["sh", "-c", "sleep 2; kill -0 $(cat /var/run/docker.pid 2>/dev/null) 2>/dev/null || "
                          "setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null &"]
     cfg = write_config(tmp_path / "b.toml", RUNC + f"engine_stop_cmd = {json.dumps(stop)}\n"
                        f"engine_start_cmd = {json.dumps(start)}\n", rounds=1, warmup=0, scenario="cold",
