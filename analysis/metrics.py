@@ -37,7 +37,7 @@ def _cycle_keys(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
 def _sorted_present(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """A categorical of the values present, categories sorted: what ``astype("category")``
     gives for the object column the earlier ``pd.concat`` made, without building it."""
-    used = np.unique(codes[codes >= 0])
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
     cats = categories[used] if len(used) else pd.Index([], dtype=object)  # as astype does for all-null
     order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
     remap = np.full(len(categories) + 1, -1, dtype=np.int64)  # last slot: code -1 stays -1
@@ -55,7 +55,7 @@ class _Cycles:
         self.n = len(cycles)
         _, self.first = np.unique(self.keys, return_index=True)  # first sample of each cycle
         self.phase = frame["phase"].cat.codes.to_numpy()[self.rows]
-        self.dur = frame["duration_ms"].to_numpy(float)[self.rows]
+        self.dur = np.nan_to_num(frame["duration_ms"].to_numpy(float)[self.rows])  # NaN only where not ok
         self.ok = frame["ok"].to_numpy(bool)[self.rows]
         self.err = frame["error"].cat.codes.to_numpy(np.int64)[self.rows]
         failed_real = ~self.ok & ~np.isin(self.err, _codes(frame["error"], ["not_run"]))
@@ -69,7 +69,7 @@ class _Cycles:
         """Per cycle: (total ms or NaN, all parts ok, error code of the first real failure or -1)."""
         mask = np.isin(self.phase, parts)
         k = self.keys[mask]
-        total = np.bincount(k, weights=np.nan_to_num(self.dur[mask]), minlength=self.n)
+        total = np.bincount(k, weights=self.dur[mask], minlength=self.n)
         n_ok = np.bincount(k, weights=self.ok[mask], minlength=self.n)
         good = (n_ok == n_parts) & (np.bincount(k, minlength=self.n) == n_parts)
         fail_at = np.where(good, -1, self.first_fail)
@@ -88,25 +88,27 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
         dur, good, err = cyc.metric(_codes(frame["phase"], parts), len(parts))
         keep = np.ones(cyc.n, dtype=bool) if metric in DERIVED else cyc.is_cold
         picks.append(cyc.rows[cyc.first[keep]])
-        names += [metric] * int(keep.sum())
+        names.append((metric, int(keep.sum())))
         durs.append(dur[keep])
         oks.append(good[keep])
         errs.append(err[keep])
     return _append(frame, np.concatenate(picks), names, np.concatenate(durs), np.concatenate(oks), np.concatenate(errs))
 
 
-def _append(frame: pd.DataFrame, src: np.ndarray, phases: list[str], dur: np.ndarray, ok: np.ndarray,
+def _append(frame: pd.DataFrame, src: np.ndarray, phases: list[tuple[str, int]], dur: np.ndarray, ok: np.ndarray,
             err: np.ndarray) -> pd.DataFrame:
     """The frame with derived rows appended: each copies its cycle's first sample (``src``)
-    but for phase, duration, ok and error. Built column by column, since pd.concat would
-    turn the categoricals whose categories differ into a million Python strings."""
+    but for phase ((metric, row count) in order), duration, ok and error. Built column by
+    column, since pd.concat would turn categoricals whose categories differ into a million
+    Python strings."""
     out = {}
     for col in frame.columns:
         values = frame[col]
         if col == "phase":
             old = values.cat.categories.astype(object)
-            cats = pd.Index(list(old) + sorted(set(phases) - set(old)), dtype=object)
-            codes = np.concatenate([values.cat.codes.to_numpy(np.int64), cats.get_indexer(phases)])
+            cats = pd.Index(list(old) + sorted({m for m, _ in phases} - set(old)), dtype=object)
+            new = np.repeat(cats.get_indexer([m for m, _ in phases]), [n for _, n in phases])
+            codes = np.concatenate([values.cat.codes.to_numpy(np.int64), new])
             out[col] = _sorted_present(codes, pd.Index(cats, dtype=values.cat.categories.dtype))
         elif col == "error":
             codes = np.concatenate([values.cat.codes.to_numpy(np.int64), err])
