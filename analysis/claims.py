@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from bench.errors import UserError
-from bench.phases import SCENARIOS, WARM
-from bench.paths import CLAIMS_FILE
+from bench.core.errors import UserError
+from bench.core.phases import SCENARIOS, WARM
+from bench.core.paths import CLAIMS_FILE
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,8 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from bench.errors import UserError, run_command
-from bench.paths import CLAIMS_FILE, DEFAULT_RESULTS
+from bench.core.errors import UserError, run_command
+from bench.core.paths import CLAIMS_FILE, DEFAULT_RESULTS
 
 
 def latest_result(results_dir: Path = DEFAULT_RESULTS) -> Path:

@@ -28,7 +28,7 @@ from analysis import identity, stats
 from analysis.load import Loaded
 from analysis.series import get as _get
 from analysis.series import order_sets
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 EQUIVALENT, NO_CHANGE, INCONCLUSIVE = "equivalent", "no change detected", "inconclusive"
 VERDICTS = ("slower", "faster", EQUIVALENT, NO_CHANGE, INCONCLUSIVE)

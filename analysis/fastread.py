@@ -3,8 +3,8 @@
 It is an accelerator, not a second definition of the format: on any doubt
 (a line arrow cannot type, a missing required field, a line count that does
 not match) it returns None and the caller reads the file with
-``bench.resultset.parse``, which names the exact file and line. The few
-non-sample lines (header, resume, end) are always checked by bench.resultset.
+``bench.results.resultset.parse``, which names the exact file and line. The few
+non-sample lines (header, resume, end) are always checked by bench.results.resultset.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from bench.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header
+from bench.results.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header
 
 SCHEMA = pa.schema([
     ("type", pa.string()), ("round", pa.int64()), ("pos", pa.int64()), ("mode", pa.string()),
@@ -84,7 +84,7 @@ def _read(path: Path) -> Optional[tuple[bytes, list[str]]]:
 
 def _other_records(path: Path, lines: _LineIndex, rows: list[int]) -> Optional[tuple[dict[str, Any], Optional[dict[str, Any]], bool]]:
     """(header, end record or None, whether the last of ``rows`` is an end record) from the
-    non-sample lines, as bench.resultset.parse reads them (a resume supersedes an earlier
+    non-sample lines, as bench.results.resultset.parse reads them (a resume supersedes an earlier
     end); None on any doubt."""
     try:
         header = check_header(orjson.loads(lines[0]), f"{path}:1")
@@ -104,7 +104,7 @@ def _other_records(path: Path, lines: _LineIndex, rows: list[int]) -> Optional[t
 
 
 def _samples_valid(data: bytes, samples: pa.Table, lines: _LineIndex, other_rows: list[int]) -> bool:
-    """The checks bench.resultset makes of every sample, done on whole columns."""
+    """The checks bench.results.resultset makes of every sample, done on whole columns."""
     for key in REQUIRED_SAMPLE_FIELDS:
         if type(None) in SAMPLE_FIELDS[key]:
             # Nullable yet required: arrow reads a missing key as null, so count the keys

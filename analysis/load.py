@@ -1,7 +1,7 @@
 """Result sets -> one tidy DataFrame: one row per sample, explicit dtypes.
 
 Failed samples stay in the frame with their reason (timing statistics later
-use successes only). Reading goes through ``bench.resultset`` so the file
+use successes only). Reading goes through ``bench.results.resultset`` so the file
 format has one definition; errors name the file and line.
 """
 
@@ -21,8 +21,8 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
-from bench.phases import WARM
-from bench.resultset import ResultFileError, check_header, parse
+from bench.core.phases import WARM
+from bench.results.resultset import ResultFileError, check_header, parse
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
 CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")

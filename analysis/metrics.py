@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from bench.phases import COLD, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, WARM
+from bench.core.phases import COLD, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, WARM
 
 
 def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:

@@ -28,7 +28,7 @@ from analysis.load import Loaded, concat_frames, load
 from analysis.metrics import cold_phases_apart, measured, outside_warmup, with_derived
 from analysis.report import build_report
 from analysis.stats import summarize
-from bench.synthetic import DEFAULT_PHASE_MS, SyntheticMode, bulk_synthetic
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, bulk_synthetic
 
 TARGET_COLD_S = 10.0
 TARGET_WARM_S = 3.0

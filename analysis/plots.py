@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.phases import PHASES  # noqa: E402
+from bench.core.phases import PHASES  # noqa: E402
 
 MAX_POINTS = 1500
 MAX_DRIFT_POINTS = 20000

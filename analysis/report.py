@@ -22,8 +22,8 @@ from analysis.compare import VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
-from bench.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
-from bench.paths import report_dir_for
+from bench.core.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
+from bench.core.paths import report_dir_for
 
 SUMMARY_COLUMNS = ["set", "mode", "role", "phase", "n", "failures", "failure_rate", "failure_reasons", "median",
                    "ci_low", "ci_high", "iqr", "p90", "p99", "mean", "std", "mad", "min", "max", "outliers"]
@@ -97,7 +97,7 @@ def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
 
 def concurrency_note(header: dict[str, Any], end: Optional[dict[str, Any]]) -> Optional[str]:
     """Why this set's timings may include another run's load on the same engine, or None: it ran
-    beside a lease holder (--allow-concurrent), or another run joined it so (see bench.lease)."""
+    beside a lease holder (--allow-concurrent), or another run joined it so (see bench.engine.lease)."""
     beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values()
               if rec.get("concurrent_with")]
     joined = (end or {}).get("concurrent_with") or []

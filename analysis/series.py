@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 # Where a series' factor usually lives, in the order they are tried: per-mode keys
 # (engine.*) are looked up in every mode the sets share.

@@ -16,7 +16,7 @@ from analysis.claims import check_all, load_claims
 from analysis.load import load
 from analysis.metrics import measured, outside_warmup, with_derived
 from analysis.report import _console, concurrency_note, print_summary, summarize_cold, summarize_set
-from bench.phases import COLD_DERIVED, DERIVED
+from bench.core.phases import COLD_DERIVED, DERIVED
 
 
 def print_run_summary(path: Path, console: Optional[Console] = None) -> None:

@@ -2,7 +2,7 @@
 
 The flow is one way: config -> endpoints -> preflight -> schedule -> cycle
 (through an executor) -> resultset writer. Analysis lives in ``analysis/`` and
-only reads what ``bench.resultset`` wrote.
+only reads what ``bench.results.resultset`` wrote.
 """
 
 __version__ = "0.1.0"

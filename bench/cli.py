@@ -12,12 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from bench.errors import UserError, run_command
-from bench.paths import DEFAULT_CONFIG
+from bench.core.errors import UserError, run_command
+from bench.core.paths import DEFAULT_CONFIG
 
 
 def _load(args: argparse.Namespace):  # -> Config
-    from bench.config import load_config
+    from bench.core.config import load_config
 
     config = load_config(Path(args.config)).select(args.mode or [])
     overrides = {k: getattr(args, k) for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed",
@@ -83,8 +83,8 @@ def _print_summary(path: Path) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import uuid
 
-    from bench import preflight
-    from bench.engine_control import control_for
+    from bench.engine import preflight
+    from bench.engine.control.restart import control_for
     from bench.run import sweep_all
 
     config = _load(args)
@@ -112,7 +112,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.export_pyperf import export
+    from bench.results.pyperf import export
 
     result = Path(args.result)
     out = Path(args.output) if args.output else result.with_suffix(".pyperf.json")
@@ -122,8 +122,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _default_client():
-    from bench.config import Mode
-    from bench.endpoints import make_client, resolve
+    from bench.core.config import Mode
+    from bench.engine.endpoints import make_client, resolve
 
     probe = Mode(name="default", role="native", image="-", command=("-",), exec_command=("-",), endpoint="env",
                  allow_plain_tcp=True)
@@ -144,8 +144,8 @@ def cmd_ping(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.lease import live_runs
-    from bench.sweep import sweep
+    from bench.engine.lease import live_runs
+    from bench.engine.sweep import sweep
 
     client = _default_client()
     keep = set() if args.force or args.run_id else live_runs(client)
@@ -157,18 +157,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from bench.image import ensure_image
+    from bench.engine.image import ensure_image
 
     client = _default_client()
     if client.info().get("OSType") == "windows":
-        from bench import windows
+        from bench.engine import windows
 
         ref = windows.pull_image_for_engine(client)
         print(f"image {ref} ready")
         return 0
     image_id, built = ensure_image(client, force=args.force)
     print(f"image isobench/busybox:latest {'built' if built else 'present'} ({image_id[7:19]})")
-    from bench.image import build_record
+    from bench.engine.image import build_record
 
     rec = build_record(client.inspect_image(image_id))  # the layer is what compare matches on
     print(f"layer {(rec.get('observed_layers') or ['?'])[0][7:19]}: " + ("as this host's busybox gives on every build"
@@ -178,13 +178,13 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_vm(args: argparse.Namespace) -> int:
-    from bench import vm
+    from bench.engine.control import vm
 
     if args.action == "up":
         state = vm.up()
-        from bench.config import parse_config
-        from bench.endpoints import make_client, resolve
-        from bench.image import ensure_image
+        from bench.core.config import parse_config
+        from bench.engine.endpoints import make_client, resolve
+        from bench.engine.image import ensure_image
 
         mode = parse_config({"mode": [{"preset": "vm-engine"}]}, "vm").modes[0]
         try:

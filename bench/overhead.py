@@ -24,13 +24,13 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.config import load_config
-from bench.cycle import DockerExecutor
-from bench.paths import DEFAULT_CONFIG
-from bench.phases import PHASES
-from bench.preflight import check_mode
-from bench.spec import create_kwargs
-from bench.sweep import sweep
+from bench.core.config import load_config
+from bench.measure.docker import DockerExecutor
+from bench.core.paths import DEFAULT_CONFIG
+from bench.core.phases import PHASES
+from bench.engine.preflight import check_mode
+from bench.engine.spec import create_kwargs
+from bench.engine.sweep import sweep
 
 PHASE_TARGET = 1.02
 THROUGHPUT_TARGET = 1.3

@@ -19,17 +19,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench import engine_control, hostinfo, preflight, resultset, signals
-from bench.config import Config, RunSettings
-from bench.cycle import DockerExecutor
-from bench.errors import Terminated, UserError
-from bench.events import EventCollector
-from bench.lease import DEFAULT_TTL_S, EngineLease
-from bench.paths import host_results_dir, safe_name
-from bench.progress import progress_view, say_stderr
-from bench.schedule import Outcome, Scheduler, end_record
-from bench.spec import RUN_LABEL
-from bench.sweep import sweep
+from bench.engine.control import restart as engine_control
+from bench.engine import hostinfo
+from bench.engine import preflight
+from bench.results import resultset
+from bench.core import signals
+from bench.core.config import Config, RunSettings
+from bench.measure.docker import DockerExecutor
+from bench.core.errors import Terminated, UserError
+from bench.engine.events import EventCollector
+from bench.engine.lease import DEFAULT_TTL_S, EngineLease
+from bench.core.paths import host_results_dir, safe_name
+from bench.schedule.progress import progress_view, say_stderr
+from bench.schedule.scheduler import Outcome, Scheduler, end_record
+from bench.engine.spec import RUN_LABEL
+from bench.engine.sweep import sweep
 
 EXIT_CODES = {"complete": 0, "failed": 1}
 # End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
@@ -85,7 +89,7 @@ def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
     cannot come up, the run goes on: preflight skips the mode and says why."""
     if not any(m.endpoint == "vm" for m in config.modes):
         return False
-    from bench import vm
+    from bench.engine.control import vm
 
     try:
         state, owned = vm.up_for_run(say=lambda m: say(f"  {m}"))
@@ -99,8 +103,8 @@ def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
 
 def _load_vm_image(config: Config, say: Callable[[str], None]) -> None:
     """The VM keeps its storage in memory: a freshly booted one needs the test image again (untimed)."""
-    from bench.endpoints import make_client, resolve
-    from bench.image import ensure_image
+    from bench.engine.endpoints import make_client, resolve
+    from bench.engine.image import ensure_image
 
     mode = next(m for m in config.modes if m.endpoint == "vm")
     try:
@@ -141,7 +145,7 @@ def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases",
     run), then this run's containers (preflight's trial containers carry its label too), then the leases."""
     steps: list[Callable[[], Any]] = []
     if owns_vm:
-        from bench import vm
+        from bench.engine.control import vm
 
         steps.append(lambda: vm.down_if_owned(say=lambda m: say(f"  {m}")))
     if not leases.run_cleaned:
@@ -179,7 +183,7 @@ def sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str],
 
 
 class Leases:
-    """This run's lease on each engine it measures (see bench.lease)."""
+    """This run's lease on each engine it measures (see bench.engine.lease)."""
 
     def __init__(self, run_id: str, allow_concurrent: bool) -> None:
         self.run_id = run_id
@@ -304,7 +308,7 @@ def _end_cleanup(executor: DockerExecutor, runtimes: list[preflight.ModeRuntime]
 
 
 def _labelled_quietly(rt: preflight.ModeRuntime, run_id: str) -> list[dict[str, Any]]:
-    from bench.sweep import labelled
+    from bench.engine.sweep import labelled
 
     try:
         return labelled(rt.client, run_id, timeout=rt.mode.timeouts.ping)

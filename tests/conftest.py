@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from bench.resultset import read_resultset
+from bench.results.resultset import read_resultset
 
 REPO = Path(__file__).resolve().parent.parent
 DAEMON_JSON = Path("/etc/docker/daemon.json")
@@ -38,7 +38,7 @@ def engine():
         if os.environ.get("CI"):
             pytest.fail(f"no Docker engine in CI ({exc}): .ci/run must start one (make test does)")
         pytest.skip(f"no Docker engine: {exc}")
-    from bench.image import ensure_image
+    from bench.engine.image import ensure_image
 
     ensure_image(client)
     return client
@@ -192,7 +192,7 @@ def lost_samples(rs) -> int:
     so anything but 0 means a cycle was torn), plus end-record counts the file cannot back."""
     from collections import Counter
 
-    from bench.phases import PHASES
+    from bench.core.phases import PHASES
 
     per_cycle = Counter((s["round"], s["mode"]) for s in rs.samples if s["phase"] in PHASES)
     torn = sum(len(PHASES) - n for n in per_cycle.values() if n < len(PHASES))

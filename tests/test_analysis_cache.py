@@ -14,8 +14,8 @@ import pytest
 from analysis import cache, fastread
 from analysis import load as load_mod
 from analysis.load import load
-from bench.resultset import ResultWriter, sample_record
-from bench.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
+from bench.results.resultset import ResultWriter, sample_record
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
 
 MODES = [SyntheticMode("runc", "native", DEFAULT_PHASE_MS),
          SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, failure_rate=0.2)]
@@ -264,7 +264,7 @@ def _layout(path: Path, layout: str) -> Path:
 @pytest.mark.parametrize("layout", ["complete", "no-end", "resumed", "end-then-samples", "ends-with-resume", "truncated"])
 def test_the_arrow_reader_agrees_with_the_exact_reader(result, monkeypatch, layout):
     """The cache stores what the arrow reader makes of large sets: it must be what the
-    exact reader (bench.resultset, the authority) makes of them, categories' order aside."""
+    exact reader (bench.results.resultset, the authority) makes of them, categories' order aside."""
     path = _layout(result, layout)
     exact = load([path], warn=False, use_cache=False)
     monkeypatch.setattr(fastread, "MIN_BYTES", 0)

@@ -10,10 +10,10 @@ import pytest
 from analysis.claims import load_claims
 from analysis.load import load
 from analysis.report import build_report
-from bench.config import RunSettings
-from bench.executor import ScriptedExecutor
-from bench.resultset import ResultWriter
-from bench.schedule import Scheduler, end_record
+from bench.core.config import RunSettings
+from bench.measure.executor import ScriptedExecutor
+from bench.results.resultset import ResultWriter
+from bench.schedule.scheduler import Scheduler, end_record
 
 WARM_MS = {"a": 10, "b": 20, "c": 40}   # per phase, warm
 COLD_UP_MS = {"a": 500, "b": 700, "c": 9000}

@@ -1,6 +1,6 @@
 """compare: verdicts that say what the data show, images matched by content, series in
 version order, and one sentence (exit 2) for every bad input. Synthetic result sets
-written through the real scheduler and writer (bench.synthetic)."""
+written through the real scheduler and writer (bench.results.synthetic)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from analysis.compare import EQUIVALENT, NO_CHANGE, VERDICT_OF_EFFECT, compare
 from analysis.load import load
 from analysis.metrics import measured, with_derived
 from analysis.series import version_key
-from bench.errors import UserError
-from bench.synthetic import DEFAULT_PHASE_MS, IMAGE_CONTENT, SyntheticMode, scripted_run
+from bench.core.errors import UserError
+from bench.results.synthetic import DEFAULT_PHASE_MS, IMAGE_CONTENT, SyntheticMode, scripted_run
 
 
 def runc(factor: float = 1.0, noise: float = 0.05) -> list[SyntheticMode]:

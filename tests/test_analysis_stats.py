@@ -15,7 +15,7 @@ from analysis.claims import Claim, check_claim
 from analysis.compare import compare
 from analysis.load import load
 from analysis.metrics import measured, with_derived
-from bench.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
 
 CLAIM = Claim(id="t", text="native < hyperv", metric="startup", order=("native", "hyperv"))
 
@@ -121,7 +121,7 @@ def test_a_set_compared_with_itself_is_never_a_change(tmp_path):
 
 
 def test_compare_refuses_different_hosts_unless_forced(tmp_path):
-    from bench.errors import UserError
+    from bench.core.errors import UserError
 
     a = scripted_run(tmp_path / "a.jsonl", modes(), rounds=5, seed=1)
     b = scripted_run(tmp_path / "b.jsonl", modes(), rounds=5, seed=2,

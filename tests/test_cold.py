@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from bench.engine_control import find_dockerd
+from bench.engine.control.restart import find_dockerd
 from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, only_result, read, run_bench,
                       start_dockerd, write_config)
 

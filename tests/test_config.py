@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import Config, load_config, parse_config
-from bench.errors import UserError
+from bench.core.config import Config, load_config, parse_config
+from bench.core.errors import UserError
 from conftest import REPO, run_bench
 
 
@@ -84,7 +84,7 @@ def test_config_record_round_trips_to_json():
 
 
 def test_tls_hostname_needs_a_tls_endpoint():
-    from bench.endpoints import resolve
+    from bench.engine.endpoints import resolve
 
     mode = parse_config({"mode": [{"preset": "runc", "tls_hostname": "vm"}]}, "t").modes[0]
     with pytest.raises(UserError, match="tls_hostname is set but unix:///var/run/docker.sock is not a TLS endpoint"):
@@ -92,8 +92,8 @@ def test_tls_hostname_needs_a_tls_endpoint():
 
 
 def test_engine_control_is_chosen_from_the_endpoint_or_says_why_not():
-    from bench.endpoints import Endpoint
-    from bench.engine_control import CommandControl, DockerMachineControl, VmControl, control_for
+    from bench.engine.endpoints import Endpoint
+    from bench.engine.control.restart import CommandControl, DockerMachineControl, VmControl, control_for
 
     def mode(**kw):
         return parse_config({"mode": [{"preset": "runc", **kw}]}, "t").modes[0]

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from bench.phases import PHASES
+from bench.core.phases import PHASES
 from conftest import REPO, labelled_containers, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
@@ -196,6 +196,6 @@ def test_every_line_is_flushed_as_taken(engine, tmp_path, results):
     finally:
         proc.kill()
         proc.wait()
-        from bench.sweep import sweep
+        from bench.engine.sweep import sweep
 
         sweep(engine)

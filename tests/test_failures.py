@@ -6,7 +6,7 @@ import docker.errors
 import pytest
 import requests
 
-from bench import failures
+from bench.engine import classify as failures
 
 
 class _Resp:

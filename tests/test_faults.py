@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.phases import PHASES
+from bench.core.phases import PHASES
 from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, lost_samples, only_result, read,
                       run_bench, start_dockerd,
                       stop_dockerd, write_config)
@@ -231,8 +231,8 @@ def test_security_defaults(engine, tmp_path, results, fault_row, monkeypatch):
     """No privileged containers, no network, read-only root; no secrets in the result set;
     the HTML report escapes what it shows."""
     row = fault_row("security defaults", "unprivileged, no network, read-only root; no secrets stored; HTML escaped")
-    from bench.config import parse_config
-    from bench.spec import create_kwargs
+    from bench.core.config import parse_config
+    from bench.engine.spec import create_kwargs
 
     mode = parse_config({"mode": [{"preset": "runc"}]}, "t").modes[0]
     kw = create_kwargs(engine, mode, "isobench/busybox:latest", "security-test")

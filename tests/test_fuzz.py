@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.load import load
-from bench.config import parse_config
-from bench.errors import UserError
-from bench.resultset import ResultFileError, read_resultset
-from bench.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
+from bench.core.config import parse_config
+from bench.core.errors import UserError
+from bench.results.resultset import ResultFileError, read_resultset
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
 from conftest import run_bench
 
 pytestmark = pytest.mark.faults

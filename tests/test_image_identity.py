@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from analysis import identity
-from bench.image import build_record, content_identity, ensure_image, expected_layer, find_busybox, rootfs_tar
+from bench.engine.image import build_record, content_identity, ensure_image, expected_layer, find_busybox, rootfs_tar
 from conftest import REPO, only_result, run_bench, write_config
 
 pytestmark = pytest.mark.engine
@@ -155,7 +155,7 @@ def test_two_vm_boots_compare_without_force(engine, tmp_path):
     """Each boot imports the image into the VM's fresh in-memory storage: a new id each time."""
     if shutil.which("qemu-system-x86_64") is None or not any(p.startswith("vmlinuz") for p in os.listdir("/boot")):
         pytest.skip("qemu-system-x86 and linux-image-amd64 are needed for the VM engine")
-    from bench import vm
+    from bench.engine.control import vm
 
     if vm.load_state() is not None:
         pytest.skip("a VM engine is already running (someone else's): not booting another under it")

@@ -1,4 +1,4 @@
-"""One run at a time per engine: the lease (bench.lease) on the real engine, and its rules without one."""
+"""One run at a time per engine: the lease (bench.engine.lease) on the real engine, and its rules without one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import lease
-from bench.lease import Holder
+from bench.engine import lease
+from bench.engine.lease import Holder
 from conftest import REPO, labelled_containers, lost_samples, read, run_bench, write_config
 
 RUNC = '[[mode]]\npreset = "runc"\n'

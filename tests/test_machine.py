@@ -71,9 +71,9 @@ def machine(engine, tmp_path_factory):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
     subprocess.run([str(fake), "start", "toolbox"], check=True, capture_output=True)
-    from bench.config import parse_config
-    from bench.endpoints import make_client, resolve
-    from bench.image import ensure_image
+    from bench.core.config import parse_config
+    from bench.engine.endpoints import make_client, resolve
+    from bench.engine.image import ensure_image
     import time
 
     mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]

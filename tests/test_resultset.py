@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.phases import PHASES
-from bench.resultset import ResultFileError, ResultWriter, read_resultset, sample_record
+from bench.core.phases import PHASES
+from bench.results.resultset import ResultFileError, ResultWriter, read_resultset, sample_record
 
 HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "r1", "modes": {}, "host": {}}
 

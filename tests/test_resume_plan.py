@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.config import RunSettings
+from bench.core.config import RunSettings
 from bench.run import plan_resume
 
 

@@ -6,11 +6,11 @@ import itertools
 from collections import Counter
 from types import SimpleNamespace
 
-from bench.config import RunSettings, Timeouts
-from bench.executor import ScriptedExecutor
-from bench.precision import median_ci, relative_halfwidth
-from bench.resultset import ResultWriter, read_resultset
-from bench.schedule import Scheduler, end_record, startup_of
+from bench.core.config import RunSettings, Timeouts
+from bench.measure.executor import ScriptedExecutor
+from bench.core.precision import median_ci, relative_halfwidth
+from bench.results.resultset import ResultWriter, read_resultset
+from bench.schedule.scheduler import Scheduler, end_record, startup_of
 
 HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "s", "modes": {}, "host": {}}
 

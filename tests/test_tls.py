@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.vm import make_certs
+from bench.engine.control.vm import make_certs
 from conftest import only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
@@ -77,9 +77,9 @@ def tls_engine(engine, tmp_path_factory):
         pytest.skip("needs root and dockerd to start a second engine")
     d = TLSDockerd(tmp_path_factory.mktemp("tls")).start()
     try:
-        from bench.config import parse_config
-        from bench.endpoints import make_client, resolve
-        from bench.image import ensure_image
+        from bench.core.config import parse_config
+        from bench.engine.endpoints import make_client, resolve
+        from bench.engine.image import ensure_image
 
         mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]
         ensure_image(make_client(resolve(mode), timeout=60))
@@ -139,9 +139,9 @@ def test_a_certificate_for_another_name_needs_tls_hostname(engine, tmp_path):
         pytest.skip("needs root and dockerd")
     d = TLSDockerd(tmp_path / "named", hosts=("isobench-vm",)).start()
     try:
-        from bench.config import parse_config
-        from bench.endpoints import make_client, resolve
-        from bench.image import ensure_image
+        from bench.core.config import parse_config
+        from bench.engine.endpoints import make_client, resolve
+        from bench.engine.image import ensure_image
 
         mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs),
                                        "tls_hostname": "isobench-vm"}]}, "t").modes[0]

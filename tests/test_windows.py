@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import windows
-from bench.config import parse_config
-from bench.endpoints import resolve
-from bench.errors import UserError
-from bench.preflight import check_mode
+from bench.engine import windows
+from bench.core.config import parse_config
+from bench.engine.endpoints import resolve
+from bench.core.errors import UserError
+from bench.engine.preflight import check_mode
 from conftest import only_result, read, run_bench, write_config
 from fake_windows_engine import FakeWindowsEngine, WindowsHost
 
@@ -44,7 +44,7 @@ def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
         every_create = [r for r in eng.requests if r["path"] == "/containers/create"]
     assert proc.returncode == 0, proc.stderr
     creates = [r["body"] for r in every_create if "isobench.run" in (r["body"].get("Labels") or {})]
-    # The engine lease: one named sentinel, never started, on the same engine (see bench.lease).
+    # The engine lease: one named sentinel, never started, on the same engine (see bench.engine.lease).
     leases = [r for r in every_create if "isobench.lease" in (r["body"].get("Labels") or {})]
     assert len(leases) == 1 and leases[0]["query"]["name"] == "isobench-lease.1"
     assert len(creates) + len(leases) == len(every_create)

@@ -33,8 +33,8 @@ from typing import Any, Optional
 
 import docker
 
-from bench.errors import UserError
-from bench.watchdog import call_with_timeout
+from bench.core.errors import UserError
+from bench.core.watchdog import call_with_timeout
 
 LEASE_LABEL = "isobench.lease"
 NAME_PREFIX = "isobench-lease."

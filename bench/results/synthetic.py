@@ -19,11 +19,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bench import resultset
-from bench.config import RunSettings
-from bench.executor import ScriptedExecutor
-from bench.phases import PHASES
-from bench.schedule import Scheduler, end_record
+from bench.results import resultset
+from bench.core.config import RunSettings
+from bench.measure.executor import ScriptedExecutor
+from bench.core.phases import PHASES
+from bench.schedule.scheduler import Scheduler, end_record
 
 # Typical medians (ms) seen on a small Linux host, used as defaults.
 DEFAULT_PHASE_MS = {"create": 20.0, "start": 280.0, "ready": 0.4, "exec": 75.0, "stop": 80.0, "remove": 15.0}
@@ -40,7 +40,7 @@ class SyntheticMode:
     failure_error: str = "timeout"
 
 
-# An image's content identity as preflight records it (bench.image.content_identity).
+# An image's content identity as preflight records it (bench.engine.image.content_identity).
 IMAGE_CONTENT = {"layers": ["sha256:" + "1" * 64], "cmd": ["/bin/sh"], "entrypoint": None, "env": None,
                  "working_dir": "", "user": "", "os": "linux", "os_version": None, "architecture": "amd64"}
 

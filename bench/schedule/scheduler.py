@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
-from bench.config import RunSettings
-from bench.cycle import CycleResult
-from bench.errors import Terminated
-from bench.executor import Executor
-from bench.phases import COLD, COLD_DERIVED, DERIVED, WARM
-from bench.precision import relative_halfwidth
-from bench.progress import NullProgress, ProgressView
-from bench.watchdog import call_with_timeout
-from bench.resultset import ResultWriter
+from bench.core.config import RunSettings
+from bench.measure.docker import CycleResult
+from bench.core.errors import Terminated
+from bench.measure.executor import Executor
+from bench.core.phases import COLD, COLD_DERIVED, DERIVED, WARM
+from bench.core.precision import relative_halfwidth
+from bench.schedule.progress import NullProgress, ProgressView
+from bench.core.watchdog import call_with_timeout
+from bench.results.resultset import ResultWriter
 
 # Reconnect after the engine went away: waits between pings double up to this cap,
 # until RunSettings.reconnect_s has passed.
@@ -92,7 +92,7 @@ class Scheduler:
         self.clock = clock
         self.tally = Tally()
         self.first_round = first_round
-        # mode name -> bench.engine_control.EngineControl, for the cold scenario
+        # mode name -> bench.engine.control.restart.EngineControl, for the cold scenario
         self.controls = dict(controls or {})
         # Housekeeping that must never overlap a timed phase (lease renewal): run after each cycle.
         self.between_cycles = between_cycles
@@ -107,7 +107,7 @@ class Scheduler:
 
     def _run_round(self, round_no: int, warmup: bool, cold: bool = False) -> Optional[str]:
         """Runs one round; returns a reason to stop the run as failed, or None. A cold round
-        runs one cold cycle per mode that has an engine control (see bench.cold)."""
+        runs one cold cycle per mode that has an engine control (see bench.measure.cold)."""
         order = [rt for rt in self.runtimes if not cold or rt.mode.name in self.controls]
         self.rng.shuffle(order)
         for pos, rt in enumerate(order):
@@ -221,7 +221,7 @@ class Scheduler:
 def end_record(outcome: Outcome, swept: int, leaked: list[str],
                leases: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """``leases``: engine url -> what the run's lease saw (runs that joined with --allow-concurrent,
-    a lease lost to another run); see bench.lease."""
+    a lease lost to another run); see bench.engine.lease."""
     leases = leases or {}
     joined = sorted({g["run_id"] for rec in leases.values() for g in rec.get("concurrent_with", [])})
     return {"type": "end", "status": outcome.status, "reason": outcome.reason,

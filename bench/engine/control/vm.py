@@ -6,7 +6,7 @@ containerd and runc from docker.io, and their shared libraries: nothing is
 downloaded. qemu boots it with KVM where KVM boots, TCG otherwise (the
 accelerator is recorded); dockerd inside listens on tcp with TLS
 (certificates generated per VM, docker-machine's layout) forwarded to a
-loopback port. All state lives in one directory (bench.paths.VM_DIR).
+loopback port. All state lives in one directory (bench.core.paths.VM_DIR).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from bench.errors import UserError
-from bench.paths import VM_DIR
+from bench.core.errors import UserError
+from bench.core.paths import VM_DIR
 
 BINARIES = ("/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
             "/usr/bin/runc", "/usr/sbin/docker-init", "/usr/bin/docker-init")
@@ -231,8 +231,8 @@ def _free_port() -> int:
 
 
 def _ping(port: int, cert_dir: Path, timeout: float = 5.0) -> bool:
-    from bench.config import parse_config
-    from bench.endpoints import make_client, resolve
+    from bench.core.config import parse_config
+    from bench.engine.endpoints import make_client, resolve
 
     mode = parse_config({"mode": [{"preset": "vm-engine", "endpoint": f"tcp://127.0.0.1:{port}",
                                    "tls_cert_dir": str(cert_dir)}]}, "vm").modes[0]

@@ -6,7 +6,7 @@ from typing import Any
 
 import docker
 
-from bench.config import Mode
+from bench.core.config import Mode
 
 RUN_LABEL = "isobench.run"
 MODE_LABEL = "isobench.mode"

@@ -23,8 +23,8 @@ import docker
 import requests.adapters
 from docker.tls import TLSConfig
 
-from bench.config import Mode
-from bench.errors import UserError
+from bench.core.config import Mode
+from bench.core.errors import UserError
 
 LINUX_LOCAL = "unix:///var/run/docker.sock"
 WINDOWS_LOCAL = "npipe:////./pipe/docker_engine"
@@ -189,7 +189,7 @@ def _resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
     if ep == "env":
         return _from_env(environ, where, mode.allow_plain_tcp)
     if ep == "vm":
-        from bench import vm
+        from bench.engine.control import vm
 
         state = vm.load_state()
         if state is None:

@@ -6,7 +6,7 @@ Each phase is timed with ``time.perf_counter_ns()`` around the low-level
 returns to the moment the container's first line arrives on an attach stream
 opened before start.
 
-The cycle runs on a watched worker thread (see bench.watchdog): a phase that
+The cycle runs on a watched worker thread (see bench.core.watchdog): a phase that
 overruns its timeout becomes a `timeout` sample, the phases after it
 `not_run` samples, and the container is force-removed. Nothing is dropped.
 """
@@ -19,16 +19,16 @@ from typing import Any, Optional
 
 import docker
 
-from bench import failures
-from bench.errors import Terminated
-from bench.events import EventCollector
-from bench.failures import BadOutput, CallTimeout
-from bench.phases import CLEANUP, PHASES, WARM
-from bench.preflight import ModeRuntime
-from bench.resultset import sample_record
-from bench.spec import create_kwargs
-from bench.sweep import remove_containers
-from bench.watchdog import Abandoned, PhaseClock, call_with_timeout, run_watched
+from bench.engine import classify as failures
+from bench.core.errors import Terminated
+from bench.engine.events import EventCollector
+from bench.engine.classify import BadOutput, CallTimeout
+from bench.core.phases import CLEANUP, PHASES, WARM
+from bench.engine.preflight import ModeRuntime
+from bench.results.resultset import sample_record
+from bench.engine.spec import create_kwargs
+from bench.engine.sweep import remove_containers
+from bench.core.watchdog import Abandoned, PhaseClock, call_with_timeout, run_watched
 
 READY_LIMIT_BYTES = 64 * 1024
 CLEANUP_RETRIES = 3
@@ -109,7 +109,7 @@ def _close_socket(sock: Any) -> None:
 
 
 class DockerExecutor:
-    """Runs cycles through the Docker Engine API (the real executor; see bench.executor)."""
+    """Runs cycles through the Docker Engine API (the real executor; see bench.measure.executor)."""
 
     def __init__(self, run_id: str, events: Optional[dict[str, EventCollector]] = None) -> None:
         self.run_id = run_id
@@ -251,8 +251,8 @@ class DockerExecutor:
         return result
 
     def run_cold_cycle(self, rt: ModeRuntime, control: Any, round_no: int, pos: int) -> CycleResult:
-        """The engine stopped and started, then one cycle (see bench.cold)."""
-        from bench.cold import run_cold_cycle
+        """The engine stopped and started, then one cycle (see bench.measure.cold)."""
+        from bench.measure.cold import run_cold_cycle
 
         return run_cold_cycle(self, rt, control, round_no, pos)
 

@@ -14,8 +14,8 @@ from typing import Any, Collection, Optional
 
 import docker
 
-from bench.spec import RUN_LABEL
-from bench.watchdog import call_with_timeout
+from bench.engine.spec import RUN_LABEL
+from bench.core.watchdog import call_with_timeout
 
 
 def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ from typing import Any, Optional
 
 import docker
 
-from bench.errors import UserError
-from bench.presets import LINUX_IMAGE
+from bench.core.errors import UserError
+from bench.core.presets import LINUX_IMAGE
 
 APPLETS = ("sh", "echo", "sleep", "true", "false", "cat", "ls", "ps")
 PT_INTERP = 3

@@ -3,7 +3,7 @@
 One control per kind of engine, chosen from the mode's endpoint unless the
 mode names its own commands (``engine_stop_cmd`` / ``engine_start_cmd``):
 
-- ``vm``: the VM-hosted engine (bench.vm): powered off, then booted again from
+- ``vm``: the VM-hosted engine (bench.engine.control.vm): powered off, then booted again from
   the same boot image and certificates, on the same port (what
   ``docker-machine stop`` / ``start`` does for Toolbox).
 - ``machine:NAME``: ``docker-machine stop NAME`` / ``docker-machine start NAME``;
@@ -33,11 +33,11 @@ from typing import Any, Optional, Protocol
 
 import docker
 
-from bench import vm
-from bench.config import Mode
-from bench.endpoints import Endpoint, resolve
-from bench.errors import UserError
-from bench.failures import EngineControlError
+from bench.engine.control import vm
+from bench.core.config import Mode
+from bench.engine.endpoints import Endpoint, resolve
+from bench.core.errors import UserError
+from bench.engine.classify import EngineControlError
 
 # Our own dockerd children, by pid: a stopped child stays a zombie (its /proc entry
 # lingers) until reaped, so the wait for "gone" must reap what we started.
@@ -133,7 +133,7 @@ class DockerMachineControl(_NoSetup):
 
 
 class VmControl:
-    """The VM-hosted engine of bench.vm: power off, boot again from the same image.
+    """The VM-hosted engine of bench.engine.control.vm: power off, boot again from the same image.
 
     Its storage lives in the VM's memory (as a boot2docker VM without a disk
     would), so the test image is imported again after each boot: untimed, and
@@ -160,7 +160,7 @@ class VmControl:
         return resolve(self.mode)
 
     def after_start(self, client: docker.APIClient, image: str) -> dict[str, Any]:
-        from bench.image import ensure_image
+        from bench.engine.image import ensure_image
 
         t0 = time.perf_counter_ns()
         _, built = ensure_image(client, image)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyperf
 
-from bench.phases import COLD, COLD_DERIVED, DERIVED
-from bench.resultset import ResultSet, read_resultset
+from bench.core.phases import COLD, COLD_DERIVED, DERIVED
+from bench.results.resultset import ResultSet, read_resultset
 
 
 def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:

@@ -32,7 +32,7 @@ class Terminated(BaseException):
 def run_command(fn: Callable[[Any], Any], args: Any) -> int:
     """Runs a CLI command: a UserError becomes its one sentence and exit code; Ctrl-C and
     SIGTERM become 130 and 143. Shared by `python -m bench` and `python -m analysis`."""
-    from bench import signals
+    from bench.core import signals
 
     signals.install()  # Ctrl-C and SIGTERM stop cleanly even where SIGINT was inherited as ignored
     try:

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Optional
 
-from bench.errors import Terminated
+from bench.core.errors import Terminated
 
 HARD_EXIT_S = 5.0
 _state: dict[str, Any] = {"count": 0, "hurry_at": None}

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 SCHEMA_NAME = "isobench.resultset"
 SCHEMA_VERSION = 2

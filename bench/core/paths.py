@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "bench.toml"
 DEFAULT_RESULTS = REPO_ROOT / "results"
 CLAIMS_FILE = REPO_ROOT / "claims.toml"

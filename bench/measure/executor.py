@@ -1,6 +1,6 @@
 """The executor seam (after hyperfine's): the scheduler asks an executor for cycles.
 
-``bench.cycle.DockerExecutor`` runs them on a real engine; ``ScriptedExecutor``
+``bench.measure.docker.DockerExecutor`` runs them on a real engine; ``ScriptedExecutor``
 returns scripted times, so the scheduler, writer, progress and the analysis
 pipeline can be exercised and checked without an engine.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional, Protocol, Union
 
-from bench import failures
-from bench.cycle import CycleResult
-from bench.phases import COLD, ENGINE_PHASES, PHASES, WARM
-from bench.resultset import sample_record
+from bench.engine import classify as failures
+from bench.measure.docker import CycleResult
+from bench.core.phases import COLD, ENGINE_PHASES, PHASES, WARM
+from bench.results.resultset import sample_record
 
 
 class Executor(Protocol):

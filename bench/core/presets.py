@@ -20,7 +20,7 @@ LINUX_IMAGE = "isobench/busybox:latest"
 # sends CTRL_SHUTDOWN to the container, which ends cmd and ping.
 WINDOWS_COMMAND = ["cmd", "/S", "/C", "echo ready && ping -t 127.0.0.1 > nul"]
 WINDOWS_EXEC = ["cmd", "/C", "exit 0"]
-# The image is picked by host build at preflight (see bench.windows); this is
+# The image is picked by host build at preflight (see bench.engine.windows); this is
 # a placeholder the preflight replaces when the mode does not set an image.
 WINDOWS_IMAGE = "mcr.microsoft.com/windows/nanoserver:auto"
 
@@ -28,7 +28,7 @@ _LINUX: dict[str, dict[str, Any]] = {
     "runc": {"role": "native", "runtime": "runc", "isolation": "default"},
     # gVisor: a user-space kernel per sandbox, the Linux counterpart of Hyper-V isolation.
     "runsc": {"role": "hyperv", "runtime": "runsc", "isolation": "default"},
-    # An engine inside a qemu VM over tcp+TLS (bench.vm): what Docker Toolbox is.
+    # An engine inside a qemu VM over tcp+TLS (bench.engine.control.vm): what Docker Toolbox is.
     "vm-engine": {"role": "toolbox", "endpoint": "vm", "isolation": "default", "tls_max_version": "1.2",
                   "timeouts": {"create": 120, "start": 180, "ready": 120, "exec": 120, "stop": 120, "remove": 120,
                                "ping": 30}},

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from bench import presets
-from bench.errors import UserError
-from bench.paths import DEFAULT_RESULTS
-from bench.phases import ENGINE_PHASES, PHASES, SCENARIOS
+from bench.core import presets
+from bench.core.errors import UserError
+from bench.core.paths import DEFAULT_RESULTS
+from bench.core.phases import ENGINE_PHASES, PHASES, SCENARIOS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,7 +69,7 @@ class Mode:
     read_only: bool = True
     preset: Optional[str] = None
     # The cold scenario's engine control, when isobench cannot pick one from the
-    # endpoint (see bench.engine_control): argv lists, both or neither.
+    # endpoint (see bench.engine.control.restart): argv lists, both or neither.
     engine_stop_cmd: tuple[str, ...] = ()
     engine_start_cmd: tuple[str, ...] = ()
 
@@ -97,7 +97,7 @@ class RunSettings:
     # How long to keep reconnecting to an engine that went away before the run fails.
     reconnect_s: float = 120.0
     # "warm" (the default: the engine is up), "cold" (each cycle first stops and starts
-    # the engine), or "both" (warm rounds, then cold rounds). See bench.phases.
+    # the engine), or "both" (warm rounds, then cold rounds). See bench.core.phases.
     scenario: str = "warm"
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
 

@@ -17,12 +17,13 @@ from typing import Any, Optional
 
 import docker
 
-from bench import endpoints, failures
-from bench.config import Mode
-from bench.endpoints import Endpoint
-from bench.errors import UserError
-from bench.spec import create_kwargs
-from bench.watchdog import call_with_timeout
+from bench.engine import endpoints
+from bench.engine import classify as failures
+from bench.core.config import Mode
+from bench.engine.endpoints import Endpoint
+from bench.core.errors import UserError
+from bench.engine.spec import create_kwargs
+from bench.core.watchdog import call_with_timeout
 
 PING_COUNT = 5
 
@@ -111,7 +112,7 @@ def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
 def resolve_image(mode: Mode, version_info: dict[str, Any]) -> str:
     """The image a mode runs. Windows presets pick nanoserver by the engine's build."""
     if mode.image.endswith(":auto"):
-        from bench import windows
+        from bench.engine import windows
 
         return windows.image_for_build(mode.image, windows.build_of(version_info))
     return mode.image
@@ -120,7 +121,7 @@ def resolve_image(mode: Mode, version_info: dict[str, Any]) -> str:
 def image_record(ref: str, img: dict[str, Any]) -> dict[str, Any]:
     """The header's image facts. The id alone changes on every `docker import` (and every
     VM boot re-imports), so the content identity goes beside it: what compare matches on."""
-    from bench.image import build_record, content_identity
+    from bench.engine.image import build_record, content_identity
 
     record = {"ref": ref, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
               "os_version": img.get("OsVersion"), "architecture": img.get("Architecture"),
@@ -183,10 +184,10 @@ def _windows_check(mode: Mode, version: dict[str, Any], info: dict[str, Any], im
     """Windows engines: the host build, and whether this isolation can run this image's build.
 
     Process isolation shares the host's kernel, so the image build must match the host's
-    (see bench.windows for the documented exceptions); Hyper-V isolation runs any image
+    (see bench.engine.windows for the documented exceptions); Hyper-V isolation runs any image
     not newer than the host. Checked before the run, so the skip names the rule.
     """
-    from bench import windows
+    from bench.engine import windows
 
     facts = windows.engine_facts(version, info)
     host_build, image_build = facts.get("build"), windows.image_build(img.get("OsVersion"))

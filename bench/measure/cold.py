@@ -20,14 +20,15 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from bench import endpoints, failures
-from bench.cycle import CycleResult, DockerExecutor
-from bench.engine_control import EngineControl
-from bench.errors import Terminated
-from bench.phases import COLD, PHASES
-from bench.preflight import ModeRuntime
-from bench.resultset import sample_record
-from bench.watchdog import call_with_timeout
+from bench.engine import endpoints
+from bench.engine import classify as failures
+from bench.measure.docker import CycleResult, DockerExecutor
+from bench.engine.control.restart import EngineControl
+from bench.core.errors import Terminated
+from bench.core.phases import COLD, PHASES
+from bench.engine.preflight import ModeRuntime
+from bench.results.resultset import sample_record
+from bench.core.watchdog import call_with_timeout
 
 PING_EVERY_S = 0.05
 PING_TIMEOUT_S = 5.0

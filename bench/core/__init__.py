@@ -1,0 +1,1 @@
+"""Foundations every layer uses: phases, errors, paths, config, presets, signals, deadlines."""

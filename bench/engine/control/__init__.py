@@ -1,0 +1,1 @@
+"""Stopping and starting engines: restarts and the VM-hosted engine."""

@@ -1,0 +1,1 @@
+"""The raw result set: its format, reader (which upgrades old versions) and writer, exports."""

@@ -1,0 +1,1 @@
+"""Rounds: the scheduler, its progress views and scripted runs."""
