@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from bench.results.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header
+from bench.results.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header, upgrade_header
 
 SCHEMA = pa.schema([
     ("type", pa.string()), ("round", pa.int64()), ("pos", pa.int64()), ("mode", pa.string()),
@@ -152,4 +152,9 @@ def read_fast(path: Path) -> Optional[FastRead]:
         return None
     if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    return FastRead(header, end, warnings, samples.drop_columns(["type"]))
+    header, defaults = upgrade_header(header)
+    samples = samples.drop_columns(["type"])
+    for key, value in defaults.items():  # an older version's samples, as the exact reader fills them
+        i = samples.schema.get_field_index(key)
+        samples = samples.set_column(i, key, pc.fill_null(samples.column(key), value))
+    return FastRead(header, end, warnings, samples)

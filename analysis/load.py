@@ -21,8 +21,7 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
-from bench.core.phases import WARM
-from bench.results.resultset import ResultFileError, check_header, parse
+from bench.results.resultset import ResultFileError, check_header, parse, upgrade_header
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
 CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")
@@ -65,7 +64,7 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
         "error": pd.Categorical(cols["error"]),
         "warmup": np.asarray(cols["warmup"], dtype="bool"),
         "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
-        "scenario": pd.Categorical([WARM if v is None else v for v in cols["scenario"]]),
+        "scenario": pd.Categorical(cols["scenario"]),
     })
 
 
@@ -104,7 +103,7 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
     def numbers(col: str, dtype: str) -> np.ndarray:
         return table.column(col).to_numpy().astype(dtype, copy=False)
 
-    scenario = _arrow_categorical(table.column("scenario"), fill=WARM)  # version 1 sets: all warm
+    scenario = _arrow_categorical(table.column("scenario"))
     return pd.DataFrame({
         "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
         "round": numbers("round", "int64"),
@@ -154,7 +153,7 @@ def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     if found.cached is not None:
         frame = found.cached.frame
         frame.insert(0, "set", pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), [name]))
-        header = check_header(orjson.loads(header_line), f"{path}:1")
+        header, _ = upgrade_header(check_header(orjson.loads(header_line), f"{path}:1"))
         return SetRead(header, found.cached.end, found.cached.warnings, frame, "cache")
     data = read_jsonl(path, name)
     data.uncached = _store(path, key, data, found.problem)

@@ -32,7 +32,8 @@ from bench.engine.lease import DEFAULT_TTL_S, EngineLease
 from bench.core.paths import host_results_dir, safe_name
 from bench.schedule.progress import progress_view, say_stderr
 from bench.schedule.scheduler import Outcome, Scheduler, end_record
-from bench.engine.spec import RUN_LABEL
+from bench.core.labels import RUN_LABEL
+from bench.results.header import header_record
 from bench.engine.sweep import sweep
 
 EXIT_CODES = {"complete": 0, "failed": 1}
@@ -61,18 +62,12 @@ def result_path(results_dir: Path, host: str, engine_versions: list[str], when: 
 
 
 def build_header(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck], swept: int,
-                 harness: dict[str, Any], cold: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    return {
-        "type": "header", "schema": resultset.SCHEMA_NAME, "version": resultset.SCHEMA_VERSION,
-        "run_id": run_id, "created": dt.datetime.now(dt.timezone.utc).isoformat(), "created_ns": time.time_ns(),
-        "seed": seed, "config": config.to_record(), "host": hostinfo.host_facts(),
-        "python": hostinfo.python_facts(), "packages": hostinfo.package_versions(),
-        "modes": {c.name: c.record for c in checks if c.usable},
-        "skipped": {c.name: c.record for c in checks if not c.usable},
-        "swept_at_start": swept, "harness": harness, "label": RUN_LABEL,
-        # The cold scenario, per usable mode: how its engine is stopped and started, or why it cannot be.
-        "cold": cold or {},
-    }
+                 harness: dict[str, Any], cold: dict[str, Any], leases: "Leases") -> dict[str, Any]:
+    return header_record(run_id=run_id, seed=seed, config=config.to_record(), host=hostinfo.host_facts(),
+                         python=hostinfo.python_facts(), packages=hostinfo.package_versions(),
+                         modes={c.name: c.record for c in checks if c.usable},
+                         skipped={c.name: c.record for c in checks if not c.usable}, swept_at_start=swept,
+                         harness=harness, cold=cold, leases=leases.header(), concurrent=leases.concurrent)
 
 
 def _reconnector(rt: preflight.ModeRuntime) -> bool:
@@ -279,9 +274,8 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
     engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
     harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
-    header = build_header(config, run_id, seed, checks, swept, harness, cold)
-    header.update(leases=leases.header(), concurrent=leases.concurrent)
-    writer = resultset.ResultWriter.create(path, header)
+    writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness, cold,
+                                                              leases))
     say(f"  writing {path}")
     return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases)
 
@@ -389,8 +383,8 @@ def plan_resume(samples: list[dict[str, Any]], settings: RunSettings, seed: int,
     """Rounds left to run, where numbering goes on, and the new seed (a fresh order for the rounds
     after the gap, reproducible from the header's seed). Warm rounds first, as in the original run;
     once they are done only cold ones remain."""
-    done = {s["round"] for s in samples if not s["warmup"] and s.get("scenario") != "cold"}
-    cold_done = {s["round"] for s in samples if s.get("scenario") == "cold"}
+    done = {s["round"] for s in samples if not s["warmup"] and s["scenario"] != "cold"}
+    cold_done = {s["round"] for s in samples if s["scenario"] == "cold"}
     remaining = max(0, settings.rounds - len(done)) if settings.scenario != "cold" else 0
     cold_remaining = max(0, settings.cold_rounds - len(cold_done))
     scenario = settings.scenario if remaining or settings.scenario == "cold" else "cold"

@@ -23,7 +23,8 @@ from analysis.load import load
 from analysis.metrics import measured, with_derived
 from analysis.series import version_key
 from bench.core.errors import UserError
-from bench.results.synthetic import DEFAULT_PHASE_MS, IMAGE_CONTENT, SyntheticMode, scripted_run
+from bench.results.synthetic import DEFAULT_PHASE_MS, IMAGE_CONTENT, SyntheticMode
+from bench.schedule.scripted import scripted_run
 
 
 def runc(factor: float = 1.0, noise: float = 0.05) -> list[SyntheticMode]:

@@ -15,7 +15,8 @@ from analysis.claims import Claim, check_claim
 from analysis.compare import compare
 from analysis.load import load
 from analysis.metrics import measured, with_derived
-from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
+from bench.schedule.scripted import scripted_run
 
 CLAIM = Claim(id="t", text="native < hyperv", metric="startup", order=("native", "hyperv"))
 

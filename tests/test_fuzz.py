@@ -13,7 +13,8 @@ from analysis.load import load
 from bench.core.config import parse_config
 from bench.core.errors import UserError
 from bench.results.resultset import ResultFileError, read_resultset
-from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, scripted_run
+from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
+from bench.schedule.scripted import scripted_run
 from conftest import run_bench
 
 pytestmark = pytest.mark.faults

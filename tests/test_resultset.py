@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from bench.core.phases import PHASES
 from bench.results.resultset import ResultFileError, ResultWriter, read_resultset, sample_record
 
-HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "r1", "modes": {}, "host": {}}
+HEADER = {"type": "header", "schema": "isobench.resultset", "version": 2, "run_id": "r1", "modes": {}, "host": {}}
+HEADER_V1 = {**HEADER, "version": 1}
 
 samples_st = st.builds(
     lambda rnd, pos, mode, phase, dur, ok, warm, err: sample_record(
@@ -108,9 +109,13 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     v1 = tmp_path / "v1.jsonl"
     sample = {"type": "sample", "round": 0, "pos": 0, "mode": "a", "phase": "create", "duration_ns": 5, "ok": True,
               "error": None, "message": None, "warmup": False, "wall_ns": 1, "cid": None, "engine": None, "detail": None}
-    v1.write_text(json.dumps(HEADER) + "\n" + json.dumps(sample) + "\n")
+    v1.write_text(json.dumps(HEADER_V1) + "\n" + json.dumps(sample) + "\n")
     frame = load([v1], warn=False).frame
     assert list(frame["scenario"]) == ["warm"]
+    # Upgraded once, on reading: the header says what it was, the samples look current.
+    rs = read_resultset(v1)
+    assert rs.header["version"] == 2 and rs.header["upgraded_from"] == 1 and rs.header["cold"] == {}
+    assert rs.samples[0]["scenario"] == "warm"
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
     with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'hot'"):

@@ -10,7 +10,7 @@ from bench.core.config import RunSettings, Timeouts
 from bench.measure.executor import ScriptedExecutor
 from bench.core.precision import median_ci, relative_halfwidth
 from bench.results.resultset import ResultWriter, read_resultset
-from bench.schedule.scheduler import Scheduler, end_record, startup_of
+from bench.schedule.scheduler import Scheduler, end_record, derived_of
 
 HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "s", "modes": {}, "host": {}}
 
@@ -75,9 +75,9 @@ def test_precision_rule_stops_once_medians_are_tight(tmp_path):
 
 def test_startup_needs_all_three_phases():
     ok = [{"phase": p, "ok": True, "duration_ns": 10} for p in ("create", "start", "ready")]
-    assert startup_of(ok) == 30
-    assert startup_of(ok[:2]) is None
-    assert startup_of([*ok[:2], {"phase": "ready", "ok": False, "duration_ns": None}]) is None
+    assert derived_of(ok) == 30
+    assert derived_of(ok[:2]) is None
+    assert derived_of([*ok[:2], {"phase": "ready", "ok": False, "duration_ns": None}]) is None
 
 
 def test_median_ci_brackets_the_median():

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, TypeVar
 
-from bench.engine.classify import CallTimeout
+from bench.core.outcomes import CallTimeout
 
 T = TypeVar("T")
 

@@ -14,45 +14,31 @@ from typing import Optional
 import docker.errors
 import requests.exceptions
 
-
-class CallTimeout(Exception):
-    """The watchdog gave up on an engine call."""
-
-    def __init__(self, what: str, seconds: float) -> None:
-        super().__init__(f"{what} did not finish within {seconds:g} s")
-        self.what = what
-        self.seconds = seconds
-
-
-class EngineControlError(Exception):
-    """A command that stops or starts an engine (the cold scenario) failed."""
-
-
-class BadOutput(Exception):
-    """The container said something other than its ready marker, or ended before it."""
-
-
-TIMEOUT = "timeout"
-ENGINE_UNAVAILABLE = "engine_unavailable"
-TLS_ERROR = "tls_error"
-NOT_FOUND = "not_found"
-RUNTIME_UNKNOWN = "runtime_unknown"
-ISOLATION_REJECTED = "isolation_rejected"
-RUNTIME_ERROR = "runtime_error"
-BAD_OUTPUT = "bad_output"
-EXIT_CODE = "exit_code"
-API_ERROR = "api_error"
-NOT_RUN = "not_run"
-INTERRUPTED = "interrupted"
-CLEANUP_FAILED = "cleanup_failed"
-ERROR = "error"
-ENGINE_CONTROL = "engine_control"  # stopping or starting the engine failed (cold scenario)
-# Windows / HCS (host compute service) categories.
-OS_MISMATCH = "os_mismatch"
-NO_HYPERVISOR = "no_hypervisor"
-IMAGE_INCOMPATIBLE = "image_incompatible"
-FEATURE_MISSING = "feature_missing"
-CLIENT_HYPERV_ONLY = "client_hyperv_only"  # a Windows client edition refuses process isolation
+from bench.core.outcomes import (
+    BadOutput,
+    CallTimeout,
+    EngineControlError,
+    TIMEOUT,
+    ENGINE_UNAVAILABLE,
+    TLS_ERROR,
+    NOT_FOUND,
+    RUNTIME_UNKNOWN,
+    ISOLATION_REJECTED,
+    RUNTIME_ERROR,
+    BAD_OUTPUT,
+    EXIT_CODE,
+    API_ERROR,
+    NOT_RUN,
+    INTERRUPTED,
+    CLEANUP_FAILED,
+    ERROR,
+    ENGINE_CONTROL,
+    OS_MISMATCH,
+    NO_HYPERVISOR,
+    IMAGE_INCOMPATIBLE,
+    FEATURE_MISSING,
+    CLIENT_HYPERV_ONLY,
+)
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from typing import Any, Optional
 import docker
 
 from bench.core.errors import UserError
+from bench.core.labels import LEASE_LABEL
 from bench.core.watchdog import call_with_timeout
 
-LEASE_LABEL = "isobench.lease"
 NAME_PREFIX = "isobench-lease."
 GUEST_PREFIX = "isobench-lease-guest."
 DEFAULT_TTL_S = 120.0

@@ -7,9 +7,7 @@ from typing import Any
 import docker
 
 from bench.core.config import Mode
-
-RUN_LABEL = "isobench.run"
-MODE_LABEL = "isobench.mode"
+from bench.core.labels import MODE_LABEL, RUN_LABEL
 
 
 def labels(run_id: str, mode: Mode) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any, Collection, Optional
 
 import docker
 
-from bench.engine.spec import RUN_LABEL
+from bench.core.labels import RUN_LABEL
 from bench.core.watchdog import call_with_timeout
 
 

@@ -1,27 +1,88 @@
 """The executor seam (after hyperfine's): the scheduler asks an executor for cycles.
 
 ``bench.measure.docker.DockerExecutor`` runs them on a real engine; ``ScriptedExecutor``
-returns scripted times, so the scheduler, writer, progress and the analysis
-pipeline can be exercised and checked without an engine.
+returns scripted times, so the scheduler, writer, progress and the analysis pipeline can be
+exercised and checked without an engine. Nothing here imports docker-py.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Protocol, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
 
-from bench.engine import classify as failures
-from bench.measure.docker import CycleResult
-from bench.core.phases import COLD, ENGINE_PHASES, PHASES, WARM
+from bench.core import outcomes
+from bench.core.phases import CLEANUP, ENGINE_PHASES, PHASES, WARM
 from bench.results.resultset import sample_record
+
+if TYPE_CHECKING:
+    from bench.engine.control.restart import EngineControl
+    from bench.engine.preflight import ModeRuntime
+
+
+@dataclass
+class CycleResult:
+    samples: list[dict[str, Any]]
+    cid: Optional[str] = None
+    leaked: Optional[str] = None  # a container the cycle could not remove
+    interrupted: Optional[BaseException] = None
+    engine_down: bool = False  # a cold cycle stopped the engine and could not start it again
+
+    @property
+    def engine_unavailable(self) -> bool:
+        """A phase failed because the engine did not answer: the scheduler waits for it."""
+        return any(s["error"] == outcomes.ENGINE_UNAVAILABLE for s in self.samples if s["phase"] != CLEANUP)
+
+
+@dataclass
+class EnginePhases:
+    """A cold cycle's first part: the engine stopped and started (see bench.measure.cold)."""
+
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    failed: Optional[str] = None  # the engine phase that failed: the cycle's phases are then not run
+    interrupted: Optional[BaseException] = None
 
 
 class Executor(Protocol):
-    def run_cycle(self, rt: Any, round_no: int, pos: int, warmup: bool) -> CycleResult: ...
+    def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool,
+                  scenario: str = WARM) -> CycleResult: ...
 
-    def run_cold_cycle(self, rt: Any, control: Any, round_no: int, pos: int) -> CycleResult: ...
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases: ...
 
     def retry_pending(self, deadline_s: float) -> list[str]: ...
+
+
+def not_run(base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None,
+            wall_ns: Optional[int] = None) -> dict[str, Any]:
+    return sample_record(**base, phase=phase, duration_ns=None, ok=False, error=outcomes.NOT_RUN,
+                         message=f"not run: {cause} failed", wall_ns=wall_ns or time.time_ns(), cid=cid)
+
+
+def fill_missing(samples: dict[str, dict[str, Any]], base: dict[str, Any], phases: tuple[str, ...] = PHASES,
+                 timeout: Optional[outcomes.CallTimeout] = None, interrupted: bool = False,
+                 cid: Optional[str] = None, walls: Optional[dict[str, int]] = None) -> list[dict[str, Any]]:
+    """Every phase gets a sample, in order: the first missing one is `timeout` (it overran) or
+    `interrupted` (a stop signal cut it), the rest `not_run` naming the phase that failed.
+    Pure: the real, cold, scripted and synthetic paths all fill their gaps with it."""
+    walls = walls or {}
+    first_missing = next((p for p in phases if p not in samples), None)
+    failed_at = next((p for p in phases if p in samples and not samples[p]["ok"]), None)
+    out = []
+    for p in phases:
+        if p in samples:
+            out.append(samples[p])
+            continue
+        wall = walls.get(p) or time.time_ns()
+        if p == first_missing and timeout is not None:
+            out.append(sample_record(**base, phase=p, duration_ns=int(timeout.seconds * 1e9), ok=False,
+                                     error=outcomes.TIMEOUT, message=f"{timeout} (at {timeout.what})", wall_ns=wall,
+                                     cid=cid))
+        elif p == first_missing and interrupted:
+            out.append(sample_record(**base, phase=p, duration_ns=None, ok=False, error=outcomes.INTERRUPTED,
+                                     message=f"run interrupted during {p}", wall_ns=wall, cid=cid))
+        else:
+            out.append(not_run(base, p, failed_at or first_missing or "an earlier phase", cid, wall))
+    return out
 
 
 # A script answers (mode name, phase, round) with a duration in ns, or a
@@ -36,37 +97,30 @@ class ScriptedExecutor:
         self.script = script
         self.sleep = sleep
 
-    def run_cycle(self, rt: Any, round_no: int, pos: int, warmup: bool) -> CycleResult:
-        return self._scripted(rt, round_no, pos, warmup, WARM, PHASES)
+    def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool,
+                  scenario: str = WARM) -> CycleResult:
+        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
+        return CycleResult(samples=self._scripted(rt.mode.name, base, PHASES))
 
-    def run_cold_cycle(self, rt: Any, control: Any, round_no: int, pos: int) -> CycleResult:
-        """Scripted like a warm cycle, with the engine phases first (the script sees their names)."""
-        result = self._scripted(rt, round_no, pos, False, COLD, ENGINE_PHASES + PHASES)
-        result.engine_down = any(not s["ok"] for s in result.samples if s["phase"] in ENGINE_PHASES)
-        return result
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases:
+        """The engine phases from the script too (it sees their names); the control is not called."""
+        samples = self._scripted(rt.mode.name, base, ENGINE_PHASES)
+        failed = next((s["phase"] for s in samples if not s["ok"]), None)
+        return EnginePhases(samples=samples, failed=failed)
 
-    def _scripted(self, rt: Any, round_no: int, pos: int, warmup: bool, scenario: str,
-                  phases: tuple[str, ...]) -> CycleResult:
-        name = rt.mode.name if hasattr(rt, "mode") else str(rt)
-        base = {"round": round_no, "pos": pos, "mode": name, "warmup": warmup, "scenario": scenario}
-        samples: list[dict[str, Any]] = []
-        failed: Optional[str] = None
+    def _scripted(self, name: str, base: dict[str, Any], phases: tuple[str, ...]) -> list[dict[str, Any]]:
+        samples: dict[str, dict[str, Any]] = {}
         for phase in phases:
             wall = time.time_ns()
-            if failed is not None:
-                samples.append(sample_record(**base, phase=phase, duration_ns=None, ok=False, wall_ns=wall,
-                                             error=failures.NOT_RUN, message=f"not run: {failed} failed"))
-                continue
-            outcome = self.script(name, phase, round_no)
+            outcome = self.script(name, phase, base["round"])
             if isinstance(outcome, str):
-                failed = phase
-                samples.append(sample_record(**base, phase=phase, duration_ns=None, ok=False, wall_ns=wall,
-                                             error=outcome, message=f"scripted {outcome}"))
-                continue
+                samples[phase] = sample_record(**base, phase=phase, duration_ns=None, ok=False, wall_ns=wall,
+                                               error=outcome, message=f"scripted {outcome}")
+                break
             if self.sleep:
                 time.sleep(outcome / 1e9)
-            samples.append(sample_record(**base, phase=phase, duration_ns=int(outcome), ok=True, wall_ns=wall))
-        return CycleResult(samples=samples)
+            samples[phase] = sample_record(**base, phase=phase, duration_ns=int(outcome), ok=True, wall_ns=wall)
+        return fill_missing(samples, base, phases)
 
     def retry_pending(self, deadline_s: float) -> list[str]:
         return []

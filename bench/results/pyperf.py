@@ -26,7 +26,7 @@ def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
     for s in rs.samples:
         if s["warmup"]:
             continue
-        prefix = f"{s['mode']}.cold" if s.get("scenario") == COLD else s["mode"]
+        prefix = f"{s['mode']}.cold" if s["scenario"] == COLD else s["mode"]
         name = f"{prefix}.{s['phase']}"
         if s["ok"]:
             values[name].append(s["duration_ns"] / 1e9)

@@ -41,6 +41,10 @@ SCHEMA_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 
 END_STATUSES = ("complete", "interrupted", "failed")
+
+# What a sample of an older version lacks, filled in on reading (as asv's update_to_2 does), so that
+# nothing downstream of the reader knows older versions existed.
+SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}}
 SCENARIO_VALUES = {None, "warm", "cold"}  # None: version 1, read as warm
 
 # Sample fields and the JSON types each may hold (None: null allowed).
@@ -171,6 +175,17 @@ def check_header(rec: Any, where: str) -> dict[str, Any]:
     return rec
 
 
+def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A checked header brought to the current version, and the defaults its samples need: the one
+    place where older versions are read. The original version is kept as ``upgraded_from``."""
+    version = header["version"]
+    if version == SCHEMA_VERSION:
+        return header, {}
+    upgraded = {**header, "version": SCHEMA_VERSION, "upgraded_from": version}
+    upgraded.setdefault("cold", {})  # version 1 had no cold scenario
+    return upgraded, SAMPLE_DEFAULTS.get(version, {})
+
+
 def check_sample(rec: dict[str, Any], where: str) -> None:
     for key in REQUIRED_SAMPLE_FIELDS:
         if key not in rec:
@@ -249,7 +264,8 @@ _SAMPLE_KEYS = tuple(SAMPLE_FIELDS)
 _get_all = operator.itemgetter(*_SAMPLE_KEYS)
 
 
-def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns) -> None:
+def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns,
+                   defaults: dict[str, Any]) -> None:
     """Checks a batch of samples column by column (fast for a million lines); the first bad
     one is reported through check_sample, so the message is the same as record by record."""
     try:
@@ -270,6 +286,11 @@ def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path
         bad.sort()
     if bad:
         check_sample(samples[bad[0]], f"{path}:{linenos[bad[0]]}")
+    for key, value in defaults.items():
+        cols[key] = [value if v is None else v for v in cols[key]]
+        for rec in samples:
+            if rec.get(key) is None:
+                rec[key] = value
     for key, col in cols.items():
         out.data[key].extend(col)
 
@@ -298,6 +319,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
     columns = Columns()
     records: Optional[list[dict[str, Any]]] = [] if keep_records else None
     last_kind = None
+    defaults: dict[str, Any] = {}
     for first, chunk in _lines(path, warnings):
         recs = _parse_chunk(path, first, chunk)
         if set(map(type, recs)) != {dict}:
@@ -305,7 +327,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             raise ResultFileError(f"{path}:{first + i}: expected a JSON object, found {type(recs[i]).__name__}.")
         start = 0
         if header is None:
-            header = check_header(recs[0], f"{path}:{first}")
+            header, defaults = upgrade_header(check_header(recs[0], f"{path}:{first}"))
             start = 1
         kinds = [r.get("type") for r in recs[start:]]
         if kinds and set(kinds) == {"sample"}:  # the common case: a chunk of samples only
@@ -327,7 +349,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
                 end = None
             else:
                 raise ResultFileError(f"{path}:{lineno}: unknown record type {kind!r}: expected sample, resume or end.")
-        _check_samples(samples, linenos, path, columns)
+        _check_samples(samples, linenos, path, columns, defaults)
         if records is not None:
             records.extend(samples)
     if header is None:

@@ -1,29 +1,23 @@
-"""Result sets from scripted times, for tests and benchmarks of the analysis.
+"""Synthetic result sets, for tests and benchmarks of the analysis.
 
-``scripted_run`` drives the real scheduler and writer through the
-ScriptedExecutor (the executor seam), so what it writes is exactly what a run
-writes. ``bulk_synthetic`` writes the same format directly, without per-cycle
-fsync, for sets of a million samples.
+``bulk_synthetic`` writes the result-set format directly, without per-cycle fsync, for sets
+of a million samples. (``bench.schedule.scripted.scripted_run`` writes them through the real
+scheduler and writer instead.)
 """
 
 from __future__ import annotations
 
 import json
-import random
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
-from bench.results import resultset
-from bench.core.config import RunSettings
-from bench.measure.executor import ScriptedExecutor
 from bench.core.phases import PHASES
-from bench.schedule.scheduler import Scheduler, end_record
+from bench.results.header import header_record
+from bench.results.resultset import sample_record
 
 # Typical medians (ms) seen on a small Linux host, used as defaults.
 DEFAULT_PHASE_MS = {"create": 20.0, "start": 280.0, "ready": 0.4, "exec": 75.0, "stop": 80.0, "remove": 15.0}
@@ -54,41 +48,14 @@ def header(modes: list[SyntheticMode], run_id: Optional[str] = None, host: Optio
     image: dict = {"id": image_id, "size": 1}
     if image_content is not None:
         image["content"] = image_content
-    return {
-        "type": "header", "schema": resultset.SCHEMA_NAME, "version": resultset.SCHEMA_VERSION,
-        "run_id": run_id or uuid.uuid4().hex[:12], "created": "2026-11-28T00:00:00+00:00", "created_ns": time.time_ns(),
-        "seed": seed, "config": {"source": "synthetic"}, "host": host, "python": {"version": "3"},
-        "packages": {"isobench": "synthetic"}, "skipped": {}, "swept_at_start": 0,
-        "harness": {"executor": "scripted"},
-        "modes": {m.name: {"role": m.role, "engine": {"version": engine_version, "os_type": "linux"},
-                           "image": dict(image), "requested": {"runtime": m.name, "isolation": "default"},
-                           "ping_rtt_ns": 1_000_000, "version_rtt_ns": 1_500_000,
-                           "endpoint": {"url": "scripted", "scheme": "scripted"}} for m in modes},
-    }
-
-
-def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], object]:
-    rng = random.Random(seed)
-    by_name = {m.name: m for m in modes}
-
-    def script(mode: str, phase: str, rnd: int) -> object:
-        m = by_name[mode]
-        if phase == m.failure_phase and rng.random() < m.failure_rate:
-            return m.failure_error
-        return int(m.phase_ms[phase] * 1e6 * rng.lognormvariate(0, m.noise))
-
-    return script
-
-
-def scripted_run(path: Path, modes: list[SyntheticMode], rounds: int, warmup: int = 1, seed: int = 0,
-                 **header_kw: object) -> Path:
-    """A full run through Scheduler + ScriptedExecutor + ResultWriter."""
-    writer = resultset.ResultWriter.create(path, header(modes, seed=seed, **header_kw))
-    runtimes = [SimpleNamespace(mode=SimpleNamespace(name=m.name)) for m in modes]
-    settings = RunSettings(rounds=rounds, warmup=warmup, min_rounds=1, budget_s=None)
-    outcome = Scheduler(settings, runtimes, ScriptedExecutor(_script(modes, seed)), writer, seed).run()
-    writer.close(end_record(outcome, 0, []))
-    return path
+    modes_record = {m.name: {"role": m.role, "engine": {"version": engine_version, "os_type": "linux"},
+                             "image": dict(image), "requested": {"runtime": m.name, "isolation": "default"},
+                             "ping_rtt_ns": 1_000_000, "version_rtt_ns": 1_500_000,
+                             "endpoint": {"url": "scripted", "scheme": "scripted"}} for m in modes}
+    return header_record(run_id=run_id or uuid.uuid4().hex[:12], seed=seed, config={"source": "synthetic"},
+                         host=host, python={"version": "3"}, packages={"isobench": "synthetic"}, modes=modes_record,
+                         skipped={}, swept_at_start=0, harness={"executor": "scripted"},
+                         created="2026-11-28T00:00:00+00:00")
 
 
 def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: int = 0) -> Path:
@@ -112,7 +79,7 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
                         dur, ok, err, failed = None, False, m.failure_error, True
                     else:
                         dur, ok, err = int(m.phase_ms[ph] * 1e6 * noise[r, p_i]), True, None
-                    lines.append(json.dumps(resultset.sample_record(
+                    lines.append(json.dumps(sample_record(
                         round=r, pos=m_i, mode=m.name, phase=ph, duration_ns=dur, ok=ok, warmup=False,
                         wall_ns=wall + r * 1_000_000_000 + p_i, error=err), separators=(",", ":")))
             fh.write("\n".join(lines) + "\n")

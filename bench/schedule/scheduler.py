@@ -12,17 +12,21 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from bench.core.config import RunSettings
-from bench.measure.docker import CycleResult
 from bench.core.errors import Terminated
-from bench.measure.executor import Executor
 from bench.core.phases import COLD, COLD_DERIVED, DERIVED, WARM
 from bench.core.precision import relative_halfwidth
-from bench.schedule.progress import NullProgress, ProgressView
 from bench.core.watchdog import call_with_timeout
+from bench.measure.cold import run_cold_cycle
+from bench.measure.executor import CycleResult, Executor
 from bench.results.resultset import ResultWriter
+from bench.schedule.progress import NullProgress, ProgressView
+
+if TYPE_CHECKING:
+    from bench.engine.control.restart import EngineControl
+    from bench.engine.preflight import ModeRuntime
 
 # Reconnect after the engine went away: waits between pings double up to this cap,
 # until RunSettings.reconnect_s has passed.
@@ -30,8 +34,9 @@ RECONNECT_FIRST_S = 0.5
 RECONNECT_CAP_S = 15.0
 
 
-def startup_of(samples: Sequence[dict[str, Any]], metric: str = "startup") -> Optional[int]:
-    """create + start + ready of one cycle (or another derived metric's sum), or None if any part failed."""
+def derived_of(samples: Sequence[dict[str, Any]], metric: str = "startup") -> Optional[int]:
+    """A derived metric of one cycle (startup = create + start + ready; cold_startup adds engine_up),
+    or None if any part failed."""
     parts = {s["phase"]: s for s in samples}
     needed = DERIVED.get(metric) or COLD_DERIVED[metric]
     if all(p in parts and parts[p]["ok"] for p in needed):
@@ -60,7 +65,7 @@ class Tally:
         mode = result.samples[0]["mode"]
         if result.samples[0].get("scenario") == COLD:
             return  # the precision rule is about warm startups
-        st = startup_of(result.samples)
+        st = derived_of(result.samples)
         if st is not None:
             self.startups.setdefault(mode, []).append(st)
         else:
@@ -77,10 +82,11 @@ class Outcome:
 
 
 class Scheduler:
-    def __init__(self, settings: RunSettings, runtimes: Sequence[Any], executor: Executor, writer: ResultWriter,
+    def __init__(self, settings: RunSettings, runtimes: Sequence["ModeRuntime"], executor: Executor, writer: ResultWriter,
                  seed: int, progress: Optional[ProgressView] = None,
-                 reconnect: Optional[Callable[[Any], bool]] = None, clock: Callable[[], float] = time.monotonic,
-                 first_round: int = 0, controls: Optional[dict[str, Any]] = None,
+                 reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
+                 clock: Callable[[], float] = time.monotonic, first_round: int = 0,
+                 controls: Optional[dict[str, "EngineControl"]] = None,
                  between_cycles: Optional[Callable[[], None]] = None) -> None:
         self.settings = settings
         self.runtimes = list(runtimes)
@@ -113,12 +119,12 @@ class Scheduler:
         for pos, rt in enumerate(order):
             control = self.controls.get(rt.mode.name) if cold else None
             if cold:
-                result = self.executor.run_cold_cycle(rt, control, round_no, pos)
+                result = run_cold_cycle(self.executor, rt, control, round_no, pos)
             else:
                 result = self.executor.run_cycle(rt, round_no, pos, warmup)
             self.writer.append(result.samples)
             self.tally.add(result, warmup)
-            startup = startup_of(result.samples, "cold_startup" if cold else "startup")
+            startup = derived_of(result.samples, "cold_startup" if cold else "startup")
             self.progress.cycle_done(f"{rt.mode.name} cold" if cold else rt.mode.name, startup, startup is not None)
             if result.engine_down:
                 self._restore(rt, control)
@@ -135,7 +141,7 @@ class Scheduler:
         self.progress.round_done()
         return None
 
-    def _restore(self, rt: Any, control: Any) -> None:
+    def _restore(self, rt: "ModeRuntime", control: "EngineControl") -> None:
         """After a failed cold cycle: the engine is brought back (best effort) so the run,
         and the host, are not left without it. Finishing the stop first lets a stop that
         was cut short end before the start."""
@@ -147,7 +153,7 @@ class Scheduler:
             except Exception:
                 pass
 
-    def _wait_for_engine(self, rt: Any) -> bool:
+    def _wait_for_engine(self, rt: "ModeRuntime") -> bool:
         if self.reconnect is None:
             return True
         deadline = time.monotonic() + self.settings.reconnect_s

@@ -1,0 +1,45 @@
+"""What a sample's failure is called: stable category strings (the analysis groups by them) and the
+exceptions behind the categories that are not the engine's own words. Engine errors are mapped to
+these categories by bench.engine.classify."""
+
+from __future__ import annotations
+
+
+class CallTimeout(Exception):
+    """The watchdog gave up on an engine call."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(f"{what} did not finish within {seconds:g} s")
+        self.what = what
+        self.seconds = seconds
+
+
+class EngineControlError(Exception):
+    """A command that stops or starts an engine (the cold scenario) failed."""
+
+
+class BadOutput(Exception):
+    """The container said something other than its ready marker, or ended before it."""
+
+
+TIMEOUT = "timeout"
+ENGINE_UNAVAILABLE = "engine_unavailable"
+TLS_ERROR = "tls_error"
+NOT_FOUND = "not_found"
+RUNTIME_UNKNOWN = "runtime_unknown"
+ISOLATION_REJECTED = "isolation_rejected"
+RUNTIME_ERROR = "runtime_error"
+BAD_OUTPUT = "bad_output"
+EXIT_CODE = "exit_code"
+API_ERROR = "api_error"
+NOT_RUN = "not_run"
+INTERRUPTED = "interrupted"
+CLEANUP_FAILED = "cleanup_failed"
+ERROR = "error"
+ENGINE_CONTROL = "engine_control"  # stopping or starting the engine failed (cold scenario)
+# Windows / HCS (host compute service) categories.
+OS_MISMATCH = "os_mismatch"
+NO_HYPERVISOR = "no_hypervisor"
+IMAGE_INCOMPATIBLE = "image_incompatible"
+FEATURE_MISSING = "feature_missing"
+CLIENT_HYPERV_ONLY = "client_hyperv_only"  # a Windows client edition refuses process isolation
