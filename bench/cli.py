@@ -10,10 +10,10 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from bench.core.errors import UserError, run_command
-from bench.core.paths import DEFAULT_CONFIG
+from bench.core.paths import DEFAULT_CONFIG, VM_DIR
 
 
 def _load(args: argparse.Namespace):  # -> Config
@@ -121,18 +121,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_client():
-    from bench.core.config import Mode
+def default_client() -> Any:
+    """A client to the default engine: DOCKER_HOST (and its TLS variables) or the local one."""
+    from bench.core.config import EndpointSettings
     from bench.engine.endpoints import make_client, resolve
 
-    probe = Mode(name="default", role="native", image="-", command=("-",), exec_command=("-",), endpoint="env",
-                 allow_plain_tcp=True)
-    return make_client(resolve(probe), timeout=10)
+    return make_client(resolve(EndpointSettings(endpoint="env", allow_plain_tcp=True)), timeout=10)
 
 
 def cmd_ping(args: argparse.Namespace) -> int:
     try:
-        client = _default_client()
+        client = default_client()
         client.ping()
     except UserError:
         raise
@@ -147,7 +146,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.engine.lease import live_runs
     from bench.engine.sweep import sweep
 
-    client = _default_client()
+    client = default_client()
     keep = set() if args.force or args.run_id else live_runs(client)
     removed, stuck = sweep(client, args.run_id, keep_runs=keep)
     print(f"removed {removed} isobench container(s)" + (f"; could not remove {', '.join(stuck)}" if stuck else "")
@@ -159,7 +158,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_image(args: argparse.Namespace) -> int:
     from bench.engine.image import ensure_image
 
-    client = _default_client()
+    client = default_client()
     if client.info().get("OSType") == "windows":
         from bench.engine import windows
 
@@ -178,21 +177,18 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_vm(args: argparse.Namespace) -> int:
-    from bench.engine.control import vm
+    from bench.engine.control.vm import qemu as vm
 
     if args.action == "up":
         state = vm.up()
-        from bench.core.config import parse_config
-        from bench.engine.endpoints import make_client, resolve
         from bench.engine.image import ensure_image
 
-        mode = parse_config({"mode": [{"preset": "vm-engine"}]}, "vm").modes[0]
         try:
-            image_id, built = ensure_image(make_client(resolve(mode), timeout=120))
+            image_id, built = ensure_image(vm.vm_client(timeout=120))
         except Exception as exc:  # the VM is up but unusable: say so, and leave nothing running
             vm.down()
             raise UserError(f"the VM engine came up but the test image could not be loaded ({exc}): "
-                            f"see {vm.VM_DIR / 'console.log'}.") from None
+                            f"see {VM_DIR / 'console.log'}.") from None
         print(f"vm: test image {'loaded' if built else 'present'} ({image_id[7:19]}); accelerator {state.accel}")
     elif args.action == "down":
         vm.down()

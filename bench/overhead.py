@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +29,7 @@ from bench.core.config import load_config
 from bench.measure.docker import DockerExecutor
 from bench.core.paths import DEFAULT_CONFIG
 from bench.core.phases import PHASES
-from bench.engine.preflight import check_mode
+from bench.engine.preflight import ModeRuntime, check_mode
 from bench.engine.spec import create_kwargs
 from bench.engine.sweep import sweep
 
@@ -133,6 +134,59 @@ def _cli_cycle(image: str, label: str) -> int:
     return time.perf_counter_ns() - t0
 
 
+@dataclass
+class Times:
+    """Medians are taken over these: per phase for the harness and raw HTTP, whole cycles per side."""
+
+    harness: dict[str, list[int]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    raw: dict[str, list[int]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    harness_cycle: list[int] = field(default_factory=list)
+    cli_cycle: list[int] = field(default_factory=list)
+
+
+def _one_round(i: int, rt: ModeRuntime, raw: RawCycle, harness: DockerExecutor, label: str, times: Times,
+               has_cli: bool) -> None:
+    keep = i >= 2  # two warm-up rounds, discarded
+    for who in (["harness", "raw", "cli"] if i % 2 == 0 else ["cli", "raw", "harness"]):
+        if who == "harness":
+            t0 = time.perf_counter_ns()
+            res = harness.run_cycle(rt, i, 0, False)
+            elapsed = time.perf_counter_ns() - t0
+            if keep and all(s["ok"] for s in res.samples):
+                times.harness_cycle.append(elapsed)
+                for s in res.samples:
+                    times.harness[s["phase"]].append(s["duration_ns"])
+        elif who == "raw":
+            t = raw.run(label)
+            for p in PHASES if keep else ():
+                times.raw[p].append(t[p])
+        elif has_cli:
+            elapsed = _cli_cycle(rt.image, label)
+            if keep:
+                times.cli_cycle.append(elapsed)
+
+
+def _report(times: Times, rounds: int, mode_name: str, engine_version: str) -> None:
+    print(f"isobench overhead, {rounds} interleaved rounds on {mode_name} (engine {engine_version})")
+    print(f"{'phase':8s} {'harness ms':>11s} {'raw HTTP ms':>12s} {'ratio':>7s}  target <= {PHASE_TARGET:.2f}")
+    worst = 0.0
+    for p in PHASES:
+        h, r = statistics.median(times.harness[p]) / 1e6, statistics.median(times.raw[p]) / 1e6
+        ratio = h / r if r else float("nan")
+        worst = max(worst, ratio)
+        print(f"{p:8s} {h:11.3f} {r:12.3f} {ratio:7.3f}  {'OK' if ratio <= PHASE_TARGET else 'OVER'}")
+    hs = 1e9 / statistics.median(times.harness_cycle)
+    print(f"harness full cycle (incl. attach, inspect, events): {hs:.2f} cycles/s")
+    if times.cli_cycle:
+        cs = 1e9 / statistics.median(times.cli_cycle)
+        print(f"`docker run --rm IMAGE true` CLI loop: {cs:.2f} cycles/s")
+        print(f"throughput ratio harness / CLI: {hs / cs:.2f} (target >= {THROUGHPUT_TARGET}) "
+              f"{'OK' if hs / cs >= THROUGHPUT_TARGET else 'UNDER'}")
+    else:
+        print("no docker CLI on PATH: throughput comparison skipped")
+    print(f"worst per-phase ratio: {worst:.3f}")
+
+
 def main(rounds: int = 30) -> int:
     mode = next(m for m in load_config(DEFAULT_CONFIG).modes if m.runtime in (None, "runc"))
     label = "overhead-" + uuid.uuid4().hex[:8]
@@ -150,50 +204,11 @@ def main(rounds: int = 30) -> int:
             "Tty": False, "OpenStdin": False, "StopTimeout": mode.stop_grace_s}
     raw = RawCycle(rt.endpoint.base_url[len("unix://"):], client.api_version, body, list(mode.exec_command),
                    mode.stop_grace_s, mode.ready_marker)
-    harness = DockerExecutor(label)
-    has_cli = shutil.which("docker") is not None
-    h_times: dict[str, list[int]] = {p: [] for p in PHASES}
-    r_times: dict[str, list[int]] = {p: [] for p in PHASES}
-    h_cycle, cli_cycle = [], []
+    times, harness, has_cli = Times(), DockerExecutor(label), shutil.which("docker") is not None
     try:
-        for i in range(2 + rounds):  # two warm-up rounds, discarded
-            order = ["harness", "raw", "cli"] if i % 2 == 0 else ["cli", "raw", "harness"]
-            for who in order:
-                if who == "harness":
-                    t0 = time.perf_counter_ns()
-                    res = harness.run_cycle(rt, i, 0, False)
-                    elapsed = time.perf_counter_ns() - t0
-                    if i >= 2 and all(s["ok"] for s in res.samples):
-                        h_cycle.append(elapsed)
-                        for s in res.samples:
-                            h_times[s["phase"]].append(s["duration_ns"])
-                elif who == "raw":
-                    t = raw.run(label)
-                    if i >= 2:
-                        for p in PHASES:
-                            r_times[p].append(t[p])
-                elif has_cli:
-                    elapsed = _cli_cycle(rt.image, label)
-                    if i >= 2:
-                        cli_cycle.append(elapsed)
+        for i in range(2 + rounds):
+            _one_round(i, rt, raw, harness, label, times, has_cli)
     finally:
         sweep(client, label)
-    print(f"isobench overhead, {rounds} interleaved rounds on {mode.name} (engine {check.record['engine']['version']})")
-    print(f"{'phase':8s} {'harness ms':>11s} {'raw HTTP ms':>12s} {'ratio':>7s}  target <= {PHASE_TARGET:.2f}")
-    worst = 0.0
-    for p in PHASES:
-        h, r = statistics.median(h_times[p]) / 1e6, statistics.median(r_times[p]) / 1e6
-        ratio = h / r if r else float("nan")
-        worst = max(worst, ratio)
-        print(f"{p:8s} {h:11.3f} {r:12.3f} {ratio:7.3f}  {'OK' if ratio <= PHASE_TARGET else 'OVER'}")
-    hs = 1e9 / statistics.median(h_cycle)
-    print(f"harness full cycle (incl. attach, inspect, events): {hs:.2f} cycles/s")
-    if cli_cycle:
-        cs = 1e9 / statistics.median(cli_cycle)
-        print(f"`docker run --rm IMAGE true` CLI loop: {cs:.2f} cycles/s")
-        print(f"throughput ratio harness / CLI: {hs / cs:.2f} (target >= {THROUGHPUT_TARGET}) "
-              f"{'OK' if hs / cs >= THROUGHPUT_TARGET else 'UNDER'}")
-    else:
-        print("no docker CLI on PATH: throughput comparison skipped")
-    print(f"worst per-phase ratio: {worst:.3f}")
+    _report(times, rounds, mode.name, check.record["engine"]["version"])
     return 0

@@ -84,7 +84,7 @@ def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
     cannot come up, the run goes on: preflight skips the mode and says why."""
     if not any(m.endpoint == "vm" for m in config.modes):
         return False
-    from bench.engine.control import vm
+    from bench.engine.control.vm import qemu as vm
 
     try:
         state, owned = vm.up_for_run(say=lambda m: say(f"  {m}"))
@@ -92,18 +92,17 @@ def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
         say(f"  the VM engine cannot come up: {exc}")
         return False
     if owned:
-        _load_vm_image(config, say)
+        _load_vm_image(say)
     return owned
 
 
-def _load_vm_image(config: Config, say: Callable[[str], None]) -> None:
+def _load_vm_image(say: Callable[[str], None]) -> None:
     """The VM keeps its storage in memory: a freshly booted one needs the test image again (untimed)."""
-    from bench.engine.endpoints import make_client, resolve
+    from bench.engine.control.vm.qemu import vm_client
     from bench.engine.image import ensure_image
 
-    mode = next(m for m in config.modes if m.endpoint == "vm")
     try:
-        ensure_image(make_client(resolve(mode), timeout=120))
+        ensure_image(vm_client(timeout=120))
     except Exception as exc:  # preflight then skips the mode with the engine's own words
         say(f"  the VM engine is up but the test image could not be loaded: {exc}")
 
@@ -140,7 +139,7 @@ def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases",
     run), then this run's containers (preflight's trial containers carry its label too), then the leases."""
     steps: list[Callable[[], Any]] = []
     if owns_vm:
-        from bench.engine.control import vm
+        from bench.engine.control.vm import qemu as vm
 
         steps.append(lambda: vm.down_if_owned(say=lambda m: say(f"  {m}")))
     if not leases.run_cleaned:

@@ -23,9 +23,9 @@ IMAGE = "isobench/busybox:latest"
 
 
 def _client():
-    from bench.cli import _default_client
+    from bench.cli import default_client
 
-    return _default_client()
+    return default_client()
 
 
 @pytest.fixture(scope="session")

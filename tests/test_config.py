@@ -88,7 +88,7 @@ def test_tls_hostname_needs_a_tls_endpoint():
 
     mode = parse_config({"mode": [{"preset": "runc", "tls_hostname": "vm"}]}, "t").modes[0]
     with pytest.raises(UserError, match="tls_hostname is set but unix:///var/run/docker.sock is not a TLS endpoint"):
-        resolve(mode)
+        resolve(mode.endpoint_settings)
 
 
 def test_engine_control_is_chosen_from_the_endpoint_or_says_why_not():

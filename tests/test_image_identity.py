@@ -155,9 +155,9 @@ def test_two_vm_boots_compare_without_force(engine, tmp_path):
     """Each boot imports the image into the VM's fresh in-memory storage: a new id each time."""
     if shutil.which("qemu-system-x86_64") is None or not any(p.startswith("vmlinuz") for p in os.listdir("/boot")):
         pytest.skip("qemu-system-x86 and linux-image-amd64 are needed for the VM engine")
-    from bench.engine.control import vm
+    from bench.engine.control.vm.state import load_state
 
-    if vm.load_state() is not None:
+    if load_state() is not None:
         pytest.skip("a VM engine is already running (someone else's): not booting another under it")
     cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=3, warmup=0)
     paths = []

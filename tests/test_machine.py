@@ -80,7 +80,7 @@ def machine(engine, tmp_path_factory):
     deadline = time.monotonic() + 60
     while True:
         try:
-            ensure_image(make_client(resolve(mode), timeout=60))
+            ensure_image(make_client(resolve(mode.endpoint_settings), timeout=60))
             break
         except Exception:
             assert time.monotonic() < deadline, (root / "dockerd.log").read_text()[-2000:]

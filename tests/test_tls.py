@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.engine.control.vm import make_certs
+from bench.engine.control.vm.certs import make_certs
 from conftest import only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
@@ -82,7 +82,7 @@ def tls_engine(engine, tmp_path_factory):
         from bench.engine.image import ensure_image
 
         mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]
-        ensure_image(make_client(resolve(mode), timeout=60))
+        ensure_image(make_client(resolve(mode.endpoint_settings), timeout=60))
         yield d
     finally:
         d.stop()
@@ -145,7 +145,7 @@ def test_a_certificate_for_another_name_needs_tls_hostname(engine, tmp_path):
 
         mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs),
                                        "tls_hostname": "isobench-vm"}]}, "t").modes[0]
-        ensure_image(make_client(resolve(mode), timeout=60))  # through the override, too
+        ensure_image(make_client(resolve(mode.endpoint_settings), timeout=60))  # through the override, too
         plain = run_bench("doctor", "--config", str(write_config(tmp_path / "a.toml", _mode(d.url, d.certs))))
         named = run_bench("doctor", "--config", str(write_config(
             tmp_path / "b.toml", _mode(d.url, d.certs, 'tls_hostname = "isobench-vm"\n'))))

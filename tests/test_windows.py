@@ -176,7 +176,7 @@ def test_npipe_needs_windows_and_pywin32():
 
     if platform.system() != "Windows":
         with pytest.raises(UserError, match="npipe:// endpoints work only on Windows hosts"):
-            resolve(mode)
+            resolve(mode.endpoint_settings)
 
 
 def test_preflight_records_the_windows_facts_directly():

@@ -45,6 +45,21 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class EndpointSettings:
+    """Where an engine is and how to trust it: what endpoint resolution needs, and nothing about what
+    runs there (so a client for a bare endpoint needs no image or command). ``name`` is only for
+    messages ("mode 'runc': ...")."""
+
+    endpoint: str = "local"
+    tls_cert_dir: Optional[str] = None
+    tls_verify: bool = True
+    tls_max_version: Optional[str] = None
+    tls_hostname: Optional[str] = None
+    allow_plain_tcp: bool = False
+    name: str = "default"
+
+
+@dataclass(frozen=True)
 class Mode:
     name: str
     role: str
@@ -72,6 +87,12 @@ class Mode:
     # endpoint (see bench.engine.control.restart): argv lists, both or neither.
     engine_stop_cmd: tuple[str, ...] = ()
     engine_start_cmd: tuple[str, ...] = ()
+
+    @property
+    def endpoint_settings(self) -> EndpointSettings:
+        return EndpointSettings(endpoint=self.endpoint, tls_cert_dir=self.tls_cert_dir, tls_verify=self.tls_verify,
+                                tls_max_version=self.tls_max_version, tls_hostname=self.tls_hostname,
+                                allow_plain_tcp=self.allow_plain_tcp, name=self.name)
 
     def to_record(self) -> dict[str, Any]:
         """The mode as the result-set header stores it (paths, never file contents)."""

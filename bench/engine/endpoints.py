@@ -23,8 +23,9 @@ import docker
 import requests.adapters
 from docker.tls import TLSConfig
 
-from bench.core.config import Mode
+from bench.core.config import EndpointSettings
 from bench.core.errors import UserError
+from bench.engine.control.vm.state import load_state
 
 LINUX_LOCAL = "unix:///var/run/docker.sock"
 WINDOWS_LOCAL = "npipe:////./pipe/docker_engine"
@@ -168,44 +169,47 @@ def _machine_facts(name: str) -> dict[str, Any]:
     return facts
 
 
-def resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
-    """The Endpoint for a mode, or a UserError naming what is missing."""
-    ep = _resolve(mode, environ)
-    if ep.tls is not None and (mode.tls_max_version or mode.tls_hostname):
-        ep = Endpoint(**{**ep.__dict__, "tls_max_version": mode.tls_max_version, "tls_hostname": mode.tls_hostname})
-    elif mode.tls_hostname:
-        raise UserError(f"mode {mode.name!r}: tls_hostname is set but {ep.base_url} is not a TLS endpoint: "
+def resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None) -> Endpoint:
+    """The Endpoint for a mode's settings (``mode.endpoint_settings``), or a UserError naming what is missing."""
+    ep = _resolve(target, environ)
+    if ep.tls is not None and (target.tls_max_version or target.tls_hostname):
+        ep = Endpoint(**{**ep.__dict__, "tls_max_version": target.tls_max_version, "tls_hostname": target.tls_hostname})
+    elif target.tls_hostname:
+        raise UserError(f"mode {target.name!r}: tls_hostname is set but {ep.base_url} is not a TLS endpoint: "
                         "remove tls_hostname, or give the mode a tls_cert_dir.")
     return ep
 
 
-def _resolve(mode: Mode, environ: Optional[dict[str, str]] = None) -> Endpoint:
+def _resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None) -> Endpoint:
     environ = dict(os.environ if environ is None else environ)
-    where = f"mode {mode.name!r}"
-    ep = mode.endpoint
+    where = f"mode {target.name!r}"
+    ep = target.endpoint
     if ep == "local":
         local = WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL
         return _simple(local, where, "local")
     if ep == "env":
-        return _from_env(environ, where, mode.allow_plain_tcp)
+        return _from_env(environ, where, target.allow_plain_tcp)
     if ep == "vm":
-        from bench.engine.control import vm
-
-        state = vm.load_state()
-        if state is None:
-            raise UserError(f"{where}: the VM engine is not up: run 'python -m bench vm up' (make vm) first.")
-        resolved = _tcp(state.endpoint(), state.cert_dir, True, False, where, "vm")
-        return Endpoint(**{**resolved.__dict__, "machine": {"driver": "qemu", "accel": state.accel,
-                                                            "kernel": state.kernel, "boot_s": state.boot_s}})
+        return _vm(where)
     if ep.startswith("context:"):
-        return _from_context(ep[len("context:"):], where, mode.allow_plain_tcp)
+        return _from_context(ep[len("context:"):], where, target.allow_plain_tcp)
     if ep.startswith("machine:"):
         name = ep[len("machine:"):]
-        resolved = _from_env(_docker_machine_env(name, where), where, mode.allow_plain_tcp, via="docker-machine")
+        resolved = _from_env(_docker_machine_env(name, where), where, target.allow_plain_tcp, via="docker-machine")
         return Endpoint(**{**resolved.__dict__, "machine": _machine_facts(name)})
     if ep.startswith("tcp://"):
-        return _tcp(ep, mode.tls_cert_dir, mode.tls_verify, mode.allow_plain_tcp, where, "config")
+        return _tcp(ep, target.tls_cert_dir, target.tls_verify, target.allow_plain_tcp, where, "config")
     return _simple(ep, where, "config")
+
+
+def _vm(where: str) -> Endpoint:
+    """The VM-hosted engine, from its state file alone (bench.engine.control.vm.state)."""
+    state = load_state()
+    if state is None:
+        raise UserError(f"{where}: the VM engine is not up: run 'isobench vm up' (make vm) first.")
+    resolved = _tcp(state.endpoint(), state.cert_dir, True, False, where, "vm")
+    return Endpoint(**{**resolved.__dict__, "machine": {"driver": "qemu", "accel": state.accel,
+                                                        "kernel": state.kernel, "boot_s": state.boot_s}})
 
 
 class _TLSAdapter(requests.adapters.HTTPAdapter):

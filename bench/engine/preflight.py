@@ -100,7 +100,7 @@ def control_path(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) 
 
 def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
     try:
-        endpoint = endpoints.resolve(mode)
+        endpoint = endpoints.resolve(mode.endpoint_settings)
     except UserError as exc:
         raise Skip("config", str(exc)) from None
     timeout = max(mode.timeouts.ping, mode.timeouts.create)

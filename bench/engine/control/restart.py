@@ -33,7 +33,8 @@ from typing import Any, Optional, Protocol
 
 import docker
 
-from bench.engine.control import vm
+from bench.engine.control.vm import qemu as vm
+from bench.engine.control.vm.state import load_state
 from bench.core.config import Mode
 from bench.engine.endpoints import Endpoint, resolve
 from bench.core.errors import UserError
@@ -126,7 +127,7 @@ class DockerMachineControl(_NoSetup):
 
     def start(self) -> Optional[Endpoint]:
         _run(["docker-machine", "start", self.name], "docker-machine start", 600)
-        return resolve(self.mode)  # "Started machines may have new IP addresses"
+        return resolve(self.mode.endpoint_settings)  # "Started machines may have new IP addresses"
 
     def record(self) -> dict[str, Any]:
         return {"control": self.kind, "machine": self.name}
@@ -147,7 +148,7 @@ class VmControl:
         self._last: Any = None
 
     def stop(self) -> None:
-        self._last = vm.load_state() or self._last
+        self._last = load_state() or self._last
         vm.down(say=lambda m: None)
 
     def start(self) -> Optional[Endpoint]:
@@ -157,7 +158,7 @@ class VmControl:
         except UserError as exc:
             raise EngineControlError(str(exc)) from None
         # The same port where it was free again; resolved anew in case it was not.
-        return resolve(self.mode)
+        return resolve(self.mode.endpoint_settings)
 
     def after_start(self, client: docker.APIClient, image: str) -> dict[str, Any]:
         from bench.engine.image import ensure_image
@@ -167,7 +168,7 @@ class VmControl:
         return {"image_loaded": built, "image_load_ns": time.perf_counter_ns() - t0}
 
     def record(self) -> dict[str, Any]:
-        state = vm.load_state()
+        state = load_state()
         return {"control": self.kind, "accel": state.accel if state else None,
                 "storage": "in the VM's memory: the image is loaded again after each boot (untimed)"}
 

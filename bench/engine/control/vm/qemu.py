@@ -1,0 +1,225 @@
+"""Booting the VM under qemu (KVM where it boots, TCG otherwise), stopping it, and a run's ownership of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+from bench.core.config import EndpointSettings
+from bench.core.errors import UserError
+from bench.core.paths import VM_DIR
+from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, kernel_version
+from bench.engine.control.vm.certs import make_certs
+from bench.engine.control.vm.state import VMState, alive, clear_state, load_state, save_state
+
+# The VM-hosted engine as an endpoint: its address and certificates come from the state file; TLS is
+# capped at 1.2 as the vm-engine preset does (under TCG, Go's ChaCha20 breaks TLS 1.3 records).
+VM_TARGET = EndpointSettings(endpoint="vm", tls_max_version="1.2", name="vm-engine")
+GUEST_PORT = 2376
+KVM_BOOT_S = 90.0
+TCG_BOOT_S = 300.0
+MEMORY_MB = 2048
+INIT_MARKER_S = {"kvm": 25.0, "tcg": 200.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ping(port: int, cert_dir: Path, timeout: float = 5.0) -> bool:
+    from bench.engine.endpoints import make_client, resolve
+
+    # TLS 1.2 as the vm-engine preset asks (see bench.core.presets: TCG breaks Go's ChaCha20)
+    target = EndpointSettings(endpoint=f"tcp://127.0.0.1:{port}", tls_cert_dir=str(cert_dir), tls_max_version="1.2",
+                              name="vm")
+    try:
+        return bool(make_client(resolve(target), timeout=timeout, version="1.41").ping())
+    except Exception:
+        return False
+
+
+def _boot(accel: str, kver: str, initrd: Path, port: int, cert_dir: Path, deadline_s: float) -> Optional[tuple[int, float]]:
+    console = VM_DIR / "console.log"
+    cmd = ["qemu-system-x86_64", "-accel", accel, "-m", str(MEMORY_MB), "-smp", "2", "-nographic", "-no-reboot",
+           "-kernel", f"/boot/vmlinuz-{kver}", "-initrd", str(initrd),
+           "-append", "console=ttyS0 panic=-1 quiet",
+           "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-10.0.2.15:{GUEST_PORT}",
+           "-device", "virtio-net-pci,netdev=n0"]
+    if accel == "kvm":
+        cmd[3:3] = ["-cpu", "host"]
+    t0 = time.monotonic()
+    with open(console, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    # A guest that never reaches our /init (KVM without nested virtualisation hangs
+    # like that) is given up on early rather than at the full deadline.
+    init_deadline = INIT_MARKER_S[accel]
+    try:
+        while time.monotonic() - t0 < deadline_s:
+            if proc.poll() is not None:
+                return None
+            elapsed = time.monotonic() - t0
+            if elapsed > init_deadline and INIT_MARKER not in console.read_bytes():
+                break
+            if _ping(port, cert_dir, timeout=3):
+                return proc.pid, time.monotonic() - t0
+            # Before the guest listens, qemu's forwarder refuses at once: polling often is cheap
+            # and gives the boot time (the cold scenario's engine_up) sub-second resolution.
+            time.sleep(0.2)
+    except BaseException:
+        # Ctrl-C or SIGTERM during the boot: no state file names this qemu yet, so nobody
+        # else could stop it.
+        _kill(proc.pid)
+        raise
+    _kill(proc.pid)
+    return None
+
+
+def _kill(pid: int) -> None:
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(pid, sig)
+        except OSError:
+            return
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+
+
+def up(say: Any = print) -> VMState:
+    """Boots the VM engine, or reuses a running one."""
+    state = load_state()
+    if state is not None and _ping(state.port, Path(state.cert_dir)):
+        say(f"vm: reusing the running VM (pid {state.pid}, {state.endpoint()}, {state.accel})")
+        return state
+    if state is not None:
+        _kill(state.pid)
+    _require_qemu()
+    VM_DIR.mkdir(parents=True, exist_ok=True)
+    cert_dir = VM_DIR / "certs"
+    make_certs(cert_dir)
+    kver = kernel_version()
+    initrd = build_initramfs(cert_dir, VM_DIR / "initrd.cpio", kver)
+    say(f"vm: built {initrd} ({initrd.stat().st_size / 1e6:.0f} MB) for kernel {kver}")
+    attempts = (["kvm"] if os.path.exists("/dev/kvm") else []) + ["tcg"]
+    return _boot_first(attempts, kver, initrd, cert_dir, None, say)
+
+
+def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = print) -> VMState:
+    """Boots the VM again from the image and certificates the last `up` built (the cold
+    scenario: what `docker-machine start` does), on the same port where it is free."""
+    _require_qemu()
+    cert_dir, initrd = VM_DIR / "certs", VM_DIR / "initrd.cpio"
+    if not initrd.is_file() or not (cert_dir / "ca.pem").is_file():
+        return up(say)
+    state = load_state()
+    if state is not None:
+        _kill(state.pid)
+    attempts = [accel] if accel else (["kvm"] if os.path.exists("/dev/kvm") else [])
+    attempts += [] if "tcg" in attempts else ["tcg"]
+    owner = state.owner_pid if state is not None else None
+    return _boot_first(attempts, kernel_version(), initrd, cert_dir, port, say, owner)
+
+
+def _require_qemu() -> None:
+    if shutil.which("qemu-system-x86_64") is None:
+        raise UserError("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86, then run 'python -m bench vm up' again.")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        # as a listener binds: connections of the VM before still in TIME_WAIT do not count
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, port: Optional[int], say: Any,
+                owner_pid: Optional[int] = None) -> VMState:
+    for accel in attempts:
+        use_port = port if port and _port_free(port) else _free_port()
+        say(f"vm: booting with {accel} ...")
+        booted = _boot(accel, kver, initrd, use_port, cert_dir, KVM_BOOT_S if accel == "kvm" else TCG_BOOT_S)
+        if booted is None:
+            say(f"vm: {accel} did not bring the engine up" + (", falling back to TCG" if accel == "kvm" else ""))
+            continue
+        pid, boot_s = booted
+        state = VMState(pid=pid, port=use_port, cert_dir=str(cert_dir), accel=accel, kernel=kver,
+                        boot_s=round(boot_s, 2), started=dt.datetime.now(dt.timezone.utc).isoformat(),
+                        owner_pid=owner_pid)
+        save_state(state)
+        say(f"vm: engine ready at {state.endpoint()} after {boot_s:.1f} s ({accel})")
+        return state
+    raise UserError(f"the VM engine did not come up with {' or '.join(attempts)}: see {VM_DIR / 'console.log'}.")
+
+
+def up_for_run(say: Any = print) -> tuple[VMState, bool]:
+    """For a run whose modes need the VM: (state, owned). A VM brought up by hand (`vm up`) or by a live
+    run is used as it is; one whose owning run is gone is adopted; otherwise one is booted. The run
+    stops a VM it owns on every exit path (see ``down_if_owned``)."""
+    state = load_state()
+    if state is not None and _ping(state.port, Path(state.cert_dir)):
+        if state.owner_pid is None or (alive(state.owner_pid) and state.owner_pid != os.getpid()):
+            return state, False
+        say(f"vm: adopting the VM left by run pid {state.owner_pid}")
+        return save_state(replace(state, owner_pid=os.getpid())), True
+    return save_state(replace(up(say), owner_pid=os.getpid())), True
+
+
+def down_if_owned(say: Any = print) -> bool:
+    """Stops the VM if this process owns it; leaves one brought up by hand alone."""
+    state = load_state()
+    if state is None or state.owner_pid != os.getpid():
+        return False
+    return down(say)
+
+
+def down(say: Any = print) -> bool:
+    state = load_state()
+    if state is None:
+        clear_state()
+        say("vm: not running")
+        return False
+    _kill(state.pid)
+    clear_state()
+    say(f"vm: stopped (pid {state.pid})")
+    return True
+
+
+def status(say: Any = print) -> Optional[VMState]:
+    state = load_state()
+    if state is None:
+        say("vm: not running")
+        return None
+    ok = _ping(state.port, Path(state.cert_dir))
+    say(f"vm: pid {state.pid}, {state.endpoint()}, {state.accel}, booted in {state.boot_s} s, engine "
+        f"{'answers' if ok else 'does not answer'}")
+    return state
+
+
+def vm_client(timeout: float) -> Any:
+    """A low-level client to the running VM's engine."""
+    from bench.engine.endpoints import make_client, resolve
+
+    return make_client(resolve(VM_TARGET), timeout=timeout)
