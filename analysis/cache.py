@@ -107,7 +107,7 @@ def why_stale(stored: dict[str, Any], key: dict[str, Any]) -> Optional[str]:
         return "the set's header line differs from the one cached"
     for part in ("format", "frame", "code", "pandas", "pyarrow"):
         if stored.get(part) != key[part]:
-            return f"the cache was made by another version of the analysis ({part} differs)"
+            return f"made by another version of the analysis: its {part} differs"
     return None
 
 
