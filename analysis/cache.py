@@ -219,31 +219,34 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _write_parquet(fh: Any, table: pa.Table, spec: list[dict[str, Any]], meta: dict[bytes, bytes]) -> None:
+    # No fsync: a cache cut short by a crash fails its checks and is rebuilt.
+    # One copy of the key (no Arrow schema blob beside it): the copy checked is the copy used.
+    # Dictionary pages only where they pay (categoricals) and no min/max statistics
+    # (never queried): halves the write time of a million rows.
+    with pq.ParquetWriter(fh, table.schema, compression="snappy", write_page_checksum=True, store_schema=False,
+                          use_dictionary=[c["name"] for c in spec if "categories" in c],
+                          write_statistics=False) as writer:
+        writer.write_table(table)
+        writer.add_key_value_metadata(meta)
+
+
 def write(path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[dict[str, Any]],
           warnings: list[str]) -> Optional[str]:
-    """Writes the cache atomically; returns None, or why it could not be written."""
+    """Writes the cache atomically (temp file, then rename); returns None, or why it could
+    not be written. Never raises: a cache is only a speed-up."""
     where = cache_path(path)
-    table, spec = _encode(frame)
-    info = {"key": key, "columns": spec, "rows": len(frame), "end": end, "warnings": warnings}
-    blob = json.dumps(info).encode()
-    meta = {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()}
     tmp: Optional[str] = None
     try:
+        table, spec = _encode(frame)
+        blob = json.dumps({"key": key, "columns": spec, "rows": len(frame), "end": end, "warnings": warnings}).encode()
         fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=where.name + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            # No fsync: a cache cut short by a crash fails its checks and is rebuilt.
-            # One copy of the key (no Arrow schema blob beside it): the copy checked is the copy used.
-            # Dictionary pages only where they pay (categoricals) and no min/max statistics
-            # (never queried): halves the write time of a million rows.
-            with pq.ParquetWriter(fh, table.schema, compression="snappy", write_page_checksum=True, store_schema=False,
-                                  use_dictionary=[c["name"] for c in spec if "categories" in c],
-                                  write_statistics=False) as writer:
-                writer.write_table(table)
-                writer.add_key_value_metadata(meta)
+            _write_parquet(fh, table, spec, {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()})
         os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # as readable as the set it derives from
         os.replace(tmp, where)
         return None
-    except (OSError, pa.ArrowException) as exc:
+    except Exception as exc:  # noqa: BLE001 - read-only folder, full disk, or a bug: say it, go on
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

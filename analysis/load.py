@@ -146,6 +146,8 @@ def read_jsonl(path: Path, name: str) -> SetRead:
 def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     """The set from its columnar cache when that is fresh, else from the JSONL (then the
     cache is written for next time). Cache trouble is one line on stderr, never an error."""
+    if path.name.endswith(cache.SUFFIX):
+        raise ResultFileError(f"{path} is the columnar cache of a result set, not a result set: pass the .jsonl beside it.")
     probe = cache.current_key(path, FRAME_VERSION) if use_cache else None
     if probe is None:  # cache off, or the file cannot be opened: the JSONL reader says why
         return read_jsonl(path, name)

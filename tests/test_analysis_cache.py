@@ -275,3 +275,21 @@ def test_the_arrow_reader_agrees_with_the_exact_reader(result, monkeypatch, layo
     assert calls and real(path) is not None  # the arrow reader did read it
     pd.testing.assert_frame_equal(exact.frame, fast.frame, check_exact=True, check_categorical=False)
     assert (exact.ends, exact.warnings) == (fast.ends, fast.warnings)
+
+
+def test_warnings_of_a_cached_set_are_replayed(result):
+    """A set whose end record is followed by samples keeps its end and warns; from the cache too."""
+    path = _layout(result, "end-then-samples")
+    first = load([path], warn=False)
+    assert first.warnings and first.ends[path.stem] is not None
+    cached = load([path], warn=False)
+    assert cached.sources[path.stem] == "cache"
+    assert_same(first, cached)
+
+
+def test_the_cache_given_as_a_result_set_is_one_sentence(result):
+    from bench.resultset import ResultFileError
+
+    load([result], warn=False)
+    with pytest.raises(ResultFileError, match="is the columnar cache of a result set, not a result set"):
+        load([cache.cache_path(result)], warn=False)
