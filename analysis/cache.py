@@ -167,8 +167,8 @@ def _decode(table: pa.Table, spec: list[dict[str, Any]], rows: int) -> pd.DataFr
         values = column.to_numpy()
         if str(values.dtype) != col["dtype"] or column.null_count:
             raise CacheDamaged(f"column {col['name']} is {values.dtype}, expected {col['dtype']}")
-        out[col["name"]] = values
-    return pd.DataFrame(out)
+        out[col["name"]] = values if values.flags.writeable else values.copy()  # not arrow's read-only buffer
+    return pd.DataFrame(out, copy=False)
 
 
 def _stored_info(footer: pq.FileMetaData) -> dict[str, Any]:

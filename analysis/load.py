@@ -102,10 +102,11 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
         np.empty(0, dtype=np.int64)
 
     def numbers(col: str, dtype: str) -> np.ndarray:
-        return table.column(col).to_numpy().astype(dtype, copy=False)
+        values = table.column(col).to_numpy().astype(dtype, copy=False)
+        return values if values.flags.writeable else values.copy()  # never a read-only view of arrow's buffer
 
     scenario = _arrow_categorical(table.column("scenario"), fill=WARM)  # version 1 sets: all warm
-    return pd.DataFrame({
+    return pd.DataFrame(copy=False, data={
         "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
         "round": numbers("round", "int64"),
         "pos": numbers("pos", "int64"),
@@ -199,7 +200,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
             except TypeError:  # categories of different dtypes (an all-null column): join as strings
                 pass
         out[col] = pd.concat(parts, ignore_index=True)
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)  # fresh arrays: no need to copy them into 2-D blocks
     for col in CATEGORICAL:
         if col in frame and frame[col].dtype != "category":
             frame[col] = frame[col].astype("category")
