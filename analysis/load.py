@@ -194,8 +194,11 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for col in frames[0].columns:
         parts = [f[col] for f in frames]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            try:  # sorted, as astype("category") on the joined strings would give
-                out[col] = union_categoricals(parts, sort_categories=len({tuple(p.cat.categories) for p in parts}) > 1)
+            # As pd.concat: the same categories in any order keep the first frame's order;
+            # different ones are sorted, as astype("category") on the joined strings gives.
+            differ = len({frozenset(p.cat.categories) for p in parts}) > 1
+            try:
+                out[col] = union_categoricals(parts, sort_categories=differ)
                 continue
             except TypeError:  # categories of different dtypes (an all-null column): join as strings
                 pass

@@ -293,3 +293,18 @@ def test_the_cache_given_as_a_result_set_is_one_sentence(result):
     load([result], warn=False)
     with pytest.raises(ResultFileError, match="is the columnar cache of a result set, not a result set"):
         load([cache.cache_path(result)], warn=False)
+
+
+@pytest.mark.parametrize("values, categories", [(["b", "a"], ["b", "a"]), (["a", "c"], ["a", "c"]), ([None], None),
+                                               (["a", "b"], ["a", "b"])],
+                         ids=["same-set-other-order", "other-set", "all-null", "same"])
+def test_concat_frames_joins_categoricals_as_pd_concat_would(values, categories):
+    """Frames from different readers (arrow: categories in order of appearance; exact reader:
+    sorted) or sets with other modes are joined on their codes, yet as pd.concat then
+    astype("category") would join them."""
+    first = pd.DataFrame({"mode": pd.Categorical(["a", "b", "a"], categories=["a", "b"]), "x": [1, 2, 3]})
+    other = pd.DataFrame({"mode": pd.Categorical(values, categories=categories), "x": range(4, 4 + len(values))})
+    reference = pd.concat([first, other], ignore_index=True)
+    if reference["mode"].dtype != "category":
+        reference["mode"] = reference["mode"].astype("category")
+    pd.testing.assert_frame_equal(load_mod.concat_frames([first, other]), reference, check_exact=True)
