@@ -107,7 +107,7 @@ def why_stale(stored: dict[str, Any], key: dict[str, Any]) -> Optional[str]:
         return "the set's header line differs from the one cached"
     for part in ("format", "frame", "code", "pandas", "pyarrow"):
         if stored.get(part) != key[part]:
-            return f"the cache was made by another version of the analysis ({part} differs)"
+            return f"made by another version of the analysis: its {part} differs"
     return None
 
 
@@ -167,8 +167,8 @@ def _decode(table: pa.Table, spec: list[dict[str, Any]], rows: int) -> pd.DataFr
         values = column.to_numpy()
         if str(values.dtype) != col["dtype"] or column.null_count:
             raise CacheDamaged(f"column {col['name']} is {values.dtype}, expected {col['dtype']}")
-        out[col["name"]] = values
-    return pd.DataFrame(out)
+        out[col["name"]] = values if values.flags.writeable else values.copy()  # not arrow's read-only buffer
+    return pd.DataFrame(out, copy=False)
 
 
 def _stored_info(footer: pq.FileMetaData) -> dict[str, Any]:
@@ -219,31 +219,34 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _write_parquet(fh: Any, table: pa.Table, spec: list[dict[str, Any]], meta: dict[bytes, bytes]) -> None:
+    # No fsync: a cache cut short by a crash fails its checks and is rebuilt.
+    # One copy of the key (no Arrow schema blob beside it): the copy checked is the copy used.
+    # Dictionary pages only where they pay (categoricals) and no min/max statistics
+    # (never queried): halves the write time of a million rows.
+    with pq.ParquetWriter(fh, table.schema, compression="snappy", write_page_checksum=True, store_schema=False,
+                          use_dictionary=[c["name"] for c in spec if "categories" in c],
+                          write_statistics=False) as writer:
+        writer.write_table(table)
+        writer.add_key_value_metadata(meta)
+
+
 def write(path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[dict[str, Any]],
           warnings: list[str]) -> Optional[str]:
-    """Writes the cache atomically; returns None, or why it could not be written."""
+    """Writes the cache atomically (temp file, then rename); returns None, or why it could
+    not be written. Never raises: a cache is only a speed-up."""
     where = cache_path(path)
-    table, spec = _encode(frame)
-    info = {"key": key, "columns": spec, "rows": len(frame), "end": end, "warnings": warnings}
-    blob = json.dumps(info).encode()
-    meta = {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()}
     tmp: Optional[str] = None
     try:
+        table, spec = _encode(frame)
+        blob = json.dumps({"key": key, "columns": spec, "rows": len(frame), "end": end, "warnings": warnings}).encode()
         fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=where.name + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            # No fsync: a cache cut short by a crash fails its checks and is rebuilt.
-            # One copy of the key (no Arrow schema blob beside it): the copy checked is the copy used.
-            # Dictionary pages only where they pay (categoricals) and no min/max statistics
-            # (never queried): halves the write time of a million rows.
-            with pq.ParquetWriter(fh, table.schema, compression="snappy", write_page_checksum=True, store_schema=False,
-                                  use_dictionary=[c["name"] for c in spec if "categories" in c],
-                                  write_statistics=False) as writer:
-                writer.write_table(table)
-                writer.add_key_value_metadata(meta)
+            _write_parquet(fh, table, spec, {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()})
         os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # as readable as the set it derives from
         os.replace(tmp, where)
         return None
-    except (OSError, pa.ArrowException) as exc:
+    except Exception as exc:  # noqa: BLE001 - read-only folder, full disk, or a bug: say it, go on
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

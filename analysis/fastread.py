@@ -56,7 +56,7 @@ class _LineIndex:
 
 
 class FastRead:
-    def __init__(self, header: dict[str, Any], end: Optional[dict[str, Any]], warnings: list[str], table: pa.Table):
+    def __init__(self, header: dict[str, Any], end: Optional[dict[str, Any]], warnings: list[str], table: pa.Table) -> None:
         self.header, self.end, self.warnings, self.table = header, end, warnings, table
 
 

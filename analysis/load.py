@@ -101,10 +101,11 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
         np.empty(0, dtype=np.int64)
 
     def numbers(col: str, dtype: str) -> np.ndarray:
-        return table.column(col).to_numpy().astype(dtype, copy=False)
+        values = table.column(col).to_numpy().astype(dtype, copy=False)
+        return values if values.flags.writeable else values.copy()  # never a read-only view of arrow's buffer
 
     scenario = _arrow_categorical(table.column("scenario"))
-    return pd.DataFrame({
+    return pd.DataFrame(copy=False, data={
         "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
         "round": numbers("round", "int64"),
         "pos": numbers("pos", "int64"),
@@ -145,6 +146,8 @@ def read_jsonl(path: Path, name: str) -> SetRead:
 def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     """The set from its columnar cache when that is fresh, else from the JSONL (then the
     cache is written for next time). Cache trouble is one line on stderr, never an error."""
+    if path.name.endswith(cache.SUFFIX):
+        raise ResultFileError(f"{path} is the columnar cache of a result set, not a result set: pass the .jsonl beside it.")
     probe = cache.current_key(path, FRAME_VERSION) if use_cache else None
     if probe is None:  # cache off, or the file cannot be opened: the JSONL reader says why
         return read_jsonl(path, name)
@@ -190,13 +193,16 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for col in frames[0].columns:
         parts = [f[col] for f in frames]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            try:  # sorted, as astype("category") on the joined strings would give
-                out[col] = union_categoricals(parts, sort_categories=len({tuple(p.cat.categories) for p in parts}) > 1)
+            # As pd.concat: the same categories in any order keep the first frame's order;
+            # different ones are sorted, as astype("category") on the joined strings gives.
+            differ = len({frozenset(p.cat.categories) for p in parts}) > 1
+            try:
+                out[col] = union_categoricals(parts, sort_categories=differ)
                 continue
             except TypeError:  # categories of different dtypes (an all-null column): join as strings
                 pass
         out[col] = pd.concat(parts, ignore_index=True)
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)  # fresh arrays: no need to copy them into 2-D blocks
     for col in CATEGORICAL:
         if col in frame and frame[col].dtype != "category":
             frame[col] = frame[col].astype("category")

@@ -121,7 +121,7 @@ def _append(frame: pd.DataFrame, src: np.ndarray, phases: list[tuple[str, int]],
         else:
             arr = values.to_numpy()
             out[col] = np.concatenate([arr, arr[src]])
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)  # fresh arrays: consolidating them into 2-D blocks would copy each again
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:

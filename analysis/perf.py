@@ -13,6 +13,7 @@ prints figures, not a timed test.
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import sys
 import tempfile
@@ -109,7 +110,9 @@ def main(samples: int = 1_000_000) -> int:
             list(pool.map(_generate, [a, b], [samples, samples], [1, 2]))
         print(f"generated 2 x {samples:,} samples ({a.stat().st_size / 1e6:.0f} MB of JSONL each) "
               f"in {time.perf_counter() - t:.1f} s (not counted)")
-        assert not cache.cache_path(a).exists() and not cache.cache_path(b).exists()
+        if cache.cache_path(a).exists() or cache.cache_path(b).exists():
+            raise RuntimeError("a fresh set already has a cache: the cold figures would not be cold")
+        load_before = os.getloadavg()[0]
 
         cold, facts = core(a, b)
         cold_sources = facts["sources"]
@@ -124,6 +127,8 @@ def main(samples: int = 1_000_000) -> int:
     print(f"samples in set A: {len(loaded.frame):,}; summary rows: {len(facts['summary'])}; "
           f"claim: {facts['claim']}; compare rows: {facts['rows']}")
     print(f"full report: {report_s.total:.2f} s   target {TARGET_REPORT_S:.0f} s: {_verdict(report_s.total, TARGET_REPORT_S)}")
+    print(f"load average (1 min) before / after the timed part: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores (other processes on the host slow every figure)")
     peak = _peak_mb()
     print(f"peak memory (ru_maxrss of this process, whole benchmark): {peak:.0f} MB   "
           f"target {TARGET_MEMORY_MB} MB: {_verdict(peak, TARGET_MEMORY_MB)}")

@@ -16,7 +16,7 @@ from analysis import load as load_mod
 from analysis.load import load
 from bench.results.resultset import ResultWriter, sample_record
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
-from bench.schedule.scripted import scripted_run
+from bench.schedule.scheduler.scripted import scripted_run
 
 MODES = [SyntheticMode("runc", "native", DEFAULT_PHASE_MS),
          SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, failure_rate=0.2)]
@@ -276,3 +276,36 @@ def test_the_arrow_reader_agrees_with_the_exact_reader(result, monkeypatch, layo
     assert calls and real(path) is not None  # the arrow reader did read it
     pd.testing.assert_frame_equal(exact.frame, fast.frame, check_exact=True, check_categorical=False)
     assert (exact.ends, exact.warnings) == (fast.ends, fast.warnings)
+
+
+def test_warnings_of_a_cached_set_are_replayed(result):
+    """A set whose end record is followed by samples keeps its end and warns; from the cache too."""
+    path = _layout(result, "end-then-samples")
+    first = load([path], warn=False)
+    assert first.warnings and first.ends[path.stem] is not None
+    cached = load([path], warn=False)
+    assert cached.sources[path.stem] == "cache"
+    assert_same(first, cached)
+
+
+def test_the_cache_given_as_a_result_set_is_one_sentence(result):
+    from bench.results.resultset import ResultFileError
+
+    load([result], warn=False)
+    with pytest.raises(ResultFileError, match="is the columnar cache of a result set, not a result set"):
+        load([cache.cache_path(result)], warn=False)
+
+
+@pytest.mark.parametrize("values, categories", [(["b", "a"], ["b", "a"]), (["a", "c"], ["a", "c"]), ([None], None),
+                                               (["a", "b"], ["a", "b"])],
+                         ids=["same-set-other-order", "other-set", "all-null", "same"])
+def test_concat_frames_joins_categoricals_as_pd_concat_would(values, categories):
+    """Frames from different readers (arrow: categories in order of appearance; exact reader:
+    sorted) or sets with other modes are joined on their codes, yet as pd.concat then
+    astype("category") would join them."""
+    first = pd.DataFrame({"mode": pd.Categorical(["a", "b", "a"], categories=["a", "b"]), "x": [1, 2, 3]})
+    other = pd.DataFrame({"mode": pd.Categorical(values, categories=categories), "x": range(4, 4 + len(values))})
+    reference = pd.concat([first, other], ignore_index=True)
+    if reference["mode"].dtype != "category":
+        reference["mode"] = reference["mode"].astype("category")
+    pd.testing.assert_frame_equal(load_mod.concat_frames([first, other]), reference, check_exact=True)
