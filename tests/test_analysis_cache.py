@@ -16,7 +16,7 @@ from analysis import load as load_mod
 from analysis.load import load
 from bench.results.resultset import ResultWriter, sample_record
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
-from bench.schedule.scheduler.scripted import scripted_run
+from bench.schedule.scripted import scripted_run
 
 MODES = [SyntheticMode("runc", "native", DEFAULT_PHASE_MS),
          SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, failure_rate=0.2)]
