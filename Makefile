@@ -4,12 +4,13 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
+ISOBENCH := $(BIN)/isobench
 STAMP   := $(VENV)/.installed
 # Extra arguments: make bench ARGS="--rounds 10", make test PYTEST_ARGS="-k writer"
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup engine image bench bench-cold test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
+.PHONY: setup engine image bench bench-cold lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	bash scripts/setup-venv.sh "$(PY)" "$(VENV)"
@@ -21,54 +22,60 @@ engine: $(STAMP)
 	bash scripts/setup-engine.sh "$(PYTHON)"
 
 image: engine
-	$(PYTHON) -m bench image
+	$(ISOBENCH) image
 
 # The toolbox role: an engine in a qemu VM. The run boots it and stops it on every exit path
 # (Ctrl-C, SIGTERM, an error); where it cannot come up, the run goes on without it and the
 # report says why that role is untestable. Here we only make sure qemu and a kernel are installed.
 bench: image
 	-bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
-	$(PYTHON) -m bench run $(ARGS)
+	$(ISOBENCH) run $(ARGS)
 
 # Cold starts: before each cycle the engine is stopped and started again (the VM
 # booted, the local dockerd restarted). Kept apart from warm results in the report.
 bench-cold: image
 	-bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
-	$(PYTHON) -m bench run --scenario cold $(ARGS)
+	$(ISOBENCH) run --scenario cold $(ARGS)
 
 vm: image
 	bash scripts/setup-vm.sh "$(PYTHON)"
 
 vm-down: $(STAMP)
-	$(PYTHON) -m bench vm down
+	$(ISOBENCH) vm down
 
-test: image
+# Style, types and the layer rules first: a violation fails `make test` (and so CI) in seconds.
+lint: $(STAMP)
+	$(BIN)/ruff check bench analysis tests
+	$(BIN)/ruff format --check bench analysis tests
+	$(BIN)/mypy
+
+test: lint image
 	bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
 	bash scripts/setup-ssh.sh
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 doctor: image
-	$(PYTHON) -m bench doctor $(ARGS)
+	$(ISOBENCH) doctor $(ARGS)
 
 sweep: engine
-	$(PYTHON) -m bench sweep
+	$(ISOBENCH) sweep
 
 report: $(STAMP)
-	$(PYTHON) -m analysis report $(if $(RESULT),$(RESULT),--latest) $(ARGS)
+	$(ISOBENCH) report $(if $(RESULT),$(RESULT),--latest) $(ARGS)
 
 check: $(STAMP)
-	$(PYTHON) -m analysis check $(if $(RESULT),$(RESULT),--latest) $(ARGS)
+	$(ISOBENCH) check $(if $(RESULT),$(RESULT),--latest) $(ARGS)
 
 # make compare A=results/<host>/old.jsonl B=results/<host>/new.jsonl
 compare: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "make compare needs two result sets: make compare A=OLD.jsonl B=NEW.jsonl"; exit 2; }
-	$(PYTHON) -m analysis compare $(A) $(B) $(ARGS)
+	$(ISOBENCH) compare $(A) $(B) $(ARGS)
 
 bench-overhead: image
-	$(PYTHON) -m bench overhead $(ARGS)
+	$(ISOBENCH) overhead $(ARGS)
 
 bench-analysis: $(STAMP)
-	$(PYTHON) -m analysis bench $(ARGS)
+	$(ISOBENCH) bench-analysis $(ARGS)
 
 faults: image
 	$(PYTHON) -m pytest -m faults -p no:randomly $(PYTEST_ARGS)

@@ -35,7 +35,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
 EXIT_CODES = {"supported": 0, "contradicted": 1, "inconclusive": 3, "untestable": 3}
 
 
@@ -195,7 +194,9 @@ def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, d
         if few:
             pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
             continue
-        paired = stats.paired_values(data, modes[base], modes[other], claim.metric)
+        mode_base, mode_other = modes[base], modes[other]
+        paired = None if mode_base is None or mode_other is None else \
+            stats.paired_values(data, mode_base, mode_other, claim.metric)
         if paired is not None and len(paired[0]) >= claim.min_samples:
             a, b = paired
             pr.paired = True

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from bench.core.errors import UserError, run_command
 from bench.core.paths import CLAIMS_FILE, DEFAULT_RESULTS
@@ -190,7 +190,13 @@ def _unit_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description="Statistics, claim checks and reports on isobench result sets.")
-    sub = p.add_subparsers(dest="command", required=True)
+    add_commands(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def add_commands(sub: Any, bench_name: str = "bench") -> None:
+    """The analysis subcommands, for `python -m analysis` and the `isobench` command (where the
+    analysis benchmark is called ``bench-analysis``)."""
 
     def common(sp: argparse.ArgumentParser, many: bool = True) -> None:
         sp.add_argument("results", nargs="*", help="result set(s) (.jsonl); default: the newest under results/")
@@ -201,11 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write the report folder and print the summary and verdict")
     common(r)
     r.add_argument("--out", help="report folder (default: RESULT.report/ beside the set)")
-    r.set_defaults(fn=cmd_report)
+    r.set_defaults(fn=_guarded(cmd_report))
 
     c = sub.add_parser("check", help="print the claim verdict; exit 0 supported, 1 contradicted, 3 inconclusive/untestable")
     common(c)
-    c.set_defaults(fn=cmd_check)
+    c.set_defaults(fn=_guarded(cmd_check))
 
     m = sub.add_parser("compare", help="compare result sets (old -> new; more form a series)")
     m.add_argument("results", nargs="+", help="OLD NEW [MORE...]")
@@ -221,15 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="order a series by this header key (e.g. engine.version, host.currentbuild, packages.docker); "
                         "default: the first version that differs")
     m.add_argument("--out", help="output folder")
-    m.set_defaults(fn=cmd_compare)
+    m.set_defaults(fn=_guarded(cmd_compare))
 
-    b = sub.add_parser("bench", help="benchmark the analysis on a synthetic result set")
+    b = sub.add_parser(bench_name, help="benchmark the analysis on a synthetic result set")
     b.add_argument("--samples", type=_positive_int, default=1_000_000)
-    b.set_defaults(fn=cmd_bench)
-    return p
+    b.set_defaults(fn=_guarded(cmd_bench))
 
 
-def _guarded(fn):
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Reading and writing files: an OS error the checks above did not foresee (a full
     disk, a folder without write permission) is still one sentence, exit 2."""
 
@@ -245,4 +250,4 @@ def _guarded(fn):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_command(_guarded(args.fn), args)
+    return run_command(args.fn, args)

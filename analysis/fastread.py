@@ -90,7 +90,8 @@ def _other_records(path: Path, lines: _LineIndex, rows: list[int]) -> Optional[t
         header = check_header(orjson.loads(lines[0]), f"{path}:1")
     except orjson.JSONDecodeError:
         return None
-    end, kind = None, "header"
+    end: Optional[dict[str, Any]] = None
+    kind: Optional[str] = "header"
     for row in rows[1:]:
         rec = orjson.loads(lines[row])
         kind = rec.get("type") if isinstance(rec, dict) else None

@@ -53,7 +53,7 @@ def _fmt(v: Any, digits: int = 2) -> str:
     return str(v)
 
 
-def control_path(loaded: Loaded, set_name: str) -> pd.DataFrame:
+def round_trips(loaded: Loaded, set_name: str) -> pd.DataFrame:
     """Per mode: the /_ping and /version round trips measured at preflight."""
     rows = []
     for mode, rec in loaded.headers[set_name].get("modes", {}).items():
@@ -149,7 +149,7 @@ def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Op
                       f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
                       f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
         console.print(t)
-    if has_cold:
+    if cold_summary is not None and not cold_summary.empty:
         c = Table(title="cold starts (ms): engine stopped and started before each cycle")
         for col in ("mode", "control", "phase", "n", "failed", "median", "95% CI", "min", "max"):
             c.add_column(col, justify="left" if col in ("mode", "control", "phase") else "right")
@@ -198,7 +198,7 @@ def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFr
         lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
         lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
         lines.append("")
-    lines += ["## Control path (preflight round trips)", "", _md_table(cp), "", "## Summary (ms, successful samples; failures counted)",
+    lines += ["## Transport round trips (preflight)", "", _md_table(cp), "", "## Summary (ms, successful samples; failures counted)",
               "", _md_table(summary.drop(columns=["set"])), ""]
     if cold_summary is not None and not cold_summary.empty:
         lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
@@ -228,7 +228,7 @@ def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.Data
         parts += [f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "
                   f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>" for p in r.pairs]
         parts.append("</ul>")
-    parts += ["<h2>Control path (preflight round trips)</h2>", _html_table(cp),
+    parts += ["<h2>Transport round trips (preflight)</h2>", _html_table(cp),
               "<h2>Summary (ms, successful samples; failures counted)</h2>", _html_table(summary.drop(columns=["set"]))]
     if cold_summary is not None and not cold_summary.empty:
         parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
@@ -270,8 +270,8 @@ def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Op
     summary.to_csv(out_dir / "summary.csv", index=False)
     if not cold_summary.empty:
         cold_summary.to_csv(out_dir / "cold_summary.csv", index=False)
-    cp = control_path(loaded, set_name)
-    cp.to_csv(out_dir / "control_path.csv", index=False)
+    cp = round_trips(loaded, set_name)
+    cp.to_csv(out_dir / "round_trips.csv", index=False)
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from bench.core.precision import median_ci as order_stat_ci
+from bench.core.precision import order_stat_median_ci as order_stat_ci
 
 SEED = 20261128
 N_RESAMPLES = 2000

@@ -33,13 +33,22 @@ def _load(args: argparse.Namespace):  # -> Config
     return config
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
+    """A whole number, 0 allowed (warm-up rounds, a seed)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """A whole number above 0 (rounds)."""
+    value = _whole_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
 
 
@@ -102,7 +111,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
               f"isolation {r.get('isolation_reported') or 'default'}, ping {r['ping_rtt_ns'] / 1e6:.2f} ms, "
               f"image {str(img.get('id'))[7:19]} ({(img.get('size') or 0) / 1e6:.1f} MB)")
         if r.get("isolation_mismatch"):
-            print(f"{'':12} warning: requested isolation {c.runtime.mode.isolation!r} but the engine applies {r['isolation_reported']!r}")
+            print(f"{'':12} warning: requested isolation {r['requested']['isolation']!r} but the engine applies "
+                  f"{r['isolation_reported']!r}")
         if c.runtime is not None:
             control, why = control_for(c.runtime.mode, c.runtime.endpoint)
             print(f"{'':12} cold starts: " + (f"engine restarted by {control.kind}" if control else f"not possible: {why}"))
@@ -205,7 +215,34 @@ def cmd_overhead(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description="Times container startup cycles per isolation mode.")
-    sub = p.add_subparsers(dest="command", required=True)
+    add_commands(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def build_isobench_parser() -> argparse.ArgumentParser:
+    """The one `isobench` command: the harness's subcommands and the analysis's, side by side."""
+    from analysis.cli import add_commands as add_analysis_commands
+
+    p = argparse.ArgumentParser(prog="isobench", description="Container startup per isolation mode: measure "
+                                "(run, doctor, ...), then analyse (report, check, compare).")
+    p.add_argument("--version", action="version", version=f"isobench {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_commands(sub)
+    add_analysis_commands(sub, bench_name="bench-analysis")
+    return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("isobench")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def add_commands(sub: Any) -> None:
+    """The harness's subcommands, for `python -m bench` and the `isobench` command."""
 
     def with_config(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML config (default: bench.toml)")
@@ -214,11 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
     with_config(r)
     r.add_argument("--rounds", type=_positive_int, help="measured rounds at most")
-    r.add_argument("--warmup", type=_positive_int, help="warm-up rounds (kept, flagged)")
+    r.add_argument("--warmup", type=_whole_number, help="warm-up rounds (kept, flagged)")
     r.add_argument("--min-rounds", dest="min_rounds", type=_positive_int, help="rounds before the precision rule may stop")
     r.add_argument("--budget", dest="budget_s", type=_positive_float, help="time budget in seconds")
     r.add_argument("--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width")
-    r.add_argument("--seed", type=_positive_int, help="seed for the round order")
+    r.add_argument("--seed", type=_whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument("--scenario", choices=["warm", "cold", "both"],
                    help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both")
@@ -257,9 +294,24 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("overhead", help="benchmark: the harness's own cost against raw HTTP and the docker CLI")
     o.add_argument("--rounds", type=_positive_int)
     o.set_defaults(fn=cmd_overhead)
-    return p
+
+    w = sub.add_parser("swarm", help="a real three-node Docker Swarm on this machine, for service startup")
+    w.add_argument("action", choices=["up", "down", "status"])
+    w.set_defaults(fn=cmd_swarm)
+
+
+def cmd_swarm(args: argparse.Namespace) -> int:
+    from bench.engine.swarm import main as swarm_main
+
+    return swarm_main(args.action)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command(args.fn, args)
+
+
+def isobench_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `isobench` console script."""
+    args = build_isobench_parser().parse_args(argv)
     return run_command(args.fn, args)

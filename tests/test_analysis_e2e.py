@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, only_result, run_bench, write_config
+from helpers import REPO, only_result, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 

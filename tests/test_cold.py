@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from bench.engine.control.restart import find_dockerd
-from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, only_result, read, run_bench,
+from helpers import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, only_result, read, run_bench,
                       start_dockerd, write_config)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

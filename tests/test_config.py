@@ -6,7 +6,7 @@ import pytest
 
 from bench.core.config import Config, load_config, parse_config
 from bench.core.errors import UserError
-from conftest import REPO, run_bench
+from helpers import REPO, run_bench
 
 
 def test_default_config_uses_host_presets():

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from bench.core.phases import PHASES
-from conftest import REPO, labelled_containers, only_result, read, run_bench, write_config
+from helpers import REPO, labelled_containers, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.core.phases import PHASES
-from conftest import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, lost_samples, only_result, read,
+from helpers import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, lost_samples, only_result, read,
                       run_bench, start_dockerd,
                       stop_dockerd, write_config)
 

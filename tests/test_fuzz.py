@@ -15,7 +15,7 @@ from bench.core.errors import UserError
 from bench.results.resultset import ResultFileError, read_resultset
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
 from bench.schedule.scripted import scripted_run
-from conftest import run_bench
+from helpers import run_bench
 
 pytestmark = pytest.mark.faults
 

@@ -18,7 +18,7 @@ import pytest
 
 from analysis import identity
 from bench.engine.image import build_record, content_identity, ensure_image, expected_layer, find_busybox, rootfs_tar
-from conftest import REPO, only_result, run_bench, write_config
+from helpers import REPO, only_result, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench.engine import lease
 from bench.engine.lease import Holder
-from conftest import REPO, labelled_containers, lost_samples, read, run_bench, write_config
+from helpers import REPO, labelled_containers, lost_samples, read, run_bench, write_config
 
 RUNC = '[[mode]]\npreset = "runc"\n'
 IMAGE = "isobench/busybox:latest"

@@ -9,12 +9,11 @@ import os
 import shutil
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import only_result, read, run_bench, write_config
-from test_tls import TLSDockerd
+from helpers import only_result, read, run_bench, write_config
+from helpers import TLSDockerd
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from bench.core.config import RunSettings, Timeouts
 from bench.measure.executor import ScriptedExecutor
-from bench.core.precision import median_ci, relative_halfwidth
+from bench.core.precision import order_stat_median_ci, relative_halfwidth
 from bench.results.resultset import ResultWriter, read_resultset
 from bench.schedule.scheduler import Scheduler, end_record, derived_of
 
@@ -82,9 +82,9 @@ def test_startup_needs_all_three_phases():
 
 def test_median_ci_brackets_the_median():
     values = list(range(1, 101))
-    low, mid, high = median_ci(values)
+    low, mid, high = order_stat_median_ci(values)
     assert low < mid < high and mid == 50.5
-    assert median_ci([1, 2, 3]) is None and relative_halfwidth([5]) == float("inf")
+    assert order_stat_median_ci([1, 2, 3]) is None and relative_halfwidth([5]) == float("inf")
 
 
 class Control:

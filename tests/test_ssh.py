@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, only_result, read, run_bench, write_config
+from helpers import REPO, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 SSHD = "/usr/sbin/sshd"

@@ -5,70 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from bench.engine.control.vm.certs import make_certs
-from conftest import only_result, read, run_bench, write_config
+from helpers import TLSDockerd, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class TLSDockerd:
-    def __init__(self, root: Path, expired: bool = False, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
-        self.root = root
-        self.certs = root / "certs"
-        make_certs(self.certs, expired=expired, hosts=hosts)
-        self.port = _free_port()
-        self.url = f"tcp://127.0.0.1:{self.port}"
-        # short paths: unix socket paths under the exec root must stay under 108 bytes
-        self.state = Path(f"/tmp/isb-{self.port}")
-        self.proc: subprocess.Popen | None = None
-
-    def argv(self) -> list[str]:
-        c = self.certs
-        return ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
-                f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
-                f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
-                "--storage-driver=vfs"]
-
-    def start(self, wait: bool = True) -> "TLSDockerd":
-        for d in ("data", "exec"):
-            (self.state / d).mkdir(parents=True, exist_ok=True)
-        self.log = open(self.root / "dockerd.log", "wb")
-        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        if wait:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                        return self
-                assert self.proc.poll() is None, (self.root / "dockerd.log").read_text()[-2000:]
-                time.sleep(0.3)
-            raise AssertionError("the TLS dockerd did not listen within 60 s")
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        subprocess.run(["umount", "-R", str(self.state)], capture_output=True)
-        shutil.rmtree(self.state, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, only_result, read, run_bench, write_config
+from helpers import REPO, only_result, read, run_bench, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

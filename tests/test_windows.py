@@ -14,7 +14,7 @@ from bench.core.config import parse_config
 from bench.engine.endpoints import resolve
 from bench.core.errors import UserError
 from bench.engine.preflight import check_mode
-from conftest import only_result, read, run_bench, write_config
+from helpers import only_result, read, run_bench, write_config
 from fake_windows_engine import FakeWindowsEngine, WindowsHost
 
 MODES = """
@@ -82,7 +82,7 @@ def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor
     import subprocess
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
                          cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -25,7 +25,6 @@ else:  # pragma: no cover - exercised on older Pythons only
 
 ISOLATIONS = ("default", "process", "hyperv")
 ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm")
-KNOWN_ROLES = ("native", "hyperv", "toolbox")
 
 
 @dataclass(frozen=True)
@@ -189,6 +188,21 @@ class _Table:
             raise self._fail(key, f"is {value!r}: use one of {', '.join(choices)}")
         return value
 
+    def text(self, key: str, default: str, choices: Optional[Iterable[str]] = None) -> str:
+        """A string with a default: never None."""
+        value = self.string(key, default, choices)
+        return default if value is None else value
+
+    def whole(self, key: str, default: int, allow_zero: bool = False) -> int:
+        """A whole number with a default: never None."""
+        value = self.number(key, default, integer=True, allow_zero=allow_zero)
+        return default if value is None else int(value)
+
+    def real(self, key: str, default: float) -> float:
+        """A number with a default: never None."""
+        value = self.number(key, default)
+        return default if value is None else float(value)
+
     def boolean(self, key: str, default: bool) -> bool:
         value = self._take(key)
         if value is None:
@@ -243,18 +257,19 @@ _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
 def _read_run(table: _Table) -> RunSettings:
     d = RunSettings()
-    rounds = int(table.number("rounds", d.rounds, integer=True))
+    rounds = table.whole("rounds", d.rounds)
+    seed = table.number("seed", d.seed, integer=True, allow_zero=True)
     run = RunSettings(
         rounds=rounds,
-        warmup=int(table.number("warmup", d.warmup, integer=True, allow_zero=True)),
-        min_rounds=int(table.number("min_rounds", min(d.min_rounds, rounds), integer=True)),
+        warmup=table.whole("warmup", d.warmup, allow_zero=True),
+        min_rounds=table.whole("min_rounds", min(d.min_rounds, rounds)),
         budget_s=table.number("budget_s", d.budget_s),
         precision=table.number("precision", d.precision),
-        seed=table.number("seed", d.seed, integer=True, allow_zero=True),
-        results_dir=table.string("results_dir", d.results_dir) or d.results_dir,
-        reconnect_s=float(table.number("reconnect_s", d.reconnect_s)),
-        scenario=str(table.string("scenario", d.scenario, choices=SCENARIOS + ("both",))),
-        cold_rounds=int(table.number("cold_rounds", d.cold_rounds, integer=True)),
+        seed=None if seed is None else int(seed),
+        results_dir=table.text("results_dir", d.results_dir),
+        reconnect_s=table.real("reconnect_s", d.reconnect_s),
+        scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both",)),
+        cold_rounds=table.whole("cold_rounds", d.cold_rounds),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -284,33 +299,32 @@ def _read_mode(table: _Table, index: int) -> Mode:
     bt = base.get("timeouts", {})
     tt = table.table("timeouts")
     defaults = Timeouts()
-    timeouts = Timeouts(**{k: tt.number(k, float(bt.get(k, getattr(defaults, k)))) for k in _TIMEOUT_KEYS})
+    timeouts = Timeouts(**{k: tt.real(k, float(bt.get(k, getattr(defaults, k)))) for k in _TIMEOUT_KEYS})
     tt.done(_TIMEOUT_KEYS)
     image = table.string("image", base.get("image"))
     command = table.argv("command", base.get("command"))
     exec_command = table.argv("exec", base.get("exec"))
-    missing = [k for k, v in (("image", image), ("command", command), ("exec", exec_command)) if v is None]
-    if missing:
-        raise UserError(f"{table.source}: mode {name!r} has no {missing[0]}: set it, or name a preset that has one.")
-    endpoint = table.string("endpoint", base.get("endpoint", "local"))
+    if image is None or command is None or exec_command is None:
+        missing = "image" if image is None else "command" if command is None else "exec"
+        raise UserError(f"{table.source}: mode {name!r} has no {missing}: set it, or name a preset that has one.")
     mode = Mode(
         name=name,
-        role=table.string("role", base.get("role", "native")),
+        role=table.text("role", base.get("role", "native")),
         image=image,
         command=command,
         exec_command=exec_command,
-        endpoint=endpoint,
-        isolation=table.string("isolation", base.get("isolation", "default"), choices=ISOLATIONS),
+        endpoint=table.text("endpoint", base.get("endpoint", "local")),
+        isolation=table.text("isolation", base.get("isolation", "default"), choices=ISOLATIONS),
         runtime=table.string("runtime", base.get("runtime")),
-        ready_marker=table.string("ready_marker", base.get("ready_marker", "ready")),
-        stop_grace_s=int(table.number("stop_grace_s", base.get("stop_grace_s", 5), integer=True, allow_zero=True)),
+        ready_marker=table.text("ready_marker", base.get("ready_marker", "ready")),
+        stop_grace_s=table.whole("stop_grace_s", base.get("stop_grace_s", 5), allow_zero=True),
         timeouts=timeouts,
         tls_cert_dir=table.string("tls_cert_dir"),
         tls_verify=table.boolean("tls_verify", True),
         tls_max_version=table.string("tls_max_version", base.get("tls_max_version"), choices=("1.2", "1.3")),
         tls_hostname=table.string("tls_hostname"),
         allow_plain_tcp=table.boolean("allow_plain_tcp", False),
-        network=table.string("network", base.get("network", "none")),
+        network=table.text("network", base.get("network", "none")),
         read_only=table.boolean("read_only", base.get("read_only", True)),
         preset=preset_name,
         engine_stop_cmd=table.argv("engine_stop_cmd", base.get("engine_stop_cmd", ())) or (),

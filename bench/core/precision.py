@@ -7,13 +7,14 @@ uses a bootstrap instead; this one is cheap enough to run after every round.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 from scipy.stats import binom
 
 
-def median_ci(values: Sequence[float], confidence: float = 0.95) -> Optional[tuple[float, float, float]]:
+def order_stat_median_ci(values: Union[Sequence[float], np.ndarray],
+                         confidence: float = 0.95) -> Optional[tuple[float, float, float]]:
     """(low, median, high), or None with too few values for a two-sided interval."""
     xs = np.sort(np.asarray(values, dtype=float))
     n = len(xs)
@@ -29,7 +30,7 @@ def median_ci(values: Sequence[float], confidence: float = 0.95) -> Optional[tup
 
 
 def relative_halfwidth(values: Sequence[float]) -> float:
-    ci = median_ci(values)
+    ci = order_stat_median_ci(values)
     if ci is None or ci[1] <= 0:
         return math.inf
     low, mid, high = ci

@@ -49,8 +49,8 @@ class Rule:
 
 
 # Checked in order against an engine error's text. The Windows rows carry the
-# HCS codes and texts that Windows engines return; `advice` is the one
-# sentence the doctor prints.
+# HCS codes and texts that Windows engines return; `advice` is what preflight (and so
+# `doctor` and a run's skip reasons) adds to the engine's words: how to fix it.
 RULES: tuple[Rule, ...] = (
     Rule(r"unknown runtime specified", RUNTIME_UNKNOWN,
          "register the runtime in the engine's daemon.json \"runtimes\" and reload dockerd"),
@@ -78,6 +78,11 @@ RULES: tuple[Rule, ...] = (
     Rule(r"oci runtime|runtime create failed|runc|runsc|exec format error", RUNTIME_ERROR,
          "the OCI runtime failed: check the engine's log for the runtime's own message"),
 )
+
+
+def advice_for(category: str) -> Optional[str]:
+    """How to fix a failure of this category, where a rule says."""
+    return next((r.advice for r in RULES if r.category == category), None)
 
 
 def _engine_text(exc: BaseException) -> str:

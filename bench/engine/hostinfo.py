@@ -83,7 +83,7 @@ def host_facts() -> dict[str, Any]:
         facts["distribution"] = _os_release()
         facts["virtualisation_hint"] = _virt_hint()
     elif facts["os"] == "Windows":
-        from bench import windows  # Windows-only facts: build, UBR, edition, Defender, power plan
+        from bench.engine import windows  # Windows-only facts: build, UBR, edition, Defender, power plan
 
         facts.update(windows.host_facts())
     return facts

@@ -84,12 +84,13 @@ def _engine_call(fn: Any, seconds: float, what: str, mode: Mode) -> Any:
         return _timed(fn, seconds, what)
     except Exception as exc:
         category, message = failures.classify(exc)
-        advice = f"; {ADVICE[category]}" if category in ADVICE else ""
+        hint = ADVICE.get(category) or failures.advice_for(category)
+        advice = f"; {hint}" if hint else ""
         raise Skip(category, f"mode {mode.name!r}: {what} to {mode.endpoint} failed ({category}): "
                              f"{message.strip()[:300]}{advice}.") from None
 
 
-def control_path(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -> dict[str, Any]:
+def round_trips(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -> dict[str, Any]:
     """Round trips of /_ping and /version: the transport's own cost, shown beside
     every mode's results so it is never mistaken for isolation cost."""
     pings = [_engine_call(client.ping, mode.timeouts.ping, "ping", mode)[1] for _ in range(count)]
@@ -138,7 +139,7 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
         endpoint, client = _connect(mode)
         record["endpoint"] = endpoint.record()
         record["api_version"] = client.api_version
-        record.update(control_path(client, mode))
+        record.update(round_trips(client, mode))
         version, _ = _engine_call(client.version, mode.timeouts.ping, "version", mode)
         info, _ = _engine_call(client.info, mode.timeouts.ping, "info", mode)
         runtimes = sorted((info.get("Runtimes") or {}).keys())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -145,9 +146,11 @@ def _powershell(command: str, timeout: float = 20.0) -> Optional[str]:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def host_facts() -> dict[str, Any]:  # pragma: no cover - runs on Windows hosts only
-    """Build and UBR, edition, Hyper-V presence, nested virtualisation, Defender, power plan."""
+def _registry_facts() -> dict[str, Any]:  # pragma: no cover - runs on Windows hosts only
+    """Build, UBR and edition from the registry."""
     facts: dict[str, Any] = {}
+    if sys.platform != "win32":
+        return facts
     try:
         import winreg
 
@@ -159,6 +162,12 @@ def host_facts() -> dict[str, Any]:  # pragma: no cover - runs on Windows hosts 
                 facts[name.lower()] = None
     except (ImportError, OSError):
         pass
+    return facts
+
+
+def host_facts() -> dict[str, Any]:  # pragma: no cover - runs on Windows hosts only
+    """Build and UBR, edition, Hyper-V presence, nested virtualisation, Defender, power plan."""
+    facts: dict[str, Any] = _registry_facts()
     facts["win32_ver"] = list(platform.win32_ver())
     facts["is_client"] = (facts.get("installationtype") or "").lower() == "client"
     facts["defender_realtime"] = _powershell("(Get-MpComputerStatus).RealTimeProtectionEnabled")

@@ -96,7 +96,8 @@ class _PhaseTimer:
         elapsed = self.last_end - t0
         failure = check(value) if check else None
         extra = detail(value, elapsed) if detail else None
-        self.rec.add(phase, elapsed, failure is None, *(failure or (None, None)), detail=extra)
+        error, message = failure if failure is not None else (None, None)
+        self.rec.add(phase, elapsed, failure is None, error, message, detail=extra)
         if failure is not None and not go_on:
             raise _Stop()
         return value
@@ -134,8 +135,8 @@ class DockerExecutor:
         sock = None
         try:
             created = timed("create", t.create, lambda: api.create_container(**kwargs),
-                            detail=lambda c, _: {"warnings": c["Warnings"]} if c.get("Warnings") else None)
-            rec.cid = cid = created["Id"]
+                            detail=lambda c, _: _created(rec, c))
+            cid = created["Id"]
             # Attach before start so the first line cannot be missed; untimed set-up.
             sock = timed.untimed("start", "attach", t.start, lambda: api.attach_socket(
                 cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}))
@@ -207,6 +208,12 @@ class DockerExecutor:
 
     def retry_pending(self, deadline_s: float) -> list[str]:
         return self.stuck.retry(deadline_s)
+
+
+def _created(rec: _Recorder, created: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """After the create call (untimed): the sample carries the new container's id, and the engine's warnings."""
+    rec.cid = created["Id"]
+    return {"warnings": created["Warnings"]} if created.get("Warnings") else None
 
 
 def _exec(api: Any, cid: str, command: tuple[str, ...]) -> str:

@@ -39,8 +39,9 @@ def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
             derived.update(COLD_DERIVED)
         for metric, needed in derived.items():
             parts = [phases.get(p) for p in needed]
-            if all(p is not None and p["ok"] for p in parts):
-                values[f"{prefix}.{metric}"].append(sum(p["duration_ns"] for p in parts) / 1e9)
+            present = [p for p in parts if p is not None and p["ok"]]
+            if len(present) == len(parts):
+                values[f"{prefix}.{metric}"].append(sum(p["duration_ns"] for p in present) / 1e9)
             else:
                 failed[f"{prefix}.{metric}"] += 1
     return values, failed

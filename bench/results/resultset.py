@@ -331,7 +331,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             start = 1
         kinds = [r.get("type") for r in recs[start:]]
         if kinds and set(kinds) == {"sample"}:  # the common case: a chunk of samples only
-            samples, linenos = recs[start:], range(first + start, first + len(recs))
+            samples, linenos = recs[start:], list(range(first + start, first + len(recs)))
             last_kind = "sample"
         else:
             samples, linenos = [], []

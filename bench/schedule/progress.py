@@ -13,7 +13,7 @@ import time
 from typing import Callable, Optional, Protocol, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TaskID, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
 class ProgressView(Protocol):
@@ -117,7 +117,7 @@ class RichProgress:
             TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             TextColumn("{task.fields[medians]}"), console=self.console, transient=False)
-        self._task = None
+        self._task: Optional[TaskID] = None
 
     def _safely(self, draw: Callable[[], object]) -> None:
         # rich answers a closed pipe with SystemExit(1): here it only means nobody watches any more.

@@ -118,7 +118,7 @@ class Scheduler:
         self.rng.shuffle(order)
         for pos, rt in enumerate(order):
             control = self.controls.get(rt.mode.name) if cold else None
-            if cold:
+            if control is not None:
                 result = run_cold_cycle(self.executor, rt, control, round_no, pos)
             else:
                 result = self.executor.run_cycle(rt, round_no, pos, warmup)
@@ -126,7 +126,7 @@ class Scheduler:
             self.tally.add(result, warmup)
             startup = derived_of(result.samples, "cold_startup" if cold else "startup")
             self.progress.cycle_done(f"{rt.mode.name} cold" if cold else rt.mode.name, startup, startup is not None)
-            if result.engine_down:
+            if result.engine_down and control is not None:
                 self._restore(rt, control)
             if result.interrupted is not None:
                 raise result.interrupted

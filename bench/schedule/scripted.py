@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from bench.core.config import RunSettings
 from bench.measure.executor import ScriptedExecutor
@@ -16,11 +16,11 @@ from bench.results.synthetic import SyntheticMode, header
 from bench.schedule.scheduler import Scheduler, end_record
 
 
-def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], object]:
+def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], Union[int, str]]:
     rng = random.Random(seed)
     by_name = {m.name: m for m in modes}
 
-    def script(mode: str, phase: str, rnd: int) -> object:
+    def script(mode: str, phase: str, rnd: int) -> Union[int, str]:
         m = by_name[mode]
         if phase == m.failure_phase and rng.random() < m.failure_rate:
             return m.failure_error
@@ -30,7 +30,7 @@ def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], 
 
 
 def scripted_run(path: Path, modes: list[SyntheticMode], rounds: int, warmup: int = 1, seed: int = 0,
-                 **header_kw: object) -> Path:
+                 **header_kw: Any) -> Path:
     """A full run through Scheduler + ScriptedExecutor + ResultWriter."""
     writer = resultset.ResultWriter.create(path, header(modes, seed=seed, **header_kw))
     runtimes: list[Any] = [SimpleNamespace(mode=SimpleNamespace(name=m.name)) for m in modes]

@@ -197,7 +197,7 @@ class LocalDockerdControl(_NoSetup):
             proc = subprocess.Popen(self._argv, env=self._env, cwd=self._cwd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         finally:
-            if log is not subprocess.DEVNULL:
+            if not isinstance(log, int):  # an opened file, not subprocess.DEVNULL
                 log.close()
         _CHILDREN[proc.pid] = proc
         return None

@@ -132,7 +132,8 @@ def last_error(spec: NodeSpec) -> str:
 def wait_ready(procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT_S) -> dict[str, float]:
     """Waits until every node answers /_ping; returns seconds to ready per node. A dockerd that exits
     or stays silent past ``timeout`` is a UserError naming its log's last error."""
-    t0, ready = time.monotonic(), {}
+    t0 = time.monotonic()
+    ready: dict[str, float] = {}
     while len(ready) < len(procs):
         for name, proc in procs.items():
             if name in ready:

@@ -32,7 +32,7 @@ def _engine_view(name: str) -> dict[str, Any]:
 
 def rows(st: ClusterState) -> list[tuple[str, ...]]:
     listed = _manager_view()
-    out = []
+    out: list[tuple[str, ...]] = []
     for n in st.nodes:
         rec, info = listed.get(n.node_id or "", {}), _engine_view(n.name)
         role = (rec.get("Spec") or {}).get("Role") or n.role

@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.core.errors import UserError
+
 BINARIES = ("/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
             "/usr/bin/runc", "/usr/sbin/docker-init", "/usr/bin/docker-init")
 MODULES = ("virtio_net", "virtio_pci")

@@ -1,0 +1,161 @@
+"""Helpers the tests share: running the CLI as a user does, configs, reading sets, the host's dockerd,
+and a second dockerd over TLS. Fixtures stay in conftest.py; tests import these directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Optional
+
+from bench.engine.control.vm.certs import make_certs
+from bench.results.resultset import read_resultset
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = "isobench/busybox:latest"
+
+
+def run_bench(*args: str, timeout: float = 300, check: bool = False,
+              env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """`python -m bench ...` as a user runs it (``env``: variables to set on top of ours)."""
+    proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def write_config(path: Path, body: str, **run: object) -> Path:
+    settings = {"rounds": 3, "warmup": 1, "min_rounds": 1, "budget_s": 120}
+    settings.update(run)
+    lines = ["[run]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    path.write_text("\n".join(lines) + "\n\n" + textwrap.dedent(body))
+    return path
+
+
+def only_result(results: Path) -> Path:
+    files = sorted(results.rglob("*.jsonl"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def labelled_containers(client, run_id: Optional[str] = None) -> list:
+    sel = f"isobench.run={run_id}" if run_id else "isobench.run"
+    return client.containers(all=True, filters={"label": sel})
+
+
+HOST_DOCKERD_PIDFILE = Path("/var/run/docker.pid")
+
+
+def host_dockerd_pid() -> Optional[int]:
+    """The host's own dockerd, by its pid file: other dockerds on this machine (the TLS test engine,
+    swarm nodes) are never signalled by the tests that stop or reload the host's."""
+    try:
+        pid = int(HOST_DOCKERD_PIDFILE.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def read(path: Path):
+    return read_resultset(path)
+
+
+def lost_samples(rs) -> int:
+    """Phase samples missing from cycles that reached the file (each cycle is written whole,
+    so anything but 0 means a cycle was torn), plus end-record counts the file cannot back."""
+    from collections import Counter
+
+    from bench.core.phases import PHASES
+
+    per_cycle = Counter((s["round"], s["mode"]) for s in rs.samples if s["phase"] in PHASES)
+    torn = sum(len(PHASES) - n for n in per_cycle.values() if n < len(PHASES))
+    missing = 0
+    if rs.end and rs.end.get("counts") and not rs.resumes:
+        on_disk = Counter((s["mode"], s["phase"]) for s in rs.samples if not s["warmup"])
+        for mode, phases in rs.end["counts"].items():
+            for phase, c in phases.items():
+                if phase in PHASES:
+                    missing += max(0, c["ok"] + c["failed"] - on_disk[(mode, phase)])
+    return torn + missing
+
+
+# Shell commands for engine_stop_cmd / engine_start_cmd: the host's dockerd only, by its pid file.
+STOP_HOST_DOCKERD = ("p=$(cat /var/run/docker.pid 2>/dev/null) && kill -TERM $p; "
+                     "while [ -n \"$p\" ] && kill -0 $p 2>/dev/null; do sleep 0.1; done")
+
+
+def stop_dockerd(timeout: float = 30) -> None:
+    pid = host_dockerd_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while host_dockerd_pid() == pid:
+        assert time.monotonic() < deadline, "dockerd did not stop"
+        time.sleep(0.2)
+
+
+def start_dockerd() -> None:
+    """The same start-up make test uses (scripts/setup-engine.sh)."""
+    subprocess.run(["bash", str(REPO / "scripts" / "setup-engine.sh"), sys.executable], check=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TLSDockerd:
+    def __init__(self, root: Path, expired: bool = False, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
+        self.root = root
+        self.certs = root / "certs"
+        make_certs(self.certs, expired=expired, hosts=hosts)
+        self.port = _free_port()
+        self.url = f"tcp://127.0.0.1:{self.port}"
+        # short paths: unix socket paths under the exec root must stay under 108 bytes
+        self.state = Path(f"/tmp/isb-{self.port}")
+        self.proc: Optional[subprocess.Popen] = None
+
+    def argv(self) -> list[str]:
+        c = self.certs
+        return ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
+                f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
+                f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
+                "--storage-driver=vfs"]
+
+    def start(self, wait: bool = True) -> "TLSDockerd":
+        for d in ("data", "exec"):
+            (self.state / d).mkdir(parents=True, exist_ok=True)
+        self.log = open(self.root / "dockerd.log", "wb")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                        return self
+                assert self.proc.poll() is None, (self.root / "dockerd.log").read_text()[-2000:]
+                time.sleep(0.3)
+            raise AssertionError("the TLS dockerd did not listen within 60 s")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        subprocess.run(["umount", "-R", str(self.state)], capture_output=True)
+        shutil.rmtree(self.state, ignore_errors=True)
