@@ -15,7 +15,7 @@ from bench.core.errors import UserError
 from bench.results.resultset import ResultFileError, read_resultset
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
 from bench.schedule.scripted import scripted_run
-from helpers import run_bench
+from helpers import REPO, run_bench
 
 pytestmark = pytest.mark.faults
 
@@ -88,7 +88,7 @@ def test_result_file_faults_named_by_line(valid_set, tmp_path, edit, fragment, f
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join(edit(lines)) + ("" if fragment is None else "\n"))
     proc = __import__("subprocess").run([__import__("sys").executable, "-m", "analysis", "check", str(path)],
-                                        capture_output=True, text=True, cwd=str(__import__("conftest").REPO))
+                                        capture_output=True, text=True, cwd=str(REPO))
     row.observed(f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[0][:70] if proc.stderr.strip() else 'ok'}", 0, 0)
     assert "Traceback" not in proc.stderr
     if fragment is None:
