@@ -255,3 +255,38 @@ def test_ctrl_c_during_up_leaves_nothing(clean_machine, after_lines):
     assert proc.wait(timeout=120) == 130, lines
     assert "swarm: up did not finish; removing what it made" in lines
     assert_nothing_left(clean_machine)
+
+
+def test_a_node_that_cannot_start_is_one_sentence_and_leaves_nothing(clean_machine, monkeypatch):
+    """A node dockerd that exits at start (here: an option it does not know) ends `up` with one
+    sentence naming the node and its log, and the half-built cluster is gone."""
+    from bench.engine.swarm import daemon
+
+    real = daemon.config
+
+    def broken(spec, runsc):
+        cfg = real(spec, runsc)
+        if spec.name == "worker-runsc":
+            cfg["no-such-option"] = True
+        return cfg
+
+    monkeypatch.setattr(daemon, "config", broken)
+    with pytest.raises(UserError) as err:
+        main("up", lambda _: None)
+    message = str(err.value)
+    assert message.startswith("node worker-runsc's dockerd exited at start (") and "no-such-option" in message
+    assert message.endswith(f"see {layout.LOG_DIR / 'worker-runsc.log'}.")
+    assert_nothing_left(clean_machine)
+
+
+def test_not_root_is_one_sentence(tmp_path):
+    """As an unprivileged user `up` refuses before touching anything."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root")
+    code = "import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\nsys.exit(run_command(s.main, 'up'))\n"
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == ("isobench: the swarm needs root (network namespaces, mounts, daemons): "
+                                   "run 'isobench swarm up' as root.")
