@@ -190,6 +190,51 @@ def remove_service() -> None:
                 time.sleep(0.2)
 
 
+def _exec(spec: layout.NodeSpec, cid: str, argv: list[str]) -> tuple[int, str]:
+    with client(spec, timeout=30) as c:
+        ex = c.exec_create(cid, argv)
+        out = c.exec_start(ex["Id"]).decode(errors="replace")
+        return c.exec_inspect(ex["Id"])["ExitCode"], out
+
+
+def check_overlay(st: ClusterState) -> None:
+    """An overlay network (VXLAN between the node namespaces) with a dnsrr service on the two runc
+    nodes: a task resolves the service's tasks and reaches the one on the other node."""
+    name, net = f"{SERVICE}-ov", f"{SERVICE}-net"
+    spec = docker.types.ContainerSpec(layout.IMAGE, command=["sleep", "300"], stop_grace_period=1_000_000_000)
+    placement = docker.types.Placement(constraints=[f"node.labels.{layout.RUNTIME_LABEL} == runc"],
+                                       preferences=[("spread", f"node.labels.{layout.NODE_LABEL}")])
+    with client(layout.MANAGER, timeout=30) as c:
+        c.create_network(net, driver="overlay")
+        c.create_service(docker.types.TaskTemplate(spec, placement=placement, networks=[net]), name=name,
+                         mode=docker.types.ServiceMode("replicated", 2),
+                         endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"))
+        deadline, tasks = time.monotonic() + 60, []
+        while len(tasks) < 2:
+            assert time.monotonic() < deadline, "the overlay service did not run"
+            time.sleep(0.2)
+            tasks = [t for t in c.tasks(filters={"service": name}) if t["Status"]["State"] == "running"]
+    by_id = {n.node_id: n for n in st.nodes}
+    here, there = (layout.node(by_id[t["NodeID"]].name) for t in tasks)
+    assert here != there, "both overlay tasks landed on one node"
+    peer = tasks[1]["NetworksAttachments"][0]["Addresses"][0].split("/")[0]
+    cid = tasks[0]["Status"]["ContainerStatus"]["ContainerID"]
+    code, out = _exec(here, cid, ["/bin/busybox", "ping", "-c", "2", "-W", "3", peer])
+    assert code == 0, f"{here.name} could not reach {peer} on {there.name} over VXLAN: {out}"
+    code, out = _exec(here, cid, ["/bin/busybox", "nslookup", f"tasks.{name}"])
+    assert code == 0 and peer in out, out
+    with client(layout.MANAGER, timeout=30) as c:
+        c.remove_service(name)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c.remove_network(net)
+                break
+            except docker.errors.APIError:  # in use until both tasks are gone
+                assert time.monotonic() < deadline, "the overlay network stayed in use"
+                time.sleep(0.2)
+
+
 def test_up_service_across_runtimes_down(clean_machine):
     host_before = host_engine()
     assert host_before["swarm"] == "inactive"
@@ -213,6 +258,8 @@ def test_up_service_across_runtimes_down(clean_machine):
     runtimes = check_task_output(st, tasks)
     assert runtimes.get("runc", 0) >= 1 and runtimes.get("runsc", 0) >= 1, runtimes
     remove_service()
+    if st.facts["vxlan"]:
+        check_overlay(st)
 
     down_said: list[str] = []
     t0 = time.monotonic()
@@ -283,7 +330,8 @@ def test_not_root_is_one_sentence(tmp_path):
     """As an unprivileged user `up` refuses before touching anything."""
     if shutil.which("setpriv") is None:
         pytest.skip("needs setpriv to drop root")
-    code = "import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\nsys.exit(run_command(s.main, 'up'))\n"
+    code = ("import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\n"
+            "sys.exit(run_command(s.main, 'up'))\n")
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
                           env={**os.environ, "HOME": str(tmp_path)})

@@ -60,7 +60,8 @@ def _network(st: ClusterState, say: Say) -> None:
     for spec in NODES:
         netns.add_node(spec)
         if any(r.startswith("default") for r in netns.routes(spec)):
-            raise UserError(f"namespace {spec.netns} has a default route: remove it (ip -n {spec.netns} route del default).")
+            raise UserError(f"namespace {spec.netns} has a default route: remove it "
+                            f"(ip -n {spec.netns} route del default).")
     st.facts = kernel.facts(netns.probe_vxlan())
     state.save(st)
     say(f"swarm: namespaces and bridge {layout.BRIDGE} ready ({layout.UNDERLAY}, no default route); "
@@ -151,7 +152,8 @@ def health(st: Optional[ClusterState]) -> Optional[str]:
     if st is None:
         return "no cluster is recorded"
     if st.phase != "up":
-        owner = "its `up` (pid %d) is still running" % st.owner_pid if procs.alive(st.owner_pid) else "its `up` did not finish"
+        running = procs.alive(st.owner_pid)
+        owner = f"its `up` (pid {st.owner_pid}) is still running" if running else "its `up` did not finish"
         return f"no complete cluster is recorded ({owner})"
     for spec in NODES:
         node = st.node(spec.name)
@@ -179,7 +181,7 @@ def up(say: Say = print) -> ClusterState:
         st = state.load()
         problem = health(st)
         if problem is None and st is not None:
-            say(f"swarm: reusing the running cluster ({st.swarm_id and st.swarm_id[:12]}, manager {st.manager_endpoint})")
+            say(f"swarm: reusing the running cluster ({(st.swarm_id or '-')[:12]}, manager {st.manager_endpoint})")
             return st
         if st is not None or teardown.anything_there():
             say(f"swarm: clearing a broken or partial leftover first ({problem})")

@@ -74,7 +74,8 @@ def _mountinfo() -> list[tuple[str, str, str]]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
         point, (fstype, _src, superopts) = left.split()[4], right.split()[:3]
-        if (point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/")) and fstype in ("tmpfs", "cgroup", "cgroup2"):
+        under = point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/")
+        if under and fstype in ("tmpfs", "cgroup", "cgroup2"):
             found.append((point, fstype, superopts))
     return found
 

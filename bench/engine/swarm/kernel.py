@@ -46,8 +46,8 @@ def ipvs() -> tuple[bool, str]:
     if Path("/proc/net/ip_vs").exists():
         return True, "/proc/net/ip_vs exists"
     loadable = Path("/proc/modules").exists()
-    return False, ("/proc/net/ip_vs is absent and " +
-                   ("dockerd may try to load ip_vs" if loadable else "the kernel loads no modules (/proc/modules is absent)"))
+    how = "dockerd may try to load ip_vs" if loadable else "the kernel loads no modules (/proc/modules is absent)"
+    return False, f"/proc/net/ip_vs is absent and {how}"
 
 
 def facts(vxlan: tuple[bool, str]) -> dict[str, Any]:

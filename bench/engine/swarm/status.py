@@ -66,5 +66,6 @@ def status(say: Callable[[str], Any] = print) -> int:
     f = st.facts
     if f:
         say(f"kernel {f.get('kernel')}: IPVS {'yes' if f.get('ipvs') else 'no'}, VXLAN "
-            f"{'yes' if f.get('vxlan') else 'no'}; endpoint mode {f.get('endpoint_mode')} ({f.get('endpoint_mode_reason')})")
+            f"{'yes' if f.get('vxlan') else 'no'}; endpoint mode {f.get('endpoint_mode')} "
+            f"({f.get('endpoint_mode_reason')})")
     return 0 if problem is None else 1
