@@ -1,5 +1,5 @@
-"""One node's dockerd: its configuration, how it is started inside its namespaces, and how it
-is waited for and stopped.
+"""One node's dockerd: its configuration, how it is started inside its namespaces, and how `up`
+waits for it (stopping it is teardown's job, with procs).
 
 A node dockerd runs as ``ip netns exec NS unshare --uts -- sh start.sh`` in a session of its own
 (so a terminal's Ctrl-C never reaches it). ``ip netns exec`` also gives it a private mount
@@ -101,7 +101,8 @@ def cgroup_mounts() -> list[str]:
 
 def script(spec: NodeSpec) -> str:
     lines = ["#!/bin/sh", "# Written by bench.engine.swarm.daemon; see its docstring.", "set -e",
-             f"hostname {spec.hostname}", *cgroup_mounts(),
+             # the UTS namespace is the node's own (unshare --uts): this names the node in swarm
+             f"echo {spec.hostname} > /proc/sys/kernel/hostname", *cgroup_mounts(),
              "mount -t tmpfs -o mode=755 isobench-swarm-run /run",
              f"mount --bind {shlex.quote(str(spec.dir / 'resolv.conf'))} /etc/resolv.conf || "
              "echo 'isobench: /etc/resolv.conf not replaced' >&2",
