@@ -182,8 +182,8 @@ def test_old_sets_without_content_identity_fall_back_to_the_id_and_say_so(tmp_pa
 
 def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp_path):
     a = write(tmp_path, "20260101T000000Z_a", image_content={**IMAGE_CONTENT, "os_version": "10.0.17763.1"})
-    b = write(tmp_path, "20260101T000100Z_b", seed=2, image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1",
-                                                                     "layers": ["sha256:" + "9" * 64]})
+    b = write(tmp_path, "20260101T000100Z_b", seed=2, image_id="sha256:" + "d" * 64,
+              image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1", "layers": ["sha256:" + "9" * 64]})
     with pytest.raises(UserError):
         compare_paths(a, b)  # a fixed image ref that changed content: refused
     for path in (a, b):
@@ -193,6 +193,7 @@ def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp
         path.write_text("\n".join([json.dumps(header)] + lines[1:]) + "\n")
     cmp = compare_paths(a, b)
     assert cmp.factors["modes.runc.image.content.os_version"] == ["10.0.17763.1", "10.0.20348.1"]
+    assert cmp.mismatches == {} and not any("content is the same" in n for n in cmp.notes)
 
 
 # -- a series in version order -----------------------------------------------------------
