@@ -293,7 +293,7 @@ def _header_only(source: Path, path: Path, end: bool) -> Path:
 
 @pytest.mark.parametrize("case", ["missing", "missing-compare", "directory", "empty", "header-only", "header-and-end",
                                   "warmup-only", "twice", "out-is-a-file", "bad-metric", "bad-order-by", "no-common-mode",
-                                  "not-json", "samples-negative"])
+                                  "not-json", "claims-directory", "device", "samples-negative"])
 def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
     good = pairs["base"]
     (tmp_path / "dir").mkdir()
@@ -318,6 +318,8 @@ def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
         "bad-order-by": (["compare", good, pairs["tight"], "--order-by", "host.nothing"], "has no value for it"),
         "no-common-mode": (["compare", good, other_mode], "nothing to compare: the sets share no mode"),
         "not-json": (["report", tmp_path / "not.jsonl"], "not a JSON record"),
+        "claims-directory": (["check", good, "--claims", tmp_path / "dir"], "Is a directory"),
+        "device": (["report", "/dev/null"], "is not a regular file"),
         "samples-negative": (["bench", "--samples", "-5"], "must be at least 1"),
     }[case]
     if case == "samples-negative":  # argparse's own usage error: also exit 2, no traceback
