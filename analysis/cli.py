@@ -241,6 +241,8 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
+        except BrokenPipeError:
+            raise  # stdout closed (`| head`): not a file problem to explain
         except OSError as exc:
             where = exc.filename or "a file"
             raise UserError(f"{where}: {exc.strerror or exc}: check the path and its permissions.") from None

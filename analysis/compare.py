@@ -179,7 +179,7 @@ def _decide(cmp: Comparison, pending: list[tuple[Row, np.ndarray, np.ndarray]]) 
         row.rounds_needed = stats.rounds_to_settle(row.ratio, row.ci_low, row.ci_high, row.n_old, row.n_new,
                                                    cmp.min_effect)
         if row.rounds_needed is None:
-            row.note = "more rounds are unlikely to settle it (the estimate sits on the band's edge)" \
+            row.note = f"on the band's edge: no practical count of rounds (<= {stats.MAX_ROUNDS}) is likely to settle it" \
                 if cmp.min_effect > 0 else "no minimum effect: equivalence cannot be shown"
         else:
             now = 2 / (1 / row.n_old + 1 / row.n_new)

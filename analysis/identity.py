@@ -88,7 +88,7 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
     if out.mismatches:
         note = _busybox_note(mode, images)
         out.notes += [note] if note else []
-    elif _differs(ids):
+    elif _differs(ids) and not out.factors:
         out.notes.append(f"{mode}: the image ids differ ({' vs '.join(map(short, ids))}) but the content is the same "
                          f"(layers {short(contents[0].get('layers'))}): imported again, not changed")
     return out

@@ -7,7 +7,8 @@ from their caches). Then the full report with plots. Prints each step, the total
 beside their targets (on this 2-core host), and peak memory as ru_maxrss: the resident
 high-water mark of this process, Arrow's memory included (the synthetic sets are
 written by child processes, so their generation does not count). A benchmark that
-prints figures, not a timed test.
+prints figures, not a timed test. Run through `python -m analysis`, so with the
+allocator setting every analysis command gets (analysis/memory.py).
 """
 
 from __future__ import annotations
@@ -49,16 +50,24 @@ def _generate(path: Path, samples: int, seed: int) -> Path:
     return bulk_synthetic(path, MODES, samples, seed=seed)
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Steps:
-    """Named wall-clock timings, in order."""
+    """Named wall-clock timings, in order, and the process CPU time they took (arrow's
+    threads included): CPU beside wall shows how much other processes slowed a figure."""
 
     def __init__(self) -> None:
         self.times: list[tuple[str, float]] = []
+        self.cpu = 0.0
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu_s()
         out = fn()
         self.times.append((name, time.perf_counter() - t))
+        self.cpu += _cpu_s() - c
         return out
 
     @property
@@ -98,7 +107,8 @@ def _print_run(title: str, steps: Steps, target: float, sources: dict[str, str])
     print(f"{title} (sets read from: {', '.join(sorted(set(sources.values())))})")
     for name, secs in steps.times:
         print(f"  {name:32s} {secs:6.2f} s")
-    print(f"  {'total':32s} {steps.total:6.2f} s   target {target:.0f} s: {_verdict(steps.total, target)}")
+    print(f"  {'total':32s} {steps.total:6.2f} s   target {target:.0f} s: {_verdict(steps.total, target)}"
+          f"   (process CPU time {steps.cpu:.2f} s)")
 
 
 def main(samples: int = 1_000_000) -> int:

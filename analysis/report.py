@@ -18,7 +18,7 @@ from rich.table import Table
 
 from analysis import plots, stats
 from analysis.claims import Claim, ClaimResult, check_all
-from analysis.compare import VERDICTS, Comparison
+from analysis.compare import NO_CHANGE, VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
@@ -295,10 +295,11 @@ def _factors_line(cmp: Comparison, joiner: str = " -> ") -> str:
 
 
 def _settle(r: Any) -> str:
-    """'+N (M/set)' for a row more rounds would most likely settle."""
+    """'+N (M/set)' for a row more rounds would most likely settle; why not, for an
+    undecided row no count will."""
     more, needed = r.get("more_rounds"), r.get("rounds_needed")
     if needed is None or pd.isna(needed):
-        return ""
+        return "none likely" if r.get("verdict") == NO_CHANGE else ""
     return f"+{int(more)} ({int(needed)}/set)"
 
 
@@ -349,8 +350,11 @@ def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None
         sets = (r.old_set[:24], r.new_set[:24]) if series else ()
         t.add_row(*sets, r.mode, r.phase, _fmt(r.median_old), _fmt(r.median_new),
                   _fmt(r.ratio, 3), f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}", _fmt(r.p_adjusted, 3),
-                  r.verdict + (f" ({r.note})" if r.note else ""), _settle(asdict(r)))
+                  r.verdict + (f" ({r.note})" if r.note and r.verdict != NO_CHANGE else ""), _settle(asdict(r)))
     console.print(t)
+    hopeless = {r.note for r in cmp.rows if r.verdict == NO_CHANGE and r.rounds_needed is None}
+    for note in sorted(hopeless):
+        say(f"none likely: {note}")
     counts = {v: sum(r.verdict == v for r in cmp.rows) for v in VERDICTS}
     say("verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         + f" (equivalent: the CI within ±{cmp.min_effect:.0%}; no change detected: a change that matters is not excluded)")

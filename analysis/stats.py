@@ -148,7 +148,7 @@ def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, mi
 
 
 POWER = 0.80  # the chance more rounds are meant to give of settling a row
-MAX_ROUNDS = 100_000  # beyond this, "more rounds" is not an answer: the estimate sits on an edge
+MAX_ROUNDS = 10_000  # beyond this, "more rounds" is no practical answer: the estimate sits on an edge
 
 
 def rounds_to_settle(ratio: float, low: float, high: float, n_old: int, n_new: int, min_effect: float,

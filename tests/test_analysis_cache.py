@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -309,3 +311,12 @@ def test_concat_frames_joins_categoricals_as_pd_concat_would(values, categories)
     if reference["mode"].dtype != "category":
         reference["mode"] = reference["mode"].astype("category")
     pd.testing.assert_frame_equal(load_mod.concat_frames([first, other]), reference, check_exact=True)
+
+
+def test_freed_memory_is_kept_on_glibc_and_nothing_changes_elsewhere(monkeypatch):
+    from analysis import memory
+
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert memory.keep_freed_memory() is (sys.platform.startswith("linux") and glibc)
+    monkeypatch.setattr(memory.sys, "platform", "win32")
+    assert memory.keep_freed_memory() is False

@@ -183,8 +183,8 @@ def test_old_sets_without_content_identity_fall_back_to_the_id_and_say_so(tmp_pa
 
 def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp_path):
     a = write(tmp_path, "20260101T000000Z_a", image_content={**IMAGE_CONTENT, "os_version": "10.0.17763.1"})
-    b = write(tmp_path, "20260101T000100Z_b", seed=2, image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1",
-                                                                     "layers": ["sha256:" + "9" * 64]})
+    b = write(tmp_path, "20260101T000100Z_b", seed=2, image_id="sha256:" + "d" * 64,
+              image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1", "layers": ["sha256:" + "9" * 64]})
     with pytest.raises(UserError):
         compare_paths(a, b)  # a fixed image ref that changed content: refused
     for path in (a, b):
@@ -194,6 +194,7 @@ def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp
         path.write_text("\n".join([json.dumps(header)] + lines[1:]) + "\n")
     cmp = compare_paths(a, b)
     assert cmp.factors["modes.runc.image.content.os_version"] == ["10.0.17763.1", "10.0.20348.1"]
+    assert cmp.mismatches == {} and not any("content is the same" in n for n in cmp.notes)
 
 
 # -- a series in version order -----------------------------------------------------------
@@ -293,7 +294,7 @@ def _header_only(source: Path, path: Path, end: bool) -> Path:
 
 @pytest.mark.parametrize("case", ["missing", "missing-compare", "directory", "empty", "header-only", "header-and-end",
                                   "warmup-only", "twice", "out-is-a-file", "bad-metric", "bad-order-by", "no-common-mode",
-                                  "not-json", "samples-negative"])
+                                  "not-json", "claims-directory", "device", "samples-negative"])
 def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
     good = pairs["base"]
     (tmp_path / "dir").mkdir()
@@ -318,6 +319,8 @@ def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
         "bad-order-by": (["compare", good, pairs["tight"], "--order-by", "host.nothing"], "has no value for it"),
         "no-common-mode": (["compare", good, other_mode], "nothing to compare: the sets share no mode"),
         "not-json": (["report", tmp_path / "not.jsonl"], "not a JSON record"),
+        "claims-directory": (["check", good, "--claims", tmp_path / "dir"], "Is a directory"),
+        "device": (["report", "/dev/null"], "is not a regular file"),
         "samples-negative": (["bench", "--samples", "-5"], "must be at least 1"),
     }[case]
     if case == "samples-negative":  # argparse's own usage error: also exit 2, no traceback

@@ -18,8 +18,12 @@ import shutil
 import time
 from typing import Any, Callable, Iterator, Optional
 
+import docker
+import requests
+
 from bench.engine.swarm import daemon, kernel, layout, netns, procs, state, swarm, teardown
 from bench.engine.swarm.api import client, ping
+from bench.engine.swarm.cmd import CommandFailed
 from bench.engine.swarm.layout import MANAGER, NODES
 from bench.engine.swarm.state import ClusterState, NodeState
 from bench.core.errors import UserError
@@ -56,7 +60,8 @@ def _network(st: ClusterState, say: Say) -> None:
     for spec in NODES:
         netns.add_node(spec)
         if any(r.startswith("default") for r in netns.routes(spec)):
-            raise UserError(f"namespace {spec.netns} has a default route: remove it (ip -n {spec.netns} route del default).")
+            raise UserError(f"namespace {spec.netns} has a default route: remove it "
+                            f"(ip -n {spec.netns} route del default).")
     st.facts = kernel.facts(netns.probe_vxlan())
     state.save(st)
     say(f"swarm: namespaces and bridge {layout.BRIDGE} ready ({layout.UNDERLAY}, no default route); "
@@ -99,15 +104,20 @@ def _image(st: ClusterState, say: Say) -> None:
     from bench.engine.image import expected_layer, find_busybox, rootfs_tar  # the recipe `bench image` uses
 
     busybox = find_busybox()
-    data, (layer, _sha) = rootfs_tar(busybox), expected_layer(busybox)
-    ids = {spec.name: swarm.load_image(spec, data) for spec in NODES}
-    layers = {}
+    layer = expected_layer(busybox)[0]
+    saved = swarm.import_image(MANAGER, rootfs_tar(busybox))
     for spec in NODES:
-        with client(spec, timeout=30) as c:
-            layers[spec.name] = (c.inspect_image(layout.IMAGE).get("RootFS") or {}).get("Layers")
-    st.image = {"ref": layout.IMAGE, "layer": layer, "ids": ids,
-                "same_layer_everywhere": all(v == [layer] for v in layers.values())}
-    say(f"swarm: {layout.IMAGE} imported into every node (layer {layer[7:19]})")
+        if spec is not MANAGER:
+            swarm.load_image(spec, saved)
+    found = {spec.name: swarm.image(spec) for spec in NODES}
+    ids = {name: img["Id"] for name, img in found.items()}
+    st.image = {"ref": layout.IMAGE, "id": ids[MANAGER.name], "layer": layer, "ids": ids,
+                "same_id_everywhere": len(set(ids.values())) == 1,
+                "same_layer_everywhere": all((img.get("RootFS") or {}).get("Layers") == [layer]
+                                             for img in found.values())}
+    if not st.image["same_id_everywhere"]:
+        raise UserError(f"the nodes hold different images after docker load ({ids}): see {MANAGER.log}.")
+    say(f"swarm: {layout.IMAGE} ({ids[MANAGER.name][7:19]}, layer {layer[7:19]}) on every node")
 
 
 def _describe(st: ClusterState) -> None:
@@ -142,7 +152,8 @@ def health(st: Optional[ClusterState]) -> Optional[str]:
     if st is None:
         return "no cluster is recorded"
     if st.phase != "up":
-        owner = "its `up` (pid %d) is still running" % st.owner_pid if procs.alive(st.owner_pid) else "its `up` did not finish"
+        running = procs.alive(st.owner_pid)
+        owner = f"its `up` (pid {st.owner_pid}) is still running" if running else "its `up` did not finish"
         return f"no complete cluster is recorded ({owner})"
     for spec in NODES:
         node = st.node(spec.name)
@@ -170,17 +181,20 @@ def up(say: Say = print) -> ClusterState:
         st = state.load()
         problem = health(st)
         if problem is None and st is not None:
-            say(f"swarm: reusing the running cluster ({st.swarm_id and st.swarm_id[:12]}, manager {st.manager_endpoint})")
+            say(f"swarm: reusing the running cluster ({(st.swarm_id or '-')[:12]}, manager {st.manager_endpoint})")
             return st
         if st is not None or teardown.anything_there():
             say(f"swarm: clearing a broken or partial leftover first ({problem})")
             teardown.teardown(say, quiet=True)
         try:
             return _bring_up(say)
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C, SIGTERM (bench.errors.Terminated) or a failure: nothing of a half-built cluster stays.
             say("swarm: up did not finish; removing what it made")
             teardown.teardown(say, quiet=True)
+            if isinstance(exc, (CommandFailed, docker.errors.DockerException, requests.RequestException)):
+                detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                raise UserError(f"swarm up failed ({detail}): see the node logs in {layout.LOG_DIR}.") from None
             raise
 
 

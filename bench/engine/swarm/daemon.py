@@ -1,5 +1,5 @@
-"""One node's dockerd: its configuration, how it is started inside its namespaces, and how it
-is waited for and stopped.
+"""One node's dockerd: its configuration, how it is started inside its namespaces, and how `up`
+waits for it (stopping it is teardown's job, with procs).
 
 A node dockerd runs as ``ip netns exec NS unshare --uts -- sh start.sh`` in a session of its own
 (so a terminal's Ctrl-C never reaches it). ``ip netns exec`` also gives it a private mount
@@ -14,7 +14,13 @@ the host. The script then
   shims write to fixed paths (/run/docker/libnetwork, /run/containerd/s). Behind the tmpfs every
   node gets its own daemon-managed containerd (in its namespace, stopped with it), and never
   sees or touches the host engine's /run/docker or /run/docker.sock;
-* execs dockerd with ``--config-file`` (so /etc/docker/daemon.json is never read).
+* binds the node's own resolv.conf (nameserver 127.0.0.1) over /etc/resolv.conf, and the daemon
+  gives containers ``dns: 127.0.0.1`` too: any DNS lookup in the cluster goes to a loopback;
+* execs dockerd with ``--config-file`` (so /etc/docker/daemon.json is never read), with
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 (as moby's own swarm tests run it): without it the
+  manager tries to pin every service image to a registry digest and every worker tries to pull
+  the image before each task, which here only fails (there is no registry and no route) but
+  costs time inside the startup being measured.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ def config(spec: NodeSpec, runsc: Optional[str]) -> dict[str, Any]:
         # its own engine key (engine ID), not /etc/docker/key.json shared with the host
         "deprecated-key-path": str(spec.dir / "key.json"),
         "bridge": "none", "iptables": False, "ip6tables": False, "ip-masq": False, "ip-forward": False,
-        "userland-proxy": False,
+        "userland-proxy": False, "dns": ["127.0.0.1"],
         "default-address-pools": [{"base": layout.LOCAL_POOL, "size": 24}],
         # its own cgroup parent: its containers are found (and any leftover killed) by it
         "exec-opts": ["native.cgroupdriver=cgroupfs"], "cgroup-parent": spec.cgroup_parent,
@@ -68,7 +74,8 @@ def _mountinfo() -> list[tuple[str, str, str]]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
         point, (fstype, _src, superopts) = left.split()[4], right.split()[:3]
-        if (point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/")) and fstype in ("tmpfs", "cgroup", "cgroup2"):
+        under = point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/")
+        if under and fstype in ("tmpfs", "cgroup", "cgroup2"):
             found.append((point, fstype, superopts))
     return found
 
@@ -94,8 +101,11 @@ def cgroup_mounts() -> list[str]:
 
 def script(spec: NodeSpec) -> str:
     lines = ["#!/bin/sh", "# Written by bench.engine.swarm.daemon; see its docstring.", "set -e",
-             f"hostname {spec.hostname}", *cgroup_mounts(),
+             # the UTS namespace is the node's own (unshare --uts): this names the node in swarm
+             f"echo {spec.hostname} > /proc/sys/kernel/hostname", *cgroup_mounts(),
              "mount -t tmpfs -o mode=755 isobench-swarm-run /run",
+             f"mount --bind {shlex.quote(str(spec.dir / 'resolv.conf'))} /etc/resolv.conf || "
+             "echo 'isobench: /etc/resolv.conf not replaced' >&2",
              f"exec dockerd --config-file {shlex.quote(str(spec.config))}"]
     return "\n".join(lines) + "\n"
 
@@ -106,6 +116,7 @@ def write_files(spec: NodeSpec, runsc: Optional[str]) -> None:
     spec.dir.chmod(0o700)
     spec.config.write_text(json.dumps(config(spec, runsc), indent=2) + "\n")
     spec.script.write_text(script(spec))
+    (spec.dir / "resolv.conf").write_text("# the node's own: DNS goes to its loopback only\nnameserver 127.0.0.1\n")
 
 
 def start(spec: NodeSpec) -> subprocess.Popen:
@@ -113,8 +124,10 @@ def start(spec: NodeSpec) -> subprocess.Popen:
     own: ip, unshare and sh each exec the next."""
     argv = ["ip", "netns", "exec", spec.netns, "unshare", "--uts", "--", "sh", str(spec.script)]
     # A plain environment: DOCKER_RAMDISK, DOCKER_TMPDIR or proxies of the caller must not change the node.
-    env = {"PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-    with open(spec.log, "ab") as log:
+    env = {"PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+    spec.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(spec.log, "wb") as log:  # this `up`'s log only
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, close_fds=True)
 

@@ -46,8 +46,8 @@ def ipvs() -> tuple[bool, str]:
     if Path("/proc/net/ip_vs").exists():
         return True, "/proc/net/ip_vs exists"
     loadable = Path("/proc/modules").exists()
-    return False, ("/proc/net/ip_vs is absent and " +
-                   ("dockerd may try to load ip_vs" if loadable else "the kernel loads no modules (/proc/modules is absent)"))
+    how = "dockerd may try to load ip_vs" if loadable else "the kernel loads no modules (/proc/modules is absent)"
+    return False, f"/proc/net/ip_vs is absent and {how}"
 
 
 def facts(vxlan: tuple[bool, str]) -> dict[str, Any]:
@@ -74,4 +74,7 @@ def facts(vxlan: tuple[bool, str]) -> dict[str, Any]:
         "overlay_pool": layout.OVERLAY_POOL,
         "local_pool": layout.LOCAL_POOL,
         "default_route_in_namespaces": False,
+        "dns": "127.0.0.1 only (nodes and containers): every lookup stays on a loopback",
+        "registry": "none: the image is imported and loaded on every node; DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 "
+                    "so no node tries to pull or pin it",
     }

@@ -17,6 +17,9 @@ from bench.core.paths import REPO_ROOT
 
 STATE_DIR = REPO_ROOT / "build" / "swarm"
 STATE_FILE = STATE_DIR / "state.json"
+# The node daemons' logs live beside the state dir, not in it: `down` removes the state dir, and
+# the logs of the last `up` stay readable after it (and after an `up` that failed).
+LOG_DIR = REPO_ROOT / "build" / "swarm-logs"
 PREFIX = "isobench-swarm"
 HUB_NETNS = f"{PREFIX}-hub"
 # The bridge lives inside HUB_NETNS only: the host's root namespace gets no link at all, so
@@ -84,7 +87,7 @@ class NodeSpec:
 
     @property
     def log(self) -> Path:
-        return self.dir / "dockerd.log"
+        return LOG_DIR / f"{self.name}.log"
 
     @property
     def data_root(self) -> Path:

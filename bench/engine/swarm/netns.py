@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.engine.swarm import layout
 from bench.engine.swarm.cmd import CommandFailed, run
 from bench.engine.swarm.layout import BRIDGE, HUB_NETNS, NodeSpec
+from bench.errors import UserError
 
 NETNS_DIR = Path("/run/netns")
 VXLAN_PROBE = "isb-vxprobe"
@@ -28,10 +29,20 @@ def ours() -> list[str]:
     return sorted(n for n in names if n.startswith(layout.PREFIX + "-"))
 
 
+def _kernel(argv: list[str], what: str, config: str) -> None:
+    """Runs a command whose failure means the kernel lacks something: one sentence saying what."""
+    try:
+        run(argv)
+    except CommandFailed as exc:
+        raise UserError(f"the kernel could not {what} ({exc.detail}): the swarm needs {config}, "
+                        "so it cannot come up on this machine.") from None
+
+
 def create_hub() -> None:
-    run(["ip", "netns", "add", HUB_NETNS])
+    _kernel(["ip", "netns", "add", HUB_NETNS], "create a network namespace", "network namespaces (CONFIG_NET_NS)")
     run(["ip", "-n", HUB_NETNS, "link", "set", "lo", "up"])
-    run(["ip", "-n", HUB_NETNS, "link", "add", BRIDGE, "type", "bridge"])
+    _kernel(["ip", "-n", HUB_NETNS, "link", "add", BRIDGE, "type", "bridge"], "create a bridge",
+            "Linux bridges (CONFIG_BRIDGE)")
     run(["ip", "-n", HUB_NETNS, "link", "set", BRIDGE, "up"])
 
 
@@ -39,7 +50,8 @@ def add_node(spec: NodeSpec) -> None:
     """The node's namespace, its eth0 (the veth's node end) with its address, lo up, no default route."""
     ns = spec.netns
     run(["ip", "netns", "add", ns])
-    run(["ip", "-n", HUB_NETNS, "link", "add", spec.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+    _kernel(["ip", "-n", HUB_NETNS, "link", "add", spec.veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+            "create a veth pair", "veth devices (CONFIG_VETH)")
     run(["ip", "-n", HUB_NETNS, "link", "set", spec.veth, "master", BRIDGE, "up"])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(["ip", "-n", ns, "addr", "add", f"{spec.ip}/{layout.SUBNET_PREFIXLEN}", "dev", "eth0"])

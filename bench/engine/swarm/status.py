@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from bench.engine.swarm import layout, state
+from bench.engine.swarm import layout, state, teardown
 from bench.engine.swarm.api import client
 from bench.engine.swarm.cluster import health
 from bench.engine.swarm.layout import MANAGER
@@ -55,7 +55,8 @@ def status(say: Callable[[str], Any] = print) -> int:
     """Prints the cluster; 0 when it is up and healthy, 1 otherwise (the first line says why)."""
     st: Optional[ClusterState] = state.load()
     if st is None:
-        say("swarm: not up")
+        left = teardown.leftovers()
+        say("swarm: not up" + (f", but {', '.join(left)} remain: run 'isobench swarm down'" if left else ""))
         return 1
     problem = health(st)
     say(f"swarm: {'up' if problem is None else 'not healthy: ' + problem} (phase {st.phase}, since {st.started}, "
@@ -65,5 +66,6 @@ def status(say: Callable[[str], Any] = print) -> int:
     f = st.facts
     if f:
         say(f"kernel {f.get('kernel')}: IPVS {'yes' if f.get('ipvs') else 'no'}, VXLAN "
-            f"{'yes' if f.get('vxlan') else 'no'}; endpoint mode {f.get('endpoint_mode')} ({f.get('endpoint_mode_reason')})")
+            f"{'yes' if f.get('vxlan') else 'no'}; endpoint mode {f.get('endpoint_mode')} "
+            f"({f.get('endpoint_mode_reason')})")
     return 0 if problem is None else 1

@@ -87,12 +87,26 @@ def label(nid: str, labels: dict[str, str]) -> dict[str, str]:
         return dict(c.inspect_node(nid)["Spec"].get("Labels") or {})
 
 
-def load_image(spec: NodeSpec, data: bytes) -> str:
-    """`docker import`s the test image's rootfs into the node (there is no registry); returns its id."""
+def import_image(spec: NodeSpec, rootfs: bytes) -> bytes:
+    """`docker import`s the test image's rootfs into one node (there is no registry) and returns the
+    image as `docker save` writes it, for `load_image` on the others."""
     repo, _, tag = layout.IMAGE.rpartition(":")
     with client(spec, timeout=120) as c:
-        c.import_image_from_data(data, repository=repo, tag=tag, changes=['CMD ["/bin/sh"]'])
-        return c.inspect_image(layout.IMAGE)["Id"]
+        c.import_image_from_data(rootfs, repository=repo, tag=tag, changes=['CMD ["/bin/sh"]'])
+        return b"".join(c.get_image(layout.IMAGE))
+
+
+def load_image(spec: NodeSpec, saved: bytes) -> None:
+    """`docker load`s a saved image: unlike a second import, it keeps the image id, so every node
+    holds the very same image (an import stamps its time into the config, hence into the id)."""
+    with client(spec, timeout=120) as c:
+        for _ in c.load_image(saved):
+            pass
+
+
+def image(spec: NodeSpec) -> dict[str, Any]:
+    with client(spec, timeout=30) as c:
+        return c.inspect_image(layout.IMAGE)
 
 
 def engine(spec: NodeSpec) -> dict[str, Any]:

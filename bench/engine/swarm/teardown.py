@@ -94,7 +94,9 @@ def teardown(say: Callable[[str], Any] = print, quiet: bool = False) -> dict[str
     mnts = {n.name: n.mount_ns for n in st.nodes} if st else {}
     t0 = time.monotonic()
     left_swarm = _leave_all()
+    leave_s = time.monotonic() - t0
     stopped = stop_daemons(mnts)
+    stop_s = time.monotonic() - t0 - leave_s
     stayed = [d for s in layout.NODES for d in procs.remove_cgroups(s)]
     namespaces = netns.ours()
     for ns in namespaces:
@@ -103,7 +105,8 @@ def teardown(say: Callable[[str], Any] = print, quiet: bool = False) -> dict[str
     if layout.STATE_DIR.exists():
         shutil.rmtree(layout.STATE_DIR, ignore_errors=True)
     report = {**stopped, "left_swarm": left_swarm, "namespaces": len(namespaces), "unmounted": unmounted,
-              "cgroups_stayed": stayed, "seconds": round(time.monotonic() - t0, 2)}
+              "cgroups_stayed": stayed, "leave_s": round(leave_s, 2), "stop_s": round(stop_s, 2),
+              "seconds": round(time.monotonic() - t0, 2)}
     if not quiet:
         say(f"swarm: stopped {stopped['daemons']} node daemon(s), removed {len(namespaces)} namespace(s) "
             f"(with the bridge and veths), {unmounted} mount(s) and {layout.STATE_DIR} in {report['seconds']} s")
