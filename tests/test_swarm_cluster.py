@@ -24,7 +24,7 @@ from bench.engine.swarm import layout, main
 from bench.engine.swarm.api import client
 from bench.engine.swarm.state import ClusterState
 from bench.engine.swarm.state import load as load_state
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.engine.swarm import layout
 from bench.engine.swarm.cmd import CommandFailed, run
 from bench.engine.swarm.layout import BRIDGE, HUB_NETNS, NodeSpec
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 NETNS_DIR = Path("/run/netns")
 VXLAN_PROBE = "isb-vxprobe"
