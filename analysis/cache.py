@@ -36,7 +36,7 @@ META_DIGEST = b"isobench.cache.sha256"
 SUFFIX = ".cache.parquet"
 # The modules whose code decides what the frame holds: a change to any of them
 # invalidates every cache even if nobody remembers to bump FRAME_VERSION.
-_CODE_MODULES = ("analysis/load.py", "analysis/fastread.py", "analysis/cache.py", "bench/resultset.py")
+_CODE_MODULES = ("analysis/load.py", "analysis/fastread.py", "analysis/cache.py", "bench/results/resultset.py")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
