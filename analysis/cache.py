@@ -81,9 +81,16 @@ def current_key(path: Path, frame_version: int) -> Optional[tuple[dict[str, Any]
             first = fh.readline()
     except OSError:
         return None
-    return {"format": FORMAT_VERSION, "frame": frame_version, "code": _CODE, "pandas": pd.__version__,
-            "pyarrow": pa.__version__, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "header_sha256": hashlib.sha256(first.rstrip(b"\r\n")).hexdigest()}, first
+    return {
+        "format": FORMAT_VERSION,
+        "frame": frame_version,
+        "code": _CODE,
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "header_sha256": hashlib.sha256(first.rstrip(b"\r\n")).hexdigest(),
+    }, first
 
 
 def unchanged_since(path: Path, key: dict[str, Any]) -> bool:
@@ -100,7 +107,9 @@ def why_stale(stored: dict[str, Any], key: dict[str, Any]) -> Optional[str]:
     """None if the stored key matches; else what differs, in words."""
     if stored.get("size") != key["size"]:
         was = stored.get("size")
-        return f"the set is {key['size']:,} bytes now, {was:,} when cached" if isinstance(was, int) else "no size stored"
+        return (
+            f"the set is {key['size']:,} bytes now, {was:,} when cached" if isinstance(was, int) else "no size stored"
+        )
     if stored.get("mtime_ns") != key["mtime_ns"]:
         return "the set was modified after the cache was made"
     if stored.get("header_sha256") != key["header_sha256"]:
@@ -131,8 +140,13 @@ def _encode(frame: pd.DataFrame) -> tuple[pa.Table, list[dict[str, Any]]]:
             codes = s.cat.codes.to_numpy()
             dictionary = pa.array([str(c) for c in s.cat.categories], pa.string())
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary))
-            spec.append({"name": col, "categories": [str(c) for c in s.cat.categories],
-                         "categories_dtype": str(s.cat.categories.dtype)})
+            spec.append(
+                {
+                    "name": col,
+                    "categories": [str(c) for c in s.cat.categories],
+                    "categories_dtype": str(s.cat.categories.dtype),
+                }
+            )
         else:
             arrays.append(pa.array(s.to_numpy()))  # NaN stays NaN: numpy input is not null-converted
             spec.append({"name": col, "dtype": str(s.dtype)})
@@ -206,8 +220,12 @@ def read(path: Path, key: dict[str, Any]) -> Lookup:
             if stale:
                 return Lookup(problem=f"the cache {where.name} is stale ({stale})")
             fh.seek(0)
-            pf = pq.ParquetFile(fh, metadata=footer, page_checksum_verification=True,
-                                read_dictionary=[c["name"] for c in info["columns"] if "categories" in c])
+            pf = pq.ParquetFile(
+                fh,
+                metadata=footer,
+                page_checksum_verification=True,
+                read_dictionary=[c["name"] for c in info["columns"] if "categories" in c],
+            )
             frame = _decode(pf.read(use_threads=True), info["columns"], info["rows"])
         return Lookup(Cached(frame, info.get("end"), list(info.get("warnings") or [])))
     except Exception as exc:  # noqa: BLE001 - any failure to read a cache back means: rebuild it
@@ -224,15 +242,22 @@ def _write_parquet(fh: Any, table: pa.Table, spec: list[dict[str, Any]], meta: d
     # One copy of the key (no Arrow schema blob beside it): the copy checked is the copy used.
     # Dictionary pages only where they pay (categoricals) and no min/max statistics
     # (never queried): halves the write time of a million rows.
-    with pq.ParquetWriter(fh, table.schema, compression="snappy", write_page_checksum=True, store_schema=False,
-                          use_dictionary=[c["name"] for c in spec if "categories" in c],
-                          write_statistics=False) as writer:
+    with pq.ParquetWriter(
+        fh,
+        table.schema,
+        compression="snappy",
+        write_page_checksum=True,
+        store_schema=False,
+        use_dictionary=[c["name"] for c in spec if "categories" in c],
+        write_statistics=False,
+    ) as writer:
         writer.write_table(table)
         writer.add_key_value_metadata(meta)
 
 
-def write(path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[dict[str, Any]],
-          warnings: list[str]) -> Optional[str]:
+def write(
+    path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[dict[str, Any]], warnings: list[str]
+) -> Optional[str]:
     """Writes the cache atomically (temp file, then rename); returns None, or why it could
     not be written. Never raises: a cache is only a speed-up."""
     where = cache_path(path)

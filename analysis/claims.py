@@ -27,8 +27,8 @@ import pandas as pd
 
 from analysis import stats
 from bench.core.errors import UserError
-from bench.core.phases import SCENARIOS, WARM
 from bench.core.paths import CLAIMS_FILE
+from bench.core.phases import SCENARIOS, WARM
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,8 +87,13 @@ class ClaimResult:
     modes: dict[str, Optional[str]] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        return {"claim": asdict(self.claim), "verdict": self.verdict, "reason": self.reason,
-                "modes": self.modes, "pairs": [asdict(p) for p in self.pairs]}
+        return {
+            "claim": asdict(self.claim),
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "modes": self.modes,
+            "pairs": [asdict(p) for p in self.pairs],
+        }
 
 
 _CLAIM_KEYS = {f for f in Claim.__dataclass_fields__}
@@ -105,12 +110,14 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
             raise UserError(f"{where} must be a table.")
         unknown = set(raw) - _CLAIM_KEYS
         if unknown:
-            raise UserError(f"{where}: unknown key {sorted(unknown)[0]!r}: known keys are {', '.join(sorted(_CLAIM_KEYS))}.")
+            raise UserError(
+                f"{where}: unknown key {sorted(unknown)[0]!r}: known keys are {', '.join(sorted(_CLAIM_KEYS))}."
+            )
         order = raw.get("order")
         if not isinstance(order, list) or len(order) < 2 or not all(isinstance(o, str) and o for o in order):
             raise UserError(f"{where}: order must list at least two role or mode names, fastest first.")
         if raw.get("by", "role") not in ("role", "mode"):
-            raise UserError(f"{where}: by must be \"role\" or \"mode\".")
+            raise UserError(f'{where}: by must be "role" or "mode".')
         if raw.get("scenario", WARM) not in SCENARIOS:
             raise UserError(f"{where}: scenario must be one of {', '.join(SCENARIOS)}, not {raw.get('scenario')!r}.")
         for key in ("min_effect", "alpha", "max_failure_rate"):
@@ -128,14 +135,17 @@ def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"claims file {path} does not exist: pass --claims with a TOML file of [[claim]] tables.") from None
+        raise UserError(
+            f"claims file {path} does not exist: pass --claims with a TOML file of [[claim]] tables."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"claims file {path} is not valid TOML ({exc}): fix the syntax there.") from None
     return parse_claims(data, str(path))
 
 
-def _resolve(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None
-             ) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+def _resolve(
+    frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None
+) -> tuple[dict[str, Optional[str]], dict[str, str]]:
     """Claim names -> the mode that plays each, and why a name has none (a mode that
     preflight skipped says why it was skipped)."""
     modes: dict[str, Optional[str]] = {}
@@ -156,8 +166,49 @@ def _resolve(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict
                     why[name] += f" ({mode} was skipped: {rec.get('skip_reason')})"
         else:
             modes[name] = None
-            why[name] = f"{len(found)} modes play role {name!r} ({', '.join(found)}): name them in a claim with by = \"mode\""
+            why[name] = (
+                f'{len(found)} modes play role {name!r} ({", ".join(found)}): name them in a claim with by = "mode"'
+            )
     return modes, why
+
+
+def _pair_values(
+    data: pd.DataFrame, claim: Claim, pr: PairResult, modes: dict[str, Optional[str]], why: dict[str, str]
+) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """The two samples a pair is tested on (paired by round where the rounds allow), with the pair's
+    failure rates, counts and medians filled in; None with ``pr.reason`` set when it cannot be tested."""
+    base, other = pr.base, pr.other
+    missing = [why[n] for n in (base, other) if n in why]
+    if missing:
+        pr.reason = missing[0]
+        return None
+    rows = {n: data[data["mode"] == modes[n]] for n in (base, other)}
+    for n, attr in ((base, "failure_rate_base"), (other, "failure_rate_other")):
+        setattr(pr, attr, float((~rows[n]["ok"]).mean()) if len(rows[n]) else math.nan)
+    ok = {n: rows[n].loc[rows[n]["ok"], "duration_ms"].to_numpy() for n in (base, other)}
+    pr.n_base, pr.n_other = len(ok[base]), len(ok[other])
+    if len(ok[base]):
+        pr.median_base = float(np.median(ok[base]))
+    if len(ok[other]):
+        pr.median_other = float(np.median(ok[other]))
+    bad = [(n, getattr(pr, a)) for n, a in ((base, "failure_rate_base"), (other, "failure_rate_other"))
+           if getattr(pr, a) > claim.max_failure_rate]  # fmt: skip
+    if bad:
+        n, rate = bad[0]
+        pr.reason = (f"{claim.by} {n!r} ({modes[n]}) failed {rate:.0%} of its cycles, over the "
+                     f"{claim.max_failure_rate:.0%} limit: its timings cannot rank it")  # fmt: skip
+        return None
+    few = [n for n in (base, other) if len(ok[n]) < claim.min_samples]
+    if few:
+        pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
+        return None
+    mode_base, mode_other = modes[base], modes[other]
+    paired = None if mode_base is None or mode_other is None else \
+        stats.paired_values(data, mode_base, mode_other, claim.metric)  # fmt: skip
+    if paired is not None and len(paired[0]) >= claim.min_samples:
+        pr.paired = True
+        return paired
+    return ok[base], ok[other]
 
 
 def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:
@@ -170,41 +221,11 @@ def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, d
     for base, other in itertools.combinations(claim.order, 2):
         pr = PairResult(base, other, modes[base], modes[other], "untestable", "")
         pairs.append(pr)
-        missing = [why[n] for n in (base, other) if n in why]
-        if missing:
-            pr.reason = missing[0]
-            continue
-        rows = {n: data[data["mode"] == modes[n]] for n in (base, other)}
-        for n, attr in ((base, "failure_rate_base"), (other, "failure_rate_other")):
-            setattr(pr, attr, float((~rows[n]["ok"]).mean()) if len(rows[n]) else math.nan)
-        ok = {n: rows[n].loc[rows[n]["ok"], "duration_ms"].to_numpy() for n in (base, other)}
-        pr.n_base, pr.n_other = len(ok[base]), len(ok[other])
-        if len(ok[base]):
-            pr.median_base = float(np.median(ok[base]))
-        if len(ok[other]):
-            pr.median_other = float(np.median(ok[other]))
-        bad = [(n, getattr(pr, a)) for n, a in ((base, "failure_rate_base"), (other, "failure_rate_other"))
-               if getattr(pr, a) > claim.max_failure_rate]
-        if bad:
-            n, rate = bad[0]
-            pr.reason = (f"{claim.by} {n!r} ({modes[n]}) failed {rate:.0%} of its cycles, over the "
-                         f"{claim.max_failure_rate:.0%} limit: its timings cannot rank it")
-            continue
-        few = [n for n in (base, other) if len(ok[n]) < claim.min_samples]
-        if few:
-            pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
-            continue
-        mode_base, mode_other = modes[base], modes[other]
-        paired = None if mode_base is None or mode_other is None else \
-            stats.paired_values(data, mode_base, mode_other, claim.metric)
-        if paired is not None and len(paired[0]) >= claim.min_samples:
-            a, b = paired
-            pr.paired = True
-        else:
-            a, b = ok[base], ok[other]
-        pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(a, b, pr.paired)
-        pr.test, pr.p = stats.rank_test(a, b, pr.paired)
-        testable.append((pr, a, b))
+        values = _pair_values(data, claim, pr, modes, why)
+        if values is not None:
+            pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(*values, pr.paired)
+            pr.test, pr.p = stats.rank_test(*values, pr.paired)
+            testable.append((pr, *values))
     for pr, adj in zip([t[0] for t in testable], stats.holm([t[0].p for t in testable])):
         pr.p_adjusted = adj
         pr.effect = stats.decide(pr.ratio, pr.ci_low, pr.ci_high, adj, claim.alpha, claim.min_effect)
@@ -214,8 +235,10 @@ def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, d
 
 
 def _pair_verdict(pr: PairResult, claim: Claim) -> tuple[str, str]:
-    numbers = (f"{pr.other} / {pr.base} = {pr.ratio:.3f} (95% CI {pr.ci_low:.3f}-{pr.ci_high:.3f}), "
-               f"{pr.test} p = {pr.p_adjusted:.2g} (Holm), minimum effect {claim.min_effect:.0%}")
+    numbers = (
+        f"{pr.other} / {pr.base} = {pr.ratio:.3f} (95% CI {pr.ci_low:.3f}-{pr.ci_high:.3f}), "
+        f"{pr.test} p = {pr.p_adjusted:.2g} (Holm), minimum effect {claim.min_effect:.0%}"
+    )
     if pr.effect == "slower":
         return "supported", f"{pr.base} is faster: {numbers}"
     if pr.effect == "faster":
@@ -244,7 +267,8 @@ def applicable(frame: pd.DataFrame, claims: list[Claim]) -> list[Claim]:
     return [c for c in claims if c.scenario in present]
 
 
-def check_all(frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
-              ) -> list[ClaimResult]:
+def check_all(
+    frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
+) -> list[ClaimResult]:
     """``frame``: non-warm-up samples of every scenario, with derived metrics."""
     return [check_claim(frame, c, skipped) for c in applicable(frame, claims)]

@@ -76,7 +76,9 @@ def _require_samples(loaded, name: str) -> None:
     if len(rows) and not rows["warmup"].all():
         return
     end = loaded.ends.get(name) or {}
-    why = f"the run ended {end['status']}: {end.get('reason')}" if end.get("status") else "no end record: it was cut off"
+    why = (
+        f"the run ended {end['status']}: {end.get('reason')}" if end.get("status") else "no end record: it was cut off"
+    )
     what = "only warm-up samples" if len(rows) else "no samples"
     raise UserError(f"{loaded.paths[name]} holds {what} ({why}): nothing to analyse; run the benchmark again.")
 
@@ -135,8 +137,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     loaded = _load(check_result_paths(paths))
     frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"
-    cmp = compare(loaded, frame, list(loaded.headers), min_effect=args.min_effect if args.min_effect is not None else 0.05,
-                  alpha=args.alpha, force=args.force, order_by=args.order_by, metrics=args.metric)
+    cmp = compare(
+        loaded,
+        frame,
+        list(loaded.headers),
+        min_effect=args.min_effect if args.min_effect is not None else 0.05,
+        alpha=args.alpha,
+        force=args.force,
+        order_by=args.order_by,
+        metrics=args.metric,
+    )
     print_comparison(cmp)
     summary = summarize_set(frame) if len(cmp.sets) > 2 else None
     figures = write_comparison(cmp, out, summary if summary is not None else frame.iloc[0:0])
@@ -150,14 +160,20 @@ def _compare_exit(cmp, args: argparse.Namespace) -> int:
     code = 0
     if args.fail_on_regression and cmp.regressions:
         worst = max(cmp.regressions, key=lambda r: r.ratio)
-        print(f"regression: {len(cmp.regressions)} significant slowdown(s), worst {worst.mode} {worst.phase} x{worst.ratio:.3f}",
-              file=sys.stderr)
+        print(
+            f"regression: {len(cmp.regressions)} significant slowdown(s), worst {worst.mode} {worst.phase} "
+            f"x{worst.ratio:.3f}",
+            file=sys.stderr,
+        )
         code = 1
     if args.require_equivalence and cmp.not_equivalent:
         rows = ", ".join(f"{r.mode} {r.phase} ({r.verdict})" for r in cmp.not_equivalent[:5])
         more = f" and {len(cmp.not_equivalent) - 5} more" if len(cmp.not_equivalent) > 5 else ""
-        print(f"not shown equivalent within ±{cmp.min_effect:.0%}: {len(cmp.not_equivalent)} of {len(cmp.rows)} rows: "
-              f"{rows}{more}", file=sys.stderr)
+        print(
+            f"not shown equivalent within ±{cmp.min_effect:.0%}: {len(cmp.not_equivalent)} of {len(cmp.rows)} rows: "
+            f"{rows}{more}",
+            file=sys.stderr,
+        )
         code = 1
     return code
 
@@ -189,7 +205,9 @@ def _unit_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis", description="Statistics, claim checks and reports on isobench result sets.")
+    p = argparse.ArgumentParser(
+        prog="python -m analysis", description="Statistics, claim checks and reports on isobench result sets."
+    )
     add_commands(p.add_subparsers(dest="command", required=True))
     return p
 
@@ -209,7 +227,9 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     r.add_argument("--out", help="report folder (default: RESULT.report/ beside the set)")
     r.set_defaults(fn=_guarded(cmd_report))
 
-    c = sub.add_parser("check", help="print the claim verdict; exit 0 supported, 1 contradicted, 3 inconclusive/untestable")
+    c = sub.add_parser(
+        "check", help="print the claim verdict; exit 0 supported, 1 contradicted, 3 inconclusive/untestable"
+    )
     common(c)
     c.set_defaults(fn=_guarded(cmd_check))
 
@@ -219,13 +239,23 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     m.add_argument("--alpha", type=_unit_float, default=0.05)
     m.add_argument("--force", action="store_true", help="compare even when host, CPU or image differ")
     m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
-    m.add_argument("--require-equivalence", action="store_true",
-                   help="exit 1 unless every row (of the --metric phases) is shown equivalent within the minimum effect")
-    m.add_argument("--metric", action="append", metavar="PHASE",
-                   help="compare only this phase or metric (repeatable: --metric startup --metric exec)")
-    m.add_argument("--order-by", metavar="KEY",
-                   help="order a series by this header key (e.g. engine.version, host.currentbuild, packages.docker); "
-                        "default: the first version that differs")
+    m.add_argument(
+        "--require-equivalence",
+        action="store_true",
+        help="exit 1 unless every row (of the --metric phases) is shown equivalent within the minimum effect",
+    )
+    m.add_argument(
+        "--metric",
+        action="append",
+        metavar="PHASE",
+        help="compare only this phase or metric (repeatable: --metric startup --metric exec)",
+    )
+    m.add_argument(
+        "--order-by",
+        metavar="KEY",
+        help="order a series by this header key (e.g. engine.version, host.currentbuild, packages.docker); "
+        "default: the first version that differs",
+    )
     m.add_argument("--out", help="output folder")
     m.set_defaults(fn=_guarded(cmd_compare))
 

@@ -32,18 +32,41 @@ from bench.core.errors import UserError
 
 EQUIVALENT, NO_CHANGE, INCONCLUSIVE = "equivalent", "no change detected", "inconclusive"
 VERDICTS = ("slower", "faster", EQUIVALENT, NO_CHANGE, INCONCLUSIVE)
-VERDICT_OF_EFFECT = {"slower": "slower", "faster": "faster", "equivalent": EQUIVALENT, "unchanged": NO_CHANGE,
-                     "unclear": NO_CHANGE}
+VERDICT_OF_EFFECT = {
+    "slower": "slower",
+    "faster": "faster",
+    "equivalent": EQUIVALENT,
+    "unchanged": NO_CHANGE,
+    "unclear": NO_CHANGE,
+}
 
 # Must match for a comparison to mean anything (else --force). The image: by content (analysis.identity).
 KEY_METADATA = ("host.hostname", "host.cpu_model", "host.cpu_count", "host.memory_bytes")
 KEY_MODE_METADATA = ("requested.runtime", "requested.isolation", "role")
 # What a comparison usually studies: reported when it differs.
-FACTORS = ("host.kernel", "host.os_version", "host.currentbuild", "host.ubr", "host.distribution.version_id",
-           "python.version", "packages.docker", "packages.isobench")
-MODE_FACTORS = ("engine.version", "engine.api_version", "api_version", "engine.kernel", "engine.storage_driver",
-                "engine.components.runc", "engine.components.containerd", "engine.cgroup_version", "runtime_reported",
-                "isolation_reported", "endpoint.scheme")
+FACTORS = (
+    "host.kernel",
+    "host.os_version",
+    "host.currentbuild",
+    "host.ubr",
+    "host.distribution.version_id",
+    "python.version",
+    "packages.docker",
+    "packages.isobench",
+)
+MODE_FACTORS = (
+    "engine.version",
+    "engine.api_version",
+    "api_version",
+    "engine.kernel",
+    "engine.storage_driver",
+    "engine.components.runc",
+    "engine.components.containerd",
+    "engine.cgroup_version",
+    "runtime_reported",
+    "isolation_reported",
+    "endpoint.scheme",
+)
 
 
 @dataclass
@@ -99,7 +122,9 @@ def _note(target: dict[str, list[Any]], key: str, values: list[Any]) -> None:
         target[key] = values
 
 
-def metadata_differences(loaded: Loaded, sets: list[str]) -> tuple[dict[str, list[Any]], dict[str, list[Any]], list[str]]:
+def metadata_differences(
+    loaded: Loaded, sets: list[str]
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]], list[str]]:
     """(factors that differ, key metadata that differ, notes), each key -> one value per set."""
     headers = [loaded.headers[s] for s in sets]
     modes = sorted(set.intersection(*(set(h.get("modes", {})) for h in headers)))
@@ -130,19 +155,35 @@ def refusal(mismatches: dict[str, list[Any]], notes: list[str]) -> str:
         what = identity.describe(key)
         parts.append(f"{key}{f' ({what})' if what else ''}: {' vs '.join(map(identity.short, values))}")
     why = f"; {'; '.join(notes)}" if notes else ""
-    return (f"these result sets differ in key metadata, so a comparison would not isolate one factor "
-            f"({'; '.join(parts)}{why}): compare sets from the same host and image, or pass --force.")
+    return (
+        f"these result sets differ in key metadata, so a comparison would not isolate one factor "
+        f"({'; '.join(parts)}{why}): compare sets from the same host and image, or pass --force."
+    )
 
 
-def _row(old: str, new: str, mode: str, phase: str, go: pd.DataFrame, gn: pd.DataFrame) -> tuple[Row, np.ndarray, np.ndarray]:
+def _row(
+    old: str, new: str, mode: str, phase: str, go: pd.DataFrame, gn: pd.DataFrame
+) -> tuple[Row, np.ndarray, np.ndarray]:
     a = go.loc[go["ok"], "duration_ms"].to_numpy()
     b = gn.loc[gn["ok"], "duration_ms"].to_numpy()
-    row = Row(mode, phase, old, new, len(a), len(b), int((~go["ok"]).sum()), int((~gn["ok"]).sum()),
-              float(np.median(a)) if len(a) else math.nan, float(np.median(b)) if len(b) else math.nan)
+    row = Row(
+        mode,
+        phase,
+        old,
+        new,
+        len(a),
+        len(b),
+        int((~go["ok"]).sum()),
+        int((~gn["ok"]).sum()),
+        float(np.median(a)) if len(a) else math.nan,
+        float(np.median(b)) if len(b) else math.nan,
+    )
     return row, a, b
 
 
-def _pairs(cmp: Comparison, data: pd.DataFrame, metrics: Optional[Sequence[str]]) -> list[tuple[Row, np.ndarray, np.ndarray]]:
+def _pairs(
+    cmp: Comparison, data: pd.DataFrame, metrics: Optional[Sequence[str]]
+) -> list[tuple[Row, np.ndarray, np.ndarray]]:
     """Rows for consecutive sets; those with enough samples come back for the tests."""
     groups = {key: g for key, g in data.groupby(["set", "mode", "phase"], observed=True)}
     phases = [p for p in sorted(map(str, data["phase"].unique())) if not metrics or p in metrics]
@@ -176,19 +217,30 @@ def _decide(cmp: Comparison, pending: list[tuple[Row, np.ndarray, np.ndarray]]) 
         row.verdict = VERDICT_OF_EFFECT[effect]
         if row.verdict != NO_CHANGE:
             continue
-        row.rounds_needed = stats.rounds_to_settle(row.ratio, row.ci_low, row.ci_high, row.n_old, row.n_new,
-                                                   cmp.min_effect)
+        row.rounds_needed = stats.rounds_to_settle(
+            row.ratio, row.ci_low, row.ci_high, row.n_old, row.n_new, cmp.min_effect
+        )
         if row.rounds_needed is None:
-            row.note = f"on the band's edge: no practical count of rounds (<= {stats.MAX_ROUNDS}) is likely to settle it" \
-                if cmp.min_effect > 0 else "no minimum effect: equivalence cannot be shown"
+            row.note = (
+                f"on the band's edge: no practical count of rounds (<= {stats.MAX_ROUNDS}) is likely to settle it"
+                if cmp.min_effect > 0
+                else "no minimum effect: equivalence cannot be shown"
+            )
         else:
             now = 2 / (1 / row.n_old + 1 / row.n_new)
             row.more_rounds = max(0, math.ceil(row.rounds_needed - now))
 
 
-def compare(loaded: Loaded, frame: pd.DataFrame, sets: Optional[list[str]] = None, min_effect: float = 0.05,
-            alpha: float = 0.05, force: bool = False, order_by: Optional[str] = None,
-            metrics: Optional[Sequence[str]] = None) -> Comparison:
+def compare(
+    loaded: Loaded,
+    frame: pd.DataFrame,
+    sets: Optional[list[str]] = None,
+    min_effect: float = 0.05,
+    alpha: float = 0.05,
+    force: bool = False,
+    order_by: Optional[str] = None,
+    metrics: Optional[Sequence[str]] = None,
+) -> Comparison:
     """Compares consecutive sets (old -> new; a series for more than two, in the order of
     the factor that differs: analysis.series).
 
@@ -209,10 +261,14 @@ def compare(loaded: Loaded, frame: pd.DataFrame, sets: Optional[list[str]] = Non
         known = set(map(str, data["phase"].unique()))
         unknown = [m for m in metrics if m not in known]
         if unknown:
-            raise UserError(f"--metric {', '.join(unknown)}: not in these sets: choose from {', '.join(sorted(known))}.")
+            raise UserError(
+                f"--metric {', '.join(unknown)}: not in these sets: choose from {', '.join(sorted(known))}."
+            )
     _decide(cmp, _pairs(cmp, data, metrics))
     if not cmp.rows:
         held = "; ".join(f"{s} has only {', '.join(m)}" for s, m in cmp.only_in.items())
-        raise UserError(f"nothing to compare: the sets share no mode with measured samples ({held or 'none has any'}): "
-                        "compare runs of the same modes.")
+        raise UserError(
+            f"nothing to compare: the sets share no mode with measured samples ({held or 'none has any'}): "
+            "compare runs of the same modes."
+        )
     return cmp

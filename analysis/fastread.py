@@ -21,11 +21,21 @@ import pyarrow.json as pj
 
 from bench.results.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header, upgrade_header
 
-SCHEMA = pa.schema([
-    ("type", pa.string()), ("round", pa.int64()), ("pos", pa.int64()), ("mode", pa.string()),
-    ("phase", pa.string()), ("duration_ns", pa.int64()), ("ok", pa.bool_()), ("error", pa.string()),
-    ("warmup", pa.bool_()), ("wall_ns", pa.int64()), ("scenario", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("type", pa.string()),
+        ("round", pa.int64()),
+        ("pos", pa.int64()),
+        ("mode", pa.string()),
+        ("phase", pa.string()),
+        ("duration_ns", pa.int64()),
+        ("ok", pa.bool_()),
+        ("error", pa.string()),
+        ("warmup", pa.bool_()),
+        ("wall_ns", pa.int64()),
+        ("scenario", pa.string()),
+    ]
+)
 # Below this size the plain reader is as fast and simpler to trust.
 MIN_BYTES = 4 * 1024 * 1024
 
@@ -49,14 +59,16 @@ class _LineIndex:
             ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
             for row in tail:
                 start = int(ends[row - 1]) + 1
-                self._lines[row] = data[start:int(ends[row])]
+                self._lines[row] = data[start : int(ends[row])]
 
     def __getitem__(self, row: int) -> bytes:
         return self._lines[row]
 
 
 class FastRead:
-    def __init__(self, header: dict[str, Any], end: Optional[dict[str, Any]], warnings: list[str], table: pa.Table) -> None:
+    def __init__(
+        self, header: dict[str, Any], end: Optional[dict[str, Any]], warnings: list[str], table: pa.Table
+    ) -> None:
         self.header, self.end, self.warnings, self.table = header, end, warnings, table
 
 
@@ -82,7 +94,9 @@ def _read(path: Path) -> Optional[tuple[bytes, list[str]]]:
     return data, warnings
 
 
-def _other_records(path: Path, lines: _LineIndex, rows: list[int]) -> Optional[tuple[dict[str, Any], Optional[dict[str, Any]], bool]]:
+def _other_records(
+    path: Path, lines: _LineIndex, rows: list[int]
+) -> Optional[tuple[dict[str, Any], Optional[dict[str, Any]], bool]]:
     """(header, end record or None, whether the last of ``rows`` is an end record) from the
     non-sample lines, as bench.results.resultset.parse reads them (a resume supersedes an earlier
     end); None on any doubt."""
@@ -129,9 +143,13 @@ def read_fast(path: Path) -> Optional[FastRead]:
     data, warnings = read
     n_lines = data.count(b"\n")
     try:
-        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=8 << 20),
-                             parse_options=pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore",
-                                                           newlines_in_values=False))
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=8 << 20),
+            parse_options=pj.ParseOptions(
+                explicit_schema=SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False
+            ),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != n_lines or n_lines < 2:

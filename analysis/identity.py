@@ -57,8 +57,7 @@ def _follows_build(records: list[dict[str, Any]]) -> bool:
 def _busybox_note(mode: str, images: list[dict[str, Any]]) -> str:
     shas = [(img.get("build") or {}).get("busybox_sha256") for img in images]
     if all(shas) and _differs(shas):
-        return (f"{mode}: the test image was built from different busybox binaries "
-                f"({' vs '.join(map(short, shas))})")
+        return f"{mode}: the test image was built from different busybox binaries ({' vs '.join(map(short, shas))})"
     return ""
 
 
@@ -73,8 +72,10 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
         missing = [s for s, c in zip(sets, found) if not isinstance(c, dict)]
         if _differs(ids):
             out.mismatches[f"modes.{mode}.image.id"] = ids
-        out.notes.append(f"{mode}: no image content identity in {', '.join(missing)} (written by an older isobench): "
-                         "the image is compared by id, which changes on every import")
+        out.notes.append(
+            f"{mode}: no image content identity in {', '.join(missing)} (written by an older isobench): "
+            "the image is compared by id, which changes on every import"
+        )
         return out
     target = out.factors if _follows_build(records) else out.mismatches
     for part in CONTENT_PARTS:
@@ -83,14 +84,18 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
             target[f"modes.{mode}.image.content.{part}"] = values
     for s, img in zip(sets, images):
         if (img.get("build") or {}).get("reproducible") is False:
-            out.notes.append(f"{mode}: in {s} the test image is not the layer this host's busybox gives "
-                             "(built by an older recipe or another busybox): 'python -m bench image --force' rebuilds it")
+            out.notes.append(
+                f"{mode}: in {s} the test image is not the layer this host's busybox gives "
+                "(built by an older recipe or another busybox): 'python -m bench image --force' rebuilds it"
+            )
     if out.mismatches:
         note = _busybox_note(mode, images)
         out.notes += [note] if note else []
     elif _differs(ids) and not out.factors:
-        out.notes.append(f"{mode}: the image ids differ ({' vs '.join(map(short, ids))}) but the content is the same "
-                         f"(layers {short(contents[0].get('layers'))}): imported again, not changed")
+        out.notes.append(
+            f"{mode}: the image ids differ ({' vs '.join(map(short, ids))}) but the content is the same "
+            f"(layers {short(contents[0].get('layers'))}): imported again, not changed"
+        )
     return out
 
 

@@ -51,21 +51,25 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
     n = len(cols["round"])
     mode = pd.Categorical(cols["mode"])
     role = pd.Categorical([roles.get(m, "") for m in mode.categories])
-    return pd.DataFrame({
-        "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
-        "round": np.asarray(cols["round"], dtype="int64"),
-        "pos": np.asarray(cols["pos"], dtype="int64"),
-        "mode": mode,
-        "role": pd.Categorical(np.asarray(role)[mode.codes] if n else []),
-        "phase": pd.Categorical(cols["phase"]),
-        "duration_ms": np.fromiter((np.nan if v is None else v for v in cols["duration_ns"]), dtype="float64",
-                                   count=n) / 1e6,
-        "ok": np.asarray(cols["ok"], dtype="bool"),
-        "error": pd.Categorical(cols["error"]),
-        "warmup": np.asarray(cols["warmup"], dtype="bool"),
-        "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
-        "scenario": pd.Categorical(cols["scenario"]),
-    })
+    return pd.DataFrame(
+        {
+            "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+            "round": np.asarray(cols["round"], dtype="int64"),
+            "pos": np.asarray(cols["pos"], dtype="int64"),
+            "mode": mode,
+            "role": pd.Categorical(np.asarray(role)[mode.codes] if n else []),
+            "phase": pd.Categorical(cols["phase"]),
+            "duration_ms": np.fromiter(
+                (np.nan if v is None else v for v in cols["duration_ns"]), dtype="float64", count=n
+            )
+            / 1e6,
+            "ok": np.asarray(cols["ok"], dtype="bool"),
+            "error": pd.Categorical(cols["error"]),
+            "warmup": np.asarray(cols["warmup"], dtype="bool"),
+            "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
+            "scenario": pd.Categorical(cols["scenario"]),
+        }
+    )
 
 
 def _sorted_categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
@@ -97,28 +101,34 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
     mode_codes, modes = cats["mode"]
     role_of_mode = [roles.get(m, "") for m in modes]
     role_values = sorted(set(role_of_mode))
-    role_codes = np.asarray([role_values.index(r) for r in role_of_mode], dtype=np.int64)[mode_codes] if n else \
-        np.empty(0, dtype=np.int64)
+    role_codes = (
+        np.asarray([role_values.index(r) for r in role_of_mode], dtype=np.int64)[mode_codes]
+        if n
+        else np.empty(0, dtype=np.int64)
+    )
 
     def numbers(col: str, dtype: str) -> np.ndarray:
         values = table.column(col).to_numpy().astype(dtype, copy=False)
         return values if values.flags.writeable else values.copy()  # never a read-only view of arrow's buffer
 
     scenario = _arrow_categorical(table.column("scenario"))
-    return pd.DataFrame(copy=False, data={
-        "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
-        "round": numbers("round", "int64"),
-        "pos": numbers("pos", "int64"),
-        "mode": pd.Categorical.from_codes(mode_codes, categories=modes),
-        "role": pd.Categorical.from_codes(role_codes, categories=role_values),
-        "phase": pd.Categorical.from_codes(*cats["phase"]),
-        "duration_ms": pc.cast(table.column("duration_ns"), pa.float64()).to_numpy() / 1e6,
-        "ok": numbers("ok", "bool"),
-        "error": pd.Categorical.from_codes(*cats["error"]),
-        "warmup": numbers("warmup", "bool"),
-        "wall_ns": numbers("wall_ns", "int64"),
-        "scenario": _sorted_categorical(*scenario),
-    })
+    return pd.DataFrame(
+        copy=False,
+        data={
+            "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+            "round": numbers("round", "int64"),
+            "pos": numbers("pos", "int64"),
+            "mode": pd.Categorical.from_codes(mode_codes, categories=modes),
+            "role": pd.Categorical.from_codes(role_codes, categories=role_values),
+            "phase": pd.Categorical.from_codes(*cats["phase"]),
+            "duration_ms": pc.cast(table.column("duration_ns"), pa.float64()).to_numpy() / 1e6,
+            "ok": numbers("ok", "bool"),
+            "error": pd.Categorical.from_codes(*cats["error"]),
+            "warmup": numbers("warmup", "bool"),
+            "wall_ns": numbers("wall_ns", "int64"),
+            "scenario": _sorted_categorical(*scenario),
+        },
+    )
 
 
 @dataclass
@@ -147,7 +157,9 @@ def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     """The set from its columnar cache when that is fresh, else from the JSONL (then the
     cache is written for next time). Cache trouble is one line on stderr, never an error."""
     if path.name.endswith(cache.SUFFIX):
-        raise ResultFileError(f"{path} is the columnar cache of a result set, not a result set: pass the .jsonl beside it.")
+        raise ResultFileError(
+            f"{path} is the columnar cache of a result set, not a result set: pass the .jsonl beside it."
+        )
     probe = cache.current_key(path, FRAME_VERSION) if use_cache else None
     if probe is None:  # cache off, or the file cannot be opened: the JSONL reader says why
         return read_jsonl(path, name)
@@ -176,8 +188,10 @@ def _store(path: Path, key: dict[str, Any], data: SetRead, problem: Optional[str
         return why
     failed = cache.write(path, key, data.frame, data.end, data.warnings)
     if failed:
-        cache.notify(f"{path}: {problem + '; ' if problem else ''}cannot write the cache {cache.cache_path(path).name} "
-                     f"({failed}): the analysis goes on from the JSONL.")
+        cache.notify(
+            f"{path}: {problem + '; ' if problem else ''}cannot write the cache {cache.cache_path(path).name} "
+            f"({failed}): the analysis goes on from the JSONL."
+        )
         return f"the cache cannot be written ({failed})"
     if problem:
         cache.notify(f"{path}: {problem}; rebuilt it from the JSONL.")
@@ -222,7 +236,10 @@ def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Lo
         path = Path(path)
         name = set_name(path)
         if name in where:
-            raise ResultFileError(f"{path} and {where[name]} have the same name: each result set is named by its time and host, so one of them is a copy.")
+            raise ResultFileError(
+                f"{path} and {where[name]} have the same name: each result set is named by its time and host, so one "
+                "of them is a copy."
+            )
         data = read_set(path, name, use_cache)
         headers[name], ends[name], where[name], sources[name] = data.header, data.end, path, data.source
         frames.append(data.frame)

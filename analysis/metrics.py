@@ -50,7 +50,9 @@ class _Cycles:
     categorical codes, not strings, so a million samples cost no Python per row."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.rows = np.flatnonzero(np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], PHASES + ENGINE_PHASES)))
+        self.rows = np.flatnonzero(
+            np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], PHASES + ENGINE_PHASES))
+        )
         self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
         self.n = len(cycles)
         _, self.first = np.unique(self.keys, return_index=True)  # first sample of each cycle
@@ -63,7 +65,9 @@ class _Cycles:
         fk, fidx = np.unique(self.keys[failed_real], return_index=True)
         self.first_fail[fk] = np.flatnonzero(failed_real)[fidx]
         self.is_cold = np.zeros(self.n, dtype=bool)
-        self.is_cold[self.keys] = np.isin(frame["scenario"].cat.codes.to_numpy()[self.rows], _codes(frame["scenario"], [COLD]))
+        self.is_cold[self.keys] = np.isin(
+            frame["scenario"].cat.codes.to_numpy()[self.rows], _codes(frame["scenario"], [COLD])
+        )
 
     def metric(self, parts: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per cycle: (total ms or NaN, all parts ok, error code of the first real failure or -1)."""
@@ -95,8 +99,14 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     return _append(frame, np.concatenate(picks), names, np.concatenate(durs), np.concatenate(oks), np.concatenate(errs))
 
 
-def _append(frame: pd.DataFrame, src: np.ndarray, phases: list[tuple[str, int]], dur: np.ndarray, ok: np.ndarray,
-            err: np.ndarray) -> pd.DataFrame:
+def _append(
+    frame: pd.DataFrame,
+    src: np.ndarray,
+    phases: list[tuple[str, int]],
+    dur: np.ndarray,
+    ok: np.ndarray,
+    err: np.ndarray,
+) -> pd.DataFrame:
     """The frame with derived rows appended: each copies its cycle's first sample (``src``)
     but for phase ((metric, row count) in order), duration, ok and error. Built column by
     column, since pd.concat would turn categoricals whose categories differ into a million

@@ -37,9 +37,11 @@ TARGET_WARM_S = 3.0
 TARGET_REPORT_S = 10.0
 TARGET_MEMORY_MB = 1536
 
-MODES = [SyntheticMode("runc", "native", DEFAULT_PHASE_MS, 0.08),
-         SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, 0.08, failure_rate=0.01),
-         SyntheticMode("vm", "toolbox", {k: v * 2.0 for k, v in DEFAULT_PHASE_MS.items()}, 0.10)]
+MODES = [
+    SyntheticMode("runc", "native", DEFAULT_PHASE_MS, 0.08),
+    SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, 0.08, failure_rate=0.01),
+    SyntheticMode("vm", "toolbox", {k: v * 2.0 for k, v in DEFAULT_PHASE_MS.items()}, 0.10),
+]
 
 
 def _peak_mb() -> float:
@@ -78,9 +80,13 @@ class Steps:
 def _join(loaded: Loaded, other: Loaded, every: Any) -> tuple[Loaded, Any]:
     """Both sets as `analysis compare` holds them: one Loaded, and the derived frame with
     cold phases apart (A's derived rows are reused, B's are computed here)."""
-    both = Loaded(concat_frames([loaded.frame, other.frame]), {**loaded.headers, **other.headers},
-                  {**loaded.ends, **other.ends}, {**loaded.paths, **other.paths},
-                  sources={**loaded.sources, **other.sources})
+    both = Loaded(
+        concat_frames([loaded.frame, other.frame]),
+        {**loaded.headers, **other.headers},
+        {**loaded.ends, **other.ends},
+        {**loaded.paths, **other.paths},
+        sources={**loaded.sources, **other.sources},
+    )
     return both, cold_phases_apart(concat_frames([every, with_derived(other.frame)]))
 
 
@@ -95,8 +101,13 @@ def core(a: Path, b: Path) -> tuple[Steps, dict[str, Any]]:
     other = steps.run("compare: load B", lambda: load([b], warn=False))
     both, frame = steps.run("compare: derive B, join", lambda: _join(loaded, other, every))
     cmp = steps.run("compare: statistics", lambda: compare(both, frame, list(both.headers)))
-    return steps, {"loaded": loaded, "summary": summary, "claim": results[0].verdict, "rows": len(cmp.rows),
-                   "sources": both.sources}
+    return steps, {
+        "loaded": loaded,
+        "summary": summary,
+        "claim": results[0].verdict,
+        "rows": len(cmp.rows),
+        "sources": both.sources,
+    }
 
 
 def _verdict(value: float, target: float) -> str:
@@ -107,8 +118,10 @@ def _print_run(title: str, steps: Steps, target: float, sources: dict[str, str])
     print(f"{title} (sets read from: {', '.join(sorted(set(sources.values())))})")
     for name, secs in steps.times:
         print(f"  {name:32s} {secs:6.2f} s")
-    print(f"  {'total':32s} {steps.total:6.2f} s   target {target:.0f} s: {_verdict(steps.total, target)}"
-          f"   (process CPU time {steps.cpu:.2f} s)")
+    print(
+        f"  {'total':32s} {steps.total:6.2f} s   target {target:.0f} s: {_verdict(steps.total, target)}"
+        f"   (process CPU time {steps.cpu:.2f} s)"
+    )
 
 
 def main(samples: int = 1_000_000) -> int:
@@ -118,8 +131,10 @@ def main(samples: int = 1_000_000) -> int:
         t = time.perf_counter()
         with ProcessPoolExecutor(2) as pool:
             list(pool.map(_generate, [a, b], [samples, samples], [1, 2]))
-        print(f"generated 2 x {samples:,} samples ({a.stat().st_size / 1e6:.0f} MB of JSONL each) "
-              f"in {time.perf_counter() - t:.1f} s (not counted)")
+        print(
+            f"generated 2 x {samples:,} samples ({a.stat().st_size / 1e6:.0f} MB of JSONL each) "
+            f"in {time.perf_counter() - t:.1f} s (not counted)"
+        )
         if cache.cache_path(a).exists() or cache.cache_path(b).exists():
             raise RuntimeError("a fresh set already has a cache: the cold figures would not be cold")
         load_before = os.getloadavg()[0]
@@ -131,17 +146,28 @@ def main(samples: int = 1_000_000) -> int:
         warm, facts = core(a, b)
         loaded = facts["loaded"]
         report_s = Steps()
-        report_s.run("full report with plots", lambda: build_report(loaded, a.stem, load_claims(), Path(tmp) / "report"))
+        report_s.run(
+            "full report with plots", lambda: build_report(loaded, a.stem, load_claims(), Path(tmp) / "report")
+        )
     _print_run("cold: no cache yet (JSONL parsed, caches written)", cold, TARGET_COLD_S, cold_sources)
     _print_run("warm: both sets cached", warm, TARGET_WARM_S, facts["sources"])
-    print(f"samples in set A: {len(loaded.frame):,}; summary rows: {len(facts['summary'])}; "
-          f"claim: {facts['claim']}; compare rows: {facts['rows']}")
-    print(f"full report: {report_s.total:.2f} s   target {TARGET_REPORT_S:.0f} s: {_verdict(report_s.total, TARGET_REPORT_S)}")
-    print(f"load average (1 min) before / after the timed part: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores (other processes on the host slow every figure)")
+    print(
+        f"samples in set A: {len(loaded.frame):,}; summary rows: {len(facts['summary'])}; "
+        f"claim: {facts['claim']}; compare rows: {facts['rows']}"
+    )
+    print(
+        f"full report: {report_s.total:.2f} s   target {TARGET_REPORT_S:.0f} s: "
+        f"{_verdict(report_s.total, TARGET_REPORT_S)}"
+    )
+    print(
+        f"load average (1 min) before / after the timed part: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores (other processes on the host slow every figure)"
+    )
     peak = _peak_mb()
-    print(f"peak memory (ru_maxrss of this process, whole benchmark): {peak:.0f} MB   "
-          f"target {TARGET_MEMORY_MB} MB: {_verdict(peak, TARGET_MEMORY_MB)}")
+    print(
+        f"peak memory (ru_maxrss of this process, whole benchmark): {peak:.0f} MB   "
+        f"target {TARGET_MEMORY_MB} MB: {_verdict(peak, TARGET_MEMORY_MB)}"
+    )
     return 0
 
 

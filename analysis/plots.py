@@ -15,8 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from bench.core.phases import PHASES  # noqa: E402
 
@@ -132,14 +132,22 @@ def breakdown(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     return _save(fig, out_dir, "breakdown")
 
 
-def forest(table: pd.DataFrame, out_dir: Path, title: str, name: str = "forest",
-           min_effect: Optional[float] = None) -> list[Path]:
+def forest(
+    table: pd.DataFrame, out_dir: Path, title: str, name: str = "forest", min_effect: Optional[float] = None
+) -> list[Path]:
     """Ratios (new/old or slower/faster) with their 95% CIs, one row per comparison."""
     t = table.dropna(subset=["ratio"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * len(t) + 1.5)))
-    colours = {"slower": "#C44E52", "faster": "#55A868", "equivalent": "#4C72B0", "no change detected": "#8C8C8C",
-               "inconclusive": "#999999",
-               "supported": "#55A868", "contradicted": "#C44E52", "untestable": "#999999"}
+    colours = {
+        "slower": "#C44E52",
+        "faster": "#55A868",
+        "equivalent": "#4C72B0",
+        "no change detected": "#8C8C8C",
+        "inconclusive": "#999999",
+        "supported": "#55A868",
+        "contradicted": "#C44E52",
+        "untestable": "#999999",
+    }
     y = np.arange(len(t))[::-1]
     for yi, (_, r) in zip(y, t.iterrows()):
         c = colours.get(str(r.get("verdict")), "#333333")
@@ -168,8 +176,9 @@ def series(summary: pd.DataFrame, sets: list[str], out_dir: Path, metric: str = 
     x = np.arange(len(sets))
     for m in sorted(map(str, s["mode"].unique())):
         g = s[s["mode"] == m].set_index("set").reindex(sets)
-        ax.errorbar(x, g["median"], yerr=[g["median"] - g["ci_low"], g["ci_high"] - g["median"]],
-                    marker="o", capsize=4, label=m)
+        ax.errorbar(
+            x, g["median"], yerr=[g["median"] - g["ci_low"], g["ci_high"] - g["median"]], marker="o", capsize=4, label=m
+        )
     ax.set_xticks(x, [str(v)[:28] for v in sets], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"median {metric} (ms), 95% CI")
     ax.set_title(f"{metric} across result sets")

@@ -22,11 +22,31 @@ from analysis.compare import NO_CHANGE, VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
-from bench.core.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
 from bench.core.paths import report_dir_for
+from bench.core.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
 
-SUMMARY_COLUMNS = ["set", "mode", "role", "phase", "n", "failures", "failure_rate", "failure_reasons", "median",
-                   "ci_low", "ci_high", "iqr", "p90", "p99", "mean", "std", "mad", "min", "max", "outliers"]
+SUMMARY_COLUMNS = [
+    "set",
+    "mode",
+    "role",
+    "phase",
+    "n",
+    "failures",
+    "failure_rate",
+    "failure_reasons",
+    "median",
+    "ci_low",
+    "ci_high",
+    "iqr",
+    "p90",
+    "p99",
+    "mean",
+    "std",
+    "mad",
+    "min",
+    "max",
+    "outliers",
+]
 METRICS = list(PHASES) + list(DERIVED)
 # The cold table: how long the engine took to come up, the first container, and both together.
 COLD_METRICS = list(ENGINE_PHASES) + ["create", "start", "ready", "startup"] + list(COLD_DERIVED)
@@ -58,11 +78,19 @@ def round_trips(loaded: Loaded, set_name: str) -> pd.DataFrame:
     rows = []
     for mode, rec in loaded.headers[set_name].get("modes", {}).items():
         ep = rec.get("endpoint") or {}
-        rows.append({"mode": mode, "role": rec.get("role"), "endpoint": ep.get("url"), "scheme": ep.get("scheme"),
-                     "ping_ms": (rec.get("ping_rtt_ns") or math.nan) / 1e6,
-                     "version_ms": (rec.get("version_rtt_ns") or math.nan) / 1e6,
-                     "engine": (rec.get("engine") or {}).get("version"),
-                     "runtime": rec.get("runtime_reported"), "isolation": rec.get("isolation_reported") or "default"})
+        rows.append(
+            {
+                "mode": mode,
+                "role": rec.get("role"),
+                "endpoint": ep.get("url"),
+                "scheme": ep.get("scheme"),
+                "ping_ms": (rec.get("ping_rtt_ns") or math.nan) / 1e6,
+                "version_ms": (rec.get("version_rtt_ns") or math.nan) / 1e6,
+                "engine": (rec.get("engine") or {}).get("version"),
+                "runtime": rec.get("runtime_reported"),
+                "isolation": rec.get("isolation_reported") or "default",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,8 +107,20 @@ def summarize_set(frame: pd.DataFrame) -> pd.DataFrame:
     return _in_metric_order(s, METRICS, ["set", "mode"])[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
-COLD_COLUMNS = ["mode", "role", "control", "phase", "n", "failures", "failure_reasons", "median", "ci_low", "ci_high",
-                "min", "max"]
+COLD_COLUMNS = [
+    "mode",
+    "role",
+    "control",
+    "phase",
+    "n",
+    "failures",
+    "failure_reasons",
+    "median",
+    "ci_low",
+    "ci_high",
+    "min",
+    "max",
+]
 
 
 def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
@@ -98,14 +138,15 @@ def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
 def concurrency_note(header: dict[str, Any], end: Optional[dict[str, Any]]) -> Optional[str]:
     """Why this set's timings may include another run's load on the same engine, or None: it ran
     beside a lease holder (--allow-concurrent), or another run joined it so (see bench.engine.lease)."""
-    beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values()
-              if rec.get("concurrent_with")]
+    beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values() if rec.get("concurrent_with")]
     joined = (end or {}).get("concurrent_with") or []
     if not beside and not joined:
         return None
     runs = sorted({str(b.get("run_id")) for b in beside} | {str(j) for j in joined})
-    return (f"CONCURRENT: another isobench run shared an engine with this one ({', '.join(runs)}); "
-            "its timings include that load.")
+    return (
+        f"CONCURRENT: another isobench run shared an engine with this one ({', '.join(runs)}); "
+        "its timings include that load."
+    )
 
 
 def _cold_note(header: dict[str, Any]) -> list[str]:
@@ -115,10 +156,15 @@ def _cold_note(header: dict[str, Any]) -> list[str]:
         if rec.get("skip_reason"):
             lines.append(f"{mode}: no cold rounds: {rec['skip_reason']}")
         elif rec.get("control") == "vm":
-            lines.append(f"{mode}: engine_up is the VM's boot to engine ready ({rec.get('accel') or 'accelerator not recorded'}); "
-                         f"storage: {rec.get('storage', '')}")
+            lines.append(
+                f"{mode}: engine_up is the VM's boot to engine ready "
+                f"({rec.get('accel') or 'accelerator not recorded'}); "
+                f"storage: {rec.get('storage', '')}"
+            )
         elif rec.get("control"):
-            lines.append(f"{mode}: engine_up is a {rec['control']} restart, from the start command to the first /_ping answered")
+            lines.append(
+                f"{mode}: engine_up is a {rec['control']} restart, from the start command to the first /_ping answered"
+            )
     return lines
 
 
@@ -126,16 +172,34 @@ def _claims_table(results: list[ClaimResult]) -> pd.DataFrame:
     rows = []
     for r in results:
         for p in r.pairs:
-            rows.append({"claim": r.claim.id, "label": f"{p.base} ({p.base_mode}) < {p.other} ({p.other_mode})",
-                         "verdict": p.verdict, "ratio": p.ratio, "ci_low": p.ci_low, "ci_high": p.ci_high,
-                         "median_base": p.median_base, "median_other": p.median_other, "n_base": p.n_base,
-                         "n_other": p.n_other, "test": p.test, "paired": p.paired, "p_adjusted": p.p_adjusted,
-                         "reason": p.reason})
+            rows.append(
+                {
+                    "claim": r.claim.id,
+                    "label": f"{p.base} ({p.base_mode}) < {p.other} ({p.other_mode})",
+                    "verdict": p.verdict,
+                    "ratio": p.ratio,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "median_base": p.median_base,
+                    "median_other": p.median_other,
+                    "n_base": p.n_base,
+                    "n_other": p.n_other,
+                    "test": p.test,
+                    "paired": p.paired,
+                    "p_adjusted": p.p_adjusted,
+                    "reason": p.reason,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Optional[Console] = None,
-                  title: str = "", cold_summary: Optional[pd.DataFrame] = None) -> None:
+def print_summary(
+    summary: pd.DataFrame,
+    results: list[ClaimResult],
+    console: Optional[Console] = None,
+    title: str = "",
+    cold_summary: Optional[pd.DataFrame] = None,
+) -> None:
     console = console or _console()
     has_cold = cold_summary is not None and not cold_summary.empty
     if not (summary.empty and has_cold):  # a cold-only set has no warm table to show
@@ -145,24 +209,48 @@ def print_summary(summary: pd.DataFrame, results: list[ClaimResult], console: Op
         for _, r in summary.iterrows():
             if r["phase"] not in ("startup",) + PHASES:
                 continue
-            t.add_row(str(r["mode"]), str(r["role"]), str(r["phase"]), str(r["n"]),
-                      f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0", _fmt(r["median"]),
-                      f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["p90"]), _fmt(r["p99"]), str(r["outliers"]))
+            t.add_row(
+                str(r["mode"]),
+                str(r["role"]),
+                str(r["phase"]),
+                str(r["n"]),
+                f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0",
+                _fmt(r["median"]),
+                f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}",
+                _fmt(r["p90"]),
+                _fmt(r["p99"]),
+                str(r["outliers"]),
+            )
         console.print(t)
     if cold_summary is not None and not cold_summary.empty:
         c = Table(title="cold starts (ms): engine stopped and started before each cycle")
         for col in ("mode", "control", "phase", "n", "failed", "median", "95% CI", "min", "max"):
             c.add_column(col, justify="left" if col in ("mode", "control", "phase") else "right")
         for _, r in cold_summary.iterrows():
-            c.add_row(str(r["mode"]), str(r["control"]), str(r["phase"]), str(r["n"]), str(r["failures"]),
-                      _fmt(r["median"]), f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}", _fmt(r["min"]), _fmt(r["max"]))
+            c.add_row(
+                str(r["mode"]),
+                str(r["control"]),
+                str(r["phase"]),
+                str(r["n"]),
+                str(r["failures"]),
+                _fmt(r["median"]),
+                f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}",
+                _fmt(r["min"]),
+                _fmt(r["max"]),
+            )
         console.print(c)
     for r in results:
-        console.print(f"[bold]claim[/bold] {r.claim.text} ({r.claim.metric}): [bold]{r.verdict.upper()}[/bold] - {r.reason}",
-                      markup=True, highlight=False)
+        console.print(
+            f"[bold]claim[/bold] {r.claim.text} ({r.claim.metric}): [bold]{r.verdict.upper()}[/bold] - {r.reason}",
+            markup=True,
+            highlight=False,
+        )
         for p in r.pairs:
-            console.print(f"   {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}",
-                          markup=False, highlight=False)
+            console.print(
+                f"   {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}",
+                markup=False,
+                highlight=False,
+            )
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -176,21 +264,36 @@ def _md_table(df: pd.DataFrame) -> str:
 def _html_table(df: pd.DataFrame) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in df.columns) + "</tr>" for _, r in df.iterrows())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in df.columns) + "</tr>" for _, r in df.iterrows()
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 COLD_TITLE = "Cold starts (the engine stopped and started before each cycle; kept apart from warm)"
 
 
-def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
-              results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]],
-              cold_summary: Optional[pd.DataFrame] = None) -> None:
+def _write_md(
+    path: Path,
+    title: str,
+    header: dict[str, Any],
+    summary: pd.DataFrame,
+    cp: pd.DataFrame,
+    results: list[ClaimResult],
+    figures: list[Path],
+    end: Optional[dict[str, Any]],
+    cold_summary: Optional[pd.DataFrame] = None,
+) -> None:
     host = header.get("host", {})
-    lines = [f"# {title}", "",
-             f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} CPUs), "
-             f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
-             f" - {(end or {}).get('reason', '')}", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} "
+        "CPUs), "
+        f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
+        f" - {(end or {}).get('reason', '')}",
+        "",
+    ]
     note = concurrency_note(header, end)
     lines += [f"**{note}**", ""] if note else []
     lines += ["## Claims", ""]
@@ -198,8 +301,16 @@ def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFr
         lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
         lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
         lines.append("")
-    lines += ["## Transport round trips (preflight)", "", _md_table(cp), "", "## Summary (ms, successful samples; failures counted)",
-              "", _md_table(summary.drop(columns=["set"])), ""]
+    lines += [
+        "## Transport round trips (preflight)",
+        "",
+        _md_table(cp),
+        "",
+        "## Summary (ms, successful samples; failures counted)",
+        "",
+        _md_table(summary.drop(columns=["set"])),
+        "",
+    ]
     if cold_summary is not None and not cold_summary.empty:
         lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
     lines += ["## Figures", ""]
@@ -207,29 +318,51 @@ def _write_md(path: Path, title: str, header: dict[str, Any], summary: pd.DataFr
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.DataFrame, cp: pd.DataFrame,
-                results: list[ClaimResult], figures: list[Path], end: Optional[dict[str, Any]],
-                cold_summary: Optional[pd.DataFrame] = None) -> None:
+def _write_html(
+    path: Path,
+    title: str,
+    header: dict[str, Any],
+    summary: pd.DataFrame,
+    cp: pd.DataFrame,
+    results: list[ClaimResult],
+    figures: list[Path],
+    end: Optional[dict[str, Any]],
+    cold_summary: Optional[pd.DataFrame] = None,
+) -> None:
     esc = html.escape
     host = header.get("host", {})
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
-             "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
-             ".supported{color:#2a7} .contradicted{color:#c33} .inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
-             f"</head><body><h1>{esc(title)}</h1>",
-             f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} ({esc(str(host.get('cpu_model')))}, "
-             f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
-             f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
+        ".supported{color:#2a7} .contradicted{color:#c33} "
+        ".inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
+        f"</head><body><h1>{esc(title)}</h1>",
+        f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} "
+        f"({esc(str(host.get('cpu_model')))}, "
+        f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
+        f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>",
+    ]
     note = concurrency_note(header, end)
     parts += [f"<p><b>{esc(note)}</b></p>"] if note else []
     parts.append("<h2>Claims</h2>")
     for r in results:
-        parts.append(f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>")
-        parts += [f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "
-                  f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>" for p in r.pairs]
+        parts.append(
+            f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b "
+            f"class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>"
+        )
+        parts += [
+            f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "
+            f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>"
+            for p in r.pairs
+        ]
         parts.append("</ul>")
-    parts += ["<h2>Transport round trips (preflight)</h2>", _html_table(cp),
-              "<h2>Summary (ms, successful samples; failures counted)</h2>", _html_table(summary.drop(columns=["set"]))]
+    parts += [
+        "<h2>Transport round trips (preflight)</h2>",
+        _html_table(cp),
+        "<h2>Summary (ms, successful samples; failures counted)</h2>",
+        _html_table(summary.drop(columns=["set"])),
+    ]
     if cold_summary is not None and not cold_summary.empty:
         parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
         parts += ["</ul>", _html_table(cold_summary)]
@@ -242,8 +375,9 @@ def _write_html(path: Path, title: str, header: dict[str, Any], summary: pd.Data
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None,
-                 with_figures: bool = True) -> Report:
+def build_report(
+    loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None, with_figures: bool = True
+) -> Report:
     """Writes one set's report folder; returns what it holds."""
     every = with_derived(loaded.frame[loaded.frame["set"] == set_name])
     frame = measured(every)  # warm only: cold cycles are summarised apart
@@ -265,8 +399,13 @@ def build_report(loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Op
     if with_figures:
         table = _claims_table(results)
         if not table.empty and table["ratio"].notna().any():
-            figures += plots.forest(table, out_dir, "Claim pairs: slower-claimed / faster-claimed median",
-                                    name="claims_forest", min_effect=claims[0].min_effect if claims else None)
+            figures += plots.forest(
+                table,
+                out_dir,
+                "Claim pairs: slower-claimed / faster-claimed median",
+                name="claims_forest",
+                min_effect=claims[0].min_effect if claims else None,
+            )
     summary.to_csv(out_dir / "summary.csv", index=False)
     if not cold_summary.empty:
         cold_summary.to_csv(out_dir / "cold_summary.csv", index=False)
@@ -309,21 +448,41 @@ def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> l
     table.to_csv(out_dir / "compare.csv", index=False)
     figures: list[Path] = []
     if not table.empty:
-        t = table.assign(label=table["mode"] + " " + table["phase"] + (
-            "" if len(cmp.sets) == 2 else " (" + table["new_set"].str[:15] + ")"))
-        figures += plots.forest(t, out_dir, f"new / old median: {cmp.sets[0][:30]} -> {cmp.sets[-1][:30]}",
-                                min_effect=cmp.min_effect)
+        t = table.assign(
+            label=table["mode"]
+            + " "
+            + table["phase"]
+            + ("" if len(cmp.sets) == 2 else " (" + table["new_set"].str[:15] + ")")
+        )
+        figures += plots.forest(
+            t, out_dir, f"new / old median: {cmp.sets[0][:30]} -> {cmp.sets[-1][:30]}", min_effect=cmp.min_effect
+        )
     if len(cmp.sets) > 2:
         figures += plots.series(summary, cmp.sets, out_dir)
-    lines = ["# isobench comparison", "", f"Sets, in order ({cmp.ordered_by}): " + ", ".join(cmp.sets), "",
-             "Factors that differ: " + (_factors_line(cmp) or "none found in the headers"), ""]
+    lines = [
+        "# isobench comparison",
+        "",
+        f"Sets, in order ({cmp.ordered_by}): " + ", ".join(cmp.sets),
+        "",
+        "Factors that differ: " + (_factors_line(cmp) or "none found in the headers"),
+        "",
+    ]
     if cmp.mismatches:
-        lines += ["**Forced past key-metadata differences:** " + "; ".join(
-            f"{k}: {' vs '.join(map(short, v))}" for k, v in cmp.mismatches.items()), ""]
+        lines += [
+            "**Forced past key-metadata differences:** "
+            + "; ".join(f"{k}: {' vs '.join(map(short, v))}" for k, v in cmp.mismatches.items()),
+            "",
+        ]
     lines += [f"- {n}" for n in cmp.notes] + ([""] if cmp.notes else [])
     lines += ["Verdicts:", ""] + [f"- {v.format(e=cmp.min_effect)}" for v in VERDICT_LEGEND] + [""]
-    lines += [_md_table(table.astype({"rounds_needed": object, "more_rounds": object}).fillna({
-        "rounds_needed": "", "more_rounds": ""})), ""]
+    lines += [
+        _md_table(
+            table.astype({"rounds_needed": object, "more_rounds": object}).fillna(
+                {"rounds_needed": "", "more_rounds": ""}
+            )
+        ),
+        "",
+    ]
     lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
     (out_dir / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return figures
@@ -335,28 +494,52 @@ def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False)  # set names and paths may hold [brackets]
 
-    say(f"{cmp.sets[0]} -> {cmp.sets[-1]}" + (f" ({len(cmp.sets)} sets, ordered by {cmp.ordered_by})"
-                                               if len(cmp.sets) > 2 else ""))
+    say(
+        f"{cmp.sets[0]} -> {cmp.sets[-1]}"
+        + (f" ({len(cmp.sets)} sets, ordered by {cmp.ordered_by})" if len(cmp.sets) > 2 else "")
+    )
     say("factor under study: " + (_factors_line(cmp) or "none found in the headers (same versions: an A/A comparison)"))
     for n in cmp.notes:
         say(f"note: {n}")
     t = Table(title=f"new / old (minimum effect {cmp.min_effect:.0%}, alpha {cmp.alpha}, Holm-corrected)")
     series = len(cmp.sets) > 2
-    cols = (("old set", "new set") if series else ()) + ("mode", "phase", "old median", "new median", "ratio",
-                                                           "95% CI", "p (Holm)", "verdict", "rounds to settle")
+    cols = (("old set", "new set") if series else ()) + (
+        "mode",
+        "phase",
+        "old median",
+        "new median",
+        "ratio",
+        "95% CI",
+        "p (Holm)",
+        "verdict",
+        "rounds to settle",
+    )
     for col in cols:
         t.add_column(col)
     for r in cmp.rows:
         sets = (r.old_set[:24], r.new_set[:24]) if series else ()
-        t.add_row(*sets, r.mode, r.phase, _fmt(r.median_old), _fmt(r.median_new),
-                  _fmt(r.ratio, 3), f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}", _fmt(r.p_adjusted, 3),
-                  r.verdict + (f" ({r.note})" if r.note and r.verdict != NO_CHANGE else ""), _settle(asdict(r)))
+        t.add_row(
+            *sets,
+            r.mode,
+            r.phase,
+            _fmt(r.median_old),
+            _fmt(r.median_new),
+            _fmt(r.ratio, 3),
+            f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}",
+            _fmt(r.p_adjusted, 3),
+            r.verdict + (f" ({r.note})" if r.note and r.verdict != NO_CHANGE else ""),
+            _settle(asdict(r)),
+        )
     console.print(t)
     hopeless = {r.note for r in cmp.rows if r.verdict == NO_CHANGE and r.rounds_needed is None}
     for note in sorted(hopeless):
         say(f"none likely: {note}")
     counts = {v: sum(r.verdict == v for r in cmp.rows) for v in VERDICTS}
-    say("verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        + f" (equivalent: the CI within ±{cmp.min_effect:.0%}; no change detected: a change that matters is not excluded)")
+    say(
+        "verdicts: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + f" (equivalent: the CI within ±{cmp.min_effect:.0%}; no change detected: a change that matters is not "
+        "excluded)"
+    )
     for s, modes in cmp.only_in.items():
         say(f"only in {s}: {', '.join(modes)}")

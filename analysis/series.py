@@ -16,9 +16,18 @@ from bench.core.errors import UserError
 
 # Where a series' factor usually lives, in the order they are tried: per-mode keys
 # (engine.*) are looked up in every mode the sets share.
-ORDER_FACTORS = ("engine.version", "host.currentbuild", "host.ubr", "engine.kernel", "host.kernel",
-                 "engine.components.containerd", "engine.components.runc", "packages.docker", "packages.isobench",
-                 "python.version")
+ORDER_FACTORS = (
+    "engine.version",
+    "host.currentbuild",
+    "host.ubr",
+    "engine.kernel",
+    "host.kernel",
+    "engine.components.containerd",
+    "engine.components.runc",
+    "packages.docker",
+    "packages.isobench",
+    "python.version",
+)
 _PART = re.compile(r"(\d+)|(\D+)")
 
 
@@ -54,8 +63,9 @@ def _by(headers: list[dict[str, Any]], sets: list[str], values: list[Any]) -> li
     return [sets[i] for i in order]
 
 
-def order_sets(headers: dict[str, dict[str, Any]], sets: list[str],
-               order_by: Optional[str] = None) -> tuple[list[str], str]:
+def order_sets(
+    headers: dict[str, dict[str, Any]], sets: list[str], order_by: Optional[str] = None
+) -> tuple[list[str], str]:
     """(sets in series order, what ordered them). Two sets keep the order given (OLD NEW)
     unless ``order_by`` is set."""
     hs = [headers[s] for s in sets]
@@ -65,8 +75,10 @@ def order_sets(headers: dict[str, dict[str, Any]], sets: list[str],
             if values is not None:
                 return _by(hs, sets, values), path
         lacking = [s for s in sets if all(get(headers[s], p) is None for p in _candidates(hs, order_by))]
-        raise UserError(f"--order-by {order_by}: {', '.join(lacking) or 'some set'} has no value for it: pass a "
-                        "header key every set has, such as engine.version, host.currentbuild or packages.docker.")
+        raise UserError(
+            f"--order-by {order_by}: {', '.join(lacking) or 'some set'} has no value for it: pass a "
+            "header key every set has, such as engine.version, host.currentbuild or packages.docker."
+        )
     if len(sets) < 3:
         return sets, "the order given"
     for key in ORDER_FACTORS:

@@ -55,8 +55,15 @@ def median_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float
     if n > BOOTSTRAP_MAX:
         ci = order_stat_ci(x, confidence)
         return (ci[0], ci[2]) if ci else (math.nan, math.nan)
-    res = sps.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=N_RESAMPLES,
-                        method="percentile", random_state=_rng(), vectorized=True)
+    res = sps.bootstrap(
+        (x,),
+        np.median,
+        confidence_level=confidence,
+        n_resamples=N_RESAMPLES,
+        method="percentile",
+        random_state=_rng(),
+        vectorized=True,
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -68,8 +75,9 @@ def _log_median_se(x: np.ndarray, confidence: float) -> float:
     return (math.log(ci[2]) - math.log(ci[0])) / (2 * z)
 
 
-def ratio_ci(base: np.ndarray, other: np.ndarray, paired: bool,
-             confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+def ratio_ci(
+    base: np.ndarray, other: np.ndarray, paired: bool, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
     """(ratio, low, high) for median(other) / median(base)."""
     a, b = np.asarray(base, dtype=float), np.asarray(other, dtype=float)
     ratio = float(np.median(b) / np.median(a))
@@ -85,8 +93,16 @@ def ratio_ci(base: np.ndarray, other: np.ndarray, paired: bool,
     def stat(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(y, axis=axis) / np.median(x, axis=axis)
 
-    res = sps.bootstrap((a, b), stat, paired=paired, confidence_level=confidence, n_resamples=N_RESAMPLES,
-                        method="percentile", random_state=_rng(), vectorized=True)
+    res = sps.bootstrap(
+        (a, b),
+        stat,
+        paired=paired,
+        confidence_level=confidence,
+        n_resamples=N_RESAMPLES,
+        method="percentile",
+        random_state=_rng(),
+        vectorized=True,
+    )
     return ratio, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -151,8 +167,9 @@ POWER = 0.80  # the chance more rounds are meant to give of settling a row
 MAX_ROUNDS = 10_000  # beyond this, "more rounds" is no practical answer: the estimate sits on an edge
 
 
-def rounds_to_settle(ratio: float, low: float, high: float, n_old: int, n_new: int, min_effect: float,
-                     confidence: float = CONFIDENCE) -> Optional[int]:
+def rounds_to_settle(
+    ratio: float, low: float, high: float, n_old: int, n_new: int, min_effect: float, confidence: float = CONFIDENCE
+) -> Optional[int]:
     """Rounds per set (both sets run anew with that many) that would most likely settle a
     comparison that is neither a change nor shown equivalent; None when no count will.
 
@@ -197,14 +214,35 @@ def summarize(frame: pd.DataFrame, by: Sequence[str] = ("set", "mode", "phase"))
         if len(ok):
             q25, q50, q75, q90, q99 = np.percentile(ok, [25, 50, 75, 90, 99])
             low, high = median_ci(ok)
-            row.update(median=q50, ci_low=low, ci_high=high, iqr=q75 - q25, p90=q90, p99=q99,
-                       mean=float(ok.mean()), std=float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
-                       mad=float(sps.median_abs_deviation(ok, scale=1.0)), min=float(ok.min()),
-                       max=float(ok.max()), outliers=int(outlier_mask(ok).sum()))
+            row.update(
+                median=q50,
+                ci_low=low,
+                ci_high=high,
+                iqr=q75 - q25,
+                p90=q90,
+                p99=q99,
+                mean=float(ok.mean()),
+                std=float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
+                mad=float(sps.median_abs_deviation(ok, scale=1.0)),
+                min=float(ok.min()),
+                max=float(ok.max()),
+                outliers=int(outlier_mask(ok).sum()),
+            )
         else:
-            row.update(median=math.nan, ci_low=math.nan, ci_high=math.nan, iqr=math.nan, p90=math.nan,
-                       p99=math.nan, mean=math.nan, std=math.nan, mad=math.nan, min=math.nan, max=math.nan,
-                       outliers=0)
+            row.update(
+                median=math.nan,
+                ci_low=math.nan,
+                ci_high=math.nan,
+                iqr=math.nan,
+                p90=math.nan,
+                p99=math.nan,
+                mean=math.nan,
+                std=math.nan,
+                mad=math.nan,
+                min=math.nan,
+                max=math.nan,
+                outliers=0,
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -213,8 +251,7 @@ def paired_values(frame: pd.DataFrame, mode_a: str, mode_b: str, phase: str) -> 
     """Successful samples of two modes in the same rounds of the same set, aligned; None
     when the modes never shared a round."""
     sub = frame[(frame["phase"] == phase) & frame["ok"] & frame["mode"].isin([mode_a, mode_b])]
-    wide = sub.pivot_table(index=["set", "round"], columns="mode", values="duration_ms", aggfunc="first",
-                           observed=True)
+    wide = sub.pivot_table(index=["set", "round"], columns="mode", values="duration_ms", aggfunc="first", observed=True)
     if mode_a not in wide or mode_b not in wide:
         return None
     wide = wide[[mode_a, mode_b]].dropna()

@@ -30,8 +30,13 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     if not cold_summary.empty:
         cold_summary = cold_summary[cold_summary["phase"].isin(list(COLD_DERIVED) + ["engine_up"])]
     results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"))
-    print_summary(pd.DataFrame(startup_rows), results, console=console,
-                  title=f"{Path(path).name}: startup (ms, successes only)", cold_summary=cold_summary)
+    print_summary(
+        pd.DataFrame(startup_rows),
+        results,
+        console=console,
+        title=f"{Path(path).name}: startup (ms, successes only)",
+        cold_summary=cold_summary,
+    )
     note = concurrency_note(loaded.headers[name], loaded.ends.get(name))
     if note:
         console.print(note, markup=False, highlight=False)

@@ -20,9 +20,11 @@ def _load(args: argparse.Namespace):  # -> Config
     from bench.core.config import load_config
 
     config = load_config(Path(args.config)).select(args.mode or [])
-    overrides = {k: getattr(args, k) for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed",
-                                               "scenario", "cold_rounds")
-                 if getattr(args, k, None) is not None}
+    overrides = {
+        k: getattr(args, k)
+        for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "scenario", "cold_rounds")
+        if getattr(args, k, None) is not None
+    }
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
     if overrides:
@@ -106,16 +108,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"{c.name:12} SKIP  {c.reason}")
             continue
         eng, img = r.get("engine", {}), r.get("image", {})
-        print(f"{c.name:12} ok    engine {eng.get('version')} (API {r.get('api_version')}, {eng.get('os_type')}, "
-              f"{eng.get('storage_driver')}), runtime {r.get('runtime_reported') or eng.get('default_runtime')}, "
-              f"isolation {r.get('isolation_reported') or 'default'}, ping {r['ping_rtt_ns'] / 1e6:.2f} ms, "
-              f"image {str(img.get('id'))[7:19]} ({(img.get('size') or 0) / 1e6:.1f} MB)")
+        print(
+            f"{c.name:12} ok    engine {eng.get('version')} (API {r.get('api_version')}, {eng.get('os_type')}, "
+            f"{eng.get('storage_driver')}), runtime {r.get('runtime_reported') or eng.get('default_runtime')}, "
+            f"isolation {r.get('isolation_reported') or 'default'}, ping {r['ping_rtt_ns'] / 1e6:.2f} ms, "
+            f"image {str(img.get('id'))[7:19]} ({(img.get('size') or 0) / 1e6:.1f} MB)"
+        )
         if r.get("isolation_mismatch"):
-            print(f"{'':12} warning: requested isolation {r['requested']['isolation']!r} but the engine applies "
-                  f"{r['isolation_reported']!r}")
+            print(
+                f"{'':12} warning: requested isolation {r['requested']['isolation']!r} but the engine applies "
+                f"{r['isolation_reported']!r}"
+            )
         if c.runtime is not None:
             control, why = control_for(c.runtime.mode, c.runtime.endpoint)
-            print(f"{'':12} cold starts: " + (f"engine restarted by {control.kind}" if control else f"not possible: {why}"))
+            print(
+                f"{'':12} cold starts: "
+                + (f"engine restarted by {control.kind}" if control else f"not possible: {why}")
+            )
     if not any(c.usable for c in checks):
         raise UserError(preflight.none_usable_message(checks))
     return 0
@@ -159,9 +168,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     client = default_client()
     keep = set() if args.force or args.run_id else live_runs(client)
     removed, stuck = sweep(client, args.run_id, keep_runs=keep)
-    print(f"removed {removed} isobench container(s)" + (f"; could not remove {', '.join(stuck)}" if stuck else "")
-          + (f"; kept those of {len(keep)} live run(s) ({', '.join(sorted(keep))}): --force removes them too"
-             if keep else ""))
+    print(
+        f"removed {removed} isobench container(s)"
+        + (f"; could not remove {', '.join(stuck)}" if stuck else "")
+        + (
+            f"; kept those of {len(keep)} live run(s) ({', '.join(sorted(keep))}): --force removes them too"
+            if keep
+            else ""
+        )
+    )
     return 1 if stuck else 0
 
 
@@ -180,9 +195,15 @@ def cmd_image(args: argparse.Namespace) -> int:
     from bench.engine.image import build_record
 
     rec = build_record(client.inspect_image(image_id))  # the layer is what compare matches on
-    print(f"layer {(rec.get('observed_layers') or ['?'])[0][7:19]}: " + ("as this host's busybox gives on every build"
-          if rec["reproducible"] else rec.get("reason") or "differs from what this host's busybox gives now: "
-          "rebuild with 'python -m bench image --force'"))
+    print(
+        f"layer {(rec.get('observed_layers') or ['?'])[0][7:19]}: "
+        + (
+            "as this host's busybox gives on every build"
+            if rec["reproducible"]
+            else rec.get("reason")
+            or "differs from what this host's busybox gives now: rebuild with 'python -m bench image --force'"
+        )
+    )
     return 0
 
 
@@ -197,8 +218,9 @@ def cmd_vm(args: argparse.Namespace) -> int:
             image_id, built = ensure_image(vm.vm_client(timeout=120))
         except Exception as exc:  # the VM is up but unusable: say so, and leave nothing running
             vm.down()
-            raise UserError(f"the VM engine came up but the test image could not be loaded ({exc}): "
-                            f"see {VM_DIR / 'console.log'}.") from None
+            raise UserError(
+                f"the VM engine came up but the test image could not be loaded ({exc}): see {VM_DIR / 'console.log'}."
+            ) from None
         print(f"vm: test image {'loaded' if built else 'present'} ({image_id[7:19]}); accelerator {state.accel}")
     elif args.action == "down":
         vm.down()
@@ -214,7 +236,9 @@ def cmd_overhead(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench", description="Times container startup cycles per isolation mode.")
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description="Times container startup cycles per isolation mode."
+    )
     add_commands(p.add_subparsers(dest="command", required=True))
     return p
 
@@ -223,8 +247,11 @@ def build_isobench_parser() -> argparse.ArgumentParser:
     """The one `isobench` command: the harness's subcommands and the analysis's, side by side."""
     from analysis.cli import add_commands as add_analysis_commands
 
-    p = argparse.ArgumentParser(prog="isobench", description="Container startup per isolation mode: measure "
-                                "(run, doctor, ...), then analyse (report, check, compare).")
+    p = argparse.ArgumentParser(
+        prog="isobench",
+        description="Container startup per isolation mode: measure "
+        "(run, doctor, ...), then analyse (report, check, compare).",
+    )
     p.add_argument("--version", action="version", version=f"isobench {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
@@ -241,34 +268,47 @@ def _version() -> str:
         return "(not installed)"
 
 
-def add_commands(sub: Any) -> None:
-    """The harness's subcommands, for `python -m bench` and the `isobench` command."""
+def _with_config(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML config (default: bench.toml)")
+    sp.add_argument("--mode", action="append", help="run only this mode (repeatable)")
 
-    def with_config(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML config (default: bench.toml)")
-        sp.add_argument("--mode", action="append", help="run only this mode (repeatable)")
 
+def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
-    with_config(r)
+    _with_config(r)
     r.add_argument("--rounds", type=_positive_int, help="measured rounds at most")
     r.add_argument("--warmup", type=_whole_number, help="warm-up rounds (kept, flagged)")
-    r.add_argument("--min-rounds", dest="min_rounds", type=_positive_int, help="rounds before the precision rule may stop")
+    r.add_argument(
+        "--min-rounds", dest="min_rounds", type=_positive_int, help="rounds before the precision rule may stop"
+    )
     r.add_argument("--budget", dest="budget_s", type=_positive_float, help="time budget in seconds")
-    r.add_argument("--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width")
+    r.add_argument(
+        "--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width"
+    )
     r.add_argument("--seed", type=_whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
-    r.add_argument("--scenario", choices=["warm", "cold", "both"],
-                   help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both")
+    r.add_argument(
+        "--scenario",
+        choices=["warm", "cold", "both"],
+        help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both",
+    )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
-    r.add_argument("--allow-concurrent", action="store_true",
-                   help="run beside another run that leases the same engine (both sets are marked concurrent)")
+    r.add_argument(
+        "--allow-concurrent",
+        action="store_true",
+        help="run beside another run that leases the same engine (both sets are marked concurrent)",
+    )
     r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
     r.set_defaults(fn=cmd_run)
 
+
+def add_commands(sub: Any) -> None:
+    """The harness's subcommands, for `python -m bench` and the `isobench` command."""
+    _add_run(sub)
     d = sub.add_parser("doctor", help="check every mode without running the benchmark")
-    with_config(d)
+    _with_config(d)
     d.set_defaults(fn=cmd_doctor)
 
     e = sub.add_parser("export", help="export a result set")
@@ -276,7 +316,9 @@ def add_commands(sub: Any) -> None:
     e.add_argument("-o", "--output", help="output file (default: RESULT.pyperf.json)")
     e.set_defaults(fn=cmd_export)
 
-    sub.add_parser("ping", help="exit 0 when the default engine (DOCKER_HOST or local) answers").set_defaults(fn=cmd_ping)
+    sub.add_parser("ping", help="exit 0 when the default engine (DOCKER_HOST or local) answers").set_defaults(
+        fn=cmd_ping
+    )
 
     s = sub.add_parser("sweep", help="remove containers left by isobench runs")
     s.add_argument("--run-id", help="only this run's containers")

@@ -26,12 +26,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.core.config import load_config
-from bench.measure.docker import DockerExecutor
 from bench.core.paths import DEFAULT_CONFIG
 from bench.core.phases import PHASES
 from bench.engine.preflight import ModeRuntime, check_mode
 from bench.engine.spec import create_kwargs
 from bench.engine.sweep import sweep
+from bench.measure.docker import DockerExecutor
 
 PHASE_TARGET = 1.02
 THROUGHPUT_TARGET = 1.3
@@ -71,8 +71,10 @@ class RawCycle:
         s.settimeout(60)
         s.connect(self.sock_path)
         q = urlencode({"stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
-        s.sendall(f"POST /v{self.api}/containers/{cid}/attach?{q} HTTP/1.1\r\nHost: localhost\r\n"
-                  f"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+        s.sendall(
+            f"POST /v{self.api}/containers/{cid}/attach?{q} HTTP/1.1\r\nHost: localhost\r\n"
+            f"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += s.recv(4096)
@@ -87,8 +89,8 @@ class RawCycle:
             size = int.from_bytes(buf[4:8], "big")
             while len(buf) < 8 + size:
                 buf += s.recv(4096)
-            out += buf[8:8 + size]
-            buf = buf[8 + size:]
+            out += buf[8 : 8 + size]
+            buf = buf[8 + size :]
         if out.split(b"\n", 1)[0].strip() != self.marker.encode():
             raise RuntimeError(f"unexpected first line {out!r}")
 
@@ -108,8 +110,9 @@ class RawCycle:
             t["start"], t["ready"] = t1 - t0, time.perf_counter_ns() - t1
             s.close()
             t0 = time.perf_counter_ns()
-            _, ex = self._req("POST", f"/containers/{cid}/exec", {"Cmd": self.exec_cmd, "AttachStdout": True,
-                                                                  "AttachStderr": True})
+            _, ex = self._req(
+                "POST", f"/containers/{cid}/exec", {"Cmd": self.exec_cmd, "AttachStdout": True, "AttachStderr": True}
+            )
             self._req("POST", f"/exec/{json.loads(ex)['Id']}/start", {"Detach": False, "Tty": False})
             t["exec"] = time.perf_counter_ns() - t0
             t0 = time.perf_counter_ns()
@@ -129,8 +132,12 @@ class RawCycle:
 
 def _cli_cycle(image: str, label: str) -> int:
     t0 = time.perf_counter_ns()
-    subprocess.run(["docker", "run", "--rm", "--network", "none", "--label", f"isobench.run={label}", image, "/bin/true"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--label", f"isobench.run={label}", image, "/bin/true"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return time.perf_counter_ns() - t0
 
 
@@ -144,10 +151,11 @@ class Times:
     cli_cycle: list[int] = field(default_factory=list)
 
 
-def _one_round(i: int, rt: ModeRuntime, raw: RawCycle, harness: DockerExecutor, label: str, times: Times,
-               has_cli: bool) -> None:
+def _one_round(
+    i: int, rt: ModeRuntime, raw: RawCycle, harness: DockerExecutor, label: str, times: Times, has_cli: bool
+) -> None:
     keep = i >= 2  # two warm-up rounds, discarded
-    for who in (["harness", "raw", "cli"] if i % 2 == 0 else ["cli", "raw", "harness"]):
+    for who in ["harness", "raw", "cli"] if i % 2 == 0 else ["cli", "raw", "harness"]:
         if who == "harness":
             t0 = time.perf_counter_ns()
             res = harness.run_cycle(rt, i, 0, False)
@@ -180,8 +188,10 @@ def _report(times: Times, rounds: int, mode_name: str, engine_version: str) -> N
     if times.cli_cycle:
         cs = 1e9 / statistics.median(times.cli_cycle)
         print(f"`docker run --rm IMAGE true` CLI loop: {cs:.2f} cycles/s")
-        print(f"throughput ratio harness / CLI: {hs / cs:.2f} (target >= {THROUGHPUT_TARGET}) "
-              f"{'OK' if hs / cs >= THROUGHPUT_TARGET else 'UNDER'}")
+        print(
+            f"throughput ratio harness / CLI: {hs / cs:.2f} (target >= {THROUGHPUT_TARGET}) "
+            f"{'OK' if hs / cs >= THROUGHPUT_TARGET else 'UNDER'}"
+        )
     else:
         print("no docker CLI on PATH: throughput comparison skipped")
     print(f"worst per-phase ratio: {worst:.3f}")
@@ -200,10 +210,23 @@ def main(rounds: int = 30) -> int:
         print("bench-overhead needs the local unix-socket engine")
         return 2
     kw = create_kwargs(client, mode, rt.image, label)
-    body = {"Image": kw["image"], "Cmd": kw["command"], "Labels": kw["labels"], "HostConfig": kw["host_config"],
-            "Tty": False, "OpenStdin": False, "StopTimeout": mode.stop_grace_s}
-    raw = RawCycle(rt.endpoint.base_url[len("unix://"):], client.api_version, body, list(mode.exec_command),
-                   mode.stop_grace_s, mode.ready_marker)
+    body = {
+        "Image": kw["image"],
+        "Cmd": kw["command"],
+        "Labels": kw["labels"],
+        "HostConfig": kw["host_config"],
+        "Tty": False,
+        "OpenStdin": False,
+        "StopTimeout": mode.stop_grace_s,
+    }
+    raw = RawCycle(
+        rt.endpoint.base_url[len("unix://") :],
+        client.api_version,
+        body,
+        list(mode.exec_command),
+        mode.stop_grace_s,
+        mode.ready_marker,
+    )
     times, harness, has_cli = Times(), DockerExecutor(label), shutil.which("docker") is not None
     try:
         for i in range(2 + rounds):

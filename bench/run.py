@@ -19,22 +19,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench.engine.control import restart as engine_control
-from bench.engine import hostinfo
-from bench.engine import preflight
-from bench.results import resultset
 from bench.core import signals
 from bench.core.config import Config, RunSettings
-from bench.measure.docker import DockerExecutor
 from bench.core.errors import Terminated, UserError
+from bench.core.labels import RUN_LABEL
+from bench.core.paths import host_results_dir, safe_name
+from bench.engine import hostinfo, preflight
+from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
 from bench.engine.lease import DEFAULT_TTL_S, EngineLease
-from bench.core.paths import host_results_dir, safe_name
+from bench.engine.sweep import sweep
+from bench.measure.docker import DockerExecutor
+from bench.results import resultset
+from bench.results.header import header_record
 from bench.schedule.progress import progress_view, say_stderr
 from bench.schedule.scheduler import Outcome, Scheduler, end_record
-from bench.core.labels import RUN_LABEL
-from bench.results.header import header_record
-from bench.engine.sweep import sweep
 
 EXIT_CODES = {"complete": 0, "failed": 1}
 # End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
@@ -51,8 +50,10 @@ def check_results_dir(results_dir: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        raise UserError(f"results directory {results_dir} is not writable ({exc.strerror or exc}): "
-                        "free space or fix its permissions, or set run.results_dir / --results to another directory.") from None
+        raise UserError(
+            f"results directory {results_dir} is not writable ({exc.strerror or exc}): "
+            "free space or fix its permissions, or set run.results_dir / --results to another directory."
+        ) from None
 
 
 def result_path(results_dir: Path, host: str, engine_versions: list[str], when: dt.datetime) -> Path:
@@ -61,13 +62,31 @@ def result_path(results_dir: Path, host: str, engine_versions: list[str], when: 
     return host_results_dir(results_dir, host) / name
 
 
-def build_header(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck], swept: int,
-                 harness: dict[str, Any], cold: dict[str, Any], leases: "Leases") -> dict[str, Any]:
-    return header_record(run_id=run_id, seed=seed, config=config.to_record(), host=hostinfo.host_facts(),
-                         python=hostinfo.python_facts(), packages=hostinfo.package_versions(),
-                         modes={c.name: c.record for c in checks if c.usable},
-                         skipped={c.name: c.record for c in checks if not c.usable}, swept_at_start=swept,
-                         harness=harness, cold=cold, leases=leases.header(), concurrent=leases.concurrent)
+def build_header(
+    config: Config,
+    run_id: str,
+    seed: int,
+    checks: list[preflight.ModeCheck],
+    swept: int,
+    harness: dict[str, Any],
+    cold: dict[str, Any],
+    leases: "Leases",
+) -> dict[str, Any]:
+    return header_record(
+        run_id=run_id,
+        seed=seed,
+        config=config.to_record(),
+        host=hostinfo.host_facts(),
+        python=hostinfo.python_facts(),
+        packages=hostinfo.package_versions(),
+        modes={c.name: c.record for c in checks if c.usable},
+        skipped={c.name: c.record for c in checks if not c.usable},
+        swept_at_start=swept,
+        harness=harness,
+        cold=cold,
+        leases=leases.header(),
+        concurrent=leases.concurrent,
+    )
 
 
 def _reconnector(rt: preflight.ModeRuntime) -> bool:
@@ -107,8 +126,14 @@ def _load_vm_image(say: Callable[[str], None]) -> None:
         say(f"  the VM engine is up but the test image could not be loaded: {exc}")
 
 
-def run(config: Config, *, results_dir: Optional[Path] = None, show_progress: bool = True,
-        say: Callable[[str], None] = say_stderr, allow_concurrent: bool = False) -> tuple[int, Optional[Path]]:
+def run(
+    config: Config,
+    *,
+    results_dir: Optional[Path] = None,
+    show_progress: bool = True,
+    say: Callable[[str], None] = say_stderr,
+    allow_concurrent: bool = False,
+) -> tuple[int, Optional[Path]]:
     """Runs the benchmark. Returns (exit code, result file). Every exit path (an error, Ctrl-C,
     SIGTERM) removes the run's containers, releases its leases and stops a VM it booted."""
     results_dir = Path(results_dir or config.run.results_dir)
@@ -132,8 +157,9 @@ def run(config: Config, *, results_dir: Optional[Path] = None, show_progress: bo
         _leave(runtimes, run_id, leases, owns_vm, say)
 
 
-def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases", owns_vm: bool,
-           say: Callable[[str], None]) -> None:
+def _leave(
+    runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases", owns_vm: bool, say: Callable[[str], None]
+) -> None:
     """The last steps of every exit path, each guarded so that a second Ctrl-C during one still
     lets the others run: the VM first (its containers go with it, and it must never outlive the
     run), then this run's containers (preflight's trial containers carry its label too), then the leases."""
@@ -153,8 +179,12 @@ def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases",
             continue
 
 
-def sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str],
-              keep_runs: Optional[dict[str, set[str]]] = None, timeout: Optional[float] = None) -> tuple[int, list[str]]:
+def sweep_all(
+    runtimes: list[preflight.ModeRuntime],
+    run_id: Optional[str],
+    keep_runs: Optional[dict[str, set[str]]] = None,
+    timeout: Optional[float] = None,
+) -> tuple[int, list[str]]:
     """Sweeps every distinct engine of ``runtimes``: ``run_id``'s containers, or (None) those of runs
     that hold no live lease there (``keep_runs``: engine url -> live run ids). Bounded per engine
     by the longest remove timeout of its modes."""
@@ -166,14 +196,14 @@ def sweep_all(runtimes: list[preflight.ModeRuntime], run_id: Optional[str],
         seen.add(url)
         limit = timeout or max(r.mode.timeouts.remove for r in runtimes if r.endpoint.base_url == url)
         try:
-            n, left = sweep(rt.client, run_id, timeout=signals.remaining_budget(limit),
-                            keep_runs=(keep_runs or {}).get(url, set()))
+            n, left = sweep(
+                rt.client, run_id, timeout=signals.remaining_budget(limit), keep_runs=(keep_runs or {}).get(url, set())
+            )
             removed += n
             stuck += left
         except Exception:
             pass
     return removed, stuck
-
 
 
 class Leases:
@@ -192,13 +222,21 @@ class Leases:
             url = rt.endpoint.base_url
             if url in self.by_url:
                 continue
-            lease = EngineLease(rt.client, rt.image, self.run_id, url, ttl_s=lease_ttl(runtimes, url),
-                                timeout=rt.mode.timeouts.ping + rt.mode.timeouts.create)
+            lease = EngineLease(
+                rt.client,
+                rt.image,
+                self.run_id,
+                url,
+                ttl_s=lease_ttl(runtimes, url),
+                timeout=rt.mode.timeouts.ping + rt.mode.timeouts.create,
+            )
             lease.acquire(self.allow_concurrent)  # a LeaseConflict ends the run before anything is written
             self.by_url[url] = lease
             if lease.guest_of is not None:
-                say(f"  warning: running beside {lease.guest_of.describe()} on {url} (--allow-concurrent): "
-                    "both result sets are marked concurrent")
+                say(
+                    f"  warning: running beside {lease.guest_of.describe()} on {url} (--allow-concurrent): "
+                    "both result sets are marked concurrent"
+                )
 
     def live_runs(self) -> dict[str, set[str]]:
         """Engine url -> run ids with a live lease there (their containers are not swept)."""
@@ -241,8 +279,9 @@ def lease_ttl(runtimes: list[preflight.ModeRuntime], url: str) -> float:
     return max(DEFAULT_TTL_S, 2 * longest)
 
 
-def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
-                    say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+def engine_controls(
+    config: Config, runtimes: list[preflight.ModeRuntime], say: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """For the cold scenario: (mode -> engine control, mode -> what the header records).
     A cold-only run where no mode has a control is refused before anything runs."""
     if config.run.scenario == "warm":
@@ -258,13 +297,23 @@ def engine_controls(config: Config, runtimes: list[preflight.ModeRuntime],
             controls[rt.mode.name] = control
             records[rt.mode.name] = control.record()
     if not controls and config.run.scenario == "cold":
-        raise UserError("no mode can run the cold scenario: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()) + ".")
+        raise UserError(
+            "no mode can run the cold scenario: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()) + "."
+        )
     return controls, records
 
 
-def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.ModeCheck],
-                runtimes: list[preflight.ModeRuntime], results_dir: Path, show_progress: bool,
-                say: Callable[[str], None], leases: Leases) -> tuple[int, Optional[Path]]:
+def _run_usable(
+    config: Config,
+    run_id: str,
+    seed: int,
+    checks: list[preflight.ModeCheck],
+    runtimes: list[preflight.ModeRuntime],
+    results_dir: Path,
+    show_progress: bool,
+    say: Callable[[str], None],
+    leases: Leases,
+) -> tuple[int, Optional[Path]]:
     controls, cold = engine_controls(config, runtimes, say)
     swept, _ = sweep_all(runtimes, None, leases.live_runs())
     if swept:
@@ -273,14 +322,16 @@ def _run_usable(config: Config, run_id: str, seed: int, checks: list[preflight.M
     engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
     harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
-    writer = resultset.ResultWriter.create(path, build_header(config, run_id, seed, checks, swept, harness, cold,
-                                                              leases))
+    writer = resultset.ResultWriter.create(
+        path, build_header(config, run_id, seed, checks, swept, harness, cold, leases)
+    )
     say(f"  writing {path}")
     return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases)
 
 
-def _end_cleanup(executor: DockerExecutor, runtimes: list[preflight.ModeRuntime], run_id: str,
-                 say: Callable[[str], None]) -> tuple[int, list[str]]:
+def _end_cleanup(
+    executor: DockerExecutor, runtimes: list[preflight.ModeRuntime], run_id: str, say: Callable[[str], None]
+) -> tuple[int, list[str]]:
     """Removes what the cycles could not, then sweeps the run's label. Bounded as a whole, whatever a
     hung runtime holds: the longest remove timeout of the modes with something to remove, plus
     END_SLACK_S for the sweep. Returns (swept, short ids left)."""
@@ -309,10 +360,18 @@ def _labelled_quietly(rt: preflight.ModeRuntime, run_id: str) -> list[dict[str, 
         return []
 
 
-def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.ModeRuntime],
-             writer: resultset.ResultWriter, show_progress: bool, say: Callable[[str], None],
-             first_round: int = 0, controls: Optional[dict[str, Any]] = None,
-             leases: Optional[Leases] = None) -> tuple[int, Optional[Path]]:
+def _execute(
+    config: Config,
+    run_id: str,
+    seed: int,
+    runtimes: list[preflight.ModeRuntime],
+    writer: resultset.ResultWriter,
+    show_progress: bool,
+    say: Callable[[str], None],
+    first_round: int = 0,
+    controls: Optional[dict[str, Any]] = None,
+    leases: Optional[Leases] = None,
+) -> tuple[int, Optional[Path]]:
     """Rounds, then the end record and the final cleanup, whatever happened."""
     path = writer.path
     collectors: dict[str, EventCollector] = {}
@@ -324,9 +383,18 @@ def _execute(config: Config, run_id: str, seed: int, runtimes: list[preflight.Mo
         collectors[rt.mode.name] = by_url[url]
     executor = DockerExecutor(run_id, collectors)
     progress = progress_view(show_progress)
-    scheduler = Scheduler(config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector,
-                          first_round=first_round, controls=controls,
-                          between_cycles=leases.renew if leases else None)
+    scheduler = Scheduler(
+        config.run,
+        runtimes,
+        executor,
+        writer,
+        seed,
+        progress,
+        reconnect=_reconnector,
+        first_round=first_round,
+        controls=controls,
+        between_cycles=leases.renew if leases else None,
+    )
     outcome = None
     try:
         outcome = scheduler.run()
@@ -361,8 +429,10 @@ def _escaped_outcome(scheduler: Scheduler) -> Outcome:
 def _say_end(outcome: Outcome, path: Path, leaked: list[str], say: Callable[[str], None]) -> None:
     say(f"  {outcome.status}: {outcome.reason}; {outcome.tally.cycles} measured cycles -> {path}")
     if leaked:
-        say(f"  warning: {len(leaked)} container(s) could not be removed (a hung runtime holds them; the "
-            f"calls that remove them were abandoned, and the next run sweeps them): {', '.join(leaked)}")
+        say(
+            f"  warning: {len(leaked)} container(s) could not be removed (a hung runtime holds them; the "
+            f"calls that remove them were abandoned, and the next run sweeps them): {', '.join(leaked)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -389,29 +459,57 @@ def plan_resume(samples: list[dict[str, Any]], settings: RunSettings, seed: int,
     scenario = settings.scenario if remaining or settings.scenario == "cold" else "cold"
     if scenario == "cold" and not cold_remaining:
         scenario = "warm"
-    resumed = replace(settings, rounds=max(1, remaining), min_rounds=min(settings.min_rounds, max(1, remaining)),
-                      scenario=scenario, cold_rounds=cold_remaining)
-    return ResumePlan(rounds_done=len(done), rounds_remaining=remaining, cold_done=len(cold_done),
-                      cold_remaining=cold_remaining, first_round=max((s["round"] for s in samples), default=-1) + 1,
-                      seed=seed + 7919 * (resumes_so_far + 1), settings=resumed)
+    resumed = replace(
+        settings,
+        rounds=max(1, remaining),
+        min_rounds=min(settings.min_rounds, max(1, remaining)),
+        scenario=scenario,
+        cold_rounds=cold_remaining,
+    )
+    return ResumePlan(
+        rounds_done=len(done),
+        rounds_remaining=remaining,
+        cold_done=len(cold_done),
+        cold_remaining=cold_remaining,
+        first_round=max((s["round"] for s in samples), default=-1) + 1,
+        seed=seed + 7919 * (resumes_so_far + 1),
+        settings=resumed,
+    )
 
 
 def _check_resumable(path: Path, rs: resultset.ResultSet, checks: list[preflight.ModeCheck]) -> None:
     recorded = rs.header.get("modes", {})
     now = {c.name: c.record for c in checks if c.usable}
     if set(now) != set(recorded):
-        raise UserError(f"cannot resume {path}: usable modes were {', '.join(sorted(recorded))} and are now "
-                        f"{', '.join(sorted(now)) or 'none'}: fix the engine, or start a new run.")
+        raise UserError(
+            f"cannot resume {path}: usable modes were {', '.join(sorted(recorded))} and are now "
+            f"{', '.join(sorted(now)) or 'none'}: fix the engine, or start a new run."
+        )
     for name, rec in now.items():
         before = (recorded[name].get("engine") or {}).get("version")
         after = (rec.get("engine") or {}).get("version")
         if before != after:
-            raise UserError(f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
-                            "a set must hold one engine per mode; start a new run.")
+            raise UserError(
+                f"cannot resume {path}: mode {name!r}'s engine changed ({before} -> {after}): "
+                "a set must hold one engine per mode; start a new run."
+            )
 
 
-def resume(path: Path, *, show_progress: bool = True, say: Callable[[str], None] = say_stderr,
-           allow_concurrent: bool = False) -> tuple[int, Optional[Path]]:
+def resume_record(rs: resultset.ResultSet, plan: ResumePlan, swept: int, leases: Leases) -> dict[str, Any]:
+    """The `resume` line: when the gap began, how the earlier part ended, what is left to do."""
+    return {
+        "type": "resume", "resumed_ns": time.time_ns(),
+        "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
+        "previous_end": rs.end.get("status") if rs.end else None,
+        "rounds_done": plan.rounds_done, "rounds_remaining": plan.rounds_remaining, "seed": plan.seed,
+        "cold_rounds_done": plan.cold_done, "cold_rounds_remaining": plan.cold_remaining,
+        "swept_at_resume": swept, "warnings": rs.warnings, "leases": leases.header(), "concurrent": leases.concurrent,
+    }  # fmt: skip
+
+
+def resume(
+    path: Path, *, show_progress: bool = True, say: Callable[[str], None] = say_stderr, allow_concurrent: bool = False
+) -> tuple[int, Optional[Path]]:
     """Continues an interrupted or killed result set: same header and run id (and so the same
     lease, retaken), rounds appended after a `resume` record that notes the gap. Refuses when
     the modes or engines no longer match what the header recorded."""
@@ -437,16 +535,22 @@ def resume(path: Path, *, show_progress: bool = True, say: Callable[[str], None]
         swept, _ = sweep_all(runtimes, None, leases.live_runs())
         plan = plan_resume(rs.samples, config.run, seed, len(rs.resumes))
         writer = resultset.ResultWriter.reopen(path)
-        writer.append([{"type": "resume", "resumed_ns": time.time_ns(),
-                        "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
-                        "previous_end": rs.end.get("status") if rs.end else None,
-                        "rounds_done": plan.rounds_done, "rounds_remaining": plan.rounds_remaining, "seed": plan.seed,
-                        "cold_rounds_done": plan.cold_done, "cold_rounds_remaining": plan.cold_remaining,
-                        "swept_at_resume": swept, "warnings": rs.warnings, "leases": leases.header(),
-                        "concurrent": leases.concurrent}])
-        say(f"  resuming {path}: {plan.rounds_done} measured rounds done, {plan.rounds_remaining} to go"
-            + (f"; swept {swept} leftover container(s)" if swept else ""))
-        return _execute(replace(config, run=plan.settings), run_id, plan.seed, runtimes, writer, show_progress, say,
-                        first_round=plan.first_round, controls=controls, leases=leases)
+        writer.append([resume_record(rs, plan, swept, leases)])
+        say(
+            f"  resuming {path}: {plan.rounds_done} measured rounds done, {plan.rounds_remaining} to go"
+            + (f"; swept {swept} leftover container(s)" if swept else "")
+        )
+        return _execute(
+            replace(config, run=plan.settings),
+            run_id,
+            plan.seed,
+            runtimes,
+            writer,
+            show_progress,
+            say,
+            first_round=plan.first_round,
+            controls=controls,
+            leases=leases,
+        )
     finally:
         _leave(runtimes, run_id, leases, owns_vm, say)

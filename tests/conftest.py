@@ -98,8 +98,13 @@ class FaultRow:
     at the end of the session whatever the outcome."""
 
     def __init__(self, fault: str, expected: str) -> None:
-        self.row = {"fault": fault, "expected": expected, "observed": "(test did not finish)",
-                    "samples lost": "?", "containers leaked": "?"}
+        self.row = {
+            "fault": fault,
+            "expected": expected,
+            "observed": "(test did not finish)",
+            "samples lost": "?",
+            "containers leaked": "?",
+        }
 
     def observed(self, text: str, lost: int = 0, leaked: int = 0) -> None:
         import re
@@ -135,5 +140,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     text = io.StringIO()
     Console(width=160, file=text, force_terminal=False).print(table)
     terminalreporter.write(text.getvalue())
-
-

@@ -20,9 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlparse
 
-OS_MISMATCH = ("container {cid} encountered an error during hcsshim::System::Start: failure in a Windows system "
-               "call: The container operating system does not match the host operating system. (0xc0370101)")
-NO_HYPERVISOR = ("hcsshim::CreateComputeSystem {cid}: No hypervisor is present on this system. (0xc0351000)")
+OS_MISMATCH = (
+    "container {cid} encountered an error during hcsshim::System::Start: failure in a Windows system "
+    "call: The container operating system does not match the host operating system. (0xc0370101)"
+)
+NO_HYPERVISOR = "hcsshim::CreateComputeSystem {cid}: No hypervisor is present on this system. (0xc0351000)"
 FILE_NOT_FOUND = "hcsshim::CreateComputeSystem {cid}: The system cannot find the file specified."
 DETACH_VHD = "unable to remove filesystem for {cid}: hcsshim::DeactivateLayer failed: failed to detach VHD: timeout"
 
@@ -34,10 +36,12 @@ class WindowsHost:
     edition: str = "Windows Server 2019 Datacenter"
     hyperv: bool = True
     isolation_default: str = "process"
-    images: dict[str, str] = field(default_factory=lambda: {
-        "mcr.microsoft.com/windows/nanoserver:1809": "10.0.17763.5329",
-        "mcr.microsoft.com/windows/nanoserver:ltsc2022": "10.0.20348.2227",
-    })
+    images: dict[str, str] = field(
+        default_factory=lambda: {
+            "mcr.microsoft.com/windows/nanoserver:1809": "10.0.17763.5329",
+            "mcr.microsoft.com/windows/nanoserver:ltsc2022": "10.0.20348.2227",
+        }
+    )
     # remove fails this many times per container with "failed to detach VHD" before it works
     detach_failures: int = 0
     # older engines and images leave OsVersion out of the image inspect
@@ -94,21 +98,38 @@ class FakeWindowsEngine:
 
     def version(self) -> dict[str, Any]:
         h = self.host
-        return {"Platform": {"Name": "Docker Engine - Community"}, "Version": "20.10.24", "ApiVersion": "1.41",
-                "MinAPIVersion": "1.24", "Os": "windows", "Arch": "amd64",
-                "KernelVersion": f"10.0 {h.build} ({h.build}.1.amd64fre.rs5_release.180914-1434)",
-                "Components": [{"Name": "Engine", "Version": "20.10.24"}]}
+        return {
+            "Platform": {"Name": "Docker Engine - Community"},
+            "Version": "20.10.24",
+            "ApiVersion": "1.41",
+            "MinAPIVersion": "1.24",
+            "Os": "windows",
+            "Arch": "amd64",
+            "KernelVersion": f"10.0 {h.build} ({h.build}.1.amd64fre.rs5_release.180914-1434)",
+            "Components": [{"Name": "Engine", "Version": "20.10.24"}],
+        }
 
     def info(self) -> dict[str, Any]:
         h = self.host
-        return {"OSType": "windows", "OperatingSystem": f"{h.edition} Version 1809 (OS Build {h.build}.{h.ubr})",
-                "Driver": "windowsfilter", "Isolation": h.isolation_default, "NCPU": 4, "MemTotal": 8 << 30,
-                "Name": "WINHOST", "Runtimes": {}, "DefaultRuntime": "", "KernelVersion": self.version()["KernelVersion"]}
+        return {
+            "OSType": "windows",
+            "OperatingSystem": f"{h.edition} Version 1809 (OS Build {h.build}.{h.ubr})",
+            "Driver": "windowsfilter",
+            "Isolation": h.isolation_default,
+            "NCPU": 4,
+            "MemTotal": 8 << 30,
+            "Name": "WINHOST",
+            "Runtimes": {},
+            "DefaultRuntime": "",
+            "KernelVersion": self.version()["KernelVersion"],
+        }
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any = None) -> None:
         data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         h.send_response(status)
-        h.send_header("Content-Type", "application/json" if body is not None and not isinstance(body, bytes) else "text/plain")
+        h.send_header(
+            "Content-Type", "application/json" if body is not None and not isinstance(body, bytes) else "text/plain"
+        )
         h.send_header("Content-Length", str(len(data)))
         h.send_header("Api-Version", "1.41")
         h.send_header("Ostype", "windows")
@@ -120,8 +141,10 @@ class FakeWindowsEngine:
         self._send(h, status, {"message": message})
 
     def _hijack(self, h: BaseHTTPRequestHandler) -> socket.socket:
-        h.wfile.write(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
-                      b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+        h.wfile.write(
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
         h.wfile.flush()
         h.close_connection = True
         return h.connection
@@ -157,25 +180,45 @@ class FakeWindowsEngine:
             ref = img.group(1)
             if ref not in self.host.images:
                 return self._error(h, 404, f"No such image: {ref}")
-            return self._send(h, 200, {"Id": "sha256:" + uuid.uuid5(uuid.NAMESPACE_URL, ref).hex * 2, "Size": 104857600,
-                                       "Os": "windows", "Architecture": "amd64",
-                                       **({"OsVersion": self.host.images[ref]} if self.host.report_os_version else {})})
+            return self._send(
+                h,
+                200,
+                {
+                    "Id": "sha256:" + uuid.uuid5(uuid.NAMESPACE_URL, ref).hex * 2,
+                    "Size": 104857600,
+                    "Os": "windows",
+                    "Architecture": "amd64",
+                    **({"OsVersion": self.host.images[ref]} if self.host.report_os_version else {}),
+                },
+            )
         if path == "/containers/create" and method == "POST":
             if body["Image"] not in self.host.images:
                 return self._error(h, 404, f"No such image: {body['Image']}")
             iso = (body.get("HostConfig") or {}).get("Isolation") or ""
             if iso not in ("", "default", "process", "hyperv"):
-                return self._error(h, 400, f"Invalid isolation: \"{iso}\" - windows daemon supports 'default', 'process', or 'hyperv'")
+                return self._error(
+                    h, 400, f"Invalid isolation: \"{iso}\" - windows daemon supports 'default', 'process', or 'hyperv'"
+                )
             cid = uuid.uuid4().hex * 2
-            self.containers[cid] = {"Id": cid, "body": body, "state": "created", "removes": 0,
-                                    "started": threading.Event(), "labels": body.get("Labels") or {}}
+            self.containers[cid] = {
+                "Id": cid,
+                "body": body,
+                "state": "created",
+                "removes": 0,
+                "started": threading.Event(),
+                "labels": body.get("Labels") or {},
+            }
             return self._send(h, 201, {"Id": cid, "Warnings": []})
         if path == "/containers/json":
             wanted = json.loads(query.get("filters", "{}")).get("label", [])
             out = []
             for c in list(self.containers.values()):
                 labels = c["labels"]
-                if all((w.split("=", 1)[0] in labels) and ("=" not in w or labels.get(w.split("=", 1)[0]) == w.split("=", 1)[1]) for w in wanted):
+                if all(
+                    (w.split("=", 1)[0] in labels)
+                    and ("=" not in w or labels.get(w.split("=", 1)[0]) == w.split("=", 1)[1])
+                    for w in wanted
+                ):
                     out.append({"Id": c["Id"], "Labels": labels, "State": c["state"]})
             return self._send(h, 200, out)
         if m:
@@ -190,7 +233,12 @@ class FakeWindowsEngine:
             if c is None:
                 return self._error(h, 404, f"No such container: {dm.group(1)}")
             if c["state"] == "running" and query.get("force") not in ("1", "True", "true"):
-                return self._error(h, 409, "You cannot remove a running container. Stop the container before attempting removal or force remove")
+                return self._error(
+                    h,
+                    409,
+                    "You cannot remove a running container. Stop the container before attempting removal or force "
+                    "remove",
+                )
             if c["removes"] < self.host.detach_failures:
                 c["removes"] += 1
                 return self._error(h, 500, DETACH_VHD.format(cid=c["Id"]))
@@ -207,18 +255,34 @@ class FakeWindowsEngine:
             return None
         return self._error(h, 404, f"page not found: {method} {path}")
 
-    def _container(self, h: BaseHTTPRequestHandler, method: str, c: dict[str, Any], action: str,
-                   query: dict[str, str], body: Any) -> None:
+    def _container(
+        self, h: BaseHTTPRequestHandler, method: str, c: dict[str, Any], action: str, query: dict[str, str], body: Any
+    ) -> None:
         cid = c["Id"]
         iso = (c["body"].get("HostConfig") or {}).get("Isolation") or "default"
         effective = self.host.isolation_default if iso == "default" else iso
         if action == "json":
-            return self._send(h, 200, {
-                "Id": cid, "Created": "2026-11-28T00:00:00.0000000Z",
-                "State": {"Status": c["state"], "Running": c["state"] == "running", "ExitCode": 0 if c["state"] != "exited" else 1067,
-                          "StartedAt": "2026-11-28T00:00:01.0000000Z", "FinishedAt": "2026-11-28T00:00:02.0000000Z"},
-                "HostConfig": {"Isolation": effective, "Runtime": "", "NetworkMode": (c["body"].get("HostConfig") or {}).get("NetworkMode")},
-                "Config": {"Image": c["body"]["Image"], "Labels": c["labels"]}})
+            return self._send(
+                h,
+                200,
+                {
+                    "Id": cid,
+                    "Created": "2026-11-28T00:00:00.0000000Z",
+                    "State": {
+                        "Status": c["state"],
+                        "Running": c["state"] == "running",
+                        "ExitCode": 0 if c["state"] != "exited" else 1067,
+                        "StartedAt": "2026-11-28T00:00:01.0000000Z",
+                        "FinishedAt": "2026-11-28T00:00:02.0000000Z",
+                    },
+                    "HostConfig": {
+                        "Isolation": effective,
+                        "Runtime": "",
+                        "NetworkMode": (c["body"].get("HostConfig") or {}).get("NetworkMode"),
+                    },
+                    "Config": {"Image": c["body"]["Image"], "Labels": c["labels"]},
+                },
+            )
         if action == "attach":
             sock = self._hijack(h)
             c["started"].wait(60)
@@ -235,8 +299,9 @@ class FakeWindowsEngine:
             if effective == "hyperv" and self.host.hyperv_starts_ok is not None:
                 self.host.hyperv_starts_ok -= 1
             # Server 2016 shares its kernel only with images of the same revision (UBR) too.
-            if effective == "process" and (image_build != self.host.build
-                                           or (image_build == 14393 and image_ubr != self.host.ubr)):
+            if effective == "process" and (
+                image_build != self.host.build or (image_build == 14393 and image_ubr != self.host.ubr)
+            ):
                 c["started"].set()
                 return self._error(h, 500, OS_MISMATCH.format(cid=cid))
             if effective == "hyperv" and image_build > self.host.build:

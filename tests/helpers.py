@@ -22,11 +22,18 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGE = "isobench/busybox:latest"
 
 
-def run_bench(*args: str, timeout: float = 300, check: bool = False,
-              env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
+def run_bench(
+    *args: str, timeout: float = 300, check: bool = False, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess:
     """`python -m bench ...` as a user runs it (``env``: variables to set on top of ours)."""
-    proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -89,8 +96,10 @@ def lost_samples(rs) -> int:
 
 
 # Shell commands for engine_stop_cmd / engine_start_cmd: the host's dockerd only, by its pid file.
-STOP_HOST_DOCKERD = ("p=$(cat /var/run/docker.pid 2>/dev/null) && kill -TERM $p; "
-                     "while [ -n \"$p\" ] && kill -0 $p 2>/dev/null; do sleep 0.1; done")
+STOP_HOST_DOCKERD = (
+    "p=$(cat /var/run/docker.pid 2>/dev/null) && kill -TERM $p; "
+    'while [ -n "$p" ] && kill -0 $p 2>/dev/null; do sleep 0.1; done'
+)
 
 
 def stop_dockerd(timeout: float = 30) -> None:
@@ -128,10 +137,22 @@ class TLSDockerd:
 
     def argv(self) -> list[str]:
         c = self.certs
-        return ["dockerd", "-H", self.url, "--tlsverify", f"--tlscacert={c / 'ca.pem'}", f"--tlscert={c / 'server-cert.pem'}",
-                f"--tlskey={c / 'server-key.pem'}", f"--data-root={self.state / 'data'}", f"--exec-root={self.state / 'exec'}",
-                f"--pidfile={self.state / 'dockerd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
-                "--storage-driver=vfs"]
+        return [
+            "dockerd",
+            "-H",
+            self.url,
+            "--tlsverify",
+            f"--tlscacert={c / 'ca.pem'}",
+            f"--tlscert={c / 'server-cert.pem'}",
+            f"--tlskey={c / 'server-key.pem'}",
+            f"--data-root={self.state / 'data'}",
+            f"--exec-root={self.state / 'exec'}",
+            f"--pidfile={self.state / 'dockerd.pid'}",
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--storage-driver=vfs",
+        ]
 
     def start(self, wait: bool = True) -> "TLSDockerd":
         for d in ("data", "exec"):

@@ -20,8 +20,10 @@ from bench.results.resultset import ResultWriter, sample_record
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
 from bench.schedule.scripted import scripted_run
 
-MODES = [SyntheticMode("runc", "native", DEFAULT_PHASE_MS),
-         SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, failure_rate=0.2)]
+MODES = [
+    SyntheticMode("runc", "native", DEFAULT_PHASE_MS),
+    SyntheticMode("runsc", "hyperv", {k: v * 1.4 for k, v in DEFAULT_PHASE_MS.items()}, failure_rate=0.2),
+]
 
 
 @pytest.fixture
@@ -81,8 +83,15 @@ def append_resumed_rounds(path: Path, rounds: int = 2, end: bool = True) -> None
     """What `bench run --resume` does: a resume record, more samples, maybe a new end."""
     writer = ResultWriter.reopen(path)
     writer.append([{"type": "resume", "reason": "test"}])
-    writer.append([sample_record(round=100 + r, pos=0, mode="runc", phase=ph, duration_ns=1_000_000, ok=True,
-                                 warmup=False, wall_ns=1) for r in range(rounds) for ph in DEFAULT_PHASE_MS])
+    writer.append(
+        [
+            sample_record(
+                round=100 + r, pos=0, mode="runc", phase=ph, duration_ns=1_000_000, ok=True, warmup=False, wall_ns=1
+            )
+            for r in range(rounds)
+            for ph in DEFAULT_PHASE_MS
+        ]
+    )
     writer.close({"type": "end", "status": "complete", "reason": "resumed"} if end else None)
 
 
@@ -187,7 +196,7 @@ def test_flipped_bytes_anywhere_in_the_cache_never_give_wrong_data(result, capsy
     good = where.read_bytes()
     caught = 0
     for offset in range(4, len(good) - 8, max(1, len(good) // 60)):
-        where.write_bytes(good[:offset] + bytes([good[offset] ^ 0xFF]) + good[offset + 1:])
+        where.write_bytes(good[:offset] + bytes([good[offset] ^ 0xFF]) + good[offset + 1 :])
         loaded = load([result], warn=False)
         assert_same(expected, loaded)
         caught += loaded.sources[result.stem] == "jsonl"
@@ -201,6 +210,7 @@ def make_unwritable(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kernel would give is raised where the cache creates its temp file."""
     directory.chmod(0o555)
     if os.geteuid() == 0:
+
         def refuse(*_: object, **__: object) -> None:
             raise PermissionError(13, "Permission denied")
 
@@ -256,15 +266,22 @@ def _layout(path: Path, layout: str) -> Path:
     header, samples, end = lines[0], lines[1:-1], lines[-1]
     resume = json.dumps({"type": "resume", "reason": "test"})
     half = len(samples) // 2
-    body = {"complete": samples + [end], "no-end": samples, "resumed": samples[:half] + [end, resume] + samples[half:] + [end],
-            "end-then-samples": samples[:half] + [end] + samples[half:], "ends-with-resume": samples + [end, resume],
-            "truncated": samples + [samples[-1][:25]]}[layout]
+    body = {
+        "complete": samples + [end],
+        "no-end": samples,
+        "resumed": samples[:half] + [end, resume] + samples[half:] + [end],
+        "end-then-samples": samples[:half] + [end] + samples[half:],
+        "ends-with-resume": samples + [end, resume],
+        "truncated": samples + [samples[-1][:25]],
+    }[layout]
     text = "\n".join([header] + body) + ("" if layout == "truncated" else "\n")
     path.write_text(text)
     return path
 
 
-@pytest.mark.parametrize("layout", ["complete", "no-end", "resumed", "end-then-samples", "ends-with-resume", "truncated"])
+@pytest.mark.parametrize(
+    "layout", ["complete", "no-end", "resumed", "end-then-samples", "ends-with-resume", "truncated"]
+)
 def test_the_arrow_reader_agrees_with_the_exact_reader(result, monkeypatch, layout):
     """The cache stores what the arrow reader makes of large sets: it must be what the
     exact reader (bench.results.resultset, the authority) makes of them, categories' order aside."""
@@ -298,9 +315,11 @@ def test_the_cache_given_as_a_result_set_is_one_sentence(result):
         load([cache.cache_path(result)], warn=False)
 
 
-@pytest.mark.parametrize("values, categories", [(["b", "a"], ["b", "a"]), (["a", "c"], ["a", "c"]), ([None], None),
-                                               (["a", "b"], ["a", "b"])],
-                         ids=["same-set-other-order", "other-set", "all-null", "same"])
+@pytest.mark.parametrize(
+    "values, categories",
+    [(["b", "a"], ["b", "a"]), (["a", "c"], ["a", "c"]), ([None], None), (["a", "b"], ["a", "b"])],
+    ids=["same-set-other-order", "other-set", "all-null", "same"],
+)
 def test_concat_frames_joins_categoricals_as_pd_concat_would(values, categories):
     """Frames from different readers (arrow: categories in order of appearance; exact reader:
     sorted) or sets with other modes are joined on their codes, yet as pd.concat then

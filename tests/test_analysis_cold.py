@@ -15,14 +15,20 @@ from bench.measure.executor import ScriptedExecutor
 from bench.results.resultset import ResultWriter
 from bench.schedule.scheduler import Scheduler, end_record
 
-WARM_MS = {"a": 10, "b": 20, "c": 40}   # per phase, warm
+WARM_MS = {"a": 10, "b": 20, "c": 40}  # per phase, warm
 COLD_UP_MS = {"a": 500, "b": 700, "c": 9000}
 
 
 def _write(tmp_path, scenario="both", cold_rounds=8, up_factor=1.0, name="20261128T000000Z_h_docker-1"):
-    header = {"type": "header", "schema": "isobench.resultset", "version": 2, "run_id": "c", "host": {},
-              "modes": {m: {"role": r} for m, r in (("a", "native"), ("b", "hyperv"), ("c", "toolbox"))},
-              "cold": {m: {"control": "scripted"} for m in "abc"}}
+    header = {
+        "type": "header",
+        "schema": "isobench.resultset",
+        "version": 2,
+        "run_id": "c",
+        "host": {},
+        "modes": {m: {"role": r} for m, r in (("a", "native"), ("b", "hyperv"), ("c", "toolbox"))},
+        "cold": {m: {"control": "scripted"} for m in "abc"},
+    }
     rng = np.random.default_rng(3)
 
     def script(mode, phase, rnd):
@@ -31,12 +37,12 @@ def _write(tmp_path, scenario="both", cold_rounds=8, up_factor=1.0, name="202611
         if phase == "engine_stop":
             return 1_000_000_000
         return int(WARM_MS[mode] * 1e6 * rng.uniform(0.95, 1.05))
+
     path = tmp_path / f"{name}.jsonl"
     w = ResultWriter.create(path, header)
     rts = [SimpleNamespace(mode=SimpleNamespace(name=m)) for m in "abc"]
     settings = RunSettings(rounds=20, warmup=1, min_rounds=1, budget_s=None, scenario=scenario, cold_rounds=cold_rounds)
-    out = Scheduler(settings, rts, ScriptedExecutor(script), w, 2,
-                    controls={m: object() for m in "abc"}).run()
+    out = Scheduler(settings, rts, ScriptedExecutor(script), w, 2, controls={m: object() for m in "abc"}).run()
     w.close(end_record(out, 0, []))
     return path
 

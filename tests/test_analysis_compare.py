@@ -31,8 +31,9 @@ def runc(factor: float = 1.0, noise: float = 0.05) -> list[SyntheticMode]:
     return [SyntheticMode("runc", "native", {k: v * factor for k, v in DEFAULT_PHASE_MS.items()}, noise)]
 
 
-def write(tmp_path: Path, name: str, factor: float = 1.0, noise: float = 0.05, rounds: int = 60, seed: int = 1,
-          **header_kw) -> Path:
+def write(
+    tmp_path: Path, name: str, factor: float = 1.0, noise: float = 0.05, rounds: int = 60, seed: int = 1, **header_kw
+) -> Path:
     return scripted_run(tmp_path / f"{name}.jsonl", runc(factor, noise), rounds=rounds, seed=seed, **header_kw)
 
 
@@ -47,16 +48,21 @@ def verdicts(cmp, phase: str | None = None) -> Counter:
 
 # -- verdicts: equivalent, no change detected, slower ------------------------------------
 
+
 def test_a_known_3_percent_difference_with_tight_noise_is_equivalent(tmp_path):
-    cmp = compare_paths(write(tmp_path, "20260101T000000Z_a", 1.0, 0.01, seed=1),
-                        write(tmp_path, "20260101T000100Z_b", 1.03, 0.01, seed=2))
+    cmp = compare_paths(
+        write(tmp_path, "20260101T000000Z_a", 1.0, 0.01, seed=1),
+        write(tmp_path, "20260101T000100Z_b", 1.03, 0.01, seed=2),
+    )
     assert verdicts(cmp) == Counter({EQUIVALENT: len(cmp.rows)})
     assert all(1.01 < r.ratio < 1.05 and r.ci_high <= 1.05 and r.rounds_needed is None for r in cmp.rows)
 
 
 def test_the_same_3_percent_with_loose_noise_is_no_change_detected_with_rounds_to_settle(tmp_path):
-    cmp = compare_paths(write(tmp_path, "20260101T000000Z_a", 1.0, 0.15, seed=1),
-                        write(tmp_path, "20260101T000100Z_b", 1.03, 0.15, seed=2))
+    cmp = compare_paths(
+        write(tmp_path, "20260101T000000Z_a", 1.0, 0.15, seed=1),
+        write(tmp_path, "20260101T000100Z_b", 1.03, 0.15, seed=2),
+    )
     assert verdicts(cmp, "startup") == Counter({NO_CHANGE: 1})
     assert not verdicts(cmp) & Counter({"slower": 1, "faster": 1})
     assert verdicts(cmp)[NO_CHANGE] >= len(cmp.rows) - 1  # the sum of six phases (cycle) is less noisy
@@ -67,15 +73,21 @@ def test_the_same_3_percent_with_loose_noise_is_no_change_detected_with_rounds_t
 
 
 def test_a_known_12_percent_slowdown_is_slower(tmp_path):
-    cmp = compare_paths(write(tmp_path, "20260101T000000Z_a", 1.0, 0.05, seed=1),
-                        write(tmp_path, "20260101T000100Z_b", 1.12, 0.05, seed=2))
+    cmp = compare_paths(
+        write(tmp_path, "20260101T000000Z_a", 1.0, 0.05, seed=1),
+        write(tmp_path, "20260101T000100Z_b", 1.12, 0.05, seed=2),
+    )
     assert verdicts(cmp) == Counter({"slower": len(cmp.rows)})
     assert all(1.07 < r.ratio < 1.17 and r.ci_low > 1 for r in cmp.rows)
 
 
 @settings(max_examples=500, deadline=None)
-@given(ratio=st.floats(0.5, 2.0), spread=st.tuples(st.floats(0, 0.5), st.floats(0, 0.5)),
-       p=st.floats(0, 1), min_effect=st.floats(0.001, 0.5))
+@given(
+    ratio=st.floats(0.5, 2.0),
+    spread=st.tuples(st.floats(0, 0.5), st.floats(0, 0.5)),
+    p=st.floats(0, 1),
+    min_effect=st.floats(0.001, 0.5),
+)
 def test_the_verdict_never_says_equivalent_when_the_ci_crosses_the_band(ratio, spread, p, min_effect):
     low, high = ratio / (1 + spread[0]), ratio * (1 + spread[1])
     verdict = VERDICT_OF_EFFECT[stats.decide(ratio, low, high, p, 0.05, min_effect)]
@@ -87,8 +99,7 @@ def test_the_verdict_never_says_equivalent_when_the_ci_crosses_the_band(ratio, s
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), shift=st.floats(0.9, 1.1), noise=st.floats(0.005, 0.3),
-       n=st.integers(5, 80))
+@given(seed=st.integers(0, 2**32 - 1), shift=st.floats(0.9, 1.1), noise=st.floats(0.005, 0.3), n=st.integers(5, 80))
 def test_on_data_equivalent_rows_have_their_whole_ci_inside_the_band(seed, shift, noise, n):
     rng = np.random.default_rng(seed)
     a, b = 100 * rng.lognormal(0, noise, n), 100 * shift * rng.lognormal(0, noise, n)
@@ -136,6 +147,7 @@ def test_rounds_to_settle_refuses_what_no_count_can_settle():
 
 # -- images: by content, not by id ------------------------------------------------------
 
+
 def test_a_reimported_image_with_a_new_id_is_the_same_image(tmp_path):
     a = write(tmp_path, "20260101T000000Z_a", image_id="sha256:" + "a" * 64)
     b = write(tmp_path, "20260101T000100Z_b", seed=2, image_id="sha256:" + "b" * 64)
@@ -144,11 +156,14 @@ def test_a_reimported_image_with_a_new_id_is_the_same_image(tmp_path):
     assert any("image ids differ" in n and "content is the same" in n for n in cmp.notes), cmp.notes
 
 
-@pytest.mark.parametrize("part, value, words", [
-    ("layers", ["sha256:" + "2" * 64], "filesystem layers"),
-    ("cmd", ["/bin/true"], "command"),
-    ("os_version", "10.0.17763.1", "OS version"),
-])
+@pytest.mark.parametrize(
+    "part, value, words",
+    [
+        ("layers", ["sha256:" + "2" * 64], "filesystem layers"),
+        ("cmd", ["/bin/true"], "command"),
+        ("os_version", "10.0.17763.1", "OS version"),
+    ],
+)
 def test_a_different_image_content_is_refused_naming_the_part(tmp_path, part, value, words):
     other = {**IMAGE_CONTENT, part: value}
     a = write(tmp_path, "20260101T000000Z_a")
@@ -177,14 +192,21 @@ def test_old_sets_without_content_identity_fall_back_to_the_id_and_say_so(tmp_pa
     cmp = compare_paths(a, same)
     assert cmp.mismatches == {} and any("compared by id" in n and a.stem in n for n in cmp.notes)
     other = write(tmp_path, "20260101T000200Z_c", seed=3, image_id="sha256:" + "c" * 64)
-    with pytest.raises(UserError, match=r"modes.runc.image.id: sha256:000000000000… vs sha256:cccccccccccc….*compared by id"):
+    with pytest.raises(
+        UserError, match=r"modes.runc.image.id: sha256:000000000000… vs sha256:cccccccccccc….*compared by id"
+    ):
         compare_paths(a, other)
 
 
 def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp_path):
     a = write(tmp_path, "20260101T000000Z_a", image_content={**IMAGE_CONTENT, "os_version": "10.0.17763.1"})
-    b = write(tmp_path, "20260101T000100Z_b", seed=2, image_id="sha256:" + "d" * 64,
-              image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1", "layers": ["sha256:" + "9" * 64]})
+    b = write(
+        tmp_path,
+        "20260101T000100Z_b",
+        seed=2,
+        image_id="sha256:" + "d" * 64,
+        image_content={**IMAGE_CONTENT, "os_version": "10.0.20348.1", "layers": ["sha256:" + "9" * 64]},
+    )
     with pytest.raises(UserError):
         compare_paths(a, b)  # a fixed image ref that changed content: refused
     for path in (a, b):
@@ -199,9 +221,12 @@ def test_a_windows_image_that_follows_the_build_is_the_factor_not_a_confound(tmp
 
 # -- a series in version order -----------------------------------------------------------
 
+
 def test_a_series_is_ordered_by_the_engine_version_not_the_arguments(tmp_path):
-    paths = [write(tmp_path, f"20260101T00000{i}Z_h", seed=i, engine_version=v)
-             for i, v in enumerate(["24.0.7", "20.10.9", "20.10.24"])]
+    paths = [
+        write(tmp_path, f"20260101T00000{i}Z_h", seed=i, engine_version=v)
+        for i, v in enumerate(["24.0.7", "20.10.9", "20.10.24"])
+    ]
     cmp = compare_paths(*paths)
     assert [p.stem for p in (paths[1], paths[2], paths[0])] == cmp.sets
     assert cmp.ordered_by == "modes.runc.engine.version"
@@ -229,12 +254,17 @@ def test_two_sets_keep_the_order_given(tmp_path):
 
 
 def test_versions_sort_naturally():
-    assert sorted(["24.0.7", "20.10.24+dfsg1", "20.10.9", "1.13"], key=version_key) == \
-        ["1.13", "20.10.9", "20.10.24+dfsg1", "24.0.7"]
+    assert sorted(["24.0.7", "20.10.24+dfsg1", "20.10.9", "1.13"], key=version_key) == [
+        "1.13",
+        "20.10.9",
+        "20.10.24+dfsg1",
+        "24.0.7",
+    ]
     assert sorted(["14393", "17763", "9600"], key=version_key) == ["9600", "14393", "17763"]
 
 
 # -- the CLI: outputs, exit codes, bad input ----------------------------------------------
+
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     code = analysis_main([str(a) for a in args])
@@ -246,11 +276,13 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def pairs(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairs")
     base = write(d, "20260101T000000Z_base", 1.0, 0.01)
-    return {"base": base,
-            "tight": write(d, "20260101T000100Z_tight", 1.03, 0.01, seed=2),
-            "loose_a": write(d, "20260101T000200Z_loose", 1.0, 0.15, seed=3),
-            "loose_b": write(d, "20260101T000300Z_loose", 1.03, 0.15, seed=4),
-            "slow": write(d, "20260101T000400Z_slow", 1.12, 0.01, seed=5)}
+    return {
+        "base": base,
+        "tight": write(d, "20260101T000100Z_tight", 1.03, 0.01, seed=2),
+        "loose_a": write(d, "20260101T000200Z_loose", 1.0, 0.15, seed=3),
+        "loose_b": write(d, "20260101T000300Z_loose", 1.03, 0.15, seed=4),
+        "slow": write(d, "20260101T000400Z_slow", 1.12, 0.01, seed=5),
+    }
 
 
 def test_every_output_shows_the_verdicts(pairs, tmp_path, capsys):
@@ -267,42 +299,83 @@ def test_every_output_shows_the_verdicts(pairs, tmp_path, capsys):
 
 
 def test_require_equivalence_exits_1_unless_every_chosen_row_is_equivalent(pairs, tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "compare", pairs["base"], pairs["tight"], "--out", tmp_path / "a",
-                           "--require-equivalence", "--metric", "startup")
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        pairs["base"],
+        pairs["tight"],
+        "--out",
+        tmp_path / "a",
+        "--require-equivalence",
+        "--metric",
+        "startup",
+    )
     assert code == 0 and "1 equivalent" in out
-    code, _, err = run_cli(capsys, "compare", pairs["loose_a"], pairs["loose_b"], "--out", tmp_path / "b",
-                           "--require-equivalence", "--metric", "startup")
+    code, _, err = run_cli(
+        capsys,
+        "compare",
+        pairs["loose_a"],
+        pairs["loose_b"],
+        "--out",
+        tmp_path / "b",
+        "--require-equivalence",
+        "--metric",
+        "startup",
+    )
     assert code == 1 and "not shown equivalent within ±5%: 1 of 1 rows: runc startup (no change detected)" in err
     assert set(pd.read_csv(tmp_path / "b" / "compare.csv")["phase"]) == {"startup"}
 
 
 def test_fail_on_regression_behaves_as_before(pairs, tmp_path, capsys):
-    code, _, err = run_cli(capsys, "compare", pairs["base"], pairs["slow"], "--out", tmp_path / "a",
-                           "--fail-on-regression")
+    code, _, err = run_cli(
+        capsys, "compare", pairs["base"], pairs["slow"], "--out", tmp_path / "a", "--fail-on-regression"
+    )
     assert code == 1 and "significant slowdown" in err
-    code, _, _ = run_cli(capsys, "compare", pairs["loose_a"], pairs["loose_b"], "--out", tmp_path / "b",
-                         "--fail-on-regression")
+    code, _, _ = run_cli(
+        capsys, "compare", pairs["loose_a"], pairs["loose_b"], "--out", tmp_path / "b", "--fail-on-regression"
+    )
     assert code == 0  # no change detected is not a regression
 
 
 def _header_only(source: Path, path: Path, end: bool) -> Path:
     header = json.loads(source.read_text().splitlines()[0])
-    lines = [json.dumps(header)] + ([json.dumps({"type": "end", "status": "failed", "reason": "engine gone"})] if end else [])
+    lines = [json.dumps(header)] + (
+        [json.dumps({"type": "end", "status": "failed", "reason": "engine gone"})] if end else []
+    )
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "missing-compare", "directory", "empty", "header-only", "header-and-end",
-                                  "warmup-only", "twice", "out-is-a-file", "bad-metric", "bad-order-by", "no-common-mode",
-                                  "not-json", "claims-directory", "device", "samples-negative"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "missing-compare",
+        "directory",
+        "empty",
+        "header-only",
+        "header-and-end",
+        "warmup-only",
+        "twice",
+        "out-is-a-file",
+        "bad-metric",
+        "bad-order-by",
+        "no-common-mode",
+        "not-json",
+        "claims-directory",
+        "device",
+        "samples-negative",
+    ],
+)
 def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
     good = pairs["base"]
     (tmp_path / "dir").mkdir()
     (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "file").write_text("x")
     (tmp_path / "not.jsonl").write_bytes(b"\x89PNG\r\n")
-    other_mode = scripted_run(tmp_path / "20260102T000000Z_o.jsonl", [SyntheticMode("runsc", "hyperv", DEFAULT_PHASE_MS)],
-                              rounds=3)
+    other_mode = scripted_run(
+        tmp_path / "20260102T000000Z_o.jsonl", [SyntheticMode("runsc", "hyperv", DEFAULT_PHASE_MS)], rounds=3
+    )
     warm = scripted_run(tmp_path / "20260103T000000Z_w.jsonl", runc(), rounds=0, warmup=2)
     args, expect = {
         "missing": (["report", "/no/such.jsonl"], "result file /no/such.jsonl does not exist"),
@@ -310,8 +383,10 @@ def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
         "directory": (["check", tmp_path / "dir"], "is a directory: pass the path of a .jsonl result file"),
         "empty": (["report", tmp_path / "empty.jsonl"], "the file is empty"),
         "header-only": (["report", _header_only(good, tmp_path / "h.jsonl", False)], "holds no samples (no end record"),
-        "header-and-end": (["compare", good, _header_only(good, tmp_path / "he.jsonl", True)],
-                           "holds no samples (the run ended failed: engine gone)"),
+        "header-and-end": (
+            ["compare", good, _header_only(good, tmp_path / "he.jsonl", True)],
+            "holds no samples (the run ended failed: engine gone)",
+        ),
         "warmup-only": (["check", warm], "holds only warm-up samples"),
         "twice": (["compare", good, good], "is given twice"),
         "out-is-a-file": (["compare", good, pairs["tight"], "--out", tmp_path / "file"], "is a file: pass a folder"),
@@ -348,8 +423,10 @@ def test_an_unwritable_output_folder_is_one_sentence(pairs, tmp_path, capsys, mo
 
 
 def test_series_through_the_cli_names_its_order(tmp_path, capsys):
-    paths = [write(tmp_path, f"20260101T00000{i}Z_h", seed=i, engine_version=v, rounds=20)
-             for i, v in enumerate(["24.0.7", "19.03.1", "20.10.24"])]
+    paths = [
+        write(tmp_path, f"20260101T00000{i}Z_h", seed=i, engine_version=v, rounds=20)
+        for i, v in enumerate(["24.0.7", "19.03.1", "20.10.24"])
+    ]
     code, out, _ = run_cli(capsys, "compare", *paths, "--out", tmp_path / "s")
     assert code == 0 and "ordered by modes.runc.engine.version" in out
     md = (tmp_path / "s" / "compare.md").read_text()

@@ -27,8 +27,9 @@ preset = "runsc"
 
 
 def analysis(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,17 @@ def test_report_writes_everything_and_the_verdict_matches_summary(two_runs, tmp_
     out = tmp_path / "rep"
     proc = analysis("report", str(two_runs[0]), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    for name in ("index.html", "report.md", "summary.csv", "claims.json", "breakdown.png", "ecdf_startup.png",
-                 "drift_startup.png", "distribution_startup.png", "distribution_ready.svg"):
+    for name in (
+        "index.html",
+        "report.md",
+        "summary.csv",
+        "claims.json",
+        "breakdown.png",
+        "ecdf_startup.png",
+        "drift_startup.png",
+        "distribution_startup.png",
+        "distribution_ready.svg",
+    ):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     summary = pd.read_csv(out / "summary.csv")
     claims = json.loads((out / "claims.json").read_text())
@@ -60,9 +70,11 @@ def test_report_writes_everything_and_the_verdict_matches_summary(two_runs, tmp_
     assert role_claim["verdict"] == "untestable"
     assert "2 modes play role 'native'" in role_claim["pairs"][0]["reason"]
     claims_file = tmp_path / "claims.toml"
-    claims_file.write_text('[[claim]]\nid = "m"\ntext = "runc < runsc"\nmetric = "startup"\nby = "mode"\n'
-                           'order = ["runc", "runsc"]\n\n[[claim]]\nid = "aa"\ntext = "runc < runc-twin (A/A)"\n'
-                           'metric = "startup"\nby = "mode"\norder = ["runc", "runc-twin"]\n')
+    claims_file.write_text(
+        '[[claim]]\nid = "m"\ntext = "runc < runsc"\nmetric = "startup"\nby = "mode"\n'
+        'order = ["runc", "runsc"]\n\n[[claim]]\nid = "aa"\ntext = "runc < runc-twin (A/A)"\n'
+        'metric = "startup"\nby = "mode"\norder = ["runc", "runc-twin"]\n'
+    )
     out2 = tmp_path / "rep2"
     proc = analysis("report", str(two_runs[0]), "--out", str(out2), "--claims", str(claims_file))
     assert proc.returncode == 0, proc.stderr
@@ -94,8 +106,9 @@ def test_check_exit_codes(two_runs, tmp_path):
 
 
 def test_compare_two_runs_of_the_same_config(two_runs, tmp_path):
-    proc = analysis("compare", str(two_runs[0]), str(two_runs[1]), "--out", str(tmp_path / "cmp"),
-                    "--fail-on-regression")
+    proc = analysis(
+        "compare", str(two_runs[0]), str(two_runs[1]), "--out", str(tmp_path / "cmp"), "--fail-on-regression"
+    )
     assert proc.returncode in (0, 1), proc.stderr
     table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert set(table["mode"]) == {"runc", "runc-twin", "runsc"}

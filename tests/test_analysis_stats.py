@@ -22,8 +22,10 @@ CLAIM = Claim(id="t", text="native < hyperv", metric="startup", order=("native",
 
 
 def modes(slow_factor: float = 1.5, noise: float = 0.05):
-    return [SyntheticMode("fast", "native", DEFAULT_PHASE_MS, noise),
-            SyntheticMode("slow", "hyperv", {k: v * slow_factor for k, v in DEFAULT_PHASE_MS.items()}, noise)]
+    return [
+        SyntheticMode("fast", "native", DEFAULT_PHASE_MS, noise),
+        SyntheticMode("slow", "hyperv", {k: v * slow_factor for k, v in DEFAULT_PHASE_MS.items()}, noise),
+    ]
 
 
 def frame_of(path: Path):
@@ -83,12 +85,20 @@ def test_a_mode_cannot_win_by_failing(tmp_path):
 
 
 def _two_sets(tmp_path, factor_new: float, noise: float = 0.05, rounds: int = 60):
-    old = scripted_run(tmp_path / "20260101T000000Z_h_docker-20.10.jsonl", modes(noise=noise), rounds=rounds, seed=11,
-                       engine_version="20.10")
-    new_modes = [SyntheticMode(m.name, m.role, {k: v * factor_new for k, v in m.phase_ms.items()}, noise)
-                 for m in modes(noise=noise)]
-    new = scripted_run(tmp_path / "20260102T000000Z_h_docker-24.0.jsonl", new_modes, rounds=rounds, seed=12,
-                       engine_version="24.0")
+    old = scripted_run(
+        tmp_path / "20260101T000000Z_h_docker-20.10.jsonl",
+        modes(noise=noise),
+        rounds=rounds,
+        seed=11,
+        engine_version="20.10",
+    )
+    new_modes = [
+        SyntheticMode(m.name, m.role, {k: v * factor_new for k, v in m.phase_ms.items()}, noise)
+        for m in modes(noise=noise)
+    ]
+    new = scripted_run(
+        tmp_path / "20260102T000000Z_h_docker-24.0.jsonl", new_modes, rounds=rounds, seed=12, engine_version="24.0"
+    )
     loaded = load([old, new], warn=False)
     return loaded, compare(loaded, measured(with_derived(loaded.frame)))
 
@@ -125,8 +135,13 @@ def test_compare_refuses_different_hosts_unless_forced(tmp_path):
     from bench.core.errors import UserError
 
     a = scripted_run(tmp_path / "a.jsonl", modes(), rounds=5, seed=1)
-    b = scripted_run(tmp_path / "b.jsonl", modes(), rounds=5, seed=2,
-                     host={"hostname": "other", "cpu_model": "other CPU", "cpu_count": 64})
+    b = scripted_run(
+        tmp_path / "b.jsonl",
+        modes(),
+        rounds=5,
+        seed=2,
+        host={"hostname": "other", "cpu_model": "other CPU", "cpu_count": 64},
+    )
     loaded = load([a, b], warn=False)
     f = measured(with_derived(loaded.frame))
     with pytest.raises(UserError, match="host.hostname: synthetic vs other"):
@@ -168,14 +183,17 @@ def test_outliers_are_flagged_by_modified_z():
     assert not stats.outlier_mask(np.full(10, 3.0)).any()
 
 
-@pytest.mark.parametrize("ratio, lo, hi, p, expect", [
-    (1.2, 1.1, 1.3, 0.001, "slower"),
-    (0.8, 0.7, 0.9, 0.001, "faster"),
-    (1.01, 0.99, 1.03, 0.5, "equivalent"),
-    (1.02, 0.9, 1.15, 0.6, "unchanged"),
-    (1.3, 0.95, 1.7, 0.2, "unclear"),
-    (1.03, 1.01, 1.05, 0.001, "equivalent"),  # significant but below the minimum factor
-    (math.nan, 1, 1, 0.1, "unclear"),
-])
+@pytest.mark.parametrize(
+    "ratio, lo, hi, p, expect",
+    [
+        (1.2, 1.1, 1.3, 0.001, "slower"),
+        (0.8, 0.7, 0.9, 0.001, "faster"),
+        (1.01, 0.99, 1.03, 0.5, "equivalent"),
+        (1.02, 0.9, 1.15, 0.6, "unchanged"),
+        (1.3, 0.95, 1.7, 0.2, "unclear"),
+        (1.03, 1.01, 1.05, 0.001, "equivalent"),  # significant but below the minimum factor
+        (math.nan, 1, 1, 0.1, "unclear"),
+    ],
+)
 def test_decide_needs_a_test_and_a_factor(ratio, lo, hi, p, expect):
     assert stats.decide(ratio, lo, hi, p, 0.05, 0.05) == expect

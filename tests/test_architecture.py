@@ -45,8 +45,9 @@ def source_modules() -> Iterator[tuple[str, Path]]:
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports(tree: ast.Module, module: str, top_level_only: bool = False) -> set[str]:
@@ -62,7 +63,9 @@ def imports(tree: ast.Module, module: str, top_level_only: bool = False) -> set[
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                    )
                 found.update(f"{base}.{a.name}" for a in node.names)
                 found.add(base)
             elif isinstance(node, ast.If) and _is_type_checking(node):
@@ -113,12 +116,15 @@ def test_layers_import_one_way():
     assert found == []
 
 
-@pytest.mark.parametrize("module, source, complaint", [
-    ("bench.core.config", "from bench.measure.docker import DockerExecutor\n", "imports must flow downward"),
-    ("bench.engine.sweep", "def f():\n    from bench.schedule import scheduler\n", "imports must flow downward"),
-    ("analysis.stats", "from bench.engine.preflight import ModeRuntime\n", "the analysis may use only"),
-    ("bench.run", "import analysis.report\n", "only bench.cli may use the analysis"),
-])
+@pytest.mark.parametrize(
+    "module, source, complaint",
+    [
+        ("bench.core.config", "from bench.measure.docker import DockerExecutor\n", "imports must flow downward"),
+        ("bench.engine.sweep", "def f():\n    from bench.schedule import scheduler\n", "imports must flow downward"),
+        ("analysis.stats", "from bench.engine.preflight import ModeRuntime\n", "the analysis may use only"),
+        ("bench.run", "import analysis.report\n", "only bench.cli may use the analysis"),
+    ],
+)
 def test_a_planted_wrong_import_is_caught(module, source, complaint):
     found = violations(module, imports(ast.parse(source), module))
     assert len(found) == 1 and complaint in found[0]
@@ -135,7 +141,7 @@ def test_no_module_level_import_cycle():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 walk(nxt, stack + [nxt])
         state[node] = 2

@@ -12,8 +12,17 @@ import subprocess
 import pytest
 
 from bench.engine.control.restart import find_dockerd
-from helpers import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, only_result, read, run_bench,
-                      start_dockerd, write_config)
+from helpers import (
+    REPO,
+    STOP_HOST_DOCKERD,
+    host_dockerd_pid,
+    labelled_containers,
+    only_result,
+    read,
+    run_bench,
+    start_dockerd,
+    write_config,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -29,8 +38,14 @@ def local_dockerd(engine):
 
 def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
     before = find_dockerd()
-    cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "runc"\n\n[[mode]]\npreset = "runsc"\n',
-                       rounds=2, warmup=0, scenario="both", cold_rounds=2)
+    cfg = write_config(
+        tmp_path / "b.toml",
+        '[[mode]]\npreset = "runc"\n\n[[mode]]\npreset = "runsc"\n',
+        rounds=2,
+        warmup=0,
+        scenario="both",
+        cold_rounds=2,
+    )
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=300)
     assert proc.returncode == 0, proc.stderr
     after = find_dockerd()
@@ -50,10 +65,16 @@ def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
             assert 0 < up["detail"]["command_ns"] < up["duration_ns"] and up["detail"]["pings"] >= 1
     assert rs.end["status"] == "complete" and not labelled_containers(local_dockerd, rs.run_id)
 
-    rep = subprocess.run([".venv/bin/python", "-m", "analysis", "report", str(only_result(results)), "--out",
-                          str(tmp_path / "rep")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    rep = subprocess.run(
+        [".venv/bin/python", "-m", "analysis", "report", str(only_result(results)), "--out", str(tmp_path / "rep")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rep.returncode == 0, rep.stderr
     import pandas as pd
+
     cs = pd.read_csv(tmp_path / "rep" / "cold_summary.csv").set_index(["mode", "phase"])
     for mode in ("runc", "runsc"):
         per_cycle = []
@@ -69,12 +90,16 @@ def test_an_engine_that_does_not_start_is_a_sample_and_is_brought_back(local_doc
     cycle's phases not_run), the scheduler brings the engine back, the next round runs."""
     flag = tmp_path / "failed-once"
     stop = ["sh", "-c", STOP_HOST_DOCKERD]
-    start = ["sh", "-c", f"if [ -e {flag} ]; then setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null & "
-                         f"else touch {flag}; echo 'no such engine' >&2; exit 3; fi"]
+    start = [
+        "sh",
+        "-c",
+        f"if [ -e {flag} ]; then setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null & "
+        f"else touch {flag}; echo 'no such engine' >&2; exit 3; fi",
+    ]
     cfg = tmp_path / "b.toml"
     write_config(cfg, "", rounds=1, warmup=0, scenario="cold", cold_rounds=2, reconnect_s=60)
     with open(cfg, "a") as fh:
-        fh.write("[[mode]]\npreset = \"runc\"\n")
+        fh.write('[[mode]]\npreset = "runc"\n')
         # JSON strings are valid TOML basic strings
         fh.write(f"engine_stop_cmd = {json.dumps(stop)}\nengine_start_cmd = {json.dumps(start)}\n")
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=300)
@@ -88,4 +113,3 @@ def test_an_engine_that_does_not_start_is_a_sample_and_is_brought_back(local_doc
     second = [s for s in rs.samples if s["round"] == 1]
     assert len(second) == 8 and all(s["ok"] for s in second)
     assert rs.end["status"] == "complete" and find_dockerd() is not None
-

@@ -39,26 +39,32 @@ def test_select_picks_modes_and_names_unknown_ones():
         cfg.select(["nope"])
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ({"run": {"rounds": 0}}, "run.rounds must be greater than 0"),
-    ({"run": {"rounds": "ten"}}, "run.rounds must be a whole number"),
-    ({"run": {"rounz": 3}}, "did you mean 'rounds'"),
-    ({"run": {"rounds": 5, "min_rounds": 9}}, "min_rounds (9) is more than run.rounds (5)"),
-    ({"mode": []}, "must list at least one mode"),
-    ({"mode": [{"preset": "nope"}]}, "preset is 'nope'"),
-    ({"mode": [{"name": "x"}]}, "has no image"),
-    ({"mode": [{"preset": "runc", "isolation": "vm"}]}, "use one of default, process, hyperv"),
-    ({"mode": [{"preset": "runc", "endpoint": "http://x"}]}, "use local, env, vm, unix://PATH"),
-    ({"mode": [{"preset": "runc"}, {"preset": "runc"}]}, "two modes are named 'runc'"),
-    ({"mode": [{"preset": "runc", "command": "echo ready"}]}, "must be a list of strings"),
-    ({"mode": [{"preset": "runc", "timeouts": {"start": -1}}]}, "timeouts.start must be greater than 0"),
-    ({"mode": "runc"}, "must list at least one mode"),
-    ({"run": {"scenario": "hot"}}, "run.scenario is 'hot': use one of warm, cold, both"),
-    ({"run": {"cold_rounds": 0}}, "run.cold_rounds must be greater than 0"),
-    ({"mode": [{"preset": "runc", "engine_stop_cmd": ["true"]}]}, "sets engine_stop_cmd but not engine_start_cmd"),
-    ({"mode": [{"preset": "runc", "engine_start_cmd": "systemctl start docker"}]}, "engine_start_cmd must be a list of strings"),
-    ({"mode": [{"preset": "runc", "timeouts": {"engine_up": 0}}]}, "timeouts.engine_up must be greater than 0"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"run": {"rounds": 0}}, "run.rounds must be greater than 0"),
+        ({"run": {"rounds": "ten"}}, "run.rounds must be a whole number"),
+        ({"run": {"rounz": 3}}, "did you mean 'rounds'"),
+        ({"run": {"rounds": 5, "min_rounds": 9}}, "min_rounds (9) is more than run.rounds (5)"),
+        ({"mode": []}, "must list at least one mode"),
+        ({"mode": [{"preset": "nope"}]}, "preset is 'nope'"),
+        ({"mode": [{"name": "x"}]}, "has no image"),
+        ({"mode": [{"preset": "runc", "isolation": "vm"}]}, "use one of default, process, hyperv"),
+        ({"mode": [{"preset": "runc", "endpoint": "http://x"}]}, "use local, env, vm, unix://PATH"),
+        ({"mode": [{"preset": "runc"}, {"preset": "runc"}]}, "two modes are named 'runc'"),
+        ({"mode": [{"preset": "runc", "command": "echo ready"}]}, "must be a list of strings"),
+        ({"mode": [{"preset": "runc", "timeouts": {"start": -1}}]}, "timeouts.start must be greater than 0"),
+        ({"mode": "runc"}, "must list at least one mode"),
+        ({"run": {"scenario": "hot"}}, "run.scenario is 'hot': use one of warm, cold, both"),
+        ({"run": {"cold_rounds": 0}}, "run.cold_rounds must be greater than 0"),
+        ({"mode": [{"preset": "runc", "engine_stop_cmd": ["true"]}]}, "sets engine_stop_cmd but not engine_start_cmd"),
+        (
+            {"mode": [{"preset": "runc", "engine_start_cmd": "systemctl start docker"}]},
+            "engine_start_cmd must be a list of strings",
+        ),
+        ({"mode": [{"preset": "runc", "timeouts": {"engine_up": 0}}]}, "timeouts.engine_up must be greater than 0"),
+    ],
+)
 def test_mistakes_name_the_key(data, fragment):
     with pytest.raises(UserError) as info:
         parse_config(data, "my.toml")
@@ -92,16 +98,22 @@ def test_tls_hostname_needs_a_tls_endpoint():
 
 
 def test_engine_control_is_chosen_from_the_endpoint_or_says_why_not():
-    from bench.engine.endpoints import Endpoint
     from bench.engine.control.restart import CommandControl, DockerMachineControl, VmControl, control_for
+    from bench.engine.endpoints import Endpoint
 
     def mode(**kw):
         return parse_config({"mode": [{"preset": "runc", **kw}]}, "t").modes[0]
+
     remote = Endpoint("https://10.0.0.5:2376", "tcp+tls")
     control, why = control_for(mode(endpoint="tcp://10.0.0.5:2376", tls_cert_dir="/x"), remote)
     assert control is None and "set engine_stop_cmd and engine_start_cmd" in why and "10.0.0.5" in why
-    control, _ = control_for(mode(endpoint="tcp://10.0.0.5:2376", tls_cert_dir="/x", engine_stop_cmd=["a"],
-                                  engine_start_cmd=["b"]), remote)
-    assert isinstance(control, CommandControl) and control.record() == {"control": "command", "stop": ["a"], "start": ["b"]}
+    control, _ = control_for(
+        mode(endpoint="tcp://10.0.0.5:2376", tls_cert_dir="/x", engine_stop_cmd=["a"], engine_start_cmd=["b"]), remote
+    )
+    assert isinstance(control, CommandControl) and control.record() == {
+        "control": "command",
+        "stop": ["a"],
+        "start": ["b"],
+    }
     assert isinstance(control_for(mode(endpoint="machine:default"), remote)[0], DockerMachineControl)
     assert isinstance(control_for(mode(endpoint="vm"), remote)[0], VmControl)

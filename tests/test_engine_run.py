@@ -131,7 +131,9 @@ def test_pyperf_export_is_readable_by_pyperf(short_run, tmp_path):
 
 
 def test_unknown_runtime_and_rejected_isolation_are_skipped_with_reasons(engine, tmp_path, results):
-    cfg = write_config(tmp_path / "bench.toml", """
+    cfg = write_config(
+        tmp_path / "bench.toml",
+        """
         [[mode]]
         preset = "runc"
 
@@ -144,7 +146,10 @@ def test_unknown_runtime_and_rejected_isolation_are_skipped_with_reasons(engine,
         preset = "runc"
         name = "hyperv-on-linux"
         isolation = "hyperv"
-        """, rounds=1, warmup=0)
+        """,
+        rounds=1,
+        warmup=0,
+    )
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", check=True)
     rs = read(only_result(results))
     skipped = rs.header["skipped"]
@@ -159,7 +164,9 @@ def test_unknown_runtime_and_rejected_isolation_are_skipped_with_reasons(engine,
 
 
 def test_no_usable_mode_exits_2_with_one_sentence_per_mode(engine, tmp_path, results):
-    cfg = write_config(tmp_path / "bench.toml", """
+    cfg = write_config(
+        tmp_path / "bench.toml",
+        """
         [[mode]]
         preset = "runc"
         name = "a"
@@ -169,7 +176,8 @@ def test_no_usable_mode_exits_2_with_one_sentence_per_mode(engine, tmp_path, res
         preset = "runc"
         name = "b"
         image = "isobench/not-there:1"
-        """)
+        """,
+    )
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -181,8 +189,12 @@ def test_no_usable_mode_exits_2_with_one_sentence_per_mode(engine, tmp_path, res
 def test_every_line_is_flushed_as_taken(engine, tmp_path, results):
     """While a run is going, the file on disk already holds whole cycles."""
     cfg = write_config(tmp_path / "bench.toml", '[[mode]]\npreset = "runc"\n', rounds=50, warmup=0)
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                             "--quiet"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results), "--quiet"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         lines: list[str] = []

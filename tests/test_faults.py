@@ -15,9 +15,19 @@ from pathlib import Path
 import pytest
 
 from bench.core.phases import PHASES
-from helpers import (REPO, STOP_HOST_DOCKERD, host_dockerd_pid, labelled_containers, lost_samples, only_result, read,
-                      run_bench, start_dockerd,
-                      stop_dockerd, write_config)
+from helpers import (
+    REPO,
+    STOP_HOST_DOCKERD,
+    host_dockerd_pid,
+    labelled_containers,
+    lost_samples,
+    only_result,
+    read,
+    run_bench,
+    start_dockerd,
+    stop_dockerd,
+    write_config,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.faults]
 
@@ -32,9 +42,14 @@ def ignore_sigint() -> None:
 
 
 def popen_run(cfg: Path, results: Path, *extra: str, sigint_ignored: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                             "--quiet", *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ignore_sigint if sigint_ignored else None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results), "--quiet", *extra],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
+    )
 
 
 def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
@@ -51,15 +66,22 @@ def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
 def test_runtime_hangs(engine, register_runtime, tmp_path, results, fault_row, stage):
     """An OCI runtime whose `create` (or `start`) hangs far past the phase timeout, then fails."""
     row = fault_row(f"OCI runtime hangs on {stage}", "timeout samples, run goes on, nothing leaked")
-    name = register_runtime(f"isobench-hang-{stage}",
-                            f'case " $* " in *" {stage} "*) sleep 6; exit 1;; esac\nexec runc "$@"')
-    cfg = write_config(tmp_path / "b.toml", RUNC + f"""
+    name = register_runtime(
+        f"isobench-hang-{stage}", f'case " $* " in *" {stage} "*) sleep 6; exit 1;; esac\nexec runc "$@"'
+    )
+    cfg = write_config(
+        tmp_path / "b.toml",
+        RUNC
+        + f"""
 [[mode]]
 preset = "runc"
 name = "hung"
 runtime = "{name}"
 timeouts = {{ start = 1.5, remove = 2 }}
-""", rounds=2, warmup=0)
+""",
+        rounds=2,
+        warmup=0,
+    )
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
@@ -70,8 +92,12 @@ timeouts = {{ start = 1.5, remove = 2 }}
     assert all(s["ok"] for s in rs.samples if s["mode"] == "runc")
     leaked = len(labelled_containers(engine, rs.run_id))
     lost = lost_samples(rs)
-    row.observed(f"{starts.count('timeout')} start timeouts, runc {sum(s['ok'] for s in rs.samples if s['mode'] == 'runc')} ok, "
-                 f"end {rs.end['status']}", lost, leaked)
+    row.observed(
+        f"{starts.count('timeout')} start timeouts, runc {sum(s['ok'] for s in rs.samples if s['mode'] == 'runc')} ok, "
+        f"end {rs.end['status']}",
+        lost,
+        leaked,
+    )
     assert rs.end["status"] == "complete" and rs.end["leaked"] == [] and leaked == 0 and lost == 0
 
 
@@ -85,8 +111,7 @@ def local_dockerd(engine):
 
 
 def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault_row):
-    row = fault_row("dockerd stopped mid-run, back 3 s later",
-                    "engine_unavailable samples, reconnect, run completes")
+    row = fault_row("dockerd stopped mid-run, back 3 s later", "engine_unavailable samples, reconnect, run completes")
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=25, warmup=0, reconnect_s=60)
     proc = popen_run(cfg, results)
     try:
@@ -104,16 +129,22 @@ def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault
     unavailable = sum(1 for s in rs.samples if s["error"] == "engine_unavailable")
     leaked = len(labelled_containers(engine, rs.run_id))
     lost = lost_samples(rs)
-    row.observed(f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end['status']}, "
-                 f"{sum(1 for s in rs.samples if s['ok'] and s['phase'] == 'remove')} cycles ok", lost, leaked)
+    row.observed(
+        f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end['status']}, "
+        f"{sum(1 for s in rs.samples if s['ok'] and s['phase'] == 'remove')} cycles ok",
+        lost,
+        leaked,
+    )
     assert unavailable >= 1 and rs.end["status"] == "complete"
     assert sum(1 for s in rs.samples if s["phase"] == "create") == 25
     assert leaked == 0 and lost == 0
 
 
 def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
-    row = fault_row("dockerd stopped mid-run for good",
-                    "end record `failed`, every sample readable; what the dead engine holds is swept once it is back")
+    row = fault_row(
+        "dockerd stopped mid-run for good",
+        "end record `failed`, every sample readable; what the dead engine holds is swept once it is back",
+    )
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=50, warmup=0, reconnect_s=4)
     proc = popen_run(cfg, results)
     try:
@@ -135,16 +166,24 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
     leaked = len(labelled_containers(engine, rs.run_id))
     lost = lost_samples(rs)
-    row.observed(f"exit 1, end failed after {rs.end['measured_cycles']} cycles; {len(rs.samples)} samples readable; "
-                 f"{held} container(s) held by the dead engine, {swept} swept by the next run", lost, leaked)
+    row.observed(
+        f"exit 1, end failed after {rs.end['measured_cycles']} cycles; {len(rs.samples)} samples readable; "
+        f"{held} container(s) held by the dead engine, {swept} swept by the next run",
+        lost,
+        leaked,
+    )
     assert lost == 0 and leaked == 0 and swept >= held
 
 
-@pytest.mark.parametrize("sig, code, inherited", [(signal.SIGINT, 130, "default"), (signal.SIGTERM, 143, "default"),
-                                                  (signal.SIGINT, 130, "ignored")])
+@pytest.mark.parametrize(
+    "sig, code, inherited",
+    [(signal.SIGINT, 130, "default"), (signal.SIGTERM, 143, "default"), (signal.SIGINT, 130, "ignored")],
+)
 def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code, inherited):
-    row = fault_row(f"{signal.Signals(sig).name} mid-cycle" + (" (SIGINT inherited ignored)" if inherited == "ignored" else ""),
-                    f"`interrupted` end record, exit {code}, nothing left")
+    row = fault_row(
+        f"{signal.Signals(sig).name} mid-cycle" + (" (SIGINT inherited ignored)" if inherited == "ignored" else ""),
+        f"`interrupted` end record, exit {code}, nothing left",
+    )
     cfg = write_config(tmp_path / "b.toml", TWO, rounds=200, warmup=0)
     proc = popen_run(cfg, results, sigint_ignored=inherited == "ignored")
     try:
@@ -193,8 +232,12 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     assert after.end["status"] == "complete"
     leaked = len(labelled_containers(engine, before.run_id))
     lost = lost_samples(after)
-    row.observed(f"{left} leftover(s) swept at resume, {len(done_rounds)} + {len(measured_rounds - done_rounds)} rounds, "
-                 f"end {after.end['status']}", lost, leaked)
+    row.observed(
+        f"{left} leftover(s) swept at resume, {len(done_rounds)} + {len(measured_rounds - done_rounds)} rounds, "
+        f"end {after.end['status']}",
+        lost,
+        leaked,
+    )
     assert leaked == 0 and lost == 0
     again = run_bench("run", "--resume", str(path), "--quiet")
     assert again.returncode == 2 and "already complete" in again.stderr
@@ -249,24 +292,42 @@ def test_security_defaults(engine, tmp_path, results, fault_row, monkeypatch):
     certs.mkdir()
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (certs / name).write_text(f"-----BEGIN {secret}-----\n")
-    cfg = write_config(tmp_path / "b.toml", RUNC + '\n[[mode]]\npreset = "runc"\nname = "<script>alert(1)</script>"\n'
-                       f'\n[[mode]]\npreset = "runc"\nname = "remote"\nendpoint = "tcp://127.0.0.1:1"\ntls_cert_dir = "{certs}"\n',
-                       rounds=2, warmup=0)
+    cfg = write_config(
+        tmp_path / "b.toml",
+        RUNC + '\n[[mode]]\npreset = "runc"\nname = "<script>alert(1)</script>"\n'
+        f'\n[[mode]]\npreset = "runc"\nname = "remote"\nendpoint = "tcp://127.0.0.1:1"\ntls_cert_dir = "{certs}"\n',
+        rounds=2,
+        warmup=0,
+    )
     env = dict(os.environ, ISOBENCH_TEST_SECRET=secret, DOCKER_PASSWORD=secret)
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                           "--quiet"], cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results), "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     path = only_result(results)
     text = path.read_text()
     assert secret not in text and "BEGIN" not in text
     assert str(certs) in text  # the path is recorded, never the contents
-    rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    rep = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rep.returncode == 0, rep.stderr
     html = (tmp_path / "rep" / "index.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    row.observed("Privileged false, NetworkMode none, ReadonlyRootfs true; secret absent; <script> escaped", 0,
-                 len(labelled_containers(engine)))
+    row.observed(
+        "Privileged false, NetworkMode none, ReadonlyRootfs true; secret absent; <script> escaped",
+        0,
+        len(labelled_containers(engine)),
+    )
 
 
 def test_plain_tcp_and_bad_tls_are_refused(engine, tmp_path, fault_row):
@@ -286,11 +347,20 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
     import json
 
     stop = ["sh", "-c", STOP_HOST_DOCKERD]
-    start = ["sh", "-c", "sleep 2; kill -0 $(cat /var/run/docker.pid 2>/dev/null) 2>/dev/null || "
-                         "setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null &"]
-    cfg = write_config(tmp_path / "b.toml", RUNC + f"engine_stop_cmd = {json.dumps(stop)}\n"
-                       f"engine_start_cmd = {json.dumps(start)}\n", rounds=1, warmup=0, scenario="cold",
-                       cold_rounds=3)
+    start = [
+        "sh",
+        "-c",
+        "sleep 2; kill -0 $(cat /var/run/docker.pid 2>/dev/null) 2>/dev/null || "
+        "setsid dockerd >>/var/log/isobench-dockerd.log 2>&1 </dev/null &",
+    ]
+    cfg = write_config(
+        tmp_path / "b.toml",
+        RUNC + f"engine_stop_cmd = {json.dumps(stop)}\nengine_start_cmd = {json.dumps(start)}\n",
+        rounds=1,
+        warmup=0,
+        scenario="cold",
+        cold_rounds=3,
+    )
     proc = popen_run(cfg, results, sigint_ignored=True)
     try:
         wait_for_lines(results, 1)
@@ -306,9 +376,12 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
     rs = read(only_result(results))
     interrupted = [s for s in rs.samples if s["error"] == "interrupted"]
     lost, leaked = lost_samples(rs), len(labelled_containers(engine, rs.run_id))
-    row.observed(f"exit {proc.returncode}, end {rs.end['status']}, interrupted in "
-                 f"{', '.join(s['phase'] for s in interrupted)}, engine {'up' if up.returncode == 0 else 'DOWN'}",
-                 lost, leaked)
+    row.observed(
+        f"exit {proc.returncode}, end {rs.end['status']}, interrupted in "
+        f"{', '.join(s['phase'] for s in interrupted)}, engine {'up' if up.returncode == 0 else 'DOWN'}",
+        lost,
+        leaked,
+    )
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert rs.end["status"] == "interrupted" and lost == 0 and leaked == 0
     assert [s["phase"] for s in interrupted] in (["engine_stop"], ["engine_up"], ["create"], ["start"])
@@ -324,13 +397,19 @@ def test_runtime_that_never_returns(engine, register_runtime, tmp_path, results,
     last round), listing what it left."""
     row = fault_row("OCI runtime never returns", "timeouts recorded, runc loses nothing, exits within its bound")
     name = register_runtime("isobench-never", NEVER)
-    cfg = write_config(tmp_path / "b.toml", RUNC + f"""
+    cfg = write_config(
+        tmp_path / "b.toml",
+        RUNC
+        + f"""
 [[mode]]
 preset = "runc"
 name = "never"
 runtime = "{name}"
 timeouts = {{ create = 3, start = 3, ready = 3, exec = 3, stop = 3, remove = 3 }}
-""", rounds=4, warmup=0)
+""",
+        rounds=4,
+        warmup=0,
+    )
     run_id = None
     try:
         proc = popen_run(cfg, results)
@@ -342,9 +421,12 @@ timeouts = {{ create = 3, start = 3, ready = 3, exec = 3, stop = 3, remove = 3 }
         after_end_s = (exited_ns - rs.end["ended_ns"]) / 1e9
         tail_s = (exited_ns - last_sample_ns) / 1e9
         starts = [s["error"] for s in rs.samples if s["mode"] == "never" and s["phase"] == "start"]
-        row.observed(f"exit {proc.returncode}, {starts.count('timeout')} start timeouts, {len(rs.end['leaked'])} "
-                     f"containers held by the runtime, exited {tail_s:.1f} s after its last cycle",
-                     lost_samples(rs), 0)
+        row.observed(
+            f"exit {proc.returncode}, {starts.count('timeout')} start timeouts, {len(rs.end['leaked'])} "
+            f"containers held by the runtime, exited {tail_s:.1f} s after its last cycle",
+            lost_samples(rs),
+            0,
+        )
         assert proc.returncode == 0 and rs.end["status"] == "complete", err
         assert starts == ["timeout"] * 4
         assert all(s["ok"] for s in rs.samples if s["mode"] == "runc") and lost_samples(rs) == 0
@@ -365,10 +447,12 @@ def test_ctrl_c_with_the_output_piped_to_a_dying_reader(engine, tmp_path, result
     the harness's writes meet a closed pipe. That is an interruption, not an internal error."""
     row = fault_row("Ctrl-C to `run | tee` (the pipe dies)", "`interrupted` end record, exit 130, nothing left")
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=200, warmup=0)
-    cmd = (f"{sys.executable} -m bench run --config {cfg} --results {results} 2>&1 | "
-           "(trap 'exit 130' INT; cat >/dev/null)")
-    proc = subprocess.Popen(["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = (
+        f"{sys.executable} -m bench run --config {cfg} --results {results} 2>&1 | (trap 'exit 130' INT; cat >/dev/null)"
+    )
+    proc = subprocess.Popen(
+        ["bash", "-c", cmd], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_lines(results, 1 + 6 * 3)
         time.sleep(0.2)
@@ -390,13 +474,18 @@ def test_a_second_sigint_ends_a_stuck_cleanup_within_seconds(engine, register_ru
     stays readable."""
     row = fault_row("second SIGINT during a stuck cleanup", "exit within 5 s of it, readable set")
     name = register_runtime("isobench-never2", NEVER.replace("100017", "100018"))
-    cfg = write_config(tmp_path / "b.toml", f"""
+    cfg = write_config(
+        tmp_path / "b.toml",
+        f"""
 [[mode]]
 preset = "runc"
 name = "never"
 runtime = "{name}"
 timeouts = {{ start = 2, remove = 30 }}
-""", rounds=20, warmup=0)
+""",
+        rounds=20,
+        warmup=0,
+    )
     run_id = None
     try:
         proc = popen_run(cfg, results, sigint_ignored=True)
@@ -409,8 +498,12 @@ timeouts = {{ start = 2, remove = 30 }}
         took = time.monotonic() - t0
         rs = read(only_result(results))
         run_id = rs.run_id
-        row.observed(f"exit {proc.returncode} {took:.1f} s after the second SIGINT; end "
-                     f"{rs.end['status'] if rs.end else 'none'}; {len(rs.samples)} samples readable", lost_samples(rs), 0)
+        row.observed(
+            f"exit {proc.returncode} {took:.1f} s after the second SIGINT; end "
+            f"{rs.end['status'] if rs.end else 'none'}; {len(rs.samples)} samples readable",
+            lost_samples(rs),
+            0,
+        )
         assert proc.returncode == 130 and took < 5.5 and "Traceback" not in err, err
         assert lost_samples(rs) == 0
     finally:

@@ -70,8 +70,9 @@ def test_a_different_content_is_told_apart_by_the_part_that_differs(engine, scra
     assert build_record(other)["reproducible"] is False  # not what this host's busybox gives
     check = identity.check_images("runc", ["a", "b"], _records(base, other))
     assert list(check.mismatches) == ["modes.runc.image.content.layers"]
-    engine.import_image_from_data(rootfs_tar(find_busybox()), repository=TEST_REPO, tag="cmd",
-                                  changes=['CMD ["/bin/true"]'])
+    engine.import_image_from_data(
+        rootfs_tar(find_busybox()), repository=TEST_REPO, tag="cmd", changes=['CMD ["/bin/true"]']
+    )
     cmd = engine.inspect_image(f"{TEST_REPO}:cmd")
     scratch.append(cmd["Id"])
     check = identity.check_images("runc", ["a", "b"], _records(base, cmd))
@@ -91,8 +92,9 @@ def run_leased(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def _analysis(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def _image(path: Path, mode: str) -> dict:
@@ -144,8 +146,9 @@ def test_two_runs_with_the_image_rebuilt_between_compare_without_force(rebuilt_p
 def test_an_a_a_pair_has_at_most_one_change(rebuilt_pair):
     _, table, load = rebuilt_pair
     if load > 0.75:
-        pytest.skip(f"the host was busy with other work during the runs (load {load:.2f} per CPU): "
-                    "an A/A pair is not A/A then")
+        pytest.skip(
+            f"the host was busy with other work during the runs (load {load:.2f} per CPU): an A/A pair is not A/A then"
+        )
     changed = table[table["verdict"].isin(["slower", "faster"])]
     assert len(changed) <= 1, changed[["phase", "ratio", "ci_low", "ci_high", "verdict"]]
 
@@ -162,8 +165,9 @@ def test_two_vm_boots_compare_without_force(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=3, warmup=0)
     paths = []
     for i in range(2):
-        up = subprocess.run([sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True,
-                            timeout=600)
+        up = subprocess.run(
+            [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=600
+        )
         try:
             assert up.returncode == 0, up.stdout + up.stderr
             run_leased("run", "--config", str(cfg), "--results", str(tmp_path / f"r{i}"), "--seed", str(i))

@@ -20,9 +20,25 @@ IMAGE = "isobench/busybox:latest"
 
 
 def popen_run(cfg: Path, results: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                             "--quiet", "--no-summary", *extra], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--config",
+            str(cfg),
+            "--results",
+            str(results),
+            "--quiet",
+            "--no-summary",
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_samples(results: Path, n: int, timeout: float = 90) -> Path:
@@ -46,9 +62,11 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[str, str]:
 
 # -- without an engine ------------------------------------------------------------------
 
+
 def _holder(**kw: object) -> Holder:
-    base = dict(run_id="r1", host="h", pid=1, pid_start="", boot_id="", started="t", expires_ns=0, generation=1,
-                guest=False)
+    base = dict(
+        run_id="r1", host="h", pid=1, pid_start="", boot_id="", started="t", expires_ns=0, generation=1, guest=False
+    )
     base.update(kw)
     return Holder(**base)  # type: ignore[arg-type]
 
@@ -76,15 +94,15 @@ def test_labels_round_trip():
 # -- on the real engine -------------------------------------------------------------------
 
 
-
 @pytest.mark.engine
 def test_a_second_run_is_refused_and_the_first_loses_nothing(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=12, warmup=0)
     first = popen_run(cfg, tmp_path / "first")
     try:
         path = wait_for_samples(tmp_path / "first", 1 + 6)
-        second = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "second"), "--quiet",
-                           "--no-summary", timeout=60)
+        second = run_bench(
+            "run", "--config", str(cfg), "--results", str(tmp_path / "second"), "--quiet", "--no-summary", timeout=60
+        )
     finally:
         finish(first)
     rs = read(path)
@@ -104,8 +122,19 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
     first = popen_run(cfg, tmp_path / "first")
     try:
         path = wait_for_samples(tmp_path / "first", 1 + 6)
-        second = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "second"), "--quiet",
-                           "--allow-concurrent", "--no-summary", "--rounds", "3", timeout=120)
+        second = run_bench(
+            "run",
+            "--config",
+            str(cfg),
+            "--results",
+            str(tmp_path / "second"),
+            "--quiet",
+            "--allow-concurrent",
+            "--no-summary",
+            "--rounds",
+            "3",
+            timeout=120,
+        )
     finally:
         finish(first)
     a, b = read(path), read(next((tmp_path / "second").rglob("*.jsonl")))
@@ -117,9 +146,13 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
     assert beside["run_id"] == a.run_id and beside["pid"] == first.pid
     assert a.header["concurrent"] is False and a.end["concurrent_with"] == [b.run_id]
     for rs in (a, b):  # the report says so
-        rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(rs.path), "--out",
-                              str(tmp_path / f"rep-{rs.run_id}")], cwd=REPO, capture_output=True, text=True,
-                             timeout=180)
+        rep = subprocess.run(
+            [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / f"rep-{rs.run_id}")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert rep.returncode == 0, rep.stderr
         assert "CONCURRENT" in rep.stdout
         assert "CONCURRENT" in (tmp_path / f"rep-{rs.run_id}" / "report.md").read_text()
@@ -140,8 +173,18 @@ def test_a_killed_runs_lease_is_free_and_its_containers_are_swept(engine, tmp_pa
     killed = read(path)
     assert [h.run_id for h in lease.holders(engine)] == [killed.run_id]  # SIGKILL released nothing
     held = len(labelled_containers(engine, killed.run_id))
-    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "second"), "--quiet", "--no-summary",
-                     "--rounds", "1", timeout=120)
+    proc = run_bench(
+        "run",
+        "--config",
+        str(cfg),
+        "--results",
+        str(tmp_path / "second"),
+        "--quiet",
+        "--no-summary",
+        "--rounds",
+        "1",
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     after = read(next((tmp_path / "second").rglob("*.jsonl")))
     assert after.header["swept_at_start"] == held
@@ -152,9 +195,17 @@ def test_a_killed_runs_lease_is_free_and_its_containers_are_swept(engine, tmp_pa
 def test_a_remote_holders_lease_expires_by_its_clock(engine, tmp_path):
     """A run on another host (another boot id): refused while its lease is unexpired, its containers
     kept by the sweep; once expired, taken over and swept."""
-    foreign = Holder(run_id="elsewhere01", host="other-host", pid=4242, pid_start="1", boot_id="another-boot",
-                     started="2026-01-01T00:00:00+00:00", expires_ns=time.time_ns() + int(6e9), generation=3,
-                     guest=False)
+    foreign = Holder(
+        run_id="elsewhere01",
+        host="other-host",
+        pid=4242,
+        pid_start="1",
+        boot_id="another-boot",
+        started="2026-01-01T00:00:00+00:00",
+        expires_ns=time.time_ns() + int(6e9),
+        generation=3,
+        guest=False,
+    )
     sentinel = engine.create_container(IMAGE, command=["x"], name="isobench-lease.3", labels=foreign.labels())
     theirs = engine.create_container(IMAGE, command=["x"], labels={"isobench.run": "elsewhere01"})
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=1, warmup=0)
@@ -207,8 +258,13 @@ def test_resume_retakes_the_lease(engine, tmp_path):
     finally:
         finish(first)
     run_id = read(path).run_id
-    resumer = subprocess.Popen([sys.executable, "-m", "bench", "run", "--resume", str(path), "--quiet",
-                                "--no-summary"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    resumer = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--resume", str(path), "--quiet", "--no-summary"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         seen: list[Holder] = []

@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 
-from helpers import only_result, read, run_bench, write_config
-from helpers import TLSDockerd
+from helpers import TLSDockerd, only_result, read, run_bench, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -65,15 +64,17 @@ def machine(engine, tmp_path_factory):
     bindir = root / "bin"
     bindir.mkdir()
     fake = bindir / "docker-machine"
-    fake.write_text(FAKE.format(state=root, url=d.url, certs=d.certs, pidfile=d.state / "dockerd.pid",
-                                argv=" ".join(d.argv())))
+    fake.write_text(
+        FAKE.format(state=root, url=d.url, certs=d.certs, pidfile=d.state / "dockerd.pid", argv=" ".join(d.argv()))
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
     subprocess.run([str(fake), "start", "toolbox"], check=True, capture_output=True)
+    import time
+
     from bench.core.config import parse_config
     from bench.engine.endpoints import make_client, resolve
     from bench.engine.image import ensure_image
-    import time
 
     mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]
     deadline = time.monotonic() + 60

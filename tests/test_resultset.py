@@ -17,10 +17,26 @@ HEADER_V1 = {**HEADER, "version": 1}
 
 samples_st = st.builds(
     lambda rnd, pos, mode, phase, dur, ok, warm, err: sample_record(
-        round=rnd, pos=pos, mode=mode, phase=phase, duration_ns=dur if ok else None, ok=ok, warmup=warm,
-        wall_ns=1_700_000_000_000_000_000 + rnd, error=None if ok else err, message=None if ok else f"m {err}"),
-    st.integers(0, 10_000), st.integers(0, 8), st.text(min_size=1, max_size=12), st.sampled_from(PHASES),
-    st.integers(0, 10**12), st.booleans(), st.booleans(), st.sampled_from(["timeout", "api_error", "not_run"]))
+        round=rnd,
+        pos=pos,
+        mode=mode,
+        phase=phase,
+        duration_ns=dur if ok else None,
+        ok=ok,
+        warmup=warm,
+        wall_ns=1_700_000_000_000_000_000 + rnd,
+        error=None if ok else err,
+        message=None if ok else f"m {err}",
+    ),
+    st.integers(0, 10_000),
+    st.integers(0, 8),
+    st.text(min_size=1, max_size=12),
+    st.sampled_from(PHASES),
+    st.integers(0, 10**12),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(["timeout", "api_error", "not_run"]),
+)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -60,22 +76,26 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_garbage_in_the_middle_names_file_and_line(tmp_path):
-    good = json.dumps(sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True,
-                                    warmup=False, wall_ns=1))
+    good = json.dumps(
+        sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
+    )
     p = _write(tmp_path / "x.jsonl", [json.dumps(HEADER), good, "{not json", good])
     with pytest.raises(ResultFileError, match=r"x.jsonl:3: not a JSON record"):
         read_resultset(p)
 
 
-@pytest.mark.parametrize("mutate, fragment", [
-    (lambda h, s: ({**h, "version": 99}, s), "schema version 99"),
-    (lambda h, s: ({**h, "schema": "other"}, s), "schema is 'other'"),
-    (lambda h, s: (h, {**s, "ok": 1}), "field 'ok' is 1"),
-    (lambda h, s: (h, {**s, "duration_ns": "5"}), "field 'duration_ns' is '5'"),
-    (lambda h, s: (h, {**s, "duration_ns": -3}), "negative"),
-    (lambda h, s: (h, {k: v for k, v in s.items() if k != "phase"}), "has no 'phase'"),
-    (lambda h, s: (h, {**s, "type": "sampel"}), "unknown record type 'sampel'"),
-])
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda h, s: ({**h, "version": 99}, s), "schema version 99"),
+        (lambda h, s: ({**h, "schema": "other"}, s), "schema is 'other'"),
+        (lambda h, s: (h, {**s, "ok": 1}), "field 'ok' is 1"),
+        (lambda h, s: (h, {**s, "duration_ns": "5"}), "field 'duration_ns' is '5'"),
+        (lambda h, s: (h, {**s, "duration_ns": -3}), "negative"),
+        (lambda h, s: (h, {k: v for k, v in s.items() if k != "phase"}), "has no 'phase'"),
+        (lambda h, s: (h, {**s, "type": "sampel"}), "unknown record type 'sampel'"),
+    ],
+)
 def test_wrong_schema_or_types_are_refused(tmp_path, mutate, fragment):
     s = sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
     h, s = mutate(dict(HEADER), s)
@@ -107,8 +127,22 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     from analysis.load import load
 
     v1 = tmp_path / "v1.jsonl"
-    sample = {"type": "sample", "round": 0, "pos": 0, "mode": "a", "phase": "create", "duration_ns": 5, "ok": True,
-              "error": None, "message": None, "warmup": False, "wall_ns": 1, "cid": None, "engine": None, "detail": None}
+    sample = {
+        "type": "sample",
+        "round": 0,
+        "pos": 0,
+        "mode": "a",
+        "phase": "create",
+        "duration_ns": 5,
+        "ok": True,
+        "error": None,
+        "message": None,
+        "warmup": False,
+        "wall_ns": 1,
+        "cid": None,
+        "engine": None,
+        "detail": None,
+    }
     v1.write_text(json.dumps(HEADER_V1) + "\n" + json.dumps(sample) + "\n")
     frame = load([v1], warn=False).frame
     assert list(frame["scenario"]) == ["warm"]

@@ -7,10 +7,10 @@ from collections import Counter
 from types import SimpleNamespace
 
 from bench.core.config import RunSettings, Timeouts
-from bench.measure.executor import ScriptedExecutor
 from bench.core.precision import order_stat_median_ci, relative_halfwidth
+from bench.measure.executor import ScriptedExecutor
 from bench.results.resultset import ResultWriter, read_resultset
-from bench.schedule.scheduler import Scheduler, end_record, derived_of
+from bench.schedule.scheduler import Scheduler, derived_of, end_record
 
 HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "s", "modes": {}, "host": {}}
 
@@ -30,8 +30,7 @@ def run(tmp_path, settings, script, modes=("a", "b"), seed=1, clock=None):
 
 
 def test_rounds_warmup_and_counts(tmp_path):
-    out, rs = run(tmp_path, RunSettings(rounds=4, warmup=2, min_rounds=1, budget_s=None),
-                  lambda m, p, r: 1_000_000)
+    out, rs = run(tmp_path, RunSettings(rounds=4, warmup=2, min_rounds=1, budget_s=None), lambda m, p, r: 1_000_000)
     assert out.status == "complete" and out.measured_rounds == 4
     c = Counter((s["mode"], s["warmup"]) for s in rs.samples)
     assert c == {("a", True): 12, ("b", True): 12, ("a", False): 24, ("b", False): 24}
@@ -40,9 +39,15 @@ def test_rounds_warmup_and_counts(tmp_path):
 
 def test_order_is_shuffled_and_reproducible_from_the_seed(tmp_path):
     def orders(seed, sub):
-        _, rs = run(tmp_path / sub, RunSettings(rounds=30, warmup=0, min_rounds=1, budget_s=None),
-                    lambda m, p, r: 1, modes=("a", "b", "c"), seed=seed)
+        _, rs = run(
+            tmp_path / sub,
+            RunSettings(rounds=30, warmup=0, min_rounds=1, budget_s=None),
+            lambda m, p, r: 1,
+            modes=("a", "b", "c"),
+            seed=seed,
+        )
         return [tuple(s["mode"] for s in rs.samples if s["phase"] == "create" and s["round"] == r) for r in range(30)]
+
     for sub in ("x", "y", "z"):
         (tmp_path / sub).mkdir()
     first, again, other = orders(5, "x"), orders(5, "y"), orders(6, "z")
@@ -53,6 +58,7 @@ def test_order_is_shuffled_and_reproducible_from_the_seed(tmp_path):
 def test_failures_are_samples_and_later_phases_not_run(tmp_path):
     def script(mode, phase, rnd):
         return "timeout" if (mode == "b" and phase == "start") else 2_000_000
+
     out, rs = run(tmp_path, RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None), script)
     b = [s for s in rs.samples if s["mode"] == "b"]
     assert Counter(s["error"] for s in b) == {None: 3, "timeout": 3, "not_run": 12}
@@ -62,14 +68,21 @@ def test_failures_are_samples_and_later_phases_not_run(tmp_path):
 def test_budget_stops_before_overrunning(tmp_path):
     ticks = itertools.count()
     # each clock read advances 1 s; the budget allows only a few rounds
-    out, _ = run(tmp_path, RunSettings(rounds=100, warmup=0, min_rounds=1, budget_s=10),
-                 lambda m, p, r: 1, clock=lambda: float(next(ticks)))
+    out, _ = run(
+        tmp_path,
+        RunSettings(rounds=100, warmup=0, min_rounds=1, budget_s=10),
+        lambda m, p, r: 1,
+        clock=lambda: float(next(ticks)),
+    )
     assert out.status == "complete" and "time budget" in out.reason and out.measured_rounds < 100
 
 
 def test_precision_rule_stops_once_medians_are_tight(tmp_path):
-    out, _ = run(tmp_path, RunSettings(rounds=500, warmup=0, min_rounds=20, budget_s=None, precision=0.05),
-                 lambda m, p, r: 10_000_000 + (r % 7) * 10_000)
+    out, _ = run(
+        tmp_path,
+        RunSettings(rounds=500, warmup=0, min_rounds=20, budget_s=None, precision=0.05),
+        lambda m, p, r: 10_000_000 + (r % 7) * 10_000,
+    )
     assert out.measured_rounds == 20 and "known to" in out.reason
 
 
@@ -107,8 +120,9 @@ def test_cold_rounds_follow_warm_ones_with_engine_phases_first(tmp_path):
     path = tmp_path / "s.jsonl"
     w = ResultWriter.create(path, HEADER)
     settings = RunSettings(rounds=3, warmup=1, min_rounds=1, budget_s=None, scenario="both", cold_rounds=2)
-    sched = Scheduler(settings, [rt("a"), rt("b")], ScriptedExecutor(lambda m, p, r: 1_000_000), w, 1,
-                      controls=controls)
+    sched = Scheduler(
+        settings, [rt("a"), rt("b")], ScriptedExecutor(lambda m, p, r: 1_000_000), w, 1, controls=controls
+    )
     out = sched.run()
     w.close(end_record(out, 0, []))
     rs = read_resultset(path)
@@ -129,11 +143,19 @@ def test_a_cold_cycle_whose_engine_does_not_start_is_recorded_and_the_engine_res
 
     def script(mode, phase, rnd):
         return "engine_control" if (phase == "engine_up" and rnd == 0) else 1_000_000
+
     path = tmp_path / "s.jsonl"
     w = ResultWriter.create(path, HEADER)
     settings = RunSettings(rounds=1, warmup=0, min_rounds=1, budget_s=None, scenario="cold", cold_rounds=2)
-    sched = Scheduler(settings, [rt("a")], ScriptedExecutor(script), w, 1, controls=controls,
-                      reconnect=lambda r: False if not controls["a"].calls else True)
+    sched = Scheduler(
+        settings,
+        [rt("a")],
+        ScriptedExecutor(script),
+        w,
+        1,
+        controls=controls,
+        reconnect=lambda r: False if not controls["a"].calls else True,
+    )
     out = sched.run()
     w.close(end_record(out, 0, []))
     rs = read_resultset(path)

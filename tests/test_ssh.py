@@ -43,15 +43,28 @@ def sshd(engine, tmp_path_factory):
     host_pub = (root / "host_key.pub").read_text().split()
     (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     cfg = root / "sshd_config"
-    cfg.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host_key'}",
-        f"AuthorizedKeysFile {root / 'authorized_keys'}", "PermitRootLogin prohibit-password",
-        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-        f"PidFile {root / 'sshd.pid'}", "SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    ]) + "\n")
+    cfg.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {root / 'host_key'}",
+                f"AuthorizedKeysFile {root / 'authorized_keys'}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                f"PidFile {root / 'sshd.pid'}",
+                "SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ]
+        )
+        + "\n"
+    )
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=open(root / "sshd.log", "wb"))
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=open(root / "sshd.log", "wb")
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -73,8 +86,9 @@ def _mode(url: str) -> str:
 
 def test_a_run_over_ssh(sshd, tmp_path, results):
     cfg = write_config(tmp_path / "b.toml", _mode(sshd["url"]), rounds=2, warmup=0)
-    proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240,
-                     env={"HOME": sshd["home"]})
+    proc = run_bench(
+        "run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240, env={"HOME": sshd["home"]}
+    )
     assert proc.returncode == 0, proc.stderr + sshd["log"].read_text()[-2000:]
     rs = read(only_result(results))
     rec = rs.header["modes"]["over-ssh"]
@@ -100,14 +114,16 @@ def test_an_unknown_host_key_is_refused_in_one_sentence(sshd, tmp_path):
 def test_without_paramiko_ssh_says_what_to_install(tmp_path):
     """The optional dependency is blocked from import, as on a host without it."""
     cfg = write_config(tmp_path / "b.toml", _mode("ssh://root@127.0.0.1:22"))
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'paramiko':\n"
-            "            raise ImportError('blocked')\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "from bench.cli import main\n"
-            f"sys.exit(main(['doctor', '--config', {str(cfg)!r}]))\n")
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'paramiko':\n"
+        "            raise ImportError('blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from bench.cli import main\n"
+        f"sys.exit(main(['doctor', '--config', {str(cfg)!r}]))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "install paramiko to enable ssh:// endpoints" in proc.stderr

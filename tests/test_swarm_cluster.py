@@ -20,11 +20,11 @@ from typing import Any
 import docker
 import pytest
 
+from bench.core.errors import UserError
 from bench.engine.swarm import layout, main
 from bench.engine.swarm.api import client
 from bench.engine.swarm.state import ClusterState
 from bench.engine.swarm.state import load as load_state
-from bench.core.errors import UserError
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -120,14 +120,24 @@ def _service_spec() -> dict[str, Any]:
     """4 replicas spread by the runtime label (2 on the runsc node, 2 over the runc nodes), DNS round
     robin (no IPVS here), no published ports, isolation sent explicitly."""
     spec = docker.types.ContainerSpec(
-        layout.IMAGE, command=["sh", "-c", "echo ready from $(hostname); sleep 300"], isolation="default",
-        stop_grace_period=1_000_000_000)
-    placement = docker.types.Placement(constraints=[f"node.labels.{layout.RUNTIME_LABEL} != none"],
-                                       preferences=[("spread", f"node.labels.{layout.RUNTIME_LABEL}")])
-    template = docker.types.TaskTemplate(spec, placement=placement,
-                                         restart_policy=docker.types.RestartPolicy(condition="none"))
-    return {"task_template": template, "name": SERVICE, "mode": docker.types.ServiceMode("replicated", REPLICAS),
-            "endpoint_spec": docker.types.EndpointSpec(mode="dnsrr")}
+        layout.IMAGE,
+        command=["sh", "-c", "echo ready from $(hostname); sleep 300"],
+        isolation="default",
+        stop_grace_period=1_000_000_000,
+    )
+    placement = docker.types.Placement(
+        constraints=[f"node.labels.{layout.RUNTIME_LABEL} != none"],
+        preferences=[("spread", f"node.labels.{layout.RUNTIME_LABEL}")],
+    )
+    template = docker.types.TaskTemplate(
+        spec, placement=placement, restart_policy=docker.types.RestartPolicy(condition="none")
+    )
+    return {
+        "task_template": template,
+        "name": SERVICE,
+        "mode": docker.types.ServiceMode("replicated", REPLICAS),
+        "endpoint_spec": docker.types.EndpointSpec(mode="dnsrr"),
+    }
 
 
 def wait_running(c: docker.APIClient, timeout: float = 120) -> tuple[list[dict[str, Any]], float]:
@@ -157,8 +167,9 @@ def check_nodes(st: ClusterState) -> None:
             info = c.info()
         assert info["DefaultRuntime"] == spec.runtime
         assert info["Swarm"]["NodeAddr"] == spec.ip  # swarm speaks on the namespace address only
-        routes = subprocess.run(["ip", "-n", spec.netns, "route", "show"], capture_output=True, text=True,
-                                timeout=10).stdout
+        routes = subprocess.run(
+            ["ip", "-n", spec.netns, "route", "show"], capture_output=True, text=True, timeout=10
+        ).stdout
         assert "default" not in routes and spec.ip in routes
 
 
@@ -202,13 +213,18 @@ def check_overlay(st: ClusterState) -> None:
     nodes: a task resolves the service's tasks and reaches the one on the other node."""
     name, net = f"{SERVICE}-ov", f"{SERVICE}-net"
     spec = docker.types.ContainerSpec(layout.IMAGE, command=["sleep", "300"], stop_grace_period=1_000_000_000)
-    placement = docker.types.Placement(constraints=[f"node.labels.{layout.RUNTIME_LABEL} == runc"],
-                                       preferences=[("spread", f"node.labels.{layout.NODE_LABEL}")])
+    placement = docker.types.Placement(
+        constraints=[f"node.labels.{layout.RUNTIME_LABEL} == runc"],
+        preferences=[("spread", f"node.labels.{layout.NODE_LABEL}")],
+    )
     with client(layout.MANAGER, timeout=30) as c:
         c.create_network(net, driver="overlay")
-        c.create_service(docker.types.TaskTemplate(spec, placement=placement, networks=[net]), name=name,
-                         mode=docker.types.ServiceMode("replicated", 2),
-                         endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"))
+        c.create_service(
+            docker.types.TaskTemplate(spec, placement=placement, networks=[net]),
+            name=name,
+            mode=docker.types.ServiceMode("replicated", 2),
+            endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
+        )
         deadline, tasks = time.monotonic() + 60, []
         while len(tasks) < 2:
             assert time.monotonic() < deadline, "the overlay service did not run"
@@ -269,8 +285,10 @@ def test_up_service_across_runtimes_down(clean_machine):
     host_after = host_engine()
     assert host_after["swarm"] == "inactive"
     assert len(host_after["containers"]) == len(host_before["containers"]), (host_before, host_after)
-    print(f"\nswarm timings: up {up_s:.1f} s, {REPLICAS}-replica service running after {running_s:.2f} s "
-          f"({runtimes}), down {down_s:.1f} s")
+    print(
+        f"\nswarm timings: up {up_s:.1f} s, {REPLICAS}-replica service running after {running_s:.2f} s "
+        f"({runtimes}), down {down_s:.1f} s"
+    )
 
 
 def test_down_with_nothing_up_says_so(clean_machine):
@@ -289,10 +307,17 @@ def test_an_unknown_action_is_one_sentence():
 @pytest.mark.parametrize("after_lines", [1, 2])
 def test_ctrl_c_during_up_leaves_nothing(clean_machine, after_lines):
     """SIGINT after the namespaces (1) or the daemons (2) are up: `up` removes what it made and exits 130."""
-    code = ("import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\n"
-            "sys.exit(run_command(s.main, 'up'))\n")
-    proc = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\n"
+        "sys.exit(run_command(s.main, 'up'))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -330,11 +355,19 @@ def test_not_root_is_one_sentence(tmp_path):
     """As an unprivileged user `up` refuses before touching anything."""
     if shutil.which("setpriv") is None:
         pytest.skip("needs setpriv to drop root")
-    code = ("import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\n"
-            "sys.exit(run_command(s.main, 'up'))\n")
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
-                          env={**os.environ, "HOME": str(tmp_path)})
+    code = (
+        "import sys\nfrom bench.errors import run_command\nimport bench.engine.swarm as s\n"
+        "sys.exit(run_command(s.main, 'up'))\n"
+    )
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == ("isobench: the swarm needs root (network namespaces, mounts, daemons): "
-                                   "run 'isobench swarm up' as root.")
+    assert proc.stderr.strip() == (
+        "isobench: the swarm needs root (network namespaces, mounts, daemons): run 'isobench swarm up' as root."
+    )

@@ -26,7 +26,9 @@ def tls_engine(engine, tmp_path_factory):
         from bench.engine.endpoints import make_client, resolve
         from bench.engine.image import ensure_image
 
-        mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[0]
+        mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs)}]}, "t").modes[
+            0
+        ]
         ensure_image(make_client(resolve(mode.endpoint_settings), timeout=60))
         yield d
     finally:
@@ -34,7 +36,10 @@ def tls_engine(engine, tmp_path_factory):
 
 
 def _mode(url: str, certs: Path, extra: str = "") -> str:
-    return f'[[mode]]\npreset = "runc"\nname = "remote"\nrole = "toolbox"\nendpoint = "{url}"\ntls_cert_dir = "{certs}"\n{extra}'
+    return (
+        f'[[mode]]\npreset = "runc"\nname = "remote"\nrole = "toolbox"\nendpoint = "{url}"\n'
+        f'tls_cert_dir = "{certs}"\n{extra}'
+    )
 
 
 def test_a_run_over_verified_tls(tls_engine, tmp_path, results):
@@ -88,14 +93,26 @@ def test_a_certificate_for_another_name_needs_tls_hostname(engine, tmp_path):
         from bench.engine.endpoints import make_client, resolve
         from bench.engine.image import ensure_image
 
-        mode = parse_config({"mode": [{"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs),
-                                       "tls_hostname": "isobench-vm"}]}, "t").modes[0]
+        mode = parse_config(
+            {
+                "mode": [
+                    {"preset": "runc", "endpoint": d.url, "tls_cert_dir": str(d.certs), "tls_hostname": "isobench-vm"}
+                ]
+            },
+            "t",
+        ).modes[0]
         ensure_image(make_client(resolve(mode.endpoint_settings), timeout=60))  # through the override, too
         plain = run_bench("doctor", "--config", str(write_config(tmp_path / "a.toml", _mode(d.url, d.certs))))
-        named = run_bench("doctor", "--config", str(write_config(
-            tmp_path / "b.toml", _mode(d.url, d.certs, 'tls_hostname = "isobench-vm"\n'))))
-        wrong = run_bench("doctor", "--config", str(write_config(
-            tmp_path / "c.toml", _mode(d.url, d.certs, 'tls_hostname = "other-vm"\n'))))
+        named = run_bench(
+            "doctor",
+            "--config",
+            str(write_config(tmp_path / "b.toml", _mode(d.url, d.certs, 'tls_hostname = "isobench-vm"\n'))),
+        )
+        wrong = run_bench(
+            "doctor",
+            "--config",
+            str(write_config(tmp_path / "c.toml", _mode(d.url, d.certs, 'tls_hostname = "other-vm"\n'))),
+        )
     finally:
         d.stop()
     assert plain.returncode == 2 and "(tls_error)" in plain.stderr and "Traceback" not in plain.stderr
@@ -116,17 +133,42 @@ def test_a_docker_context_is_resolved(tls_engine, tmp_path):
     (cfg_dir / "config.json").write_text("{}")
     c = tls_engine.certs
     env = {"DOCKER_CONFIG": str(cfg_dir)}
-    subprocess.run([docker_cli, "context", "create", "isobench-ctx", "--docker",
-                    f"host={tls_engine.url},ca={c / 'ca.pem'},cert={c / 'cert.pem'},key={c / 'key.pem'}"],
-                   check=True, capture_output=True, env={**os.environ, **env})
-    by_name = run_bench("doctor", "--config", str(write_config(
-        tmp_path / "a.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:isobench-ctx"\n')), env=env)
+    subprocess.run(
+        [
+            docker_cli,
+            "context",
+            "create",
+            "isobench-ctx",
+            "--docker",
+            f"host={tls_engine.url},ca={c / 'ca.pem'},cert={c / 'cert.pem'},key={c / 'key.pem'}",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    by_name = run_bench(
+        "doctor",
+        "--config",
+        str(
+            write_config(
+                tmp_path / "a.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:isobench-ctx"\n'
+            )
+        ),
+        env=env,
+    )
     assert by_name.returncode == 0, by_name.stderr
     assert "ctx" in by_name.stdout and "SKIP" not in by_name.stdout
-    by_env = run_bench("doctor", "--config", str(write_config(
-        tmp_path / "b.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "env"\n')),
-        env={**env, "DOCKER_CONTEXT": "isobench-ctx", "DOCKER_HOST": ""})
+    by_env = run_bench(
+        "doctor",
+        "--config",
+        str(write_config(tmp_path / "b.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "env"\n')),
+        env={**env, "DOCKER_CONTEXT": "isobench-ctx", "DOCKER_HOST": ""},
+    )
     assert by_env.returncode == 0, by_env.stderr
-    missing = run_bench("doctor", "--config", str(write_config(
-        tmp_path / "c.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:nope"\n')), env=env)
+    missing = run_bench(
+        "doctor",
+        "--config",
+        str(write_config(tmp_path / "c.toml", '[[mode]]\npreset = "runc"\nname = "ctx"\nendpoint = "context:nope"\n')),
+        env=env,
+    )
     assert missing.returncode == 2 and "there is no Docker context 'nope'" in missing.stderr

@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 def qemu_pids() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", "qemu-system-x86_64.*isobench|qemu-system-x86_64.*initrd.cpio"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["pgrep", "-f", "qemu-system-x86_64.*isobench|qemu-system-x86_64.*initrd.cpio"], capture_output=True, text=True
+    )
     return out.stdout.split()
 
 
@@ -28,20 +29,24 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
         if os.environ.get("CI"):
             pytest.fail("qemu or a kernel is missing in CI: make test installs them (scripts/setup-vm.sh)")
         pytest.skip("qemu-system-x86 and linux-image-amd64 are needed")
-    up = subprocess.run([sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True,
-                        timeout=600)
+    up = subprocess.run(
+        [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "engine ready" in up.stdout or "reusing" in up.stdout
-        again = subprocess.run([sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True,
-                               timeout=120)
+        again = subprocess.run(
+            [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert again.returncode == 0 and "reusing the running VM" in again.stdout
-        status = subprocess.run([sys.executable, "-m", "bench", "vm", "status"], cwd=REPO, capture_output=True,
-                                text=True, timeout=60)
+        status = subprocess.run(
+            [sys.executable, "-m", "bench", "vm", "status"], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         assert status.returncode == 0 and "engine answers" in status.stdout
         # one warm round, then one cold round: the VM powered off and booted again
-        cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=1, warmup=0,
-                           scenario="both", cold_rounds=1)
+        cfg = write_config(
+            tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=1, warmup=0, scenario="both", cold_rounds=1
+        )
         proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--quiet", timeout=600)
         assert proc.returncode == 0, proc.stderr
         rs = read(only_result(tmp_path / "res"))
@@ -49,7 +54,9 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
         assert rec["role"] == "toolbox" and rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"]
         assert rec["endpoint"]["machine"]["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
         assert rec["ping_rtt_ns"] > 0
-        assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
+        assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [
+            s for s in rs.samples if not s["ok"]
+        ]
         assert rs.header["cold"]["vm-engine"]["control"] == "vm"
         cold = {s["phase"]: s for s in rs.samples if s["scenario"] == "cold"}
         assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
@@ -60,8 +67,9 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
         assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
         assert len(qemu_pids()) == 1  # the cold boot replaced the VM rather than adding one
     finally:
-        down = subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, capture_output=True, text=True,
-                              timeout=120)
+        down = subprocess.run(
+            [sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
     assert down.returncode == 0
     assert qemu_pids() == []
 
@@ -76,12 +84,18 @@ def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
     import signal
     import time
 
-    cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n\n[[mode]]\npreset = "runc"\n',
-                       rounds=50, warmup=0)
+    cfg = write_config(
+        tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n\n[[mode]]\npreset = "runc"\n', rounds=50, warmup=0
+    )
     results = tmp_path / "res"
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results),
-                             "--no-summary"], cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results), "--no-summary"],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline and not list(results.rglob("*.jsonl")):

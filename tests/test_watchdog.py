@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bench.engine.classify import CallTimeout
 from bench.core.watchdog import call_with_timeout, run_watched
+from bench.engine.classify import CallTimeout
 
 
 def test_a_blocked_call_times_out_on_time():

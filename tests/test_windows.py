@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.engine import windows
 from bench.core.config import parse_config
-from bench.engine.endpoints import resolve
 from bench.core.errors import UserError
+from bench.engine import windows
+from bench.engine.endpoints import resolve
 from bench.engine.preflight import check_mode
-from helpers import only_result, read, run_bench, write_config
 from fake_windows_engine import FakeWindowsEngine, WindowsHost
+from helpers import only_result, read, run_bench, write_config
 
 MODES = """
 [[mode]]
@@ -52,7 +52,9 @@ def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
     assert isolations == {"process", "hyperv"}
     assert {c["Image"] for c in creates} == {"mcr.microsoft.com/windows/nanoserver:1809"}
     assert all(c["Cmd"][:2] == ["cmd", "/S"] and "ReadonlyRootfs" not in c["HostConfig"] for c in creates)
-    assert all(c["HostConfig"].get("Privileged") in (None, False) and c["HostConfig"]["NetworkMode"] == "none" for c in creates)
+    assert all(
+        c["HostConfig"].get("Privileged") in (None, False) and c["HostConfig"]["NetworkMode"] == "none" for c in creates
+    )
     rs = read(only_result(tmp_path / "res"))
     assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples)
     win = rs.header["modes"]["hyperv"]["windows"]
@@ -67,8 +69,11 @@ def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor
     skipped up front with that reason instead of failing every cycle."""
     with FakeWindowsEngine(WindowsHost(hyperv=False)) as eng:
         proc = run_against(eng, tmp_path)
-        starts = [r for r in eng.requests if r["method"] == "POST" and r["path"].startswith("/containers/")
-                  and r["path"].endswith("/start")]
+        starts = [
+            r
+            for r in eng.requests
+            if r["method"] == "POST" and r["path"].startswith("/containers/") and r["path"].endswith("/start")
+        ]
         left = list(eng.containers)
     assert proc.returncode == 0, proc.stderr
     path = only_result(tmp_path / "res")
@@ -84,8 +89,13 @@ def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor
 
     from helpers import REPO
 
-    rep = subprocess.run([sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    rep = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(path), "--out", str(tmp_path / "rep")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rep.returncode == 0, rep.stderr
     claims = json.loads((tmp_path / "rep" / "claims.json").read_text())
     pair = claims[0]["pairs"][0]
@@ -126,10 +136,17 @@ def test_server_2016_process_isolation_needs_the_revision_to_match(tmp_path):
 
 
 def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_path):
-    host = WindowsHost(build=20348, edition="Windows Server 2022 Datacenter",
-                       images={"mcr.microsoft.com/windows/nanoserver:1809": "10.0.17763.5329",
-                               "mcr.microsoft.com/windows/nanoserver:ltsc2022": "10.0.20348.2227"})
-    modes = MODES.replace('preset = "process"', 'preset = "process"\nimage = "mcr.microsoft.com/windows/nanoserver:1809"')
+    host = WindowsHost(
+        build=20348,
+        edition="Windows Server 2022 Datacenter",
+        images={
+            "mcr.microsoft.com/windows/nanoserver:1809": "10.0.17763.5329",
+            "mcr.microsoft.com/windows/nanoserver:ltsc2022": "10.0.20348.2227",
+        },
+    )
+    modes = MODES.replace(
+        'preset = "process"', 'preset = "process"\nimage = "mcr.microsoft.com/windows/nanoserver:1809"'
+    )
     with FakeWindowsEngine(host) as eng:
         proc = run_against(eng, tmp_path, modes=modes)
     assert proc.returncode == 0, proc.stderr
@@ -143,8 +160,9 @@ def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_pa
 def test_os_mismatch_from_the_engine_is_mapped(tmp_path):
     """When preflight's rules cannot know (no OsVersion), the engine's own 0xc0370101 at the trial
     start is categorised, and the mode skipped with it."""
-    host = WindowsHost(build=17763, images={"mcr.microsoft.com/windows/nanoserver:1809": "10.0.14393.1"},
-                       report_os_version=False)
+    host = WindowsHost(
+        build=17763, images={"mcr.microsoft.com/windows/nanoserver:1809": "10.0.14393.1"}, report_os_version=False
+    )
     with FakeWindowsEngine(host) as eng:
         proc = run_against(eng, tmp_path, rounds=2)
     rs = read(only_result(tmp_path / "res"))
@@ -181,7 +199,9 @@ def test_npipe_needs_windows_and_pywin32():
 
 def test_preflight_records_the_windows_facts_directly():
     with FakeWindowsEngine(WindowsHost(build=17763, edition="Windows 10 Pro", isolation_default="hyperv")) as eng:
-        mode = parse_config({"mode": [{"preset": "hyperv", "endpoint": eng.url, "allow_plain_tcp": True}]}, "t").modes[0]
+        mode = parse_config({"mode": [{"preset": "hyperv", "endpoint": eng.url, "allow_plain_tcp": True}]}, "t").modes[
+            0
+        ]
         check = check_mode(mode, "w-test")
     assert check.usable, check.reason
     assert check.record["windows"]["client"] is True and check.record["windows"]["isolation_default"] == "hyperv"
@@ -233,12 +253,15 @@ def test_hyperv_rule(host, image):
     assert windows.hyperv_isolation_ok(host, image).ok == (image <= host)
 
 
-@pytest.mark.parametrize("text, build", [
-    ("10.0 17763 (17763.1.amd64fre.rs5_release.180914-1434)", 17763),
-    ("10.0 14393 (14393.4169.amd64fre.rs1_release.210107-1130)", 14393),
-    ("10.0 20348 (20348.1.amd64fre.fe_release.210507-1500)", 20348),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, build",
+    [
+        ("10.0 17763 (17763.1.amd64fre.rs5_release.180914-1434)", 17763),
+        ("10.0 14393 (14393.4169.amd64fre.rs1_release.210107-1130)", 14393),
+        ("10.0 20348 (20348.1.amd64fre.fe_release.210507-1500)", 20348),
+        ("", None),
+    ],
+)
 def test_build_from_kernel_version(text, build):
     assert windows.build_of({"KernelVersion": text}) == build
 

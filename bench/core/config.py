@@ -89,9 +89,15 @@ class Mode:
 
     @property
     def endpoint_settings(self) -> EndpointSettings:
-        return EndpointSettings(endpoint=self.endpoint, tls_cert_dir=self.tls_cert_dir, tls_verify=self.tls_verify,
-                                tls_max_version=self.tls_max_version, tls_hostname=self.tls_hostname,
-                                allow_plain_tcp=self.allow_plain_tcp, name=self.name)
+        return EndpointSettings(
+            endpoint=self.endpoint,
+            tls_cert_dir=self.tls_cert_dir,
+            tls_verify=self.tls_verify,
+            tls_max_version=self.tls_max_version,
+            tls_hostname=self.tls_hostname,
+            allow_plain_tcp=self.allow_plain_tcp,
+            name=self.name,
+        )
 
     def to_record(self) -> dict[str, Any]:
         """The mode as the result-set header stores it (paths, never file contents)."""
@@ -135,14 +141,25 @@ class Config:
     def from_record(cls, rec: dict[str, Any]) -> "Config":
         """The config a result set's header recorded (for --resume)."""
         try:
-            modes = tuple(Mode(**{**m, "command": tuple(m["command"]), "exec_command": tuple(m["exec_command"]),
-                                  "engine_stop_cmd": tuple(m.get("engine_stop_cmd") or ()),
-                                  "engine_start_cmd": tuple(m.get("engine_start_cmd") or ()),
-                                  "timeouts": Timeouts(**m["timeouts"])}) for m in rec["modes"])
+            modes = tuple(
+                Mode(
+                    **{
+                        **m,
+                        "command": tuple(m["command"]),
+                        "exec_command": tuple(m["exec_command"]),
+                        "engine_stop_cmd": tuple(m.get("engine_stop_cmd") or ()),
+                        "engine_start_cmd": tuple(m.get("engine_start_cmd") or ()),
+                        "timeouts": Timeouts(**m["timeouts"]),
+                    }
+                )
+                for m in rec["modes"]
+            )
             return cls(source=str(rec.get("source")), run=RunSettings(**rec["run"]), modes=modes)
         except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"the result set's header holds no usable config ({exc.__class__.__name__}: {exc}): "
-                            "it was not written by this version of isobench; start a new run.") from None
+            raise UserError(
+                f"the result set's header holds no usable config ({exc.__class__.__name__}: {exc}): "
+                "it was not written by this version of isobench; start a new run."
+            ) from None
 
     def select(self, names: Iterable[str]) -> "Config":
         """Only the named modes, in the config's order; an unknown name is a UserError."""
@@ -211,8 +228,9 @@ class _Table:
             raise self._fail(key, f"must be true or false, not {value!r}")
         return value
 
-    def number(self, key: str, default: Optional[float], *, integer: bool = False, minimum: float = 0,
-               allow_zero: bool = False) -> Optional[float]:
+    def number(
+        self, key: str, default: Optional[float], *, integer: bool = False, minimum: float = 0, allow_zero: bool = False
+    ) -> Optional[float]:
         value = self._take(key)
         if value is None:
             return default
@@ -231,7 +249,7 @@ class _Table:
         if value is None:
             return tuple(default) if default is not None else None
         if isinstance(value, str):
-            raise self._fail(key, "must be a list of strings (argv form, e.g. [\"/bin/sh\", \"-c\", \"...\"])")
+            raise self._fail(key, 'must be a list of strings (argv form, e.g. ["/bin/sh", "-c", "..."])')
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise self._fail(key, f"must be a non-empty list of non-empty strings, not {value!r}")
         return tuple(value)
@@ -247,11 +265,41 @@ class _Table:
             raise UserError(f"{self.source}: unknown key {self.where}.{_keyname(key)}: {fix}")
 
 
-_RUN_KEYS = ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "results_dir", "reconnect_s",
-             "scenario", "cold_rounds")
-_MODE_KEYS = ("name", "preset", "role", "endpoint", "isolation", "runtime", "image", "command", "exec",
-              "ready_marker", "stop_grace_s", "timeouts", "tls_cert_dir", "tls_verify", "tls_max_version", "tls_hostname", "allow_plain_tcp",
-              "network", "read_only", "engine_stop_cmd", "engine_start_cmd")
+_RUN_KEYS = (
+    "rounds",
+    "warmup",
+    "min_rounds",
+    "budget_s",
+    "precision",
+    "seed",
+    "results_dir",
+    "reconnect_s",
+    "scenario",
+    "cold_rounds",
+)
+_MODE_KEYS = (
+    "name",
+    "preset",
+    "role",
+    "endpoint",
+    "isolation",
+    "runtime",
+    "image",
+    "command",
+    "exec",
+    "ready_marker",
+    "stop_grace_s",
+    "timeouts",
+    "tls_cert_dir",
+    "tls_verify",
+    "tls_max_version",
+    "tls_hostname",
+    "allow_plain_tcp",
+    "network",
+    "read_only",
+    "engine_stop_cmd",
+    "engine_start_cmd",
+)
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
 
@@ -273,7 +321,10 @@ def _read_run(table: _Table) -> RunSettings:
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
-        raise UserError(f"{table.source}: run.min_rounds ({run.min_rounds}) is more than run.rounds ({run.rounds}): lower min_rounds or raise rounds.")
+        raise UserError(
+            f"{table.source}: run.min_rounds ({run.min_rounds}) is more than run.rounds ({run.rounds}): lower "
+            "min_rounds or raise rounds."
+        )
     return run
 
 
@@ -281,8 +332,10 @@ def _check_endpoint(endpoint: str, where: str) -> None:
     if endpoint in ("local", "env", "vm"):
         return
     if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
-        raise UserError(f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
-                        "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME or context:NAME.")
+        raise UserError(
+            f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
+            "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME or context:NAME."
+        )
 
 
 def _read_mode(table: _Table, index: int) -> Mode:
@@ -295,7 +348,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
         base = known[preset_name]
     name = table.string("name", base.get("name"))
     if name is None:
-        raise UserError(f"{table.source}: {table.where} has no name: add name = \"...\" (or a preset).")
+        raise UserError(f'{table.source}: {table.where} has no name: add name = "..." (or a preset).')
     bt = base.get("timeouts", {})
     tt = table.table("timeouts")
     defaults = Timeouts()
@@ -332,8 +385,12 @@ def _read_mode(table: _Table, index: int) -> Mode:
     )
     table.done(_MODE_KEYS)
     if bool(mode.engine_stop_cmd) != bool(mode.engine_start_cmd):
-        given, missing = ("engine_stop_cmd", "engine_start_cmd") if mode.engine_stop_cmd else ("engine_start_cmd", "engine_stop_cmd")
-        raise UserError(f"{table.source}: mode {name!r} sets {given} but not {missing}: the cold scenario needs both, or neither.")
+        given, missing = (
+            ("engine_stop_cmd", "engine_start_cmd") if mode.engine_stop_cmd else ("engine_start_cmd", "engine_stop_cmd")
+        )
+        raise UserError(
+            f"{table.source}: mode {name!r} sets {given} but not {missing}: the cold scenario needs both, or neither."
+        )
     _check_endpoint(mode.endpoint, f"{table.source}: {table.where}.endpoint")
     return mode
 
@@ -367,7 +424,9 @@ def load_config(path: Path) -> Config:
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist: pass --config with the path of a TOML file.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"config file {path} cannot be read ({exc.__class__.__name__}): check its permissions and encoding.") from None
+        raise UserError(
+            f"config file {path} cannot be read ({exc.__class__.__name__}): check its permissions and encoding."
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

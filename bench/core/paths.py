@@ -25,5 +25,7 @@ def host_results_dir(results_dir: Path, hostname: str) -> Path:
 def report_dir_for(result_file: Path) -> Path:
     """``results/<host>/<set>.jsonl`` -> ``results/<host>/<set>.report/``."""
     return result_file.with_suffix(".report")
+
+
 # The VM engine's state: pid, port, certificates, boot image, console log.
 VM_DIR = REPO_ROOT / "build" / "vm"

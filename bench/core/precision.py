@@ -13,8 +13,9 @@ import numpy as np
 from scipy.stats import binom
 
 
-def order_stat_median_ci(values: Union[Sequence[float], np.ndarray],
-                         confidence: float = 0.95) -> Optional[tuple[float, float, float]]:
+def order_stat_median_ci(
+    values: Union[Sequence[float], np.ndarray], confidence: float = 0.95
+) -> Optional[tuple[float, float, float]]:
     """(low, median, high), or None with too few values for a two-sided interval."""
     xs = np.sort(np.asarray(values, dtype=float))
     n = len(xs)

@@ -29,9 +29,13 @@ _LINUX: dict[str, dict[str, Any]] = {
     # gVisor: a user-space kernel per sandbox, the Linux counterpart of Hyper-V isolation.
     "runsc": {"role": "hyperv", "runtime": "runsc", "isolation": "default"},
     # An engine inside a qemu VM over tcp+TLS (bench.engine.control.vm): what Docker Toolbox is.
-    "vm-engine": {"role": "toolbox", "endpoint": "vm", "isolation": "default", "tls_max_version": "1.2",
-                  "timeouts": {"create": 120, "start": 180, "ready": 120, "exec": 120, "stop": 120, "remove": 120,
-                               "ping": 30}},
+    "vm-engine": {
+        "role": "toolbox",
+        "endpoint": "vm",
+        "isolation": "default",
+        "tls_max_version": "1.2",
+        "timeouts": {"create": 120, "start": 180, "ready": 120, "exec": 120, "stop": 120, "remove": 120, "ping": 30},
+    },
 }
 _LINUX_COMMON: dict[str, Any] = {
     "image": LINUX_IMAGE,

@@ -15,29 +15,26 @@ import docker.errors
 import requests.exceptions
 
 from bench.core.outcomes import (
+    API_ERROR,
+    BAD_OUTPUT,
+    CLEANUP_FAILED,
+    CLIENT_HYPERV_ONLY,
+    ENGINE_CONTROL,
+    ENGINE_UNAVAILABLE,
+    ERROR,
+    FEATURE_MISSING,
+    IMAGE_INCOMPATIBLE,
+    ISOLATION_REJECTED,
+    NO_HYPERVISOR,
+    NOT_FOUND,
+    OS_MISMATCH,
+    RUNTIME_ERROR,
+    RUNTIME_UNKNOWN,
+    TIMEOUT,
+    TLS_ERROR,
     BadOutput,
     CallTimeout,
     EngineControlError,
-    TIMEOUT,
-    ENGINE_UNAVAILABLE,
-    TLS_ERROR,
-    NOT_FOUND,
-    RUNTIME_UNKNOWN,
-    ISOLATION_REJECTED,
-    RUNTIME_ERROR,
-    BAD_OUTPUT,
-    EXIT_CODE,
-    API_ERROR,
-    NOT_RUN,
-    INTERRUPTED,
-    CLEANUP_FAILED,
-    ERROR,
-    ENGINE_CONTROL,
-    OS_MISMATCH,
-    NO_HYPERVISOR,
-    IMAGE_INCOMPATIBLE,
-    FEATURE_MISSING,
-    CLIENT_HYPERV_ONLY,
 )
 
 
@@ -52,31 +49,58 @@ class Rule:
 # HCS codes and texts that Windows engines return; `advice` is what preflight (and so
 # `doctor` and a run's skip reasons) adds to the engine's words: how to fix it.
 RULES: tuple[Rule, ...] = (
-    Rule(r"unknown runtime specified", RUNTIME_UNKNOWN,
-         "register the runtime in the engine's daemon.json \"runtimes\" and reload dockerd"),
-    Rule(r"invalid isolation", ISOLATION_REJECTED,
-         "this engine does not offer that isolation (Linux engines only support 'default')"),
+    Rule(
+        r"unknown runtime specified",
+        RUNTIME_UNKNOWN,
+        'register the runtime in the engine\'s daemon.json "runtimes" and reload dockerd',
+    ),
+    Rule(
+        r"invalid isolation",
+        ISOLATION_REJECTED,
+        "this engine does not offer that isolation (Linux engines only support 'default')",
+    ),
     # HCS 0xc0370101 in both wordings: the old one ("The operating system of the container does not
     # match the operating system of the host", with the code) and the one Docker 18.09+ prints on
     # hosts from 1809 on, without the code ("The container operating system does not match the host
     # operating system", after CreateComputeSystem, hcsshim:: or hcs::).
-    Rule(r"0xc0370101|operating system of the container does not match"
-         r"|container operating system does not match the host operating system", OS_MISMATCH,
-         "process isolation needs an image built for the host's Windows build: pick the matching tag or use hyperv isolation"),
+    Rule(
+        r"0xc0370101|operating system of the container does not match"
+        r"|container operating system does not match the host operating system",
+        OS_MISMATCH,
+        "process isolation needs an image built for the host's Windows build: pick the matching tag or use hyperv "
+        "isolation",
+    ),
     # Client editions (Windows 10/11): none before 1809 runs process isolation, and the engine says so.
-    Rule(r"windows client operating systems (earlier than version 1809 can )?only (support|run) hyper-v containers",
-         CLIENT_HYPERV_ONLY,
-         "this Windows client edition runs only Hyper-V isolation: use the hyperv mode, or Windows 10 1809+ / Server"),
-    Rule(r"0xc0351000|no hypervisor is present", NO_HYPERVISOR,
-         "Hyper-V isolation needs the Hyper-V role (and nested virtualisation when the host is itself a VM)"),
-    Rule(r"a required feature is not installed", FEATURE_MISSING,
-         "enable the Containers feature (and Hyper-V for hyperv isolation), then reboot"),
-    Rule(r"the system cannot find the file specified", IMAGE_INCOMPATIBLE,
-         "the image is older or newer than this host supports: pull the tag for this Windows build"),
-    Rule(r"failed to detach vhd|context deadline exceeded", CLEANUP_FAILED,
-         "the engine could not release the container's disk in time: it is retried with backoff"),
-    Rule(r"oci runtime|runtime create failed|runc|runsc|exec format error", RUNTIME_ERROR,
-         "the OCI runtime failed: check the engine's log for the runtime's own message"),
+    Rule(
+        r"windows client operating systems (earlier than version 1809 can )?only (support|run) hyper-v containers",
+        CLIENT_HYPERV_ONLY,
+        "this Windows client edition runs only Hyper-V isolation: use the hyperv mode, or Windows 10 1809+ / Server",
+    ),
+    Rule(
+        r"0xc0351000|no hypervisor is present",
+        NO_HYPERVISOR,
+        "Hyper-V isolation needs the Hyper-V role (and nested virtualisation when the host is itself a VM)",
+    ),
+    Rule(
+        r"a required feature is not installed",
+        FEATURE_MISSING,
+        "enable the Containers feature (and Hyper-V for hyperv isolation), then reboot",
+    ),
+    Rule(
+        r"the system cannot find the file specified",
+        IMAGE_INCOMPATIBLE,
+        "the image is older or newer than this host supports: pull the tag for this Windows build",
+    ),
+    Rule(
+        r"failed to detach vhd|context deadline exceeded",
+        CLEANUP_FAILED,
+        "the engine could not release the container's disk in time: it is retried with backoff",
+    ),
+    Rule(
+        r"oci runtime|runtime create failed|runc|runsc|exec format error",
+        RUNTIME_ERROR,
+        "the OCI runtime failed: check the engine's log for the runtime's own message",
+    ),
 )
 
 

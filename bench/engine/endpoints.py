@@ -49,9 +49,17 @@ class Endpoint:
     tls_hostname: Optional[str] = None
 
     def record(self) -> dict[str, Any]:
-        return {"url": self.base_url, "scheme": self.scheme, "tls": self.tls is not None,
-                "verify": self.verify, "cert_dir": self.cert_dir, "via": self.via, "machine": self.machine,
-                "tls_max_version": self.tls_max_version, "tls_hostname": self.tls_hostname}
+        return {
+            "url": self.base_url,
+            "scheme": self.scheme,
+            "tls": self.tls is not None,
+            "verify": self.verify,
+            "cert_dir": self.cert_dir,
+            "via": self.via,
+            "machine": self.machine,
+            "tls_max_version": self.tls_max_version,
+            "tls_hostname": self.tls_hostname,
+        }
 
 
 def _tls_from_dir(cert_dir: str, verify: bool, where: str) -> TLSConfig:
@@ -60,9 +68,13 @@ def _tls_from_dir(cert_dir: str, verify: bool, where: str) -> TLSConfig:
     needed = ("cert", "key") + (("ca",) if verify else ())
     for key in needed:
         if not names[key].is_file():
-            raise UserError(f"{where}: {names[key]} is missing: a TLS cert directory holds ca.pem, cert.pem and key.pem (docker-machine's layout).")
-    return TLSConfig(client_cert=(str(names["cert"]), str(names["key"])),
-                     ca_cert=str(names["ca"]) if verify else None, verify=verify)
+            raise UserError(
+                f"{where}: {names[key]} is missing: a TLS cert directory holds ca.pem, cert.pem and key.pem "
+                "(docker-machine's layout)."
+            )
+    return TLSConfig(
+        client_cert=(str(names["cert"]), str(names["key"])), ca_cert=str(names["ca"]) if verify else None, verify=verify
+    )
 
 
 def _require_module(module: str, package: str, feature: str) -> None:
@@ -73,13 +85,15 @@ def _require_module(module: str, package: str, feature: str) -> None:
 
 
 def _tcp(url: str, cert_dir: Optional[str], verify: bool, allow_plain: bool, where: str, via: str) -> Endpoint:
-    rest = url[len("tcp://"):]
+    rest = url[len("tcp://") :]
     if cert_dir:
         tls = _tls_from_dir(cert_dir, verify, where)
         return Endpoint("https://" + rest, "tcp+tls", tls, cert_dir, verify, via)
     if not allow_plain:
-        raise UserError(f"{where}: {url} has no TLS cert directory: set tls_cert_dir (ca.pem, cert.pem, key.pem), "
-                        "or allow_plain_tcp = true to opt in to an unencrypted, unauthenticated engine.")
+        raise UserError(
+            f"{where}: {url} has no TLS cert directory: set tls_cert_dir (ca.pem, cert.pem, key.pem), "
+            "or allow_plain_tcp = true to opt in to an unencrypted, unauthenticated engine."
+        )
     return Endpoint("http://" + rest, "tcp", None, None, False, via)
 
 
@@ -116,13 +130,19 @@ def _from_context(name: str, where: str, allow_plain: bool) -> Endpoint:
     try:
         ctx = ContextAPI.get_context(name)
     except docker.errors.DockerException as exc:
-        raise UserError(f"{where}: Docker context {name!r} cannot be read ({exc}): check it with 'docker context inspect {name}'.") from None
+        raise UserError(
+            f"{where}: Docker context {name!r} cannot be read ({exc}): check it with 'docker context inspect {name}'."
+        ) from None
     if ctx is None:
-        raise UserError(f"{where}: there is no Docker context {name!r} (looked in $DOCKER_CONFIG, default ~/.docker, "
-                        f"which needs a config.json): create it with 'docker context create {name} --docker host=...'.")
+        raise UserError(
+            f"{where}: there is no Docker context {name!r} (looked in $DOCKER_CONFIG, default ~/.docker, "
+            f"which needs a config.json): create it with 'docker context create {name} --docker host=...'."
+        )
     host = ctx.Host
     if not host:
-        raise UserError(f"{where}: Docker context {name!r} has no docker endpoint host: recreate it with --docker host=URL.")
+        raise UserError(
+            f"{where}: Docker context {name!r} has no docker endpoint host: recreate it with --docker host=URL."
+        )
     via = f"context:{name}"
     if host.startswith("tcp://"):
         tls = ctx.TLSConfig
@@ -130,27 +150,36 @@ def _from_context(name: str, where: str, allow_plain: bool) -> Endpoint:
             return _tcp(host, None, False, allow_plain, where, via)
         verify = bool(tls.verify)
         cert_dir = str(Path(tls.cert[0]).parent) if tls.cert else None
-        return Endpoint("https://" + host[len("tcp://"):], "tcp+tls", tls, cert_dir, verify, via)
+        return Endpoint("https://" + host[len("tcp://") :], "tcp+tls", tls, cert_dir, verify, via)
     return _simple(host, where, via)
 
 
 def _docker_machine_env(name: str, where: str) -> dict[str, str]:
     """Runs ``docker-machine env NAME`` (Docker Toolbox) and parses its exports."""
     try:
-        out = subprocess.run(["docker-machine", "env", "--shell", "bash", name], capture_output=True,
-                             text=True, timeout=60, check=False)
+        out = subprocess.run(
+            ["docker-machine", "env", "--shell", "bash", name], capture_output=True, text=True, timeout=60, check=False
+        )
     except FileNotFoundError:
-        raise UserError(f"{where}: machine:{name} needs docker-machine on PATH: install Docker Toolbox or docker-machine.") from None
+        raise UserError(
+            f"{where}: machine:{name} needs docker-machine on PATH: install Docker Toolbox or docker-machine."
+        ) from None
     except subprocess.TimeoutExpired:
-        raise UserError(f"{where}: 'docker-machine env {name}' did not answer in 60 s: check that the VM is running (docker-machine start {name}).") from None
+        raise UserError(
+            f"{where}: 'docker-machine env {name}' did not answer in 60 s: check that the VM is running "
+            f"(docker-machine start {name})."
+        ) from None
     if out.returncode != 0:
         first = (out.stderr or out.stdout).strip().splitlines()[:1]
-        raise UserError(f"{where}: 'docker-machine env {name}' failed ({first[0] if first else 'no output'}): start it with docker-machine start {name}.")
+        raise UserError(
+            f"{where}: 'docker-machine env {name}' failed ({first[0] if first else 'no output'}): start it with "
+            f"docker-machine start {name}."
+        )
     env: dict[str, str] = {}
     for line in out.stdout.splitlines():
         line = line.strip()
         if line.startswith("export ") and "=" in line:
-            key, _, value = line[len("export "):].partition("=")
+            key, _, value = line[len("export ") :].partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
 
@@ -158,8 +187,10 @@ def _docker_machine_env(name: str, where: str) -> dict[str, str]:
 def _machine_facts(name: str) -> dict[str, Any]:
     """The Toolbox VM's driver and boot2docker version, where docker-machine tells them."""
     facts: dict[str, Any] = {"name": name}
-    for key, args in (("driver", ["inspect", "--format", "{{.DriverName}}", name]),
-                      ("boot2docker", ["ssh", name, "cat /etc/version 2>/dev/null || uname -r"])):
+    for key, args in (
+        ("driver", ["inspect", "--format", "{{.DriverName}}", name]),
+        ("boot2docker", ["ssh", name, "cat /etc/version 2>/dev/null || uname -r"]),
+    ):
         try:
             out = subprocess.run(["docker-machine", *args], capture_output=True, text=True, timeout=30, check=False)
             if out.returncode == 0:
@@ -175,8 +206,10 @@ def resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None) 
     if ep.tls is not None and (target.tls_max_version or target.tls_hostname):
         ep = Endpoint(**{**ep.__dict__, "tls_max_version": target.tls_max_version, "tls_hostname": target.tls_hostname})
     elif target.tls_hostname:
-        raise UserError(f"mode {target.name!r}: tls_hostname is set but {ep.base_url} is not a TLS endpoint: "
-                        "remove tls_hostname, or give the mode a tls_cert_dir.")
+        raise UserError(
+            f"mode {target.name!r}: tls_hostname is set but {ep.base_url} is not a TLS endpoint: "
+            "remove tls_hostname, or give the mode a tls_cert_dir."
+        )
     return ep
 
 
@@ -192,9 +225,9 @@ def _resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None)
     if ep == "vm":
         return _vm(where)
     if ep.startswith("context:"):
-        return _from_context(ep[len("context:"):], where, target.allow_plain_tcp)
+        return _from_context(ep[len("context:") :], where, target.allow_plain_tcp)
     if ep.startswith("machine:"):
-        name = ep[len("machine:"):]
+        name = ep[len("machine:") :]
         resolved = _from_env(_docker_machine_env(name, where), where, target.allow_plain_tcp, via="docker-machine")
         return Endpoint(**{**resolved.__dict__, "machine": _machine_facts(name)})
     if ep.startswith("tcp://"):
@@ -208,8 +241,12 @@ def _vm(where: str) -> Endpoint:
     if state is None:
         raise UserError(f"{where}: the VM engine is not up: run 'isobench vm up' (make vm) first.")
     resolved = _tcp(state.endpoint(), state.cert_dir, True, False, where, "vm")
-    return Endpoint(**{**resolved.__dict__, "machine": {"driver": "qemu", "accel": state.accel,
-                                                        "kernel": state.kernel, "boot_s": state.boot_s}})
+    return Endpoint(
+        **{
+            **resolved.__dict__,
+            "machine": {"driver": "qemu", "accel": state.accel, "kernel": state.kernel, "boot_s": state.boot_s},
+        }
+    )
 
 
 class _TLSAdapter(requests.adapters.HTTPAdapter):
@@ -232,8 +269,11 @@ class _TLSAdapter(requests.adapters.HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        ctx = ssl.create_default_context(cafile=self._tls.ca_cert) if self._tls.verify and self._tls.ca_cert \
+        ctx = (
+            ssl.create_default_context(cafile=self._tls.ca_cert)
+            if self._tls.verify and self._tls.ca_cert
             else ssl.create_default_context()
+        )
         if not self._tls.verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -258,16 +298,23 @@ def make_client(endpoint: Endpoint, timeout: float, version: str = "auto") -> do
     docker-py's own "auto" asks before the client can be configured, so the negotiation is
     done here, after the transport settings below are in place.
     """
-    kwargs: dict[str, Any] = {"base_url": endpoint.base_url, "timeout": timeout,
-                              "version": docker.constants.MINIMUM_DOCKER_API_VERSION if version == "auto" else version}
+    kwargs: dict[str, Any] = {
+        "base_url": endpoint.base_url,
+        "timeout": timeout,
+        "version": docker.constants.MINIMUM_DOCKER_API_VERSION if version == "auto" else version,
+    }
     if endpoint.tls is not None:
         kwargs["tls"] = endpoint.tls
     if endpoint.scheme == "ssh":
         kwargs["use_ssh_client"] = False
     client = docker.APIClient(**kwargs)
     if endpoint.tls is not None and (endpoint.tls_max_version == "1.2" or endpoint.tls_hostname):
-        client.mount("https://", _TLSAdapter(endpoint.tls, endpoint.tls_max_version, endpoint.tls_hostname,
-                                             pool_connections=10, pool_maxsize=10))
+        client.mount(
+            "https://",
+            _TLSAdapter(
+                endpoint.tls, endpoint.tls_max_version, endpoint.tls_hostname, pool_connections=10, pool_maxsize=10
+            ),
+        )
     # Not from the environment: requests would let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
     # the engine's own ca.pem (so TLS to a docker-machine CA fails wherever they are set),
     # and it re-reads proxy settings on every request (~0.6 ms each here).

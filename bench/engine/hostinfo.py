@@ -102,5 +102,8 @@ def _virt_hint() -> str | None:
 
 
 def python_facts() -> dict[str, Any]:
-    return {"version": platform.python_version(), "implementation": platform.python_implementation(),
-            "executable_bits": 64 if sys.maxsize > 2**32 else 32}
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable_bits": 64 if sys.maxsize > 2**32 else 32,
+    }

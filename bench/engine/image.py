@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import shutil
 import struct
 import tarfile
@@ -35,11 +34,11 @@ def is_static_elf(path: Path) -> bool:
         if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit only
             return False
         endian = "<" if head[5] == 1 else ">"
-        phoff, = struct.unpack_from(endian + "Q", head, 0x20)
+        (phoff,) = struct.unpack_from(endian + "Q", head, 0x20)
         phentsize, phnum = struct.unpack_from(endian + "HH", head, 0x36)
         for i in range(phnum):
             fh.seek(phoff + i * phentsize)
-            p_type, = struct.unpack(endian + "I", fh.read(4))
+            (p_type,) = struct.unpack(endian + "I", fh.read(4))
             if p_type == PT_INTERP:
                 return False
     return True
@@ -68,9 +67,21 @@ def _header(name: str, kind: bytes, mode: int, size: int = 0, linkname: str = ""
     field that could vary between hosts is pinned: mtime 0, owner 0:0 with no names.
     Byte-for-byte what Python 3.11's tarfile writes for the same entry, so images built
     by the earlier recipe keep their layer digest."""
-    head = b"".join([name.encode().ljust(100, b"\0"), _octal(mode, 8), _octal(0, 8), _octal(0, 8),
-                     _octal(size, 12), _octal(0, 12), b" " * 8, kind, linkname.encode().ljust(100, b"\0"),
-                     b"ustar\x0000", b"\0" * (32 + 32 + 8 + 8 + 155)]).ljust(BLOCK, b"\0")
+    head = b"".join(
+        [
+            name.encode().ljust(100, b"\0"),
+            _octal(mode, 8),
+            _octal(0, 8),
+            _octal(0, 8),
+            _octal(size, 12),
+            _octal(0, 12),
+            b" " * 8,
+            kind,
+            linkname.encode().ljust(100, b"\0"),
+            b"ustar\x0000",
+            b"\0" * (32 + 32 + 8 + 8 + 155),
+        ]
+    ).ljust(BLOCK, b"\0")
     checksum = b"%06o\0" % sum(head)  # computed with the checksum field as spaces
     return head[:148] + checksum + head[155:]
 
@@ -83,8 +94,7 @@ def rootfs_tar(busybox: Path) -> bytes:
     """
     data = busybox.read_bytes()
     parts = [_header(d + "/", tarfile.DIRTYPE, 0o755) for d in DIRS]
-    parts += [_header("bin/busybox", tarfile.REGTYPE, 0o755, len(data)), data,
-              b"\0" * (-len(data) % BLOCK)]
+    parts += [_header("bin/busybox", tarfile.REGTYPE, 0o755, len(data)), data, b"\0" * (-len(data) % BLOCK)]
     parts += [_header(f"bin/{a}", tarfile.SYMTYPE, 0o644, linkname="busybox") for a in APPLETS]
     out = b"".join(parts) + b"\0" * (2 * BLOCK)  # end-of-archive marker
     return out + b"\0" * (-len(out) % RECORD)
@@ -119,10 +129,17 @@ def content_identity(img: dict[str, Any]) -> dict[str, Any]:
     the OS version, which process isolation depends on).
     """
     cfg = img.get("Config") or {}
-    return {"layers": list((img.get("RootFS") or {}).get("Layers") or []),
-            "cmd": cfg.get("Cmd"), "entrypoint": cfg.get("Entrypoint"), "env": cfg.get("Env"),
-            "working_dir": cfg.get("WorkingDir") or "", "user": cfg.get("User") or "",
-            "os": img.get("Os"), "os_version": img.get("OsVersion"), "architecture": img.get("Architecture")}
+    return {
+        "layers": list((img.get("RootFS") or {}).get("Layers") or []),
+        "cmd": cfg.get("Cmd"),
+        "entrypoint": cfg.get("Entrypoint"),
+        "env": cfg.get("Env"),
+        "working_dir": cfg.get("WorkingDir") or "",
+        "user": cfg.get("User") or "",
+        "os": img.get("Os"),
+        "os_version": img.get("OsVersion"),
+        "architecture": img.get("Architecture"),
+    }
 
 
 def build_record(img: dict[str, Any], busybox: Optional[Path] = None) -> dict[str, Any]:
@@ -131,16 +148,24 @@ def build_record(img: dict[str, Any], busybox: Optional[Path] = None) -> dict[st
     try:
         expected, busybox_sha = expected_layer(busybox)
     except (UserError, OSError) as exc:
-        return {"expected_layer": None, "reproducible": None,
-                "reason": f"no static busybox to rebuild the layer from here ({exc})"}
+        return {
+            "expected_layer": None,
+            "reproducible": None,
+            "reason": f"no static busybox to rebuild the layer from here ({exc})",
+        }
     observed = list((img.get("RootFS") or {}).get("Layers") or [])
-    return {"recipe": "busybox-static rootfs, deterministic tar (mtime 0, owner 0:0, fixed order)",
-            "busybox_sha256": busybox_sha, "expected_layer": expected,
-            "observed_layers": observed, "reproducible": observed == [expected]}
+    return {
+        "recipe": "busybox-static rootfs, deterministic tar (mtime 0, owner 0:0, fixed order)",
+        "busybox_sha256": busybox_sha,
+        "expected_layer": expected,
+        "observed_layers": observed,
+        "reproducible": observed == [expected],
+    }
 
 
-def ensure_image(client: docker.APIClient, ref: str = LINUX_IMAGE, force: bool = False,
-                 busybox: Optional[Path] = None) -> tuple[str, bool]:
+def ensure_image(
+    client: docker.APIClient, ref: str = LINUX_IMAGE, force: bool = False, busybox: Optional[Path] = None
+) -> tuple[str, bool]:
     """(image id, built now?). Leaves an existing image alone unless ``force``."""
     if not force:
         try:

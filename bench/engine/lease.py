@@ -75,26 +75,47 @@ class Holder:
 
     @staticmethod
     def me(run_id: str, ttl_s: float, generation: int, guest: bool) -> "Holder":
-        return Holder(run_id=run_id, host=socket.gethostname(), pid=os.getpid(), pid_start=_pid_start(os.getpid()),
-                      boot_id=_boot_id(), started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                      expires_ns=time.time_ns() + int(ttl_s * 1e9), generation=generation, guest=guest)
+        return Holder(
+            run_id=run_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            pid_start=_pid_start(os.getpid()),
+            boot_id=_boot_id(),
+            started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            expires_ns=time.time_ns() + int(ttl_s * 1e9),
+            generation=generation,
+            guest=guest,
+        )
 
     def labels(self) -> dict[str, str]:
-        return {LEASE_LABEL: self.run_id, f"{LEASE_LABEL}.host": self.host, f"{LEASE_LABEL}.pid": str(self.pid),
-                f"{LEASE_LABEL}.pid_start": self.pid_start, f"{LEASE_LABEL}.boot_id": self.boot_id,
-                f"{LEASE_LABEL}.started": self.started, f"{LEASE_LABEL}.expires_ns": str(self.expires_ns),
-                f"{LEASE_LABEL}.generation": str(self.generation), f"{LEASE_LABEL}.guest": "1" if self.guest else "0"}
+        return {
+            LEASE_LABEL: self.run_id,
+            f"{LEASE_LABEL}.host": self.host,
+            f"{LEASE_LABEL}.pid": str(self.pid),
+            f"{LEASE_LABEL}.pid_start": self.pid_start,
+            f"{LEASE_LABEL}.boot_id": self.boot_id,
+            f"{LEASE_LABEL}.started": self.started,
+            f"{LEASE_LABEL}.expires_ns": str(self.expires_ns),
+            f"{LEASE_LABEL}.generation": str(self.generation),
+            f"{LEASE_LABEL}.guest": "1" if self.guest else "0",
+        }
 
     @staticmethod
     def from_container(c: dict[str, Any]) -> Optional["Holder"]:
         lab = c.get("Labels") or {}
         try:
-            return Holder(run_id=lab[LEASE_LABEL], host=lab.get(f"{LEASE_LABEL}.host", "?"),
-                          pid=int(lab.get(f"{LEASE_LABEL}.pid", "0")), pid_start=lab.get(f"{LEASE_LABEL}.pid_start", ""),
-                          boot_id=lab.get(f"{LEASE_LABEL}.boot_id", ""), started=lab.get(f"{LEASE_LABEL}.started", "?"),
-                          expires_ns=int(lab.get(f"{LEASE_LABEL}.expires_ns", "0")),
-                          generation=int(lab.get(f"{LEASE_LABEL}.generation", "0")),
-                          guest=lab.get(f"{LEASE_LABEL}.guest") == "1", container=str(c.get("Id", "")))
+            return Holder(
+                run_id=lab[LEASE_LABEL],
+                host=lab.get(f"{LEASE_LABEL}.host", "?"),
+                pid=int(lab.get(f"{LEASE_LABEL}.pid", "0")),
+                pid_start=lab.get(f"{LEASE_LABEL}.pid_start", ""),
+                boot_id=lab.get(f"{LEASE_LABEL}.boot_id", ""),
+                started=lab.get(f"{LEASE_LABEL}.started", "?"),
+                expires_ns=int(lab.get(f"{LEASE_LABEL}.expires_ns", "0")),
+                generation=int(lab.get(f"{LEASE_LABEL}.generation", "0")),
+                guest=lab.get(f"{LEASE_LABEL}.guest") == "1",
+                container=str(c.get("Id", "")),
+            )
         except (KeyError, ValueError):
             return None  # not one of ours, or damaged: treated as absent
 
@@ -113,8 +134,9 @@ class Holder:
 
 def holders(client: docker.APIClient, timeout: float = 30.0) -> list[Holder]:
     """Every lease and guest sentinel on the engine."""
-    found = call_with_timeout(lambda: client.containers(all=True, filters={"label": LEASE_LABEL}), timeout,
-                              "lease list")
+    found = call_with_timeout(
+        lambda: client.containers(all=True, filters={"label": LEASE_LABEL}), timeout, "lease list"
+    )
     return [h for h in (Holder.from_container(c) for c in found) if h is not None]
 
 
@@ -126,17 +148,26 @@ def live_runs(client: docker.APIClient, timeout: float = 30.0) -> set[str]:
 
 class LeaseConflict(UserError):
     def __init__(self, where: str, holder: Holder) -> None:
-        super().__init__(f"the engine at {where} is leased by another isobench run ({holder.describe()}): wait for it "
-                         "to end, or pass --allow-concurrent to run beside it (both result sets are then marked "
-                         "concurrent).")
+        super().__init__(
+            f"the engine at {where} is leased by another isobench run ({holder.describe()}): wait for it "
+            "to end, or pass --allow-concurrent to run beside it (both result sets are then marked "
+            "concurrent)."
+        )
         self.holder = holder
 
 
 class EngineLease:
     """The lease of one engine for one run (see the module doc)."""
 
-    def __init__(self, client: docker.APIClient, image: str, run_id: str, where: str,
-                 ttl_s: float = DEFAULT_TTL_S, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: docker.APIClient,
+        image: str,
+        run_id: str,
+        where: str,
+        ttl_s: float = DEFAULT_TTL_S,
+        timeout: float = 30.0,
+    ) -> None:
         self.client, self.image, self.run_id, self.where = client, image, run_id, where
         self.ttl_s, self.timeout = ttl_s, timeout
         self.mine: Optional[Holder] = None  # the generation this run holds
@@ -156,9 +187,13 @@ class EngineLease:
     # -- taking, renewing, releasing ---------------------------------------------------
 
     def _create(self, name: str, holder: Holder) -> Holder:
-        created = call_with_timeout(lambda: self.client.create_container(
-            self.image, command=["isobench-lease"], name=name, labels=holder.labels(), network_disabled=True),
-            self.timeout, "lease create")
+        created = call_with_timeout(
+            lambda: self.client.create_container(
+                self.image, command=["isobench-lease"], name=name, labels=holder.labels(), network_disabled=True
+            ),
+            self.timeout,
+            "lease create",
+        )
         return Holder(**{**holder.__dict__, "container": created["Id"]})
 
     def _remove(self, holder: Holder) -> None:
@@ -166,13 +201,14 @@ class EngineLease:
         # generation left behind anyway is ignored by readers and removed by the next taker.
         for attempt in range(3):
             try:
-                call_with_timeout(lambda: self.client.remove_container(holder.container, force=True),
-                                  self.timeout, "lease remove")
+                call_with_timeout(
+                    lambda: self.client.remove_container(holder.container, force=True), self.timeout, "lease remove"
+                )
                 return
             except docker.errors.NotFound:
                 return
             except Exception:
-                time.sleep(0.2 * 2 ** attempt)
+                time.sleep(0.2 * 2**attempt)
 
     def acquire(self, allow_concurrent: bool = False) -> None:
         """Takes the lease, or (``allow_concurrent``) registers as a guest of the live holder.
@@ -188,8 +224,9 @@ class EngineLease:
                 return
             generation = current.generation + 1 if current else 1
             try:
-                self.mine = self._create(f"{NAME_PREFIX}{generation}", Holder.me(self.run_id, self.ttl_s,
-                                                                                generation, False))
+                self.mine = self._create(
+                    f"{NAME_PREFIX}{generation}", Holder.me(self.run_id, self.ttl_s, generation, False)
+                )
             except docker.errors.APIError as exc:
                 if exc.status_code == 409:
                     continue
@@ -199,8 +236,9 @@ class EngineLease:
                 if not h.guest or not h.is_live():
                     self._remove(h)
             return
-        raise UserError(f"could not take the lease of the engine at {self.where}: other runs kept taking it; "
-                        "try again.")
+        raise UserError(
+            f"could not take the lease of the engine at {self.where}: other runs kept taking it; try again."
+        )
 
     def renew_if_due(self) -> None:
         """Called between cycles (never during a timed phase): renews once a third of the TTL has passed,
@@ -212,8 +250,9 @@ class EngineLease:
         self.note_guests()
         old = self.mine
         try:
-            self.mine = self._create(f"{NAME_PREFIX}{old.generation + 1}",
-                                     Holder.me(self.run_id, self.ttl_s, old.generation + 1, False))
+            self.mine = self._create(
+                f"{NAME_PREFIX}{old.generation + 1}", Holder.me(self.run_id, self.ttl_s, old.generation + 1, False)
+            )
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 return  # the engine is busy or away: try again after the next cycle

@@ -17,13 +17,13 @@ from typing import Any, Optional
 
 import docker
 
-from bench.engine import endpoints
-from bench.engine import classify as failures
 from bench.core.config import Mode
-from bench.engine.endpoints import Endpoint
 from bench.core.errors import UserError
-from bench.engine.spec import create_kwargs
 from bench.core.watchdog import call_with_timeout
+from bench.engine import classify as failures
+from bench.engine import endpoints
+from bench.engine.endpoints import Endpoint
+from bench.engine.spec import create_kwargs
 
 PING_COUNT = 5
 
@@ -73,7 +73,7 @@ def _timed(fn: Any, seconds: float, what: str) -> tuple[Any, int]:
 
 ADVICE = {
     failures.TLS_ERROR: "check tls_cert_dir: the engine's certificate must be signed by its ca.pem, unexpired and "
-                        "issued to this address, and the engine must trust cert.pem",
+    "issued to this address, and the engine must trust cert.pem",
     failures.ENGINE_UNAVAILABLE: "is the engine running and listening there?",
     failures.TIMEOUT: "the engine did not answer in time: is it overloaded or hung?",
 }
@@ -86,8 +86,10 @@ def _engine_call(fn: Any, seconds: float, what: str, mode: Mode) -> Any:
         category, message = failures.classify(exc)
         hint = ADVICE.get(category) or failures.advice_for(category)
         advice = f"; {hint}" if hint else ""
-        raise Skip(category, f"mode {mode.name!r}: {what} to {mode.endpoint} failed ({category}): "
-                             f"{message.strip()[:300]}{advice}.") from None
+        raise Skip(
+            category,
+            f"mode {mode.name!r}: {what} to {mode.endpoint} failed ({category}): {message.strip()[:300]}{advice}.",
+        ) from None
 
 
 def round_trips(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -> dict[str, Any]:
@@ -95,8 +97,12 @@ def round_trips(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -
     every mode's results so it is never mistaken for isolation cost."""
     pings = [_engine_call(client.ping, mode.timeouts.ping, "ping", mode)[1] for _ in range(count)]
     versions = [_engine_call(client.version, mode.timeouts.ping, "version", mode)[1] for _ in range(count)]
-    return {"ping_rtt_ns": int(statistics.median(pings)), "ping_samples_ns": pings,
-            "version_rtt_ns": int(statistics.median(versions)), "version_samples_ns": versions}
+    return {
+        "ping_rtt_ns": int(statistics.median(pings)),
+        "ping_samples_ns": pings,
+        "version_rtt_ns": int(statistics.median(versions)),
+        "version_samples_ns": versions,
+    }
 
 
 def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
@@ -105,8 +111,7 @@ def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
     except UserError as exc:
         raise Skip("config", str(exc)) from None
     timeout = max(mode.timeouts.ping, mode.timeouts.create)
-    client, _ = _engine_call(lambda: endpoints.make_client(endpoint, timeout), mode.timeouts.ping + 5,
-                             "connect", mode)
+    client, _ = _engine_call(lambda: endpoints.make_client(endpoint, timeout), mode.timeouts.ping + 5, "connect", mode)
     return endpoint, client
 
 
@@ -124,17 +129,56 @@ def image_record(ref: str, img: dict[str, Any]) -> dict[str, Any]:
     VM boot re-imports), so the content identity goes beside it: what compare matches on."""
     from bench.engine.image import build_record, content_identity
 
-    record = {"ref": ref, "id": img.get("Id"), "size": img.get("Size"), "os": img.get("Os"),
-              "os_version": img.get("OsVersion"), "architecture": img.get("Architecture"),
-              "content": content_identity(img)}
+    record = {
+        "ref": ref,
+        "id": img.get("Id"),
+        "size": img.get("Size"),
+        "os": img.get("Os"),
+        "os_version": img.get("OsVersion"),
+        "architecture": img.get("Architecture"),
+        "content": content_identity(img),
+    }
     if ref.startswith("isobench/busybox"):  # built here from busybox: can it be rebuilt identically?
         record["build"] = build_record(img)
     return record
 
 
+def engine_record(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """What the header keeps of an engine: its GET /version and GET /info, the facts that matter."""
+    return {
+        "version": version.get("Version"), "api_version": version.get("ApiVersion"),
+        "min_api_version": version.get("MinAPIVersion"), "os": version.get("Os"), "arch": version.get("Arch"),
+        "kernel": version.get("KernelVersion"),
+        "components": {c.get("Name"): c.get("Version") for c in version.get("Components") or []},
+        "os_type": info.get("OSType"), "operating_system": info.get("OperatingSystem"),
+        "storage_driver": info.get("Driver"), "cgroup_driver": info.get("CgroupDriver"),
+        "cgroup_version": info.get("CgroupVersion"), "default_runtime": info.get("DefaultRuntime"),
+        "runtimes": sorted((info.get("Runtimes") or {}).keys()), "isolation_default": info.get("Isolation"),
+        "ncpu": info.get("NCPU"), "mem_total": info.get("MemTotal"), "name": info.get("Name"),
+        "security_options": info.get("SecurityOptions"),
+    }  # fmt: skip
+
+
+def _inspect_image(client: docker.APIClient, mode: Mode, image: str) -> dict[str, Any]:
+    try:
+        img, _ = _timed(lambda: client.inspect_image(image), mode.timeouts.create, "inspect image")
+    except docker.errors.ImageNotFound:
+        hint = (
+            "build it with 'isobench image'" if image.startswith("isobench/") else f"pull it with 'docker pull {image}'"
+        )
+        raise Skip("image_missing", f"mode {mode.name!r}: image {image!r} is not on the engine: {hint}.") from None
+    except Exception as exc:
+        category, message = failures.classify(exc)
+        raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
+    found: dict[str, Any] = img
+    return found
+
+
 def check_mode(mode: Mode, run_id: str) -> ModeCheck:
-    record: dict[str, Any] = {"requested": {"runtime": mode.runtime, "isolation": mode.isolation,
-                                            "image": mode.image}, "role": mode.role}
+    record: dict[str, Any] = {
+        "requested": {"runtime": mode.runtime, "isolation": mode.isolation, "image": mode.image},
+        "role": mode.role,
+    }
     try:
         endpoint, client = _connect(mode)
         record["endpoint"] = endpoint.record()
@@ -142,32 +186,16 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
         record.update(round_trips(client, mode))
         version, _ = _engine_call(client.version, mode.timeouts.ping, "version", mode)
         info, _ = _engine_call(client.info, mode.timeouts.ping, "info", mode)
-        runtimes = sorted((info.get("Runtimes") or {}).keys())
-        record["engine"] = {
-            "version": version.get("Version"), "api_version": version.get("ApiVersion"),
-            "min_api_version": version.get("MinAPIVersion"), "os": version.get("Os"),
-            "arch": version.get("Arch"), "kernel": version.get("KernelVersion"),
-            "components": {c.get("Name"): c.get("Version") for c in version.get("Components") or []},
-            "os_type": info.get("OSType"), "operating_system": info.get("OperatingSystem"),
-            "storage_driver": info.get("Driver"), "cgroup_driver": info.get("CgroupDriver"),
-            "cgroup_version": info.get("CgroupVersion"), "default_runtime": info.get("DefaultRuntime"),
-            "runtimes": runtimes, "isolation_default": info.get("Isolation"),
-            "ncpu": info.get("NCPU"), "mem_total": info.get("MemTotal"), "name": info.get("Name"),
-            "security_options": info.get("SecurityOptions"),
-        }
+        record["engine"] = engine_record(version, info)
+        runtimes = record["engine"]["runtimes"]
         if mode.runtime and mode.runtime not in runtimes:
-            raise Skip(failures.RUNTIME_UNKNOWN,
-                       f"mode {mode.name!r}: runtime {mode.runtime!r} is not registered with the engine "
-                       f"(it has {', '.join(runtimes) or 'none'}): add it to daemon.json \"runtimes\" and reload dockerd.")
+            raise Skip(
+                failures.RUNTIME_UNKNOWN,
+                f"mode {mode.name!r}: runtime {mode.runtime!r} is not registered with the engine "
+                f'(it has {", ".join(runtimes) or "none"}): add it to daemon.json "runtimes" and reload dockerd.',
+            )
         image = resolve_image(mode, version)
-        try:
-            img, _ = _timed(lambda: client.inspect_image(image), mode.timeouts.create, "inspect image")
-        except docker.errors.ImageNotFound:
-            hint = "build it with 'python -m bench image'" if image.startswith("isobench/") else f"pull it with 'docker pull {image}'"
-            raise Skip("image_missing", f"mode {mode.name!r}: image {image!r} is not on the engine: {hint}.") from None
-        except Exception as exc:
-            category, message = failures.classify(exc)
-            raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
+        img = _inspect_image(client, mode, image)
         record["image"] = image_record(image, img)
         if info.get("OSType") == "windows":
             record["windows"] = _windows_check(mode, version, info, img)
@@ -198,9 +226,13 @@ def _windows_check(mode: Mode, version: dict[str, Any], info: dict[str, Any], im
     facts["effective_isolation"] = isolation
     if host_build is None or image_build is None:
         return facts
-    verdict = (windows.hyperv_isolation_ok(host_build, image_build) if isolation == "hyperv"
-               else windows.process_isolation_ok(host_build, image_build, bool(facts.get("client")),
-                                                 facts.get("ubr"), facts["image_ubr"]))
+    verdict = (
+        windows.hyperv_isolation_ok(host_build, image_build)
+        if isolation == "hyperv"
+        else windows.process_isolation_ok(
+            host_build, image_build, bool(facts.get("client")), facts.get("ubr"), facts["image_ubr"]
+        )
+    )
     facts["compatibility"] = verdict.rule
     if not verdict.ok:
         raise Skip(failures.OS_MISMATCH, f"mode {mode.name!r}: {verdict.rule}.")
@@ -227,8 +259,11 @@ def _trial(client: docker.APIClient, mode: Mode, image: str, run_id: str, start:
             pass  # the run's sweep by label removes it
     host = info.get("HostConfig") or {}
     reported = host.get("Isolation") or ""
-    out: dict[str, Any] = {"isolation_reported": reported, "runtime_reported": host.get("Runtime"),
-                           "warnings": created.get("Warnings") or []}
+    out: dict[str, Any] = {
+        "isolation_reported": reported,
+        "runtime_reported": host.get("Runtime"),
+        "warnings": created.get("Warnings") or [],
+    }
     # An empty or "default" answer means the engine's default; anything else must match.
     out["isolation_mismatch"] = bool(reported) and reported not in ("default", mode.isolation)
     return out

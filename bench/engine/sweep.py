@@ -21,7 +21,8 @@ from bench.core.watchdog import call_with_timeout
 def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> list[dict[str, Any]]:
     selector = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
     found: list[dict[str, Any]] = call_with_timeout(
-        lambda: client.containers(all=True, filters={"label": selector}), timeout, "list")
+        lambda: client.containers(all=True, filters={"label": selector}), timeout, "list"
+    )
     return found
 
 
@@ -50,8 +51,9 @@ def remove_containers(client: docker.APIClient, cids: Collection[str], deadline_
     return removed, stuck
 
 
-def sweep(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0,
-          keep_runs: Collection[str] = ()) -> tuple[int, list[str]]:
+def sweep(
+    client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0, keep_runs: Collection[str] = ()
+) -> tuple[int, list[str]]:
     """Force-removes containers labelled with ``run_id`` (any isobench run when None), except
     those of the runs in ``keep_runs`` (runs that still hold a lease on this engine).
 

@@ -33,8 +33,7 @@ NANOSERVER_TAGS: dict[int, str] = {
 }
 
 # Client builds (Windows 10/11) whose nearest server image is another build.
-CLIENT_TO_SERVER: dict[int, int] = {19043: 19042, 19044: 19042, 19045: 19042, 22000: 20348, 22621: 20348,
-                                    22631: 20348}
+CLIENT_TO_SERVER: dict[int, int] = {19043: 19042, 19044: 19042, 19045: 19042, 22000: 20348, 22621: 20348, 22631: 20348}
 
 FIRST_CLIENT_PROCESS_BUILD = 17763  # Windows 10 1809: first client build that allows process isolation
 WINDOWS_11_FIRST_BUILD = 22000
@@ -88,8 +87,13 @@ class Verdict:
     rule: str
 
 
-def process_isolation_ok(host_build: int, image_build_no: int, client: bool, host_ubr: Optional[int] = None,
-                         image_ubr_no: Optional[int] = None) -> Verdict:
+def process_isolation_ok(
+    host_build: int,
+    image_build_no: int,
+    client: bool,
+    host_ubr: Optional[int] = None,
+    image_ubr_no: Optional[int] = None,
+) -> Verdict:
     """Can process isolation run an image of ``image_build_no`` on this host?
 
     Microsoft's rules (version-compatibility page): the kernel is shared, so the
@@ -99,24 +103,41 @@ def process_isolation_ok(host_build: int, image_build_no: int, client: bool, hos
     only on Server.
     """
     if client and host_build < FIRST_CLIENT_PROCESS_BUILD:
-        return Verdict(False, f"Windows 10 before 1809 (build {FIRST_CLIENT_PROCESS_BUILD}) allows only Hyper-V isolation on client editions")
-    if image_build_no == host_build == SERVER_2016_BUILD and None not in (host_ubr, image_ubr_no) \
-            and host_ubr != image_ubr_no:
-        return Verdict(False, f"on Windows Server 2016 process isolation needs the image revision ({image_build_no}."
-                              f"{image_ubr_no}) to equal the host's ({host_build}.{host_ubr}): pull the image tag "
-                              f"for the host's update, patch the host to match, or use hyperv isolation")
+        return Verdict(
+            False,
+            f"Windows 10 before 1809 (build {FIRST_CLIENT_PROCESS_BUILD}) allows only Hyper-V isolation on client "
+            "editions",
+        )
+    if (
+        image_build_no == host_build == SERVER_2016_BUILD
+        and None not in (host_ubr, image_ubr_no)
+        and host_ubr != image_ubr_no
+    ):
+        return Verdict(
+            False,
+            f"on Windows Server 2016 process isolation needs the image revision ({image_build_no}."
+            f"{image_ubr_no}) to equal the host's ({host_build}.{host_ubr}): pull the image tag "
+            f"for the host's update, patch the host to match, or use hyperv isolation",
+        )
     if image_build_no == host_build:
         return Verdict(True, "image and host builds match")
     if client and host_build >= WINDOWS_11_FIRST_BUILD and image_build_no == SERVER_2022_BUILD:
         return Verdict(True, "Windows 11 runs Windows Server 2022 images with process isolation")
-    return Verdict(False, f"process isolation needs the image build ({image_build_no}) to equal the host build ({host_build}): use the image tag for build {host_build} or hyperv isolation")
+    return Verdict(
+        False,
+        f"process isolation needs the image build ({image_build_no}) to equal the host build ({host_build}): use the "
+        f"image tag for build {host_build} or hyperv isolation",
+    )
 
 
 def hyperv_isolation_ok(host_build: int, image_build_no: int) -> Verdict:
     """Hyper-V isolation boots the image's own kernel in a utility VM: any image not newer than the host."""
     if image_build_no <= host_build:
         return Verdict(True, "Hyper-V isolation runs images up to the host's build")
-    return Verdict(False, f"the image build ({image_build_no}) is newer than the host ({host_build}): Hyper-V isolation cannot run it")
+    return Verdict(
+        False,
+        f"the image build ({image_build_no}) is newer than the host ({host_build}): Hyper-V isolation cannot run it",
+    )
 
 
 def engine_facts(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +150,7 @@ def engine_facts(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any
         "build": build_of(version),
         "ubr": int(ubr.group(1)) if ubr else None,
         "edition": os_name,
-        "client": not ("server" in os_name.lower()) if os_name else None,
+        "client": "server" not in os_name.lower() if os_name else None,
         "isolation_default": info.get("Isolation"),
         "docker_edition": (version.get("Platform") or {}).get("Name"),
         "docker_version": version.get("Version"),
@@ -139,8 +160,13 @@ def engine_facts(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any
 
 def _powershell(command: str, timeout: float = 20.0) -> Optional[str]:
     try:
-        out = subprocess.run(["powershell", "-NoProfile", "-NonInteractive", "-Command", command],
-                             capture_output=True, text=True, timeout=timeout, check=False)
+        out = subprocess.run(
+            ["powershell", "-NoProfile", "-NonInteractive", "-Command", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -171,7 +197,9 @@ def host_facts() -> dict[str, Any]:  # pragma: no cover - runs on Windows hosts 
     facts["win32_ver"] = list(platform.win32_ver())
     facts["is_client"] = (facts.get("installationtype") or "").lower() == "client"
     facts["defender_realtime"] = _powershell("(Get-MpComputerStatus).RealTimeProtectionEnabled")
-    facts["power_plan"] = _powershell("(Get-CimInstance -Namespace root\\cimv2\\power -ClassName Win32_PowerPlan | Where-Object IsActive).ElementName")
+    facts["power_plan"] = _powershell(
+        "(Get-CimInstance -Namespace root\\cimv2\\power -ClassName Win32_PowerPlan | Where-Object IsActive).ElementName"
+    )
     facts["hyperv_present"] = _powershell("(Get-CimInstance Win32_ComputerSystem).HypervisorPresent")
     facts["host_is_vm"] = _powershell("(Get-CimInstance Win32_ComputerSystem).Model")
     return facts

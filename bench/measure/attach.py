@@ -28,8 +28,8 @@ def read_first_line(sock: Any, marker: str) -> str:
         raw += chunk
         while len(raw) >= 8 and len(raw) >= 8 + int.from_bytes(raw[4:8], "big"):
             size = int.from_bytes(raw[4:8], "big")
-            out += raw[8:8 + size]
-            raw = raw[8 + size:]
+            out += raw[8 : 8 + size]
+            raw = raw[8 + size :]
         if len(out) > READY_LIMIT_BYTES:
             raise BadOutput(f"no newline in the first {READY_LIMIT_BYTES} bytes of output")
     line = out.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")

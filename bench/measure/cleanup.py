@@ -33,8 +33,9 @@ class StuckContainers:
         last: tuple[str, str] = ("", "")
         for attempt in range(CLEANUP_RETRIES):
             try:
-                call_with_timeout(lambda: rt.client.remove_container(cid, force=True), rt.mode.timeouts.remove,
-                                  "cleanup")
+                call_with_timeout(
+                    lambda: rt.client.remove_container(cid, force=True), rt.mode.timeouts.remove, "cleanup"
+                )
                 return self._done(base, cid, wall, t0, {"attempts": attempt + 1})
             except docker.errors.NotFound:
                 return self._done(base, cid, wall, t0, {"attempts": attempt + 1, "already_gone": True})
@@ -42,16 +43,30 @@ class StuckContainers:
                 last = classify.classify(exc)
                 if last[0] in (outcomes.TIMEOUT, outcomes.ENGINE_UNAVAILABLE):
                     break  # a hung runtime holds the container: retried at the run's end
-                time.sleep(0.5 * 2 ** attempt)
+                time.sleep(0.5 * 2**attempt)
         self.pending[cid] = rt
-        return sample_record(**base, phase=CLEANUP, duration_ns=time.perf_counter_ns() - t0, ok=False,
-                             error=outcomes.CLEANUP_FAILED, message=f"{last[0]}: {last[1]}", wall_ns=wall,
-                             cid=cid[:12])
+        return sample_record(
+            **base,
+            phase=CLEANUP,
+            duration_ns=time.perf_counter_ns() - t0,
+            ok=False,
+            error=outcomes.CLEANUP_FAILED,
+            message=f"{last[0]}: {last[1]}",
+            wall_ns=wall,
+            cid=cid[:12],
+        )
 
     @staticmethod
     def _done(base: dict[str, Any], cid: str, wall: int, t0: int, detail: dict[str, Any]) -> dict[str, Any]:
-        return sample_record(**base, phase=CLEANUP, duration_ns=time.perf_counter_ns() - t0, ok=True, wall_ns=wall,
-                             cid=cid[:12], detail=detail)
+        return sample_record(
+            **base,
+            phase=CLEANUP,
+            duration_ns=time.perf_counter_ns() - t0,
+            ok=True,
+            wall_ns=wall,
+            cid=cid[:12],
+            detail=detail,
+        )
 
     def retry(self, deadline_s: float) -> list[str]:
         """Removes every pending container at once, within ``deadline_s`` in all. Returns the short

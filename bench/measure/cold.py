@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from bench.engine.preflight import ModeRuntime
 
 
-def run_cold_cycle(executor: Executor, rt: "ModeRuntime", control: "EngineControl", round_no: int,
-                   pos: int) -> CycleResult:
+def run_cold_cycle(
+    executor: Executor, rt: "ModeRuntime", control: "EngineControl", round_no: int, pos: int
+) -> CycleResult:
     base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": False, "scenario": COLD}
     engine = executor.restart_engine(rt, control, base)
     if engine.failed is not None:

@@ -52,15 +52,29 @@ class _Recorder:
         self.removed = False
         self.phase_wall: dict[str, int] = {}
 
-    def add(self, phase: str, duration_ns: Optional[int], ok: bool, error: Optional[str] = None,
-            message: Optional[str] = None, detail: Optional[dict[str, Any]] = None) -> None:
+    def add(
+        self,
+        phase: str,
+        duration_ns: Optional[int],
+        ok: bool,
+        error: Optional[str] = None,
+        message: Optional[str] = None,
+        detail: Optional[dict[str, Any]] = None,
+    ) -> None:
         with self.clock.lock:
             if self.clock.abandoned:
                 raise Abandoned(phase)
             self.samples[phase] = sample_record(
-                **self.base, phase=phase, duration_ns=duration_ns, ok=ok, error=error, message=message,
-                wall_ns=self.phase_wall.get(phase, time.time_ns()), cid=self.cid[:12] if self.cid else None,
-                detail=detail)
+                **self.base,
+                phase=phase,
+                duration_ns=duration_ns,
+                ok=ok,
+                error=error,
+                message=message,
+                wall_ns=self.phase_wall.get(phase, time.time_ns()),
+                cid=self.cid[:12] if self.cid else None,
+                detail=detail,
+            )
 
 
 Check = Callable[[Any], Optional[tuple[str, str]]]
@@ -77,8 +91,16 @@ class _PhaseTimer:
         self.rec, self.clock = rec, clock
         self.last_end = 0
 
-    def __call__(self, phase: str, timeout: float, call: Callable[[], Any], check: Optional[Check] = None,
-                 detail: Optional[Detail] = None, contiguous: bool = False, go_on: bool = False) -> Any:
+    def __call__(
+        self,
+        phase: str,
+        timeout: float,
+        call: Callable[[], Any],
+        check: Optional[Check] = None,
+        detail: Optional[Detail] = None,
+        contiguous: bool = False,
+        go_on: bool = False,
+    ) -> Any:
         """``contiguous``: the phase starts where the previous one ended (ready after start);
         ``go_on``: a failed check still lets the cycle continue (a failed exec's container is
         still stopped and removed, and timed doing so)."""
@@ -134,20 +156,34 @@ class DockerExecutor:
         timed = _PhaseTimer(rec, clock)
         sock = None
         try:
-            created = timed("create", t.create, lambda: api.create_container(**kwargs),
-                            detail=lambda c, _: _created(rec, c))
+            created = timed(
+                "create", t.create, lambda: api.create_container(**kwargs), detail=lambda c, _: _created(rec, c)
+            )
             cid = created["Id"]
             # Attach before start so the first line cannot be missed; untimed set-up.
-            sock = timed.untimed("start", "attach", t.start, lambda: api.attach_socket(
-                cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}))
+            sock = timed.untimed(
+                "start",
+                "attach",
+                t.start,
+                lambda: api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}),
+            )
             timed("start", t.start, lambda: api.start(cid))
             timed("ready", t.ready, lambda: read_first_line(sock, mode.ready_marker), contiguous=True)
             close_socket(sock)
             sock = None
-            timed("exec", t.exec, lambda: _exec(api, cid, mode.exec_command),
-                  check=lambda exec_id: _exec_failure(api, exec_id, mode.exec_command), go_on=True)
-            timed("stop", mode.stop_grace_s + t.stop, lambda: api.stop(cid, timeout=mode.stop_grace_s),
-                  detail=lambda _, ns: _stop_detail(timed, api, cid, mode.stop_grace_s, t.stop, ns))
+            timed(
+                "exec",
+                t.exec,
+                lambda: _exec(api, cid, mode.exec_command),
+                check=lambda exec_id: _exec_failure(api, exec_id, mode.exec_command),
+                go_on=True,
+            )
+            timed(
+                "stop",
+                mode.stop_grace_s + t.stop,
+                lambda: api.stop(cid, timeout=mode.stop_grace_s),
+                detail=lambda _, ns: _stop_detail(timed, api, cid, mode.stop_grace_s, t.stop, ns),
+            )
             timed("remove", t.remove, lambda: api.remove_container(cid))
             rec.removed = True
         except (Abandoned, _Stop):
@@ -183,8 +219,15 @@ class DockerExecutor:
         # The worker may not have created its recorder if interrupted at once.
         rec = box.get("rec")
         cid = rec.cid if rec else None
-        samples = fill_missing(dict(rec.samples) if rec else {}, base, PHASES, timeout, stop_signal is not None,
-                               cid[:12] if cid else None, rec.phase_wall if rec else None)
+        samples = fill_missing(
+            dict(rec.samples) if rec else {},
+            base,
+            PHASES,
+            timeout,
+            stop_signal is not None,
+            cid[:12] if cid else None,
+            rec.phase_wall if rec else None,
+        )
         result = CycleResult(samples=samples, cid=cid, interrupted=stop_signal)
         if cid and not (rec and rec.removed):
             result.samples.append(self.stuck.cleanup(rt, cid, base))
@@ -231,10 +274,16 @@ def _stop_detail(timed: _PhaseTimer, api: Any, cid: str, grace_s: float, timeout
     """The engine's view of the cycle, inspected untimed after the stop."""
     state = timed.untimed("stop", "inspect", timeout, lambda: api.inspect_container(cid))
     st = state.get("State") or {}
-    return {"grace_s": grace_s, "exit_code": st.get("ExitCode"),
-            # The command ignored SIGTERM and was killed after the grace period:
-            # this stop time measures the grace period, not the runtime.
-            "used_grace": ns >= grace_s * 1e9 > 0,
-            "engine_view": {"created": state.get("Created"), "started_at": st.get("StartedAt"),
-                            "finished_at": st.get("FinishedAt"),
-                            "isolation": (state.get("HostConfig") or {}).get("Isolation")}}
+    return {
+        "grace_s": grace_s,
+        "exit_code": st.get("ExitCode"),
+        # The command ignored SIGTERM and was killed after the grace period:
+        # this stop time measures the grace period, not the runtime.
+        "used_grace": ns >= grace_s * 1e9 > 0,
+        "engine_view": {
+            "created": state.get("Created"),
+            "started_at": st.get("StartedAt"),
+            "finished_at": st.get("FinishedAt"),
+            "isolation": (state.get("HostConfig") or {}).get("Isolation"),
+        },
+    }

@@ -44,23 +44,39 @@ class EnginePhases:
 
 
 class Executor(Protocol):
-    def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool,
-                  scenario: str = WARM) -> CycleResult: ...
+    def run_cycle(
+        self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM
+    ) -> CycleResult: ...
 
     def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases: ...
 
     def retry_pending(self, deadline_s: float) -> list[str]: ...
 
 
-def not_run(base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None,
-            wall_ns: Optional[int] = None) -> dict[str, Any]:
-    return sample_record(**base, phase=phase, duration_ns=None, ok=False, error=outcomes.NOT_RUN,
-                         message=f"not run: {cause} failed", wall_ns=wall_ns or time.time_ns(), cid=cid)
+def not_run(
+    base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None
+) -> dict[str, Any]:
+    return sample_record(
+        **base,
+        phase=phase,
+        duration_ns=None,
+        ok=False,
+        error=outcomes.NOT_RUN,
+        message=f"not run: {cause} failed",
+        wall_ns=wall_ns or time.time_ns(),
+        cid=cid,
+    )
 
 
-def fill_missing(samples: dict[str, dict[str, Any]], base: dict[str, Any], phases: tuple[str, ...] = PHASES,
-                 timeout: Optional[outcomes.CallTimeout] = None, interrupted: bool = False,
-                 cid: Optional[str] = None, walls: Optional[dict[str, int]] = None) -> list[dict[str, Any]]:
+def fill_missing(
+    samples: dict[str, dict[str, Any]],
+    base: dict[str, Any],
+    phases: tuple[str, ...] = PHASES,
+    timeout: Optional[outcomes.CallTimeout] = None,
+    interrupted: bool = False,
+    cid: Optional[str] = None,
+    walls: Optional[dict[str, int]] = None,
+) -> list[dict[str, Any]]:
     """Every phase gets a sample, in order: the first missing one is `timeout` (it overran) or
     `interrupted` (a stop signal cut it), the rest `not_run` naming the phase that failed.
     Pure: the real, cold, scripted and synthetic paths all fill their gaps with it."""
@@ -74,12 +90,31 @@ def fill_missing(samples: dict[str, dict[str, Any]], base: dict[str, Any], phase
             continue
         wall = walls.get(p) or time.time_ns()
         if p == first_missing and timeout is not None:
-            out.append(sample_record(**base, phase=p, duration_ns=int(timeout.seconds * 1e9), ok=False,
-                                     error=outcomes.TIMEOUT, message=f"{timeout} (at {timeout.what})", wall_ns=wall,
-                                     cid=cid))
+            out.append(
+                sample_record(
+                    **base,
+                    phase=p,
+                    duration_ns=int(timeout.seconds * 1e9),
+                    ok=False,
+                    error=outcomes.TIMEOUT,
+                    message=f"{timeout} (at {timeout.what})",
+                    wall_ns=wall,
+                    cid=cid,
+                )
+            )
         elif p == first_missing and interrupted:
-            out.append(sample_record(**base, phase=p, duration_ns=None, ok=False, error=outcomes.INTERRUPTED,
-                                     message=f"run interrupted during {p}", wall_ns=wall, cid=cid))
+            out.append(
+                sample_record(
+                    **base,
+                    phase=p,
+                    duration_ns=None,
+                    ok=False,
+                    error=outcomes.INTERRUPTED,
+                    message=f"run interrupted during {p}",
+                    wall_ns=wall,
+                    cid=cid,
+                )
+            )
         else:
             out.append(not_run(base, p, failed_at or first_missing or "an earlier phase", cid, wall))
     return out
@@ -97,8 +132,7 @@ class ScriptedExecutor:
         self.script = script
         self.sleep = sleep
 
-    def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool,
-                  scenario: str = WARM) -> CycleResult:
+    def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
         base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         return CycleResult(samples=self._scripted(rt.mode.name, base, PHASES))
 
@@ -114,8 +148,15 @@ class ScriptedExecutor:
             wall = time.time_ns()
             outcome = self.script(name, phase, base["round"])
             if isinstance(outcome, str):
-                samples[phase] = sample_record(**base, phase=phase, duration_ns=None, ok=False, wall_ns=wall,
-                                               error=outcome, message=f"scripted {outcome}")
+                samples[phase] = sample_record(
+                    **base,
+                    phase=phase,
+                    duration_ns=None,
+                    ok=False,
+                    wall_ns=wall,
+                    error=outcome,
+                    message=f"scripted {outcome}",
+                )
                 break
             if self.sleep:
                 time.sleep(outcome / 1e9)

@@ -43,8 +43,9 @@ def _wait_for_ping(rt: ModeRuntime, endpoint: endpoints.Endpoint, deadline: floa
             time.sleep(PING_EVERY_S)
 
 
-def _phase(base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, dict[str, Any]]],
-           out: list[dict[str, Any]]) -> Optional[BaseException]:
+def _phase(
+    base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, dict[str, Any]]], out: list[dict[str, Any]]
+) -> Optional[BaseException]:
     """Runs one engine phase: ``work(t0)`` returns (duration_ns, detail). Appends its sample,
     success or not; returns the exception that ended it (a signal included), or None."""
     wall, t0 = time.time_ns(), time.perf_counter_ns()
@@ -53,13 +54,31 @@ def _phase(base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, di
         out.append(sample_record(**base, phase=phase, duration_ns=duration_ns, ok=True, wall_ns=wall, detail=detail))
         return None
     except (KeyboardInterrupt, Terminated) as exc:
-        out.append(sample_record(**base, phase=phase, duration_ns=None, ok=False, error=outcomes.INTERRUPTED,
-                                 message=f"run interrupted during {phase}", wall_ns=wall))
+        out.append(
+            sample_record(
+                **base,
+                phase=phase,
+                duration_ns=None,
+                ok=False,
+                error=outcomes.INTERRUPTED,
+                message=f"run interrupted during {phase}",
+                wall_ns=wall,
+            )
+        )
         return exc
     except Exception as exc:
         category, message = classify.classify(exc)
-        out.append(sample_record(**base, phase=phase, duration_ns=time.perf_counter_ns() - t0, ok=False,
-                                 error=category, message=message, wall_ns=wall))
+        out.append(
+            sample_record(
+                **base,
+                phase=phase,
+                duration_ns=time.perf_counter_ns() - t0,
+                ok=False,
+                error=category,
+                message=message,
+                wall_ns=wall,
+            )
+        )
         return exc
 
 
@@ -75,8 +94,11 @@ def restart_engine(rt: ModeRuntime, control: EngineControl, base: dict[str, Any]
         new_endpoint = call_with_timeout(control.start, t.engine_up, "engine_up")
         command_ns = time.perf_counter_ns() - t0
         endpoint = new_endpoint or rt.endpoint
-        client, attempts = call_with_timeout(lambda: _wait_for_ping(rt, endpoint, deadline),
-                                             max(1.0, deadline - time.monotonic()) + PING_TIMEOUT_S, "engine_up")
+        client, attempts = call_with_timeout(
+            lambda: _wait_for_ping(rt, endpoint, deadline),
+            max(1.0, deadline - time.monotonic()) + PING_TIMEOUT_S,
+            "engine_up",
+        )
         up_ns = time.perf_counter_ns() - t0
         rt.endpoint, rt.client = endpoint, client
         detail: dict[str, Any] = {"control": control.kind, "command_ns": command_ns, "pings": attempts}

@@ -55,9 +55,14 @@ def to_suite(rs: ResultSet) -> pyperf.BenchmarkSuite:
         vals = values[name]
         if not vals:
             continue
-        meta = {"name": name, "unit": "second", "hostname": str(host.get("hostname", "")),
-                "cpu_count": int(host.get("cpu_count") or 1), "isobench_run_id": rs.run_id,
-                "isobench_failed_samples": int(failed.get(name, 0))}
+        meta = {
+            "name": name,
+            "unit": "second",
+            "hostname": str(host.get("hostname", "")),
+            "cpu_count": int(host.get("cpu_count") or 1),
+            "isobench_run_id": rs.run_id,
+            "isobench_failed_samples": int(failed.get(name, 0)),
+        }
         runs = [pyperf.Run([v], metadata=meta, collect_metadata=False) for v in vals]
         benches.append(pyperf.Benchmark(runs))
     return pyperf.BenchmarkSuite(benches)

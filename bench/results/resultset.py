@@ -28,11 +28,11 @@ from __future__ import annotations
 import json
 import operator
 import os
-
-import orjson
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
+
+import orjson
 
 from bench.core.errors import UserError
 
@@ -71,15 +71,42 @@ class ResultFileError(UserError):
     """A result file that cannot be read; the message names the file and line."""
 
 
-def sample_record(*, round: int, pos: int, mode: str, phase: str, duration_ns: Optional[int], ok: bool,
-                  warmup: bool, wall_ns: int, error: Optional[str] = None, message: Optional[str] = None,
-                  cid: Optional[str] = None, engine: Optional[dict[str, Any]] = None,
-                  detail: Optional[dict[str, Any]] = None, scenario: str = "warm") -> dict[str, Any]:
+def sample_record(
+    *,
+    round: int,
+    pos: int,
+    mode: str,
+    phase: str,
+    duration_ns: Optional[int],
+    ok: bool,
+    warmup: bool,
+    wall_ns: int,
+    error: Optional[str] = None,
+    message: Optional[str] = None,
+    cid: Optional[str] = None,
+    engine: Optional[dict[str, Any]] = None,
+    detail: Optional[dict[str, Any]] = None,
+    scenario: str = "warm",
+) -> dict[str, Any]:
     """One phase sample as it goes on disk. ``duration_ns`` of a failed sample is the
     time until the failure (or None when the phase never ran): never a success time."""
-    return {"type": "sample", "round": round, "pos": pos, "mode": mode, "phase": phase,
-            "duration_ns": duration_ns, "ok": ok, "error": error, "message": message, "warmup": warmup,
-            "wall_ns": wall_ns, "cid": cid, "engine": engine, "detail": detail, "scenario": scenario}
+    return {
+        "type": "sample",
+        "round": round,
+        "pos": pos,
+        "mode": mode,
+        "phase": phase,
+        "duration_ns": duration_ns,
+        "ok": ok,
+        "error": error,
+        "message": message,
+        "warmup": warmup,
+        "wall_ns": wall_ns,
+        "cid": cid,
+        "engine": engine,
+        "detail": detail,
+        "scenario": scenario,
+    }
 
 
 def _dumps(record: dict[str, Any]) -> str:
@@ -165,13 +192,20 @@ def check_header(rec: Any, where: str) -> dict[str, Any]:
     if not isinstance(rec, dict) or rec.get("type") != "header":
         raise ResultFileError(f"{where}: the first line is not an isobench header: is this an isobench result set?")
     if rec.get("schema") != SCHEMA_NAME:
-        raise ResultFileError(f"{where}: schema is {rec.get('schema')!r}, not {SCHEMA_NAME!r}: this is not an isobench result set.")
+        raise ResultFileError(
+            f"{where}: schema is {rec.get('schema')!r}, not {SCHEMA_NAME!r}: this is not an isobench result set."
+        )
     version = rec.get("version")
     if version not in SUPPORTED_VERSIONS:
-        raise ResultFileError(f"{where}: schema version {version!r} is not one this isobench reads ({', '.join(map(str, SUPPORTED_VERSIONS))}): upgrade isobench or re-run the benchmark.")
+        raise ResultFileError(
+            f"{where}: schema version {version!r} is not one this isobench reads "
+            f"({', '.join(map(str, SUPPORTED_VERSIONS))}): upgrade isobench or re-run the benchmark."
+        )
     for key, kind in (("run_id", str), ("modes", dict), ("host", dict)):
         if not isinstance(rec.get(key), kind):
-            raise ResultFileError(f"{where}: the header's {key} is missing or not a {kind.__name__}: the file is damaged.")
+            raise ResultFileError(
+                f"{where}: the header's {key} is missing or not a {kind.__name__}: the file is damaged."
+            )
     return rec
 
 
@@ -201,7 +235,9 @@ def check_sample(rec: dict[str, Any], where: str) -> None:
     if rec["ok"] and rec["duration_ns"] is None:
         raise ResultFileError(f"{where}: a successful sample has no duration_ns: the file is damaged.")
     if rec.get("scenario") not in SCENARIO_VALUES:
-        raise ResultFileError(f"{where}: sample scenario is {rec.get('scenario')!r}, expected \"warm\" or \"cold\": the file is damaged.")
+        raise ResultFileError(
+            f'{where}: sample scenario is {rec.get("scenario")!r}, expected "warm" or "cold": the file is damaged.'
+        )
 
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -223,7 +259,9 @@ def _lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, list[bytes]]]
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
-        raise ResultFileError(f"result file {path} does not exist: pass the path of a .jsonl file under results/.") from None
+        raise ResultFileError(
+            f"result file {path} does not exist: pass the path of a .jsonl file under results/."
+        ) from None
     except IsADirectoryError:
         raise ResultFileError(f"{path} is a directory: pass the path of a .jsonl result file.") from None
     except OSError as exc:
@@ -238,7 +276,9 @@ def _lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, list[bytes]]]
                 try:
                     orjson.loads(chunk[-1])
                 except orjson.JSONDecodeError:
-                    warnings.append(f"{path}:{first + len(chunk) - 1}: truncated last line ignored (the run was cut off mid-write).")
+                    warnings.append(
+                        f"{path}:{first + len(chunk) - 1}: truncated last line ignored (the run was cut off mid-write)."
+                    )
                     chunk.pop()
             if chunk:
                 yield first, chunk
@@ -256,7 +296,9 @@ def _parse_chunk(path: Path, first: int, chunk: list[bytes]) -> list[Any]:
         try:
             orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise ResultFileError(f"{path}:{first + i}: not a JSON record: the file is damaged (only a truncated last line is tolerated).") from None
+            raise ResultFileError(
+                f"{path}:{first + i}: not a JSON record: the file is damaged (only a truncated last line is tolerated)."
+            ) from None
     return [orjson.loads(raw) for raw in chunk]
 
 
@@ -264,13 +306,17 @@ _SAMPLE_KEYS = tuple(SAMPLE_FIELDS)
 _get_all = operator.itemgetter(*_SAMPLE_KEYS)
 
 
-def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns,
-                   defaults: dict[str, Any]) -> None:
+def _check_samples(
+    samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns, defaults: dict[str, Any]
+) -> None:
     """Checks a batch of samples column by column (fast for a million lines); the first bad
     one is reported through check_sample, so the message is the same as record by record."""
     try:
-        cols = dict(zip(_SAMPLE_KEYS, map(list, zip(*map(_get_all, samples))))) if samples else \
-            {k: [] for k in _SAMPLE_KEYS}
+        cols = (
+            dict(zip(_SAMPLE_KEYS, map(list, zip(*map(_get_all, samples)))))
+            if samples
+            else {k: [] for k in _SAMPLE_KEYS}
+        )
     except KeyError:  # a field is missing somewhere: a required one is an error, others read as null
         for i, rec in enumerate(samples):
             check_sample(rec, f"{path}:{linenos[i]}")
@@ -280,7 +326,11 @@ def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path
         if not set(map(type, col)) <= set(kinds):
             i = next(i for i, v in enumerate(col) if type(v) not in kinds)
             check_sample(samples[i], f"{path}:{linenos[i]}")
-    bad = [i for i, (d, ok) in enumerate(zip(cols["duration_ns"], cols["ok"])) if (d is None and ok) or (d is not None and d < 0)]
+    bad = [
+        i
+        for i, (d, ok) in enumerate(zip(cols["duration_ns"], cols["ok"]))
+        if (d is None and ok) or (d is not None and d < 0)
+    ]
     if not set(cols["scenario"]) <= SCENARIO_VALUES:
         bad.append(next(i for i, v in enumerate(cols["scenario"]) if v not in SCENARIO_VALUES))
         bad.sort()
@@ -335,14 +385,16 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             last_kind = "sample"
         else:
             samples, linenos = [], []
-        for lineno, rec, kind in (() if linenos else zip(range(first + start, first + len(recs)), recs[start:], kinds)):
+        for lineno, rec, kind in () if linenos else zip(range(first + start, first + len(recs)), recs[start:], kinds):
             last_kind = kind
             if kind == "sample":
                 samples.append(rec)
                 linenos.append(lineno)
             elif kind == "end":
                 if rec.get("status") not in END_STATUSES:
-                    raise ResultFileError(f"{path}:{lineno}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}.")
+                    raise ResultFileError(
+                        f"{path}:{lineno}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}."
+                    )
                 end = rec
             elif kind == "resume":
                 resumes.append(rec)

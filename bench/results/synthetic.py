@@ -35,27 +35,65 @@ class SyntheticMode:
 
 
 # An image's content identity as preflight records it (bench.engine.image.content_identity).
-IMAGE_CONTENT = {"layers": ["sha256:" + "1" * 64], "cmd": ["/bin/sh"], "entrypoint": None, "env": None,
-                 "working_dir": "", "user": "", "os": "linux", "os_version": None, "architecture": "amd64"}
+IMAGE_CONTENT = {
+    "layers": ["sha256:" + "1" * 64],
+    "cmd": ["/bin/sh"],
+    "entrypoint": None,
+    "env": None,
+    "working_dir": "",
+    "user": "",
+    "os": "linux",
+    "os_version": None,
+    "architecture": "amd64",
+}
 
 
-def header(modes: list[SyntheticMode], run_id: Optional[str] = None, host: Optional[dict] = None,
-           engine_version: str = "20.10.24", image_id: str = "sha256:" + "0" * 64, seed: int = 0,
-           image_content: Optional[dict] = IMAGE_CONTENT) -> dict:
+def header(
+    modes: list[SyntheticMode],
+    run_id: Optional[str] = None,
+    host: Optional[dict] = None,
+    engine_version: str = "20.10.24",
+    image_id: str = "sha256:" + "0" * 64,
+    seed: int = 0,
+    image_content: Optional[dict] = IMAGE_CONTENT,
+) -> dict:
     """``image_content=None`` writes a header as isobench did before it recorded content identity."""
-    host = host or {"hostname": "synthetic", "os": "Linux", "kernel": "6.1", "cpu_model": "synthetic CPU",
-                    "cpu_count": 2, "memory_bytes": 2**34}
+    host = host or {
+        "hostname": "synthetic",
+        "os": "Linux",
+        "kernel": "6.1",
+        "cpu_model": "synthetic CPU",
+        "cpu_count": 2,
+        "memory_bytes": 2**34,
+    }
     image: dict = {"id": image_id, "size": 1}
     if image_content is not None:
         image["content"] = image_content
-    modes_record = {m.name: {"role": m.role, "engine": {"version": engine_version, "os_type": "linux"},
-                             "image": dict(image), "requested": {"runtime": m.name, "isolation": "default"},
-                             "ping_rtt_ns": 1_000_000, "version_rtt_ns": 1_500_000,
-                             "endpoint": {"url": "scripted", "scheme": "scripted"}} for m in modes}
-    return header_record(run_id=run_id or uuid.uuid4().hex[:12], seed=seed, config={"source": "synthetic"},
-                         host=host, python={"version": "3"}, packages={"isobench": "synthetic"}, modes=modes_record,
-                         skipped={}, swept_at_start=0, harness={"executor": "scripted"},
-                         created="2026-11-28T00:00:00+00:00")
+    modes_record = {
+        m.name: {
+            "role": m.role,
+            "engine": {"version": engine_version, "os_type": "linux"},
+            "image": dict(image),
+            "requested": {"runtime": m.name, "isolation": "default"},
+            "ping_rtt_ns": 1_000_000,
+            "version_rtt_ns": 1_500_000,
+            "endpoint": {"url": "scripted", "scheme": "scripted"},
+        }
+        for m in modes
+    }
+    return header_record(
+        run_id=run_id or uuid.uuid4().hex[:12],
+        seed=seed,
+        config={"source": "synthetic"},
+        host=host,
+        python={"version": "3"},
+        packages={"isobench": "synthetic"},
+        modes=modes_record,
+        skipped={},
+        swept_at_start=0,
+        harness={"executor": "scripted"},
+        created="2026-11-28T00:00:00+00:00",
+    )
 
 
 def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: int = 0) -> Path:
@@ -79,9 +117,22 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
                         dur, ok, err, failed = None, False, m.failure_error, True
                     else:
                         dur, ok, err = int(m.phase_ms[ph] * 1e6 * noise[r, p_i]), True, None
-                    lines.append(json.dumps(sample_record(
-                        round=r, pos=m_i, mode=m.name, phase=ph, duration_ns=dur, ok=ok, warmup=False,
-                        wall_ns=wall + r * 1_000_000_000 + p_i, error=err), separators=(",", ":")))
+                    lines.append(
+                        json.dumps(
+                            sample_record(
+                                round=r,
+                                pos=m_i,
+                                mode=m.name,
+                                phase=ph,
+                                duration_ns=dur,
+                                ok=ok,
+                                warmup=False,
+                                wall_ns=wall + r * 1_000_000_000 + p_i,
+                                error=err,
+                            ),
+                            separators=(",", ":"),
+                        )
+                    )
             fh.write("\n".join(lines) + "\n")
         fh.write(json.dumps({"type": "end", "status": "complete", "reason": "synthetic"}) + "\n")
     return path

@@ -13,7 +13,15 @@ import time
 from typing import Callable, Optional, Protocol, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, TaskID, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressView(Protocol):
@@ -114,9 +122,16 @@ class RichProgress:
         self._medians = _Medians()
         self._silent = False
         self._progress = Progress(
-            TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            TextColumn("{task.fields[medians]}"), console=self.console, transient=False)
+            TextColumn("[bold]{task.fields[phase]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[medians]}"),
+            console=self.console,
+            transient=False,
+        )
         self._task: Optional[TaskID] = None
 
     def _safely(self, draw: Callable[[], object]) -> None:

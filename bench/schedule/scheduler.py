@@ -82,12 +82,20 @@ class Outcome:
 
 
 class Scheduler:
-    def __init__(self, settings: RunSettings, runtimes: Sequence["ModeRuntime"], executor: Executor, writer: ResultWriter,
-                 seed: int, progress: Optional[ProgressView] = None,
-                 reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
-                 clock: Callable[[], float] = time.monotonic, first_round: int = 0,
-                 controls: Optional[dict[str, "EngineControl"]] = None,
-                 between_cycles: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self,
+        settings: RunSettings,
+        runtimes: Sequence["ModeRuntime"],
+        executor: Executor,
+        writer: ResultWriter,
+        seed: int,
+        progress: Optional[ProgressView] = None,
+        reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
+        clock: Callable[[], float] = time.monotonic,
+        first_round: int = 0,
+        controls: Optional[dict[str, "EngineControl"]] = None,
+        between_cycles: Optional[Callable[[], None]] = None,
+    ) -> None:
         self.settings = settings
         self.runtimes = list(runtimes)
         self.executor = executor
@@ -108,8 +116,7 @@ class Scheduler:
         s = self.settings
         if s.precision is None or measured < s.min_rounds:
             return False
-        return all(relative_halfwidth(self.tally.startups.get(rt.mode.name, [])) <= s.precision
-                   for rt in self.runtimes)
+        return all(relative_halfwidth(self.tally.startups.get(rt.mode.name, [])) <= s.precision for rt in self.runtimes)
 
     def _run_round(self, round_no: int, warmup: bool, cold: bool = False) -> Optional[str]:
         """Runs one round; returns a reason to stop the run as failed, or None. A cold round
@@ -134,10 +141,14 @@ class Scheduler:
                 self.between_cycles()
             if (result.engine_down or result.engine_unavailable) and not self._wait_for_engine(rt):
                 if cold:
-                    return (f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
-                            f"({self.settings.reconnect_s:g} s of reconnect attempts)")
-                return (f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
-                        "of reconnect attempts")
+                    return (
+                        f"the engine of mode {rt.mode.name!r} did not come back after a cold cycle "
+                        f"({self.settings.reconnect_s:g} s of reconnect attempts)"
+                    )
+                return (
+                    f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
+                    "of reconnect attempts"
+                )
         self.progress.round_done()
         return None
 
@@ -224,14 +235,23 @@ class Scheduler:
             self._next_round, self._measured = round_no, measured
 
 
-def end_record(outcome: Outcome, swept: int, leaked: list[str],
-               leases: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def end_record(
+    outcome: Outcome, swept: int, leaked: list[str], leases: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
     """``leases``: engine url -> what the run's lease saw (runs that joined with --allow-concurrent,
     a lease lost to another run); see bench.engine.lease."""
     leases = leases or {}
     joined = sorted({g["run_id"] for rec in leases.values() for g in rec.get("concurrent_with", [])})
-    return {"type": "end", "status": outcome.status, "reason": outcome.reason,
-            "measured_rounds": outcome.measured_rounds, "measured_cycles": outcome.tally.cycles,
-            "counts": outcome.tally.counts, "swept_at_end": swept, "leaked": leaked,
-            "ended_ns": time.time_ns(), "leases": leases, "concurrent_with": joined}
-
+    return {
+        "type": "end",
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "measured_rounds": outcome.measured_rounds,
+        "measured_cycles": outcome.tally.cycles,
+        "counts": outcome.tally.counts,
+        "swept_at_end": swept,
+        "leaked": leaked,
+        "ended_ns": time.time_ns(),
+        "leases": leases,
+        "concurrent_with": joined,
+    }

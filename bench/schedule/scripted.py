@@ -29,8 +29,9 @@ def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], 
     return script
 
 
-def scripted_run(path: Path, modes: list[SyntheticMode], rounds: int, warmup: int = 1, seed: int = 0,
-                 **header_kw: Any) -> Path:
+def scripted_run(
+    path: Path, modes: list[SyntheticMode], rounds: int, warmup: int = 1, seed: int = 0, **header_kw: Any
+) -> Path:
     """A full run through Scheduler + ScriptedExecutor + ResultWriter."""
     writer = resultset.ResultWriter.create(path, header(modes, seed=seed, **header_kw))
     runtimes: list[Any] = [SimpleNamespace(mode=SimpleNamespace(name=m.name)) for m in modes]

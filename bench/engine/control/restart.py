@@ -33,12 +33,12 @@ from typing import Any, Optional, Protocol
 
 import docker
 
-from bench.engine.control.vm import qemu as vm
-from bench.engine.control.vm.state import load_state
 from bench.core.config import Mode
-from bench.engine.endpoints import Endpoint, resolve
 from bench.core.errors import UserError
 from bench.engine.classify import EngineControlError
+from bench.engine.control.vm import qemu as vm
+from bench.engine.control.vm.state import load_state
+from bench.engine.endpoints import Endpoint, resolve
 
 # Our own dockerd children, by pid: a stopped child stays a zombie (its /proc entry
 # lingers) until reaped, so the wait for "gone" must reap what we started.
@@ -101,8 +101,9 @@ class SystemdControl(CommandControl):
 
     def __init__(self, unit: str = "docker") -> None:
         # docker.socket would start the service again on the next request.
-        super().__init__(("systemctl", "stop", f"{unit}.socket", f"{unit}.service"),
-                         ("systemctl", "start", f"{unit}.service"))
+        super().__init__(
+            ("systemctl", "stop", f"{unit}.socket", f"{unit}.service"), ("systemctl", "start", f"{unit}.service")
+        )
 
 
 class WindowsServiceControl(CommandControl):
@@ -120,7 +121,7 @@ class DockerMachineControl(_NoSetup):
 
     def __init__(self, mode: Mode) -> None:
         self.mode = mode
-        self.name = mode.endpoint[len("machine:"):]
+        self.name = mode.endpoint[len("machine:") :]
 
     def stop(self) -> None:
         _run(["docker-machine", "stop", self.name], "docker-machine stop", 600)
@@ -169,8 +170,11 @@ class VmControl:
 
     def record(self) -> dict[str, Any]:
         state = load_state()
-        return {"control": self.kind, "accel": state.accel if state else None,
-                "storage": "in the VM's memory: the image is loaded again after each boot (untimed)"}
+        return {
+            "control": self.kind,
+            "accel": state.accel if state else None,
+            "storage": "in the VM's memory: the image is loaded again after each boot (untimed)",
+        }
 
 
 class LocalDockerdControl(_NoSetup):
@@ -194,8 +198,15 @@ class LocalDockerdControl(_NoSetup):
         log = open(self._log, "ab") if self._log else subprocess.DEVNULL
         try:
             # A new session: dockerd must outlive this run, and not get the terminal's Ctrl-C.
-            proc = subprocess.Popen(self._argv, env=self._env, cwd=self._cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                self._argv,
+                env=self._env,
+                cwd=self._cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             if not isinstance(log, int):  # an opened file, not subprocess.DEVNULL
                 log.close()
@@ -215,8 +226,12 @@ def find_dockerd() -> Optional[int]:
     except (OSError, ValueError):
         pass
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _comm(int(entry.name)) == "dockerd" and not _gone(int(entry.name)) \
-                and not _has_own_pidfile(int(entry.name)):
+        if (
+            entry.name.isdigit()
+            and _comm(int(entry.name)) == "dockerd"
+            and not _gone(int(entry.name))
+            and not _has_own_pidfile(int(entry.name))
+        ):
             return int(entry.name)
     return None
 
@@ -256,8 +271,9 @@ def _process_launch(pid: int) -> tuple[list[str], dict[str, str], str, Optional[
     regular file its stdout goes to (its log), if any."""
     proc = Path(f"/proc/{pid}")
     argv = [a.decode() for a in (proc / "cmdline").read_bytes().split(b"\0") if a]
-    env = dict(kv.decode(errors="replace").split("=", 1) for kv in (proc / "environ").read_bytes().split(b"\0")
-               if b"=" in kv)
+    env = dict(
+        kv.decode(errors="replace").split("=", 1) for kv in (proc / "environ").read_bytes().split(b"\0") if b"=" in kv
+    )
     cwd = os.readlink(proc / "cwd")
     out = os.readlink(proc / "fd" / "1") if (proc / "fd" / "1").exists() else ""
     log = out if out.startswith("/") and Path(out).is_file() else None
@@ -294,4 +310,3 @@ def control_for(mode: Mode, endpoint: Endpoint) -> tuple[Optional[EngineControl]
         except OSError as exc:
             return None, f"cannot read how dockerd (pid {pid}) was started ({exc.strerror}): {how}"
     return None, f"isobench cannot stop and start the engine at {endpoint.base_url} by itself: {how}"
-

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from bench.core.errors import UserError
 from bench.engine.swarm.cluster import down, health, up
 from bench.engine.swarm.state import ClusterState, NodeState
 from bench.engine.swarm.state import load as load_state
 from bench.engine.swarm.status import status
-from bench.core.errors import UserError
 
 ACTIONS = ("up", "down", "status")
 

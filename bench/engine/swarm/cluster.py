@@ -21,12 +21,12 @@ from typing import Any, Callable, Iterator, Optional
 import docker
 import requests
 
+from bench.core.errors import UserError
 from bench.engine.swarm import daemon, kernel, layout, netns, procs, state, swarm, teardown
 from bench.engine.swarm.api import client, ping
 from bench.engine.swarm.cmd import CommandFailed
 from bench.engine.swarm.layout import MANAGER, NODES
 from bench.engine.swarm.state import ClusterState, NodeState
-from bench.core.errors import UserError
 
 Say = Callable[[str], Any]
 
@@ -55,17 +55,21 @@ def _require_root() -> None:
 
 # -- up ------------------------------------------------------------------------------
 
+
 def _network(st: ClusterState, say: Say) -> None:
     netns.create_hub()
     for spec in NODES:
         netns.add_node(spec)
         if any(r.startswith("default") for r in netns.routes(spec)):
-            raise UserError(f"namespace {spec.netns} has a default route: remove it "
-                            f"(ip -n {spec.netns} route del default).")
+            raise UserError(
+                f"namespace {spec.netns} has a default route: remove it (ip -n {spec.netns} route del default)."
+            )
     st.facts = kernel.facts(netns.probe_vxlan())
     state.save(st)
-    say(f"swarm: namespaces and bridge {layout.BRIDGE} ready ({layout.UNDERLAY}, no default route); "
-        f"IPVS {'yes' if st.facts['ipvs'] else 'no'}, VXLAN {'yes' if st.facts['vxlan'] else 'no'}")
+    say(
+        f"swarm: namespaces and bridge {layout.BRIDGE} ready ({layout.UNDERLAY}, no default route); "
+        f"IPVS {'yes' if st.facts['ipvs'] else 'no'}, VXLAN {'yes' if st.facts['vxlan'] else 'no'}"
+    )
 
 
 def _daemons(st: ClusterState, say: Say) -> None:
@@ -111,10 +115,14 @@ def _image(st: ClusterState, say: Say) -> None:
             swarm.load_image(spec, saved)
     found = {spec.name: swarm.image(spec) for spec in NODES}
     ids = {name: img["Id"] for name, img in found.items()}
-    st.image = {"ref": layout.IMAGE, "id": ids[MANAGER.name], "layer": layer, "ids": ids,
-                "same_id_everywhere": len(set(ids.values())) == 1,
-                "same_layer_everywhere": all((img.get("RootFS") or {}).get("Layers") == [layer]
-                                             for img in found.values())}
+    st.image = {
+        "ref": layout.IMAGE,
+        "id": ids[MANAGER.name],
+        "layer": layer,
+        "ids": ids,
+        "same_id_everywhere": len(set(ids.values())) == 1,
+        "same_layer_everywhere": all((img.get("RootFS") or {}).get("Layers") == [layer] for img in found.values()),
+    }
     if not st.image["same_id_everywhere"]:
         raise UserError(f"the nodes hold different images after docker load ({ids}): see {MANAGER.log}.")
     say(f"swarm: {layout.IMAGE} ({ids[MANAGER.name][7:19]}, layer {layer[7:19]}) on every node")
@@ -126,14 +134,19 @@ def _describe(st: ClusterState) -> None:
         node = st.node(spec.name)
         node.engine_version, node.storage_driver = info.get("ServerVersion"), info.get("Driver")
         if info.get("DefaultRuntime") != spec.runtime:
-            raise UserError(f"node {spec.name} defaults to {info.get('DefaultRuntime')} instead of {spec.runtime}: "
-                            f"see {spec.log}.")
+            raise UserError(
+                f"node {spec.name} defaults to {info.get('DefaultRuntime')} instead of {spec.runtime}: see {spec.log}."
+            )
 
 
 def _bring_up(say: Say) -> ClusterState:
     t0 = time.monotonic()
-    st = ClusterState(phase="starting", started=dt.datetime.now(dt.timezone.utc).isoformat(), owner_pid=os.getpid(),
-                      nodes=[NodeState.planned(spec) for spec in NODES])
+    st = ClusterState(
+        phase="starting",
+        started=dt.datetime.now(dt.timezone.utc).isoformat(),
+        owner_pid=os.getpid(),
+        nodes=[NodeState.planned(spec) for spec in NODES],
+    )
     state.save(st)  # before the first namespace: a `down` after a kill -9 knows there is something to clear
     marks = {}
     for step in (_network, _daemons, _swarm, _image):
@@ -200,6 +213,7 @@ def up(say: Say = print) -> ClusterState:
 
 # -- down ----------------------------------------------------------------------------
 
+
 def down(say: Say = print) -> bool:
     """Removes the swarm and verifies nothing of it is left; False when there was nothing to remove."""
     _require_root()
@@ -210,6 +224,7 @@ def down(say: Say = print) -> bool:
         teardown.teardown(say)
         left = teardown.leftovers()
         if left:
-            raise UserError(f"swarm down left {', '.join(left)} behind: run 'isobench swarm down' again, "
-                            "or remove it by hand.")
+            raise UserError(
+                f"swarm down left {', '.join(left)} behind: run 'isobench swarm down' again, or remove it by hand."
+            )
         return True

@@ -8,8 +8,16 @@ from typing import Optional, Sequence
 from bench.core.errors import UserError
 
 # What to install when a command is missing (Debian package names).
-PACKAGES = {"ip": "iproute2", "dockerd": "docker.io", "containerd": "containerd", "runsc": "runsc",
-            "unshare": "util-linux", "mount": "mount", "umount": "mount", "sh": "dash"}
+PACKAGES = {
+    "ip": "iproute2",
+    "dockerd": "docker.io",
+    "containerd": "containerd",
+    "runsc": "runsc",
+    "unshare": "util-linux",
+    "mount": "mount",
+    "umount": "mount",
+    "sh": "dash",
+}
 
 
 class CommandFailed(Exception):
@@ -26,13 +34,20 @@ def missing(tool: str) -> UserError:
     return UserError(f"{tool} is not installed: apt-get install {pkg}, then run 'isobench swarm up' again.")
 
 
-def run(argv: Sequence[str], timeout: float = 20.0, check: bool = True,
-        stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+def run(
+    argv: Sequence[str], timeout: float = 20.0, check: bool = True, stdin: Optional[str] = None
+) -> subprocess.CompletedProcess:
     """Runs ``argv`` (never through a shell) and returns it; raises CommandFailed when it fails
     and ``check``, or when it outlives ``timeout`` seconds (it is killed then)."""
     try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=stdin,
-                              stdin=None if stdin is not None else subprocess.DEVNULL)
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise missing(argv[0]) from None
     except subprocess.TimeoutExpired:

@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from bench.core.errors import UserError
 from bench.engine.swarm import layout
 from bench.engine.swarm.api import ping
 from bench.engine.swarm.layout import NodeSpec
-from bench.core.errors import UserError
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -47,17 +47,25 @@ def config(spec: NodeSpec, runsc: Optional[str]) -> dict[str, Any]:
     """The node's daemon.json: its own sockets, roots and containerd namespaces; no iptables, no
     default bridge, no forwarding, so nothing it does reaches past its namespace."""
     cfg: dict[str, Any] = {
-        "hosts": [spec.endpoint], "pidfile": str(spec.pidfile),
-        "data-root": str(spec.data_root), "exec-root": str(spec.exec_root),
+        "hosts": [spec.endpoint],
+        "pidfile": str(spec.pidfile),
+        "data-root": str(spec.data_root),
+        "exec-root": str(spec.exec_root),
         "containerd-namespace": spec.containerd_namespace,
         "containerd-plugins-namespace": f"{spec.containerd_namespace}-plugins",
         # its own engine key (engine ID), not /etc/docker/key.json shared with the host
         "deprecated-key-path": str(spec.dir / "key.json"),
-        "bridge": "none", "iptables": False, "ip6tables": False, "ip-masq": False, "ip-forward": False,
-        "userland-proxy": False, "dns": ["127.0.0.1"],
+        "bridge": "none",
+        "iptables": False,
+        "ip6tables": False,
+        "ip-masq": False,
+        "ip-forward": False,
+        "userland-proxy": False,
+        "dns": ["127.0.0.1"],
         "default-address-pools": [{"base": layout.LOCAL_POOL, "size": 24}],
         # its own cgroup parent: its containers are found (and any leftover killed) by it
-        "exec-opts": ["native.cgroupdriver=cgroupfs"], "cgroup-parent": spec.cgroup_parent,
+        "exec-opts": ["native.cgroupdriver=cgroupfs"],
+        "cgroup-parent": spec.cgroup_parent,
         "labels": [f"{k}={v}" for k, v in spec.labels.items()],
         "default-runtime": spec.runtime,
     }
@@ -100,13 +108,18 @@ def cgroup_mounts() -> list[str]:
 
 
 def script(spec: NodeSpec) -> str:
-    lines = ["#!/bin/sh", "# Written by bench.engine.swarm.daemon; see its docstring.", "set -e",
-             # the UTS namespace is the node's own (unshare --uts): this names the node in swarm
-             f"echo {spec.hostname} > /proc/sys/kernel/hostname", *cgroup_mounts(),
-             "mount -t tmpfs -o mode=755 isobench-swarm-run /run",
-             f"mount --bind {shlex.quote(str(spec.dir / 'resolv.conf'))} /etc/resolv.conf || "
-             "echo 'isobench: /etc/resolv.conf not replaced' >&2",
-             f"exec dockerd --config-file {shlex.quote(str(spec.config))}"]
+    lines = [
+        "#!/bin/sh",
+        "# Written by bench.engine.swarm.daemon; see its docstring.",
+        "set -e",
+        # the UTS namespace is the node's own (unshare --uts): this names the node in swarm
+        f"echo {spec.hostname} > /proc/sys/kernel/hostname",
+        *cgroup_mounts(),
+        "mount -t tmpfs -o mode=755 isobench-swarm-run /run",
+        f"mount --bind {shlex.quote(str(spec.dir / 'resolv.conf'))} /etc/resolv.conf || "
+        "echo 'isobench: /etc/resolv.conf not replaced' >&2",
+        f"exec dockerd --config-file {shlex.quote(str(spec.config))}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -124,12 +137,21 @@ def start(spec: NodeSpec) -> subprocess.Popen:
     own: ip, unshare and sh each exec the next."""
     argv = ["ip", "netns", "exec", spec.netns, "unshare", "--uts", "--", "sh", str(spec.script)]
     # A plain environment: DOCKER_RAMDISK, DOCKER_TMPDIR or proxies of the caller must not change the node.
-    env = {"PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+    env = {
+        "PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1",
+    }
     spec.log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.log, "wb") as log:  # this `up`'s log only
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True, close_fds=True)
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def last_error(spec: NodeSpec) -> str:
@@ -158,7 +180,9 @@ def wait_ready(procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOU
                 raise UserError(f"node {name}'s dockerd exited at start ({last_error(spec)}): see {spec.log}.")
         if time.monotonic() - t0 > timeout:
             late = sorted(set(procs) - set(ready))
-            raise UserError(f"node {', '.join(late)} did not answer within {timeout:.0f} s "
-                            f"({last_error(layout.node(late[0]))}): see {layout.node(late[0]).log}.")
+            raise UserError(
+                f"node {', '.join(late)} did not answer within {timeout:.0f} s "
+                f"({last_error(layout.node(late[0]))}): see {layout.node(late[0]).log}."
+            )
         time.sleep(0.1)
     return ready

@@ -17,9 +17,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench.core.errors import UserError
 from bench.engine.swarm import layout
 from bench.engine.swarm.cmd import missing
-from bench.core.errors import UserError
 
 TOOLS = ("ip", "dockerd", "containerd", "unshare", "mount", "sh")
 
@@ -36,8 +36,10 @@ def preflight() -> None:
     if not Path("/proc/self/ns/net").exists():
         raise UserError("this kernel has no network namespaces (CONFIG_NET_NS): the swarm cannot come up here.")
     if layout.longest_socket_path() > layout.UNIX_PATH_MAX:
-        raise UserError(f"the checkout path is too long for the nodes' unix sockets ({layout.longest_socket_path()} "
-                        f"> {layout.UNIX_PATH_MAX} bytes): move the repository to a shorter path.")
+        raise UserError(
+            f"the checkout path is too long for the nodes' unix sockets ({layout.longest_socket_path()} "
+            f"> {layout.UNIX_PATH_MAX} bytes): move the repository to a shorter path."
+        )
 
 
 def ipvs() -> tuple[bool, str]:
@@ -53,10 +55,13 @@ def ipvs() -> tuple[bool, str]:
 def facts(vxlan: tuple[bool, str]) -> dict[str, Any]:
     """The kernel facts the cluster depends on, for the state file and a result-set header."""
     has_ipvs, ipvs_why = ipvs()
-    reason = ("no IPVS: VIP load balancing and the ingress routing mesh cannot work, so services use DNS round robin "
-              "and publish no ports" if not has_ipvs else
-              "IPVS is present, but DNS round robin keeps the per-container IPVS set-up out of startup times "
-              "and matches hosts without it")
+    reason = (
+        "no IPVS: VIP load balancing and the ingress routing mesh cannot work, so services use DNS round robin "
+        "and publish no ports"
+        if not has_ipvs
+        else "IPVS is present, but DNS round robin keeps the per-container IPVS set-up out of startup times "
+        "and matches hosts without it"
+    )
     return {
         "kernel": platform.release(),
         "ipvs": has_ipvs,
@@ -68,13 +73,16 @@ def facts(vxlan: tuple[bool, str]) -> dict[str, Any]:
         "endpoint_mode_reason": reason,
         "published_ports": False,
         "ingress_network": "removed after swarm init (the routing mesh needs IPVS; nothing publishes ports)",
-        "overlay": ("VXLAN udp/4789 between node addresses on the hub bridge" if vxlan[0] else
-                    "unavailable: the kernel makes no VXLAN links, so services must attach to no overlay network"),
+        "overlay": (
+            "VXLAN udp/4789 between node addresses on the hub bridge"
+            if vxlan[0]
+            else "unavailable: the kernel makes no VXLAN links, so services must attach to no overlay network"
+        ),
         "underlay": layout.UNDERLAY,
         "overlay_pool": layout.OVERLAY_POOL,
         "local_pool": layout.LOCAL_POOL,
         "default_route_in_namespaces": False,
         "dns": "127.0.0.1 only (nodes and containers): every lookup stays on a loopback",
         "registry": "none: the image is imported and loaded on every node; DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 "
-                    "so no node tries to pull or pin it",
+        "so no node tries to pull or pin it",
     }

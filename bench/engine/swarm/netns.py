@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.core.errors import UserError
 from bench.engine.swarm import layout
 from bench.engine.swarm.cmd import CommandFailed, run
 from bench.engine.swarm.layout import BRIDGE, HUB_NETNS, NodeSpec
-from bench.core.errors import UserError
 
 NETNS_DIR = Path("/run/netns")
 VXLAN_PROBE = "isb-vxprobe"
@@ -34,15 +34,20 @@ def _kernel(argv: list[str], what: str, config: str) -> None:
     try:
         run(argv)
     except CommandFailed as exc:
-        raise UserError(f"the kernel could not {what} ({exc.detail}): the swarm needs {config}, "
-                        "so it cannot come up on this machine.") from None
+        raise UserError(
+            f"the kernel could not {what} ({exc.detail}): the swarm needs {config}, "
+            "so it cannot come up on this machine."
+        ) from None
 
 
 def create_hub() -> None:
     _kernel(["ip", "netns", "add", HUB_NETNS], "create a network namespace", "network namespaces (CONFIG_NET_NS)")
     run(["ip", "-n", HUB_NETNS, "link", "set", "lo", "up"])
-    _kernel(["ip", "-n", HUB_NETNS, "link", "add", BRIDGE, "type", "bridge"], "create a bridge",
-            "Linux bridges (CONFIG_BRIDGE)")
+    _kernel(
+        ["ip", "-n", HUB_NETNS, "link", "add", BRIDGE, "type", "bridge"],
+        "create a bridge",
+        "Linux bridges (CONFIG_BRIDGE)",
+    )
     run(["ip", "-n", HUB_NETNS, "link", "set", BRIDGE, "up"])
 
 
@@ -50,8 +55,11 @@ def add_node(spec: NodeSpec) -> None:
     """The node's namespace, its eth0 (the veth's node end) with its address, lo up, no default route."""
     ns = spec.netns
     run(["ip", "netns", "add", ns])
-    _kernel(["ip", "-n", HUB_NETNS, "link", "add", spec.veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
-            "create a veth pair", "veth devices (CONFIG_VETH)")
+    _kernel(
+        ["ip", "-n", HUB_NETNS, "link", "add", spec.veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+        "create a veth pair",
+        "veth devices (CONFIG_VETH)",
+    )
     run(["ip", "-n", HUB_NETNS, "link", "set", spec.veth, "master", BRIDGE, "up"])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(["ip", "-n", ns, "addr", "add", f"{spec.ip}/{layout.SUBNET_PREFIXLEN}", "dev", "eth0"])

@@ -20,8 +20,16 @@ from bench.engine.swarm.layout import NodeSpec
 HOST_PIDFILE = Path("/var/run/docker.pid")
 # Executables a node starts; a command line naming the state dir counts only for these, so a
 # shell that merely tails a node's log is never killed.
-NODE_BINARIES = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc", "runsc",
-                 "docker-init", "docker-proxy"}
+NODE_BINARIES = {
+    "dockerd",
+    "containerd",
+    "containerd-shim",
+    "containerd-shim-runc-v2",
+    "runc",
+    "runsc",
+    "docker-init",
+    "docker-proxy",
+}
 
 
 def _argv(pid: int) -> list[str]:
@@ -170,4 +178,3 @@ def reap(pids: Iterable[int]) -> None:
 
 def all_nodes_pids(mnts: dict[str, Optional[str]]) -> dict[str, set[int]]:
     return {s.name: node_pids(s, mnts.get(s.name)) for s in layout.NODES}
-

@@ -44,10 +44,21 @@ class NodeState:
 
     @classmethod
     def planned(cls, spec: NodeSpec) -> "NodeState":
-        return cls(name=spec.name, role=spec.role, runtime=spec.runtime, hostname=spec.hostname, netns=spec.netns,
-                   ip=spec.ip, endpoint=spec.endpoint, socket=str(spec.socket), cgroup_parent=spec.cgroup_parent,
-                   containerd_namespace=spec.containerd_namespace, data_root=str(spec.data_root),
-                   exec_root=str(spec.exec_root), log=str(spec.log))
+        return cls(
+            name=spec.name,
+            role=spec.role,
+            runtime=spec.runtime,
+            hostname=spec.hostname,
+            netns=spec.netns,
+            ip=spec.ip,
+            endpoint=spec.endpoint,
+            socket=str(spec.socket),
+            cgroup_parent=spec.cgroup_parent,
+            containerd_namespace=spec.containerd_namespace,
+            data_root=str(spec.data_root),
+            exec_root=str(spec.exec_root),
+            log=str(spec.log),
+        )
 
 
 @dataclass
@@ -74,10 +85,23 @@ class ClusterState:
 
     def header(self) -> dict[str, Any]:
         """What a result set measured on this swarm records about it (kernel facts and the cluster's shape)."""
-        return {"facts": dict(self.facts), "swarm_id": self.swarm_id, "image": dict(self.image),
-                "nodes": [{"name": n.name, "role": n.role, "runtime": n.runtime, "labels": dict(n.labels),
-                           "node_id": n.node_id, "engine_version": n.engine_version, "ip": n.ip}
-                          for n in self.nodes]}
+        return {
+            "facts": dict(self.facts),
+            "swarm_id": self.swarm_id,
+            "image": dict(self.image),
+            "nodes": [
+                {
+                    "name": n.name,
+                    "role": n.role,
+                    "runtime": n.runtime,
+                    "labels": dict(n.labels),
+                    "node_id": n.node_id,
+                    "engine_version": n.engine_version,
+                    "ip": n.ip,
+                }
+                for n in self.nodes
+            ],
+        }
 
 
 def save(state: ClusterState) -> None:

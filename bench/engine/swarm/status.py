@@ -39,10 +39,18 @@ def rows(st: ClusterState) -> list[tuple[str, ...]]:
         if (rec.get("ManagerStatus") or {}).get("Leader"):
             role += " (leader)"
         labels = (rec.get("Spec") or {}).get("Labels") or n.labels
-        out.append((n.name, role, (rec.get("Status") or {}).get("State", "unknown" if info else "no answer"),
-                    (rec.get("Spec") or {}).get("Availability", "unknown"), info.get("DefaultRuntime") or n.runtime,
-                    info.get("ServerVersion") or n.engine_version or "?", n.ip,
-                    ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"))
+        out.append(
+            (
+                n.name,
+                role,
+                (rec.get("Status") or {}).get("State", "unknown" if info else "no answer"),
+                (rec.get("Spec") or {}).get("Availability", "unknown"),
+                info.get("DefaultRuntime") or n.runtime,
+                info.get("ServerVersion") or n.engine_version or "?",
+                n.ip,
+                ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-",
+            )
+        )
     return out
 
 
@@ -59,13 +67,17 @@ def status(say: Callable[[str], Any] = print) -> int:
         say("swarm: not up" + (f", but {', '.join(left)} remain: run 'isobench swarm down'" if left else ""))
         return 1
     problem = health(st)
-    say(f"swarm: {'up' if problem is None else 'not healthy: ' + problem} (phase {st.phase}, since {st.started}, "
-        f"swarm {st.swarm_id or '-'}), manager {st.manager_endpoint}")
+    say(
+        f"swarm: {'up' if problem is None else 'not healthy: ' + problem} (phase {st.phase}, since {st.started}, "
+        f"swarm {st.swarm_id or '-'}), manager {st.manager_endpoint}"
+    )
     for line in _table([COLUMNS, *rows(st)]):
         say(line)
     f = st.facts
     if f:
-        say(f"kernel {f.get('kernel')}: IPVS {'yes' if f.get('ipvs') else 'no'}, VXLAN "
+        say(
+            f"kernel {f.get('kernel')}: IPVS {'yes' if f.get('ipvs') else 'no'}, VXLAN "
             f"{'yes' if f.get('vxlan') else 'no'}; endpoint mode {f.get('endpoint_mode')} "
-            f"({f.get('endpoint_mode_reason')})")
+            f"({f.get('endpoint_mode_reason')})"
+        )
     return 0 if problem is None else 1

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bench.core.errors import UserError
 from bench.engine.swarm import layout
 from bench.engine.swarm.api import client
 from bench.engine.swarm.layout import MANAGER, NodeSpec
-from bench.core.errors import UserError
 
 NODES_READY_S = 60.0
 
@@ -26,8 +26,13 @@ def addr(spec: NodeSpec) -> str:
 def init() -> str:
     """Makes MANAGER a one-node swarm with its overlay pool in layout.OVERLAY_POOL; returns the swarm id."""
     with client(MANAGER, timeout=60) as c:
-        c.init_swarm(advertise_addr=addr(MANAGER), listen_addr=addr(MANAGER), data_path_addr=MANAGER.ip,
-                     default_addr_pool=[layout.OVERLAY_POOL], subnet_size=layout.OVERLAY_SUBNET_SIZE)
+        c.init_swarm(
+            advertise_addr=addr(MANAGER),
+            listen_addr=addr(MANAGER),
+            data_path_addr=MANAGER.ip,
+            default_addr_pool=[layout.OVERLAY_POOL],
+            subnet_size=layout.OVERLAY_SUBNET_SIZE,
+        )
         return c.inspect_swarm()["ID"]
 
 
@@ -42,8 +47,9 @@ def remove_ingress(timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         while any(n.get("Ingress") or n.get("Name") == "ingress" for n in c.networks()):
             if time.monotonic() > deadline:
-                raise UserError(f"the manager did not remove its ingress network within {timeout:.0f} s: "
-                                f"see {MANAGER.log}.")
+                raise UserError(
+                    f"the manager did not remove its ingress network within {timeout:.0f} s: see {MANAGER.log}."
+                )
             time.sleep(0.1)
     return bool(nets)
 
@@ -52,8 +58,13 @@ def join(spec: NodeSpec) -> None:
     with client(MANAGER, timeout=30) as c:
         token = c.inspect_swarm()["JoinTokens"]["Worker" if spec.role == "worker" else "Manager"]
     with client(spec, timeout=60) as c:
-        c.join_swarm(remote_addrs=[addr(MANAGER)], join_token=token, listen_addr=addr(spec),
-                     advertise_addr=addr(spec), data_path_addr=spec.ip)
+        c.join_swarm(
+            remote_addrs=[addr(MANAGER)],
+            join_token=token,
+            listen_addr=addr(spec),
+            advertise_addr=addr(spec),
+            data_path_addr=spec.ip,
+        )
 
 
 def node_id(spec: NodeSpec) -> str:
@@ -67,13 +78,16 @@ def wait_ready(ids: dict[str, str], timeout: float = NODES_READY_S) -> list[dict
     with client(MANAGER, timeout=30) as c:
         while True:
             listed = {n["ID"]: n for n in c.nodes()}
-            missing = [name for name, nid in ids.items()
-                       if (listed.get(nid) or {}).get("Status", {}).get("State") != "ready"]
+            missing = [
+                name for name, nid in ids.items() if (listed.get(nid) or {}).get("Status", {}).get("State") != "ready"
+            ]
             if not missing:
                 return list(listed.values())
             if time.monotonic() > deadline:
-                raise UserError(f"node {', '.join(missing)} did not become ready in the swarm within "
-                                f"{timeout:.0f} s: see {layout.node(missing[0]).log}.")
+                raise UserError(
+                    f"node {', '.join(missing)} did not become ready in the swarm within "
+                    f"{timeout:.0f} s: see {layout.node(missing[0]).log}."
+                )
             time.sleep(0.2)
 
 

@@ -57,8 +57,11 @@ def _mounts() -> list[str]:
     ours = []
     for line in Path("/proc/self/mounts").read_text().splitlines():
         point = line.split()[1].replace("\\040", " ")
-        if point.startswith(str(layout.STATE_DIR) + "/") or point == str(layout.STATE_DIR) or \
-                point.startswith(f"{netns.NETNS_DIR}/{layout.PREFIX}-"):
+        if (
+            point.startswith(str(layout.STATE_DIR) + "/")
+            or point == str(layout.STATE_DIR)
+            or point.startswith(f"{netns.NETNS_DIR}/{layout.PREFIX}-")
+        ):
             ours.append(point)
     return ours
 
@@ -104,10 +107,19 @@ def teardown(say: Callable[[str], Any] = print, quiet: bool = False) -> dict[str
     unmounted = unmount_all()
     if layout.STATE_DIR.exists():
         shutil.rmtree(layout.STATE_DIR, ignore_errors=True)
-    report = {**stopped, "left_swarm": left_swarm, "namespaces": len(namespaces), "unmounted": unmounted,
-              "cgroups_stayed": stayed, "leave_s": round(leave_s, 2), "stop_s": round(stop_s, 2),
-              "seconds": round(time.monotonic() - t0, 2)}
+    report = {
+        **stopped,
+        "left_swarm": left_swarm,
+        "namespaces": len(namespaces),
+        "unmounted": unmounted,
+        "cgroups_stayed": stayed,
+        "leave_s": round(leave_s, 2),
+        "stop_s": round(stop_s, 2),
+        "seconds": round(time.monotonic() - t0, 2),
+    }
     if not quiet:
-        say(f"swarm: stopped {stopped['daemons']} node daemon(s), removed {len(namespaces)} namespace(s) "
-            f"(with the bridge and veths), {unmounted} mount(s) and {layout.STATE_DIR} in {report['seconds']} s")
+        say(
+            f"swarm: stopped {stopped['daemons']} node daemon(s), removed {len(namespaces)} namespace(s) "
+            f"(with the bridge and veths), {unmounted} mount(s) and {layout.STATE_DIR} in {report['seconds']} s"
+        )
     return report

@@ -12,8 +12,15 @@ from pathlib import Path
 
 from bench.core.errors import UserError
 
-BINARIES = ("/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc",
-            "/usr/bin/runc", "/usr/sbin/docker-init", "/usr/bin/docker-init")
+BINARIES = (
+    "/usr/sbin/dockerd",
+    "/usr/bin/containerd",
+    "/usr/bin/containerd-shim-runc-v2",
+    "/usr/sbin/runc",
+    "/usr/bin/runc",
+    "/usr/sbin/docker-init",
+    "/usr/bin/docker-init",
+)
 MODULES = ("virtio_net", "virtio_pci")
 INIT_MARKER = b"isobench-vm: starting dockerd"
 
@@ -42,10 +49,13 @@ dockerd -H tcp://0.0.0.0:2376 --tlsverify --tlscacert /certs/ca.pem --tlscert /c
 while :; do sleep 3600; done
 """
 
+
 def kernel_version() -> str:
     kernels = sorted(glob.glob("/boot/vmlinuz-*"))
     if not kernels:
-        raise UserError("no kernel in /boot: install linux-image-amd64 (apt-get install linux-image-amd64) to build the VM.")
+        raise UserError(
+            "no kernel in /boot: install linux-image-amd64 (apt-get install linux-image-amd64) to build the VM."
+        )
     return kernels[-1].split("vmlinuz-", 1)[1]
 
 
@@ -63,8 +73,9 @@ def _libs(binary: str) -> set[str]:
 def _modules(kver: str) -> list[str]:
     order: list[str] = []
     for mod in MODULES:
-        out = subprocess.run(["modprobe", "--show-depends", "-S", kver, mod], capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(
+            ["modprobe", "--show-depends", "-S", kver, mod], capture_output=True, text=True, check=False
+        ).stdout
         for line in out.splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "insmod" and parts[1] not in order:
@@ -101,8 +112,9 @@ def build_initramfs(cert_dir: Path, out: Path, kver: str) -> Path:
         init.chmod(0o755)
         listing = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
         with open(out, "wb") as fh:
-            subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing, stdout=fh,
-                           check=True)
+            subprocess.run(
+                ["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing, stdout=fh, check=True
+            )
     return out
 
 

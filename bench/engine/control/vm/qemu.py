@@ -40,27 +40,47 @@ def _ping(port: int, cert_dir: Path, timeout: float = 5.0) -> bool:
     from bench.engine.endpoints import make_client, resolve
 
     # TLS 1.2 as the vm-engine preset asks (see bench.core.presets: TCG breaks Go's ChaCha20)
-    target = EndpointSettings(endpoint=f"tcp://127.0.0.1:{port}", tls_cert_dir=str(cert_dir), tls_max_version="1.2",
-                              name="vm")
+    target = EndpointSettings(
+        endpoint=f"tcp://127.0.0.1:{port}", tls_cert_dir=str(cert_dir), tls_max_version="1.2", name="vm"
+    )
     try:
         return bool(make_client(resolve(target), timeout=timeout, version="1.41").ping())
     except Exception:
         return False
 
 
-def _boot(accel: str, kver: str, initrd: Path, port: int, cert_dir: Path, deadline_s: float) -> Optional[tuple[int, float]]:
+def _boot(
+    accel: str, kver: str, initrd: Path, port: int, cert_dir: Path, deadline_s: float
+) -> Optional[tuple[int, float]]:
     console = VM_DIR / "console.log"
-    cmd = ["qemu-system-x86_64", "-accel", accel, "-m", str(MEMORY_MB), "-smp", "2", "-nographic", "-no-reboot",
-           "-kernel", f"/boot/vmlinuz-{kver}", "-initrd", str(initrd),
-           "-append", "console=ttyS0 panic=-1 quiet",
-           "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-10.0.2.15:{GUEST_PORT}",
-           "-device", "virtio-net-pci,netdev=n0"]
+    cmd = [
+        "qemu-system-x86_64",
+        "-accel",
+        accel,
+        "-m",
+        str(MEMORY_MB),
+        "-smp",
+        "2",
+        "-nographic",
+        "-no-reboot",
+        "-kernel",
+        f"/boot/vmlinuz-{kver}",
+        "-initrd",
+        str(initrd),
+        "-append",
+        "console=ttyS0 panic=-1 quiet",
+        "-netdev",
+        f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-10.0.2.15:{GUEST_PORT}",
+        "-device",
+        "virtio-net-pci,netdev=n0",
+    ]
     if accel == "kvm":
         cmd[3:3] = ["-cpu", "host"]
     t0 = time.monotonic()
     with open(console, "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     # A guest that never reaches our /init (KVM without nested virtualisation hangs
     # like that) is given up on early rather than at the full deadline.
     init_deadline = INIT_MARKER_S[accel]
@@ -141,7 +161,10 @@ def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = 
 
 def _require_qemu() -> None:
     if shutil.which("qemu-system-x86_64") is None:
-        raise UserError("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86, then run 'python -m bench vm up' again.")
+        raise UserError(
+            "qemu-system-x86_64 is not installed: apt-get install qemu-system-x86, then run 'python -m bench vm up' "
+            "again."
+        )
 
 
 def _port_free(port: int) -> bool:
@@ -155,8 +178,15 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, port: Optional[int], say: Any,
-                owner_pid: Optional[int] = None) -> VMState:
+def _boot_first(
+    attempts: list[str],
+    kver: str,
+    initrd: Path,
+    cert_dir: Path,
+    port: Optional[int],
+    say: Any,
+    owner_pid: Optional[int] = None,
+) -> VMState:
     for accel in attempts:
         use_port = port if port and _port_free(port) else _free_port()
         say(f"vm: booting with {accel} ...")
@@ -165,9 +195,16 @@ def _boot_first(attempts: list[str], kver: str, initrd: Path, cert_dir: Path, po
             say(f"vm: {accel} did not bring the engine up" + (", falling back to TCG" if accel == "kvm" else ""))
             continue
         pid, boot_s = booted
-        state = VMState(pid=pid, port=use_port, cert_dir=str(cert_dir), accel=accel, kernel=kver,
-                        boot_s=round(boot_s, 2), started=dt.datetime.now(dt.timezone.utc).isoformat(),
-                        owner_pid=owner_pid)
+        state = VMState(
+            pid=pid,
+            port=use_port,
+            cert_dir=str(cert_dir),
+            accel=accel,
+            kernel=kver,
+            boot_s=round(boot_s, 2),
+            started=dt.datetime.now(dt.timezone.utc).isoformat(),
+            owner_pid=owner_pid,
+        )
         save_state(state)
         say(f"vm: engine ready at {state.endpoint()} after {boot_s:.1f} s ({accel})")
         return state
@@ -213,8 +250,10 @@ def status(say: Any = print) -> Optional[VMState]:
         say("vm: not running")
         return None
     ok = _ping(state.port, Path(state.cert_dir))
-    say(f"vm: pid {state.pid}, {state.endpoint()}, {state.accel}, booted in {state.boot_s} s, engine "
-        f"{'answers' if ok else 'does not answer'}")
+    say(
+        f"vm: pid {state.pid}, {state.endpoint()}, {state.accel}, booted in {state.boot_s} s, engine "
+        f"{'answers' if ok else 'does not answer'}"
+    )
     return state
 
 

@@ -11,7 +11,6 @@ from typing import Optional
 from bench.core.paths import VM_DIR
 
 
-
 @dataclass
 class VMState:
     pid: int
