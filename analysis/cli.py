@@ -133,7 +133,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.results]
     if len(paths) < 2:
-        raise UserError("compare needs at least two result sets: python -m analysis compare OLD NEW [MORE...].")
+        raise UserError("compare needs at least two result sets: isobench compare OLD NEW [MORE...].")
     out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     loaded = _load(check_result_paths(paths))
     frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"

@@ -86,7 +86,7 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
         if (img.get("build") or {}).get("reproducible") is False:
             out.notes.append(
                 f"{mode}: in {s} the test image is not the layer this host's busybox gives "
-                "(built by an older recipe or another busybox): 'python -m bench image --force' rebuilds it"
+                "(built by an older recipe or another busybox): 'isobench image --force' rebuilds it"
             )
     if out.mismatches:
         note = _busybox_note(mode, images)

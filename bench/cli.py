@@ -201,7 +201,7 @@ def cmd_image(args: argparse.Namespace) -> int:
             "as this host's busybox gives on every build"
             if rec["reproducible"]
             else rec.get("reason")
-            or "differs from what this host's busybox gives now: rebuild with 'python -m bench image --force'"
+            or "differs from what this host's busybox gives now: rebuild with 'isobench image --force'"
         )
     )
     return 0

@@ -87,7 +87,7 @@ def build_initramfs(cert_dir: Path, out: Path, kver: str) -> Path:
     busybox = shutil.which("busybox") or "/bin/busybox"
     bins = [b for b in BINARIES if os.path.exists(b)]
     if not any(b.endswith("dockerd") for b in bins):
-        raise UserError("dockerd is not installed: apt-get install docker.io, then run 'python -m bench vm up' again.")
+        raise UserError("dockerd is not installed: apt-get install docker.io, then run 'isobench vm up' again.")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "certs", "lib64"):
