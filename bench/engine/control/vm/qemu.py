@@ -162,8 +162,7 @@ def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = 
 def _require_qemu() -> None:
     if shutil.which("qemu-system-x86_64") is None:
         raise UserError(
-            "qemu-system-x86_64 is not installed: apt-get install qemu-system-x86, then run 'isobench vm up' "
-            "again."
+            "qemu-system-x86_64 is not installed: apt-get install qemu-system-x86, then run 'isobench vm up' again."
         )
 
 
