@@ -1,7 +1,9 @@
 """Result sets side by side: what changed between versions, with significance.
 
-Per mode and phase: old and new median, new/old ratio with a 95% CI, a
-Mann-Whitney U test, Holm correction across every comparison, and a verdict:
+Per mode and phase: old and new median, new/old ratio with a 95% CI and a
+Mann-Whitney U test, both over stretches of rounds so that drift within a run
+is not taken for a change (stats.batched_ratio_ci), Holm correction across
+every comparison, and a verdict:
 
 - ``slower`` / ``faster``: significant *and* beyond the minimum factor;
 - ``equivalent``: the whole CI inside the ±minimum-effect band (shown to be small);
@@ -87,6 +89,7 @@ class Row:
     p: float = math.nan
     p_adjusted: float = math.nan
     verdict: str = INCONCLUSIVE
+    method: str = ""  # "batches" (drift within a run allowed for) or "samples" (too few to batch)
     rounds_needed: Optional[int] = None  # per set, both run anew: most likely settles a "no change detected"
     more_rounds: Optional[int] = None  # rounds_needed beyond the rounds these sets have
     note: str = ""
@@ -161,11 +164,16 @@ def refusal(mismatches: dict[str, list[Any]], notes: list[str]) -> str:
     )
 
 
+def _in_time_order(g: pd.DataFrame) -> np.ndarray:
+    """Successful durations in round order: batches are stretches of time."""
+    ok = g[g["ok"]]
+    return ok["duration_ms"].to_numpy()[np.argsort(ok["round"].to_numpy(), kind="stable")]
+
+
 def _row(
     old: str, new: str, mode: str, phase: str, go: pd.DataFrame, gn: pd.DataFrame
 ) -> tuple[Row, np.ndarray, np.ndarray]:
-    a = go.loc[go["ok"], "duration_ms"].to_numpy()
-    b = gn.loc[gn["ok"], "duration_ms"].to_numpy()
+    a, b = _in_time_order(go), _in_time_order(gn)
     row = Row(
         mode,
         phase,
@@ -179,6 +187,19 @@ def _row(
         float(np.median(b)) if len(b) else math.nan,
     )
     return row, a, b
+
+
+def _estimate(row: Row, a: np.ndarray, b: np.ndarray) -> None:
+    """Ratio, CI and p: by stretches of rounds where both sides are long enough (drift within
+    a run allowed for: stats.batched_ratio_ci), else sample by sample."""
+    batched = stats.batched_ratio_ci(a, b)
+    if batched is not None:
+        row.ratio, row.ci_low, row.ci_high, row.p = batched
+        row.method = "batches"
+        return
+    row.ratio, row.ci_low, row.ci_high = stats.ratio_ci(a, b, paired=False)
+    _, row.p = stats.rank_test(a, b, paired=False)
+    row.method = "samples"
 
 
 def _pairs(
@@ -203,8 +224,7 @@ def _pairs(
                 if len(a) < 3 or len(b) < 3:
                     row.note = "too few successful samples to compare"
                     continue
-                row.ratio, row.ci_low, row.ci_high = stats.ratio_ci(a, b, paired=False)
-                _, row.p = stats.rank_test(a, b, paired=False)
+                _estimate(row, a, b)
                 pending.append((row, a, b))
     return pending
 
@@ -265,6 +285,11 @@ def compare(
                 f"--metric {', '.join(unknown)}: not in these sets: choose from {', '.join(sorted(known))}."
             )
     _decide(cmp, _pairs(cmp, data, metrics))
+    if any(r.method == "samples" for r in cmp.rows):
+        cmp.notes.append(
+            f"rows with fewer than {stats.BATCHES * stats.MIN_BATCH} successful samples a side take samples as "
+            "independent (too few to allow for drift within a run): their CIs may be too narrow"
+        )
     if not cmp.rows:
         held = "; ".join(f"{s} has only {', '.join(m)}" for s, m in cmp.only_in.items())
         raise UserError(

@@ -11,6 +11,9 @@ Choices, and why:
   fixed seed, so a result depends on the data, not on their order in the file.
 - Outliers by modified z-score (Iglewicz & Hoaglin, > 3.5): flagged and
   counted, never dropped.
+- Across result sets (compare), each run is cut into stretches of rounds
+  (batched_ratio_ci): samples of one run share its drift, so they are not
+  independent of each other the way two runs are.
 """
 
 from __future__ import annotations
@@ -161,6 +164,48 @@ def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, mi
     if down < ratio < up:
         return "unchanged"
     return "unclear"
+
+
+BATCHES = 10  # contiguous batches of rounds per set, for comparisons across result sets
+MIN_BATCH = 2  # samples a batch needs; below BATCHES * MIN_BATCH a side, samples are taken as independent
+
+
+def batch_medians(values: np.ndarray, batches: int = BATCHES) -> Optional[np.ndarray]:
+    """Medians of ``batches`` contiguous stretches of ``values`` (in time order); None when
+    a stretch would hold fewer than MIN_BATCH samples."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < batches * MIN_BATCH:
+        return None
+    return np.array([np.median(part) for part in np.array_split(x, batches)])
+
+
+def batched_ratio_ci(
+    base: np.ndarray, other: np.ndarray, confidence: float = CONFIDENCE
+) -> Optional[tuple[float, float, float, float]]:
+    """(ratio, low, high, p) for median(other) / median(base) of two runs, allowing for drift
+    within each run; None when a side is too short to batch (then use ratio_ci, rank_test).
+
+    Samples of one run are not independent: the host's load drifts during a run (other
+    work, thermal state, the page cache), and every sample of a stretch shares it. Taken
+    as independent, two runs of the same thing differ "significantly" whenever their
+    drifts differ. So each run, in round order, is cut into BATCHES stretches (the batch
+    means method): the CI of the log ratio comes from the spread of the stretches' log
+    medians (Welch's t), the test is Mann-Whitney U on the stretch medians. Without drift
+    this matches the per-sample bootstrap in width and power; with drift the interval
+    widens instead of calling the drift a change.
+    """
+    ma, mb = batch_medians(base), batch_medians(other)
+    if ma is None or mb is None or (ma <= 0).any() or (mb <= 0).any():
+        return None
+    la, lb = np.log(ma), np.log(mb)
+    va, vb = la.var(ddof=1) / len(la), lb.var(ddof=1) / len(lb)
+    ratio = float(np.median(other) / np.median(base))
+    p = float(sps.mannwhitneyu(mb, ma, alternative="two-sided").pvalue)
+    if va + vb == 0:
+        return ratio, ratio, ratio, p
+    df = (va + vb) ** 2 / (va**2 / (len(la) - 1) + vb**2 / (len(lb) - 1))  # Welch-Satterthwaite
+    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(va + vb)
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half), p
 
 
 POWER = 0.80  # the chance more rounds are meant to give of settling a row

@@ -442,3 +442,60 @@ def test_a_header_keeps_loading_when_it_has_extra_image_fields(tmp_path):
     h2["modes"]["runc"]["image"]["build"] = {"expected_layer": "sha256:" + "1" * 64, "reproducible": True}
     a.write_text("\n".join([json.dumps(h2)] + a.read_text().splitlines()[1:]) + "\n")
     assert load([a], warn=False).headers[a.stem]["modes"]["runc"]["image"]["build"]["reproducible"] is True
+
+
+# -- drift within a run is not a change ----------------------------------------------------
+
+
+def _drifting(rng: np.random.Generator, n: int, median: float, rho: float = 0.9, drift: float = 0.1) -> np.ndarray:
+    """Lognormal noise times a slowly wandering load factor (AR(1) on the log scale), as a
+    host's background work makes it: neighbouring rounds share it, distant ones do not."""
+    log_load = np.empty(n)
+    log_load[0] = rng.normal(0, drift)
+    shocks = rng.normal(0, drift * np.sqrt(1 - rho**2), n)
+    for i in range(1, n):
+        log_load[i] = rho * log_load[i - 1] + shocks[i]
+    return median * rng.lognormal(0, 0.08, n) * np.exp(log_load)
+
+
+def _verdict(ratio: float, low: float, high: float, p: float) -> str:
+    return VERDICT_OF_EFFECT[stats.decide(ratio, low, high, p, 0.05, 0.05)]
+
+
+def test_drift_within_runs_is_not_taken_for_a_change():
+    """A/A pairs whose runs each drift (as on a shared host): taken sample by sample, about
+    half come out slower or faster; by stretches of rounds, few do."""
+    rng = np.random.default_rng(11)
+    batched = per_sample = 0
+    trials = 60
+    for _ in range(trials):
+        a, b = _drifting(rng, 200, 100.0), _drifting(rng, 200, 100.0)
+        batched += _verdict(*stats.batched_ratio_ci(a, b)) in ("slower", "faster")
+        ratio, low, high = stats.ratio_ci(a, b, paired=False)
+        per_sample += _verdict(ratio, low, high, stats.rank_test(a, b, False)[1]) in ("slower", "faster")
+    assert batched / trials <= 0.12, (batched, per_sample)
+    assert per_sample >= 3 * max(batched, 1), (batched, per_sample)  # the drift here is strong enough to matter
+
+
+def test_without_drift_the_batched_interval_keeps_its_coverage_and_power():
+    rng = np.random.default_rng(5)
+    covered = found = 0
+    trials = 150
+    for _ in range(trials):
+        a, b = 100 * rng.lognormal(0, 0.1, 60), 110 * rng.lognormal(0, 0.1, 60)
+        ratio, low, high, p = stats.batched_ratio_ci(a, b)
+        covered += low <= 1.1 <= high
+        found += _verdict(ratio, low, high, p) == "slower"
+    assert 0.89 <= covered / trials <= 0.99, covered
+    assert found / trials >= 0.7, found  # a 10% slowdown in 60 rounds a side is still found
+
+
+def test_short_sets_are_compared_sample_by_sample_and_say_so(tmp_path):
+    long = compare_paths(write(tmp_path, "20260101T000000Z_a"), write(tmp_path, "20260101T000100Z_b", seed=2))
+    assert {r.method for r in long.rows} == {"batches"} and not any("independent" in n for n in long.notes)
+    short = compare_paths(
+        write(tmp_path, "20260101T000200Z_c", rounds=12, seed=3),
+        write(tmp_path, "20260101T000300Z_d", rounds=12, seed=4),
+    )
+    assert {r.method for r in short.rows} == {"samples"}
+    assert any("fewer than 20 successful samples a side take samples as independent" in n for n in short.notes)
