@@ -14,7 +14,19 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from bench.core.phases import COLD, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, WARM
+from bench.core.phases import (
+    COLD,
+    COLD_DERIVED,
+    DERIVED,
+    DISPATCH,
+    ALL_PHASES,
+    ENGINE_PHASES,
+    PHASES,
+    RATE,
+    RATE_DERIVED,
+    SCALE_SCENARIOS,
+    WARM,
+)
 
 
 def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:
@@ -24,14 +36,15 @@ def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:
 
 
 def _cycle_keys(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """One integer per (set, round, mode): the cycle each of ``rows`` belongs to."""
-    set_c = frame["set"].cat.codes.to_numpy(np.int64)[rows]
-    mode_c = frame["mode"].cat.codes.to_numpy(np.int64)[rows]
-    rnd = frame["round"].to_numpy(np.int64)[rows]
-    rnd = rnd - rnd.min() if len(rnd) else rnd
-    n_modes = int(mode_c.max()) + 1 if len(mode_c) else 1
-    n_rounds = int(rnd.max()) + 1 if len(rnd) else 1
-    return (set_c * n_rounds + rnd) * n_modes + mode_c
+    """One integer per (set, round, mode, burst, slot): the cycle each of ``rows`` belongs to (a
+    scale scenario's containers share a round and mode, and differ in their burst and slot)."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    for col in ("set", "round", "mode", "burst", "slot"):
+        values = frame[col]
+        part = (values.cat.codes if isinstance(values.dtype, pd.CategoricalDtype) else values).to_numpy(np.int64)[rows]
+        part = part - part.min() if len(part) else part
+        key = key * (int(part.max()) + 1 if len(part) else 1) + part
+    return key
 
 
 def _sorted_present(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
@@ -51,7 +64,7 @@ class _Cycles:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.rows = np.flatnonzero(
-            np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], PHASES + ENGINE_PHASES))
+            np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH,)))
         )
         self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
         self.n = len(cycles)
@@ -64,10 +77,28 @@ class _Cycles:
         self.first_fail = np.full(self.n, -1)
         fk, fidx = np.unique(self.keys[failed_real], return_index=True)
         self.first_fail[fk] = np.flatnonzero(failed_real)[fidx]
-        self.is_cold = np.zeros(self.n, dtype=bool)
-        self.is_cold[self.keys] = np.isin(
-            frame["scenario"].cat.codes.to_numpy()[self.rows], _codes(frame["scenario"], [COLD])
-        )
+        scenario = frame["scenario"].cat.codes.to_numpy()[self.rows]
+        self.is_cold, self.is_scale, self.is_rate = (np.zeros(self.n, dtype=bool) for _ in range(3))
+        self.is_cold[self.keys] = np.isin(scenario, _codes(frame["scenario"], [COLD]))
+        self.is_scale[self.keys] = np.isin(scenario, _codes(frame["scenario"], SCALE_SCENARIOS))
+        self.is_rate[self.keys] = np.isin(scenario, _codes(frame["scenario"], [RATE]))
+        # The `run` cycle shape (create, start, ready, wait, remove) is told by its `wait` phase.
+        self.is_run = np.zeros(self.n, dtype=bool)
+        self.is_run[self.keys[np.isin(self.phase, _codes(frame["phase"], ["wait"]))]] = True
+
+    def wanted(self, metric: str) -> np.ndarray:
+        """The cycles a derived metric is computed for: startup for every cycle; the others for the
+        cycles whose phases they sum (a scale container has no exec or stop; only a rate arrival
+        has a dispatch; only a cold cycle an engine restart)."""
+        if metric in COLD_DERIVED:
+            return self.is_cold
+        if metric in RATE_DERIVED:
+            return self.is_rate
+        if metric == "startup":
+            return np.ones(self.n, dtype=bool)
+        if metric == "run_cycle":
+            return self.is_run
+        return ~self.is_scale & ~self.is_run
 
     def metric(self, parts: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per cycle: (total ms or NaN, all parts ok, error code of the first real failure or -1)."""
@@ -88,9 +119,9 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(cyc.rows):
         return frame
     picks, names, durs, oks, errs = [], [], [], [], []
-    for metric, parts in list(DERIVED.items()) + list(COLD_DERIVED.items()):
+    for metric, parts in list(DERIVED.items()) + list(COLD_DERIVED.items()) + list(RATE_DERIVED.items()):
         dur, good, err = cyc.metric(_codes(frame["phase"], parts), len(parts))
-        keep = np.ones(cyc.n, dtype=bool) if metric in DERIVED else cyc.is_cold
+        keep = cyc.wanted(metric)
         picks.append(cyc.rows[cyc.first[keep]])
         names.append((metric, int(keep.sum())))
         durs.append(dur[keep])

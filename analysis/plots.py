@@ -24,6 +24,7 @@ MAX_POINTS = 1500
 MAX_DRIFT_POINTS = 20000
 ECDF_POINTS = 2000
 PHASE_COLOURS = dict(zip(PHASES, ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")))
+PHASE_COLOURS["wait"] = "#DA8BC3"  # the run cycle shape's exit
 
 
 def _save(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:

@@ -23,7 +23,7 @@ from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
 from bench.core.paths import report_dir_for
-from bench.core.phases import COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
+from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
 
 SUMMARY_COLUMNS = [
     "set",
@@ -47,7 +47,7 @@ SUMMARY_COLUMNS = [
     "max",
     "outliers",
 ]
-METRICS = list(PHASES) + list(DERIVED)
+METRICS = list(ALL_PHASES) + list(DERIVED)
 # The cold table: how long the engine took to come up, the first container, and both together.
 COLD_METRICS = list(ENGINE_PHASES) + ["create", "start", "ready", "startup"] + list(COLD_DERIVED)
 
@@ -207,7 +207,7 @@ def print_summary(
         for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
             t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
         for _, r in summary.iterrows():
-            if r["phase"] not in ("startup",) + PHASES:
+            if r["phase"] not in ("startup",) + ALL_PHASES:
                 continue
             t.add_row(
                 str(r["mode"]),

@@ -27,6 +27,8 @@ def _load(args: argparse.Namespace):  # -> Config
     }
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
+    if getattr(args, "cycle", None):
+        config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
     if overrides:
         run = replace(config.run, **overrides)
         if run.min_rounds > run.rounds:
@@ -293,6 +295,12 @@ def _add_run(sub: Any) -> None:
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
+    r.add_argument(
+        "--cycle",
+        choices=["full", "run"],
+        help="cycle shape for every mode: full (default: create..exec, stop, remove) or run "
+        "(create, start, ready, wait, remove: what `docker run --rm` does)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.add_argument(

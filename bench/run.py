@@ -29,6 +29,7 @@ from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
 from bench.engine.lease import DEFAULT_TTL_S, EngineLease
 from bench.engine.sweep import sweep
+from bench.measure import wire
 from bench.measure.docker import DockerExecutor
 from bench.results import resultset
 from bench.results.header import header_record
@@ -321,7 +322,14 @@ def _run_usable(
     host = hostinfo.host_facts()["hostname"]
     engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
-    harness = {"executor": "docker", "timing": "perf_counter_ns around docker.APIClient calls"}
+    harness = {
+        "executor": "docker",
+        "timing": "perf_counter_ns around one request: the request built before the clock starts",
+        # per mode: the path the timed requests took (bench.measure.wire, or docker-py where it cannot go)
+        "timing_paths": {rt.mode.name: "raw HTTP/1.1 on a pre-opened keep-alive connection"
+                         if wire.supported(rt.endpoint) else "docker-py APIClient" for rt in runtimes},
+        "cycle_shapes": {rt.mode.name: rt.mode.cycle for rt in runtimes},
+    }  # fmt: skip
     writer = resultset.ResultWriter.create(
         path, build_header(config, run_id, seed, checks, swept, harness, cold, leases)
     )

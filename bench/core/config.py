@@ -16,7 +16,9 @@ from typing import Any, Iterable, Optional
 from bench.core import presets
 from bench.core.errors import UserError
 from bench.core.paths import DEFAULT_RESULTS
-from bench.core.phases import ENGINE_PHASES, PHASES, SCENARIOS
+from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES, SCALE, SCENARIOS
+from bench.core.scale import ScaleSettings, read_scale
+from bench.core.service import ServiceSettings, read_service
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +26,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 ISOLATIONS = ("default", "process", "hyperv")
-ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm")
+ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm", "swarm")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,18 @@ class Mode:
     # endpoint (see bench.engine.control.restart): argv lists, both or neither.
     engine_stop_cmd: tuple[str, ...] = ()
     engine_start_cmd: tuple[str, ...] = ()
+    # The cycle shape: "full" (create, start, ready, exec, stop, remove) or "run" (create, start, ready,
+    # wait, remove, what `docker run --rm` does), whose command is `run_command`: it prints the ready
+    # line and exits.
+    cycle: str = "full"
+    run_command: tuple[str, ...] = ()
+    # The service scenario (bench.core.service): the mode runs as swarm services through the manager
+    # at `endpoint` (`swarm`: the local swarm of `isobench swarm up`); `placement` (swarm constraints)
+    # picks the nodes; `node_endpoints` (node hostname -> endpoint, with this mode's TLS settings)
+    # reaches the nodes' own engines on a real cluster.
+    swarm: bool = False
+    placement: tuple[str, ...] = ()
+    node_endpoints: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint_settings(self) -> EndpointSettings:
@@ -106,6 +120,8 @@ class Mode:
         rec["exec_command"] = list(self.exec_command)
         rec["engine_stop_cmd"] = list(self.engine_stop_cmd)
         rec["engine_start_cmd"] = list(self.engine_start_cmd)
+        rec["run_command"] = list(self.run_command)
+        rec["placement"] = list(self.placement)
         return rec
 
 
@@ -123,7 +139,8 @@ class RunSettings:
     # How long to keep reconnecting to an engine that went away before the run fails.
     reconnect_s: float = 120.0
     # "warm" (the default: the engine is up), "cold" (each cycle first stops and starts
-    # the engine), or "both" (warm rounds, then cold rounds). See bench.core.phases.
+    # the engine), or "both" (warm rounds, then cold rounds); "burst", "rate", "density", or
+    # "scale" (bursts, rate runs when rates are given, density steps). See bench.core.phases.
     scenario: str = "warm"
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
 
@@ -133,9 +150,17 @@ class Config:
     source: str
     run: RunSettings
     modes: tuple[Mode, ...]
+    scale: ScaleSettings = field(default_factory=ScaleSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     def to_record(self) -> dict[str, Any]:
-        return {"source": self.source, "run": asdict(self.run), "modes": [m.to_record() for m in self.modes]}
+        return {
+            "source": self.source,
+            "run": asdict(self.run),
+            "modes": [m.to_record() for m in self.modes],
+            "scale": self.scale.to_record(),
+            "service": self.service.to_record(),
+        }
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> "Config":
@@ -149,12 +174,17 @@ class Config:
                         "exec_command": tuple(m["exec_command"]),
                         "engine_stop_cmd": tuple(m.get("engine_stop_cmd") or ()),
                         "engine_start_cmd": tuple(m.get("engine_start_cmd") or ()),
+                        "run_command": tuple(m.get("run_command") or ()),
+                        "placement": tuple(m.get("placement") or ()),
                         "timeouts": Timeouts(**m["timeouts"]),
                     }
                 )
                 for m in rec["modes"]
             )
-            return cls(source=str(rec.get("source")), run=RunSettings(**rec["run"]), modes=modes)
+            scale = ScaleSettings.from_record(rec.get("scale"))
+            service = ServiceSettings.from_record(rec.get("service"))
+            run = RunSettings(**rec["run"])
+            return cls(source=str(rec.get("source")), run=run, modes=modes, scale=scale, service=service)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
                 f"the result set's header holds no usable config ({exc.__class__.__name__}: {exc}): "
@@ -167,10 +197,13 @@ class Config:
         if not wanted:
             return self
         known = [m.name for m in self.modes]
+        extra = [_preset_mode(name, self.source) for name in wanted if name not in known and name in _ON_REQUEST]
         for name in wanted:
-            if name not in known:
-                raise UserError(f"--mode {name!r} is not in {self.source}: choose one of {', '.join(known)}.")
-        return Config(self.source, self.run, tuple(m for m in self.modes if m.name in wanted))
+            if name not in known and name not in _ON_REQUEST:
+                choices = ", ".join(known + [p for p in _ON_REQUEST if p not in known])
+                raise UserError(f"--mode {name!r} is not in {self.source}: choose one of {choices}.")
+        chosen = tuple(m for m in self.modes if m.name in wanted) + tuple(extra)
+        return Config(self.source, self.run, chosen, self.scale, self.service)
 
 
 def _keyname(key: object) -> str:
@@ -299,6 +332,11 @@ _MODE_KEYS = (
     "read_only",
     "engine_stop_cmd",
     "engine_start_cmd",
+    "cycle",
+    "run_command",
+    "swarm",
+    "placement",
+    "node_endpoints",
 )
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
@@ -316,7 +354,7 @@ def _read_run(table: _Table) -> RunSettings:
         seed=None if seed is None else int(seed),
         results_dir=table.text("results_dir", d.results_dir),
         reconnect_s=table.real("reconnect_s", d.reconnect_s),
-        scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both",)),
+        scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both", SCALE)),
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
     )
     table.done(_RUN_KEYS)
@@ -329,12 +367,52 @@ def _read_run(table: _Table) -> RunSettings:
 
 
 def _check_endpoint(endpoint: str, where: str) -> None:
-    if endpoint in ("local", "env", "vm"):
+    if endpoint in ("local", "env", "vm", "swarm"):
         return
     if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
         raise UserError(
-            f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
+            f"{where} is {endpoint!r}: use local, env, vm, swarm, unix://PATH, npipe:////./pipe/NAME, "
             "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME or context:NAME."
+        )
+
+
+# Presets a run takes only when named (--mode swarm-runc): never part of the host's default modes.
+_ON_REQUEST = tuple(presets.on_request())
+
+
+def _preset_mode(name: str, source: str) -> "Mode":
+    """A mode built from an on-request preset alone (--mode NAME where the config does not list it)."""
+    return _read_mode(_Table({"preset": name}, f"--mode {name}", source), 0)
+
+
+def _strings(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+        raise UserError(f"{where} must map node hostnames to endpoints (strings), not {value!r}.")
+    return dict(value)
+
+
+def _swarm_keys(table: _Table, base: dict[str, Any]) -> dict[str, Any]:
+    """A mode's service-scenario keys: swarm, placement, node_endpoints."""
+    endpoint = table.data.get("endpoint", base.get("endpoint", "local"))
+    return {
+        "swarm": table.boolean("swarm", bool(base.get("swarm", endpoint == "swarm"))),
+        "placement": table.argv("placement", base.get("placement", ())) or (),
+        "node_endpoints": _strings(table._take("node_endpoints"), f"{table.source}: {table.where}.node_endpoints"),
+    }
+
+
+def _check_swarm_mode(mode: "Mode", source: str) -> None:
+    if mode.swarm and mode.runtime:
+        raise UserError(
+            f"{source}: mode {mode.name!r} sets runtime {mode.runtime!r} and swarm = true: a swarm service cannot "
+            "choose its runtime (the node's own default runs it): remove runtime and pick the nodes with placement."
+        )
+    if (mode.placement or mode.node_endpoints) and not mode.swarm:
+        raise UserError(
+            f"{source}: mode {mode.name!r} sets placement or node_endpoints but not swarm = true: add swarm = true "
+            "(the mode then runs as swarm services), or remove them."
         )
 
 
@@ -382,8 +460,17 @@ def _read_mode(table: _Table, index: int) -> Mode:
         preset=preset_name,
         engine_stop_cmd=table.argv("engine_stop_cmd", base.get("engine_stop_cmd", ())) or (),
         engine_start_cmd=table.argv("engine_start_cmd", base.get("engine_start_cmd", ())) or (),
+        cycle=table.text("cycle", base.get("cycle", "full"), choices=tuple(CYCLE_SHAPES)),
+        run_command=table.argv("run_command", base.get("run_command", ())) or (),
+        **_swarm_keys(table, base),
     )
     table.done(_MODE_KEYS)
+    _check_swarm_mode(mode, table.source)
+    if mode.cycle == "run" and not mode.run_command:
+        raise UserError(
+            f'{table.source}: mode {name!r} has cycle = "run" but no run_command: set run_command to a '
+            "command that prints the ready line and exits, or name a preset that has one."
+        )
     if bool(mode.engine_stop_cmd) != bool(mode.engine_start_cmd):
         given, missing = (
             ("engine_stop_cmd", "engine_start_cmd") if mode.engine_stop_cmd else ("engine_start_cmd", "engine_stop_cmd")
@@ -402,8 +489,10 @@ def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Confi
     """
     top = _Table(data, "config", source)
     run = _read_run(top.table("run"))
+    scale = read_scale(top.table("scale"))
+    service = read_service(top.table("service"))
     raw_modes = top._take("mode")
-    top.done(("run", "mode"))
+    top.done(("run", "mode", "scale", "service"))
     if raw_modes is None:
         raw_modes = [{"preset": name} for name in presets.presets_for(host_os or presets.host_os())]
     if not isinstance(raw_modes, list) or not raw_modes:
@@ -414,7 +503,7 @@ def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Confi
         if m.name in seen:
             raise UserError(f"{source}: two modes are named {m.name!r}: give each mode its own name.")
         seen.add(m.name)
-    return Config(source=source, run=run, modes=modes)
+    return Config(source=source, run=run, modes=modes, scale=scale, service=service)
 
 
 def load_config(path: Path) -> Config:

@@ -39,10 +39,13 @@ class PhaseClock:
         with self._cond:
             if self.abandoned:
                 raise Abandoned(phase)
-            self.phase = phase
-            self.timeout = timeout
-            self.deadline = time.monotonic() + timeout
-            self._cond.notify_all()
+            deadline = time.monotonic() + timeout
+            # Wake the watcher only when it must look sooner than it planned to: a later deadline is
+            # found when it wakes for the earlier one. So no thread hand-off sits between two phases.
+            wake = self.phase is None or deadline < self.deadline
+            self.phase, self.timeout, self.deadline = phase, timeout, deadline
+            if wake:
+                self._cond.notify_all()
 
     def finish(self) -> None:
         with self._cond:

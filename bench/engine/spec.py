@@ -31,7 +31,7 @@ def create_kwargs(client: docker.APIClient, mode: Mode, image: str, run_id: str)
     )
     return {
         "image": image,
-        "command": list(mode.command),
+        "command": list(mode.run_command if mode.cycle == "run" else mode.command),
         "labels": labels(run_id, mode),
         "host_config": host_config,
         "stdin_open": False,

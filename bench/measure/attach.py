@@ -17,6 +17,13 @@ def _recv(sock: Any, n: int = 4096) -> bytes:
     return data
 
 
+def raw_socket(sock: Any) -> Any:
+    """The socket under docker-py's attach stream (a SocketIO over a unix socket): reading it directly
+    skips a buffered-IO layer inside the timed `ready` window. TLS sockets are read as they are."""
+    inner = getattr(sock, "_sock", None)
+    return inner if inner is not None and hasattr(inner, "recv") else sock
+
+
 def read_first_line(sock: Any, marker: str) -> str:
     """Reads the multiplexed attach stream (8-byte frame headers) until the first
     newline of output; checks it is the ready marker."""

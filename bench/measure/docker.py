@@ -19,15 +19,16 @@ from typing import Any, Callable, Optional
 from bench.core import outcomes
 from bench.core.errors import Terminated
 from bench.core.outcomes import CallTimeout
-from bench.core.phases import PHASES, WARM
+from bench.core.phases import CYCLE_SHAPES, WARM
 from bench.core.watchdog import Abandoned, PhaseClock, run_watched
 from bench.engine import classify
 from bench.engine.control.restart import EngineControl
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeRuntime
 from bench.engine.spec import create_kwargs
-from bench.measure import restart
-from bench.measure.attach import close_socket, read_first_line
+from bench.measure import restart, wire
+from bench.measure.attach import close_socket, raw_socket, read_first_line
+from bench.measure.calls import Calls, ClientCalls, WireCalls
 from bench.measure.cleanup import StuckContainers
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
 from bench.results.resultset import sample_record
@@ -85,11 +86,22 @@ class _PhaseTimer:
     """Times one phase: enters it on the watchdog's clock, takes the wall clock, then
     ``perf_counter_ns`` around the call alone, and records the sample. Checks and details run
     after the second clock read, untimed. A call that raises is recorded as that phase's failure
-    (category and the engine's words, with the time until it failed) and ends the cycle."""
+    (category and the engine's words, with the time until it failed) and ends the cycle.
+
+    A phase followed by a ``contiguous`` one (start, then ready) is recorded only after the next
+    call: ready's clock runs from the moment start returned, so nothing heavier than entering
+    the watchdog's next phase may sit in between."""
 
     def __init__(self, rec: _Recorder, clock: PhaseClock) -> None:
         self.rec, self.clock = rec, clock
         self.last_end = 0
+        self.held: Optional[tuple[str, int, Optional[dict[str, Any]]]] = None  # phase, duration, detail
+
+    def flush(self) -> None:
+        """Records a sample held back for a contiguous phase."""
+        if self.held is not None:
+            (phase, duration_ns, extra), self.held = self.held, None
+            self.rec.add(phase, duration_ns, True, detail=extra)
 
     def __call__(
         self,
@@ -100,10 +112,11 @@ class _PhaseTimer:
         detail: Optional[Detail] = None,
         contiguous: bool = False,
         go_on: bool = False,
+        hold: bool = False,
     ) -> Any:
-        """``contiguous``: the phase starts where the previous one ended (ready after start);
-        ``go_on``: a failed check still lets the cycle continue (a failed exec's container is
-        still stopped and removed, and timed doing so)."""
+        """``contiguous``: the phase starts where the previous one ended (ready after start); ``hold``:
+        the next phase is contiguous, so this one is recorded after it; ``go_on``: a failed check
+        still lets the cycle continue (a failed exec's container is still stopped and removed)."""
         self.clock.enter(phase, timeout)
         self.rec.phase_wall[phase] = time.time_ns()
         t0 = self.last_end if contiguous else time.perf_counter_ns()
@@ -112,20 +125,27 @@ class _PhaseTimer:
         except (Abandoned, KeyboardInterrupt, Terminated):
             raise
         except Exception as exc:
-            self.rec.add(phase, time.perf_counter_ns() - t0, False, *classify.classify(exc))
+            failed_ns = time.perf_counter_ns() - t0
+            self.flush()
+            self.rec.add(phase, failed_ns, False, *classify.classify(exc))
             raise _Stop() from None
         self.last_end = time.perf_counter_ns()
         elapsed = self.last_end - t0
+        self.flush()
         failure = check(value) if check else None
         extra = detail(value, elapsed) if detail else None
         error, message = failure if failure is not None else (None, None)
-        self.rec.add(phase, elapsed, failure is None, error, message, detail=extra)
+        if hold and failure is None:
+            self.held = (phase, elapsed, extra)
+        else:
+            self.rec.add(phase, elapsed, failure is None, error, message, detail=extra)
         if failure is not None and not go_on:
             raise _Stop()
         return value
 
     def untimed(self, phase: str, what: str, timeout: float, call: Callable[[], Any]) -> Any:
         """Set-up between timed calls (attaching, inspecting); a failure is charged to ``phase``."""
+        self.flush()
         self.clock.enter(what, timeout)
         try:
             return call()
@@ -143,6 +163,8 @@ class DockerExecutor:
         self.run_id = run_id
         self.events = events or {}
         self.stuck = StuckContainers()
+        self._open_calls: dict[str, Calls] = {}
+        self.timing_path = ""
 
     @property
     def pending_cleanup(self) -> dict[str, ModeRuntime]:
@@ -150,16 +172,27 @@ class DockerExecutor:
 
     # -- the worker side ------------------------------------------------------------
 
+    def _calls(self, rt: ModeRuntime) -> Calls:
+        """This mode's prepared-call path, kept open across cycles. Taken out while a cycle uses it:
+        a cycle the watcher abandons never gives it back (its connection may be mid-request)."""
+        calls = self._open_calls.pop(rt.mode.name, None)
+        if calls is not None:
+            return calls
+        if wire.supported(rt.endpoint):
+            return WireCalls(wire.Wire(rt.endpoint, rt.client.api_version, rt.client.timeout), rt.client)
+        return ClientCalls(rt.client)
+
     def _cycle(self, rt: ModeRuntime, rec: _Recorder, clock: PhaseClock) -> None:
         api, mode, t = rt.client, rt.mode, rt.mode.timeouts
-        kwargs = create_kwargs(api, mode, rt.image, self.run_id)
         timed = _PhaseTimer(rec, clock)
+        calls = self._calls(rt)
+        self.timing_path = calls.path
         sock = None
         try:
-            created = timed(
-                "create", t.create, lambda: api.create_container(**kwargs), detail=lambda c, _: _created(rec, c)
+            create = timed.untimed(
+                "create", "prepare", t.create, lambda: calls.create(create_kwargs(api, mode, rt.image, self.run_id))
             )
-            cid = created["Id"]
+            cid = timed("create", t.create, create, detail=lambda c, _: _created(rec, c))["Id"]
             # Attach before start so the first line cannot be missed; untimed set-up.
             sock = timed.untimed(
                 "start",
@@ -167,36 +200,54 @@ class DockerExecutor:
                 t.start,
                 lambda: api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}),
             )
-            timed("start", t.start, lambda: api.start(cid))
-            timed("ready", t.ready, lambda: read_first_line(sock, mode.ready_marker), contiguous=True)
+            start = timed.untimed("start", "prepare", t.start, lambda: calls.start(cid))
+            timed("start", t.start, start, hold=True)
+            stream = raw_socket(sock)
+            timed("ready", t.ready, lambda: read_first_line(stream, mode.ready_marker), contiguous=True)
             close_socket(sock)
             sock = None
-            timed(
-                "exec",
-                t.exec,
-                lambda: _exec(api, cid, mode.exec_command),
-                check=lambda exec_id: _exec_failure(api, exec_id, mode.exec_command),
-                go_on=True,
-            )
-            timed(
-                "stop",
-                mode.stop_grace_s + t.stop,
-                lambda: api.stop(cid, timeout=mode.stop_grace_s),
-                detail=lambda _, ns: _stop_detail(timed, api, cid, mode.stop_grace_s, t.stop, ns),
-            )
-            timed("remove", t.remove, lambda: api.remove_container(cid))
+            if mode.cycle == "run":
+                self._finish_run_shape(timed, calls, api, cid, mode)
+            else:
+                self._finish_full_shape(timed, calls, api, cid, mode)
             rec.removed = True
         except (Abandoned, _Stop):
             pass
         finally:
+            try:
+                timed.flush()  # a held start sample, when the cycle ended inside ready
+            except Abandoned:
+                pass
             if sock is not None:
                 close_socket(sock)
-            if clock.abandoned and rec.cid and not rec.removed:
-                # A late call returned after the watcher gave up: tidy our own container.
-                try:
-                    api.remove_container(rec.cid, force=True)
-                except Exception:
-                    pass
+            if clock.abandoned:
+                calls.close()
+                if rec.cid and not rec.removed:  # a late call returned after the watcher gave up
+                    try:
+                        api.remove_container(rec.cid, force=True)
+                    except Exception:
+                        pass
+            else:
+                self._open_calls[mode.name] = calls
+
+    def _finish_full_shape(self, timed: _PhaseTimer, calls: Calls, api: Any, cid: str, mode: Any) -> None:
+        """exec, stop, remove: the container serves a command, then stops on SIGTERM."""
+        t = mode.timeouts
+        exec_ = timed.untimed("exec", "prepare", t.exec, lambda: calls.exec(cid, mode.exec_command))
+        timed("exec", t.exec, exec_, check=lambda exec_id: _exec_failure(api, exec_id, mode.exec_command), go_on=True)
+        stop = timed.untimed("stop", "prepare", t.stop, lambda: calls.stop(cid, mode.stop_grace_s))
+        timed("stop", mode.stop_grace_s + t.stop, stop,
+              detail=lambda _, ns: _stop_detail(timed, api, cid, mode.stop_grace_s, t.stop, ns))  # fmt: skip
+        remove = timed.untimed("remove", "prepare", t.remove, lambda: calls.remove(cid))
+        timed("remove", t.remove, remove)
+
+    def _finish_run_shape(self, timed: _PhaseTimer, calls: Calls, api: Any, cid: str, mode: Any) -> None:
+        """wait, remove: what `docker run --rm IMAGE CMD` does after the first line."""
+        t = mode.timeouts
+        wait = timed.untimed("wait", "prepare", t.stop, lambda: calls.wait(cid))
+        timed("wait", mode.stop_grace_s + t.stop, wait, check=lambda answer: _exit_failure(answer, mode.run_command))
+        remove = timed.untimed("remove", "prepare", t.remove, lambda: calls.remove(cid))
+        timed("remove", t.remove, remove)
 
     # -- the watcher side ----------------------------------------------------------
 
@@ -222,7 +273,7 @@ class DockerExecutor:
         samples = fill_missing(
             dict(rec.samples) if rec else {},
             base,
-            PHASES,
+            CYCLE_SHAPES[rt.mode.cycle],
             timeout,
             stop_signal is not None,
             cid[:12] if cid else None,
@@ -259,10 +310,9 @@ def _created(rec: _Recorder, created: dict[str, Any]) -> Optional[dict[str, Any]
     return {"warnings": created["Warnings"]} if created.get("Warnings") else None
 
 
-def _exec(api: Any, cid: str, command: tuple[str, ...]) -> str:
-    exec_id: str = api.exec_create(cid, list(command), stdout=True, stderr=True)["Id"]
-    api.exec_start(exec_id)  # returns when the exec's output ends, i.e. it exited
-    return exec_id
+def _exit_failure(answer: Any, command: tuple[str, ...]) -> Optional[tuple[str, str]]:
+    code = (answer or {}).get("StatusCode")
+    return None if code == 0 else (outcomes.EXIT_CODE, f"{list(command)} exited with {code}")
 
 
 def _exec_failure(api: Any, exec_id: str, command: tuple[str, ...]) -> Optional[tuple[str, str]]:

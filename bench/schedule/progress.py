@@ -131,6 +131,9 @@ class RichProgress:
             TextColumn("{task.fields[medians]}"),
             console=self.console,
             transient=False,
+            # Redrawn between cycles only (see cycle_done): a refresh thread would compete with the timed
+            # calls for the interpreter on a two-core host.
+            auto_refresh=False,
         )
         self._task: Optional[TaskID] = None
 
@@ -151,12 +154,12 @@ class RichProgress:
         self._medians.add(mode, startup_ns, ok)
         if self._task is not None:
             task = self._task
-            self._safely(lambda: self._progress.update(task, medians=self._medians.text()))
+            self._safely(lambda: self._progress.update(task, medians=self._medians.text(), refresh=True))
 
     def round_done(self) -> None:
         if self._task is not None:
             task = self._task
-            self._safely(lambda: self._progress.advance(task))
+            self._safely(lambda: (self._progress.advance(task), self._progress.refresh()))
 
     def stop(self) -> None:
         self._safely(self._progress.stop)
