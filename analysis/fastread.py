@@ -19,7 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from bench.results.resultset import END_STATUSES, REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS, check_header, upgrade_header
+from bench.results.resultset import (
+    END_STATUSES,
+    REQUIRED_SAMPLE_FIELDS,
+    SAMPLE_FIELDS,
+    SCENARIO_VALUES,
+    check_header,
+    upgrade_header,
+)
 
 SCHEMA = pa.schema(
     [
@@ -34,6 +41,9 @@ SCHEMA = pa.schema(
         ("warmup", pa.bool_()),
         ("wall_ns", pa.int64()),
         ("scenario", pa.string()),
+        ("level", pa.float64()),
+        ("burst", pa.int64()),
+        ("slot", pa.int64()),
     ]
 )
 # Below this size the plain reader is as fast and simpler to trust.
@@ -130,7 +140,7 @@ def _samples_valid(data: bytes, samples: pa.Table, lines: _LineIndex, other_rows
                 return False
         elif samples.column(key).null_count:
             return False
-    if not set(pc.unique(samples.column("scenario")).to_pylist()) <= {None, "warm", "cold"}:
+    if not set(pc.unique(samples.column("scenario")).to_pylist()) <= SCENARIO_VALUES:
         return False  # the exact reader names the line
     dur, ok = samples.column("duration_ns"), samples.column("ok")
     return not (pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py())

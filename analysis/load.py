@@ -27,7 +27,7 @@ from bench.results.resultset import ResultFileError, check_header, parse, upgrad
 CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")
 # Bump on any change to the frame's columns, dtypes or meaning: it keys the columnar cache
 # (whose key also holds a digest of this module's code, as a second line of defence).
-FRAME_VERSION = 1
+FRAME_VERSION = 2  # 2: level, burst and slot (the scale scenarios)
 
 
 @dataclass
@@ -68,8 +68,22 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
             "warmup": np.asarray(cols["warmup"], dtype="bool"),
             "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
             "scenario": pd.Categorical(cols["scenario"]),
+            **_scale_columns(cols, n),
         }
     )
+
+
+def _nullable(values: list[Any], n: int, dtype: str, null: Any) -> np.ndarray:
+    return np.fromiter((null if v is None else v for v in values), dtype=dtype, count=n)
+
+
+def _scale_columns(cols: dict[str, list], n: int) -> dict[str, np.ndarray]:
+    """The scale scenarios' fields: ``level`` (NaN where none), ``burst`` and ``slot`` (-1 where none)."""
+    return {
+        "level": _nullable(cols["level"], n, "float64", np.nan),
+        "burst": _nullable(cols["burst"], n, "int64", -1),
+        "slot": _nullable(cols["slot"], n, "int64", -1),
+    }
 
 
 def _sorted_categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
@@ -127,6 +141,9 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
             "warmup": numbers("warmup", "bool"),
             "wall_ns": numbers("wall_ns", "int64"),
             "scenario": _sorted_categorical(*scenario),
+            "level": pc.cast(table.column("level"), pa.float64()).to_numpy(zero_copy_only=False),
+            "burst": pc.fill_null(table.column("burst"), -1).to_numpy().astype("int64"),
+            "slot": pc.fill_null(table.column("slot"), -1).to_numpy().astype("int64"),
         },
     )
 

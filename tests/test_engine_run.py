@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from bench.core.phases import PHASES
+from bench.results.resultset import SCHEMA_VERSION
 from helpers import REPO, labelled_containers, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
@@ -64,7 +65,7 @@ def test_short_run_has_every_phase_for_both_modes(short_run):
 def test_header_records_host_engine_and_image(short_run):
     _, rs = short_run
     h = rs.header
-    assert h["schema"] == "isobench.resultset" and h["version"] == 2 and h["seed"] == 7
+    assert h["schema"] == "isobench.resultset" and h["version"] == SCHEMA_VERSION and h["seed"] == 7
     assert h["host"]["cpu_count"] >= 1 and h["host"]["kernel"]
     assert h["packages"]["docker"]
     for name, runtime in (("runc", "runc"), ("runsc", "runsc")):

@@ -10,9 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.core.phases import PHASES
-from bench.results.resultset import ResultFileError, ResultWriter, read_resultset, sample_record
+from bench.results.resultset import SCHEMA_VERSION, ResultFileError, ResultWriter, read_resultset, sample_record
 
-HEADER = {"type": "header", "schema": "isobench.resultset", "version": 2, "run_id": "r1", "modes": {}, "host": {}}
+HEADER = {
+    "type": "header",
+    "schema": "isobench.resultset",
+    "version": SCHEMA_VERSION,
+    "run_id": "r1",
+    "modes": {},
+    "host": {},
+}
 HEADER_V1 = {**HEADER, "version": 1}
 
 samples_st = st.builds(
@@ -148,7 +155,7 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     assert list(frame["scenario"]) == ["warm"]
     # Upgraded once, on reading: the header says what it was, the samples look current.
     rs = read_resultset(v1)
-    assert rs.header["version"] == 2 and rs.header["upgraded_from"] == 1 and rs.header["cold"] == {}
+    assert rs.header["version"] == SCHEMA_VERSION and rs.header["upgraded_from"] == 1 and rs.header["cold"] == {}
     assert rs.samples[0]["scenario"] == "warm"
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")

@@ -21,6 +21,13 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 matches images on, since `docker import` gives every import a new id)
                 and, for isobench's own image, `build` (expected vs observed layer,
                 `reproducible`). Sets without them are compared by image id.
+    3  2026-12  the scale scenarios: samples may carry scenario "burst", "rate" or "density"
+                and three optional fields, `level` (burst size, arrival rate or containers
+                running), `burst` (the group's id: one burst, rate run or density step) and
+                `slot` (the container's place in it); group samples `makespan` and `step`; a
+                rate arrival's `dispatch` phase; the header's config adds `scale` (every cap,
+                bound and timeout of the scale scenarios). Version 2 files read with the three
+                fields null.
 """
 
 from __future__ import annotations
@@ -37,15 +44,16 @@ import orjson
 from bench.core.errors import UserError
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
 # What a sample of an older version lacks, filled in on reading (as asv's update_to_2 does), so that
 # nothing downstream of the reader knows older versions existed.
-SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}}
-SCENARIO_VALUES = {None, "warm", "cold"}  # None: version 1, read as warm
+SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}}
+# None: version 1, read as warm
+SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density"}
 
 # Sample fields and the JSON types each may hold (None: null allowed).
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -63,6 +71,10 @@ SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
     "engine": (dict, type(None)),
     "detail": (dict, type(None)),
     "scenario": (str, type(None)),  # absent in version 1: read as "warm"
+    # The scale scenarios (version 3); null elsewhere.
+    "level": (int, float, type(None)),
+    "burst": (int, type(None)),
+    "slot": (int, type(None)),
 }
 REQUIRED_SAMPLE_FIELDS = ("round", "pos", "mode", "phase", "duration_ns", "ok", "warmup", "wall_ns")
 
@@ -87,9 +99,13 @@ def sample_record(
     engine: Optional[dict[str, Any]] = None,
     detail: Optional[dict[str, Any]] = None,
     scenario: str = "warm",
+    level: Optional[float] = None,
+    burst: Optional[int] = None,
+    slot: Optional[int] = None,
 ) -> dict[str, Any]:
     """One phase sample as it goes on disk. ``duration_ns`` of a failed sample is the
-    time until the failure (or None when the phase never ran): never a success time."""
+    time until the failure (or None when the phase never ran): never a success time.
+    ``level``, ``burst``, ``slot``: where a scale scenario's container stood (else null)."""
     return {
         "type": "sample",
         "round": round,
@@ -106,6 +122,9 @@ def sample_record(
         "engine": engine,
         "detail": detail,
         "scenario": scenario,
+        "level": level,
+        "burst": burst,
+        "slot": slot,
     }
 
 
@@ -236,7 +255,8 @@ def check_sample(rec: dict[str, Any], where: str) -> None:
         raise ResultFileError(f"{where}: a successful sample has no duration_ns: the file is damaged.")
     if rec.get("scenario") not in SCENARIO_VALUES:
         raise ResultFileError(
-            f'{where}: sample scenario is {rec.get("scenario")!r}, expected "warm" or "cold": the file is damaged.'
+            f"{where}: sample scenario is {rec.get('scenario')!r}, expected one of "
+            f"{', '.join(sorted(v for v in SCENARIO_VALUES if v))}: the file is damaged."
         )
 
 

@@ -56,12 +56,7 @@ class Tally:
         if warmup:
             return
         self.cycles += 1
-        for s in result.samples:
-            per_phase = self.counts.setdefault(s["mode"], {}).setdefault(s["phase"], {"ok": 0, "failed": 0})
-            per_phase["ok" if s["ok"] else "failed"] += 1
-            if not s["ok"]:
-                errors = self.counts[s["mode"]].setdefault("_errors", {})
-                errors[s["error"]] = errors.get(s["error"], 0) + 1
+        self.count(result.samples)
         mode = result.samples[0]["mode"]
         if result.samples[0].get("scenario") == COLD:
             return  # the precision rule is about warm startups
@@ -70,6 +65,15 @@ class Tally:
             self.startups.setdefault(mode, []).append(st)
         else:
             self.startups.setdefault(mode, [])
+
+    def count(self, samples: Sequence[dict[str, Any]]) -> None:
+        """Per mode and phase: ok and failed samples, and failures by category."""
+        for s in samples:
+            per_phase = self.counts.setdefault(s["mode"], {}).setdefault(s["phase"], {"ok": 0, "failed": 0})
+            per_phase["ok" if s["ok"] else "failed"] += 1
+            if not s["ok"]:
+                errors = self.counts[s["mode"]].setdefault("_errors", {})
+                errors[s["error"]] = errors.get(s["error"], 0) + 1
 
 
 @dataclass
