@@ -60,6 +60,48 @@ _WINDOWS_COMMON: dict[str, Any] = {
 }
 
 
+# The service scenario (issue #13), taken only when named (--mode swarm-runc), never by default.
+# On the local swarm (endpoint "swarm": `isobench swarm up`) the runtime belongs to the node, so
+# placement picks it by the node label the harness sets.
+_LINUX_SWARM: dict[str, dict[str, Any]] = {
+    "swarm-runc": {
+        "role": "native",
+        "endpoint": "swarm",
+        "swarm": True,
+        "placement": ["node.labels.isobench.runtime==runc"],
+    },
+    "swarm-runsc": {
+        "role": "hyperv",
+        "endpoint": "swarm",
+        "swarm": True,
+        "placement": ["node.labels.isobench.runtime==runsc"],
+    },
+}
+# A Windows Server 2016+ cluster: isolation is per service, placement by OS (point endpoint at the
+# manager, with its TLS settings, and list the nodes' engines in node_endpoints).
+_WINDOWS_SWARM: dict[str, dict[str, Any]] = {
+    "swarm-process": {
+        "role": "native",
+        "swarm": True,
+        "isolation": "process",
+        "placement": ["node.platform.os==windows"],
+    },
+    "swarm-hyperv": {
+        "role": "hyperv",
+        "swarm": True,
+        "isolation": "hyperv",
+        "placement": ["node.platform.os==windows"],
+    },
+}
+
+
+def on_request() -> dict[str, dict[str, Any]]:
+    """Presets a run uses only when named: the swarm service modes."""
+    linux = {name: {"name": name, **_LINUX_COMMON, **fields} for name, fields in _LINUX_SWARM.items()}
+    windows = {name: {"name": name, **_WINDOWS_COMMON, **fields} for name, fields in _WINDOWS_SWARM.items()}
+    return {**linux, **windows}
+
+
 def host_os() -> str:
     return "windows" if platform.system() == "Windows" else "linux"
 
@@ -72,4 +114,4 @@ def presets_for(os_name: str) -> dict[str, dict[str, Any]]:
 
 def all_presets() -> dict[str, dict[str, Any]]:
     """Every preset, whatever the host: a Linux host may point a mode at a Windows engine."""
-    return {**presets_for("linux"), **presets_for("windows")}
+    return {**presets_for("linux"), **presets_for("windows"), **on_request()}
