@@ -84,6 +84,19 @@ def test_on_this_machine_the_process_decides_not_the_clock():
     assert not dead.is_live()
 
 
+def test_an_exited_run_its_parent_has_not_reaped_holds_no_lease():
+    """A killed run stays a zombie until its parent (a shell, a test runner) collects it: its lease is free."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = lease._pid_start(child.pid)
+    deadline = time.monotonic() + 10
+    while lease._pid_start(child.pid) and time.monotonic() < deadline:  # exited, not yet waited for
+        time.sleep(0.02)
+    zombie = Holder(**{**Holder.me("r1", ttl_s=60, generation=1, guest=False).__dict__, "pid": child.pid})
+    zombie = Holder(**{**zombie.__dict__, "pid_start": started})
+    assert started and not zombie.is_live()
+    child.wait()
+
+
 def test_labels_round_trip():
     me = Holder.me("r1", ttl_s=60, generation=7, guest=True)
     back = Holder.from_container({"Id": "abc", "Labels": me.labels()})

@@ -50,12 +50,14 @@ def _boot_id() -> str:
 
 
 def _pid_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for it."""
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for it;
+    empty for a zombie: it has exited (only its parent has not collected its status yet) and holds nothing."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[-1].split()[19]
+    fields = stat.rsplit(")", 1)[-1].split()
+    return "" if fields[0] == "Z" else fields[19]
 
 
 @dataclass(frozen=True)
