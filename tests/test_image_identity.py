@@ -124,7 +124,7 @@ def rebuilt_pair(engine, tmp_path_factory):
     """Two short runc runs of one config, the image rebuilt in between; and the host's
     highest load per CPU seen around them."""
     tmp = tmp_path_factory.mktemp("rebuilt")
-    cfg = write_config(tmp / "b.toml", '[[mode]]\npreset = "runc"\n', rounds=15, warmup=1)
+    cfg = write_config(tmp / "b.toml", '[[mode]]\npreset = "runc"\n', rounds=24, warmup=1)  # >= 20: batched
     paths, load = [], _busy()
     for i in range(2):
         if i:
@@ -145,7 +145,7 @@ def test_two_runs_with_the_image_rebuilt_between_compare_without_force(rebuilt_p
 @pytest.mark.slow
 def test_an_a_a_pair_has_at_most_one_change(rebuilt_pair):
     _, table, load = rebuilt_pair
-    if load > 0.75:
+    if load > 1.5:  # stretches of rounds absorb drift within a run, not a whole run under twice the load
         pytest.skip(
             f"the host was busy with other work during the runs (load {load:.2f} per CPU): an A/A pair is not A/A then"
         )
