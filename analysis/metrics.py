@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 
 from bench.core.phases import (
+    ALL_PHASES,
     COLD,
     COLD_DERIVED,
     DERIVED,
     DISPATCH,
-    ALL_PHASES,
     ENGINE_PHASES,
-    PHASES,
     RATE,
     RATE_DERIVED,
     SCALE_SCENARIOS,
@@ -64,7 +63,9 @@ class _Cycles:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.rows = np.flatnonzero(
-            np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH,)))
+            np.isin(
+                frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH,))
+            )
         )
         self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
         self.n = len(cycles)
