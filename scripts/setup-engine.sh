@@ -22,6 +22,8 @@ fi
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v runsc >/dev/null || need+=(runsc)
+# the local Swarm's nodes live in network namespaces (ip netns, veth, bridge)
+command -v ip >/dev/null || need+=(iproute2)
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-engine: installing ${need[*]}" >&2
