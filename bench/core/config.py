@@ -371,8 +371,8 @@ def _check_endpoint(endpoint: str, where: str) -> None:
         return
     if not any(endpoint.startswith(s) for s in ENDPOINT_SCHEMES if s.endswith((":", "//"))):
         raise UserError(
-            f"{where} is {endpoint!r}: use local, env, vm, swarm, unix://PATH, npipe:////./pipe/NAME, "
-            "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME or context:NAME."
+            f"{where} is {endpoint!r}: use local, env, vm, unix://PATH, npipe:////./pipe/NAME, "
+            "tcp://HOST:PORT, ssh://USER@HOST, machine:NAME, context:NAME or swarm (the local swarm's manager)."
         )
 
 
@@ -465,6 +465,13 @@ def _read_mode(table: _Table, index: int) -> Mode:
         **_swarm_keys(table, base),
     )
     table.done(_MODE_KEYS)
+    _check_mode(mode, table)
+    return mode
+
+
+def _check_mode(mode: Mode, table: _Table) -> None:
+    """What no single key can say wrong on its own: keys that must come together, or not at all."""
+    name = mode.name
     _check_swarm_mode(mode, table.source)
     if mode.cycle == "run" and not mode.run_command:
         raise UserError(
@@ -479,7 +486,6 @@ def _read_mode(table: _Table, index: int) -> Mode:
             f"{table.source}: mode {name!r} sets {given} but not {missing}: the cold scenario needs both, or neither."
         )
     _check_endpoint(mode.endpoint, f"{table.source}: {table.where}.endpoint")
-    return mode
 
 
 def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Config:

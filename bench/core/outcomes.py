@@ -43,3 +43,9 @@ NO_HYPERVISOR = "no_hypervisor"
 IMAGE_INCOMPATIBLE = "image_incompatible"
 FEATURE_MISSING = "feature_missing"
 CLIENT_HYPERV_ONLY = "client_hyperv_only"  # a Windows client edition refuses process isolation
+# A swarm task's own failures (the service scenario): no node matches its placement, its node went
+# down before it ran, no node holds (or can pull) its image, or swarm failed it for another reason.
+NO_SUITABLE_NODE = "no_suitable_node"
+NODE_DOWN = "node_down"
+IMAGE_NOT_FOUND = "image_not_found"
+TASK_FAILED = "task_failed"

@@ -224,6 +224,8 @@ def _resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None)
         return _from_env(environ, where, target.allow_plain_tcp)
     if ep == "vm":
         return _vm(where)
+    if ep == "swarm":
+        return _swarm(where)
     if ep.startswith("context:"):
         return _from_context(ep[len("context:") :], where, target.allow_plain_tcp)
     if ep.startswith("machine:"):
@@ -247,6 +249,16 @@ def _vm(where: str) -> Endpoint:
             "machine": {"driver": "qemu", "accel": state.accel, "kernel": state.kernel, "boot_s": state.boot_s},
         }
     )
+
+
+def _swarm(where: str) -> Endpoint:
+    """The local swarm's manager (`isobench swarm up`), from its state file alone (bench.engine.swarm.state)."""
+    from bench.engine.swarm.state import load as load_swarm
+
+    state = load_swarm()
+    if state is None or state.phase != "up":
+        raise UserError(f"{where}: the local swarm is not up: run 'isobench swarm up' first.")
+    return Endpoint(state.manager_endpoint, "unix", via="swarm")
 
 
 class _TLSAdapter(requests.adapters.HTTPAdapter):

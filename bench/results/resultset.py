@@ -28,6 +28,14 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 rate arrival's `dispatch` phase; the header's config adds `scale` (every cap,
                 bound and timeout of the scale scenarios). Version 2 files read with the three
                 fields null.
+    4  2026-12  the service scenario (swarm services): samples may carry scenario "service",
+                with per task the ClusterLoader2 metrics create_to_schedule, schedule_to_run,
+                run_to_ready and service_startup (`level` the replica count, `burst` the
+                service's number in the run, `slot` the task's slot; `detail` the task id,
+                node and each state's first-seen and engine times) and per service makespan,
+                scale_down and service_remove; the header adds `service` (settings, clock
+                anchor, per mode the manager, nodes and clock offsets) and the config
+                `service`. Version 3 files read with an empty `service`.
 """
 
 from __future__ import annotations
@@ -44,16 +52,16 @@ import orjson
 from bench.core.errors import UserError
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 3
-SUPPORTED_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
 # What a sample of an older version lacks, filled in on reading (as asv's update_to_2 does), so that
 # nothing downstream of the reader knows older versions existed.
-SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}}
+SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}, 3: {}}
 # None: version 1, read as warm
-SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density"}
+SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density", "service"}
 
 # Sample fields and the JSON types each may hold (None: null allowed).
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -236,6 +244,7 @@ def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         return header, {}
     upgraded = {**header, "version": SCHEMA_VERSION, "upgraded_from": version}
     upgraded.setdefault("cold", {})  # version 1 had no cold scenario
+    upgraded.setdefault("service", {})  # versions before 4 had no service scenario
     return upgraded, SAMPLE_DEFAULTS.get(version, {})
 
 

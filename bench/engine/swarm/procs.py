@@ -153,18 +153,24 @@ def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
     return left
 
 
-def remove_cgroups(spec: NodeSpec) -> list[str]:
-    """Removes the node's (empty) cgroup trees, deepest first; returns the directories that stayed."""
-    stayed = []
-    for top in cgroup_dirs(spec):
-        for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
-            try:
-                d.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                stayed.append(str(d))
-    return stayed
+def remove_cgroups(spec: NodeSpec, wait_s: float = 5.0) -> list[str]:
+    """Removes the node's (empty) cgroup trees, deepest first; returns the directories that stayed.
+    A cgroup whose last task is still exiting refuses rmdir (EBUSY) for a moment after the process
+    is gone (seen here on cgroup v1 after a task container was killed): tried again for ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        stayed = []
+        for top in cgroup_dirs(spec):
+            for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+                try:
+                    d.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    stayed.append(str(d))
+        if not stayed or time.monotonic() > deadline:
+            return stayed
+        time.sleep(0.1)
 
 
 def reap(pids: Iterable[int]) -> None:
