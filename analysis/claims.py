@@ -25,10 +25,10 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from analysis import stats
+from analysis import scale, stats
 from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE
-from bench.core.phases import SCENARIOS, WARM
+from bench.core.phases import SCALE_SCENARIOS, SCENARIOS, WARM
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,8 +50,17 @@ class Claim:
     max_failure_rate: float = 0.10
     min_samples: int = 10
     source: str = ""
-    # Which cycles: "warm" (the engine already up) or "cold" (engine started first).
+    # Which cycles: "warm" (the engine already up) or "cold" (engine started first), or a scale
+    # scenario ("burst", "rate", "density") at one `level` (burst size N, rate, containers running).
     scenario: str = "warm"
+    level: Optional[float] = None
+    # "median": the order ranks medians; "slowdown": it ranks p50(level) / p50(baseline_level),
+    # smallest first (how much each slows down as the level grows).
+    statistic: str = "median"
+    baseline_level: Optional[float] = None
+    # true: each pair must differ (a ranking); false: "at least" (a pair shown equal within the
+    # minimum effect also holds).
+    strict: bool = True
 
 
 @dataclass
@@ -120,6 +129,7 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
             raise UserError(f'{where}: by must be "role" or "mode".')
         if raw.get("scenario", WARM) not in SCENARIOS:
             raise UserError(f"{where}: scenario must be one of {', '.join(SCENARIOS)}, not {raw.get('scenario')!r}.")
+        _check_selector(raw, where)
         for key in ("min_effect", "alpha", "max_failure_rate"):
             v = raw.get(key, 0.05)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
@@ -129,6 +139,24 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
         except TypeError as exc:
             raise UserError(f"{where}: {exc}.") from None
     return out
+
+
+def _check_selector(raw: dict[str, Any], where: str) -> None:
+    """The scale selector: a level for scale scenarios, a baseline level for slowdowns."""
+    for key in ("level", "baseline_level"):
+        v = raw.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+            raise UserError(f"{where}: {key} must be a number greater than 0, not {v!r}.")
+    if raw.get("statistic", "median") not in ("median", "slowdown"):
+        raise UserError(f'{where}: statistic must be "median" or "slowdown", not {raw.get("statistic")!r}.')
+    if raw.get("statistic") == "slowdown" and (raw.get("level") is None or raw.get("baseline_level") is None):
+        raise UserError(
+            f"{where}: a slowdown claim needs level and baseline_level (e.g. level = 8, baseline_level = 1)."
+        )
+    if raw.get("level") is not None and raw.get("scenario", WARM) not in SCALE_SCENARIOS:
+        raise UserError(f"{where}: level selects a scale scenario's level: set scenario to burst, rate or density.")
+    if not isinstance(raw.get("strict", True), bool):
+        raise UserError(f"{where}: strict must be true or false.")
 
 
 def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
@@ -203,6 +231,8 @@ def _pair_values(
         pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
         return None
     mode_base, mode_other = modes[base], modes[other]
+    if claim.scenario in SCALE_SCENARIOS:  # a round holds whole bursts, not one cycle per mode: nothing to pair
+        return ok[base], ok[other]
     paired = None if mode_base is None or mode_other is None else \
         stats.paired_values(data, mode_base, mode_other, claim.metric)  # fmt: skip
     if paired is not None and len(paired[0]) >= claim.min_samples:
@@ -214,19 +244,18 @@ def _pair_values(
 def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:
     """``frame``: measured samples with derived metrics (analysis.metrics.with_derived);
     ``skipped``: the header's skipped modes, so a missing role says why it is missing."""
-    data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"] & (frame["scenario"] == claim.scenario)]
+    data = _selected(frame, claim, claim.level)
     modes, why = _resolve(data, claim, skipped)
+    if claim.level is not None:
+        why = {n: f"{w} at {claim.scenario} level {claim.level:g}" for n, w in why.items()}
     pairs: list[PairResult] = []
-    testable: list[tuple[PairResult, np.ndarray, np.ndarray]] = []
+    testable: list[PairResult] = []
     for base, other in itertools.combinations(claim.order, 2):
         pr = PairResult(base, other, modes[base], modes[other], "untestable", "")
         pairs.append(pr)
-        values = _pair_values(data, claim, pr, modes, why)
-        if values is not None:
-            pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(*values, pr.paired)
-            pr.test, pr.p = stats.rank_test(*values, pr.paired)
-            testable.append((pr, *values))
-    for pr, adj in zip([t[0] for t in testable], stats.holm([t[0].p for t in testable])):
+        if _measure_pair(frame, data, claim, pr, modes, why):
+            testable.append(pr)
+    for pr, adj in zip(testable, stats.holm([pr.p for pr in testable])):
         pr.p_adjusted = adj
         pr.effect = stats.decide(pr.ratio, pr.ci_low, pr.ci_high, adj, claim.alpha, claim.min_effect)
         pr.verdict, pr.reason = _pair_verdict(pr, claim)
@@ -234,8 +263,64 @@ def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, d
     return ClaimResult(claim, verdict, reason, pairs, modes)
 
 
+def _selected(frame: pd.DataFrame, claim: Claim, level: Optional[float]) -> pd.DataFrame:
+    """The claim's metric in its scenario outside warm-up, at ``level`` when given."""
+    data = frame[(frame["phase"] == claim.metric) & ~frame["warmup"] & (frame["scenario"] == claim.scenario)]
+    return data if level is None else data[np.isclose(data["level"].to_numpy(float), level)]
+
+
+def _measure_pair(
+    frame: pd.DataFrame,
+    data: pd.DataFrame,
+    claim: Claim,
+    pr: PairResult,
+    modes: dict[str, Optional[str]],
+    why: dict[str, str],
+) -> bool:
+    """The pair's ratio with its CI and its rank test; False (with ``pr.reason``) when it cannot be tested.
+    Scale scenarios resample whole bursts for the CI (their containers share a burst's conditions)."""
+    values = _pair_values(data, claim, pr, modes, why)
+    if values is None:
+        return False
+    if claim.statistic == "slowdown":
+        return _slowdown_pair(frame, claim, pr, modes)
+    if claim.scenario in SCALE_SCENARIOS:
+        ids = [data[(data["mode"] == modes[n]) & data["ok"]]["burst"].to_numpy() for n in (pr.base, pr.other)]
+        pr.ratio, pr.ci_low, pr.ci_high = scale.ratio_ci(values[0], ids[0], values[1], ids[1])
+    else:
+        pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(*values, pr.paired)
+    pr.test, pr.p = stats.rank_test(*values, pr.paired)
+    return True  # fmt: skip
+
+
+def _slowdown_pair(frame: pd.DataFrame, claim: Claim, pr: PairResult, modes: dict[str, Optional[str]]) -> bool:
+    """Each side's slowdown p50(level) / p50(baseline level); the ratio other / base with a bootstrap CI
+    over the four groups, and a rank test on each startup at the level divided by its mode's
+    baseline median."""
+    groups: dict[str, tuple[np.ndarray, Optional[np.ndarray]]] = {}
+    for side, name in (("base", pr.base), ("other", pr.other)):
+        for key, level in (("n", claim.level), ("1", claim.baseline_level)):
+            rows = _selected(frame, claim, level)
+            rows = rows[(rows["mode"] == modes[name]) & rows["ok"]]
+            groups[f"{side}_{key}"] = (rows["duration_ms"].to_numpy(float), rows["burst"].to_numpy())
+    few = [k for k in ("base_1", "other_1") if len(groups[k][0]) < 3]
+    if few:
+        name = pr.base if few[0] == "base_1" else pr.other
+        count = len(groups[few[0]][0])
+        pr.reason = (
+            f"{claim.by} {name!r} has {count} successful samples at level {claim.baseline_level:g}, fewer than 3"
+        )
+        return False
+    pr.ratio, pr.ci_low, pr.ci_high = scale.slowdown_ratio_ci(groups)
+    normal = {s: groups[f"{s}_n"][0] / np.median(groups[f"{s}_1"][0]) for s in ("base", "other")}
+    pr.median_base, pr.median_other = float(np.median(normal["base"])), float(np.median(normal["other"]))
+    pr.test, pr.p = stats.rank_test(normal["base"], normal["other"], paired=False)
+    return True
+
+
 def _pair_verdict(pr: PairResult, claim: Claim) -> tuple[str, str]:
-    numbers = (
+    what = f"slowdown x{pr.median_other:.2f} vs x{pr.median_base:.2f}: " if claim.statistic == "slowdown" else ""
+    numbers = what + (
         f"{pr.other} / {pr.base} = {pr.ratio:.3f} (95% CI {pr.ci_low:.3f}-{pr.ci_high:.3f}), "
         f"{pr.test} p = {pr.p_adjusted:.2g} (Holm), minimum effect {claim.min_effect:.0%}"
     )
@@ -243,6 +328,8 @@ def _pair_verdict(pr: PairResult, claim: Claim) -> tuple[str, str]:
         return "supported", f"{pr.base} is faster: {numbers}"
     if pr.effect == "faster":
         return "contradicted", f"{pr.other} is faster, against the claim: {numbers}"
+    if pr.effect == "equivalent" and not claim.strict:
+        return "supported", f"equal within the minimum effect, so {pr.other} is at least {pr.base}: {numbers}"
     if pr.effect == "equivalent":
         return "contradicted", f"no difference: the whole CI lies within the minimum effect, so no ranking: {numbers}"
     if pr.effect == "unchanged":

@@ -95,14 +95,18 @@ def _claims(args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import build_report, concurrency_note, print_summary
+    from analysis.report import _console, build_report, concurrency_note, print_summary
+    from analysis.scale_report import print_scale
 
     out = _out_dir(args.out)
     loaded = _load(_paths(args))
     claims = _claims(args)
     for name in loaded.headers:
         rep = build_report(loaded, name, claims, out if len(loaded.headers) == 1 else None)
-        print_summary(rep.summary, rep.claims, title=f"{name} (ms, successes only)", cold_summary=rep.cold)
+        console = _console()
+        console.print(rep.headline, markup=False, highlight=False)
+        print_summary(rep.summary, rep.claims, console, f"{name} (ms, successes only)", rep.cold)
+        print_scale(rep.scale, console)
         note = concurrency_note(loaded.headers[name], loaded.ends[name])
         if note:
             print(note)

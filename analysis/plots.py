@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from bench.core.phases import PHASES  # noqa: E402
 
@@ -36,6 +36,24 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
         paths.append(p)
     plt.close(fig)
     return paths
+
+
+def log_axis(ax: plt.Axes, which: str = "y") -> None:
+    """A log axis that labels major ticks only (1, 2, 5 x 10^k; plain numbers), with unlabelled minor
+    ticks: labelling minor ticks too crowds 600, 700, 800, 900 into each other. Where the data span
+    too little for two such ticks, evenly spaced ones (linear steps) are labelled instead."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    majors = LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+    inside = [t for t in majors.tick_values(lo, hi) if lo <= t <= hi]
+    if len(inside) < 2:
+        axis.set_major_locator(FixedLocator([t for t in MaxNLocator(5).tick_values(lo, hi) if lo <= t <= hi and t > 0]))
+    else:
+        axis.set_major_locator(majors)
+    axis.set_major_formatter(plain)
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10))))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _thin(values: np.ndarray, cap: int, seed: int = 0) -> np.ndarray:
@@ -70,10 +88,7 @@ def distribution(frame: pd.DataFrame, phase: str, out_dir: Path, title_suffix: s
         # modes an order of magnitude apart (a VM engine beside runc): a linear axis
         # would flatten the fast ones into a line
         ax.set_yscale("log")
-        plain = FuncFormatter(lambda v, _: f"{v:g}")
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="y", which="minor", labelsize=7)
+        log_axis(ax, "y")
     ax.set_ylabel(f"{phase} time (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
     ax.set_title(f"{phase}: distribution per mode{title_suffix}")
     ax.grid(axis="y", alpha=0.3)
@@ -160,10 +175,7 @@ def forest(
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, [f"{r['label']} [{r['verdict']}]" for _, r in t.iterrows()], fontsize=8)
     ax.set_xscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    log_axis(ax, "x")
     ax.set_xlabel("ratio of medians (log scale), 95% CI")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3, which="both")

@@ -8,7 +8,7 @@ import base64
 import html
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,14 +16,15 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import plots, stats
+from analysis import plots, scale_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.compare import NO_CHANGE, VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
+from analysis.scale_report import ScaleSection
 from bench.core.paths import report_dir_for
-from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
+from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS
 
 SUMMARY_COLUMNS = [
     "set",
@@ -59,6 +60,8 @@ class Report:
     claims: list[ClaimResult]
     figures: list[Path]
     cold: pd.DataFrame
+    scale: ScaleSection = field(default_factory=ScaleSection)
+    headline: str = ""
 
 
 def _console() -> Console:
@@ -201,8 +204,7 @@ def print_summary(
     cold_summary: Optional[pd.DataFrame] = None,
 ) -> None:
     console = console or _console()
-    has_cold = cold_summary is not None and not cold_summary.empty
-    if not (summary.empty and has_cold):  # a cold-only set has no warm table to show
+    if not summary.empty:  # a cold-only or scale-only set has no warm table to show
         t = Table(title=title or "isobench summary (ms, successes only)")
         for col in ("mode", "role", "phase", "n", "failed", "median", "95% CI", "p90", "p99", "outliers"):
             t.add_column(col, justify="right" if col not in ("mode", "role", "phase") else "left")
@@ -283,11 +285,14 @@ def _write_md(
     figures: list[Path],
     end: Optional[dict[str, Any]],
     cold_summary: Optional[pd.DataFrame] = None,
+    extra: Optional["Extra"] = None,
 ) -> None:
     host = header.get("host", {})
+    extra = extra or Extra()
     lines = [
         f"# {title}",
         "",
+        *_headline_md(extra),
         f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} "
         "CPUs), "
         f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
@@ -306,13 +311,17 @@ def _write_md(
         "",
         _md_table(cp),
         "",
-        "## Summary (ms, successful samples; failures counted)",
-        "",
-        _md_table(summary.drop(columns=["set"])),
-        "",
     ]
+    if not summary.empty:
+        lines += [
+            "## Summary (ms, successful samples; failures counted)",
+            "",
+            _md_table(summary.drop(columns=["set"])),
+            "",
+        ]
     if cold_summary is not None and not cold_summary.empty:
         lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
+    lines += _scale_md(extra.scale)
     lines += ["## Figures", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -328,8 +337,10 @@ def _write_html(
     figures: list[Path],
     end: Optional[dict[str, Any]],
     cold_summary: Optional[pd.DataFrame] = None,
+    extra: Optional["Extra"] = None,
 ) -> None:
     esc = html.escape
+    extra = extra or Extra()
     host = header.get("host", {})
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
@@ -338,6 +349,7 @@ def _write_html(
         ".supported{color:#2a7} .contradicted{color:#c33} "
         ".inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
         f"</head><body><h1>{esc(title)}</h1>",
+        *_headline_html(extra),
         f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} "
         f"({esc(str(host.get('cpu_model')))}, "
         f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
@@ -357,15 +369,16 @@ def _write_html(
             for p in r.pairs
         ]
         parts.append("</ul>")
-    parts += [
-        "<h2>Transport round trips (preflight)</h2>",
-        _html_table(cp),
+    parts += ["<h2>Transport round trips (preflight)</h2>", _html_table(cp)]
+    summary_html = [
         "<h2>Summary (ms, successful samples; failures counted)</h2>",
         _html_table(summary.drop(columns=["set"])),
     ]
+    parts += summary_html if not summary.empty else []
     if cold_summary is not None and not cold_summary.empty:
         parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
         parts += ["</ul>", _html_table(cold_summary)]
+    parts += _scale_html(extra.scale)
     parts.append("<h2>Figures</h2>")
     for f in figures:
         if f.suffix == ".png":
@@ -396,6 +409,7 @@ def build_report(
     if with_figures and not cold_summary.empty:
         for ph in ("engine_up", "cold_startup"):
             figures += plots.distribution(cold(every), ph, out_dir, title_suffix=" (cold)")
+    sec = scale_report.build(every, loaded.headers[set_name], loaded.paths[set_name], out_dir, with_figures)
     if with_figures:
         table = _claims_table(results)
         if not table.empty and table["ratio"].notna().any():
@@ -414,9 +428,82 @@ def build_report(
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]
-    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end, cold_summary)
-    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end, cold_summary)
-    return Report(out_dir, summary, results, figures, cold_summary)
+    figures = sec.figures + figures
+    extra = Extra(sec, headline_sentence(results), sec.headline_figure or _warm_headline_figure(figures))
+    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end, cold_summary, extra)
+    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end, cold_summary, extra)
+    return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence)
+
+
+@dataclass
+class Extra:
+    """What goes above and beside the warm tables: the headline (one figure, one sentence with the
+    verdict) and the scale scenarios' section."""
+
+    scale: ScaleSection = field(default_factory=ScaleSection)
+    sentence: str = ""
+    figure: Optional[Path] = None
+
+
+def _warm_headline_figure(figures: list[Path]) -> Optional[Path]:
+    for name in ("distribution_startup.png", "distribution_cold_startup.png"):
+        found = next((f for f in figures if f.name == name), None)
+        if found is not None:
+            return found
+    return next((f for f in figures if f.suffix == ".png"), None)
+
+
+def _pair_gist(r: ClaimResult) -> str:
+    """A claim's verdict in a clause: the ratios when it holds, else the first pair's reason, short."""
+    if r.verdict == "supported":
+        return "; ".join(
+            f"{p.base} < {p.other}: x{p.ratio:.2f} (95% CI {p.ci_low:.2f}-{p.ci_high:.2f})" for p in r.pairs
+        )
+    first = next((p for p in r.pairs if p.verdict == r.verdict), None)
+    why = (first.reason if first else r.reason).split(": ")[0]
+    return f"{first.base} < {first.other}: {why}" if first else why
+
+
+def headline_sentence(results: list[ClaimResult]) -> str:
+    """One sentence with the verdict: the scale claims' when the set has any, else every claim's."""
+    chosen = [r for r in results if r.claim.scenario in SCALE_SCENARIOS] or results
+    if not chosen:
+        return "No claim applies to this result set: the tables below hold its measurements."
+    return "Verdict: " + "; ".join(f"{r.claim.text}: {r.verdict.upper()} ({_pair_gist(r)})" for r in chosen) + "."
+
+
+def _headline_md(extra: Extra) -> list[str]:
+    if not extra.sentence:
+        return []
+    fig = [f"![headline]({extra.figure.name})", ""] if extra.figure else []
+    return fig + [f"**{extra.sentence}**", ""]
+
+
+def _headline_html(extra: Extra) -> list[str]:
+    if not extra.sentence:
+        return []
+    parts = ["<section id='headline'>"]
+    if extra.figure is not None:
+        data = base64.b64encode(extra.figure.read_bytes()).decode("ascii")
+        parts.append(f"<figure><img alt='headline' src='data:image/png;base64,{data}'></figure>")
+    parts.append(f"<p><b>{html.escape(extra.sentence)}</b></p></section>")
+    return parts
+
+
+def _scale_md(sec: ScaleSection) -> list[str]:
+    lines: list[str] = []
+    for title, table in scale_report.tables(sec):
+        lines += [f"## {title}", "", _md_table(table), ""]
+    notes = sec.notes()
+    return lines + ([f"- {n}" for n in notes] + [""] if notes else [])
+
+
+def _scale_html(sec: ScaleSection) -> list[str]:
+    parts: list[str] = []
+    for title, table in scale_report.tables(sec):
+        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(table)]
+    notes = sec.notes()
+    return parts + (["<ul>"] + [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"] if notes else [])
 
 
 VERDICT_LEGEND = [

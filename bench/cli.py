@@ -34,7 +34,34 @@ def _load(args: argparse.Namespace):  # -> Config
         if run.min_rounds > run.rounds:
             run = replace(run, min_rounds=run.rounds)
         config = replace(config, run=run)
-    return config
+    return _scale_overrides(config, args)
+
+
+SCALE_FLAGS = ("burst", "repeat", "rates", "density_step", "density_max", "reserve_gib", "slo_s", "rate_duration_s")
+
+
+def _scale_overrides(config: Any, args: argparse.Namespace) -> Any:
+    """The scale flags (--burst, --rate, --density-step, ...) on top of the config's [scale] table."""
+    from bench.core.scale import with_overrides
+
+    changes = {k: getattr(args, k, None) for k in SCALE_FLAGS}
+    if getattr(args, "scale_budget_s", None) is not None:
+        changes["budget_s"] = args.scale_budget_s
+    return replace(config, scale=with_overrides(config.scale, **changes))
+
+
+def _levels(integer: bool) -> Any:
+    """An argparse type for --burst 1,2,4,8 (whole numbers) and --rate 0.5,1,2 (numbers)."""
+    from bench.core.scale import parse_levels
+
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            return parse_levels(text, "--burst" if integer else "--rate", integer)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+    parse.__name__ = "list of whole numbers" if integer else "list of numbers"
+    return parse
 
 
 def _whole_number(text: str) -> int:
@@ -291,8 +318,10 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument(
         "--scenario",
-        choices=["warm", "cold", "both"],
-        help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both",
+        choices=["warm", "cold", "both", "burst", "rate", "density", "scale"],
+        help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
+        "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
+        "then rate when --rate is given, then density",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
     r.add_argument(
@@ -301,6 +330,7 @@ def _add_run(sub: Any) -> None:
         help="cycle shape for every mode: full (default: create..exec, stop, remove) or run "
         "(create, start, ready, wait, remove: what `docker run --rm` does)",
     )
+    _add_scale_flags(r)
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.add_argument(
@@ -310,6 +340,25 @@ def _add_run(sub: Any) -> None:
     )
     r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
     r.set_defaults(fn=cmd_run)
+
+
+def _add_scale_flags(r: argparse.ArgumentParser) -> None:
+    g = r.add_argument_group("scale scenarios (defaults: bench.toml [scale])")
+    g.add_argument("--burst", type=_levels(True), metavar="N,N,...", help="burst sizes, e.g. 1,2,4,8,16")
+    g.add_argument("--repeat", type=_positive_int, help="bursts per (mode, size), in seeded shuffled rounds")
+    g.add_argument(
+        "--rate", dest="rates", type=_levels(False), metavar="R,R,...", help="open-loop arrival rates (starts/s)"
+    )
+    g.add_argument("--rate-duration", dest="rate_duration_s", type=_positive_float, help="seconds per rate run")
+    g.add_argument("--density-step", dest="density_step", type=_positive_int, help="idle containers added per step")
+    g.add_argument("--density-max", dest="density_max", type=_positive_int, help="containers running at most")
+    g.add_argument(
+        "--reserve-gib", dest="reserve_gib", type=_positive_float, help="stop density below this much free memory"
+    )
+    g.add_argument("--slo-s", dest="slo_s", type=_positive_float, help="startup SLO in seconds (default 5)")
+    g.add_argument(
+        "--scale-budget", dest="scale_budget_s", type=_positive_float, help="no new group starts after this many s"
+    )
 
 
 def add_commands(sub: Any) -> None:

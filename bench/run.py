@@ -24,6 +24,7 @@ from bench.core.config import Config, RunSettings
 from bench.core.errors import Terminated, UserError
 from bench.core.labels import RUN_LABEL
 from bench.core.paths import host_results_dir, safe_name
+from bench.core.phases import SCALE, SCALE_SCENARIOS
 from bench.engine import hostinfo, preflight
 from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
@@ -31,9 +32,11 @@ from bench.engine.lease import DEFAULT_TTL_S, EngineLease
 from bench.engine.sweep import sweep
 from bench.measure import wire
 from bench.measure.docker import DockerExecutor
+from bench.measure.scale import ScaleRunner, engine_is_local
 from bench.results import resultset
 from bench.results.header import header_record
 from bench.schedule.progress import progress_view, say_stderr
+from bench.schedule.scale import ScaleScheduler, done_units, plan, scenarios_of
 from bench.schedule.scheduler import Outcome, Scheduler, end_record
 
 EXIT_CODES = {"complete": 0, "failed": 1}
@@ -87,7 +90,69 @@ def build_header(
         cold=cold,
         leases=leases.header(),
         concurrent=leases.concurrent,
+        scale=scale_header(config, [c.runtime for c in checks if c.runtime is not None]),
     )
+
+
+SCALE_RUNS = SCALE_SCENARIOS + (SCALE,)
+SCALE_TIMING = (
+    "perf_counter_ns around docker.APIClient calls: one client and one keep-alive connection per container, "
+    "opened (one /_ping) before the barrier or the arrival"
+)
+
+
+def is_scale(config: Config) -> bool:
+    return config.run.scenario in SCALE_RUNS
+
+
+def check_scale(config: Config) -> None:
+    """A scale run that could measure nothing is refused before anything starts: one sentence."""
+    if not is_scale(config):
+        return
+    s, wanted = config.scale, scenarios_of(config.run.scenario, config.scale)
+    if "burst" in wanted and not any(s.levels_for(m.name) for m in config.modes):
+        raise UserError("no burst level to run: give --burst a list such as 1,2,4,8 (and check [scale] burst_max).")
+    if "density" in wanted and all(m.name in s.density_skip for m in config.modes):
+        raise UserError("every mode is in [scale] density_skip: no density steps to run; choose another mode.")
+    if s.density_step > s.density_max and "density" in wanted:
+        raise UserError(
+            f"--density-step {s.density_step} is more than --density-max {s.density_max}: no step would fit."
+        )
+
+
+def scale_extra_s(config: Config) -> float:
+    """What a scale group adds to a cycle's length (a lease renews between groups only)."""
+    return config.scale.barrier_s + config.scale.rate_duration_s + 60.0 if is_scale(config) else 0.0
+
+
+def scale_header(config: Config, runtimes: list[preflight.ModeRuntime]) -> Optional[dict[str, Any]]:
+    """What a scale run runs, and every bound it obeys beyond the config's own keys."""
+    if not is_scale(config):
+        return None
+    s = config.scale
+    return {
+        "scenarios": list(scenarios_of(config.run.scenario, s)),
+        "levels": {rt.mode.name: list(s.levels_for(rt.mode.name)) for rt in runtimes},
+        "rates": list(s.rates_or_default()) if "rate" in scenarios_of(config.run.scenario, s) else [],
+        "density_modes": [rt.mode.name for rt in runtimes if rt.mode.name not in s.density_skip],
+        "groups_planned": sum(len(r) for r in plan(config.run.scenario, s, [rt.mode.name for rt in runtimes], 0, 0)),
+        "bounds": {
+            rt.mode.name: {
+                "prepare_s": rt.mode.timeouts.ping + 5.0,
+                "hold_s": rt.mode.timeouts.ping
+                + 5.0
+                + rt.mode.timeouts.create
+                + rt.mode.timeouts.start
+                + rt.mode.timeouts.ready
+                + 5.0,
+                "teardown_s": 3 * rt.mode.timeouts.remove,
+                "arrival_lead_s": "1 + 0.02 per arrival",
+            }
+            for rt in runtimes
+        },
+        "timing": SCALE_TIMING,
+        "engine_on_this_host": {rt.mode.name: engine_is_local(rt) for rt in runtimes},
+    }
 
 
 def _reconnector(rt: preflight.ModeRuntime) -> bool:
@@ -139,10 +204,12 @@ def run(
     SIGTERM) removes the run's containers, releases its leases and stops a VM it booted."""
     results_dir = Path(results_dir or config.run.results_dir)
     check_results_dir(results_dir)
+    check_scale(config)
     run_id = uuid.uuid4().hex[:12]
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
     runtimes: list[preflight.ModeRuntime] = []
     leases = Leases(run_id, allow_concurrent)
+    leases.extra_s = scale_extra_s(config)
     owns_vm = False
     try:
         owns_vm = _vm_for_run(config, say)
@@ -217,6 +284,7 @@ class Leases:
         # Set once the rounds' own bounded cleanup ran: the last sweep on the way out then has
         # nothing to do but wait again on what a hung runtime holds, so it is skipped.
         self.run_cleaned = False
+        self.extra_s = 0.0  # a scale group's length beyond a cycle's (see lease_ttl)
 
     def acquire(self, runtimes: list[preflight.ModeRuntime], say: Callable[[str], None]) -> None:
         for rt in runtimes:
@@ -228,7 +296,7 @@ class Leases:
                 rt.image,
                 self.run_id,
                 url,
-                ttl_s=lease_ttl(runtimes, url),
+                ttl_s=lease_ttl(runtimes, url, self.extra_s),
                 timeout=rt.mode.timeouts.ping + rt.mode.timeouts.create,
             )
             lease.acquire(self.allow_concurrent)  # a LeaseConflict ends the run before anything is written
@@ -273,11 +341,12 @@ class Leases:
         return {url: lease.end_record() for url, lease in self.by_url.items()}
 
 
-def lease_ttl(runtimes: list[preflight.ModeRuntime], url: str) -> float:
-    """Long enough to outlast the longest cycle on this engine (renewal happens between cycles only)."""
+def lease_ttl(runtimes: list[preflight.ModeRuntime], url: str, extra_s: float = 0.0) -> float:
+    """Long enough to outlast the longest cycle on this engine (renewal happens between cycles only),
+    or scale group (``extra_s`` more)."""
     t = [r.mode.timeouts for r in runtimes if r.endpoint.base_url == url]
     longest = max(x.create + x.start + x.ready + x.exec + x.stop + x.remove + x.engine_stop + x.engine_up for x in t)
-    return max(DEFAULT_TTL_S, 2 * longest)
+    return max(DEFAULT_TTL_S, 2 * (longest + extra_s))
 
 
 def engine_controls(
@@ -285,7 +354,7 @@ def engine_controls(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """For the cold scenario: (mode -> engine control, mode -> what the header records).
     A cold-only run where no mode has a control is refused before anything runs."""
-    if config.run.scenario == "warm":
+    if config.run.scenario not in ("cold", "both"):
         return {}, {}
     controls, records, reasons = {}, {}, {}
     for rt in runtimes:
@@ -330,6 +399,8 @@ def _run_usable(
                          if wire.supported(rt.endpoint) else "docker-py APIClient" for rt in runtimes},
         "cycle_shapes": {rt.mode.name: rt.mode.cycle for rt in runtimes},
     }  # fmt: skip
+    if is_scale(config):  # bursts, rate runs and density steps time through docker-py, one client each
+        harness.update(timing=SCALE_TIMING, timing_paths={rt.mode.name: "docker-py APIClient" for rt in runtimes})
     writer = resultset.ResultWriter.create(
         path, build_header(config, run_id, seed, checks, swept, harness, cold, leases)
     )
@@ -379,8 +450,10 @@ def _execute(
     first_round: int = 0,
     controls: Optional[dict[str, Any]] = None,
     leases: Optional[Leases] = None,
+    scale_done: Optional[tuple[set[Any], int]] = None,
 ) -> tuple[int, Optional[Path]]:
-    """Rounds, then the end record and the final cleanup, whatever happened."""
+    """Rounds, then the end record and the final cleanup, whatever happened. ``scale_done``: for a
+    resumed scale set, the groups it holds and the next group id."""
     path = writer.path
     collectors: dict[str, EventCollector] = {}
     by_url: dict[str, EventCollector] = {}
@@ -391,18 +464,19 @@ def _execute(
         collectors[rt.mode.name] = by_url[url]
     executor = DockerExecutor(run_id, collectors)
     progress = progress_view(show_progress)
-    scheduler = Scheduler(
-        config.run,
-        runtimes,
-        executor,
-        writer,
-        seed,
-        progress,
-        reconnect=_reconnector,
-        first_round=first_round,
-        controls=controls,
-        between_cycles=leases.renew if leases else None,
-    )
+    renew = leases.renew if leases else None
+    scheduler: Scheduler
+    if is_scale(config):
+        done, first_burst = scale_done or (set(), 0)
+        runner = ScaleRunner(executor, config.scale)
+        scheduler = ScaleScheduler(
+            config.run, config.scale, runtimes, runner, writer, seed, progress, _reconnector, renew, first_burst, done
+        )
+    else:
+        scheduler = Scheduler(
+            config.run, runtimes, executor, writer, seed, progress, reconnect=_reconnector,
+            first_round=first_round, controls=controls, between_cycles=renew,
+        )  # fmt: skip
     outcome = None
     try:
         outcome = scheduler.run()
@@ -541,12 +615,16 @@ def resume(
         leases.acquire(runtimes, say)
         controls, _ = engine_controls(config, runtimes, say)
         swept, _ = sweep_all(runtimes, None, leases.live_runs())
-        plan = plan_resume(rs.samples, config.run, seed, len(rs.resumes))
+        plan, scale_done = (
+            plan_scale_resume(rs, config, seed)
+            if is_scale(config)
+            else (plan_resume(rs.samples, config.run, seed, len(rs.resumes)), None)
+        )
         writer = resultset.ResultWriter.reopen(path)
         writer.append([resume_record(rs, plan, swept, leases)])
         say(
-            f"  resuming {path}: {plan.rounds_done} measured rounds done, {plan.rounds_remaining} to go"
-            + (f"; swept {swept} leftover container(s)" if swept else "")
+            f"  resuming {path}: {plan.rounds_done} {'groups' if scale_done else 'measured rounds'} done, "
+            f"{plan.rounds_remaining} to go" + (f"; swept {swept} leftover container(s)" if swept else "")
         )
         return _execute(
             replace(config, run=plan.settings),
@@ -559,6 +637,26 @@ def resume(
             first_round=plan.first_round,
             controls=controls,
             leases=leases,
+            scale_done=scale_done,
         )
     finally:
         _leave(runtimes, run_id, leases, owns_vm, say)
+
+
+def plan_scale_resume(rs: resultset.ResultSet, config: Config, seed: int) -> tuple[ResumePlan, tuple[set[Any], int]]:
+    """A scale set goes on with the same seed, so the same plan: the groups it holds whole are
+    skipped (an interrupted one runs again), and group ids go on after the last one written."""
+    done = done_units(rs.samples)
+    modes = [m.name for m in config.modes]
+    total = sum(len(r) for r in plan(config.run.scenario, config.scale, modes, config.run.warmup, seed))
+    first_burst = max((s["burst"] for s in rs.samples if s.get("burst") is not None), default=-1) + 1
+    resumed = ResumePlan(
+        rounds_done=len(done),
+        rounds_remaining=max(0, total - len(done)),
+        cold_done=0,
+        cold_remaining=0,
+        first_round=0,
+        seed=seed,
+        settings=config.run,
+    )
+    return resumed, (done, first_burst)

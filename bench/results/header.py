@@ -27,6 +27,7 @@ def header_record(
     leases: Optional[dict[str, Any]] = None,
     concurrent: bool = False,
     created: Optional[str] = None,
+    scale: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
     return {
         "type": "header",
@@ -50,4 +51,6 @@ def header_record(
         # Per engine: this run's lease there (bench.engine.lease); `concurrent`: it ran beside another run.
         "leases": leases or {},
         "concurrent": concurrent,
+        # The scale scenarios: what runs at which levels, and every bound the run obeys (absent otherwise).
+        **({"scale": scale} if scale else {}),
     }

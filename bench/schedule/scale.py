@@ -1,0 +1,200 @@
+"""The scale scenarios' schedule: warm-up bursts, then bursts (each (mode, N) repeated in seeded
+shuffled rounds, so drift hits every level alike), then open-loop rate runs, then density steps.
+
+Each group's samples (one burst, one rate run, one density step) are written and fsynced before
+the next group begins; the lease is renewed between groups, never during one. The plan is a
+pure function of the seed, so a resumed set skips the groups it already holds and redoes the
+rest in the same order.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from bench.core.config import RunSettings
+from bench.core.errors import Terminated
+from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
+from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
+from bench.core.scale import ScaleSettings
+from bench.results.resultset import ResultWriter
+from bench.schedule.progress import ProgressView
+from bench.schedule.scheduler import Outcome, Scheduler
+
+if TYPE_CHECKING:
+    from bench.engine.preflight import ModeRuntime
+    from bench.measure.group import GroupResult
+    from bench.measure.scale import ScaleRunner
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One group to run: a burst of N, a rate run at λ, or one mode's density steps."""
+
+    scenario: str
+    mode: str
+    level: Optional[float]
+    round: int
+    pos: int
+    warmup: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, Optional[float], int]:
+        return (self.scenario, self.mode, self.level, self.round)
+
+
+def scenarios_of(run_scenario: str, scale: ScaleSettings) -> tuple[str, ...]:
+    if run_scenario == SCALE:
+        return (BURST,) + ((RATE,) if scale.rates else ()) + (DENSITY,)
+    return (run_scenario,)
+
+
+def plan(
+    run_scenario: str, scale: ScaleSettings, modes: Sequence[str], warmup: int, seed: int, first_round: int = 0
+) -> list[list[Unit]]:
+    """Rounds of units in run order: warm-up bursts (the smallest burst per mode), then `repeat`
+    rounds of every (mode, N) in a seeded shuffled order, then one round of every (mode, λ), then
+    one round of density (a mode at a time)."""
+    rng = random.Random(seed)
+    rounds: list[list[Unit]] = []
+    wanted = scenarios_of(run_scenario, scale)
+
+    def add(pairs: list[tuple[str, str, Optional[float]]], warm: bool = False) -> None:
+        rng.shuffle(pairs)
+        r = first_round + len(rounds)
+        rounds.append([Unit(s, m, lv, r, i, warm) for i, (s, m, lv) in enumerate(pairs)])
+
+    if BURST in wanted:
+        for _ in range(warmup):
+            add([(BURST, m, float(min(scale.levels_for(m) or scale.burst))) for m in modes], warm=True)
+        for _ in range(scale.repeat):
+            add([(BURST, m, float(n)) for m in modes for n in scale.levels_for(m)])
+    if RATE in wanted:
+        add([(RATE, m, r) for m in modes for r in scale.rates_or_default()])
+    if DENSITY in wanted:
+        add([(DENSITY, m, None) for m in modes if m not in scale.density_skip])
+    return [r for r in rounds if r]
+
+
+def done_units(samples: list[dict[str, Any]]) -> set[tuple[str, str, Optional[float], int]]:
+    """Groups a set already holds whole (for --resume): a burst or rate run with its makespan, a
+    density run with its teardown; an interrupted one is run again."""
+    done = set()
+    for s in samples:
+        if s["phase"] in (MAKESPAN, TEARDOWN) and s.get("error") != INTERRUPTED:
+            level = None if s["scenario"] == DENSITY else s.get("level")
+            done.add((s["scenario"], s["mode"], None if level is None else float(level), s["round"]))
+    return done
+
+
+class ScaleScheduler(Scheduler):
+    def __init__(
+        self,
+        settings: RunSettings,
+        scale: ScaleSettings,
+        runtimes: Sequence["ModeRuntime"],
+        runner: "ScaleRunner",
+        writer: ResultWriter,
+        seed: int,
+        progress: Optional[ProgressView] = None,
+        reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
+        between_cycles: Optional[Callable[[], None]] = None,
+        first_burst: int = 0,
+        done: Optional[set[tuple[str, str, Optional[float], int]]] = None,
+    ) -> None:
+        super().__init__(
+            settings, runtimes, runner.executor, writer, seed, progress, reconnect, between_cycles=between_cycles
+        )
+        self.scale = scale
+        self.seed = seed
+        self.runner = runner
+        self.by_name = {rt.mode.name: rt for rt in runtimes}
+        self.next_burst = first_burst
+        self.done = done or set()
+        self.spent: dict[tuple[str, str, Optional[float]], list[float]] = {}
+
+    def new_group(self) -> int:
+        self.next_burst += 1
+        return self.next_burst - 1
+
+    def base(self, unit: Unit, level: Optional[float] = None) -> dict[str, Any]:
+        """The sample fields every container of a new group shares."""
+        return {
+            "round": unit.round,
+            "pos": unit.pos,
+            "mode": unit.mode,
+            "warmup": unit.warmup,
+            "scenario": unit.scenario,
+            "level": unit.level if level is None else level,
+            "burst": self.new_group(),
+        }
+
+    def write(self, result: "GroupResult", warmup: bool) -> None:
+        """One group's samples, fsynced before anything else happens; counted for the end record."""
+        samples = result.samples
+        self.writer.append(samples)
+        if not warmup:
+            self.tally.count(samples)
+            self.tally.cycles += len(result.slots)
+        if result.interrupted is not None:
+            raise result.interrupted
+
+    def after_group(self, rt: "ModeRuntime", result: "GroupResult") -> Optional[str]:
+        """Between groups: the lease renewed; an engine that stopped answering waited for."""
+        if self.between_cycles is not None:
+            self.between_cycles()
+        if any(s["error"] == ENGINE_UNAVAILABLE for s in result.samples) and not self._wait_for_engine(rt):
+            return (
+                f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
+                "of reconnect attempts"
+            )
+        return None
+
+    def run(self) -> Outcome:
+        rounds = plan(self.settings.scenario, self.scale, list(self.by_name), self.settings.warmup, self.seed)
+        todo = [[u for u in r if u.key not in self.done] for r in rounds]
+        todo = [r for r in todo if r]
+        self.progress.start(sum(1 for r in todo if not r[0].warmup), sum(1 for r in todo if r[0].warmup))
+        started = self.clock()
+        try:
+            for units in todo:
+                for unit in units:
+                    why = self._budget_spent(unit, started)
+                    if why:
+                        return Outcome("complete", why, self._measured, self.tally)
+                    failed = self._run_unit(unit)
+                    if failed:
+                        return Outcome("failed", failed, self._measured, self.tally)
+                if units:
+                    self.progress.round_done()
+            return Outcome("complete", f"{self._measured} groups done", self._measured, self.tally)
+        except KeyboardInterrupt as exc:
+            return Outcome("interrupted", "SIGINT (Ctrl-C)", self._measured, self.tally, exc)
+        except Terminated as exc:
+            return Outcome("interrupted", f"signal {exc.signum}", self._measured, self.tally, exc)
+        finally:
+            self.progress.stop()
+
+    def _budget_spent(self, unit: Unit, started: float) -> Optional[str]:
+        budget = self.scale.budget_s
+        if budget is None:
+            return None
+        elapsed = self.clock() - started
+        past = self.spent.get((unit.scenario, unit.mode, unit.level)) or [0.0]
+        if elapsed + sum(past) / len(past) > budget:
+            return f"scale time budget of {budget:g} s reached after {self._measured} groups"
+        return None
+
+    def _run_unit(self, unit: Unit) -> Optional[str]:
+        from bench.schedule import burst, density, rate
+
+        rt = self.by_name[unit.mode]
+        t0 = self.clock()
+        run = {BURST: burst.run_unit, RATE: rate.run_unit, DENSITY: density.run_unit}[unit.scenario]
+        failed, label, value_ns, ok = run(self, rt, unit)
+        self.spent.setdefault((unit.scenario, unit.mode, unit.level), []).append(self.clock() - t0)
+        if not unit.warmup:
+            self._measured += 1
+        self.progress.cycle_done(label, value_ns, ok)
+        return failed
