@@ -34,7 +34,24 @@ def _load(args: argparse.Namespace):  # -> Config
         if run.min_rounds > run.rounds:
             run = replace(run, min_rounds=run.rounds)
         config = replace(config, run=run)
-    return _scale_overrides(config, args)
+    return _service_overrides(_scale_overrides(config, args), args)
+
+
+def _service_overrides(config: Any, args: argparse.Namespace) -> Any:
+    """--replicas on top of the config's [service] table."""
+    if getattr(args, "replicas", None) is None:
+        return config
+    return replace(config, service=replace(config.service, replicas=args.replicas))
+
+
+def _replica_counts(text: str) -> tuple[int, ...]:
+    """An argparse type for --replicas 1,4,8."""
+    from bench.core.service import parse_replicas
+
+    try:
+        return parse_replicas(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
 SCALE_FLAGS = ("burst", "repeat", "rates", "density_step", "density_max", "reserve_gib", "slo_s", "rate_duration_s")
@@ -318,10 +335,10 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument(
         "--scenario",
-        choices=["warm", "cold", "both", "burst", "rate", "density", "scale"],
+        choices=["warm", "cold", "both", "burst", "rate", "density", "scale", "service"],
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
-        "then rate when --rate is given, then density",
+        "then rate when --rate is given, then density; service: swarm services (see --replicas)",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
     r.add_argument(
@@ -331,6 +348,12 @@ def _add_run(sub: Any) -> None:
         "(create, start, ready, wait, remove: what `docker run --rm` does)",
     )
     _add_scale_flags(r)
+    r.add_argument(
+        "--replicas",
+        type=_replica_counts,
+        metavar="N,N,...",
+        help="service scenario: replica counts, one per round in a seeded shuffled order (default 1,4,8)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.add_argument(

@@ -24,7 +24,7 @@ from bench.core.config import Config, RunSettings
 from bench.core.errors import Terminated, UserError
 from bench.core.labels import RUN_LABEL
 from bench.core.paths import host_results_dir, safe_name
-from bench.core.phases import SCALE, SCALE_SCENARIOS
+from bench.core.phases import SCALE, SCALE_SCENARIOS, SERVICE
 from bench.engine import hostinfo, preflight
 from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
@@ -209,10 +209,11 @@ def run(
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
     runtimes: list[preflight.ModeRuntime] = []
     leases = Leases(run_id, allow_concurrent)
-    leases.extra_s = scale_extra_s(config)
-    owns_vm = False
+    leases.extra_s = scale_extra_s(config) + service_extra_s(config)
+    owns_vm = owns_swarm = False
     try:
         owns_vm = _vm_for_run(config, say)
+        owns_swarm = _swarm_for_run(config, say)
         checks = preflight.check_modes(config.modes, run_id)
         for c in checks:
             say(f"  {c.name}: " + ("ok" if c.usable else f"skipped: {c.reason}"))
@@ -223,6 +224,8 @@ def run(
         return _run_usable(config, run_id, seed, checks, runtimes, results_dir, show_progress, say, leases)
     finally:
         _leave(runtimes, run_id, leases, owns_vm, say)
+        if owns_swarm:
+            _swarm_down(say)
 
 
 def _leave(
@@ -384,6 +387,8 @@ def _run_usable(
     say: Callable[[str], None],
     leases: Leases,
 ) -> tuple[int, Optional[Path]]:
+    if config.run.scenario == SERVICE:  # swarm services (bench.schedule.service)
+        return _run_services(config, run_id, seed, checks, runtimes, results_dir, say, leases)
     controls, cold = engine_controls(config, runtimes, say)
     swept, _ = sweep_all(runtimes, None, leases.live_runs())
     if swept:
@@ -517,6 +522,115 @@ def _say_end(outcome: Outcome, path: Path, leaked: list[str], say: Callable[[str
         )
 
 
+# -- the service scenario (issue #13): swarm services on a manager ---------------------------
+
+
+def service_extra_s(config: Config) -> float:
+    """What one service adds to a cycle's length (a lease renews between services only)."""
+    s = config.service
+    return s.ready_s + s.scale_down_s + s.remove_s + 30.0 if config.run.scenario == SERVICE else 0.0
+
+
+def _swarm_for_run(config: Config, say: Callable[[str], None]) -> bool:
+    """Brings the local swarm up when a selected mode runs on it (endpoint "swarm") and none is
+    healthy; the run then owns it and brings it down on every exit path (see run()). A healthy swarm
+    someone brought up is used and left up. Where it cannot come up, preflight skips its modes."""
+    if not any(m.endpoint == "swarm" for m in config.modes):
+        return False
+    from bench.engine import swarm
+
+    if swarm.health(swarm.load_state()) is None:
+        return False
+    try:
+        swarm.up(say=lambda m: say(f"  {m}"))
+    except UserError as exc:
+        say(f"  the local swarm cannot come up: {exc}")
+        return False
+    return True
+
+
+def _swarm_down(say: Callable[[str], None]) -> None:
+    """The swarm this run brought up goes, whatever happened; a second Ctrl-C leaves it for
+    `isobench swarm down` and says so."""
+    from bench.engine import swarm
+
+    try:
+        swarm.down(say=lambda m: say(f"  {m}"))
+    except (KeyboardInterrupt, Terminated):
+        signals.note_hurry()
+        say("  the local swarm was not brought down (second stop signal): run 'isobench swarm down'")
+    except UserError as exc:
+        say(f"  {exc}")
+
+
+def _run_services(
+    config: Config,
+    run_id: str,
+    seed: int,
+    checks: list[preflight.ModeCheck],
+    runtimes: list[preflight.ModeRuntime],
+    results_dir: Path,
+    say: Callable[[str], None],
+    leases: Leases,
+) -> tuple[int, Optional[Path]]:
+    """Service checks, sweeps of runs that are gone, the header, then the rounds; the run's services
+    and task containers are swept whatever happened (bench.schedule.service.finish)."""
+    from bench.engine.service import api as service_api
+    from bench.schedule import service as svc
+
+    setup = svc.prepare(config, runtimes, run_id, say)
+    try:
+        if not setup.contexts:
+            raise UserError("no mode can run services: " + " ".join(setup.skipped.values()))
+        live = leases.live_runs()
+        for ctx in setup.contexts:  # services first: a dead run's tasks would come back after their containers went
+            rt = ctx.target.runtime
+            gone = service_api.sweep(rt.client, None, rt.mode.timeouts.remove, live.get(rt.endpoint.base_url, {"*"}))
+            if gone:
+                say(f"  swept service(s) left by runs that are gone: {', '.join(gone)}")
+        swept, _ = sweep_all(runtimes, None, live)
+        host = hostinfo.host_facts()["hostname"]
+        engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in runtimes]
+        path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
+        harness = {"executor": "swarm services", "timing": svc.TIMING}
+        header = build_header(config, run_id, seed, checks, swept, harness, {}, leases)
+        header["service"] = setup.header(config)
+        writer = resultset.ResultWriter.create(path, header)
+        say(f"  writing {path}")
+        return _service_rounds(setup, config, seed, writer, runtimes, run_id, say, leases)
+    finally:
+        svc.finish(setup, run_id, END_SLACK_S)
+
+
+def _service_rounds(
+    setup: Any,
+    config: Config,
+    seed: int,
+    writer: resultset.ResultWriter,
+    runtimes: list[preflight.ModeRuntime],
+    run_id: str,
+    say: Callable[[str], None],
+    leases: Leases,
+) -> tuple[int, Optional[Path]]:
+    from bench.schedule import service as svc
+
+    scheduler = svc.ServiceScheduler(setup, config, writer, seed, say, between=leases.renew)
+    outcome = None
+    try:
+        outcome = scheduler.run()
+    finally:
+        if outcome is None:
+            outcome = _escaped_outcome(scheduler)  # type: ignore[arg-type]
+        removed, stuck = svc.finish(setup, run_id, END_SLACK_S)
+        swept, leaked = sweep_all(runtimes, run_id, timeout=END_SLACK_S)
+        leases.run_cleaned = True
+        writer.close(end_record(outcome, swept, sorted(set(leaked + stuck + scheduler.leaked)), leases.end()))
+    _say_end(outcome, writer.path, scheduler.leaked, say)
+    if outcome.interrupted is not None:
+        return (143 if isinstance(outcome.interrupted, Terminated) else 130), writer.path
+    return EXIT_CODES.get(outcome.status, 1), writer.path
+
+
 @dataclass(frozen=True)
 class ResumePlan:
     """What a resumed run still has to do (a pure function of the set so far: see plan_resume)."""
@@ -602,6 +716,8 @@ def resume(
     if rs.end is not None and rs.end.get("status") == "complete":
         raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
     config = Config.from_record(rs.header.get("config") or {})
+    if config.run.scenario == SERVICE:
+        raise UserError(f"{path} is a service set: its services cannot be resumed; start a new run.")
     run_id, seed = rs.run_id, int(rs.header.get("seed") or 0)
     check_results_dir(path.parent)
     runtimes: list[preflight.ModeRuntime] = []

@@ -49,6 +49,10 @@ class WindowsHost:
     # Hyper-V starts that work before the hypervisor stops answering (None: always, while hyperv is True):
     # a host that passes preflight and then fails mid-run
     hyperv_starts_ok: Optional[int] = None
+    # A swarm manager (the service scenario): /info says so and /services, /tasks, /nodes answer. Every
+    # task of a service is rejected with `task_error` (swarm's Status.Err, as the engine words it).
+    swarm: bool = False
+    task_error: str = NO_HYPERVISOR.format(cid="3a5c")
 
 
 class FakeWindowsEngine:
@@ -57,6 +61,8 @@ class FakeWindowsEngine:
         self.requests: list[dict[str, Any]] = []
         self.containers: dict[str, dict[str, Any]] = {}
         self.execs: dict[str, dict[str, Any]] = {}
+        self.services: dict[str, dict[str, Any]] = {}
+        self.tasks: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         engine = self
 
@@ -122,6 +128,13 @@ class FakeWindowsEngine:
             "Runtimes": {},
             "DefaultRuntime": "",
             "KernelVersion": self.version()["KernelVersion"],
+            # Windows engines give local time with its offset
+            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime()) + ".1234567" + time.strftime("%z"),
+            "Swarm": (
+                {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "winnode1", "Cluster": {"ID": "c1"}}
+                if h.swarm
+                else {"LocalNodeState": "inactive", "ControlAvailable": False}
+            ),
         }
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any = None) -> None:
@@ -168,6 +181,8 @@ class FakeWindowsEngine:
             return self._send(h, 200, self.version())
         if path == "/info":
             return self._send(h, 200, self.info())
+        if self.host.swarm and self._swarm(h, method, path, query, body):
+            return None
         if path == "/events":
             h.send_response(200)
             h.send_header("Content-Type", "application/json")
@@ -254,6 +269,75 @@ class FakeWindowsEngine:
             sock.close()
             return None
         return self._error(h, 404, f"page not found: {method} {path}")
+
+    def _swarm(self, h: BaseHTTPRequestHandler, method: str, path: str, query: dict[str, str], body: Any) -> bool:
+        """The swarm manager's answers; False when the path is not one of them."""
+        svc = re.fullmatch(r"/services/([^/]+)(/update)?", path)
+        if path == "/nodes":
+            self._send(h, 200, [self._node()])
+        elif path == "/services/create" and method == "POST":
+            sid = uuid.uuid4().hex[:25]
+            self.services[sid] = {"ID": sid, "Version": {"Index": 1}, "Spec": body}
+            self._tasks_for(sid)
+            self._send(h, 201, {"ID": sid})
+        elif path == "/services":
+            self._send(h, 200, list(self.services.values()))
+        elif path == "/tasks":
+            wanted = json.loads(query.get("filters", "{}")).get("service", [])
+            self._send(h, 200, [t for t in self.tasks if not wanted or t["ServiceID"] in wanted])
+        elif svc and svc.group(1) not in self.services:
+            self._error(h, 404, f"service {svc.group(1)} not found")
+        elif svc and svc.group(2) and method == "POST":
+            self.services[svc.group(1)].update(Spec=body, Version={"Index": 2})
+            self._tasks_for(svc.group(1))
+            self._send(h, 200, {"Warnings": None})
+        elif svc and method == "DELETE":
+            del self.services[svc.group(1)]
+            self.tasks = [t for t in self.tasks if t["ServiceID"] != svc.group(1)]
+            self._send(h, 200, b"")
+        elif svc:
+            self._send(h, 200, self.services[svc.group(1)])
+        else:
+            return False
+        return True
+
+    def _node(self) -> dict[str, Any]:
+        return {
+            "ID": "winnode1",
+            "Description": {
+                "Hostname": "WINHOST",
+                "Platform": {"OS": "windows"},
+                "Engine": {"EngineVersion": "20.10.24"},
+            },
+            "Spec": {"Role": "manager", "Availability": "active", "Labels": {}},
+            "Status": {"State": "ready"},
+            "ManagerStatus": {"Leader": True},
+        }
+
+    def _tasks_for(self, sid: str) -> None:
+        """One task per missing replica, rejected at once with the host's task error (as a Windows node
+        rejects a Hyper-V task without a hypervisor)."""
+        mode = {k.lower(): v for k, v in (self.services[sid]["Spec"].get("Mode") or {}).items()}  # Go reads any case
+        replicas = (mode.get("replicated") or {}).get("Replicas", 1)
+        have = [t for t in self.tasks if t["ServiceID"] == sid]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".5000000Z"
+        for slot in range(len(have) + 1, replicas + 1):
+            self.tasks.append(
+                {
+                    "ID": uuid.uuid4().hex[:25],
+                    "ServiceID": sid,
+                    "Slot": slot,
+                    "NodeID": "winnode1",
+                    "DesiredState": "running",
+                    "Spec": self.services[sid]["Spec"]["TaskTemplate"],
+                    "Status": {
+                        "Timestamp": stamp,
+                        "State": "rejected",
+                        "Message": "preparing",
+                        "Err": self.host.task_error,
+                    },
+                }
+            )
 
     def _container(
         self, h: BaseHTTPRequestHandler, method: str, c: dict[str, Any], action: str, query: dict[str, str], body: Any

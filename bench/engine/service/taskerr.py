@@ -42,7 +42,7 @@ def classify_task(
     if rule is not None:
         return rule.category, text
     if node_down and state not in ("failed", "rejected", "complete"):
-        return outcomes.NODE_DOWN, f"the task's node{where} went down while it was {state}" + (
+        return outcomes.NODE_DOWN, f"node {node or '?'} went down while the task was {state}" + (
             f" ({text})" if text else ""
         )
     exit_code = _EXIT.search(low)

@@ -123,6 +123,10 @@ class _Run:
         deadline = self.create_ns + int(self.ctx.settings.ready_s * 1e9)
         complete = self.watch.wait(lambda: len(self.slots_ready()) >= self.replicas, deadline)
         self.watch.stop()
+        try:  # the node list as of now: a task whose node died is told apart from one that failed
+            self.ctx.target.directory.refresh()
+        except Exception:  # noqa: BLE001 - the last list stands
+            pass
         for trace in self.watch.ready():  # untimed, for the record: the line's time in the node's own log
             if trace.line_engine_ns is None:
                 trace.line_engine_ns = engine_line_time(self.ctx.target.directory, trace, self.ctx.call_timeout)

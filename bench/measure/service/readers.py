@@ -46,7 +46,7 @@ def manager_first_line(client: docker.APIClient, task_id: str, marker: str, keep
     _check(out.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r"), marker)
 
 
-CHECK_S = 0.25  # with nothing on the attach stream this long, the node's log is read once (see attach_first_line)
+CHECK_S = 0.1  # with nothing on the attach stream this long, the node's log is read once (see attach_first_line)
 
 
 def _payload(buf: bytes) -> tuple[bytes, bytes]:
@@ -73,19 +73,24 @@ def attach_first_line(
 ) -> Optional[int]:
     """Reads the task's first line on its node. An attach stream (no log replay: attaching with the
     logs replayed can lose a line printed between the replay and the stream) is opened as soon as the
-    container exists, usually before it starts; whenever it stays quiet for CHECK_S, the node's log is
-    read once, which holds a line printed before the stream opened. Returns None when the line came
-    from the stream (read now), or the log's timestamp of it (node clock) when it came from the log."""
+    container exists, usually before it starts; the node's log is read once the stream is open, and
+    again whenever the stream stays quiet for CHECK_S: the log holds a line printed before the stream
+    opened. Returns None when the line came from the stream (read now), or the log's timestamp of it
+    (node clock; -1 when the log has none) when it came from the log."""
     sock = client.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
     keep(sock)
     raw: Any = getattr(sock, "_sock", sock)  # the socket under docker-py's SocketIO (unix); TLS sockets as they are
     raw.settimeout(CHECK_S)
     buf, out = b"", b""
+    first = True  # the log is read before the first wait on the stream: the line may be there already
     while not stopped():
-        try:
-            chunk = raw.recv(4096)
-        except socket.timeout:
-            chunk = None
+        chunk: Optional[bytes] = None
+        if not first:
+            try:
+                chunk = raw.recv(4096)
+            except socket.timeout:
+                chunk = None
+        first = False
         if chunk:
             got, buf = _payload(buf + chunk)
             out += got
