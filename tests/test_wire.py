@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import docker
 import pytest
 
 from bench.engine import classify
 from bench.engine.endpoints import Endpoint
 from bench.measure.wire import Wire
-from helpers import IMAGE, labelled_containers, only_result, read, run_bench, write_config
+from helpers import IMAGE, REPO, labelled_containers, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 
@@ -61,7 +64,13 @@ def test_the_run_cycle_shape(engine, tmp_path, results):
     assert all(s["ok"] for s in rs.samples) and rs.header["harness"]["cycle_shapes"] == {"runc": "run"}
     assert rs.header["harness"]["timing_paths"]["runc"].startswith("raw HTTP/1.1")
     assert labelled_containers(engine, rs.run_id) == []
-    rep = run_bench("report", str(rs.path), "--out", str(tmp_path / "rep"))
+    rep = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / "rep")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rep.returncode == 0, rep.stderr
     summary = (tmp_path / "rep" / "summary.csv").read_text()
     assert ",wait," in summary and ",run_cycle," in summary and ",startup," in summary
