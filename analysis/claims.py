@@ -25,10 +25,10 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from analysis import scale, stats
+from analysis import scale, service, stats
 from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE
-from bench.core.phases import SCALE_SCENARIOS, SCENARIOS, WARM
+from bench.core.phases import SCALE_SCENARIOS, SCENARIOS, SERVICE, WARM
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -233,12 +233,31 @@ def _pair_values(
     mode_base, mode_other = modes[base], modes[other]
     if claim.scenario in SCALE_SCENARIOS:  # a round holds whole bursts, not one cycle per mode: nothing to pair
         return ok[base], ok[other]
+    if claim.scenario == SERVICE:  # tasks of one service are not independent: services are compared
+        return _services(data, claim, pr, mode_base, mode_other)
     paired = None if mode_base is None or mode_other is None else \
         stats.paired_values(data, mode_base, mode_other, claim.metric)  # fmt: skip
     if paired is not None and len(paired[0]) >= claim.min_samples:
         pr.paired = True
         return paired
     return ok[base], ok[other]
+
+
+def _services(
+    data: pd.DataFrame, claim: Claim, pr: PairResult, mode_base: Optional[str], mode_other: Optional[str]
+) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """A service claim's values: per round (one replica count, one service per mode) each mode's median
+    task, paired by round (analysis.service.paired_services). Too few such rounds cannot be tested:
+    pooling tasks instead would count one service's tasks as independent draws."""
+    paired = None
+    if mode_base is not None and mode_other is not None:
+        paired = service.paired_services(data, mode_base, mode_other, claim.metric)
+    n = 0 if paired is None else len(paired[0])
+    if paired is None or n < claim.min_samples:
+        pr.reason = f"{n} rounds hold a successful service of both, fewer than {claim.min_samples}"
+        return None
+    pr.paired = True
+    return paired
 
 
 def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:

@@ -97,6 +97,7 @@ def _claims(args: argparse.Namespace):
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import _console, build_report, concurrency_note, print_summary
     from analysis.scale_report import print_scale
+    from analysis.service_report import print_section
 
     out = _out_dir(args.out)
     loaded = _load(_paths(args))
@@ -107,6 +108,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         console.print(rep.headline, markup=False, highlight=False)
         print_summary(rep.summary, rep.claims, console, f"{name} (ms, successes only)", rep.cold)
         print_scale(rep.scale, console)
+        print_section(rep.service, console)
         note = concurrency_note(loaded.headers[name], loaded.ends[name])
         if note:
             print(note)
@@ -134,6 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.compare import compare
     from analysis.metrics import cold_phases_apart, with_derived
     from analysis.report import print_comparison, summarize_set, write_comparison
+    from analysis.service import replicas_apart
 
     paths = [Path(p) for p in args.results]
     if len(paths) < 2:
@@ -141,6 +144,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     loaded = _load(check_result_paths(paths))
     frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"
+    frame = replicas_apart(frame)  # service rows per replica count: "service_startup N=4"
     cmp = compare(
         loaded,
         frame,

@@ -16,13 +16,14 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import plots, scale_report, stats
+from analysis import plots, scale_report, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.compare import NO_CHANGE, VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
 from analysis.scale_report import ScaleSection
+from analysis.service_report import ServiceSection
 from bench.core.paths import report_dir_for
 from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS
 
@@ -62,6 +63,7 @@ class Report:
     cold: pd.DataFrame
     scale: ScaleSection = field(default_factory=ScaleSection)
     headline: str = ""
+    service: ServiceSection = field(default_factory=ServiceSection)
 
 
 def _console() -> Console:
@@ -321,7 +323,7 @@ def _write_md(
         ]
     if cold_summary is not None and not cold_summary.empty:
         lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
-    lines += _scale_md(extra.scale)
+    lines += _scale_md(extra.scale) + extra.service.md()
     lines += ["## Figures", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -378,7 +380,7 @@ def _write_html(
     if cold_summary is not None and not cold_summary.empty:
         parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
         parts += ["</ul>", _html_table(cold_summary)]
-    parts += _scale_html(extra.scale)
+    parts += _scale_html(extra.scale) + extra.service.html()
     parts.append("<h2>Figures</h2>")
     for f in figures:
         if f.suffix == ".png":
@@ -428,21 +430,25 @@ def build_report(
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]
-    figures = sec.figures + figures
-    extra = Extra(sec, headline_sentence(results), sec.headline_figure or _warm_headline_figure(figures))
+    svc = service_report.build(loaded.paths[set_name], out_dir, with_figures)  # empty without services
+    figures = sec.figures + svc.figures + figures
+    svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
+    headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
+    extra = Extra(sec, headline_sentence(results), headline_figure, svc)
     _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end, cold_summary, extra)
     _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end, cold_summary, extra)
-    return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence)
+    return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
 
 
 @dataclass
 class Extra:
     """What goes above and beside the warm tables: the headline (one figure, one sentence with the
-    verdict) and the scale scenarios' section."""
+    verdict), the scale scenarios' section and the service scenario's."""
 
     scale: ScaleSection = field(default_factory=ScaleSection)
     sentence: str = ""
     figure: Optional[Path] = None
+    service: ServiceSection = field(default_factory=ServiceSection)
 
 
 def _warm_headline_figure(figures: list[Path]) -> Optional[Path]:

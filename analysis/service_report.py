@@ -132,15 +132,18 @@ def notes(data: service.ServiceData) -> list[str]:
     return out
 
 
-def build(path: Path, out_dir: Path, with_figures: bool = True) -> ServiceSection:
+def build(path: Path, out_dir: Optional[Path] = None, with_figures: bool = True) -> ServiceSection:
+    """The section for a set (empty without services); with ``out_dir``, its tables as CSV
+    (service_cl2.csv, service_nodes.csv) and, ``with_figures``, the timeline and the CDF there."""
     data = service.load_service(path)
     if data is None or data.measured.empty:
         return ServiceSection()
     sec = ServiceSection(service.cl2_table(data), service.node_table(data), [], notes(data))
-    sec.table.to_csv(out_dir / "service_cl2.csv", index=False)
-    sec.nodes.to_csv(out_dir / "service_nodes.csv", index=False)
-    if with_figures:
-        sec.figures = service_plots.timeline(data, out_dir) + service_plots.cdf(data, out_dir)
+    if out_dir is not None:
+        sec.table.to_csv(out_dir / "service_cl2.csv", index=False)
+        sec.nodes.to_csv(out_dir / "service_nodes.csv", index=False)
+        if with_figures:
+            sec.figures = service_plots.timeline(data, out_dir) + service_plots.cdf(data, out_dir)
     return sec
 
 
