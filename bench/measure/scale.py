@@ -117,8 +117,8 @@ class ScaleRunner:
         found = labelled(rt.client, self.run_id, timeout=rt.mode.timeouts.ping)
         return sorted(c["Id"][:12] for c in found if (c.get("Labels") or {}).get("isobench.mode") == rt.mode.name)
 
-    def memory(self, rt: ModeRuntime, cids: list[str]) -> dict[str, Any]:
-        return memory_facts(rt, cids)
+    def memory(self, rt: ModeRuntime, cids: list[str], views: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+        return memory_facts(rt, cids, views)
 
 
 def engine_is_local(rt: ModeRuntime) -> bool:

@@ -136,3 +136,46 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
             fh.write("\n".join(lines) + "\n")
         fh.write(json.dumps({"type": "end", "status": "complete", "reason": "synthetic"}) + "\n")
     return path
+
+
+def burst_synthetic(
+    path: Path,
+    modes: list[SyntheticMode],
+    levels: tuple[int, ...],
+    repeat: int,
+    slowdown: dict[str, dict[int, float]],
+    seed: int = 0,
+) -> Path:
+    """A burst set: every (mode, N) ``repeat`` times, each container's phases drawn around the
+    mode's ``phase_ms`` times ``slowdown[mode][N]`` (the known slowdown, 1 where not given), with
+    lognormal noise per container and per burst (containers of one burst share its conditions);
+    each burst's makespan is its slowest container's startup."""
+    rng = np.random.default_rng(seed)
+    head = header(modes, seed=seed)
+    head["config"] = {"source": "synthetic", "scale": {"burst": list(levels), "repeat": repeat}}
+    lines, group, wall = [json.dumps(head)], 0, 1_795_000_000_000_000_000
+    for r in range(repeat):
+        for pos, (m, n) in enumerate((m, n) for m in modes for n in levels):
+            base = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
+                    "level": n, "burst": group}  # fmt: skip
+            factor = slowdown.get(m.name, {}).get(n, 1.0) * rng.lognormal(0, m.noise / 2)
+            ends = []
+            for slot in range(n):
+                noise = rng.lognormal(0, m.noise, size=4)
+                durs = [
+                    int(m.phase_ms[p] * 1e6 * factor * noise[i]) for i, p in enumerate(("create", "start", "ready"))
+                ]
+                durs.append(int(m.phase_ms["remove"] * 1e6 * noise[3]))
+                ends.append(sum(durs[:3]))
+                for p, d in zip(("create", "start", "ready", "remove"), durs):
+                    lines.append(_line(sample_record(**base, slot=slot, phase=p, duration_ns=d, ok=True, wall_ns=wall)))
+            lines.append(_line(sample_record(**base, phase="makespan", duration_ns=max(ends), ok=True, wall_ns=wall)))
+            group += 1
+            wall += 10**9
+    lines.append(json.dumps({"type": "end", "status": "complete", "reason": "synthetic"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"))

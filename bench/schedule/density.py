@@ -63,7 +63,7 @@ class _Run:
         idle = self.sched.runner.idle(self.rt, base, s.density_step)
         self.running += [slot.cid for slot in idle.slots if slot.cid]
         self.views += [slot.view for slot in idle.slots if slot.view]
-        self.last = self.sched.runner.memory(self.rt, self.running)
+        self.last = self.sched.runner.memory(self.rt, self.running, self.views)
         record = step_sample(base, idle, self.last, self.baseline, len(self.running))
         self.sched.writer.append([record])
         self.sched.tally.count([record])
