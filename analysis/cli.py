@@ -136,6 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.compare import compare
     from analysis.metrics import cold_phases_apart, with_derived
     from analysis.report import print_comparison, summarize_set, write_comparison
+    from analysis.scale import scale_phases_apart
     from analysis.service import replicas_apart
 
     paths = [Path(p) for p in args.results]
@@ -143,7 +144,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError("compare needs at least two result sets: isobench compare OLD NEW [MORE...].")
     out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     loaded = _load(check_result_paths(paths))
-    frame = cold_phases_apart(with_derived(loaded.frame))  # warm rows, and cold ones apart as "cold <phase>"
+    # warm rows; cold ones apart as "cold <phase>"; scale ones level by level as "burst N=8 <phase>"
+    frame = scale_phases_apart(cold_phases_apart(with_derived(loaded.frame)))
     frame = replicas_apart(frame)  # service rows per replica count: "service_startup N=4"
     cmp = compare(
         loaded,

@@ -197,4 +197,4 @@ def series(summary: pd.DataFrame, sets: list[str], out_dir: Path, metric: str = 
     ax.set_title(f"{metric} across result sets")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, out_dir, f"series_{metric}")
+    return _save(fig, out_dir, "series_" + metric.replace(" ", "_").replace("=", "").replace("/", "_"))

@@ -22,6 +22,7 @@ from analysis.compare import NO_CHANGE, VERDICTS, Comparison
 from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
+from analysis.scale import series_metrics
 from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
 from bench.core.paths import report_dir_for
@@ -551,7 +552,8 @@ def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> l
             t, out_dir, f"new / old median: {cmp.sets[0][:30]} -> {cmp.sets[-1][:30]}", min_effect=cmp.min_effect
         )
     if len(cmp.sets) > 2:
-        figures += plots.series(summary, cmp.sets, out_dir)
+        for metric in series_metrics(sorted(map(str, summary["phase"].unique()))):
+            figures += plots.series(summary, cmp.sets, out_dir, metric)
     lines = [
         "# isobench comparison",
         "",

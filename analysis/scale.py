@@ -249,3 +249,37 @@ def density_stops(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "ok": r["ok"],
             }
     return out
+
+
+def level_label(scenario: str, level: float) -> str:
+    """How a scale level is named where phases are keyed by name alone (compare): burst N=8,
+    rate 2/s, density 16 running."""
+    if level != level:  # NaN: a scale sample without a level
+        return scenario
+    if scenario == BURST:
+        return f"burst N={level:g}"
+    if scenario == RATE:
+        return f"rate {level:g}/s"
+    return f"density {level:g} running"
+
+
+def scale_phases_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """The scale scenarios' rows with their phase renamed ``<scenario level> <phase>`` (burst N=8
+    startup), so tables keyed by phase (compare) take them level by level and never pool a burst of 8
+    with a warm cycle or a burst of 1."""
+    is_scale = frame["scenario"].isin(SCALE_SCENARIOS).to_numpy()
+    if not is_scale.any():
+        return frame
+    phase = frame["phase"].astype(str).to_numpy(copy=True).astype(object)
+    levels = frame["level"].to_numpy(float)[is_scale]
+    scen = frame["scenario"].astype(str).to_numpy()[is_scale]
+    phase[is_scale] = [f"{level_label(s, lv)} {p}" for s, lv, p in zip(scen, levels, phase[is_scale])]
+    return frame.assign(phase=pd.Categorical(phase))
+
+
+def series_metrics(phases: Sequence[str]) -> list[str]:
+    """Which metrics a series of sets is drawn for: warm startup when the sets have it, and for
+    burst sets the startup at their smallest and largest burst size."""
+    out = ["startup"] if "startup" in phases else []
+    burst = sorted((float(p.split()[1][2:]), p) for p in phases if p.startswith("burst N=") and p.endswith(" startup"))
+    return out + sorted({burst[0][1], burst[-1][1]}, key=lambda p: float(p.split()[1][2:])) if burst else out
