@@ -56,8 +56,11 @@ class ScaleSection:
         return out
 
 
-def build(every: pd.DataFrame, header: dict[str, Any], path: Path, out_dir: Path, figures: bool) -> ScaleSection:
-    """``every``: one set's samples with derived metrics (all scenarios)."""
+def build(
+    every: pd.DataFrame, header: dict[str, Any], path: Path, out_dir: Optional[Path], figures: bool
+) -> ScaleSection:
+    """``every``: one set's samples with derived metrics (all scenarios). With no ``out_dir``
+    nothing is written (the end-of-run summary)."""
     rows = scale.scale_rows(every)
     if rows.empty:
         return ScaleSection()
@@ -69,6 +72,8 @@ def build(every: pd.DataFrame, header: dict[str, Any], path: Path, out_dir: Path
     sec.knees = scale.knees(sec.rate)
     sec.density = scale.density_table(every, groups)
     sec.stops = scale.density_stops(groups)
+    if out_dir is None:
+        return sec
     if figures:
         if not sec.burst.empty:
             sec.figures += scale_plots.startup_vs_n(sec.burst, out_dir)
