@@ -125,6 +125,14 @@ def notes(data: service.ServiceData) -> list[str]:
         break  # every mode sees the same nodes; one mode's view is enough
     if offsets:
         out.append("clock offsets of the nodes against the harness (GET /info): " + ", ".join(offsets))
+    runtimes = [
+        f"{o['name']} {o['default_runtime']}"
+        for m in (rec.get("modes") or {}).values()
+        for o in (m.get("clock_offsets") or {}).values()
+        if o.get("default_runtime")
+    ]
+    if runtimes:  # the preflight's trial container ran on the manager: the tasks ran under their nodes' runtimes
+        out.append("nodes' default runtimes (what runs their tasks): " + ", ".join(sorted(set(runtimes))))
     startup = data.measured[data.measured["phase"] == "service_startup"]
     via = Counter(str((d or {}).get("line_via")) for d in startup["detail"])
     if via:

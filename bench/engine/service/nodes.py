@@ -148,6 +148,7 @@ def clock_offset(client: docker.APIClient, now: Callable[[], int], timeout: floa
     """The engine's clock minus ours, from the tightest of ``tries`` GET /info round trips:
     {"offset_ns", "rtt_ns", "uncertainty_ns", "tries"}; {"error": ...} when it cannot be read."""
     best: Optional[tuple[int, int]] = None
+    info: dict = {}
     for _ in range(tries):
         t0 = now()
         info = call_with_timeout(client.info, timeout, "info")
@@ -159,10 +160,18 @@ def clock_offset(client: docker.APIClient, now: Callable[[], int], timeout: floa
             best = (remote - (t0 + t1) // 2, t1 - t0)
     assert best is not None
     offset, rtt = best
+    facts = {"default_runtime": info.get("DefaultRuntime"), "isolation": info.get("Isolation")}
     # An estimate within its own uncertainty is not told apart from 0, and correcting by it would only add
     # its error (on one machine the true offset is 0, and /info's SystemTime sits early in a slow call).
     applied = offset if abs(offset) > rtt // 2 else 0
-    return {"offset_ns": offset, "rtt_ns": rtt, "uncertainty_ns": rtt // 2, "applied_ns": applied, "tries": tries}
+    return {
+        "offset_ns": offset,
+        "rtt_ns": rtt,
+        "uncertainty_ns": rtt // 2,
+        "applied_ns": applied,
+        "tries": tries,
+        **{k: v for k, v in facts.items() if v},
+    }
 
 
 def clock_offsets(directory: NodeDirectory, now: Callable[[], int]) -> dict[str, dict[str, Any]]:
