@@ -213,7 +213,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     client = default_client()
     keep = set() if args.force or args.run_id else live_runs(client)
+    services = _sweep_services(client, args.run_id, keep)  # first: swarm would restart their tasks
     removed, stuck = sweep(client, args.run_id, keep_runs=keep)
+    if services:
+        print(f"removed {len(services)} isobench service(s): {', '.join(services)}")
     print(
         f"removed {removed} isobench container(s)"
         + (f"; could not remove {', '.join(stuck)}" if stuck else "")
@@ -224,6 +227,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     )
     return 1 if stuck else 0
+
+
+def _sweep_services(client: Any, run_id: Optional[str], keep: set[str]) -> list[str]:
+    """On a swarm manager, the services of isobench runs (those of live runs kept, as their containers are)."""
+    from bench.engine.service import api
+
+    try:
+        if not (client.info().get("Swarm") or {}).get("ControlAvailable"):
+            return []
+    except Exception:  # noqa: BLE001 - the container sweep says what is wrong with the engine
+        return []
+    return api.sweep(client, run_id, timeout=30.0, keep_runs=keep)
 
 
 def cmd_image(args: argparse.Namespace) -> int:

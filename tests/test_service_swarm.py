@@ -190,3 +190,30 @@ def test_sigint_mid_service_ends_the_set_interrupted_and_removes_the_service(tmp
             while c.containers(all=True, filters={"label": "isobench.run"}):
                 assert time.monotonic() < deadline, f"task containers stayed on {name}"
                 time.sleep(0.5)
+
+
+def test_scale_from_zero_and_a_dead_runs_service_swept(tmp_path, swarm_up):
+    """start = "scale": created with 0, scaled to N (timed); `isobench sweep` on a manager removes the
+    services of runs that hold no lease there."""
+    with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:
+        spec = docker.types.ContainerSpec(
+            layout.IMAGE, command=["sleep", "300"], labels={"isobench.run": "deadrun0000"}
+        )
+        c.create_service(
+            docker.types.TaskTemplate(spec), name="isobench-svc-deadrun0000-0", labels={"isobench.run": "deadrun0000"}
+        )
+    swept = run_bench("sweep", env={"DOCKER_HOST": layout.MANAGER.endpoint}, timeout=120)
+    assert swept.returncode == 0 and "removed 1 isobench service(s): isobench-svc-deadrun0000-0" in swept.stdout
+    cfg = write_config(tmp_path / "s.toml", '[service]\nstart = "scale"\n', rounds=1, warmup=0)
+    proc = run_bench(
+        "run", "--config", str(cfg), "--scenario", "service", "--mode", "swarm-runc", "--replicas", "2",
+        "--results", str(tmp_path / "res"), "--no-summary", timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(tmp_path / "res"))
+    assert rs.header["service"]["settings"]["start"] == "scale"
+    assert rs.header["service"]["local_swarm"]["facts"]["endpoint_mode"] == "dnsrr"
+    startup = by_phase(rs, "service_startup")
+    assert len(startup) == 2 and all(s["ok"] and s["detail"]["start"] == "scale" for s in startup)
+    with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:
+        assert c.services() == []

@@ -52,9 +52,16 @@ class ServiceSetup:
     finished: bool = False
 
     def header(self, config: Config) -> dict[str, Any]:
-        """The header's `service` record: settings, the clock, per mode its swarm, nodes and offsets."""
+        """The header's `service` record: settings, the clock, per mode its swarm, nodes and offsets, and
+        for the local swarm its kernel facts and shape (bench.engine.swarm.header)."""
+        local = None
+        if any(c.target.runtime.mode.endpoint == "swarm" for c in self.contexts):
+            from bench.engine.swarm import header as swarm_header
+
+            local = swarm_header()
         return {
             "settings": config.service.to_record(),
+            "local_swarm": local,
             "clock": self.clock.record(),
             "modes": {c.target.runtime.mode.name: c.target.record for c in self.contexts},
             "skipped": dict(self.skipped),
