@@ -205,6 +205,7 @@ def run(
     results_dir = Path(results_dir or config.run.results_dir)
     check_results_dir(results_dir)
     check_scale(config)
+    check_service(config)
     run_id = uuid.uuid4().hex[:12]
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
     runtimes: list[preflight.ModeRuntime] = []
@@ -523,6 +524,16 @@ def _say_end(outcome: Outcome, path: Path, leaked: list[str], say: Callable[[str
 
 
 # -- the service scenario (issue #13): swarm services on a manager ---------------------------
+
+
+def check_service(config: Config) -> None:
+    """A service run of modes that are not swarm modes is refused before anything starts: one sentence."""
+    plain = [m.name for m in config.modes if not m.swarm]
+    if config.run.scenario == SERVICE and plain:
+        raise UserError(
+            f"--scenario service runs swarm services only, and mode {', '.join(plain)} is not a swarm mode: choose "
+            "--mode swarm-runc --mode swarm-runsc (the local swarm), or give a mode swarm = true and placement."
+        )
 
 
 def service_extra_s(config: Config) -> float:

@@ -200,3 +200,17 @@ def test_compare_keeps_replica_counts_apart():
         }
     )
     assert list(replicas_apart(frame)["phase"]) == ["service_startup N=4", "service_startup N=8", "startup"]
+
+
+def test_a_service_run_of_plain_modes_is_one_sentence_before_anything_starts(tmp_path):
+    from helpers import run_bench
+
+    proc = run_bench("run", "--scenario", "service", "--mode", "runc", "--results", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "isobench: --scenario service runs swarm services only, and mode runc is not a swarm mode: choose --mode "
+        "swarm-runc --mode swarm-runsc (the local swarm), or give a mode swarm = true and placement."
+    )
+    unknown = run_bench("run", "--scenario", "service", "--mode", "swarm-nope", "--results", str(tmp_path), timeout=60)
+    assert unknown.returncode == 2 and "swarm-runc, swarm-runsc" in unknown.stderr
+    assert not list(tmp_path.rglob("*.jsonl"))
