@@ -134,7 +134,7 @@ def notes(data: service.ServiceData) -> list[str]:
     if runtimes:  # the preflight's trial container ran on the manager: the tasks ran under their nodes' runtimes
         out.append("nodes' default runtimes (what runs their tasks): " + ", ".join(sorted(set(runtimes))))
     startup = data.measured[data.measured["phase"] == "service_startup"]
-    via = Counter(str((d or {}).get("line_via")) for d in startup["detail"])
+    via = Counter(str((d or {}).get("line_via") or "not read") for d in startup["detail"])
     if via:
         out.append("first lines read: " + ", ".join(f"{k} {v}" for k, v in sorted(via.items())))
     return out
