@@ -636,7 +636,12 @@ def _service_rounds(
         swept, leaked = sweep_all(runtimes, run_id, timeout=END_SLACK_S)
         leases.run_cleaned = True
         writer.close(end_record(outcome, swept, sorted(set(leaked + stuck + scheduler.leaked)), leases.end()))
-    _say_end(outcome, writer.path, scheduler.leaked, say)
+    _say_end(outcome, writer.path, leaked + stuck, say)
+    if scheduler.leaked:
+        say(
+            f"  warning: service(s) {', '.join(scheduler.leaked)} could not be removed (the manager did not answer): "
+            "the next run's sweep, or 'isobench sweep' against the manager, removes them"
+        )
     if outcome.interrupted is not None:
         return (143 if isinstance(outcome.interrupted, Terminated) else 130), writer.path
     return EXIT_CODES.get(outcome.status, 1), writer.path

@@ -217,3 +217,28 @@ def test_scale_from_zero_and_a_dead_runs_service_swept(tmp_path, swarm_up):
     assert len(startup) == 2 and all(s["ok"] and s["detail"]["start"] == "scale" for s in startup)
     with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:
         assert c.services() == []
+
+
+def test_a_manager_that_dies_fails_the_run_with_one_reason(tmp_path, swarm_up):
+    cfg = write_config(tmp_path / "s.toml", "[service]\nready_s = 20\n", rounds=6, warmup=0, reconnect_s=5)
+    proc = _popen(
+        "run", "--config", str(cfg), "--scenario", "service", "--mode", "swarm-runc", "--replicas", "4",
+        "--results", str(tmp_path / "res"), "--no-summary",
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        _wait_for(proc, "round 0 service swarm-runc", lines)
+        victim = swarm_up.node("manager").pid
+        assert victim is not None and victim != host_dockerd_pid()
+        os.kill(victim, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines += out.splitlines()
+    assert proc.returncode == 1, "\n".join(lines)
+    rs = read(only_result(tmp_path / "res"))
+    assert rs.end["status"] == "failed"
+    assert rs.end["reason"] == "the manager of mode 'swarm-runc' stayed unavailable for 5 s of reconnect attempts"
+    lost = [s for s in rs.samples if s["phase"] == "makespan" and not s["ok"]]
+    assert lost and lost[-1]["error"] == "engine_unavailable"

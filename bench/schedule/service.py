@@ -200,8 +200,25 @@ class ServiceScheduler:
             result = self._one(ctx, round_no, pos, warmup, replicas)
             if result.interrupted is not None:
                 raise result.interrupted
+            if _manager_lost(result) and not self._manager_back(ctx):
+                raise _Failed(
+                    f"the manager of mode {ctx.target.runtime.mode.name!r} stayed unavailable for "
+                    f"{self.run_settings.reconnect_s:g} s of reconnect attempts"
+                )
             if self.between is not None:
                 self.between()
+
+    def _manager_back(self, ctx: ServiceContext) -> bool:
+        """After a service the manager did not answer for: whether it answers again within reconnect_s."""
+        deadline = time.monotonic() + self.run_settings.reconnect_s
+        while True:
+            try:
+                ctx.target.runtime.client.ping()
+                return True
+            except Exception:  # noqa: BLE001 - tried again until the deadline
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(1.0)
 
     def run(self) -> Outcome:
         started = time.monotonic()
@@ -218,10 +235,20 @@ class ServiceScheduler:
                 rounds += 1
                 self.measured += 0 if warmup else 1
             return Outcome("complete", reason, self.measured, self.tally)
+        except _Failed as exc:
+            return Outcome("failed", str(exc), self.measured, self.tally)
         except KeyboardInterrupt as exc:
             return Outcome("interrupted", "SIGINT (Ctrl-C)", self.measured, self.tally, exc)
         except Terminated as exc:
             return Outcome("interrupted", f"signal {exc.signum}", self.measured, self.tally, exc)
+
+
+class _Failed(Exception):
+    """The run cannot go on (its manager is gone); the message says why."""
+
+
+def _manager_lost(result: ServiceResult) -> bool:
+    return any(s["phase"] == "makespan" and s["error"] == "engine_unavailable" for s in result.samples)
 
 
 def _line(mode: str, round_no: int, warmup: bool, result: ServiceResult) -> str:
