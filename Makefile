@@ -11,7 +11,7 @@ ARGS        ?=
 PYTEST_ARGS ?=
 
 .PHONY: bench-swarm
-.PHONY: setup engine image bench bench-cold lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
+.PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	bash scripts/setup-venv.sh "$(PY)" "$(VENV)"
@@ -48,6 +48,13 @@ bench-swarm: engine
 	bash -o pipefail -c '$(ISOBENCH) run --scenario service --mode swarm-runc --mode swarm-runsc \
 		--rounds 69 --warmup 3 --budget 660 --no-summary $(ARGS) 2>&1 | tee $(SWARM_LOG)'
 	$(ISOBENCH) report "$$(sed -n 's/^  writing //p' $(SWARM_LOG) | tail -n 1)"
+
+# Scale on one host (#12): bursts of N = 1..16 containers per mode, 12 times each in shuffled rounds (the
+# VM engine: N = 1 and 8, three times), then density steps for runc and runsc until a stop rule; settings
+# in bench.toml [scale]. About 10 minutes here. Then `make report` shows its figures and the scaling claims.
+bench-scale: image
+	-bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
+	$(ISOBENCH) run --scenario scale $(ARGS)
 
 vm: image
 	bash scripts/setup-vm.sh "$(PYTHON)"

@@ -111,7 +111,7 @@ def check_scale(config: Config) -> None:
         return
     s, wanted = config.scale, scenarios_of(config.run.scenario, config.scale)
     if "burst" in wanted and not any(s.levels_for(m.name) for m in config.modes):
-        raise UserError("no burst level to run: give --burst a list such as 1,2,4,8 (and check [scale] burst_max).")
+        raise UserError("no burst level to run: give --burst a list such as 1,2,4,8 (and check [scale] burst_levels).")
     if "density" in wanted and all(m.name in s.density_skip for m in config.modes):
         raise UserError("every mode is in [scale] density_skip: no density steps to run; choose another mode.")
     if s.density_step > s.density_max and "density" in wanted:

@@ -99,3 +99,22 @@ def test_bad_selectors_are_one_sentence(extra, fragment):
     raw = {"id": "x", "text": "x", "metric": "startup", "order": ["a", "b"], **extra}
     with pytest.raises(UserError, match=fragment):
         parse_claims({"claim": [raw]}, "c.toml")
+
+
+def test_the_knee_is_the_lowest_rate_over_the_slo_or_falling_behind():
+    import pandas as pd
+
+    rates = pd.DataFrame(
+        {
+            "mode": ["a"] * 4 + ["b"] * 2,
+            "rate": [0.5, 1.0, 2.0, 4.0, 0.5, 1.0],
+            "over_slo": [False, False, True, True, False, False],
+            "behind": [False, True, False, True, False, False],
+        }
+    )
+    assert scale.knees(rates) == {"a": 1.0, "b": None}
+
+
+def test_a_rate_runs_backlog_counts_arrivals_still_in_flight_when_the_window_closed():
+    detail = {"scheduled_offsets_ns": [0, 1e9, 2e9, 3e9], "completed_offsets_ns": [0.5e9, 1.6e9, 4.2e9, 5e9]}
+    assert scale._backlog(detail, duration_s=3.5) == (4, 2)

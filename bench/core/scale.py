@@ -25,8 +25,10 @@ class ScaleSettings:
     repeat: int = 5
     # How long every worker of a burst may wait at the barrier for the others to hold their request.
     barrier_s: float = 30.0
-    # Per mode: the largest burst it runs (an engine in a TCG-emulated VM takes ~10 s a container).
-    burst_max: dict[str, int] = field(default_factory=dict)
+    # Per mode: its own burst sizes, and how many times at most each of its bursts runs (an engine
+    # in a TCG-emulated VM takes ~5 s a container alone and ~40 s for a burst of 8).
+    burst_levels: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    repeat_max: dict[str, int] = field(default_factory=dict)
     # rate: open-loop arrivals at each rate (starts/s) for `rate_duration_s`; poisson or uniform gaps
     rates: tuple[float, ...] = ()
     rate_duration_s: float = 20.0
@@ -42,7 +44,8 @@ class ScaleSettings:
     reserve_gib: float = 2.0  # stop when the host's MemAvailable falls below this
     probes: int = 3  # probe containers timed after each step (their median is checked against the SLO)
     density_skip: tuple[str, ...] = ()  # modes that run no density steps
-    # No new burst, rate run or density step starts once this much time has passed (None: no budget).
+    # No new burst or rate run starts that would end past this many seconds (None: no budget). Density
+    # steps are bounded by their own stop rules, so a budget never leaves a run without them.
     budget_s: Optional[float] = None
 
     def to_record(self) -> dict[str, Any]:
@@ -56,15 +59,18 @@ class ScaleSettings:
         for key in ("burst", "rates", "density_skip"):
             if key in clean:
                 clean[key] = tuple(clean[key])
+        clean["burst_levels"] = {m: tuple(v) for m, v in (clean.get("burst_levels") or {}).items()}
         return cls(**clean)
 
     @property
     def reserve_bytes(self) -> int:
         return int(self.reserve_gib * GIB)
 
+    def repeats_for(self, mode: str) -> int:
+        return min(self.repeat, self.repeat_max.get(mode, self.repeat))
+
     def levels_for(self, mode: str) -> tuple[int, ...]:
-        cap = self.burst_max.get(mode)
-        return tuple(n for n in self.burst if cap is None or n <= cap)
+        return tuple(self.burst_levels.get(mode, self.burst))
 
     def rates_or_default(self) -> tuple[float, ...]:
         return self.rates or DEFAULT_RATES
@@ -98,13 +104,15 @@ def read_scale(table: Any) -> ScaleSettings:
     where = f"{table.source}: {table.where}"
     burst = table._take("burst")
     rates = table._take("rates")
-    caps = table._take("burst_max")
+    per_mode = table._take("burst_levels")
+    repeat_caps = table._take("repeat_max")
     skip = table._take("density_skip")
     s = ScaleSettings(
         burst=d.burst if burst is None else _positive_ints(burst, f"{where}.burst"),
         repeat=table.whole("repeat", d.repeat),
         barrier_s=table.real("barrier_s", d.barrier_s),
-        burst_max=_caps(caps, f"{where}.burst_max"),
+        burst_levels=_per_mode_levels(per_mode, f"{where}.burst_levels"),
+        repeat_max=_caps(repeat_caps, f"{where}.repeat_max"),
         rates=() if rates is None else _positive_reals(rates, f"{where}.rates"),
         rate_duration_s=table.real("rate_duration_s", d.rate_duration_s),
         arrivals=table.text("arrivals", d.arrivals, choices=("poisson", "uniform")),
@@ -129,6 +137,14 @@ def _caps(value: Any, where: str) -> dict[str, int]:
     ):
         raise UserError(f"{where} must map mode names to whole numbers of at least 1, not {value!r}.")
     return dict(value)
+
+
+def _per_mode_levels(value: Any, where: str) -> dict[str, tuple[int, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{where} must map mode names to lists of burst sizes, not {value!r}.")
+    return {str(m): _positive_ints(v, f"{where}.{m}") for m, v in value.items()}
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -156,7 +156,7 @@ def burst_synthetic(
     lines, group, wall = [json.dumps(head)], 0, 1_795_000_000_000_000_000
     for r in range(repeat):
         for pos, (m, n) in enumerate((m, n) for m in modes for n in levels):
-            base = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
+            base: dict[str, Any] = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
                     "level": n, "burst": group}  # fmt: skip
             factor = slowdown.get(m.name, {}).get(n, 1.0) * rng.lognormal(0, m.noise / 2)
             ends = []

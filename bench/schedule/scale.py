@@ -68,8 +68,8 @@ def plan(
     if BURST in wanted:
         for _ in range(warmup):
             add([(BURST, m, float(min(scale.levels_for(m) or scale.burst))) for m in modes], warm=True)
-        for _ in range(scale.repeat):
-            add([(BURST, m, float(n)) for m in modes for n in scale.levels_for(m)])
+        for r in range(scale.repeat):
+            add([(BURST, m, float(n)) for m in modes if r < scale.repeats_for(m) for n in scale.levels_for(m)])
     if RATE in wanted:
         add([(RATE, m, r) for m in modes for r in scale.rates_or_default()])
     if DENSITY in wanted:
@@ -156,19 +156,21 @@ class ScaleScheduler(Scheduler):
         todo = [[u for u in r if u.key not in self.done] for r in rounds]
         todo = [r for r in todo if r]
         self.progress.start(sum(1 for r in todo if not r[0].warmup), sum(1 for r in todo if r[0].warmup))
-        started = self.clock()
+        started, skipped = self.clock(), 0
         try:
             for units in todo:
                 for unit in units:
-                    why = self._budget_spent(unit, started)
-                    if why:
-                        return Outcome("complete", why, self._measured, self.tally)
+                    if self._budget_spent(unit, started):
+                        skipped += 1  # bursts and rate runs only: density still runs
+                        continue
                     failed = self._run_unit(unit)
                     if failed:
                         return Outcome("failed", failed, self._measured, self.tally)
-                if units:
-                    self.progress.round_done()
-            return Outcome("complete", f"{self._measured} groups done", self._measured, self.tally)
+                self.progress.round_done()
+            budget = (
+                f"; scale time budget of {self.scale.budget_s:g} s reached: {skipped} groups not run" if skipped else ""
+            )
+            return Outcome("complete", f"{self._measured} groups done{budget}", self._measured, self.tally)
         except KeyboardInterrupt as exc:
             return Outcome("interrupted", "SIGINT (Ctrl-C)", self._measured, self.tally, exc)
         except Terminated as exc:
@@ -176,15 +178,13 @@ class ScaleScheduler(Scheduler):
         finally:
             self.progress.stop()
 
-    def _budget_spent(self, unit: Unit, started: float) -> Optional[str]:
+    def _budget_spent(self, unit: Unit, started: float) -> bool:
         budget = self.scale.budget_s
-        if budget is None:
-            return None
+        if budget is None or unit.scenario == DENSITY:
+            return False
         elapsed = self.clock() - started
         past = self.spent.get((unit.scenario, unit.mode, unit.level)) or [0.0]
-        if elapsed + sum(past) / len(past) > budget:
-            return f"scale time budget of {budget:g} s reached after {self._measured} groups"
-        return None
+        return elapsed + sum(past) / len(past) > budget
 
     def _run_unit(self, unit: Unit) -> Optional[str]:
         from bench.schedule import burst, density, rate
