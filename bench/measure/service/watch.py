@@ -119,6 +119,10 @@ class ServiceWatch:
             (t.get("Status") or {}).get("State") in api.ENDED or self.directory.down(t.get("NodeID")) for t in self.last
         )
 
+    def reaped(self) -> bool:
+        """No task of the service is left on the manager, but those on a node that is down."""
+        return all(self.directory.down(t.get("NodeID")) for t in self.last)
+
     def stop(self) -> None:
         self.readers.stop()
 
