@@ -159,7 +159,12 @@ class RichProgress:
     def round_done(self) -> None:
         if self._task is not None:
             task = self._task
-            self._safely(lambda: (self._progress.advance(task), self._progress.refresh()))
+
+            def advance() -> None:
+                self._progress.advance(task)
+                self._progress.refresh()
+
+            self._safely(advance)
 
     def stop(self) -> None:
         self._safely(self._progress.stop)
