@@ -468,6 +468,9 @@ def _pair_gist(r: ClaimResult) -> str:
         )
     first = next((p for p in r.pairs if p.verdict == r.verdict), None)
     why = (first.reason if first else r.reason).split(": ")[0]
+    if first is not None and r.claim.statistic == "slowdown" and first.ratio == first.ratio:
+        why += f": slowdown x{first.median_other:.2f} vs x{first.median_base:.2f}, ratio {first.ratio:.2f}"
+        why += f" (95% CI {first.ci_low:.2f}-{first.ci_high:.2f})"
     return f"{first.base} < {first.other}: {why}" if first else why
 
 

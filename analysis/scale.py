@@ -192,6 +192,7 @@ def rate_table(frame: pd.DataFrame, groups: list[dict[str, Any]], slo_s: float, 
             (sum(x) for x in zip(*[_backlog(r.get("detail") or {}, duration_s) for r in runs])) if runs else (0, 0)
         )
         row.update(arrivals=arrived, in_flight_at_end=backlog, backlog_limit=max(1.0, float(level) * slo_s))
+        row["realised_rate"] = arrived / duration_s / max(1, len(runs))  # Poisson arrivals: the count varies
         row["behind"] = backlog > row["backlog_limit"]
         row["over_slo"] = bool(row["p99"] > slo_s * 1000) if not math.isnan(row["p99"]) else row["failures"] > 0
         out.append(row)

@@ -18,8 +18,8 @@ from bench.core.scale import ScaleSettings
 BURST_COLUMNS = ["mode", "role", "level", "n", "failures", "groups", "p50", "p50_low", "p50_high", "p90",
                  "p99", "p99_flag", "slowdown", "slowdown_low", "slowdown_high", "makespan_ms",
                  "throughput_per_s"]  # fmt: skip
-RATE_COLUMNS = ["mode", "rate", "arrivals", "n", "failures", "p50", "p50_low", "p50_high", "p99", "p99_flag",
-                "in_flight_at_end", "backlog_limit", "behind", "over_slo"]  # fmt: skip
+RATE_COLUMNS = ["mode", "rate", "realised_rate", "arrivals", "n", "failures", "p50", "p50_low", "p50_high", "p99",
+                "p99_flag", "in_flight_at_end", "backlog_limit", "behind", "over_slo"]  # fmt: skip
 DENSITY_COLUMNS = ["mode", "running", "step_ok", "step_ms", "probes", "probe_p50_ms", "mem_available_gib",
                    "mem_drop_per_container_mib", "pss_per_container_mib", "error"]  # fmt: skip
 

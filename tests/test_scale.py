@@ -65,8 +65,8 @@ def test_a_burst_overlaps_inside_the_engine(engine, tmp_path, results):
 
 
 def test_open_loop_arrivals_keep_their_schedule_on_a_slow_engine(engine, register_runtime, tmp_path, results):
-    """Every runtime create (inside the engine's start) waits 1.5 s: a closed loop would fall behind at 4 starts/s; an open
-    loop sends each arrival on time and the wait shows up in the arrivals' startup instead."""
+    """Every runtime create (inside the engine's start) waits 1.5 s: a closed loop would fall behind at 4
+    starts/s; an open loop sends each arrival on time and the wait shows up in the arrivals' startup instead."""
     slow = register_runtime("isobench-slow-create", 'case " $* " in *" create "*) sleep 1.5;; esac\nexec runc "$@"')
     body = RUNC + f'runtime = "{slow}"\n\n[scale]\narrivals = "uniform"\n'
     cfg = write_config(tmp_path / "r.toml", body, warmup=0)
@@ -190,3 +190,37 @@ def _wait_for_containers(engine, proc: subprocess.Popen, results: Path, timeout:
         proc.kill()
     proc.communicate()
     return None
+
+
+@pytest.mark.faults
+def test_sigkill_mid_scale_then_resume_runs_each_group_once(engine, tmp_path, results):
+    """A killed scale run: the next run's sweep (here the resume's) removes what it left, and --resume
+    runs the groups the set does not hold whole, in the same plan, each once."""
+    cfg = write_config(tmp_path / "k.toml", RUNC, warmup=0)
+    args = ["run", "--config", str(cfg), "--results", str(results), "--quiet", "--no-summary", "--scenario", "burst"]
+    args += ["--burst", "1,4", "--repeat", "4"]
+    deadline = time.monotonic() + 600
+    while True:
+        pipe = subprocess.PIPE
+        proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=pipe, stderr=pipe, text=True)
+        run_id = _wait_for_containers(engine, proc, results)
+        if run_id is not None or time.monotonic() > deadline:
+            break
+        time.sleep(20)
+    assert run_id is not None, "no burst started"
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=30)
+    path = only_result(results)
+    before = read(path)
+    assert before.end is None
+    proc = run_bench("run", "--resume", str(path), "--quiet", "--no-summary", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    after = read(path)
+    assert after.run_id == before.run_id and after.samples[: len(before.samples)] == before.samples
+    (resume,) = after.resumes
+    assert resume["rounds_done"] + resume["rounds_remaining"] == 8  # groups: 2 sizes x 4 repeats
+    spans = [s for s in after.samples if s["phase"] == "makespan" and s["error"] != "interrupted"]
+    whole = [(s["round"], s["level"]) for s in spans]
+    assert sorted(whole) == sorted((r, float(n)) for r in range(4) for n in (1, 4))
+    assert after.end["status"] == "complete" and labelled_containers(engine, after.run_id) == []
