@@ -118,3 +118,15 @@ def test_the_knee_is_the_lowest_rate_over_the_slo_or_falling_behind():
 def test_a_rate_runs_backlog_counts_arrivals_still_in_flight_when_the_window_closed():
     detail = {"scheduled_offsets_ns": [0, 1e9, 2e9, 3e9], "completed_offsets_ns": [0.5e9, 1.6e9, 4.2e9, 5e9]}
     assert scale._backlog(detail, duration_s=3.5) == (4, 2)
+
+
+def test_the_pyperf_export_keeps_burst_sizes_apart(tmp_path):
+    from bench.results.pyperf import to_suite
+    from bench.results.resultset import read_resultset
+
+    path = burst_synthetic(tmp_path / "b.jsonl", [FAST], (1, 8), 6, {"fast": {8: 3.0}})
+    benches = {b.get_name(): b for b in to_suite(read_resultset(path)).get_benchmarks()}
+    assert {"fast.burst1.startup", "fast.burst8.startup", "fast.burst8.makespan"} <= set(benches)
+    assert "fast.startup" not in benches  # no burst sample is pooled with warm cycles
+    assert benches["fast.burst8.startup"].get_nrun() == 6 * 8 and benches["fast.burst8.makespan"].get_nrun() == 6
+    assert benches["fast.burst8.startup"].median() > 2 * benches["fast.burst1.startup"].median()

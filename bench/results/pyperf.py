@@ -2,8 +2,9 @@
 
 One benchmark per mode and phase (plus the derived `startup`), named
 ``<mode>.<phase>``, and for cold-scenario cycles ``<mode>.cold.<phase>`` (plus
-``cold_startup``), so warm and cold never share a benchmark; one pyperf run per measured round, so ``python -m pyperf
-stats`` and ``compare_to`` work on it. Failed samples are not timings and are
+``cold_startup``), so warm and cold never share a benchmark; other scenarios' samples are apart by
+scenario and level (``runc.burst8.startup``: the containers of bursts of 8); one pyperf run per
+measured round, so ``python -m pyperf stats`` and ``compare_to`` work on it. Failed samples are not timings and are
 left out here; their counts go in each benchmark's metadata.
 """
 
@@ -15,25 +16,26 @@ from typing import Any
 
 import pyperf
 
-from bench.core.phases import COLD, COLD_DERIVED, DERIVED
+from bench.core.phases import COLD, COLD_DERIVED, DERIVED, WARM
 from bench.results.resultset import ResultSet, read_resultset
 
 
 def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
     values: dict[str, list[float]] = defaultdict(list)
     failed: dict[str, int] = defaultdict(int)
-    cycles: dict[tuple[int, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    cycles: dict[tuple[int, int, int, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for s in rs.samples:
         if s["warmup"]:
             continue
-        prefix = f"{s['mode']}.cold" if s["scenario"] == COLD else s["mode"]
+        prefix = _prefix(s)
         name = f"{prefix}.{s['phase']}"
         if s["ok"]:
             values[name].append(s["duration_ns"] / 1e9)
         else:
             failed[name] += 1
-        cycles[(s["round"], prefix)][s["phase"]] = s
-    for (_, prefix), phases in sorted(cycles.items()):
+        if s.get("slot") is not None or s.get("burst") is None:  # a container's phase, not a group's sample
+            cycles[(s["round"], s.get("burst") or -1, s.get("slot") or -1, prefix)][s["phase"]] = s
+    for (*_, prefix), phases in sorted(cycles.items()):
         derived = {"startup": DERIVED["startup"]}
         if prefix.endswith(".cold"):
             derived.update(COLD_DERIVED)
@@ -45,6 +47,16 @@ def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
             else:
                 failed[f"{prefix}.{metric}"] += 1
     return values, failed
+
+
+def _prefix(s: dict[str, Any]) -> str:
+    """``mode`` for warm samples, ``mode.cold`` for cold ones, ``mode.<scenario><level>`` for the others."""
+    if s["scenario"] == WARM:
+        return str(s["mode"])
+    if s["scenario"] == COLD:
+        return f"{s['mode']}.cold"
+    level = s.get("level")
+    return f"{s['mode']}.{s['scenario']}" + ("" if level is None else f"{level:g}")
 
 
 def to_suite(rs: ResultSet) -> pyperf.BenchmarkSuite:
