@@ -15,6 +15,7 @@ import time
 from typing import Any, Optional
 
 from bench.core import outcomes
+from bench.core.errors import Terminated
 from bench.core.phases import MAKESPAN, SCALE_PHASES
 from bench.core.watchdog import Abandoned
 from bench.engine.events import EventCollector
@@ -85,21 +86,25 @@ def run_burst(
     gate = BarrierGate(n, barrier_s)
     plan = GroupPlan(rt, run_id, SCALE_PHASES, gate=gate, hold=threading.Event(), prepare_s=rt.mode.timeouts.ping + 5.0)
     result = run_group(plan, [{**base, "slot": i} for i in range(n)], stuck)
-    views = join_events(result.slots, events)
+    views = join_events(result, events)
     result.slots[-1].samples.append(makespan_sample(base, result.slots, gate.record(), creates_overlap(views)))
     return result
 
 
-def join_events(slots: list[Slot], events: Optional[EventCollector], wait_s: float = 0.5) -> list[dict[str, Any]]:
+def join_events(result: GroupResult, events: Optional[EventCollector], wait_s: float = 0.5) -> list[dict[str, Any]]:
     """The engine's create/start/destroy times joined to each container's samples (one wait for
     the lot, since events arrive a little after the calls return); returns per container the
-    engine's Created and create event, for the overlap."""
+    engine's Created and create event, for the overlap. A stop signal meanwhile ends the wait (the
+    group's samples are still written)."""
     views = []
     deadline = time.monotonic() + wait_s
-    for slot in slots:
+    for slot in result.slots:
         seen: dict[str, int] = {}
-        if events is not None and slot.cid:
-            seen = events.take(slot.cid, wait_s=max(0.0, deadline - time.monotonic()))
+        if events is not None and slot.cid and result.interrupted is None:
+            try:
+                seen = events.take(slot.cid, wait_s=max(0.0, deadline - time.monotonic()))
+            except (KeyboardInterrupt, Terminated) as exc:
+                result.interrupted = exc
         for s in slot.samples:
             action = EVENT_OF_PHASE.get(s["phase"])
             if action and action in seen:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
+from bench.core import signals
 from bench.core.errors import Terminated
 from bench.core.outcomes import CallTimeout
 from bench.core.watchdog import Abandoned, PhaseClock
@@ -271,7 +272,14 @@ def _cleanup(rt: ModeRuntime, left: list[Slot], stuck: StuckContainers) -> None:
         return
     t0, wall = time.perf_counter_ns(), time.time_ns()
     cids = [s.cid for s in left if s.cid]
-    _, stuck_ids = remove_containers(rt.client, cids, rt.mode.timeouts.remove * CLEANUP_RETRIES)
+    why = "force remove did not finish in time: retried at the run's end"
+    try:
+        _, stuck_ids = remove_containers(
+            rt.client, cids, signals.remaining_budget(rt.mode.timeouts.remove * CLEANUP_RETRIES)
+        )
+    except (KeyboardInterrupt, Terminated):  # a second stop signal: the samples are written, the run's end removes them
+        signals.note_hurry()
+        stuck_ids, why = [c[:12] for c in cids], "cut short by a second stop signal: removed at the run's end"
     for s in left:
         cid = s.cid or ""
         ok = cid[:12] not in stuck_ids
@@ -284,7 +292,7 @@ def _cleanup(rt: ModeRuntime, left: list[Slot], stuck: StuckContainers) -> None:
                 duration_ns=time.perf_counter_ns() - t0,
                 ok=ok,
                 error=None if ok else "cleanup_failed",
-                message=None if ok else "force remove did not finish in time: retried at the run's end",
+                message=None if ok else why,
                 wall_ns=wall,
                 cid=cid[:12],
                 detail={"together": len(cids)},

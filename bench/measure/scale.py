@@ -88,7 +88,7 @@ class ScaleRunner:
         gate = ScheduleGate(time.perf_counter_ns() + int(lead_s * 1e9), offsets_s, self.scale.max_inflight)
         plan = GroupPlan(rt, self.run_id, RATE_PHASES, gate=gate, prepare_s=rt.mode.timeouts.ping + lead_s)
         result = run_group(plan, [{**base, "slot": i} for i in range(len(offsets_s))], self.executor.stuck)
-        join_events(result.slots, self.executor.events.get(rt.mode.name))
+        join_events(result, self.executor.events.get(rt.mode.name))
         result.slots[-1].samples.append(rate_makespan(base, result.slots, gate))
         return result
 
@@ -101,7 +101,7 @@ class ScaleRunner:
         """Density: one container timed from create to ready, then removed."""
         plan = GroupPlan(rt, self.run_id, SCALE_PHASES, prepare_s=rt.mode.timeouts.ping + 5.0)
         result = run_group(plan, [base], self.executor.stuck)
-        join_events(result.slots, self.executor.events.get(rt.mode.name))
+        join_events(result, self.executor.events.get(rt.mode.name))
         return result
 
     def remove(self, rt: ModeRuntime, cids: list[str], deadline_s: float) -> tuple[int, list[str]]:
