@@ -14,6 +14,8 @@ from typing import Any
 # grace period. `sleep & wait` keeps the shell responsive to the trap.
 LINUX_COMMAND = ["/bin/sh", "-c", "trap 'exit 0' TERM; echo ready; while :; do sleep 1 & wait $!; done"]
 LINUX_EXEC = ["/bin/true"]
+# The `run` cycle shape's command: the ready line, then exit (as `docker run --rm IMAGE CMD` runs it).
+LINUX_RUN = ["/bin/sh", "-c", "echo ready"]
 LINUX_IMAGE = "isobench/busybox:latest"
 
 # nanoserver has cmd.exe; `ping -t` keeps the container alive. Stop on Windows
@@ -41,6 +43,7 @@ _LINUX_COMMON: dict[str, Any] = {
     "image": LINUX_IMAGE,
     "command": LINUX_COMMAND,
     "exec": LINUX_EXEC,
+    "run_command": LINUX_RUN,
     "stop_grace_s": 5,
 }
 
@@ -52,6 +55,7 @@ _WINDOWS_COMMON: dict[str, Any] = {
     "image": WINDOWS_IMAGE,
     "command": WINDOWS_COMMAND,
     "exec": WINDOWS_EXEC,
+    "run_command": ["cmd", "/S", "/C", "echo ready"],
     "stop_grace_s": 10,
     # Windows engines refuse a read-only root filesystem.
     "read_only": False,
