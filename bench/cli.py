@@ -29,6 +29,12 @@ def _load(args: argparse.Namespace):  # -> Config
         overrides["results_dir"] = str(args.results)
     if getattr(args, "cycle", None):
         config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
+        bare = [m.name for m in config.modes if m.cycle == "run" and not m.run_command]
+        if bare:
+            raise UserError(
+                f"--cycle run needs a run_command for mode {bare[0]!r}: set run_command (a command that "
+                "prints the ready line and exits) in its [[mode]], or use a preset."
+            )
     if overrides:
         run = replace(config.run, **overrides)
         if run.min_rounds > run.rounds:
