@@ -746,7 +746,10 @@ def resume(
         _check_resumable(path, rs, checks)
         leases.acquire(runtimes, say)
         controls, _ = engine_controls(config, runtimes, say)
-        swept, _ = sweep_all(runtimes, None, leases.live_runs())
+        # The set's own leftovers are the killed process's: its run id is live again (this resume holds
+        # the lease under it), so they are named for removal here rather than kept.
+        live = {url: runs - {run_id} for url, runs in leases.live_runs().items()}
+        swept, _ = sweep_all(runtimes, None, live)
         plan, scale_done = (
             plan_scale_resume(rs, config, seed)
             if is_scale(config)
