@@ -16,6 +16,7 @@ same whichever path made the call.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ class Wire:
         return Request(method, path, head.encode() + data)
 
     def connect(self) -> None:
-        """Opens the connection if it is not open (before the clock starts)."""
+        """Opens the connection if it is not open or the engine dropped it (before the clock starts)."""
+        if self.sock is not None and _dropped(self.sock):
+            self.close()
         if self.sock is not None:
             return
         if self.endpoint.scheme == "unix":
@@ -168,6 +171,21 @@ class Wire:
             if not chunk:
                 return rest
             rest += chunk
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """True when an idle keep-alive connection was closed by the engine (restarted, or timed out).
+
+    Nothing is in flight between requests, so a readable socket means end-of-file, a TLS close
+    alert or an error: sending on it would fail (EPIPE) or, worse, be read as the engine closing
+    the connection mid-request and charged to the isolation mode as a failed sample. urllib3
+    checks the same way before reusing a pooled connection.
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _dechunk(sock: socket.socket, buf: bytes) -> bytes:
