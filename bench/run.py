@@ -156,11 +156,20 @@ def scale_header(config: Config, runtimes: list[preflight.ModeRuntime]) -> Optio
 
 
 def _reconnector(rt: preflight.ModeRuntime) -> bool:
+    """Whether the engine takes a new connection and answers. Never the run's own client: a pooled
+    connection can outlive the engine's listener (a stopping dockerd still answers on open
+    connections after its socket is gone), so it would call an engine that is going away "back"."""
     try:
-        rt.client.ping()
+        client = rt.new_client()
+    except Exception:
+        return False
+    try:
+        client.ping()
         return True
     except Exception:
         return False
+    finally:
+        client.close()
 
 
 def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
