@@ -17,6 +17,8 @@ import docker
 from bench.core.labels import RUN_LABEL
 from bench.core.watchdog import call_with_timeout
 
+IN_PROGRESS_POLL_S = 0.1
+
 
 def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: float = 30.0) -> list[dict[str, Any]]:
     selector = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
@@ -26,24 +28,37 @@ def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: fl
     return found
 
 
+def _in_progress(exc: docker.errors.APIError) -> bool:
+    return exc.status_code == 409 and "already in progress" in str(exc.explanation or exc)
+
+
 def remove_containers(client: docker.APIClient, cids: Collection[str], deadline_s: float) -> tuple[int, list[str]]:
     """Force-removes ``cids`` concurrently, waiting at most ``deadline_s`` in all.
     Returns (removed count, short ids still stuck)."""
     outcome: dict[str, bool] = {}
+    end = time.monotonic() + deadline_s
 
     def remove(cid: str) -> None:
-        try:
-            client.remove_container(cid, force=True)
-            outcome[cid] = True
-        except docker.errors.NotFound:
-            outcome[cid] = True
-        except Exception:
-            outcome[cid] = False
+        while True:
+            try:
+                client.remove_container(cid, force=True)
+                outcome[cid] = True
+            except docker.errors.NotFound:
+                outcome[cid] = True
+            except docker.errors.APIError as exc:
+                # An earlier, abandoned remove of the same container is still running (it was waiting
+                # for a hung runtime): it is not stuck, it is going. Ask again until it is gone.
+                if _in_progress(exc) and time.monotonic() + IN_PROGRESS_POLL_S < end:
+                    time.sleep(IN_PROGRESS_POLL_S)
+                    continue
+                outcome[cid] = False
+            except Exception:
+                outcome[cid] = False
+            return
 
     threads = [threading.Thread(target=remove, args=(cid,), name="isobench-remove", daemon=True) for cid in cids]
     for t in threads:
         t.start()
-    end = time.monotonic() + deadline_s
     for t in threads:
         t.join(max(0.0, end - time.monotonic()))
     removed = sum(1 for ok in outcome.values() if ok)
