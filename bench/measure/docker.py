@@ -132,8 +132,7 @@ class _PhaseTimer:
         self.last_end = time.perf_counter_ns()
         elapsed = self.last_end - t0
         self.flush()
-        failure = check(value) if check else None
-        extra = detail(value, elapsed) if detail else None
+        failure, extra = self._judge(phase, elapsed, value, check, detail)
         error, message = failure if failure is not None else (None, None)
         if hold and failure is None:
             self.held = (phase, elapsed, extra)
@@ -142,6 +141,20 @@ class _PhaseTimer:
         if failure is not None and not go_on:
             raise _Stop()
         return value
+
+    def _judge(
+        self, phase: str, elapsed: int, value: Any, check: Optional[Check], detail: Optional[Detail]
+    ) -> tuple[Optional[tuple[str, str]], Optional[dict[str, Any]]]:
+        """The untimed check and detail of an answered call. They may ask the engine again (exec's exit
+        code, the stopped container's state): if it fails them, the phase is that failure, since
+        its outcome is unknown, and the cycle ends."""
+        try:
+            return (check(value) if check else None), (detail(value, elapsed) if detail else None)
+        except (Abandoned, KeyboardInterrupt, Terminated, _Stop):
+            raise
+        except Exception as exc:
+            self.rec.add(phase, elapsed, False, *classify.classify(exc))
+            raise _Stop() from None
 
     def untimed(self, phase: str, what: str, timeout: float, call: Callable[[], Any]) -> Any:
         """Set-up between timed calls (attaching, inspecting); a failure is charged to ``phase``."""
