@@ -25,6 +25,7 @@ from analysis.metrics import cold, measured, outside_warmup, with_derived
 from analysis.scale import series_metrics
 from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
+from analysis.tables import cell_text, html_table, md_table
 from bench.core.paths import report_dir_for
 from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS
 
@@ -67,16 +68,54 @@ class Report:
     service: ServiceSection = field(default_factory=ServiceSection)
 
 
+@dataclass
+class Extra:
+    """What goes above and beside the warm tables: the headline (one figure, one sentence with the
+    verdict), the scale scenarios' section and the service scenario's."""
+
+    scale: ScaleSection = field(default_factory=ScaleSection)
+    sentence: str = ""
+    figure: Optional[Path] = None
+    service: ServiceSection = field(default_factory=ServiceSection)
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What report.md and index.html both show, in the same order: one value for both writers, so the
+    two files cannot come to say different things."""
+
+    title: str
+    header: dict[str, Any]
+    end: Optional[dict[str, Any]]
+    claims: list[ClaimResult]
+    round_trips: pd.DataFrame
+    summary: pd.DataFrame
+    cold: pd.DataFrame
+    figures: list[Path]
+    extra: Extra
+
+    def run_line(self) -> str:
+        """Which run, on what host, and how it ended ('none (cut off)': no end record was written)."""
+        host = self.header.get("host", {})
+        end = self.end or {}
+        return (
+            f"Run {self.header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, "
+            f"{host.get('cpu_count')} CPUs), started {self.header.get('created')}; "
+            f"end: {end.get('status', 'none (cut off)')} - {end.get('reason', '')}"
+        )
+
+    def concurrency(self) -> Optional[str]:
+        return concurrency_note(self.header, self.end)
+
+    def pngs(self) -> list[Path]:
+        """The figures both files embed (each figure is written as PNG and SVG; the reports show the PNG)."""
+        return [f for f in self.figures if f.suffix == ".png"]
+
+
 def _console() -> Console:
     """Rich assumes 80 columns when output is not a terminal (make, CI logs): too narrow for the table."""
     probe = Console()
     return probe if probe.is_terminal else Console(width=150)
-
-
-def _fmt(v: Any, digits: int = 2) -> str:
-    if isinstance(v, float):
-        return "-" if math.isnan(v) else f"{v:.{digits}f}"
-    return str(v)
 
 
 def round_trips(loaded: Loaded, set_name: str) -> pd.DataFrame:
@@ -220,10 +259,10 @@ def print_summary(
                 str(r["phase"]),
                 str(r["n"]),
                 f"{r['failures']} ({r['failure_rate']:.0%})" if r["failures"] else "0",
-                _fmt(r["median"]),
-                f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}",
-                _fmt(r["p90"]),
-                _fmt(r["p99"]),
+                cell_text(r["median"]),
+                f"{cell_text(r['ci_low'])}-{cell_text(r['ci_high'])}",
+                cell_text(r["p90"]),
+                cell_text(r["p99"]),
                 str(r["outliers"]),
             )
         console.print(t)
@@ -238,10 +277,10 @@ def print_summary(
                 str(r["phase"]),
                 str(r["n"]),
                 str(r["failures"]),
-                _fmt(r["median"]),
-                f"{_fmt(r['ci_low'])}-{_fmt(r['ci_high'])}",
-                _fmt(r["min"]),
-                _fmt(r["max"]),
+                cell_text(r["median"]),
+                f"{cell_text(r['ci_low'])}-{cell_text(r['ci_high'])}",
+                cell_text(r["min"]),
+                cell_text(r["max"]),
             )
         console.print(c)
     for r in results:
@@ -258,110 +297,58 @@ def print_summary(
             )
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c]).replace("|", "\\|") for c in cols) + " |")
-    return "\n".join(lines)
-
-
-def _html_table(df: pd.DataFrame) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{esc(_fmt(r[c]))}</td>" for c in df.columns) + "</tr>" for _, r in df.iterrows()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 COLD_TITLE = "Cold starts (the engine stopped and started before each cycle; kept apart from warm)"
 
 
-def _write_md(
-    path: Path,
-    title: str,
-    header: dict[str, Any],
-    summary: pd.DataFrame,
-    cp: pd.DataFrame,
-    results: list[ClaimResult],
-    figures: list[Path],
-    end: Optional[dict[str, Any]],
-    cold_summary: Optional[pd.DataFrame] = None,
-    extra: Optional["Extra"] = None,
-) -> None:
-    host = header.get("host", {})
-    extra = extra or Extra()
-    lines = [
-        f"# {title}",
-        "",
-        *_headline_md(extra),
-        f"Run {header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, {host.get('cpu_count')} "
-        "CPUs), "
-        f"started {header.get('created')}; end: {(end or {}).get('status', 'none (cut off)')}"
-        f" - {(end or {}).get('reason', '')}",
-        "",
-    ]
-    note = concurrency_note(header, end)
+def _write_md(path: Path, content: ReportContent) -> None:
+    extra = content.extra
+    lines = [f"# {content.title}", "", *_headline_md(extra), content.run_line(), ""]
+    note = content.concurrency()
     lines += [f"**{note}**", ""] if note else []
     lines += ["## Claims", ""]
-    for r in results:
+    for r in content.claims:
         lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
         lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
         lines.append("")
     lines += [
         "## Transport round trips (preflight)",
         "",
-        _md_table(cp),
+        md_table(content.round_trips),
         "",
     ]
-    if not summary.empty:
+    if not content.summary.empty:
         lines += [
             "## Summary (ms, successful samples; failures counted)",
             "",
-            _md_table(summary.drop(columns=["set"])),
+            md_table(content.summary.drop(columns=["set"])),
             "",
         ]
-    if cold_summary is not None and not cold_summary.empty:
-        lines += [f"## {COLD_TITLE}", ""] + [f"- {n}" for n in _cold_note(header)] + ["", _md_table(cold_summary), ""]
+    if not content.cold.empty:
+        cold_notes = [f"- {n}" for n in _cold_note(content.header)]
+        lines += [f"## {COLD_TITLE}", ""] + cold_notes + ["", md_table(content.cold), ""]
     lines += _scale_md(extra.scale) + extra.service.md()
     lines += ["## Figures", ""]
-    lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
+    lines += [f"![{f.stem}]({f.name})" for f in content.pngs()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_html(
-    path: Path,
-    title: str,
-    header: dict[str, Any],
-    summary: pd.DataFrame,
-    cp: pd.DataFrame,
-    results: list[ClaimResult],
-    figures: list[Path],
-    end: Optional[dict[str, Any]],
-    cold_summary: Optional[pd.DataFrame] = None,
-    extra: Optional["Extra"] = None,
-) -> None:
+def _write_html(path: Path, content: ReportContent) -> None:
     esc = html.escape
-    extra = extra or Extra()
-    host = header.get("host", {})
+    extra = content.extra
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(content.title)}</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
         ".supported{color:#2a7} .contradicted{color:#c33} "
         ".inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
-        f"</head><body><h1>{esc(title)}</h1>",
+        f"</head><body><h1>{esc(content.title)}</h1>",
         *_headline_html(extra),
-        f"<p>Run {esc(str(header.get('run_id')))} on {esc(str(host.get('hostname')))} "
-        f"({esc(str(host.get('cpu_model')))}, "
-        f"{esc(str(host.get('cpu_count')))} CPUs), started {esc(str(header.get('created')))}; end: "
-        f"{esc(str((end or {}).get('status', 'none (cut off)')))} - {esc(str((end or {}).get('reason', '')))}</p>",
+        f"<p>{esc(content.run_line())}</p>",
     ]
-    note = concurrency_note(header, end)
+    note = content.concurrency()
     parts += [f"<p><b>{esc(note)}</b></p>"] if note else []
     parts.append("<h2>Claims</h2>")
-    for r in results:
+    for r in content.claims:
         parts.append(
             f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b "
             f"class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>"
@@ -372,21 +359,20 @@ def _write_html(
             for p in r.pairs
         ]
         parts.append("</ul>")
-    parts += ["<h2>Transport round trips (preflight)</h2>", _html_table(cp)]
+    parts += ["<h2>Transport round trips (preflight)</h2>", html_table(content.round_trips)]
     summary_html = [
         "<h2>Summary (ms, successful samples; failures counted)</h2>",
-        _html_table(summary.drop(columns=["set"])),
+        html_table(content.summary.drop(columns=["set"])),
     ]
-    parts += summary_html if not summary.empty else []
-    if cold_summary is not None and not cold_summary.empty:
-        parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(header)]
-        parts += ["</ul>", _html_table(cold_summary)]
+    parts += summary_html if not content.summary.empty else []
+    if not content.cold.empty:
+        parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(content.header)]
+        parts += ["</ul>", html_table(content.cold)]
     parts += _scale_html(extra.scale) + extra.service.html()
     parts.append("<h2>Figures</h2>")
-    for f in figures:
-        if f.suffix == ".png":
-            data = base64.b64encode(f.read_bytes()).decode("ascii")
-            parts.append(f"<figure><img alt='{esc(f.stem)}' src='data:image/png;base64,{data}'></figure>")
+    for f in content.pngs():
+        data = base64.b64encode(f.read_bytes()).decode("ascii")
+        parts.append(f"<figure><img alt='{esc(f.stem)}' src='data:image/png;base64,{data}'></figure>")
     parts.append("</body></html>")
     path.write_text("".join(parts), encoding="utf-8")
 
@@ -436,20 +422,10 @@ def build_report(
     svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
     extra = Extra(sec, headline_sentence(results), headline_figure, svc)
-    _write_md(out_dir / "report.md", title, header, summary, cp, results, figures, end, cold_summary, extra)
-    _write_html(out_dir / "index.html", title, header, summary, cp, results, figures, end, cold_summary, extra)
+    content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
+    _write_md(out_dir / "report.md", content)
+    _write_html(out_dir / "index.html", content)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
-
-
-@dataclass
-class Extra:
-    """What goes above and beside the warm tables: the headline (one figure, one sentence with the
-    verdict), the scale scenarios' section and the service scenario's."""
-
-    scale: ScaleSection = field(default_factory=ScaleSection)
-    sentence: str = ""
-    figure: Optional[Path] = None
-    service: ServiceSection = field(default_factory=ServiceSection)
 
 
 def _warm_headline_figure(figures: list[Path]) -> Optional[Path]:
@@ -503,7 +479,7 @@ def _headline_html(extra: Extra) -> list[str]:
 def _scale_md(sec: ScaleSection) -> list[str]:
     lines: list[str] = []
     for title, table in scale_report.tables(sec):
-        lines += [f"## {title}", "", _md_table(table), ""]
+        lines += [f"## {title}", "", md_table(table), ""]
     notes = sec.notes()
     return lines + ([f"- {n}" for n in notes] + [""] if notes else [])
 
@@ -511,7 +487,7 @@ def _scale_md(sec: ScaleSection) -> list[str]:
 def _scale_html(sec: ScaleSection) -> list[str]:
     parts: list[str] = []
     for title, table in scale_report.tables(sec):
-        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(table)]
+        parts += [f"<h2>{html.escape(title)}</h2>", html_table(table)]
     notes = sec.notes()
     return parts + (["<ul>"] + [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"] if notes else [])
 
@@ -574,7 +550,7 @@ def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> l
     lines += [f"- {n}" for n in cmp.notes] + ([""] if cmp.notes else [])
     lines += ["Verdicts:", ""] + [f"- {v.format(e=cmp.min_effect)}" for v in VERDICT_LEGEND] + [""]
     lines += [
-        _md_table(
+        md_table(
             table.astype({"rounds_needed": object, "more_rounds": object}).fillna(
                 {"rounds_needed": "", "more_rounds": ""}
             )
@@ -620,11 +596,11 @@ def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None
             *sets,
             r.mode,
             r.phase,
-            _fmt(r.median_old),
-            _fmt(r.median_new),
-            _fmt(r.ratio, 3),
-            f"{_fmt(r.ci_low, 3)}-{_fmt(r.ci_high, 3)}",
-            _fmt(r.p_adjusted, 3),
+            cell_text(r.median_old),
+            cell_text(r.median_new),
+            cell_text(r.ratio, 3),
+            f"{cell_text(r.ci_low, 3)}-{cell_text(r.ci_high, 3)}",
+            cell_text(r.p_adjusted, 3),
             r.verdict + (f" ({r.note})" if r.note and r.verdict != NO_CHANGE else ""),
             _settle(asdict(r)),
         )

@@ -17,9 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis import service, service_plots
+from analysis.tables import cell_text, html_table, md_table
 
 TITLE = "Swarm service startup (ClusterLoader2's pod-startup metrics, per task; ms)"
 SHOWN = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup", "makespan")
+# Decimals in the service tables' cells (the warm, cold and scale tables show two).
+CELL_DIGITS = 1
 
 
 @dataclass
@@ -36,15 +39,21 @@ class ServiceSection:
     def md(self) -> list[str]:
         if self.empty:
             return []
-        lines = [f"## {TITLE}", ""] + [f"- {n}" for n in self.notes] + ["", _md(display(self.table)), ""]
-        return lines + ["### Per node", "", _md(self.nodes), ""]
+        lines = (
+            [f"## {TITLE}", ""] + [f"- {n}" for n in self.notes] + ["", md_table(display(self.table), CELL_DIGITS), ""]
+        )
+        return lines + ["### Per node", "", md_table(self.nodes, CELL_DIGITS), ""]
 
     def html(self) -> list[str]:
         if self.empty:
             return []
         esc = html.escape
         parts = [f"<h2>{esc(TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in self.notes] + ["</ul>"]
-        return parts + [_html(display(self.table)), "<h3>Per node</h3>", _html(self.nodes)]
+        return parts + [
+            html_table(display(self.table), CELL_DIGITS),
+            "<h3>Per node</h3>",
+            html_table(self.nodes, CELL_DIGITS),
+        ]
 
 
 def _ms(v: Any) -> str:
@@ -77,27 +86,8 @@ def display(table: pd.DataFrame, metrics: tuple[str, ...] = SHOWN) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _md(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in df.iterrows():
-        out.append("| " + " | ".join(_cell(r[c]).replace("|", "\\|") for c in cols) + " |")
-    return "\n".join(out)
-
-
-def _html(df: pd.DataFrame) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{esc(_cell(r[c]))}</td>" for c in df.columns) + "</tr>" for _, r in df.iterrows()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return "-" if math.isnan(v) else f"{v:.1f}"
-    return str(v)
+    return cell_text(v, CELL_DIGITS)
 
 
 def notes(data: service.ServiceData) -> list[str]:
