@@ -8,7 +8,7 @@ running, startup from the scheduled arrival against arrival rate with each mode'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import pandas as pd
@@ -27,64 +27,88 @@ def _colours(modes: list[str]) -> dict[str, str]:
     return {m: cycle[i % len(cycle)] for i, m in enumerate(modes)}
 
 
-def startup_vs_n(table: pd.DataFrame, out_dir: Path, name: str = "scale_startup_vs_n") -> list[Path]:
-    """Median startup per burst size with its 95% CI band, p99 dashed; log-log."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+def _by_mode(table: pd.DataFrame, x_column: str) -> Iterator[tuple[str, str, pd.DataFrame, np.ndarray]]:
+    """Per mode, in name order: the mode, its colour (a mode keeps its colour in every figure of a
+    set), its rows in x order and their x values."""
     modes = sorted(map(str, table["mode"].unique()))
     colour = _colours(modes)
     for m in modes:
-        g = table[table["mode"] == m].sort_values("level")
-        x = g["level"].to_numpy(float)
-        ax.plot(x, g["p50"], "o-", color=colour[m], label=f"{m} ({g['role'].iloc[0]}) p50")
-        ax.fill_between(x, g["p50_low"], g["p50_high"], color=colour[m], alpha=0.2, linewidth=0)
-        ax.plot(x, g["p99"], "--", color=colour[m], alpha=0.7, label=f"{m} p99")
+        rows = table[table["mode"] == m].sort_values(x_column)
+        yield m, colour[m], rows, rows[x_column].to_numpy(float)
+
+
+def _with_band(
+    ax: plt.Axes, x: np.ndarray, rows: pd.DataFrame, columns: tuple[str, str, str], colour: str, label: str
+) -> None:
+    """A median line and, as a band, its 95% CI: ``columns`` are (median, low, high)."""
+    median, low, high = columns
+    ax.plot(x, rows[median], "o-", color=colour, label=label)
+    ax.fill_between(x, rows[low], rows[high], color=colour, alpha=0.2, linewidth=0)
+
+
+def _p50_band_p99(ax: plt.Axes, x: np.ndarray, rows: pd.DataFrame, mode: str, colour: str, p50_label: str) -> None:
+    """The p50 with its CI band, and the p99 dashed in the same colour."""
+    _with_band(ax, x, rows, ("p50", "p50_low", "p50_high"), colour, p50_label)
+    ax.plot(x, rows["p99"], "--", color=colour, alpha=0.7, label=f"{mode} p99")
+
+
+def _finish_log_axes(ax: plt.Axes, levels: pd.Series, log_y: bool, xlabel: str, ylabel: str, title: str) -> None:
+    """Log x over the levels run (their values the ticks), log y if asked, labels, grid and legend.
+    Called after the data are drawn: log_axis picks its ticks from the limits the data set."""
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    if log_y:
+        ax.set_yscale("log")
     log_axis(ax, "x")
-    log_axis(ax, "y")
-    _level_ticks(ax, table["level"])
-    ax.set_xlabel("containers started at once (N)")
-    ax.set_ylabel("startup per container (ms): create + start + ready")
-    ax.set_title("Startup under concurrent starts (band: 95% CI of the median)")
+    if log_y:
+        log_axis(ax, "y")
+    _level_ticks(ax, levels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
+
+
+def startup_vs_n(table: pd.DataFrame, out_dir: Path, name: str = "scale_startup_vs_n") -> list[Path]:
+    """Median startup per burst size with its 95% CI band, p99 dashed; log-log."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for m, colour, rows, x in _by_mode(table, "level"):
+        _p50_band_p99(ax, x, rows, m, colour, f"{m} ({rows['role'].iloc[0]}) p50")
+    _finish_log_axes(
+        ax,
+        table["level"],
+        log_y=True,
+        xlabel="containers started at once (N)",
+        ylabel="startup per container (ms): create + start + ready",
+        title="Startup under concurrent starts (band: 95% CI of the median)",
+    )
     return _save(fig, out_dir, name)
 
 
 def throughput_vs_n(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Containers ready per second of a burst's makespan, per burst size."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    modes = sorted(map(str, table["mode"].unique()))
-    colour = _colours(modes)
-    for m in modes:
-        g = table[table["mode"] == m].sort_values("level")
-        x = g["level"].to_numpy(float)
-        ax.plot(x, g["throughput_per_s"], "o-", color=colour[m], label=m)
-        ax.fill_between(x, g["throughput_low"], g["throughput_high"], color=colour[m], alpha=0.2, linewidth=0)
-    ax.set_xscale("log")
-    log_axis(ax, "x")
-    _level_ticks(ax, table["level"])
-    ax.set_xlabel("containers started at once (N)")
-    ax.set_ylabel("throughput: N / median makespan (containers/s)")
-    ax.set_title("Burst throughput (band: from the makespan's 95% CI)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    for m, colour, rows, x in _by_mode(table, "level"):
+        _with_band(ax, x, rows, ("throughput_per_s", "throughput_low", "throughput_high"), colour, m)
+    _finish_log_axes(
+        ax,
+        table["level"],
+        log_y=False,
+        xlabel="containers started at once (N)",
+        ylabel="throughput: N / median makespan (containers/s)",
+        title="Burst throughput (band: from the makespan's 95% CI)",
+    )
     return _save(fig, out_dir, "scale_throughput_vs_n")
 
 
 def density(table: pd.DataFrame, out_dir: Path, slo_ms: Optional[float] = None) -> list[Path]:
     """Two panels against containers running: the probes' median startup, and memory per container."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
-    modes = sorted(map(str, table["mode"].unique()))
-    colour = _colours(modes)
-    for m in modes:
-        g = table[table["mode"] == m].sort_values("running")
-        x = g["running"].to_numpy(float)
-        top.plot(x, g["probe_p50_ms"], "o-", color=colour[m], label=m)
-        top.fill_between(x, g["probe_p50_low"], g["probe_p50_high"], color=colour[m], alpha=0.2, linewidth=0)
-        bottom.plot(x, g["pss_per_container_mib"], "o-", color=colour[m], label=f"{m}: runtime PSS")
+    for m, colour, rows, x in _by_mode(table, "running"):
+        _with_band(top, x, rows, ("probe_p50_ms", "probe_p50_low", "probe_p50_high"), colour, m)
+        bottom.plot(x, rows["pss_per_container_mib"], "o-", color=colour, label=f"{m}: runtime PSS")
         bottom.plot(
-            x, g["mem_drop_per_container_mib"], "s--", color=colour[m], alpha=0.7, label=f"{m}: MemAvailable drop"
+            x, rows["mem_drop_per_container_mib"], "s--", color=colour, alpha=0.7, label=f"{m}: MemAvailable drop"
         )
     highest = float(np.nanmax(table[["probe_p50_ms", "probe_p50_high"]].to_numpy(float))) if len(table) else 0.0
     if slo_ms and slo_ms <= 3 * highest:
@@ -104,27 +128,19 @@ def density(table: pd.DataFrame, out_dir: Path, slo_ms: Optional[float] = None) 
 def rate(table: pd.DataFrame, knees: dict[str, Optional[float]], out_dir: Path, slo_ms: float) -> list[Path]:
     """Startup from the scheduled arrival (p50, p99 dashed) against the arrival rate; knees marked."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    modes = sorted(map(str, table["mode"].unique()))
-    colour = _colours(modes)
-    for m in modes:
-        g = table[table["mode"] == m].sort_values("rate")
-        x = g["rate"].to_numpy(float)
-        ax.plot(x, g["p50"], "o-", color=colour[m], label=f"{m} p50")
-        ax.fill_between(x, g["p50_low"], g["p50_high"], color=colour[m], alpha=0.2, linewidth=0)
-        ax.plot(x, g["p99"], "--", color=colour[m], alpha=0.7, label=f"{m} p99")
+    for m, colour, rows, x in _by_mode(table, "rate"):
+        _p50_band_p99(ax, x, rows, m, colour, f"{m} p50")
         knee = knees.get(m)
         if knee is not None:
-            y = float(g.loc[np.isclose(g["rate"], knee), "p99"].iloc[0])
-            ax.plot([knee], [y], "X", color=colour[m], markersize=12, label=f"{m} knee: {knee:g}/s")
+            y = float(rows.loc[np.isclose(rows["rate"], knee), "p99"].iloc[0])
+            ax.plot([knee], [y], "X", color=colour, markersize=12, label=f"{m} knee: {knee:g}/s")
     ax.axhline(slo_ms, color="#C44E52", linewidth=1, label=f"SLO {slo_ms / 1000:g} s")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    log_axis(ax, "x")
-    log_axis(ax, "y")
-    _level_ticks(ax, table["rate"])
-    ax.set_xlabel("arrival rate (starts/s, open loop)")
-    ax.set_ylabel("startup from the scheduled arrival (ms)")
-    ax.set_title("Latency against arrival rate (X: the knee)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    _finish_log_axes(
+        ax,
+        table["rate"],
+        log_y=True,
+        xlabel="arrival rate (starts/s, open loop)",
+        ylabel="startup from the scheduled arrival (ms)",
+        title="Latency against arrival rate (X: the knee)",
+    )
     return _save(fig, out_dir, "scale_rate")
