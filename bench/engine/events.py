@@ -15,33 +15,45 @@ import docker
 ACTIONS = ("create", "start", "die", "destroy")
 
 
-class EventCollector:
-    """Follows one engine's event stream, filtered to one run's label, on a daemon thread.
+class EventFollower:
+    """Follows one engine's event stream, filtered by ``filters``, on a daemon thread, handing each
+    event to ``record``. Serves both the run's collector here and each swarm node's task events
+    (bench.engine.service.events).
 
-    If the stream breaks (engine restart), it reconnects until closed; the
-    timestamps missed meanwhile are simply absent, never invented.
+    If the stream breaks (engine restart, a node gone) or ``record`` fails, it reconnects after
+    ``retry_s`` until closed; the events missed meanwhile are simply absent, never invented. A
+    factory that returns None (no engine known to ask) ends the following.
     """
 
-    def __init__(self, client_factory: Callable[[], docker.APIClient], label: str) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[], Optional[docker.APIClient]],
+        filters: dict[str, list[str]],
+        record: Callable[[dict[str, Any]], None],
+        thread_name: str,
+        retry_s: float,
+    ) -> None:
         self._factory = client_factory
-        self._label = label
-        self._cond = threading.Condition()
-        self._seen: dict[str, dict[str, int]] = {}
+        self._filters = filters
+        self._record = record
+        self._retry_s = retry_s
         self._closed = False
         self._stream: Any = None
-        self._thread = threading.Thread(target=self._follow, name="isobench-events", daemon=True)
+        self._thread = threading.Thread(target=self._follow, name=thread_name, daemon=True)
         self._ready = threading.Event()
 
-    def start(self, wait_s: float = 5.0) -> "EventCollector":
+    def start(self, wait_s: float) -> None:
+        """Returns once the stream is open or its first attempt failed, or after ``wait_s``."""
         self._thread.start()
         self._ready.wait(wait_s)
-        return self
 
     def _follow(self) -> None:
         while not self._closed:
             try:
                 client = self._factory()
-                self._stream = client.events(filters={"label": [self._label], "type": ["container"]}, decode=True)
+                if client is None:
+                    return
+                self._stream = client.events(filters=self._filters, decode=True)
                 self._ready.set()
                 for ev in self._stream:
                     self._record(ev)
@@ -50,7 +62,31 @@ class EventCollector:
             except Exception:  # engine gone or stream cut: try again shortly
                 self._ready.set()
             if not self._closed:
-                time.sleep(0.5)
+                time.sleep(self._retry_s)
+
+    def close(self) -> None:
+        self._closed = True
+        stream = self._stream
+        if stream is not None and hasattr(stream, "close"):
+            try:
+                stream.close()  # ends the blocking read in _follow
+            except Exception:  # closing is best effort: the thread is a daemon
+                pass
+
+
+class EventCollector:
+    """The container events of one run (``label``) on one engine: create/start/die/destroy
+    timeNano per container id, taken by the cycle that ran the container."""
+
+    def __init__(self, client_factory: Callable[[], docker.APIClient], label: str) -> None:
+        self._cond = threading.Condition()
+        self._seen: dict[str, dict[str, int]] = {}
+        filters = {"label": [label], "type": ["container"]}
+        self._events = EventFollower(client_factory, filters, self._record, "isobench-events", retry_s=0.5)
+
+    def start(self, wait_s: float = 5.0) -> "EventCollector":
+        self._events.start(wait_s)
+        return self
 
     def _record(self, ev: dict[str, Any]) -> None:
         action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
@@ -77,10 +113,4 @@ class EventCollector:
             return self._seen.pop(cid, {})
 
     def close(self) -> None:
-        self._closed = True
-        stream = self._stream
-        if stream is not None and hasattr(stream, "close"):
-            try:
-                stream.close()
-            except Exception:
-                pass
+        self._events.close()

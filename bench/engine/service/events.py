@@ -8,15 +8,14 @@ simply absent.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable, Optional
 
 import docker
 
 from bench.core.labels import RUN_LABEL
+from bench.engine.events import ACTIONS, EventFollower
 
 TASK_LABEL = "com.docker.swarm.task.id"
-ACTIONS = ("create", "start", "die", "destroy")
 RETRY_S = 1.0
 
 
@@ -31,39 +30,17 @@ class NodeEvents:
         on_event: Optional[Callable[[str, str, dict[str, Any]], None]] = None,
     ) -> None:
         self.name = name
-        self._factory = factory
-        self._run_id = run_id
         self._on_event = on_event  # (task id, action, attributes): e.g. wake a first-line reader
         self._lock = threading.Lock()
         self.seen: dict[str, dict[str, int]] = {}
         self.cids: dict[str, str] = {}
-        self._closed = False
-        self._stream: Any = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name=f"isobench-events-{name}", daemon=True)
+        filters = {"type": ["container"], "label": [f"{RUN_LABEL}={run_id}"]}
+        thread_name = f"isobench-events-{name}"
+        self._events = EventFollower(factory, filters, self._record, thread_name, retry_s=RETRY_S)
 
     def start(self, wait_s: float = 3.0) -> "NodeEvents":
-        self._thread.start()
-        self._ready.wait(wait_s)
+        self._events.start(wait_s)
         return self
-
-    def _follow(self) -> None:
-        while not self._closed:
-            try:
-                client = self._factory()
-                if client is None:
-                    return
-                filters = {"type": ["container"], "label": [f"{RUN_LABEL}={self._run_id}"]}
-                self._stream = client.events(filters=filters, decode=True)
-                self._ready.set()
-                for ev in self._stream:
-                    self._record(ev)
-                    if self._closed:
-                        return
-            except Exception:  # noqa: BLE001 - the node went away or the stream broke: retry
-                self._ready.set()
-            if not self._closed:
-                time.sleep(RETRY_S)
 
     def _record(self, ev: dict[str, Any]) -> None:
         action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
@@ -84,10 +61,4 @@ class NodeEvents:
             return dict(self.seen.get(task_id, {}))
 
     def close(self) -> None:
-        self._closed = True
-        stream = self._stream
-        if stream is not None and hasattr(stream, "close"):
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass
+        self._events.close()
