@@ -68,6 +68,20 @@ def not_run(
     )
 
 
+def interrupted_sample(base: dict[str, Any], phase: str, wall_ns: int, cid: Optional[str] = None) -> dict[str, Any]:
+    """The sample of a phase a stop signal cut short: no duration, since the phase never ended."""
+    return sample_record(
+        **base,
+        phase=phase,
+        duration_ns=None,
+        ok=False,
+        error=outcomes.INTERRUPTED,
+        message=f"run interrupted during {phase}",
+        wall_ns=wall_ns,
+        cid=cid,
+    )
+
+
 def fill_missing(
     samples: dict[str, dict[str, Any]],
     base: dict[str, Any],
@@ -103,18 +117,7 @@ def fill_missing(
                 )
             )
         elif p == first_missing and interrupted:
-            out.append(
-                sample_record(
-                    **base,
-                    phase=p,
-                    duration_ns=None,
-                    ok=False,
-                    error=outcomes.INTERRUPTED,
-                    message=f"run interrupted during {p}",
-                    wall_ns=wall,
-                    cid=cid,
-                )
-            )
+            out.append(interrupted_sample(base, p, wall, cid))
         else:
             out.append(not_run(base, p, failed_at or first_missing or "an earlier phase", cid, wall))
     return out

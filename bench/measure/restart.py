@@ -13,13 +13,12 @@ from typing import Any, Callable, Optional
 
 import docker
 
-from bench.core import outcomes
 from bench.core.errors import Terminated
 from bench.core.watchdog import call_with_timeout
 from bench.engine import classify, endpoints
 from bench.engine.control.restart import EngineControl
 from bench.engine.preflight import ModeRuntime
-from bench.measure.executor import EnginePhases, not_run
+from bench.measure.executor import EnginePhases, interrupted_sample, not_run
 from bench.results.resultset import sample_record
 
 PING_EVERY_S = 0.05
@@ -54,17 +53,7 @@ def _phase(
         out.append(sample_record(**base, phase=phase, duration_ns=duration_ns, ok=True, wall_ns=wall, detail=detail))
         return None
     except (KeyboardInterrupt, Terminated) as exc:
-        out.append(
-            sample_record(
-                **base,
-                phase=phase,
-                duration_ns=None,
-                ok=False,
-                error=outcomes.INTERRUPTED,
-                message=f"run interrupted during {phase}",
-                wall_ns=wall,
-            )
-        )
+        out.append(interrupted_sample(base, phase, wall))
         return exc
     except Exception as exc:
         category, message = classify.classify(exc)
