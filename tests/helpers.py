@@ -12,8 +12,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
+
+import pytest
 
 from bench.engine.control.vm.certs import make_certs
 from bench.results.resultset import read_resultset
@@ -37,6 +40,53 @@ def run_bench(
     if check and proc.returncode != 0:
         raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def ignore_sigint() -> None:
+    """As a background job of a non-interactive shell (CI runners, nohup, `setsid bash -c '... &'`)
+    starts a process: SIGINT inherited as ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def popen_bench(*args: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    """`python -m bench ...` started in the background, its output piped, for a test that acts on it
+    while it runs (signals, a second run, an engine stopped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
+    )
+
+
+def popen_run(cfg: Path, results: Path, *extra: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    """`bench run` of ``cfg`` into ``results``, quiet, in the background (``extra``: more options)."""
+    return popen_bench(
+        "run", "--config", str(cfg), "--results", str(results), "--quiet", *extra, sigint_ignored=sigint_ignored
+    )
+
+
+def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
+    """The run's file once it holds ``n`` lines (the header and n-1 samples)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list(results.rglob("*.jsonl"))
+        if files and sum(1 for _ in open(files[0])) >= n:
+            return files[0]
+        time.sleep(0.05)
+    pytest.fail(f"the run wrote fewer than {n} lines within {timeout} s")
+
+
+@contextmanager
+def killed_if_running(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """A background run does not outlive the block that drives it, whatever fails inside."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def write_config(path: Path, body: str, **run: object) -> Path:

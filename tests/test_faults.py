@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +18,16 @@ from helpers import (
     REPO,
     STOP_HOST_DOCKERD,
     host_dockerd_pid,
+    killed_if_running,
     labelled_containers,
     lost_samples,
     only_result,
+    popen_run,
     read,
     run_bench,
     start_dockerd,
     stop_dockerd,
+    wait_for_lines,
     write_config,
 )
 
@@ -35,31 +37,16 @@ RUNC = '[[mode]]\npreset = "runc"\n'
 TWO = RUNC + '\n[[mode]]\npreset = "runsc"\n'
 
 
-def ignore_sigint() -> None:
-    """As a background job of a non-interactive shell (CI runners, nohup, `setsid bash -c '... &'`)
-    starts a process: SIGINT inherited as ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def popen_run(cfg: Path, results: Path, *extra: str, sigint_ignored: bool = False) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "--config", str(cfg), "--results", str(results), "--quiet", *extra],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=ignore_sigint if sigint_ignored else None,
-    )
-
-
-def wait_for_lines(results: Path, n: int, timeout: float = 60) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        files = list(results.rglob("*.jsonl"))
-        if files and sum(1 for _ in open(files[0])) >= n:
-            return files[0]
-        time.sleep(0.05)
-    pytest.fail(f"the run wrote fewer than {n} lines within {timeout} s")
+def runtime_mode(name: str, runtime: str, timeouts: str) -> str:
+    """A runc-preset mode ``name`` whose containers run on the test runtime ``runtime`` (see the
+    register_runtime fixture); ``timeouts``: the keys of its inline timeouts table."""
+    return f"""
+[[mode]]
+preset = "runc"
+name = "{name}"
+runtime = "{runtime}"
+timeouts = {{ {timeouts} }}
+"""
 
 
 @pytest.mark.parametrize("stage", ["create", "start"])
@@ -75,14 +62,7 @@ def test_runtime_hangs(engine, register_runtime, tmp_path, results, fault_row, s
     )
     cfg = write_config(
         tmp_path / "b.toml",
-        RUNC
-        + f"""
-[[mode]]
-preset = "runc"
-name = "hung"
-runtime = "{name}"
-timeouts = {{ start = 1.5, remove = 3 }}
-""",
+        RUNC + runtime_mode("hung", name, "start = 1.5, remove = 3"),
         rounds=2,
         warmup=0,
     )
@@ -118,15 +98,12 @@ def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault
     row = fault_row("dockerd stopped mid-run, back 3 s later", "engine_unavailable samples, reconnect, run completes")
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=25, warmup=0, reconnect_s=60)
     proc = popen_run(cfg, results)
-    try:
+    with killed_if_running(proc):
         wait_for_lines(results, 1 + 6 * 4)
         stop_dockerd()
         time.sleep(3)
         start_dockerd()
         out, err = proc.communicate(timeout=240)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0, err
     rs = read(only_result(results))
     errors = {s["error"] for s in rs.samples if not s["ok"]}
@@ -190,14 +167,11 @@ def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code, inher
     )
     cfg = write_config(tmp_path / "b.toml", TWO, rounds=200, warmup=0)
     proc = popen_run(cfg, results, sigint_ignored=inherited == "ignored")
-    try:
+    with killed_if_running(proc):
         wait_for_lines(results, 20)
         time.sleep(0.2)  # somewhere inside a cycle
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     rs = read(only_result(results))
     leaked = len(labelled_containers(engine, rs.run_id))
     lost = lost_samples(rs)
@@ -211,14 +185,11 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     row = fault_row("SIGKILL of the harness", "next run sweeps leftovers; --resume continues the set")
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=8, warmup=0)
     proc = popen_run(cfg, results)
-    try:
+    with killed_if_running(proc):
         path = wait_for_lines(results, 1 + 6 * 3)
         time.sleep(0.15)
         proc.kill()
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     before = read(path)
     assert before.end is None
     done_rounds = {s["round"] for s in before.samples}
@@ -366,14 +337,11 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
         cold_rounds=3,
     )
     proc = popen_run(cfg, results, sigint_ignored=True)
-    try:
+    with killed_if_running(proc):
         wait_for_lines(results, 1)
         time.sleep(1.5)  # the stop takes about a second: this lands in engine_stop or engine_up
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     up = subprocess.run([sys.executable, "-m", "bench", "ping"], cwd=REPO, capture_output=True, timeout=60)
     if up.returncode != 0:
         start_dockerd()
@@ -403,14 +371,7 @@ def test_runtime_that_never_returns(engine, register_runtime, tmp_path, results,
     name = register_runtime("isobench-never", NEVER)
     cfg = write_config(
         tmp_path / "b.toml",
-        RUNC
-        + f"""
-[[mode]]
-preset = "runc"
-name = "never"
-runtime = "{name}"
-timeouts = {{ create = 3, start = 3, ready = 3, exec = 3, stop = 3, remove = 3 }}
-""",
+        RUNC + runtime_mode("never", name, "create = 3, start = 3, ready = 3, exec = 3, stop = 3, remove = 3"),
         rounds=4,
         warmup=0,
     )
@@ -480,13 +441,7 @@ def test_a_second_sigint_ends_a_stuck_cleanup_within_seconds(engine, register_ru
     name = register_runtime("isobench-never2", NEVER.replace("100017", "100018"))
     cfg = write_config(
         tmp_path / "b.toml",
-        f"""
-[[mode]]
-preset = "runc"
-name = "never"
-runtime = "{name}"
-timeouts = {{ start = 2, remove = 30 }}
-""",
+        runtime_mode("never", name, "start = 2, remove = 30"),
         rounds=20,
         warmup=0,
     )

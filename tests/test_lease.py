@@ -7,49 +7,25 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from bench.engine import lease
 from bench.engine.lease import Holder
-from helpers import REPO, labelled_containers, lost_samples, read, run_bench, write_config
+from helpers import (
+    REPO,
+    labelled_containers,
+    lost_samples,
+    popen_bench,
+    popen_run,
+    read,
+    run_bench,
+    wait_for_lines,
+    write_config,
+)
 
 RUNC = '[[mode]]\npreset = "runc"\n'
 IMAGE = "isobench/busybox:latest"
-
-
-def popen_run(cfg: Path, results: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "--config",
-            str(cfg),
-            "--results",
-            str(results),
-            "--quiet",
-            "--no-summary",
-            *extra,
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_samples(results: Path, n: int, timeout: float = 90) -> Path:
-    """The run's file once it holds ``n`` lines (the header and n-1 samples)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        files = list(results.rglob("*.jsonl"))
-        if files and sum(1 for _ in open(files[0])) >= n:
-            return files[0]
-        time.sleep(0.05)
-    pytest.fail(f"the run wrote fewer than {n} lines within {timeout} s")
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[str, str]:
@@ -58,6 +34,15 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[str, str]:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def remove_quietly(engine, *cids: str) -> None:
+    """Removes the containers a test planted; one already gone (swept, as the test meant) is no error."""
+    for cid in cids:
+        try:
+            engine.remove_container(cid, force=True)
+        except Exception:
+            pass
 
 
 # -- without an engine ------------------------------------------------------------------
@@ -110,9 +95,9 @@ def test_labels_round_trip():
 @pytest.mark.engine
 def test_a_second_run_is_refused_and_the_first_loses_nothing(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=12, warmup=0)
-    first = popen_run(cfg, tmp_path / "first")
+    first = popen_run(cfg, tmp_path / "first", "--no-summary")
     try:
-        path = wait_for_samples(tmp_path / "first", 1 + 6)
+        path = wait_for_lines(tmp_path / "first", 1 + 6, timeout=90)
         second = run_bench(
             "run", "--config", str(cfg), "--results", str(tmp_path / "second"), "--quiet", "--no-summary", timeout=60
         )
@@ -132,9 +117,9 @@ def test_a_second_run_is_refused_and_the_first_loses_nothing(engine, tmp_path):
 @pytest.mark.engine
 def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=12, warmup=0)
-    first = popen_run(cfg, tmp_path / "first")
+    first = popen_run(cfg, tmp_path / "first", "--no-summary")
     try:
-        path = wait_for_samples(tmp_path / "first", 1 + 6)
+        path = wait_for_lines(tmp_path / "first", 1 + 6, timeout=90)
         second = run_bench(
             "run",
             "--config",
@@ -175,9 +160,9 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
 @pytest.mark.engine
 def test_a_killed_runs_lease_is_free_and_its_containers_are_swept(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=30, warmup=0)
-    first = popen_run(cfg, tmp_path / "first")
+    first = popen_run(cfg, tmp_path / "first", "--no-summary")
     try:
-        path = wait_for_samples(tmp_path / "first", 1 + 6 * 2)
+        path = wait_for_lines(tmp_path / "first", 1 + 6 * 2, timeout=90)
         time.sleep(0.15)  # inside a cycle: its container is left behind
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
@@ -235,11 +220,7 @@ def test_a_remote_holders_lease_expires_by_its_clock(engine, tmp_path):
         assert rs.header["swept_at_start"] == 1 and labelled_containers(engine, "elsewhere01") == []
         assert lease.holders(engine) == []  # the expired generation went with the takeover
     finally:
-        for cid in (sentinel["Id"], theirs["Id"]):
-            try:
-                engine.remove_container(cid, force=True)
-            except Exception:
-                pass
+        remove_quietly(engine, sentinel["Id"], theirs["Id"])
 
 
 @pytest.mark.engine
@@ -253,31 +234,21 @@ def test_sweep_force_removes_a_live_runs_containers(engine, tmp_path):
         assert forced.returncode == 0 and "removed 1" in forced.stdout
         assert labelled_containers(engine, "liverun0001") == []
     finally:
-        for cid in (sentinel["Id"], theirs["Id"]):
-            try:
-                engine.remove_container(cid, force=True)
-            except Exception:
-                pass
+        remove_quietly(engine, sentinel["Id"], theirs["Id"])
 
 
 @pytest.mark.engine
 def test_resume_retakes_the_lease(engine, tmp_path):
     cfg = write_config(tmp_path / "b.toml", RUNC, rounds=6, warmup=0)
-    first = popen_run(cfg, tmp_path / "first")
+    first = popen_run(cfg, tmp_path / "first", "--no-summary")
     try:
-        path = wait_for_samples(tmp_path / "first", 1 + 6)
+        path = wait_for_lines(tmp_path / "first", 1 + 6, timeout=90)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
     finally:
         finish(first)
     run_id = read(path).run_id
-    resumer = subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "--resume", str(path), "--quiet", "--no-summary"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    resumer = popen_bench("run", "--resume", str(path), "--quiet", "--no-summary")
     try:
         deadline = time.monotonic() + 60
         seen: list[Holder] = []
