@@ -173,21 +173,21 @@ def _reconnector(rt: preflight.ModeRuntime) -> bool:
 
 
 def _vm_for_run(config: Config, say: Callable[[str], None]) -> bool:
-    """Boots the VM engine when a selected mode needs it and none is up, and makes this run own
-    it (stopped on every exit path, see run()). Returns whether this run owns it. Where the VM
-    cannot come up, the run goes on: preflight skips the mode and says why."""
+    """Joins the VM engine's users when a selected mode needs it, booting it if none is up; the run
+    leaves on every exit path (see run()), and the last run to leave stops a VM a run booted. Returns
+    whether the run joined. Where the VM cannot come up, the run goes on: preflight skips the mode."""
     if not any(m.endpoint == "vm" for m in config.modes):
         return False
     from bench.engine.control.vm import qemu as vm
 
     try:
-        state, owned = vm.up_for_run(say=lambda m: say(f"  {m}"))
+        state, joined = vm.up_for_run(say=lambda m: say(f"  {m}"))
     except UserError as exc:
         say(f"  the VM engine cannot come up: {exc}")
         return False
-    if owned:
+    if joined:
         _load_vm_image(say)
-    return owned
+    return joined
 
 
 def _load_vm_image(say: Callable[[str], None]) -> None:
@@ -220,9 +220,9 @@ def run(
     runtimes: list[preflight.ModeRuntime] = []
     leases = Leases(run_id, allow_concurrent)
     leases.extra_s = scale_extra_s(config) + service_extra_s(config)
-    owns_vm = owns_swarm = False
+    joined_vm = owns_swarm = False
     try:
-        owns_vm = _vm_for_run(config, say)
+        joined_vm = _vm_for_run(config, say)
         owns_swarm = _swarm_for_run(config, say)
         checks = preflight.check_modes(config.modes, run_id)
         for c in checks:
@@ -233,22 +233,22 @@ def run(
         leases.acquire(runtimes, say)
         return _run_usable(config, run_id, seed, checks, runtimes, results_dir, show_progress, say, leases)
     finally:
-        _leave(runtimes, run_id, leases, owns_vm, say)
+        _leave(runtimes, run_id, leases, joined_vm, say)
         if owns_swarm:
             _swarm_down(say)
 
 
 def _leave(
-    runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases", owns_vm: bool, say: Callable[[str], None]
+    runtimes: list[preflight.ModeRuntime], run_id: str, leases: "Leases", joined_vm: bool, say: Callable[[str], None]
 ) -> None:
     """The last steps of every exit path, each guarded so that a second Ctrl-C during one still
     lets the others run: the VM first (its containers go with it, and it must never outlive the
     run), then this run's containers (preflight's trial containers carry its label too), then the leases."""
     steps: list[Callable[[], Any]] = []
-    if owns_vm:
+    if joined_vm:
         from bench.engine.control.vm import qemu as vm
 
-        steps.append(lambda: vm.down_if_owned(say=lambda m: say(f"  {m}")))
+        steps.append(lambda: vm.leave(say=lambda m: say(f"  {m}")))
     if not leases.run_cleaned:
         steps.append(lambda: sweep_all(runtimes, run_id))
     steps.append(leases.release)
@@ -747,9 +747,9 @@ def resume(
     check_results_dir(path.parent)
     runtimes: list[preflight.ModeRuntime] = []
     leases = Leases(run_id, allow_concurrent)
-    owns_vm = False
+    joined_vm = False
     try:
-        owns_vm = _vm_for_run(config, say)
+        joined_vm = _vm_for_run(config, say)
         checks = preflight.check_modes(config.modes, run_id)
         runtimes = [c.runtime for c in checks if c.usable and c.runtime is not None]
         _check_resumable(path, rs, checks)
@@ -784,7 +784,7 @@ def resume(
             scale_done=scale_done,
         )
     finally:
-        _leave(runtimes, run_id, leases, owns_vm, say)
+        _leave(runtimes, run_id, leases, joined_vm, say)
 
 
 def plan_scale_resume(rs: resultset.ResultSet, config: Config, seed: int) -> tuple[ResumePlan, tuple[set[Any], int]]:

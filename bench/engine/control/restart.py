@@ -150,7 +150,7 @@ class VmControl:
 
     def stop(self) -> None:
         self._last = load_state() or self._last
-        vm.down(say=lambda m: None)
+        vm.power_off(say=lambda m: None)
 
     def start(self) -> Optional[Endpoint]:
         last = self._last

@@ -18,7 +18,17 @@ from bench.core.errors import UserError
 from bench.core.paths import VM_DIR
 from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, kernel_version
 from bench.engine.control.vm.certs import make_certs
-from bench.engine.control.vm.state import VMState, alive, clear_state, load_state, save_state
+from bench.engine.control.vm.state import (
+    VMState,
+    VMUsers,
+    clear_state,
+    clear_users,
+    load_state,
+    load_users,
+    save_state,
+    save_users,
+    vm_lock,
+)
 
 # The VM-hosted engine as an endpoint: its address and certificates come from the state file; TLS is
 # capped at 1.2 as the vm-engine preset does (under TCG, Go's ChaCha20 breaks TLS 1.3 records).
@@ -125,7 +135,17 @@ def _kill(pid: int) -> None:
 
 
 def up(say: Any = print) -> VMState:
-    """Boots the VM engine, or reuses a running one."""
+    """`isobench vm up`: boots the VM engine, or reuses a running one, and keeps it up on purpose (no
+    run stops it, whichever runs use it, until `vm down`)."""
+    with vm_lock():
+        state = _up(say)
+        if load_users() is not None:
+            clear_users()
+            say("vm: kept running after the runs using it end ('isobench vm down' stops it)")
+        return state
+
+
+def _up(say: Any) -> VMState:
     state = load_state()
     if state is not None and _ping(state.port, Path(state.cert_dir)):
         say(f"vm: reusing the running VM (pid {state.pid}, {state.endpoint()}, {state.accel})")
@@ -145,18 +165,31 @@ def up(say: Any = print) -> VMState:
 
 def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = print) -> VMState:
     """Boots the VM again from the image and certificates the last `up` built (the cold
-    scenario: what `docker-machine start` does), on the same port where it is free."""
+    scenario: what `docker-machine start` does), on the same port where it is free. Who uses
+    the VM (users.json) is kept: a power cycle does not change who stops it."""
     _require_qemu()
     cert_dir, initrd = VM_DIR / "certs", VM_DIR / "initrd.cpio"
-    if not initrd.is_file() or not (cert_dir / "ca.pem").is_file():
-        return up(say)
-    state = load_state()
-    if state is not None:
+    with vm_lock():
+        if not initrd.is_file() or not (cert_dir / "ca.pem").is_file():
+            return _up(say)
+        state = load_state()
+        if state is not None:
+            _kill(state.pid)
+        attempts = [accel] if accel else (["kvm"] if os.path.exists("/dev/kvm") else [])
+        attempts += [] if "tcg" in attempts else ["tcg"]
+        return _boot_first(attempts, kernel_version(), initrd, cert_dir, port, say)
+
+
+def power_off(say: Any = print) -> bool:
+    """Stops the qemu but not the VM's users (a cold round's engine stop: the same runs boot it again)."""
+    with vm_lock():
+        state = load_state()
+        clear_state()
+        if state is None:
+            return False
         _kill(state.pid)
-    attempts = [accel] if accel else (["kvm"] if os.path.exists("/dev/kvm") else [])
-    attempts += [] if "tcg" in attempts else ["tcg"]
-    owner = state.owner_pid if state is not None else None
-    return _boot_first(attempts, kernel_version(), initrd, cert_dir, port, say, owner)
+        say(f"vm: powered off (pid {state.pid})")
+        return True
 
 
 def _require_qemu() -> None:
@@ -184,7 +217,6 @@ def _boot_first(
     cert_dir: Path,
     port: Optional[int],
     say: Any,
-    owner_pid: Optional[int] = None,
 ) -> VMState:
     for accel in attempts:
         use_port = port if port and _port_free(port) else _free_port()
@@ -202,7 +234,6 @@ def _boot_first(
             kernel=kver,
             boot_s=round(boot_s, 2),
             started=dt.datetime.now(dt.timezone.utc).isoformat(),
-            owner_pid=owner_pid,
         )
         save_state(state)
         say(f"vm: engine ready at {state.endpoint()} after {boot_s:.1f} s ({accel})")
@@ -211,34 +242,80 @@ def _boot_first(
 
 
 def up_for_run(say: Any = print) -> tuple[VMState, bool]:
-    """For a run whose modes need the VM: (state, owned). A VM brought up by hand (`vm up`) or by a live
-    run is used as it is; one whose owning run is gone is adopted; otherwise one is booted. The run
-    stops a VM it owns on every exit path (see ``down_if_owned``)."""
-    state = load_state()
-    if state is not None and _ping(state.port, Path(state.cert_dir)):
-        if state.owner_pid is None or (alive(state.owner_pid) and state.owner_pid != os.getpid()):
-            return state, False
-        say(f"vm: adopting the VM left by run pid {state.owner_pid}")
-        return save_state(replace(state, owner_pid=os.getpid())), True
-    return save_state(replace(up(say), owner_pid=os.getpid())), True
+    """For a run whose modes need the VM: (state, joined). A VM brought up by hand (`vm up`) is used as
+    it is and never stopped by a run (joined is False). Otherwise the run joins the VM's users, booting
+    it if none is up; it must ``leave`` on every exit path, and the last run to leave stops the VM."""
+    me = os.getpid()
+    with vm_lock():
+        state, users = load_state(), load_users()
+        if state is not None and _ping(state.port, Path(state.cert_dir)):
+            if users is None:
+                return state, False
+            others = users.live(without=me)
+            save_users(replace(users, users=others + [me]))
+            if others:
+                say(f"vm: sharing the VM with run(s) pid {', '.join(map(str, others))}")
+            return state, True
+        restarting = users.live(without=me) if users is not None else []
+        if users is None or not restarting:
+            booted = _up(say)
+            save_users(VMUsers(booted_by=me, users=[me]))
+            return booted, True
+        # A live run powered its VM off for a cold round: booting a second one would take its port
+        # and name a qemu nobody stops. Wait for that run's boot instead.
+        save_users(replace(users, users=restarting + [me]))
+    return _wait_for_restart(restarting, say), True
 
 
-def down_if_owned(say: Any = print) -> bool:
-    """Stops the VM if this process owns it; leaves one brought up by hand alone."""
-    state = load_state()
-    if state is None or state.owner_pid != os.getpid():
-        return False
-    return down(say)
+def _wait_for_restart(runs: list[int], say: Any) -> VMState:
+    say(f"vm: waiting for run(s) pid {', '.join(map(str, runs))} to boot the VM again")
+    deadline = time.monotonic() + TCG_BOOT_S
+    while time.monotonic() < deadline:
+        state = load_state()
+        if state is not None and _ping(state.port, Path(state.cert_dir)):
+            return state
+        time.sleep(1.0)
+    leave(say)
+    raise UserError(
+        f"the VM engine that run(s) pid {', '.join(map(str, runs))} restarted did not answer within "
+        f"{TCG_BOOT_S:g} s: see {VM_DIR / 'console.log'}."
+    )
+
+
+def leave(say: Any = print) -> bool:
+    """This run stops using the VM. The last run to leave a run-booted VM stops it; one brought up by
+    hand stays up. Returns whether the VM was stopped."""
+    me = os.getpid()
+    with vm_lock():
+        users = load_users()
+        if users is None:
+            return False
+        others = users.live(without=me)
+        if others:
+            save_users(replace(users, users=others))
+            say(f"vm: left running for run(s) pid {', '.join(map(str, others))}")
+            return False
+        return _down(say)
 
 
 def down(say: Any = print) -> bool:
+    """`isobench vm down`: stops the VM whoever uses it (their runs then fail as the engine is gone)."""
+    with vm_lock():
+        users = load_users()
+        live = users.live(without=os.getpid()) if users is not None else []
+        if live:
+            say(f"vm: stopping the VM that run(s) pid {', '.join(map(str, live))} use")
+        return _down(say)
+
+
+def _down(say: Any) -> bool:
     state = load_state()
+    clear_users()
+    clear_state()
     if state is None:
-        clear_state()
         say("vm: not running")
         return False
     _kill(state.pid)
-    clear_state()
     say(f"vm: stopped (pid {state.pid})")
     return True
 
@@ -249,9 +326,13 @@ def status(say: Any = print) -> Optional[VMState]:
         say("vm: not running")
         return None
     ok = _ping(state.port, Path(state.cert_dir))
+    users = load_users()
+    runs = users.live() if users is not None else []
+    kept = "up by hand (runs never stop it)" if users is None else \
+        f"used by run(s) pid {', '.join(map(str, runs))}" if runs else "used by no live run"  # fmt: skip
     say(
         f"vm: pid {state.pid}, {state.endpoint()}, {state.accel}, booted in {state.boot_s} s, engine "
-        f"{'answers' if ok else 'does not answer'}"
+        f"{'answers' if ok else 'does not answer'}; {kept}"
     )
     return state
 
