@@ -113,44 +113,29 @@ def _compare_without_force(a: Path, b: Path, mode: str, out: Path) -> pd.DataFra
     return pd.read_csv(out / "compare.csv")
 
 
-def _busy() -> float:
-    """The 1-minute load per CPU: other work on the host (other test suites, benchmarks)
-    slows one run and not the other, which no statistics can tell from a real change."""
-    return os.getloadavg()[0] / (os.cpu_count() or 1)
-
-
 @pytest.fixture(scope="module")
 def rebuilt_pair(engine, tmp_path_factory):
-    """Two short runc runs of one config, the image rebuilt in between; and the host's
-    highest load per CPU seen around them."""
+    """Two short runc runs of one config, the image rebuilt in between."""
     tmp = tmp_path_factory.mktemp("rebuilt")
     cfg = write_config(tmp / "b.toml", '[[mode]]\npreset = "runc"\n', rounds=24, warmup=1)  # >= 20: batched
-    paths, load = [], _busy()
+    paths = []
     for i in range(2):
         if i:
             ensure_image(engine, force=True)  # what a fresh host, or `bench image --force`, does
         run_leased("run", "--config", str(cfg), "--results", str(tmp / f"r{i}"), "--seed", str(i))
         paths.append(only_result(tmp / f"r{i}"))
-        load = max(load, _busy())
-    return paths, _compare_without_force(paths[0], paths[1], "runc", tmp / "cmp"), load
+    return paths, _compare_without_force(paths[0], paths[1], "runc", tmp / "cmp")
 
 
+# How many rows of such a pair come out slower or faster is a figure for a quiet host, not a test: two
+# runs in sequence share no load, so on a shared CI machine a real slowdown between them is a real
+# change (CI saw it). Compare's false-positive rate is tested on interleaved halves of one run
+# (test_analysis_e2e.py); this pair tests that a rebuilt image of the same content is not refused.
 @pytest.mark.slow
 def test_two_runs_with_the_image_rebuilt_between_compare_without_force(rebuilt_pair):
-    _, table, _ = rebuilt_pair  # _compare_without_force asserted the pair is not refused
+    _, table = rebuilt_pair  # _compare_without_force asserted the pair is not refused
     assert set(table["verdict"]) <= {"equivalent", "no change detected", "slower", "faster"}
     assert table["phase"].nunique() >= 7
-
-
-@pytest.mark.slow
-def test_an_a_a_pair_has_at_most_one_change(rebuilt_pair):
-    _, table, load = rebuilt_pair
-    if load > 1.5:  # stretches of rounds absorb drift within a run, not a whole run under twice the load
-        pytest.skip(
-            f"the host was busy with other work during the runs (load {load:.2f} per CPU): an A/A pair is not A/A then"
-        )
-    changed = table[table["verdict"].isin(["slower", "faster"])]
-    assert len(changed) <= 1, changed[["phase", "ratio", "ci_low", "ci_high", "verdict"]]
 
 
 @pytest.mark.slow
