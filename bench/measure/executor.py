@@ -53,33 +53,24 @@ class Executor(Protocol):
     def retry_pending(self, deadline_s: float) -> list[str]: ...
 
 
+def _without_duration(
+    base: dict[str, Any], phase: str, error: str, message: str, wall_ns: int, cid: Optional[str]
+) -> dict[str, Any]:
+    """A failed phase that has no duration to record: it never ran, or never ended."""
+    return sample_record(
+        **base, phase=phase, duration_ns=None, ok=False, error=error, message=message, wall_ns=wall_ns, cid=cid
+    )
+
+
 def not_run(
     base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None
 ) -> dict[str, Any]:
-    return sample_record(
-        **base,
-        phase=phase,
-        duration_ns=None,
-        ok=False,
-        error=outcomes.NOT_RUN,
-        message=f"not run: {cause} failed",
-        wall_ns=wall_ns or time.time_ns(),
-        cid=cid,
-    )
+    return _without_duration(base, phase, outcomes.NOT_RUN, f"not run: {cause} failed", wall_ns or time.time_ns(), cid)
 
 
 def interrupted_sample(base: dict[str, Any], phase: str, wall_ns: int, cid: Optional[str] = None) -> dict[str, Any]:
-    """The sample of a phase a stop signal cut short: no duration, since the phase never ended."""
-    return sample_record(
-        **base,
-        phase=phase,
-        duration_ns=None,
-        ok=False,
-        error=outcomes.INTERRUPTED,
-        message=f"run interrupted during {phase}",
-        wall_ns=wall_ns,
-        cid=cid,
-    )
+    """The sample of a phase a stop signal cut short."""
+    return _without_duration(base, phase, outcomes.INTERRUPTED, f"run interrupted during {phase}", wall_ns, cid)
 
 
 def fill_missing(
