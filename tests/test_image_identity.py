@@ -1,24 +1,17 @@
 """The test image on the real engine: every import gets a new id, the same recipe the same
-content; result sets of runs with the image rebuilt in between (or two VM boots, which
-import it again) compare without --force."""
+content; result sets of runs with the image rebuilt in between compare without --force
+(two VM boots, which import it again, are in test_vm.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import docker
-import pandas as pd
 import pytest
 
 from analysis import identity
 from bench.engine.image import build_record, content_identity, ensure_image, expected_layer, find_busybox, rootfs_tar
-from helpers import REPO, only_result, run_bench, write_config
+from helpers import compare_without_force, only_result, run_leased, write_config
 
 pytestmark = pytest.mark.engine
 
@@ -79,40 +72,6 @@ def test_a_different_content_is_told_apart_by_the_part_that_differs(engine, scra
     assert list(check.mismatches) == ["modes.runc.image.content.cmd"]  # same layer, another command
 
 
-def run_leased(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`bench run`, waiting while another engineer's run holds the engine's lease: two runs on
-    one engine would distort each other, and this test compares timings."""
-    deadline = time.monotonic() + timeout
-    while True:
-        proc = run_bench(*args, "--quiet", timeout=timeout)
-        if proc.returncode == 0 or "leased by another isobench run" not in proc.stderr or time.monotonic() > deadline:
-            assert proc.returncode == 0, proc.stderr
-            return proc
-        time.sleep(5)
-
-
-def _analysis(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-
-
-def _image(path: Path, mode: str) -> dict:
-    return json.loads(path.read_text().splitlines()[0])["modes"][mode]["image"]
-
-
-def _compare_without_force(a: Path, b: Path, mode: str, out: Path) -> pd.DataFrame:
-    """Asserts the pair compares without --force, and returns its table."""
-    ia, ib = _image(a, mode), _image(b, mode)
-    assert ia["id"] != ib["id"] and ia["content"] == ib["content"], (ia, ib)
-    assert ia["build"]["reproducible"] is True and ib["build"]["reproducible"] is True
-    proc = _analysis("compare", a, b, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert "differ in key metadata" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
-    assert "imported again, not changed" in proc.stdout
-    return pd.read_csv(out / "compare.csv")
-
-
 @pytest.fixture(scope="module")
 def rebuilt_pair(engine, tmp_path_factory):
     """Two short runc runs of one config, the image rebuilt in between."""
@@ -124,7 +83,7 @@ def rebuilt_pair(engine, tmp_path_factory):
             ensure_image(engine, force=True)  # what a fresh host, or `bench image --force`, does
         run_leased("run", "--config", str(cfg), "--results", str(tmp / f"r{i}"), "--seed", str(i))
         paths.append(only_result(tmp / f"r{i}"))
-    return paths, _compare_without_force(paths[0], paths[1], "runc", tmp / "cmp")
+    return paths, compare_without_force(paths[0], paths[1], "runc", tmp / "cmp")
 
 
 # How many rows of such a pair come out slower or faster is a figure for a quiet host, not a test: two
@@ -133,30 +92,6 @@ def rebuilt_pair(engine, tmp_path_factory):
 # (test_analysis_e2e.py); this pair tests that a rebuilt image of the same content is not refused.
 @pytest.mark.slow
 def test_two_runs_with_the_image_rebuilt_between_compare_without_force(rebuilt_pair):
-    _, table = rebuilt_pair  # _compare_without_force asserted the pair is not refused
+    _, table = rebuilt_pair  # compare_without_force asserted the pair is not refused
     assert set(table["verdict"]) <= {"equivalent", "no change detected", "slower", "faster"}
     assert table["phase"].nunique() >= 7
-
-
-@pytest.mark.slow
-def test_two_vm_boots_compare_without_force(engine, tmp_path):
-    """Each boot imports the image into the VM's fresh in-memory storage: a new id each time."""
-    if shutil.which("qemu-system-x86_64") is None or not any(p.startswith("vmlinuz") for p in os.listdir("/boot")):
-        pytest.skip("qemu-system-x86 and linux-image-amd64 are needed for the VM engine")
-    from bench.engine.control.vm.state import load_state
-
-    if load_state() is not None:
-        pytest.skip("a VM engine is already running (someone else's): not booting another under it")
-    cfg = write_config(tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=3, warmup=0)
-    paths = []
-    for i in range(2):
-        up = subprocess.run(
-            [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=600
-        )
-        try:
-            assert up.returncode == 0, up.stdout + up.stderr
-            run_leased("run", "--config", str(cfg), "--results", str(tmp_path / f"r{i}"), "--seed", str(i))
-        finally:
-            subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, capture_output=True, timeout=120)
-        paths.append(only_result(tmp_path / f"r{i}"))
-    _compare_without_force(paths[0], paths[1], "vm-engine", tmp_path / "cmp")
