@@ -275,6 +275,10 @@ def _process_launch(pid: int) -> tuple[list[str], dict[str, str], str, Optional[
         kv.decode(errors="replace").split("=", 1) for kv in (proc / "environ").read_bytes().split(b"\0") if b"=" in kv
     )
     cwd = os.readlink(proc / "cwd")
+    if not Path(cwd).is_dir():
+        # Its directory was removed since (Linux shows "<path> (deleted)"), e.g. the checkout that
+        # started it. dockerd does not use its working directory, and starting it again there would fail.
+        cwd = "/"
     out = os.readlink(proc / "fd" / "1") if (proc / "fd" / "1").exists() else ""
     log = out if out.startswith("/") and Path(out).is_file() else None
     return argv, env, cwd, log
