@@ -246,7 +246,13 @@ def _vm(where: str) -> Endpoint:
     return Endpoint(
         **{
             **resolved.__dict__,
-            "machine": {"driver": "qemu", "accel": state.accel, "kernel": state.kernel, "boot_s": state.boot_s},
+            "machine": {
+                "driver": "qemu",
+                "accel": state.accel,
+                "kernel": state.kernel,
+                "cmdline": state.cmdline,
+                "boot_s": state.boot_s,
+            },
         }
     )
 

@@ -37,6 +37,7 @@ class VMState:
     kernel: str
     boot_s: float
     started: str
+    cmdline: str = ""  # the guest kernel's command line (its clocksource under TCG); "" in earlier state files
 
     def endpoint(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
@@ -66,8 +67,8 @@ def load_state() -> Optional[VMState]:
     try:
         raw = json.loads(_state_file().read_text())
         # only the fields this version knows: a state file of an earlier version still names its qemu
-        state = VMState(**{f.name: raw[f.name] for f in fields(VMState)})
-    except (OSError, ValueError, TypeError, KeyError):
+        state = VMState(**{f.name: raw[f.name] for f in fields(VMState) if f.name in raw})
+    except (OSError, ValueError, TypeError):
         return None
     return state if alive(state.pid) else None
 
