@@ -27,7 +27,7 @@ from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
 from analysis.tables import cell_text, html_table, md_table
 from bench.core.paths import report_dir_for
-from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS
+from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS, SERVICE
 
 SUMMARY_COLUMNS = [
     "set",
@@ -417,7 +417,10 @@ def build_report(
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]
-    svc = service_report.build(loaded.paths[set_name], out_dir, with_figures)  # empty without services
+    # The service section reads the set again (task details the frame does not hold), so only a set with
+    # service samples pays for it: on a million warm samples that re-read took 14 s of a 30 s report.
+    has_services = bool((every["scenario"] == SERVICE).any())
+    svc = service_report.build(loaded.paths[set_name], out_dir, with_figures) if has_services else ServiceSection()
     figures = sec.figures + svc.figures + figures
     svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)

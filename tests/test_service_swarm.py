@@ -18,7 +18,7 @@ import pytest
 from bench.engine.swarm import layout, main
 from bench.engine.swarm.state import load as load_state
 from bench.engine.swarm.teardown import leftovers
-from helpers import REPO, host_dockerd_pid, only_result, read, run_bench, write_config
+from helpers import REPO, host_dockerd_pid, only_result, read, run_analysis, run_bench, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -97,6 +97,10 @@ def test_a_run_owns_the_swarm_it_brings_up_and_measures_4_replicas_on_runc_and_r
     assert parts == ok  # the three CL2 parts add up to service_startup, task by task
     offsets = service["modes"]["swarm-runc"]["clock_offsets"]
     assert len(offsets) == 3 and all("offset_ns" in o and "applied_ns" in o for o in offsets.values())
+    # the report has its service section (it is built only for a set with service samples)
+    report = run_analysis("report", only_result(res), "--out", tmp_path / "report")
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "report" / "service_cl2.csv").is_file() and (tmp_path / "report" / "service_nodes.csv").is_file()
 
 
 def _popen(*args: str) -> subprocess.Popen:
