@@ -29,11 +29,17 @@ def _serve_one_answer_per_connection(listener: socket.socket, closed: list[threa
         event.set()
 
 
-def test_a_dropped_idle_connection_is_reopened_before_the_next_request(tmp_path: Path) -> None:
+def _engine_socket(tmp_path: Path) -> tuple[str, socket.socket]:
+    """A listening unix socket standing in for the engine's."""
     path = str(tmp_path / "engine.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(2)
+    return path, listener
+
+
+def test_a_dropped_idle_connection_is_reopened_before_the_next_request(tmp_path: Path) -> None:
+    path, listener = _engine_socket(tmp_path)
     closed = [threading.Event(), threading.Event()]
     server = threading.Thread(target=_serve_one_answer_per_connection, args=(listener, closed), daemon=True)
     server.start()
@@ -53,10 +59,7 @@ def test_a_dropped_idle_connection_is_reopened_before_the_next_request(tmp_path:
 
 
 def test_a_live_idle_connection_is_kept(tmp_path: Path) -> None:
-    path = str(tmp_path / "engine.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
+    path, listener = _engine_socket(tmp_path)
     wire = Wire(Endpoint(f"unix://{path}", "unix"), "1.41", 5)
     try:
         wire.connect()

@@ -252,6 +252,10 @@ def _boot_first(
     raise UserError(f"the VM engine did not come up with {' or '.join(attempts)}: see {VM_DIR / 'console.log'}.")
 
 
+def _runs(pids: list[int]) -> str:
+    return "run(s) pid " + ", ".join(map(str, pids))
+
+
 def up_for_run(say: Any = print) -> tuple[VMState, bool]:
     """For a run whose modes need the VM: (state, joined). A VM brought up by hand (`vm up`) is used as
     it is and never stopped by a run (joined is False). Otherwise the run joins the VM's users, booting
@@ -265,7 +269,7 @@ def up_for_run(say: Any = print) -> tuple[VMState, bool]:
             others = users.live(without=me)
             save_users(replace(users, users=others + [me]))
             if others:
-                say(f"vm: sharing the VM with run(s) pid {', '.join(map(str, others))}")
+                say(f"vm: sharing the VM with {_runs(others)}")
             return state, True
         restarting = users.live(without=me) if users is not None else []
         if users is None or not restarting:
@@ -279,7 +283,7 @@ def up_for_run(say: Any = print) -> tuple[VMState, bool]:
 
 
 def _wait_for_restart(runs: list[int], say: Any) -> VMState:
-    say(f"vm: waiting for run(s) pid {', '.join(map(str, runs))} to boot the VM again")
+    say(f"vm: waiting for {_runs(runs)} to boot the VM again")
     deadline = time.monotonic() + TCG_BOOT_S
     while time.monotonic() < deadline:
         state = load_state()
@@ -288,7 +292,7 @@ def _wait_for_restart(runs: list[int], say: Any) -> VMState:
         time.sleep(1.0)
     leave(say)
     raise UserError(
-        f"the VM engine that run(s) pid {', '.join(map(str, runs))} restarted did not answer within "
+        f"the VM engine that {_runs(runs)} restarted did not answer within "
         f"{TCG_BOOT_S:g} s: see {VM_DIR / 'console.log'}."
     )
 
@@ -304,7 +308,7 @@ def leave(say: Any = print) -> bool:
         others = users.live(without=me)
         if others:
             save_users(replace(users, users=others))
-            say(f"vm: left running for run(s) pid {', '.join(map(str, others))}")
+            say(f"vm: left running for {_runs(others)}")
             return False
         return _down(say)
 
@@ -315,7 +319,7 @@ def down(say: Any = print) -> bool:
         users = load_users()
         live = users.live(without=os.getpid()) if users is not None else []
         if live:
-            say(f"vm: stopping the VM that run(s) pid {', '.join(map(str, live))} use")
+            say(f"vm: stopping the VM that {_runs(live)} use")
         return _down(say)
 
 
@@ -340,7 +344,7 @@ def status(say: Any = print) -> Optional[VMState]:
     users = load_users()
     runs = users.live() if users is not None else []
     kept = "up by hand (runs never stop it)" if users is None else \
-        f"used by run(s) pid {', '.join(map(str, runs))}" if runs else "used by no live run"  # fmt: skip
+        f"used by {_runs(runs)}" if runs else "used by no live run"  # fmt: skip
     say(
         f"vm: pid {state.pid}, {state.endpoint()}, {state.accel}, booted in {state.boot_s} s, engine "
         f"{'answers' if ok else 'does not answer'}; {kept}"
