@@ -113,10 +113,12 @@ class _PhaseTimer:
         contiguous: bool = False,
         go_on: bool = False,
         hold: bool = False,
+        decode: Optional[Callable[[Any], Any]] = None,
     ) -> Any:
         """``contiguous``: the phase starts where the previous one ended (ready after start); ``hold``:
         the next phase is contiguous, so this one is recorded after it; ``go_on``: a failed check
-        still lets the cycle continue (a failed exec's container is still stopped and removed)."""
+        still lets the cycle continue (a failed exec's container is still stopped and removed);
+        ``decode``: turns the answer into what checks and callers read, after the clock stops."""
         self.clock.enter(phase, timeout)
         self.rec.phase_wall[phase] = time.time_ns()
         t0 = self.last_end if contiguous else time.perf_counter_ns()
@@ -132,6 +134,8 @@ class _PhaseTimer:
         self.last_end = time.perf_counter_ns()
         elapsed = self.last_end - t0
         self.flush()
+        if decode is not None:
+            value = self._decoded(phase, elapsed, decode, value)
         failure, extra = self._judge(phase, elapsed, value, check, detail)
         error, message = failure if failure is not None else (None, None)
         if hold and failure is None:
@@ -141,6 +145,13 @@ class _PhaseTimer:
         if failure is not None and not go_on:
             raise _Stop()
         return value
+
+    def _decoded(self, phase: str, elapsed: int, decode: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return decode(value)
+        except Exception as exc:  # an answer that is not what the engine's API promises
+            self.rec.add(phase, elapsed, False, *classify.classify(exc))
+            raise _Stop() from None
 
     def _judge(
         self, phase: str, elapsed: int, value: Any, check: Optional[Check], detail: Optional[Detail]
@@ -205,7 +216,7 @@ class DockerExecutor:
             create = timed.untimed(
                 "create", "prepare", t.create, lambda: calls.create(create_kwargs(api, mode, rt.image, self.run_id))
             )
-            cid = timed("create", t.create, create, detail=lambda c, _: _created(rec, c))["Id"]
+            cid = timed("create", t.create, create, decode=calls.decode, detail=lambda c, _: _created(rec, c))["Id"]
             # Attach before start so the first line cannot be missed; untimed set-up.
             sock = timed.untimed(
                 "start",
@@ -258,7 +269,8 @@ class DockerExecutor:
         """wait, remove: what `docker run --rm IMAGE CMD` does after the first line."""
         t = mode.timeouts
         wait = timed.untimed("wait", "prepare", t.stop, lambda: calls.wait(cid))
-        timed("wait", mode.stop_grace_s + t.stop, wait, check=lambda answer: _exit_failure(answer, mode.run_command))
+        timed("wait", mode.stop_grace_s + t.stop, wait, decode=calls.decode,
+              check=lambda answer: _exit_failure(answer, mode.run_command))  # fmt: skip
         remove = timed.untimed("remove", "prepare", t.remove, lambda: calls.remove(cid))
         timed("remove", t.remove, remove)
 
