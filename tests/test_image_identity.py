@@ -95,3 +95,20 @@ def test_two_runs_with_the_image_rebuilt_between_compare_without_force(rebuilt_p
     _, table = rebuilt_pair  # compare_without_force asserted the pair is not refused
     assert set(table["verdict"]) <= {"equivalent", "no change detected", "slower", "faster"}
     assert table["phase"].nunique() >= 7
+
+
+def test_a_forced_rebuild_removes_the_image_it_replaces_unless_a_container_uses_it(engine, scratch):
+    first = _import(engine, "replaced", scratch)["Id"]
+    time.sleep(1.1)  # a new import time, so a new id
+    second = _import(engine, "replaced", scratch)["Id"]
+    assert second != first
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.inspect_image(first)  # not left behind untagged
+    holder = engine.create_container(second, command=["true"], labels={"isobench.run": "image-test"})
+    try:
+        time.sleep(1.1)
+        third = _import(engine, "replaced", scratch)["Id"]
+        assert third != second
+        assert engine.inspect_image(second)["Id"] == second  # a container uses it: kept
+    finally:
+        engine.remove_container(holder["Id"], force=True)

@@ -166,13 +166,27 @@ def build_record(img: dict[str, Any], busybox: Optional[Path] = None) -> dict[st
 def ensure_image(
     client: docker.APIClient, ref: str = LINUX_IMAGE, force: bool = False, busybox: Optional[Path] = None
 ) -> tuple[str, bool]:
-    """(image id, built now?). Leaves an existing image alone unless ``force``."""
-    if not force:
-        try:
-            return client.inspect_image(ref)["Id"], False
-        except docker.errors.ImageNotFound:
-            pass
+    """(image id, built now?). Leaves an existing image alone unless ``force``; a forced rebuild removes
+    the image it replaces, unless a container still uses it (each import has a new id, so without this
+    every rebuild would leave an untagged image behind)."""
+    try:
+        old_id: Optional[str] = client.inspect_image(ref)["Id"]
+    except docker.errors.ImageNotFound:
+        old_id = None
+    if old_id is not None and not force:
+        return old_id, False
     repo, _, tag = ref.rpartition(":")
     data = rootfs_tar(busybox or find_busybox())
     client.import_image_from_data(data, repository=repo, tag=tag, changes=['CMD ["/bin/sh"]'])
-    return client.inspect_image(ref)["Id"], True
+    new_id: str = client.inspect_image(ref)["Id"]
+    if old_id is not None and old_id != new_id:
+        _remove_replaced(client, old_id)
+    return new_id, True
+
+
+def _remove_replaced(client: docker.APIClient, image_id: str) -> None:
+    try:
+        if not client.inspect_image(image_id).get("RepoTags"):  # still tagged elsewhere: someone's image
+            client.remove_image(image_id)
+    except docker.errors.APIError:
+        pass  # in use by a container (409) or already gone: left as it is
