@@ -1,6 +1,7 @@
-"""The VM-hosted engine (the toolbox role on Linux): up, ping, a full cycle, down, no qemu left.
+"""The VM-hosted engine (the toolbox role on Linux): a run that boots it (warm and cold rounds) and
+stops it, a VM brought up by hand and left up, Ctrl-C; no qemu left.
 
-Slow under TCG (about a minute to boot and a cycle of ~10 s); it still runs in CI.
+Slow under TCG (20-60 s a boot, a cycle of ~10 s): four boots in all; it still runs in CI.
 """
 
 from __future__ import annotations
@@ -24,11 +25,65 @@ def qemu_pids() -> list[str]:
     return out.stdout.split()
 
 
-def test_vm_engine_up_cycle_down(engine, tmp_path):
+def _needs_qemu() -> None:
     if shutil.which("qemu-system-x86_64") is None or not any(p.startswith("vmlinuz") for p in os.listdir("/boot")):
         if os.environ.get("CI"):
             pytest.fail("qemu or a kernel is missing in CI: make test installs them (scripts/setup-vm.sh)")
         pytest.skip("qemu-system-x86 and linux-image-amd64 are needed")
+
+
+@pytest.fixture(scope="module")
+def run_booted(engine, tmp_path_factory):
+    """A run that boots the VM itself: two warm rounds, then a cold round (the VM powered off and booted
+    again). Its set, and the run's output; the tests below check what it measured and who stopped the VM."""
+    _needs_qemu()
+    assert qemu_pids() == [], "a VM is already up"
+    tmp = tmp_path_factory.mktemp("vm")
+    # Bounded phases: under TCG on a busy host the guest kernel can lock up (seen once: a start that
+    # never answered, then 120 s + 75 s of timeouts).
+    mode = '[[mode]]\npreset = "vm-engine"\ntimeouts = { start = 30, stop = 30, remove = 20 }\n'
+    cfg = write_config(tmp / "b.toml", mode, rounds=2, warmup=0, scenario="both", cold_rounds=1)
+    try:
+        proc = run_bench("run", "--config", str(cfg), "--results", str(tmp / "res"), "--no-summary", timeout=600)
+        left_running = bool(qemu_pids())
+    finally:
+        if qemu_pids():
+            subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
+    return proc, only_result(tmp / "res") if list((tmp / "res").rglob("*.jsonl")) else None, left_running
+
+
+def test_a_run_measures_the_vm_engine_warm_and_cold(run_booted):
+    proc, path, _ = run_booted
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rs = read(path)
+    rec = rs.header["modes"]["vm-engine"]
+    assert rec["role"] == "toolbox" and rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"]
+    assert rec["endpoint"]["machine"]["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
+    assert rec["ping_rtt_ns"] > 0
+    assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
+    assert rs.header["cold"]["vm-engine"]["control"] == "vm"
+    cold = {s["phase"]: s for s in rs.samples if s["scenario"] == "cold"}
+    assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
+    up = cold["engine_up"]
+    # boot to engine ready: seconds, not milliseconds, whatever the accelerator
+    assert up["duration_ns"] > 1e9 and up["detail"]["control"] == "vm"
+    # the VM's storage is in memory: the image was imported again, untimed, and said so
+    assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
+
+
+def test_a_run_stops_the_vm_it_boots_after_a_cold_round(run_booted):
+    """The cold round powered the run's VM off and booted it again; the run still stops it at its end (the
+    reboot once made the VM look brought up by hand, and the run left it running)."""
+    proc, _, left_running = run_booted
+    assert not left_running, "the run left its VM running after the cold round"
+    assert "vm: stopped" in proc.stdout + proc.stderr
+    assert not (REPO / "build" / "vm" / "users.json").exists()
+
+
+def test_a_vm_brought_up_by_hand_is_reused_and_left_up(run_booted, tmp_path):
+    """`vm up` by hand: a second `vm up` reuses it, a run uses it and leaves it up; its set (another boot,
+    so another image id of the same content) compares with the run-booted one without --force."""
+    _, booted_set, _ = run_booted
     up = subprocess.run(
         [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=600
     )
@@ -43,36 +98,10 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
             [sys.executable, "-m", "bench", "vm", "status"], cwd=REPO, capture_output=True, text=True, timeout=60
         )
         assert status.returncode == 0 and "engine answers" in status.stdout
-        # two warm rounds, then one cold round: the VM powered off and booted again
-        cfg = write_config(
-            tmp_path / "b.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=2, warmup=0, scenario="both", cold_rounds=1
-        )
-        proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--quiet", timeout=600)
-        assert proc.returncode == 0, proc.stderr
-        rs = read(only_result(tmp_path / "res"))
-        rec = rs.header["modes"]["vm-engine"]
-        assert rec["role"] == "toolbox" and rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"]
-        assert rec["endpoint"]["machine"]["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
-        assert rec["ping_rtt_ns"] > 0
-        assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [
-            s for s in rs.samples if not s["ok"]
-        ]
-        assert rs.header["cold"]["vm-engine"]["control"] == "vm"
-        cold = {s["phase"]: s for s in rs.samples if s["scenario"] == "cold"}
-        assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
-        up = cold["engine_up"]
-        # boot to engine ready: seconds, not milliseconds, whatever the accelerator
-        assert up["duration_ns"] > 1e9 and up["detail"]["control"] == "vm"
-        # the VM's storage is in memory: the image was imported again, untimed, and said so
-        assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
-        assert len(qemu_pids()) == 1  # the cold boot replaced the VM rather than adding one
-        # A second run on the VM the cold round booted: its storage is new, so is the image's id, not its
-        # content. The two sets (two boots) compare without --force.
-        again = write_config(tmp_path / "c.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=2, warmup=0)
-        run_leased("run", "--config", str(again), "--results", str(tmp_path / "res2"), "--no-summary")
-        compare_without_force(
-            only_result(tmp_path / "res"), only_result(tmp_path / "res2"), "vm-engine", tmp_path / "cmp"
-        )
+        cfg = write_config(tmp_path / "c.toml", '[[mode]]\npreset = "vm-engine"\n', rounds=2, warmup=0)
+        run_leased("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--no-summary")
+        assert len(qemu_pids()) == 1  # the run left the VM it did not boot running
+        compare_without_force(booted_set, only_result(tmp_path / "res"), "vm-engine", tmp_path / "cmp")
     finally:
         down = subprocess.run(
             [sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, capture_output=True, text=True, timeout=120
@@ -84,9 +113,8 @@ def test_vm_engine_up_cycle_down(engine, tmp_path):
 def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
     """A run whose mode needs the VM boots it and stops it on every exit path: here Ctrl-C from a terminal,
     i.e. SIGINT to the whole process group (as in `make bench`), during the rounds. A VM brought up by
-    hand is left alone (the test above)."""
-    if shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86 is needed")
+    hand is left alone (test_a_vm_brought_up_by_hand_is_reused_and_left_up)."""
+    _needs_qemu()
     assert qemu_pids() == [], "a VM is already up"
     import signal
     import time
@@ -123,26 +151,3 @@ def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
     assert rs.end["status"] == "interrupted" and "vm-engine" in rs.header["modes"]
     assert qemu_pids() == [], "the run left its VM running"
     assert "vm: stopped" in out
-
-
-def test_a_run_stops_the_vm_it_boots_after_a_cold_round(engine, tmp_path):
-    """A cold round powers the run's VM off and boots it again. The run still stops it at its end (the
-    reboot once made the VM look brought up by hand, and the run left it running)."""
-    if shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86 is needed")
-    assert qemu_pids() == [], "a VM is already up"
-    # Bounded phases: under TCG on a busy host the guest kernel can lock up (seen once: a start that
-    # never answered, then 120 s + 75 s of timeouts); what this test checks is who stops the VM.
-    mode = '[[mode]]\npreset = "vm-engine"\ntimeouts = { start = 30, stop = 30, remove = 20 }\n'
-    cfg = write_config(tmp_path / "b.toml", mode, rounds=1, warmup=0, scenario="both", cold_rounds=1)
-    try:
-        proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--no-summary", timeout=600)
-    finally:
-        if qemu_pids():
-            subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
-            pytest.fail("the run left its VM running after the cold round")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    rs = read(only_result(tmp_path / "res"))
-    assert any(s["phase"] == "engine_up" and s["ok"] for s in rs.samples)  # the VM was booted again
-    assert "vm: stopped" in proc.stdout + proc.stderr
-    assert not (REPO / "build" / "vm" / "users.json").exists()
