@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from bench.core.arguments import positive_int, unit_float
 from bench.core.errors import UserError, run_command
 from bench.core.paths import CLAIMS_FILE, DEFAULT_RESULTS
 
@@ -188,30 +189,10 @@ def _compare_exit(cmp, args: argparse.Namespace) -> int:
     return code
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from analysis.perf import main as perf_main
 
     return perf_main(args.samples)
-
-
-def _unit_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to below 1 (0.05 is 5%)")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,7 +211,7 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
         sp.add_argument("results", nargs="*", help="result set(s) (.jsonl); default: the newest under results/")
         sp.add_argument("--latest", action="store_true", help="use the newest result set under results/")
         sp.add_argument("--claims", default=str(CLAIMS_FILE), help="claims file (default: claims.toml)")
-        sp.add_argument("--min-effect", type=_unit_float, help="minimum effect a difference must clear (default 0.05)")
+        sp.add_argument("--min-effect", type=unit_float, help="minimum effect a difference must clear (default 0.05)")
 
     r = sub.add_parser("report", help="write the report folder and print the summary and verdict")
     common(r)
@@ -245,8 +226,8 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
 
     m = sub.add_parser("compare", help="compare result sets (old -> new; more form a series)")
     m.add_argument("results", nargs="+", help="OLD NEW [MORE...]")
-    m.add_argument("--min-effect", type=_unit_float, help="minimum factor for a change (default 0.05)")
-    m.add_argument("--alpha", type=_unit_float, default=0.05)
+    m.add_argument("--min-effect", type=unit_float, help="minimum factor for a change (default 0.05)")
+    m.add_argument("--alpha", type=unit_float, default=0.05)
     m.add_argument("--force", action="store_true", help="compare even when host, CPU or image differ")
     m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
     m.add_argument(
@@ -270,7 +251,7 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     m.set_defaults(fn=_guarded(cmd_compare))
 
     b = sub.add_parser(bench_name, help="benchmark the analysis on a synthetic result set")
-    b.add_argument("--samples", type=_positive_int, default=1_000_000)
+    b.add_argument("--samples", type=positive_int, default=1_000_000)
     b.set_defaults(fn=_guarded(cmd_bench))
 
 

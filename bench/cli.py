@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from bench.core.arguments import positive_float, positive_int, whole_number
 from bench.core.errors import UserError, run_command
 from bench.core.paths import DEFAULT_CONFIG, VM_DIR
 
@@ -85,35 +86,6 @@ def _levels(integer: bool) -> Any:
 
     parse.__name__ = "list of whole numbers" if integer else "list of numbers"
     return parse
-
-
-def _whole_number(text: str) -> int:
-    """A whole number, 0 allowed (warm-up rounds, a seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    """A whole number above 0 (rounds)."""
-    value = _whole_number(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -347,16 +319,16 @@ def _with_config(sp: argparse.ArgumentParser) -> None:
 def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
     _with_config(r)
-    r.add_argument("--rounds", type=_positive_int, help="measured rounds at most")
-    r.add_argument("--warmup", type=_whole_number, help="warm-up rounds (kept, flagged)")
+    r.add_argument("--rounds", type=positive_int, help="measured rounds at most")
+    r.add_argument("--warmup", type=whole_number, help="warm-up rounds (kept, flagged)")
     r.add_argument(
-        "--min-rounds", dest="min_rounds", type=_positive_int, help="rounds before the precision rule may stop"
+        "--min-rounds", dest="min_rounds", type=positive_int, help="rounds before the precision rule may stop"
     )
-    r.add_argument("--budget", dest="budget_s", type=_positive_float, help="time budget in seconds")
+    r.add_argument("--budget", dest="budget_s", type=positive_float, help="time budget in seconds")
     r.add_argument(
-        "--precision", type=_positive_float, help="stop when every startup median is known to this relative half-width"
+        "--precision", type=positive_float, help="stop when every startup median is known to this relative half-width"
     )
-    r.add_argument("--seed", type=_whole_number, help="seed for the round order")
+    r.add_argument("--seed", type=whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument(
         "--scenario",
@@ -365,7 +337,7 @@ def _add_run(sub: Any) -> None:
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
         "then rate when --rate is given, then density; service: swarm services (see --replicas)",
     )
-    r.add_argument("--cold-rounds", dest="cold_rounds", type=_positive_int, help="cold rounds (default 8)")
+    r.add_argument("--cold-rounds", dest="cold_rounds", type=positive_int, help="cold rounds (default 8)")
     r.add_argument(
         "--cycle",
         choices=["full", "run"],
@@ -393,19 +365,19 @@ def _add_run(sub: Any) -> None:
 def _add_scale_flags(r: argparse.ArgumentParser) -> None:
     g = r.add_argument_group("scale scenarios (defaults: bench.toml [scale])")
     g.add_argument("--burst", type=_levels(True), metavar="N,N,...", help="burst sizes, e.g. 1,2,4,8,16")
-    g.add_argument("--repeat", type=_positive_int, help="bursts per (mode, size), in seeded shuffled rounds")
+    g.add_argument("--repeat", type=positive_int, help="bursts per (mode, size), in seeded shuffled rounds")
     g.add_argument(
         "--rate", dest="rates", type=_levels(False), metavar="R,R,...", help="open-loop arrival rates (starts/s)"
     )
-    g.add_argument("--rate-duration", dest="rate_duration_s", type=_positive_float, help="seconds per rate run")
-    g.add_argument("--density-step", dest="density_step", type=_positive_int, help="idle containers added per step")
-    g.add_argument("--density-max", dest="density_max", type=_positive_int, help="containers running at most")
+    g.add_argument("--rate-duration", dest="rate_duration_s", type=positive_float, help="seconds per rate run")
+    g.add_argument("--density-step", dest="density_step", type=positive_int, help="idle containers added per step")
+    g.add_argument("--density-max", dest="density_max", type=positive_int, help="containers running at most")
     g.add_argument(
-        "--reserve-gib", dest="reserve_gib", type=_positive_float, help="stop density below this much free memory"
+        "--reserve-gib", dest="reserve_gib", type=positive_float, help="stop density below this much free memory"
     )
-    g.add_argument("--slo-s", dest="slo_s", type=_positive_float, help="startup SLO in seconds (default 5)")
+    g.add_argument("--slo-s", dest="slo_s", type=positive_float, help="startup SLO in seconds (default 5)")
     g.add_argument(
-        "--scale-budget", dest="scale_budget_s", type=_positive_float, help="no new group starts after this many s"
+        "--scale-budget", dest="scale_budget_s", type=positive_float, help="no new group starts after this many s"
     )
 
 
@@ -439,7 +411,7 @@ def add_commands(sub: Any) -> None:
     v.set_defaults(fn=cmd_vm)
 
     o = sub.add_parser("overhead", help="benchmark: the harness's own cost against raw HTTP and the docker CLI")
-    o.add_argument("--rounds", type=_positive_int)
+    o.add_argument("--rounds", type=positive_int)
     o.set_defaults(fn=cmd_overhead)
 
     w = sub.add_parser("swarm", help="a real three-node Docker Swarm on this machine, for service startup")
