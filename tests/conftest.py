@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from helpers import host_dockerd_pid
+from helpers import host_dockerd_pid, labelled_containers, lost_samples
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 
@@ -111,6 +111,13 @@ class FaultRow:
 
         text = re.sub(r"/tmp/pytest-[^ :]*/", "…/", text.replace("isobench: ", ""))
         self.row.update({"observed": text, "samples lost": lost, "containers leaked": leaked})
+
+    def observed_set(self, text: str, rs, client) -> tuple[int, int]:
+        """Records what a run's set shows: ``text``, its samples lost and the containers its run left on
+        the engine; returns (lost, leaked) for the test's own assertions."""
+        lost, leaked = lost_samples(rs), len(labelled_containers(client, rs.run_id))
+        self.observed(text, lost, leaked)
+        return lost, leaked
 
 
 @pytest.fixture

@@ -74,13 +74,11 @@ def test_runtime_hangs(engine, register_runtime, tmp_path, results, fault_row, s
     assert starts == ["timeout", "timeout"]
     assert all(s["error"] == "not_run" for s in hung if s["phase"] in PHASES[2:])
     assert all(s["ok"] for s in rs.samples if s["mode"] == "runc")
-    leaked = len(labelled_containers(engine, rs.run_id))
-    lost = lost_samples(rs)
-    row.observed(
+    lost, leaked = row.observed_set(
         f"{starts.count('timeout')} start timeouts, runc {sum(s['ok'] for s in rs.samples if s['mode'] == 'runc')} ok, "
         f"end {rs.end['status']}",
-        lost,
-        leaked,
+        rs,
+        engine,
     )
     assert rs.end["status"] == "complete" and rs.end["leaked"] == [] and leaked == 0 and lost == 0
 
@@ -108,13 +106,11 @@ def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault
     rs = read(only_result(results))
     errors = {s["error"] for s in rs.samples if not s["ok"]}
     unavailable = sum(1 for s in rs.samples if s["error"] == "engine_unavailable")
-    leaked = len(labelled_containers(engine, rs.run_id))
-    lost = lost_samples(rs)
-    row.observed(
+    lost, leaked = row.observed_set(
         f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end['status']}, "
         f"{sum(1 for s in rs.samples if s['ok'] and s['phase'] == 'remove')} cycles ok",
-        lost,
-        leaked,
+        rs,
+        engine,
     )
     assert unavailable >= 1 and rs.end["status"] == "complete"
     assert sum(1 for s in rs.samples if s["phase"] == "create") == 25
@@ -145,13 +141,11 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     proc2 = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "again"), "--quiet", "--rounds", "1")
     assert proc2.returncode == 0, proc2.stderr
     swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
-    leaked = len(labelled_containers(engine, rs.run_id))
-    lost = lost_samples(rs)
-    row.observed(
+    lost, leaked = row.observed_set(
         f"exit 1, end failed after {rs.end['measured_cycles']} cycles; {len(rs.samples)} samples readable; "
         f"{held} container(s) held by the dead engine, {swept} swept by the next run",
-        lost,
-        leaked,
+        rs,
+        engine,
     )
     assert lost == 0 and leaked == 0 and swept >= held
 

@@ -150,17 +150,7 @@ def test_a_hung_container_costs_only_its_own_samples(engine, register_runtime, t
 def test_ctrl_c_mid_burst_leaves_an_interrupted_set_and_no_container(engine, tmp_path, results):
     body = '[[mode]]\npreset = "runsc"\n'
     cfg = write_config(tmp_path / "i.toml", body, warmup=0)
-    args = ["run", "--config", str(cfg), "--results", str(results), "--quiet", "--no-summary", "--scenario", "burst"]
-    args += ["--burst", "8", "--repeat", "20"]
-    deadline = time.monotonic() + 600
-    while True:
-        pipe = subprocess.PIPE
-        proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=pipe, stderr=pipe, text=True)
-        run_id = _wait_for_containers(engine, proc, results)
-        if run_id is not None or time.monotonic() > deadline:
-            break
-        time.sleep(20)  # another run held the lease
-    assert run_id is not None, "no burst started"
+    proc = _burst_run_in_flight(engine, cfg, results, "8", "20")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -170,6 +160,21 @@ def test_ctrl_c_mid_burst_leaves_an_interrupted_set_and_no_container(engine, tmp
     for burst in {s["burst"] for s in rs.samples}:  # every burst written whole: each slot has its phases
         slots = [s for s in rs.samples if s["burst"] == burst and s["slot"] is not None and s["phase"] != "cleanup"]
         assert len(slots) == 8 * 4
+
+
+def _burst_run_in_flight(engine, cfg: Path, results: Path, sizes: str, repeat: str) -> subprocess.Popen:
+    """A burst run of ``cfg`` started in the background, returned once four of its containers are on the
+    engine; started again (for up to 10 minutes) while another run holds the engine's lease."""
+    args = ["run", "--config", str(cfg), "--results", str(results), "--quiet", "--no-summary", "--scenario", "burst"]
+    args += ["--burst", sizes, "--repeat", repeat]
+    deadline = time.monotonic() + 600
+    while True:
+        pipe = subprocess.PIPE
+        proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=pipe, stderr=pipe, text=True)
+        if _wait_for_containers(engine, proc, results) is not None:
+            return proc
+        assert time.monotonic() < deadline, "no burst started"
+        time.sleep(20)  # another run held the lease
 
 
 def _wait_for_containers(engine, proc: subprocess.Popen, results: Path, timeout: float = 120):
@@ -197,17 +202,7 @@ def test_sigkill_mid_scale_then_resume_runs_each_group_once(engine, tmp_path, re
     """A killed scale run: the next run's sweep (here the resume's) removes what it left, and --resume
     runs the groups the set does not hold whole, in the same plan, each once."""
     cfg = write_config(tmp_path / "k.toml", RUNC, warmup=0)
-    args = ["run", "--config", str(cfg), "--results", str(results), "--quiet", "--no-summary", "--scenario", "burst"]
-    args += ["--burst", "1,4", "--repeat", "4"]
-    deadline = time.monotonic() + 600
-    while True:
-        pipe = subprocess.PIPE
-        proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=pipe, stderr=pipe, text=True)
-        run_id = _wait_for_containers(engine, proc, results)
-        if run_id is not None or time.monotonic() > deadline:
-            break
-        time.sleep(20)
-    assert run_id is not None, "no burst started"
+    proc = _burst_run_in_flight(engine, cfg, results, "1,4", "4")
     time.sleep(1.0)
     proc.kill()
     proc.communicate(timeout=30)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import docker
@@ -124,24 +125,30 @@ def _wait_for(proc: subprocess.Popen, words: str, lines: list[str], timeout: flo
     raise AssertionError(f"the run ended before {words!r}: {lines}")
 
 
-def test_a_worker_daemon_killed_mid_run_its_tasks_rescheduled_or_failed_and_the_run_completes(tmp_path, swarm_up):
-    cfg = write_config(tmp_path / "s.toml", "[service]\nready_s = 45\nscale_down_s = 30\n", rounds=4, warmup=0)
+def _kill_a_node_mid_run(cfg: Path, swarm: Any, node: str, timeout: float) -> tuple[int, list[str]]:
+    """A 4-replica swarm-runc service run of ``cfg``; once its round 0 starts, ``node``'s dockerd is
+    SIGKILLed. The run's exit code and output."""
     proc = _popen(
         "run", "--config", str(cfg), "--scenario", "service", "--mode", "swarm-runc", "--replicas", "4",
-        "--results", str(tmp_path / "res"), "--no-summary",
+        "--results", str(cfg.parent / "res"), "--no-summary",
     )  # fmt: skip
     lines: list[str] = []
     try:
         _wait_for(proc, "round 0 service swarm-runc", lines)
-        victim = swarm_up.node("worker-runc").pid
+        victim = swarm.node(node).pid
         assert victim is not None and victim != host_dockerd_pid()
         os.kill(victim, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=600)
+        out, _ = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
-    lines += out.splitlines()
-    assert proc.returncode == 0, "\n".join(lines)
+    return proc.returncode, lines + out.splitlines()
+
+
+def test_a_worker_daemon_killed_mid_run_its_tasks_rescheduled_or_failed_and_the_run_completes(tmp_path, swarm_up):
+    cfg = write_config(tmp_path / "s.toml", "[service]\nready_s = 45\nscale_down_s = 30\n", rounds=4, warmup=0)
+    code, lines = _kill_a_node_mid_run(cfg, swarm_up, "worker-runc", timeout=600)
+    assert code == 0, "\n".join(lines)
     rs = read(only_result(tmp_path / "res"))
     assert rs.end["status"] == "complete" and rs.end["measured_rounds"] == 4
     after = [s for s in rs.samples if s["round"] >= 1]
@@ -225,22 +232,8 @@ def test_scale_from_zero_and_a_dead_runs_service_swept(tmp_path, swarm_up):
 
 def test_a_manager_that_dies_fails_the_run_with_one_reason(tmp_path, swarm_up):
     cfg = write_config(tmp_path / "s.toml", "[service]\nready_s = 20\n", rounds=6, warmup=0, reconnect_s=5)
-    proc = _popen(
-        "run", "--config", str(cfg), "--scenario", "service", "--mode", "swarm-runc", "--replicas", "4",
-        "--results", str(tmp_path / "res"), "--no-summary",
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
-        _wait_for(proc, "round 0 service swarm-runc", lines)
-        victim = swarm_up.node("manager").pid
-        assert victim is not None and victim != host_dockerd_pid()
-        os.kill(victim, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    lines += out.splitlines()
-    assert proc.returncode == 1, "\n".join(lines)
+    code, lines = _kill_a_node_mid_run(cfg, swarm_up, "manager", timeout=300)
+    assert code == 1, "\n".join(lines)
     rs = read(only_result(tmp_path / "res"))
     assert rs.end["status"] == "failed"
     assert rs.end["reason"] == "the manager of mode 'swarm-runc' stayed unavailable for 5 s of reconnect attempts"
