@@ -396,7 +396,7 @@ def test_bad_input_is_one_sentence_and_exit_2(pairs, tmp_path, capsys, case):
         "not-json": (["report", tmp_path / "not.jsonl"], "not a JSON record"),
         "claims-directory": (["check", good, "--claims", tmp_path / "dir"], "Is a directory"),
         "device": (["report", "/dev/null"], "is not a regular file"),
-        "samples-negative": (["bench", "--samples", "-5"], "must not be negative"),
+        "samples-negative": (["bench", "--samples", "-5"], "must be greater than 0"),
     }[case]
     if case == "samples-negative":  # argparse's own usage error: also exit 2, no traceback
         with pytest.raises(SystemExit) as stop:

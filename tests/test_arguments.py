@@ -16,6 +16,7 @@ from bench.core.arguments import positive_float, positive_int, unit_float, whole
         (whole_number, "1.5", "'1.5' is not a whole number"),
         (whole_number, "-1", "'-1' must not be negative"),
         (positive_int, "0", "'0' must be greater than 0"),
+        (positive_int, "-5", "'-5' must be greater than 0"),
         (positive_float, "0", "'0' must be greater than 0"),
         (positive_float, "nan", "'nan' must be greater than 0"),
         (positive_float, "fast", "'fast' is not a number"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,19 @@ def test_a_bad_path_is_one_sentence_through_the_one_command():
 
 def test_the_console_script_is_declared():
     assert 'isobench = "bench.cli:isobench_main"' in (REPO / "pyproject.toml").read_text()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`isobench ... | head`: the command's later prints hit a closed pipe; it stops with 141 (as a
+    process killed by SIGPIPE reports) and no traceback, whatever it was printing."""
+    script = (
+        "import sys\nfrom bench.core.errors import run_command\n"
+        "def talk(_):\n    for i in range(100000):\n        print('line', i)\n"
+        "sys.exit(run_command(talk, None))\n"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -c \"$SCRIPT\" | head -n 2; echo \"exit ${{PIPESTATUS[0]}}\""],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "SCRIPT": script},
+    )  # fmt: skip
+    assert proc.stdout.splitlines() == ["line 0", "line 1", "exit 141"]
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

@@ -84,6 +84,7 @@ def test_a_vm_brought_up_by_hand_is_reused_and_left_up(run_booted, tmp_path):
     """`vm up` by hand: a second `vm up` reuses it, a run uses it and leaves it up; its set (another boot,
     so another image id of the same content) compares with the run-booted one without --force."""
     _, booted_set, _ = run_booted
+    assert booted_set is not None, "the run-booted VM's run wrote no set (see the test above)"
     up = subprocess.run(
         [sys.executable, "-m", "bench", "vm", "up"], cwd=REPO, capture_output=True, text=True, timeout=600
     )

@@ -4,19 +4,21 @@ value with one sentence that names it, which argparse prints with the usage and 
 from __future__ import annotations
 
 import argparse
+from typing import Callable, TypeVar
+
+N = TypeVar("N", int, float)
 
 
-def _number(text: str, kind: type, what: str) -> float:
+def _number(text: str, kind: Callable[[str], N], what: str) -> N:
     try:
-        value: float = kind(text)
+        return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-    return value
 
 
 def whole_number(text: str) -> int:
     """A whole number, 0 allowed (warm-up rounds, a seed)."""
-    value = int(_number(text, int, "a whole number"))
+    value = _number(text, int, "a whole number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
@@ -24,8 +26,8 @@ def whole_number(text: str) -> int:
 
 def positive_int(text: str) -> int:
     """A whole number above 0 (rounds, samples)."""
-    value = whole_number(text)
-    if value == 0:
+    value = _number(text, int, "a whole number")
+    if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
 

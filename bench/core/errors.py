@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable
 
@@ -46,3 +47,9 @@ def run_command(fn: Callable[[Any], Any], args: Any) -> int:
     except Terminated:
         print("isobench: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        # The reader went away (`isobench report ... | head`): stop quietly, as Unix tools do, and keep
+        # the interpreter's last flush of stdout from raising again on the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

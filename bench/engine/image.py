@@ -188,5 +188,5 @@ def _remove_replaced(client: docker.APIClient, image_id: str) -> None:
     try:
         if not client.inspect_image(image_id).get("RepoTags"):  # still tagged elsewhere: someone's image
             client.remove_image(image_id)
-    except docker.errors.APIError:
-        pass  # in use by a container (409) or already gone: left as it is
+    except Exception:  # noqa: BLE001 - in use (409), gone, or the engine busy: left as it is, untagged
+        pass
