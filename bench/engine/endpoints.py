@@ -251,6 +251,7 @@ def _vm(where: str) -> Endpoint:
                 "accel": state.accel,
                 "kernel": state.kernel,
                 "cmdline": state.cmdline,
+                "vcpus": state.vcpus,
                 "boot_s": state.boot_s,
             },
         }

@@ -38,6 +38,7 @@ class VMState:
     boot_s: float
     started: str
     cmdline: str = ""  # the guest kernel's command line (its clocksource under TCG); "" in earlier state files
+    vcpus: int = 0  # the guest's vCPUs (one under TCG); 0 in earlier state files
 
     def endpoint(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
