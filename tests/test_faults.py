@@ -465,3 +465,27 @@ def test_a_second_sigint_ends_a_stuck_cleanup_within_seconds(engine, register_ru
         if run_id:
             run_bench("sweep", "--run-id", run_id)
     assert run_id and labelled_containers(engine, run_id) == []
+
+
+def test_a_container_that_never_prints_its_ready_line(engine, tmp_path, results, fault_row):
+    """start answered, then nothing on the attach stream: the failure is ready's (a timeout after its own
+    timeout), start keeps its measured time, and the container is removed. Before, ready's timeout was
+    written as a start timeout and start's time was lost (start's sample was held back until after ready)."""
+    row = fault_row("the command never prints its ready line", "start ok, ready timeout, container removed")
+    body = '[[mode]]\npreset = "runc"\ncommand = ["/bin/sh", "-c", "sleep 30"]\ntimeouts = { ready = 2 }\n'
+    cfg = write_config(tmp_path / "b.toml", body, rounds=1, warmup=0)
+    proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rs = read(only_result(results))
+    got = {s["phase"]: s for s in rs.samples}
+    start, ready = got["start"], got["ready"]
+    lost, leaked = row.observed_set(
+        f"start ok ({start['duration_ns'] / 1e6:.0f} ms), ready {ready['error']} after "
+        f"{ready['duration_ns'] / 1e9:.0f} s, then {sorted({got[p]['error'] for p in PHASES[3:]})}",
+        rs,
+        engine,
+    )
+    assert start["ok"] and 0 < start["duration_ns"] < 2e9
+    assert not ready["ok"] and ready["error"] == "timeout" and "at ready" in ready["message"]
+    assert all(got[p]["error"] == "not_run" and "ready failed" in got[p]["message"] for p in PHASES[3:])
+    assert got["cleanup"]["ok"] and lost == 0 and leaked == 0

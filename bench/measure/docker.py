@@ -14,7 +14,7 @@ samples, and the container is force-removed. Nothing is dropped.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from bench.core import outcomes
 from bench.core.errors import Terminated
@@ -52,6 +52,9 @@ class _Recorder:
         self.cid: Optional[str] = None
         self.removed = False
         self.phase_wall: dict[str, int] = {}
+        # start's duration while ready runs (a tuple store, all that may sit between start and ready);
+        # recorded with ready, or by the watcher when ready never ended (settle_pending)
+        self.pending: Optional[tuple[str, int]] = None
 
     def add(
         self,
@@ -77,6 +80,18 @@ class _Recorder:
                 detail=detail,
             )
 
+    def settle_pending(self) -> None:
+        """On the watcher's side once the worker is done or abandoned: a phase that finished while the
+        next contiguous one was running keeps its sample (a ready that timed out is not a start that did)."""
+        with self.clock.lock:
+            pending, self.pending = self.pending, None
+            if pending is not None and pending[0] not in self.samples:
+                phase, duration_ns = pending
+                self.samples[phase] = sample_record(
+                    **self.base, phase=phase, duration_ns=duration_ns, ok=True,
+                    wall_ns=self.phase_wall.get(phase, time.time_ns()), cid=self.cid[:12] if self.cid else None,
+                )  # fmt: skip
+
 
 Check = Callable[[Any], Optional[tuple[str, str]]]
 Detail = Callable[[Any, int], Optional[dict[str, Any]]]
@@ -87,21 +102,10 @@ class _PhaseTimer:
     ``perf_counter_ns`` around the call alone, and records the sample. Checks and details run
     after the second clock read, untimed. A call that raises is recorded as that phase's failure
     (category and the engine's words, with the time until it failed) and ends the cycle.
-
-    A phase followed by a ``contiguous`` one (start, then ready) is recorded only after the next
-    call: ready's clock runs from the moment start returned, so nothing heavier than entering
-    the watchdog's next phase may sit in between."""
+    ``start_ready`` times the one contiguous pair (see there)."""
 
     def __init__(self, rec: _Recorder, clock: PhaseClock) -> None:
         self.rec, self.clock = rec, clock
-        self.last_end = 0
-        self.held: Optional[tuple[str, int, Optional[dict[str, Any]]]] = None  # phase, duration, detail
-
-    def flush(self) -> None:
-        """Records a sample held back for a contiguous phase."""
-        if self.held is not None:
-            (phase, duration_ns, extra), self.held = self.held, None
-            self.rec.add(phase, duration_ns, True, detail=extra)
 
     def __call__(
         self,
@@ -110,41 +114,70 @@ class _PhaseTimer:
         call: Callable[[], Any],
         check: Optional[Check] = None,
         detail: Optional[Detail] = None,
-        contiguous: bool = False,
         go_on: bool = False,
-        hold: bool = False,
         decode: Optional[Callable[[Any], Any]] = None,
     ) -> Any:
-        """``contiguous``: the phase starts where the previous one ended (ready after start); ``hold``:
-        the next phase is contiguous, so this one is recorded after it; ``go_on``: a failed check
-        still lets the cycle continue (a failed exec's container is still stopped and removed);
-        ``decode``: turns the answer into what checks and callers read, after the clock stops."""
+        """``go_on``: a failed check still lets the cycle continue (a failed exec's container is still
+        stopped and removed); ``decode``: turns the answer into what checks and callers read, after the
+        clock stops."""
         self.clock.enter(phase, timeout)
         self.rec.phase_wall[phase] = time.time_ns()
-        t0 = self.last_end if contiguous else time.perf_counter_ns()
+        t0 = time.perf_counter_ns()
         try:
             value = call()
         except (Abandoned, KeyboardInterrupt, Terminated):
             raise
         except Exception as exc:
-            failed_ns = time.perf_counter_ns() - t0
-            self.flush()
-            self.rec.add(phase, failed_ns, False, *classify.classify(exc))
-            raise _Stop() from None
-        self.last_end = time.perf_counter_ns()
-        elapsed = self.last_end - t0
-        self.flush()
+            self._failed(phase, time.perf_counter_ns() - t0, exc)
+        elapsed = time.perf_counter_ns() - t0
         if decode is not None:
             value = self._decoded(phase, elapsed, decode, value)
         failure, extra = self._judge(phase, elapsed, value, check, detail)
         error, message = failure if failure is not None else (None, None)
-        if hold and failure is None:
-            self.held = (phase, elapsed, extra)
-        else:
-            self.rec.add(phase, elapsed, failure is None, error, message, detail=extra)
+        self.rec.add(phase, elapsed, failure is None, error, message, detail=extra)
         if failure is not None and not go_on:
             raise _Stop()
         return value
+
+    def start_ready(self, t: Any, start: Callable[[], Any], ready: Callable[[], Any]) -> int:
+        """start, then ready from the moment start returned (the container's first line, on a stream
+        attached before start): between the two calls only a tuple store and entering ready's phase on
+        the watchdog's clock; both samples are recorded after ready. Returns ready's end
+        (``perf_counter_ns``)."""
+        self.clock.enter("start", t.start)
+        self.rec.phase_wall["start"] = wall = time.time_ns()
+        t0 = time.perf_counter_ns()
+        try:
+            start()
+        except (Abandoned, KeyboardInterrupt, Terminated):
+            raise
+        except Exception as exc:
+            self._failed("start", time.perf_counter_ns() - t0, exc)
+        t1 = time.perf_counter_ns()
+        self.rec.pending = ("start", t1 - t0)
+        self.clock.enter("ready", t.ready)
+        try:
+            ready()
+        except (Abandoned, KeyboardInterrupt, Terminated):
+            raise
+        except Exception as exc:
+            failed_ns = time.perf_counter_ns() - t1
+            self._record_start(wall, t1)
+            self._failed("ready", failed_ns, exc)
+        t2 = time.perf_counter_ns()
+        self._record_start(wall, t1)
+        self.rec.add("ready", t2 - t1, True)
+        return t2
+
+    def _record_start(self, wall: int, t1: int) -> None:
+        pending, self.rec.pending = self.rec.pending, None
+        if pending is not None:
+            self.rec.phase_wall["ready"] = wall + pending[1]
+            self.rec.add("start", pending[1], True)
+
+    def _failed(self, phase: str, failed_ns: int, exc: Exception) -> NoReturn:
+        self.rec.add(phase, failed_ns, False, *classify.classify(exc))
+        raise _Stop() from None
 
     def _decoded(self, phase: str, elapsed: int, decode: Callable[[Any], Any], value: Any) -> Any:
         try:
@@ -169,7 +202,6 @@ class _PhaseTimer:
 
     def untimed(self, phase: str, what: str, timeout: float, call: Callable[[], Any]) -> Any:
         """Set-up between timed calls (attaching, inspecting); a failure is charged to ``phase``."""
-        self.flush()
         self.clock.enter(what, timeout)
         try:
             return call()
@@ -225,9 +257,8 @@ class DockerExecutor:
                 lambda: api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}),
             )
             start = timed.untimed("start", "prepare", t.start, lambda: calls.start(cid))
-            timed("start", t.start, start, hold=True)
             stream = raw_socket(sock)
-            timed("ready", t.ready, lambda: read_first_line(stream, mode.ready_marker), contiguous=True)
+            timed.start_ready(t, start, lambda: read_first_line(stream, mode.ready_marker))
             close_socket(sock)
             sock = None
             if mode.cycle == "run":
@@ -238,10 +269,6 @@ class DockerExecutor:
         except (Abandoned, _Stop):
             pass
         finally:
-            try:
-                timed.flush()  # a held start sample, when the cycle ended inside ready
-            except Abandoned:
-                pass
             if sock is not None:
                 close_socket(sock)
             if clock.abandoned:
@@ -294,6 +321,8 @@ class DockerExecutor:
             stop_signal = exc
         # The worker may not have created its recorder if interrupted at once.
         rec = box.get("rec")
+        if rec is not None:
+            rec.settle_pending()
         cid = rec.cid if rec else None
         samples = fill_missing(
             dict(rec.samples) if rec else {},

@@ -133,9 +133,7 @@ def _work(slot: Slot, plan: GroupPlan) -> None:
             "Id"
         ]
         sock = timed.untimed("start", "attach", t.start, lambda: api.attach_socket(cid, params=_ATTACH))
-        timed("start", t.start, lambda: api.start(cid))
-        timed("ready", t.ready, lambda: read_first_line(sock, mode.ready_marker), contiguous=True)
-        slot.ready_ns = timed.last_end
+        slot.ready_ns = timed.start_ready(t, lambda: api.start(cid), lambda: read_first_line(sock, mode.ready_marker))
         close_socket(sock)
         sock = None
         slot.view = _engine_view(timed.untimed("remove", "inspect", t.remove, lambda: api.inspect_container(cid)))
@@ -254,6 +252,8 @@ def _watch(slots: list[Slot], plan: GroupPlan) -> None:
 
 def _fill(slot: Slot, plan: GroupPlan, interrupted: bool) -> None:
     rec = slot.rec
+    if rec is not None:
+        rec.settle_pending()
     got = dict(rec.samples) if rec else {}
     got.update(slot.extra)
     if plan.keep:  # an idle container is not removed here: its remove is the teardown's
