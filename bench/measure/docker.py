@@ -68,17 +68,28 @@ class _Recorder:
         with self.clock.lock:
             if self.clock.abandoned:
                 raise Abandoned(phase)
-            self.samples[phase] = sample_record(
-                **self.base,
-                phase=phase,
-                duration_ns=duration_ns,
-                ok=ok,
-                error=error,
-                message=message,
-                wall_ns=self.phase_wall.get(phase, time.time_ns()),
-                cid=self.cid[:12] if self.cid else None,
-                detail=detail,
-            )
+            self._put(phase, duration_ns, ok, error, message, detail)
+
+    def _put(
+        self,
+        phase: str,
+        duration_ns: Optional[int],
+        ok: bool,
+        error: Optional[str] = None,
+        message: Optional[str] = None,
+        detail: Optional[dict[str, Any]] = None,
+    ) -> None:
+        self.samples[phase] = sample_record(
+            **self.base,
+            phase=phase,
+            duration_ns=duration_ns,
+            ok=ok,
+            error=error,
+            message=message,
+            wall_ns=self.phase_wall.get(phase, time.time_ns()),
+            cid=self.cid[:12] if self.cid else None,
+            detail=detail,
+        )
 
     def settle_pending(self) -> None:
         """On the watcher's side once the worker is done or abandoned: a phase that finished while the
@@ -86,11 +97,7 @@ class _Recorder:
         with self.clock.lock:
             pending, self.pending = self.pending, None
             if pending is not None and pending[0] not in self.samples:
-                phase, duration_ns = pending
-                self.samples[phase] = sample_record(
-                    **self.base, phase=phase, duration_ns=duration_ns, ok=True,
-                    wall_ns=self.phase_wall.get(phase, time.time_ns()), cid=self.cid[:12] if self.cid else None,
-                )  # fmt: skip
+                self._put(pending[0], pending[1], True)  # sealed against the worker, not against its watcher
 
 
 Check = Callable[[Any], Optional[tuple[str, str]]]
@@ -162,14 +169,14 @@ class _PhaseTimer:
             raise
         except Exception as exc:
             failed_ns = time.perf_counter_ns() - t1
-            self._record_start(wall, t1)
+            self._record_start(wall)
             self._failed("ready", failed_ns, exc)
         t2 = time.perf_counter_ns()
-        self._record_start(wall, t1)
+        self._record_start(wall)
         self.rec.add("ready", t2 - t1, True)
         return t2
 
-    def _record_start(self, wall: int, t1: int) -> None:
+    def _record_start(self, wall: int) -> None:
         pending, self.rec.pending = self.rec.pending, None
         if pending is not None:
             self.rec.phase_wall["ready"] = wall + pending[1]
@@ -183,8 +190,7 @@ class _PhaseTimer:
         try:
             return decode(value)
         except Exception as exc:  # an answer that is not what the engine's API promises
-            self.rec.add(phase, elapsed, False, *classify.classify(exc))
-            raise _Stop() from None
+            self._failed(phase, elapsed, exc)
 
     def _judge(
         self, phase: str, elapsed: int, value: Any, check: Optional[Check], detail: Optional[Detail]
@@ -197,8 +203,7 @@ class _PhaseTimer:
         except (Abandoned, KeyboardInterrupt, Terminated, _Stop):
             raise
         except Exception as exc:
-            self.rec.add(phase, elapsed, False, *classify.classify(exc))
-            raise _Stop() from None
+            self._failed(phase, elapsed, exc)
 
     def untimed(self, phase: str, what: str, timeout: float, call: Callable[[], Any]) -> Any:
         """Set-up between timed calls (attaching, inspecting); a failure is charged to ``phase``."""
