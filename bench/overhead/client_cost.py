@@ -35,9 +35,9 @@ def stand_in_times(mode: Mode, image: str, label: str, bodies: Bodies, cycles: i
             raw = RawCycle(path, API, bodies(client, mode), list(mode.exec_command), mode.stop_grace_s,
                            mode.ready_marker)  # fmt: skip
             sides: list[tuple[str, str, Callable[[], dict[str, int]]]] = [
-                ("harness", "full", lambda: _harness(harness, full)),
+                ("harness", "full", lambda: harness_durations(harness, full)),
                 ("raw", "full", lambda: raw.full(label)),
-                ("harness", "run", lambda: _harness(harness, run)),
+                ("harness", "run", lambda: harness_durations(harness, run)),
                 ("raw", "run", lambda: raw.run(label)),
             ]
             for i in range(cycles):
@@ -49,9 +49,10 @@ def stand_in_times(mode: Mode, image: str, label: str, bodies: Bodies, cycles: i
     return times
 
 
-def _harness(harness: DockerExecutor, rt: ModeRuntime) -> dict[str, int]:
+def harness_durations(harness: DockerExecutor, rt: ModeRuntime) -> dict[str, int]:
+    """One harness cycle, as a run times it: its phase times; raises, naming the phase, if it failed."""
     res = harness.run_cycle(rt, 0, 0, False)
     failed = [s for s in res.samples if not s["ok"]]
     if failed:
-        raise RuntimeError(f"the harness's cycle failed against the stand-in engine: {failed[0]['message']}")
+        raise RuntimeError(f"{failed[0]['phase']}: {failed[0]['error']}: {failed[0]['message']}")
     return {s["phase"]: s["duration_ns"] for s in res.samples}

@@ -28,12 +28,15 @@ from bench.engine.preflight import ModeRuntime, check_mode
 from bench.engine.spec import create_kwargs
 from bench.engine.sweep import sweep
 from bench.measure.docker import DockerExecutor
-from bench.overhead.client_cost import stand_in_times
+from bench.overhead.client_cost import harness_durations, stand_in_times
 from bench.overhead.order import round_order, whole_replicates, williams_rows
 from bench.overhead.raw import RawCycle
-from bench.overhead.summary import CYCLES, Times, failure_lines, phase_lines, stand_in_lines, throughput_lines
+from bench.overhead.summary import Times, failure_lines, phase_lines, stand_in_lines, throughput_lines
 
 WARMUP_ROUNDS = 2
+# How a side's cycle fails (the harness's and raw's RuntimeError, a socket's OSError, the CLI's exit):
+# counted and named, never a traceback
+FAILURES = (RuntimeError, OSError, subprocess.SubprocessError)
 # Four whole replicates of the ten-row order design over five sides; the issue asks for at least 30.
 DEFAULT_ROUNDS = 40
 RAW_PATH = (
@@ -75,14 +78,7 @@ class Sides:
         """Each side's cycle: runs it and returns its phase times (none for the CLI); raises if it failed."""
 
         def harness(rt: ModeRuntime) -> Callable[[], dict[str, int]]:
-            def go() -> dict[str, int]:
-                res = self.harness.run_cycle(rt, 0, 0, False)
-                failed = [s for s in res.samples if not s["ok"]]
-                if failed:
-                    raise RuntimeError(f"{failed[0]['phase']}: {failed[0]['error']}: {failed[0]['message']}")
-                return {s["phase"]: s["duration_ns"] for s in res.samples}
-
-            return go
+            return lambda: harness_durations(self.harness, rt)
 
         def cli() -> dict[str, int]:
             _cli_cycle(self.run.image, self.label, list(self.run.mode.run_command))
@@ -96,12 +92,15 @@ class Sides:
 def _one_round(i: int, sides: Sides, times: Times) -> None:
     keep = i >= WARMUP_ROUNDS
     cycles = sides.cycles()
-    sides.raw.full(sides.label)  # the spacer: the round's first side never follows the last round's last
+    try:  # the spacer: the round's first side never follows the last round's last
+        sides.raw.full(sides.label)
+    except FAILURES as exc:
+        times.failed.setdefault("spacer", []).append(str(exc)[:200])
     for name in round_order(i, sorted(cycles)):
         t0 = time.perf_counter_ns()
         try:
             durations = cycles[name]()
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        except FAILURES as exc:
             if keep:
                 times.failed.setdefault(name, []).append(str(exc)[:200])
             continue
@@ -121,9 +120,10 @@ def _sides(mode: Mode, rt: ModeRuntime, label: str) -> Sides:
     return Sides(rt, run, raw, DockerExecutor(label), label, shutil.which("docker") is not None)
 
 
-def _measure(mode: Mode, rt: ModeRuntime, label: str, rounds: int) -> tuple[Times, Times, Sides]:
+def _measure(mode: Mode, rt: ModeRuntime, sides: Sides, rounds: int) -> tuple[Times, Times]:
+    label = sides.label
     stand_in = stand_in_times(mode, rt.image, label, bodies_of(label, rt.image))
-    sides, times = _sides(mode, rt, label), Times()
+    times = Times()
     lease = EngineLease(rt.client, rt.image, label, rt.endpoint.base_url)
     lease.acquire()  # like a run: another run's cycles would distort both
     try:
@@ -136,7 +136,7 @@ def _measure(mode: Mode, rt: ModeRuntime, label: str, rounds: int) -> tuple[Time
             sweep(rt.client, label)
     finally:
         lease.release()
-    return stand_in, times, sides
+    return stand_in, times
 
 
 def main(rounds: int = DEFAULT_ROUNDS) -> int:
@@ -150,9 +150,10 @@ def main(rounds: int = DEFAULT_ROUNDS) -> int:
     if rt.endpoint.scheme != "unix":
         print("bench-overhead needs the local unix-socket engine")
         return 2
-    n_sides = len(CYCLES) if shutil.which("docker") else len(CYCLES) - 1
+    sides = _sides(mode, rt, label)
+    n_sides = len(sides.cycles())
     balanced = whole_replicates(rounds, n_sides)
-    stand_in, times, sides = _measure(mode, rt, label, balanced)
+    stand_in, times = _measure(mode, rt, sides, balanced)
     size = len(williams_rows(n_sides))
     note = "" if balanced % size == 0 else f" (fewer than the order design's {size} rows: not balanced)"
     note += "" if balanced == rounds else f" ({rounds} asked, rounded up to whole replicates of the order design)"
