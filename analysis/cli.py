@@ -133,35 +133,103 @@ def cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from analysis.compare import compare
+SIDES = "--"  # compare A1 A2 -- B1 B2: replicated runs, one side each
+AGAINST = "--against"  # what the separator becomes for argparse, which would drop it
+
+
+def sides_argv(argv: Sequence[str]) -> list[str]:
+    """``compare A1 A2 -- B1 B2`` as argparse can read it: the first ``--`` after ``compare``
+    becomes ``--against`` (argparse takes a bare ``--`` as the end of options and drops it)."""
+    args = list(argv)
+    if "compare" in args and SIDES in args[args.index("compare") :]:
+        i = args.index(SIDES, args.index("compare"))
+        args[i] = AGAINST
+    return args
+
+
+def _expand(patterns: Sequence[str]) -> list[Path]:
+    """Paths, with shell-style patterns (results/host/*_a.jsonl) expanded in name order."""
+    import glob
+
+    out: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(glob.glob(pattern))
+            if not found:
+                raise UserError(f"no result set matches {pattern}: check the pattern, or pass the .jsonl paths.")
+            out += [Path(f) for f in found]
+        else:
+            out.append(Path(pattern))
+    return out
+
+
+def _compare_frame(loaded):
     from analysis.metrics import cold_phases_apart, with_derived
-    from analysis.report import print_comparison, summarize_set, write_comparison
     from analysis.scale import scale_phases_apart
     from analysis.service import replicas_apart
 
-    paths = [Path(p) for p in args.results]
-    if len(paths) < 2:
-        raise UserError("compare needs at least two result sets: isobench compare OLD NEW [MORE...].")
-    out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
-    loaded = _load(check_result_paths(paths))
     # warm rows; cold ones apart as "cold <phase>"; scale ones level by level as "burst N=8 <phase>"
     frame = scale_phases_apart(cold_phases_apart(with_derived(loaded.frame)))
-    frame = replicas_apart(frame)  # service rows per replica count: "service_startup N=4"
+    return replicas_apart(frame)  # service rows per replica count: "service_startup N=4"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.compare_report import print_comparison, write_comparison
+    from analysis.load import set_name
+    from analysis.report import summarize_set
+
+    old = _expand(args.results)
+    new = _expand(args.against) if args.against else []
+    if len(old) + len(new) < 2:
+        raise UserError("compare needs at least two result sets: isobench compare OLD NEW [MORE...].")
+    paths = old + new
+    out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
+    loaded = _load(check_result_paths(paths))
+    frame = _compare_frame(loaded)
     cmp = compare(
         loaded,
         frame,
-        list(loaded.headers),
+        [set_name(p) for p in old],
         min_effect=args.min_effect if args.min_effect is not None else 0.05,
         alpha=args.alpha,
         force=args.force,
         order_by=args.order_by,
         metrics=args.metric,
+        reference=args.reference,
+        new_sets=[set_name(p) for p in new] or None,
+        plan_rounds=args.plan_rounds,
     )
     print_comparison(cmp)
     summary = summarize_set(frame) if len(cmp.sets) > 2 else None
     figures = write_comparison(cmp, out, summary if summary is not None else frame.iloc[0:0])
     print(f"comparison: {out / 'compare.md'} ({len(figures)} figure files)")
+    return _compare_exit(cmp, args)
+
+
+def ab_report(path: Path, base: str, candidate: str, args: argparse.Namespace) -> int:
+    """In-run A/B of one set: the paired verdict per phase, printed and written beside the set."""
+    from analysis.compare import ab
+    from analysis.compare_report import print_comparison, write_comparison
+    from analysis.load import set_name
+
+    loaded = _load(check_result_paths([path]))
+    frame = _compare_frame(loaded)
+    cmp = ab(
+        loaded,
+        frame,
+        set_name(path),
+        base,
+        candidate,
+        min_effect=args.min_effect if args.min_effect is not None else 0.05,
+        alpha=args.alpha,
+        metrics=args.metric,
+        plan_rounds=args.plan_rounds,
+    )
+    print_comparison(cmp)
+    out = path.parent / f"ab_{path.stem}"
+    write_comparison(cmp, out, frame.iloc[0:0])
+    print(f"comparison: {out / 'compare.md'}")
     return _compare_exit(cmp, args)
 
 
@@ -181,7 +249,8 @@ def _compare_exit(cmp, args: argparse.Namespace) -> int:
         rows = ", ".join(f"{r.mode} {r.phase} ({r.verdict})" for r in cmp.not_equivalent[:5])
         more = f" and {len(cmp.not_equivalent) - 5} more" if len(cmp.not_equivalent) > 5 else ""
         print(
-            f"not shown equivalent within ±{cmp.min_effect:.0%}: {len(cmp.not_equivalent)} of {len(cmp.rows)} rows: "
+            f"not shown equivalent within ±{cmp.min_effect:.0%}: {len(cmp.not_equivalent)} of "
+            f"{len(cmp.family_rows)} rows: "
             f"{rows}{more}",
             file=sys.stderr,
         )
@@ -225,27 +294,23 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     c.set_defaults(fn=_guarded(cmd_check))
 
     m = sub.add_parser("compare", help="compare result sets (old -> new; more form a series)")
-    m.add_argument("results", nargs="+", help="OLD NEW [MORE...]")
-    m.add_argument("--min-effect", type=unit_float, help="minimum factor for a change (default 0.05)")
-    m.add_argument("--alpha", type=unit_float, default=0.05)
+    m.add_argument(
+        "results", nargs="+", help="OLD NEW [MORE...], or replicated runs: A1 A2 ... -- B1 B2 ... (patterns allowed)"
+    )
+    m.add_argument(AGAINST, nargs="+", metavar="NEW", help=argparse.SUPPRESS)
     m.add_argument("--force", action="store_true", help="compare even when host, CPU or image differ")
-    m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
-    m.add_argument(
-        "--require-equivalence",
-        action="store_true",
-        help="exit 1 unless every row (of the --metric phases) is shown equivalent within the minimum effect",
-    )
-    m.add_argument(
-        "--metric",
-        action="append",
-        metavar="PHASE",
-        help="compare only this phase or metric (repeatable: --metric startup --metric exec)",
-    )
     m.add_argument(
         "--order-by",
         metavar="KEY",
         help="order a series by this header key (e.g. engine.version, host.currentbuild, packages.docker); "
         "default: the first version that differs",
+    )
+    add_design_options(m)
+    m.add_argument(
+        "--reference",
+        metavar="MODE",
+        help="compare each mode's per-round ratio to MODE (measured in the same rounds): cancels whatever "
+        "slowed the whole host between the runs",
     )
     m.add_argument("--out", help="output folder")
     m.set_defaults(fn=_guarded(cmd_compare))
@@ -253,6 +318,31 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     b = sub.add_parser(bench_name, help="benchmark the analysis on a synthetic result set")
     b.add_argument("--samples", type=positive_int, default=1_000_000)
     b.set_defaults(fn=_guarded(cmd_bench))
+
+
+def add_design_options(m: argparse.ArgumentParser) -> None:
+    """What compare and ab share: the family, the effect that matters, the planned rounds."""
+    m.add_argument("--min-effect", type=unit_float, help="minimum factor for a change (default 0.05)")
+    m.add_argument("--alpha", type=unit_float, default=0.05)
+    m.add_argument(
+        "--metric",
+        action="append",
+        metavar="PHASE",
+        help="the family the verdicts are corrected over and the gates read (repeatable: --metric startup "
+        "--metric exec; default: the startup metrics); every other phase is a descriptive row",
+    )
+    m.add_argument(
+        "--plan-rounds",
+        type=positive_int,
+        default=100,
+        help="also give the smallest detectable change with this many rounds a set (default 100)",
+    )
+    m.add_argument("--fail-on-regression", action="store_true", help="exit 1 on any significant slowdown")
+    m.add_argument(
+        "--require-equivalence",
+        action="store_true",
+        help="exit 1 unless every row of the family (--metric) is shown equivalent within the minimum effect",
+    )
 
 
 def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -272,5 +362,5 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sides_argv(sys.argv[1:] if argv is None else argv))
     return run_command(args.fn, args)

@@ -8,7 +8,7 @@ import base64
 import html
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,11 +18,8 @@ from rich.table import Table
 
 from analysis import plots, scale_report, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
-from analysis.compare import NO_CHANGE, VERDICTS, Comparison
-from analysis.identity import short
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
-from analysis.scale import series_metrics
 from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
 from analysis.tables import cell_text, html_table, md_table
@@ -493,130 +490,3 @@ def _scale_html(sec: ScaleSection) -> list[str]:
         parts += [f"<h2>{html.escape(title)}</h2>", html_table(table)]
     notes = sec.notes()
     return parts + (["<ul>"] + [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"] if notes else [])
-
-
-VERDICT_LEGEND = [
-    "equivalent: the whole 95% CI lies within ±{e:.0%}: shown not to have changed by that much",
-    "no change detected: not significant, and not shown to be within ±{e:.0%}: a change that matters is not "
-    "excluded; 'rounds' is how many rounds per set (both run anew) would most likely settle it, from the "
-    "observed spread",
-    "slower / faster: significant (Holm-corrected) and beyond ±{e:.0%}",
-    "inconclusive: too few successful samples to compare",
-]
-
-
-def _factors_line(cmp: Comparison, joiner: str = " -> ") -> str:
-    return "; ".join(f"{k}: {joiner.join(map(short, v))}" for k, v in cmp.factors.items())
-
-
-def _settle(r: Any) -> str:
-    """'+N (M/set)' for a row more rounds would most likely settle; why not, for an
-    undecided row no count will."""
-    more, needed = r.get("more_rounds"), r.get("rounds_needed")
-    if needed is None or pd.isna(needed):
-        return "none likely" if r.get("verdict") == NO_CHANGE else ""
-    return f"+{int(more)} ({int(needed)}/set)"
-
-
-def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = cmp.table()
-    table.to_csv(out_dir / "compare.csv", index=False)
-    figures: list[Path] = []
-    if not table.empty:
-        t = table.assign(
-            label=table["mode"]
-            + " "
-            + table["phase"]
-            + ("" if len(cmp.sets) == 2 else " (" + table["new_set"].str[:15] + ")")
-        )
-        figures += plots.forest(
-            t, out_dir, f"new / old median: {cmp.sets[0][:30]} -> {cmp.sets[-1][:30]}", min_effect=cmp.min_effect
-        )
-    if len(cmp.sets) > 2:
-        for metric in series_metrics(sorted(map(str, summary["phase"].unique()))):
-            figures += plots.series(summary, cmp.sets, out_dir, metric)
-    lines = [
-        "# isobench comparison",
-        "",
-        f"Sets, in order ({cmp.ordered_by}): " + ", ".join(cmp.sets),
-        "",
-        "Factors that differ: " + (_factors_line(cmp) or "none found in the headers"),
-        "",
-    ]
-    if cmp.mismatches:
-        lines += [
-            "**Forced past key-metadata differences:** "
-            + "; ".join(f"{k}: {' vs '.join(map(short, v))}" for k, v in cmp.mismatches.items()),
-            "",
-        ]
-    lines += [f"- {n}" for n in cmp.notes] + ([""] if cmp.notes else [])
-    lines += ["Verdicts:", ""] + [f"- {v.format(e=cmp.min_effect)}" for v in VERDICT_LEGEND] + [""]
-    lines += [
-        md_table(
-            table.astype({"rounds_needed": object, "more_rounds": object}).fillna(
-                {"rounds_needed": "", "more_rounds": ""}
-            )
-        ),
-        "",
-    ]
-    lines += [f"![{f.stem}]({f.name})" for f in figures if f.suffix == ".png"]
-    (out_dir / "compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return figures
-
-
-def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None:
-    console = console or _console()
-
-    def say(text: str) -> None:
-        console.print(text, markup=False, highlight=False)  # set names and paths may hold [brackets]
-
-    say(
-        f"{cmp.sets[0]} -> {cmp.sets[-1]}"
-        + (f" ({len(cmp.sets)} sets, ordered by {cmp.ordered_by})" if len(cmp.sets) > 2 else "")
-    )
-    say("factor under study: " + (_factors_line(cmp) or "none found in the headers (same versions: an A/A comparison)"))
-    for n in cmp.notes:
-        say(f"note: {n}")
-    t = Table(title=f"new / old (minimum effect {cmp.min_effect:.0%}, alpha {cmp.alpha}, Holm-corrected)")
-    series = len(cmp.sets) > 2
-    cols = (("old set", "new set") if series else ()) + (
-        "mode",
-        "phase",
-        "old median",
-        "new median",
-        "ratio",
-        "95% CI",
-        "p (Holm)",
-        "verdict",
-        "rounds to settle",
-    )
-    for col in cols:
-        t.add_column(col)
-    for r in cmp.rows:
-        sets = (r.old_set[:24], r.new_set[:24]) if series else ()
-        t.add_row(
-            *sets,
-            r.mode,
-            r.phase,
-            cell_text(r.median_old),
-            cell_text(r.median_new),
-            cell_text(r.ratio, 3),
-            f"{cell_text(r.ci_low, 3)}-{cell_text(r.ci_high, 3)}",
-            cell_text(r.p_adjusted, 3),
-            r.verdict + (f" ({r.note})" if r.note and r.verdict != NO_CHANGE else ""),
-            _settle(asdict(r)),
-        )
-    console.print(t)
-    hopeless = {r.note for r in cmp.rows if r.verdict == NO_CHANGE and r.rounds_needed is None}
-    for note in sorted(hopeless):
-        say(f"none likely: {note}")
-    counts = {v: sum(r.verdict == v for r in cmp.rows) for v in VERDICTS}
-    say(
-        "verdicts: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        + f" (equivalent: the CI within ±{cmp.min_effect:.0%}; no change detected: a change that matters is not "
-        "excluded)"
-    )
-    for s, modes in cmp.only_in.items():
-        say(f"only in {s}: {', '.join(modes)}")

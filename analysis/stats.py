@@ -11,9 +11,9 @@ Choices, and why:
   fixed seed, so a result depends on the data, not on their order in the file.
 - Outliers by modified z-score (Iglewicz & Hoaglin, > 3.5): flagged and
   counted, never dropped.
-- Across result sets (compare), each run is cut into stretches of rounds
-  (batched_ratio_ci): samples of one run share its drift, so they are not
-  independent of each other the way two runs are.
+- Across result sets (compare), the models of analysis.effects: samples of one
+  run share its drift, so they are not independent of each other the way two
+  runs are.
 """
 
 from __future__ import annotations
@@ -166,80 +166,66 @@ def decide(ratio: float, low: float, high: float, p_adj: float, alpha: float, mi
     return "unclear"
 
 
-BATCHES = 10  # contiguous batches of rounds per set, for comparisons across result sets
-MIN_BATCH = 2  # samples a batch needs; below BATCHES * MIN_BATCH a side, samples are taken as independent
-
-
-def batch_medians(values: np.ndarray, batches: int = BATCHES) -> Optional[np.ndarray]:
-    """Medians of ``batches`` contiguous stretches of ``values`` (in time order); None when
-    a stretch would hold fewer than MIN_BATCH samples."""
-    x = np.asarray(values, dtype=float)
-    if len(x) < batches * MIN_BATCH:
-        return None
-    return np.array([np.median(part) for part in np.array_split(x, batches)])
-
-
-def batched_ratio_ci(
-    base: np.ndarray, other: np.ndarray, confidence: float = CONFIDENCE
-) -> Optional[tuple[float, float, float, float]]:
-    """(ratio, low, high, p) for median(other) / median(base) of two runs, allowing for drift
-    within each run; None when a side is too short to batch (then use ratio_ci, rank_test).
-
-    Samples of one run are not independent: the host's load drifts during a run (other
-    work, thermal state, the page cache), and every sample of a stretch shares it. Taken
-    as independent, two runs of the same thing differ "significantly" whenever their
-    drifts differ. So each run, in round order, is cut into BATCHES stretches (the batch
-    means method): the CI of the log ratio comes from the spread of the stretches' log
-    medians (Welch's t), the test is Mann-Whitney U on the stretch medians. Without drift
-    this matches the per-sample bootstrap in width and power; with drift the interval
-    widens instead of calling the drift a change.
-    """
-    ma, mb = batch_medians(base), batch_medians(other)
-    if ma is None or mb is None or (ma <= 0).any() or (mb <= 0).any():
-        return None
-    la, lb = np.log(ma), np.log(mb)
-    va, vb = la.var(ddof=1) / len(la), lb.var(ddof=1) / len(lb)
-    ratio = float(np.median(other) / np.median(base))
-    p = float(sps.mannwhitneyu(mb, ma, alternative="two-sided").pvalue)
-    if va + vb == 0:
-        return ratio, ratio, ratio, p
-    df = (va + vb) ** 2 / (va**2 / (len(la) - 1) + vb**2 / (len(lb) - 1))  # Welch-Satterthwaite
-    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(va + vb)
-    return ratio, ratio * math.exp(-half), ratio * math.exp(half), p
-
-
 POWER = 0.80  # the chance more rounds are meant to give of settling a row
 MAX_ROUNDS = 10_000  # beyond this, "more rounds" is no practical answer: the estimate sits on an edge
 
 
-def rounds_to_settle(
-    ratio: float, low: float, high: float, n_old: int, n_new: int, min_effect: float, confidence: float = CONFIDENCE
-) -> Optional[int]:
-    """Rounds per set (both sets run anew with that many) that would most likely settle a
-    comparison that is neither a change nor shown equivalent; None when no count will.
+def settle_scale(
+    ratio: float,
+    low: float,
+    high: float,
+    min_effect: float,
+    confidence: float = CONFIDENCE,
+    alpha: Optional[float] = None,
+) -> Optional[float]:
+    """By how much the data behind an undecided comparison must grow (2 = twice the rounds, or runs)
+    to most likely settle it; None when no amount will.
 
-    From the observed spread: on a log scale the CI's half-width shrinks as 1/sqrt(n).
-    Where the estimate lies inside the ±min_effect band, settling means the CI fitting in
-    the band (equivalent); outside it, the CI clearing 1 (slower/faster). Each side of
-    the CI is scaled on its own (bootstrap intervals are not symmetric), and the margin
-    is sized for a POWER chance, as a sample-size calculation does: the new estimate
-    will itself move by about one standard error.
+    On a log scale the CI's half-width shrinks as 1/sqrt(n). Where the estimate lies inside the
+    ±min_effect band, settling means the CI fitting in the band (equivalent); beyond it, the CI
+    clearing the band at the level the row is tested at (``alpha``: Holm's worst case, alpha / family
+    size; default 1 - confidence), which is a change. Each side of the
+    CI is scaled on its own (intervals need not be symmetric), and the margin is sized for a POWER
+    chance, as a sample-size calculation does: the new estimate will itself move by about one
+    standard error.
     """
-    if min_effect <= 0 or not all(v > 0 and math.isfinite(v) for v in (ratio, low, high)) or min(n_old, n_new) < 2:
+    if min_effect <= 0 or not all(v > 0 and math.isfinite(v) for v in (ratio, low, high)):
         return None
     r, lo, hi = math.log(ratio), math.log(low), math.log(high)
     band = math.log1p(min_effect)
+    z = sps.norm.ppf(0.5 + confidence / 2)
     if abs(r) < band:  # distance each side of the CI must stay within, and its present extent
         sides = [(band - r, hi - r), (band + r, r - lo)]
-    else:
-        sides = [(abs(r), r - lo if r > 0 else hi - r)]
-    z = sps.norm.ppf(0.5 + confidence / 2)
-    inflate = (z + sps.norm.ppf(POWER)) / z
-    scale = max((extent * inflate / room) ** 2 for room, extent in sides)
-    if scale <= 1:
-        return None  # the interval is already narrow enough: the rank test, not the spread, holds it back
-    # two independent sets: the variance goes as 1/n_old + 1/n_new; both rerun with N rounds: 2/N
-    needed = math.ceil(2 * scale / (1 / n_old + 1 / n_new))
+        need = z
+    else:  # beyond the band: the CI's near side must clear it
+        sides = [(abs(r) - band, r - lo if r > 0 else hi - r)]
+        need = sps.norm.ppf(1 - (alpha if alpha is not None else 1 - confidence) / 2)
+    if min(room for room, _ in sides) <= 0:
+        return None
+    inflate = (need + sps.norm.ppf(POWER)) / z
+    return max((extent * inflate / room) ** 2 for room, extent in sides)
+
+
+def rounds_to_settle(
+    ratio: float,
+    low: float,
+    high: float,
+    n_old: int,
+    n_new: int,
+    min_effect: float,
+    confidence: float = CONFIDENCE,
+    alpha: Optional[float] = None,
+) -> Optional[int]:
+    """Rounds per set (both sets run anew with that many) that would most likely settle a
+    comparison that is neither a change nor shown equivalent; None when no practical count will
+    (see settle_scale). Two sets of n_old and n_new rounds: the variance goes as 1/n_old + 1/n_new;
+    both rerun with N rounds: 2/N. Rounds paired within one set: pass n_old = n_new = rounds."""
+    if min(n_old, n_new) < 2:
+        return None
+    scale = settle_scale(ratio, low, high, min_effect, confidence, alpha)
+    if scale is None:
+        return None
+    needed = math.ceil(2 * max(scale, 1.0) / (1 / n_old + 1 / n_new))
     return needed if needed <= MAX_ROUNDS else None
 
 

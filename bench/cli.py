@@ -295,6 +295,7 @@ def build_isobench_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"isobench {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
+    _add_ab(sub)
     add_analysis_commands(sub, bench_name="bench-analysis")
     return p
 
@@ -315,6 +316,14 @@ def _with_config(sp: argparse.ArgumentParser) -> None:
 
 def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
+    _add_run_options(r)
+    r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
+    r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
+    r.set_defaults(fn=cmd_run)
+
+
+def _add_run_options(r: argparse.ArgumentParser) -> None:
+    """What a run is: shared by run and ab."""
     _with_config(r)
     r.add_argument("--rounds", type=positive_int, help="measured rounds at most")
     r.add_argument("--warmup", type=whole_number, help="warm-up rounds (kept, flagged)")
@@ -349,14 +358,46 @@ def _add_run(sub: Any) -> None:
         help="service scenario: replica counts, one per round in a seeded shuffled order (default 1,4,8)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.add_argument(
         "--allow-concurrent",
         action="store_true",
         help="run beside another run that leases the same engine (both sets are marked concurrent)",
     )
-    r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
-    r.set_defaults(fn=cmd_run)
+
+
+def _add_ab(sub: Any) -> None:
+    from analysis.cli import add_design_options
+
+    a = sub.add_parser(
+        "ab",
+        help="in-run A/B: two modes (--mode BASE --mode CANDIDATE) in the same interleaved rounds, compared "
+        "round by round",
+    )
+    _add_run_options(a)
+    a.add_argument("--from", dest="source", metavar="RESULT", help="analyse this set instead of running anew")
+    add_design_options(a)
+    a.set_defaults(fn=cmd_ab)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    """Runs BASE and CANDIDATE in one set (or reads one), then prints the paired verdict."""
+    from analysis.cli import ab_report
+    from bench.run import run
+
+    if not args.mode or len(args.mode) != 2 or args.mode[0] == args.mode[1]:
+        raise UserError(
+            "ab needs exactly two different modes: --mode BASE --mode CANDIDATE (the base first), e.g. "
+            "--mode runc --mode runc-candidate."
+        )
+    base, candidate = args.mode
+    if args.source:
+        path: Optional[Path] = Path(args.source)
+    else:
+        code, path = run(_load(args), show_progress=not args.quiet, allow_concurrent=args.allow_concurrent)
+        if code != 0 or path is None:
+            return code
+    assert path is not None
+    return ab_report(path, base, candidate, args)
 
 
 def _add_scale_flags(r: argparse.ArgumentParser) -> None:
@@ -429,5 +470,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def isobench_main(argv: Optional[Sequence[str]] = None) -> int:
     """The `isobench` console script."""
-    args = build_isobench_parser().parse_args(argv)
+    from analysis.cli import sides_argv
+
+    args = build_isobench_parser().parse_args(sides_argv(sys.argv[1:] if argv is None else argv))
     return run_command(args.fn, args)
