@@ -264,6 +264,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return perf_main(args.samples)
 
 
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from analysis.compare_bench import main as bench_compare_main
+
+    return bench_compare_main(Path(args.manifest), args.plant_ms, args.small_ms)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m analysis", description="Statistics, claim checks and reports on isobench result sets."
@@ -314,6 +320,14 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     )
     m.add_argument("--out", help="output folder")
     m.set_defaults(fn=_guarded(cmd_compare))
+
+    bc = sub.add_parser(
+        "bench-compare", help="benchmark: what compare detects here (make bench-compare runs it on its own sets)"
+    )
+    bc.add_argument("manifest", help="OUT/runs/manifest, as scripts/bench-compare.sh writes it")
+    bc.add_argument("--plant-ms", type=float, default=40.0)
+    bc.add_argument("--small-ms", type=float, default=10.0)
+    bc.set_defaults(fn=_guarded(cmd_bench_compare))
 
     b = sub.add_parser(bench_name, help="benchmark the analysis on a synthetic result set")
     b.add_argument("--samples", type=positive_int, default=1_000_000)
