@@ -20,7 +20,7 @@ from typing import Optional
 
 import pytest
 
-from bench.core.phases import PHASES
+from bench.core.phases import PHASES, RUN_PHASES
 from helpers import (
     REPO,
     STOP_HOST_DOCKERD,
@@ -699,3 +699,56 @@ def test_engine_data_root_fills(engine, tmp_path, results, fault_row):
     assert rs.end["status"] == "failed" and rs.end["stop"] == "engine_disk_full"
     assert rs.end["counts"]["runc"]["_errors"] == {"engine_disk_full": 3, "not_run": 3 * 5}
     assert lost_samples(rs) == 0 and left == 0 and healthy and d.gone()
+
+
+# Prints its ready line, then holds far more than its 8 MiB limit: the kernel's OOM killer ends it.
+OOM_COMMAND = "echo ready; sleep {pause}; x=$(head -c 200000000 /dev/zero | tr '\\\\0' a); sleep 600"
+
+
+def test_the_oom_killer_ends_containers(engine, tmp_path, fault_row):
+    """Containers limited to 8 MiB that allocate past the limit once ready. Before: a warm cycle's failure
+    was `exit_code` (137) and density stopped only at density_max with every container dead. Now: the
+    failed phase is `oom_killed` with the engine's verdict (State.OOMKilled), and density's stop names it."""
+    row = fault_row(
+        "the OOM killer ends containers (8 MiB limit)",
+        "oom_killed samples, run completes; density's stop names the OOM killer; nothing left",
+    )
+    warm = write_config(
+        tmp_path / "w.toml",
+        f'[[mode]]\npreset = "runc"\ncycle = "run"\nmemory_mib = 8\n'
+        f'run_command = ["/bin/sh", "-c", "{OOM_COMMAND.format(pause=0)}"]\n',
+        rounds=2,
+        warmup=0,
+    )
+    proc = run_bench("run", "--config", str(warm), "--results", str(tmp_path / "w"), "--quiet", "--no-summary")
+    rs = read(only_result(tmp_path / "w"))
+    waits = [s for s in rs.samples if s["phase"] == "wait"]
+    dense = write_config(
+        tmp_path / "d.toml",
+        f'[[mode]]\npreset = "runc"\nmemory_mib = 8\ncommand = ["/bin/sh", "-c", "{OOM_COMMAND.format(pause=0.5)}"]\n',
+        rounds=1,
+        warmup=0,
+    )
+    args = ("--scenario", "density", "--density-step", "2", "--density-max", "8", "--quiet", "--no-summary")
+    proc2 = run_bench("run", "--config", str(dense), "--results", str(tmp_path / "d"), *args)
+    ds = read(only_result(tmp_path / "d"))
+    (teardown,) = [s for s in ds.samples if s["phase"] == "teardown"]
+    stop = teardown["detail"]["stop_reason"]
+    leaked = len(labelled_containers(engine, rs.run_id)) + len(labelled_containers(engine, ds.run_id))
+    # the run shape's phases (helpers.lost_samples counts the full shape's six)
+    lost = sum(
+        len(RUN_PHASES) - n for n in Counter(s["round"] for s in rs.samples if s["phase"] in RUN_PHASES).values()
+    )
+    row.observed(
+        f"warm: exit {proc.returncode}, wait {[s['error'] for s in waits]}; density: exit {proc2.returncode}, "
+        f"stopped at {teardown['detail']['running']} running: {stop[:150]}",
+        lost,
+        leaked,
+    )
+    assert proc.returncode == 0 and rs.end["status"] == "complete", proc.stderr
+    assert [s["error"] for s in waits] == ["oom_killed", "oom_killed"]
+    assert "State.OOMKilled" in waits[0]["message"] and "memory limit 8 MiB" in waits[0]["message"]
+    assert proc2.returncode == 0 and "Traceback" not in proc2.stderr, proc2.stderr
+    assert stop.startswith("oom_killed: the kernel's OOM killer ended") and teardown["detail"]["running"] < 8
+    assert leaked == 0 and lost == 0 and sum(s["phase"] in RUN_PHASES for s in rs.samples) == 2 * len(RUN_PHASES)
+    assert all(s["ok"] for s in rs.samples if s["phase"] == "cleanup")  # the killed container was removed
