@@ -36,6 +36,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 scale_down and service_remove; the header adds `service` (settings, clock
                 anchor, per mode the manager, nodes and clock offsets) and the config
                 `service`. Version 3 files read with an empty `service`.
+       2026-12  (additive, no bump) the end record's `stop` (null, "results_disk_full" or
+                "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
+                mode's engine record adds `data_root`. A batch that does not fit is cut back,
+                so a set cut off by a full disk ends on its last complete record.
 """
 
 from __future__ import annotations

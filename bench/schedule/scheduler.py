@@ -170,10 +170,11 @@ class Scheduler:
     def _engine_disk_full(self, rt: "ModeRuntime", result: CycleResult) -> Optional[str]:
         """Counts cycles in a row on ``rt``'s engine that found its data root full; at ENGINE_DISK_FULL_STOP
         returns the stop's one sentence (the engine, its data root, what to do), and marks the stop."""
-        url = rt.endpoint.base_url
         if not any(s["error"] == ENGINE_DISK_FULL for s in result.samples):
-            self.disk_full[url] = 0
+            if self.disk_full:  # (only then is the engine's url needed: scripted runtimes have none)
+                self.disk_full[rt.endpoint.base_url] = 0
             return None
+        url = rt.endpoint.base_url
         self.disk_full[url] = n = self.disk_full.get(url, 0) + 1
         if n < ENGINE_DISK_FULL_STOP:
             return None
