@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench.core import signals
+from bench.core import outcomes, signals
 from bench.core.config import Config, RunSettings
 from bench.core.errors import Terminated, UserError
 from bench.core.labels import RUN_LABEL
 from bench.core.paths import host_results_dir, safe_name
-from bench.core.phases import SCALE, SCALE_SCENARIOS, SERVICE
+from bench.core.phases import CYCLE_SHAPES, SCALE, SCALE_SCENARIOS, SERVICE
 from bench.engine import hostinfo, preflight
 from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
@@ -33,13 +33,16 @@ from bench.engine.sweep import sweep
 from bench.measure import wire
 from bench.measure.docker import DockerExecutor
 from bench.measure.scale import ScaleRunner, engine_is_local
-from bench.results import resultset
+from bench.results import estimate, resultset
 from bench.results.header import header_record
 from bench.schedule.progress import progress_view, say_stderr
 from bench.schedule.scale import ScaleScheduler, done_units, plan, scenarios_of
 from bench.schedule.scheduler import Outcome, Scheduler, end_record
 
 EXIT_CODES = {"complete": 0, "failed": 1}
+# A run stopped early for a reason of its own (the end record's `stop`) has its own code; a full results
+# folder is ResultsDiskFull's (4), raised as one sentence (bench.results.resultset).
+STOP_EXIT_CODES = {outcomes.ENGINE_DISK_FULL: 5}
 # End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
 # plus this, whatever is stuck; so the process exits within that bound after its last round.
 END_SLACK_S = 5.0
@@ -416,11 +419,38 @@ def _run_usable(
     }  # fmt: skip
     if is_scale(config):  # bursts, rate runs and density steps time through docker-py, one client each
         harness.update(timing=SCALE_TIMING, timing_paths={rt.mode.name: "docker-py APIClient" for rt in runtimes})
-    writer = resultset.ResultWriter.create(
-        path, build_header(config, run_id, seed, checks, swept, harness, cold, leases)
-    )
+    header = build_header(config, run_id, seed, checks, swept, harness, cold, leases)
+    warn_if_small(config, runtimes, header, results_dir, say)
+    writer = resultset.ResultWriter.create(path, header)
     say(f"  writing {path}")
     return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases)
+
+
+def warn_if_small(
+    config: Config,
+    runtimes: list[preflight.ModeRuntime],
+    header: dict[str, Any],
+    results_dir: Path,
+    say: Callable[[str], None],
+) -> Optional[estimate.SetSize]:
+    """Preflight's size check: a warning (the run still starts) when the results folder has less than twice
+    the set's estimated size free. Scale sets (groups of many containers) are not estimated."""
+    if is_scale(config):
+        return None
+    r = config.run
+    rounds = (r.warmup + r.rounds if r.scenario in ("warm", "both") else 0) + (
+        r.cold_rounds if r.scenario in ("cold", "both") else 0
+    )
+    shapes = {rt.mode.name: CYCLE_SHAPES[rt.mode.cycle] for rt in runtimes}
+    size = estimate.estimate(header, rounds, shapes)
+    free = resultset.free_bytes(results_dir)
+    if 0 <= free < estimate.HEADROOM * size.total:
+        say(
+            f"  warning: the results folder {results_dir} has {free // 1024} KiB free, less than twice the set's "
+            f"estimated {size.total // 1024} KiB ({size.describe()}): it may fill before the run ends (the run "
+            "then stops, keeps every complete record and can be resumed elsewhere)"
+        )
+    return size
 
 
 def _end_cleanup(
@@ -504,17 +534,28 @@ def _execute(
         for c in by_url.values():
             c.close()
         writer.close(end_record(outcome, swept, leaked, leases.end() if leases else None))
+    if writer.full is not None:  # the end record did not fit: the set is cut off, and the user is told so
+        raise writer.full
     _say_end(outcome, path, leaked, say)
     if outcome.interrupted is not None:
         code = 143 if isinstance(outcome.interrupted, Terminated) else 130
         return code, path
-    return EXIT_CODES.get(outcome.status, 1), path
+    return exit_code(outcome), path
+
+
+def exit_code(outcome: Outcome) -> int:
+    return STOP_EXIT_CODES.get(outcome.stop or "", EXIT_CODES.get(outcome.status, 1))
 
 
 def _escaped_outcome(scheduler: Scheduler) -> Outcome:
     """The outcome when an exception escaped the scheduler. A stop signal, or an output that went
     away (a closed pipe: `make bench | tee log` after Ctrl-C), is an interruption, not an internal error."""
     exc = sys.exc_info()[1]
+    if isinstance(exc, resultset.ResultsDiskFull):  # the cycle in flight did not fit: stop, clean up, say so
+        reason = f"the results folder {exc.path.parent} filled up ({exc.free_bytes} bytes free)"
+        return Outcome(
+            "failed", reason, getattr(scheduler, "_measured", 0), scheduler.tally, stop=outcomes.RESULTS_DISK_FULL
+        )
     if isinstance(exc, (KeyboardInterrupt, Terminated)):
         reason = "SIGINT (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else str(exc)
         return Outcome("interrupted", reason, 0, scheduler.tally, exc)
@@ -524,7 +565,10 @@ def _escaped_outcome(scheduler: Scheduler) -> Outcome:
 
 
 def _say_end(outcome: Outcome, path: Path, leaked: list[str], say: Callable[[str], None]) -> None:
-    say(f"  {outcome.status}: {outcome.reason}; {outcome.tally.cycles} measured cycles -> {path}")
+    if outcome.stop:  # an early stop of its own (engine_disk_full) is one sentence that says what to do
+        say(f"isobench: {outcome.reason}.")
+    else:
+        say(f"  {outcome.status}: {outcome.reason}; {outcome.tally.cycles} measured cycles -> {path}")
     if leaked:
         say(
             f"  warning: {len(leaked)} container(s) could not be removed (a hung runtime holds them; the "
@@ -645,6 +689,8 @@ def _service_rounds(
         swept, leaked = sweep_all(runtimes, run_id, timeout=END_SLACK_S)
         leases.run_cleaned = True
         writer.close(end_record(outcome, swept, sorted(set(leaked + stuck + scheduler.leaked)), leases.end()))
+    if writer.full is not None:
+        raise writer.full
     _say_end(outcome, writer.path, leaked + stuck, say)
     if scheduler.leaked:
         say(
@@ -653,7 +699,7 @@ def _service_rounds(
         )
     if outcome.interrupted is not None:
         return (143 if isinstance(outcome.interrupted, Terminated) else 130), writer.path
-    return EXIT_CODES.get(outcome.status, 1), writer.path
+    return exit_code(outcome), writer.path
 
 
 @dataclass(frozen=True)

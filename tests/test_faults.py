@@ -5,15 +5,22 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
 
 import pytest
 
-from bench.core.phases import PHASES
+from bench.core.phases import PHASES, RUN_PHASES
 from helpers import (
     REPO,
     STOP_HOST_DOCKERD,
@@ -489,3 +496,259 @@ def test_a_container_that_never_prints_its_ready_line(engine, tmp_path, results,
     assert not ready["ok"] and ready["error"] == "timeout" and "at ready" in ready["message"]
     assert all(got[p]["error"] == "not_run" and "ready failed" in got[p]["message"] for p in PHASES[3:])
     assert got["cleanup"]["ok"] and lost == 0 and leaked == 0
+
+
+@contextmanager
+def tiny_tmpfs(path, size: str = "64k"):
+    """A small tmpfs at ``path`` (a results folder that fills), unmounted whatever happens."""
+    path.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    ).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
+    """The results folder (a 64 KiB tmpfs) fills after a dozen rounds. Before: three chained OSError
+    tracebacks (append's flush, close's end record, the file's close) and exit 1. Now: preflight warns,
+    the cycle that did not fit is cut back, every container goes, one sentence naming the folder, its free
+    space and --resume, exit 4; the set reads as cut off with every complete record, and resumes elsewhere."""
+    row = fault_row(
+        "results folder fills mid-run (64 KiB tmpfs)",
+        "one sentence, exit 4, nothing left; the set reads; --resume elsewhere continues it",
+    )
+    cfg = write_config(tmp_path / "b.toml", TWO, rounds=40, warmup=0)
+    with tiny_tmpfs(tmp_path / "tiny") as tiny:
+        proc = run_bench("run", "--config", str(cfg), "--results", str(tiny), "--quiet", timeout=240)
+        path = only_result(tiny)
+        moved = tmp_path / "big" / path.name
+        moved.parent.mkdir()
+        shutil.copy(path, moved)
+    said = [line for line in proc.stderr.splitlines() if line.startswith("isobench:")]
+    rs = read(moved)
+    cycles = len({(s["round"], s["mode"]) for s in rs.samples})
+    lost, leaked = lost_samples(rs), len(labelled_containers(engine, rs.run_id))
+    again = run_bench("run", "--resume", str(moved), "--quiet", timeout=300)
+    after = read(moved)
+    rounds_after = len({s["round"] for s in after.samples})
+    row.observed(
+        f"exit {proc.returncode}: {said[0][:150] if said else proc.stderr[-150:]}…; {cycles} whole cycles kept "
+        f"({len(rs.samples)} samples, end {rs.end['status'] if rs.end else 'none: cut off'}); resumed elsewhere: "
+        f"exit {again.returncode}, {rounds_after} rounds, end {after.end['status'] if after.end else None}",
+        lost,
+        leaked,
+    )
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr, proc.stderr
+    assert "warning: the results folder" in proc.stderr and "less than twice" in proc.stderr
+    assert len(said) == 1 and "is full" in said[0] and "free on its filesystem" in said[0]
+    assert f"isobench run --resume {path}" in said[0] and str(path.parent) in said[0]
+    assert lost == 0 and leaked == 0 and cycles >= 4
+    assert rs.end is None or (rs.end["status"] == "failed" and rs.end["stop"] == "results_disk_full")
+    assert all(n == 6 for n in Counter((s["round"], s["mode"]) for s in rs.samples).values())
+    assert again.returncode == 0, again.stderr
+    assert after.samples[: len(rs.samples)] == rs.samples and rounds_after == 40
+    assert after.end["status"] == "complete" and lost_samples(after) == 0
+
+
+class LoopDockerd:
+    """A dockerd of the test's own whose data root is a small ext4 file on a loop device: its own socket,
+    exec root and pid file, no bridge and no iptables (the host's engine is never touched). ``stop``
+    removes the dockerd, unmounts and detaches the loop device and deletes its files, on every path."""
+
+    def __init__(self, size_mib: int = 48) -> None:
+        # short paths: unix socket paths under the exec root must stay under 108 bytes
+        self.root = Path(f"/tmp/isb-disk-{os.getpid()}")
+        self.data, self.image = self.root / "data", self.root / "disk.img"
+        self.sock = f"unix://{self.root / 'd.sock'}"
+        self.size_mib = size_mib
+        self.loop: Optional[str] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self._filler: Optional[threading.Thread] = None
+
+    def start(self) -> "LoopDockerd":
+        for d in (self.data, self.root / "exec"):
+            d.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["truncate", "-s", f"{self.size_mib}M", str(self.image)], check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(self.image)], check=True, capture_output=True)
+        self.loop = subprocess.run(
+            ["losetup", "--find", "--show", str(self.image)], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        subprocess.run(["mount", self.loop, str(self.data)], check=True)
+        argv = ["dockerd", "-H", self.sock, f"--data-root={self.data}", f"--exec-root={self.root / 'exec'}",
+                f"--pidfile={self.root / 'd.pid'}", "--bridge=none", "--iptables=false", "--ip-masq=false",
+                "--storage-driver=vfs"]  # fmt: skip
+        with open(self.root / "dockerd.log", "wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        import docker
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:  # the client asks the API version as it is made: only once the socket answers
+                self.client = docker.APIClient(base_url=self.sock, timeout=60)
+                return self
+            except Exception:
+                assert self.proc.poll() is None and time.monotonic() < deadline, self.log_tail()
+                time.sleep(0.3)
+
+    def log_tail(self) -> str:
+        return (self.root / "dockerd.log").read_text(errors="replace")[-2000:]
+
+    def fill(self) -> None:
+        """Fills the data root and keeps it full (as root: the reserved blocks too) until ``stop``: a filler
+        that takes back every block the engine frees, as another writer on a shared disk would. Filling once
+        is not enough: the cycle in flight removes its container's layer, and the next create would fit."""
+        self._filling = threading.Event()
+        self._filling.set()
+
+        def fill() -> None:
+            with open(self.data / "filler", "wb", buffering=0) as fh:
+                while self._filling.is_set():
+                    try:
+                        fh.write(b"\0" * 65536)
+                    except OSError as exc:
+                        assert exc.errno == errno.ENOSPC, exc
+                        time.sleep(0.001)
+
+        self._filler = threading.Thread(target=fill, daemon=True)
+        self._filler.start()
+
+    def free(self) -> None:
+        """Stops the filler and deletes its file: the data root has room again."""
+        if self._filler is not None:
+            self._filling.clear()
+            self._filler.join(10)
+            self._filler = None
+        (self.data / "filler").unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        self.free()
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        subprocess.run(["umount", "-R", str(self.root / "exec")], capture_output=True)
+        subprocess.run(["umount", str(self.data)], capture_output=True)
+        if self.loop:
+            subprocess.run(["losetup", "-d", self.loop], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def gone(self) -> bool:
+        """Nothing of it is left on the host: no process, no mount, no loop device on its file."""
+        mounts = Path("/proc/mounts").read_text()
+        loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+        alive = self.proc is not None and self.proc.poll() is None
+        return not alive and str(self.root) not in mounts and str(self.image) not in loops
+
+
+def test_engine_data_root_fills(engine, tmp_path, results, fault_row):
+    """The engine's data root (an ext4 file on a loop device, under a dockerd of the test's own) fills
+    mid-run. Before: every remaining cycle failed as `api_error` until the rounds ran out, exit 0. Now:
+    `engine_disk_full` samples, and after 3 in a row the run stops with one sentence naming the engine
+    and its data root, exit 5; once space is freed the engine runs containers again."""
+    if os.geteuid() != 0 or not shutil.which("losetup") or not shutil.which("mkfs.ext4"):
+        pytest.skip("needs root, losetup and mkfs.ext4 for a loop-mounted data root")
+    row = fault_row(
+        "engine data root fills mid-run (loop-mounted ext4)",
+        "engine_disk_full samples; after 3 in a row one sentence naming engine and data root, exit 5",
+    )
+    from bench.engine.image import ensure_image
+
+    d = LoopDockerd()
+    try:
+        d.start()
+        ensure_image(d.client)
+        cfg = write_config(
+            tmp_path / "b.toml", f'[[mode]]\npreset = "runc"\nendpoint = "{d.sock}"\n', rounds=50, warmup=0
+        )
+        proc = popen_run(cfg, results)
+        with killed_if_running(proc):
+            wait_for_lines(results, 1 + 6 * 2)
+            d.fill()
+            out, err = proc.communicate(timeout=180)
+        rs = read(only_result(results))
+        full = [s for s in rs.samples if s["error"] == "engine_disk_full"]
+        left = len(labelled_containers(d.client, rs.run_id))
+        d.free()
+        cid = d.client.create_container("isobench/busybox:latest", ["true"])["Id"]
+        d.client.start(cid)
+        healthy = d.client.wait(cid, timeout=30)["StatusCode"] == 0
+        d.client.remove_container(cid, force=True)
+    finally:
+        d.stop()
+    said = [line for line in err.splitlines() if line.startswith("isobench:")]
+    phases = ", ".join(sorted({s["phase"] for s in full}))
+    row.observed(
+        f"exit {proc.returncode}; {len(full)} engine_disk_full samples ({phases}) "
+        f"after {rs.end['measured_cycles'] - len(full)} ok cycles; {said[0] if said else err[-300:]}; engine "
+        f"{'runs containers' if healthy else 'BROKEN'} once freed; dockerd, mount and loop device "
+        f"{'removed' if d.gone() else 'LEFT'}",
+        lost_samples(rs),
+        left,
+    )
+    assert proc.returncode == 5 and "Traceback" not in err, err
+    assert len(full) == 3 and all(s["phase"] in ("create", "start") for s in full)
+    assert "no space left on device" in full[0]["message"].lower()
+    assert len(said) == 1 and str(d.data) in said[0] and d.sock in said[0] and "3 cycles in a row" in said[0]
+    assert rs.end["status"] == "failed" and rs.end["stop"] == "engine_disk_full"
+    assert rs.end["counts"]["runc"]["_errors"] == {"engine_disk_full": 3, "not_run": 3 * 5}
+    assert lost_samples(rs) == 0 and left == 0 and healthy and d.gone()
+
+
+# Prints its ready line, then holds far more than its 8 MiB limit: the kernel's OOM killer ends it.
+OOM_COMMAND = "echo ready; sleep {pause}; x=$(head -c 200000000 /dev/zero | tr '\\\\0' a); sleep 600"
+
+
+def test_the_oom_killer_ends_containers(engine, tmp_path, fault_row):
+    """Containers limited to 8 MiB that allocate past the limit once ready. Before: a warm cycle's failure
+    was `exit_code` (137) and density stopped only at density_max with every container dead. Now: the
+    failed phase is `oom_killed` with the engine's verdict (State.OOMKilled), and density's stop names it."""
+    row = fault_row(
+        "the OOM killer ends containers (8 MiB limit)",
+        "oom_killed samples, run completes; density's stop names the OOM killer; nothing left",
+    )
+    warm = write_config(
+        tmp_path / "w.toml",
+        f'[[mode]]\npreset = "runc"\ncycle = "run"\nmemory_mib = 8\n'
+        f'run_command = ["/bin/sh", "-c", "{OOM_COMMAND.format(pause=0)}"]\n',
+        rounds=2,
+        warmup=0,
+    )
+    proc = run_bench("run", "--config", str(warm), "--results", str(tmp_path / "w"), "--quiet", "--no-summary")
+    rs = read(only_result(tmp_path / "w"))
+    waits = [s for s in rs.samples if s["phase"] == "wait"]
+    dense = write_config(
+        tmp_path / "d.toml",
+        f'[[mode]]\npreset = "runc"\nmemory_mib = 8\ncommand = ["/bin/sh", "-c", "{OOM_COMMAND.format(pause=0.5)}"]\n',
+        rounds=1,
+        warmup=0,
+    )
+    args = ("--scenario", "density", "--density-step", "2", "--density-max", "8", "--quiet", "--no-summary")
+    proc2 = run_bench("run", "--config", str(dense), "--results", str(tmp_path / "d"), *args)
+    ds = read(only_result(tmp_path / "d"))
+    (teardown,) = [s for s in ds.samples if s["phase"] == "teardown"]
+    stop = teardown["detail"]["stop_reason"]
+    leaked = len(labelled_containers(engine, rs.run_id)) + len(labelled_containers(engine, ds.run_id))
+    # the run shape's phases (helpers.lost_samples counts the full shape's six)
+    lost = sum(
+        len(RUN_PHASES) - n for n in Counter(s["round"] for s in rs.samples if s["phase"] in RUN_PHASES).values()
+    )
+    row.observed(
+        f"warm: exit {proc.returncode}, wait {[s['error'] for s in waits]}; density: exit {proc2.returncode}, "
+        f"stopped at {teardown['detail']['running']} running: {stop[:150]}",
+        lost,
+        leaked,
+    )
+    assert proc.returncode == 0 and rs.end["status"] == "complete", proc.stderr
+    assert [s["error"] for s in waits] == ["oom_killed", "oom_killed"]
+    assert "State.OOMKilled" in waits[0]["message"] and "memory limit 8 MiB" in waits[0]["message"]
+    assert proc2.returncode == 0 and "Traceback" not in proc2.stderr, proc2.stderr
+    assert stop.startswith("oom_killed: the kernel's OOM killer ended") and teardown["detail"]["running"] < 8
+    assert leaked == 0 and lost == 0 and sum(s["phase"] in RUN_PHASES for s in rs.samples) == 2 * len(RUN_PHASES)
+    assert all(s["ok"] for s in rs.samples if s["phase"] == "cleanup")  # the killed container was removed

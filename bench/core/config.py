@@ -93,6 +93,9 @@ class Mode:
     # line and exits.
     cycle: str = "full"
     run_command: tuple[str, ...] = ()
+    # A memory limit per container in MiB (0: none): what a workload's limit is, and how a test meets the
+    # kernel's OOM killer (the oom_killed category).
+    memory_mib: int = 0
     # The service scenario (bench.core.service): the mode runs as swarm services through the manager
     # at `endpoint` (`swarm`: the local swarm of `isobench swarm up`); `placement` (swarm constraints)
     # picks the nodes; `node_endpoints` (node hostname -> endpoint, with this mode's TLS settings)
@@ -334,6 +337,7 @@ _MODE_KEYS = (
     "engine_start_cmd",
     "cycle",
     "run_command",
+    "memory_mib",
     "swarm",
     "placement",
     "node_endpoints",
@@ -462,6 +466,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
         engine_start_cmd=table.argv("engine_start_cmd", base.get("engine_start_cmd", ())) or (),
         cycle=table.text("cycle", base.get("cycle", "full"), choices=tuple(CYCLE_SHAPES)),
         run_command=table.argv("run_command", base.get("run_command", ())) or (),
+        memory_mib=table.whole("memory_mib", base.get("memory_mib", 0), allow_zero=True),
         **_swarm_keys(table, base),
     )
     table.done(_MODE_KEYS)

@@ -49,3 +49,10 @@ NO_SUITABLE_NODE = "no_suitable_node"
 NODE_DOWN = "node_down"
 IMAGE_NOT_FOUND = "image_not_found"
 TASK_FAILED = "task_failed"
+# Running out (issue #25): the engine's data root is full (create or start answered "no space left on
+# device"), and the kernel's OOM killer ended a container during its cycle (the engine reports OOMKilled).
+ENGINE_DISK_FULL = "engine_disk_full"
+OOM_KILLED = "oom_killed"
+# Why a run stopped early, beside its end status (the end record's `stop`): the results folder filled
+# mid-run, or the engine's data root stayed full for several cycles in a row.
+RESULTS_DISK_FULL = "results_disk_full"

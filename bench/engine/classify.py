@@ -20,6 +20,7 @@ from bench.core.outcomes import (
     CLEANUP_FAILED,
     CLIENT_HYPERV_ONLY,
     ENGINE_CONTROL,
+    ENGINE_DISK_FULL,
     ENGINE_UNAVAILABLE,
     ERROR,
     FEATURE_MISSING,
@@ -49,6 +50,14 @@ class Rule:
 # HCS codes and texts that Windows engines return; `advice` is what preflight (and so
 # `doctor` and a run's skip reasons) adds to the engine's words: how to fix it.
 RULES: tuple[Rule, ...] = (
+    # First: an OCI runtime that cannot write its state or the container's layer quotes the errno inside its
+    # own error ("OCI runtime create failed: ... no space left on device"), and that is the disk's fault.
+    # Windows engines say it in Win32's words (ERROR_DISK_FULL).
+    Rule(
+        r"no space left on device|there is not enough space on the disk",
+        ENGINE_DISK_FULL,
+        "the engine's data root is full: free space there (docker system prune, unused images) or grow its filesystem",
+    ),
     Rule(
         r"unknown runtime specified",
         RUNTIME_UNKNOWN,

@@ -156,6 +156,7 @@ def engine_record(version: dict[str, Any], info: dict[str, Any]) -> dict[str, An
         "runtimes": sorted((info.get("Runtimes") or {}).keys()), "isolation_default": info.get("Isolation"),
         "ncpu": info.get("NCPU"), "mem_total": info.get("MemTotal"), "name": info.get("Name"),
         "security_options": info.get("SecurityOptions"),
+        "data_root": info.get("DockerRootDir"),  # named when it fills (the engine_disk_full stop)
     }  # fmt: skip
 
 

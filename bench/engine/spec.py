@@ -28,6 +28,7 @@ def create_kwargs(client: docker.APIClient, mode: Mode, image: str, run_id: str)
         network_mode=mode.network,
         read_only=mode.read_only or None,
         privileged=False,
+        mem_limit=f"{mode.memory_mib}m" if mode.memory_mib else None,
     )
     return {
         "image": image,

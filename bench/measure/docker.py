@@ -26,7 +26,7 @@ from bench.engine.control.restart import EngineControl
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeRuntime
 from bench.engine.spec import create_kwargs
-from bench.measure import restart, wire
+from bench.measure import oom, restart, wire
 from bench.measure.attach import close_socket, raw_socket, read_first_line
 from bench.measure.calls import Calls, ClientCalls, WireCalls
 from bench.measure.cleanup import StuckContainers
@@ -339,6 +339,10 @@ class DockerExecutor:
             rec.phase_wall if rec else None,
         )
         result = CycleResult(samples=samples, cid=cid, interrupted=stop_signal)
+        if cid and not (rec and rec.removed) and stop_signal is None:  # a failed cycle: was it the OOM killer?
+            words = oom.oom_words(rt.client, cid, rt.mode.timeouts.ping)
+            if words:
+                oom.relabel(result.samples, words)
         if cid and not (rec and rec.removed):
             result.samples.append(self.stuck.cleanup(rt, cid, base))
             if not result.samples[-1]["ok"]:

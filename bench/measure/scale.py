@@ -16,6 +16,7 @@ from bench.core.watchdog import Abandoned
 from bench.engine import memory
 from bench.engine.preflight import ModeRuntime
 from bench.engine.sweep import labelled, remove_containers
+from bench.measure import oom
 from bench.measure.burst import join_events, makespan_sample, run_burst
 from bench.measure.docker import DockerExecutor
 from bench.measure.group import GroupPlan, GroupResult, Slot, run_group
@@ -116,6 +117,10 @@ class ScaleRunner:
         """This run's containers of this mode still on the engine (the teardown's check)."""
         found = labelled(rt.client, self.run_id, timeout=rt.mode.timeouts.ping)
         return sorted(c["Id"][:12] for c in found if (c.get("Labels") or {}).get("isobench.mode") == rt.mode.name)
+
+    def oom_killed(self, rt: ModeRuntime, cids: list[str]) -> list[tuple[str, str]]:
+        """Density: which of the idle containers the kernel's OOM killer ended (bench.measure.oom)."""
+        return oom.killed(rt.client, self.run_id, cids, rt.mode.timeouts.ping)
 
     def memory(self, rt: ModeRuntime, cids: list[str], views: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
         return memory_facts(rt, cids, views)

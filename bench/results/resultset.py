@@ -36,13 +36,19 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 scale_down and service_remove; the header adds `service` (settings, clock
                 anchor, per mode the manager, nodes and clock offsets) and the config
                 `service`. Version 3 files read with an empty `service`.
+       2026-12  (additive, no bump) the end record's `stop` (null, "results_disk_full" or
+                "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
+                mode's engine record adds `data_root`. A batch that does not fit is cut back,
+                so a set cut off by a full disk ends on its last complete record.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import operator
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -140,21 +146,64 @@ def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), sort_keys=False, allow_nan=False)
 
 
+class ResultsDiskFull(UserError):
+    """The results folder's filesystem ran out of space (or quota) mid-run: the batch that did not fit
+    was cut off again, so the set ends with its last complete record. One sentence, exit code 4."""
+
+    EXIT_CODE = 4
+
+    def __init__(self, path: Path, strerror: str) -> None:
+        self.path, self.free_bytes = path, free_bytes(path.parent)
+        super().__init__(
+            f"the results folder {path.parent} is full ({strerror}; {_size(self.free_bytes)} free on its "
+            f"filesystem): the run stopped, its containers were removed and every complete record is kept in "
+            f"{path.name}; free space there (or copy the set to a larger folder) and continue it with "
+            f"`isobench run --resume {path}`.",
+            self.EXIT_CODE,
+        )
+
+
+# The errors that mean "no room": out of space, and out of the user's disk quota.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space for an unprivileged writer on ``folder``'s filesystem (-1 when it cannot be asked)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return -1
+
+
+def _size(n: int) -> str:
+    if n < 0:
+        return "an unknown amount"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
 class ResultWriter:
     """Appends records and makes each batch durable before returning.
 
-    One batch is one cycle: a crash, Ctrl-C or kill loses at most the cycle in flight.
+    One batch is one cycle: a crash, Ctrl-C or kill loses at most the cycle in flight. The file is
+    written unbuffered, so a batch that does not fit (ENOSPC, EDQUOT) leaves nothing in a buffer to be
+    flushed again at close: it is cut back to the last complete batch and ResultsDiskFull raised; the
+    writer then refuses further batches (only close's end record is tried, once).
     """
 
     def __init__(self, path: Path, fh: Any) -> None:
         self.path = path
         self._fh = fh
+        self._size = os.fstat(fh.fileno()).st_size
+        self.full: Optional[ResultsDiskFull] = None
         self.closed = False
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> "ResultWriter":
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "x", encoding="utf-8")  # never overwrite a result set
+        fh = open(path, "xb", buffering=0)  # never overwrite a result set
         writer = cls(path, fh)
         writer.append([header])
         _fsync_dir(path.parent)
@@ -168,24 +217,53 @@ class ResultWriter:
             data = raw.read()
             if data and not data.endswith(b"\n"):
                 raw.truncate(data.rfind(b"\n") + 1)
-        return cls(path, open(path, "a", encoding="utf-8"))
+        return cls(path, open(path, "ab", buffering=0))
 
     def append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        self._fh.write("".join(_dumps(r) + "\n" for r in records))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self.full is not None:
+            raise self.full
+        data = "".join(_dumps(r) + "\n" for r in records).encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered write may take only part of the batch
+                view = view[self._fh.write(view) :]
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            if exc.errno not in NO_ROOM:
+                raise
+            self._cut_back()
+            self.full = ResultsDiskFull(self.path, exc.strerror or str(exc))
+            raise self.full from None
+        self._size += len(data)
 
-    def close(self, end: Optional[dict[str, Any]] = None) -> None:
+    def _cut_back(self) -> None:
+        """The part of a batch that fitted goes again, so the set ends on its last complete record (a
+        truncation frees space; it never needs any)."""
+        try:
+            os.ftruncate(self._fh.fileno(), self._size)
+            os.fsync(self._fh.fileno())
+        except OSError:
+            pass  # then readers drop the partial last line with a warning
+
+    def close(self, end: Optional[dict[str, Any]] = None) -> bool:
+        """Writes the end record and closes the file. After a full disk the end record is tried once
+        and given up if it does not fit; returns whether it was written."""
         if self.closed:
-            return
+            return False
+        written = False
         try:
             if end is not None:
+                self.full = None  # the one attempt: the failed batch was cut back, the end record is small
                 self.append([end])
+                written = True
+        except ResultsDiskFull as exc:
+            self.full = exc
         finally:
             self._fh.close()
             self.closed = True
+        return written
 
 
 def _fsync_dir(path: Path) -> None:

@@ -69,6 +69,12 @@ class _Run:
         self.sched.tally.count([record])
         if idle.interrupted is not None:
             raise idle.interrupted
+        ended = self.sched.runner.oom_killed(self.rt, self.running)
+        if ended:  # named before any other rule: the host (or the limit) ran out of memory
+            return (
+                f"{outcomes.OOM_KILLED}: the kernel's OOM killer ended {len(ended)} idle container(s) at {level} "
+                f"containers ({', '.join(c for c, _ in ended)}: {ended[0][1]})"
+            )
         if not record["ok"]:
             return f"first failure, at {level} containers: {record['message']}"
         return self.reserve_reached() or self.probe(base) or self.between()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from bench.core.config import RunSettings
 from bench.core.errors import Terminated
+from bench.core.outcomes import ENGINE_DISK_FULL
 from bench.core.phases import COLD, COLD_DERIVED, DERIVED, WARM
 from bench.core.precision import relative_halfwidth
 from bench.core.watchdog import call_with_timeout
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 # until RunSettings.reconnect_s has passed.
 RECONNECT_FIRST_S = 0.5
 RECONNECT_CAP_S = 15.0
+# An engine whose data root is full fails every create until someone frees space: after this many cycles
+# in a row on one engine answered "no space left on device", the run stops instead of failing the rest.
+ENGINE_DISK_FULL_STOP = 3
 
 
 def derived_of(samples: Sequence[dict[str, Any]], metric: str = "startup") -> Optional[int]:
@@ -83,6 +87,8 @@ class Outcome:
     measured_rounds: int
     tally: Tally
     interrupted: Optional[BaseException] = None
+    # why the run stopped early, as a category (bench.core.outcomes: results_disk_full, engine_disk_full)
+    stop: Optional[str] = None
 
 
 class Scheduler:
@@ -115,6 +121,8 @@ class Scheduler:
         # Housekeeping that must never overlap a timed phase (lease renewal): run after each cycle.
         self.between_cycles = between_cycles
         self._next_round, self._measured = first_round, 0
+        self.disk_full: dict[str, int] = {}  # engine url -> cycles in a row that found its data root full
+        self.stop: Optional[str] = None  # the category of an early stop (the end record's `stop`)
 
     def _precise_enough(self, measured: int) -> bool:
         s = self.settings
@@ -141,6 +149,9 @@ class Scheduler:
                 self._restore(rt, control)
             if result.interrupted is not None:
                 raise result.interrupted
+            full = self._engine_disk_full(rt, result)
+            if full:
+                return full
             if self.between_cycles is not None:
                 self.between_cycles()
             if (result.engine_down or result.engine_unavailable) and not self._wait_for_engine(rt):
@@ -155,6 +166,26 @@ class Scheduler:
                 )
         self.progress.round_done()
         return None
+
+    def _engine_disk_full(self, rt: "ModeRuntime", result: CycleResult) -> Optional[str]:
+        """Counts cycles in a row on ``rt``'s engine that found its data root full; at ENGINE_DISK_FULL_STOP
+        returns the stop's one sentence (the engine, its data root, what to do), and marks the stop."""
+        if not any(s["error"] == ENGINE_DISK_FULL for s in result.samples):
+            if self.disk_full:  # (only then is the engine's url needed: scripted runtimes have none)
+                self.disk_full[rt.endpoint.base_url] = 0
+            return None
+        url = rt.endpoint.base_url
+        self.disk_full[url] = n = self.disk_full.get(url, 0) + 1
+        if n < ENGINE_DISK_FULL_STOP:
+            return None
+        self.stop = ENGINE_DISK_FULL
+        engine = rt.record.get("engine") or {}
+        return (
+            f"the engine of mode {rt.mode.name!r} ({url}, {engine.get('name') or 'unnamed'}) answered "
+            f"'no space left on device' {n} cycles in a row: its data root {engine.get('data_root') or '(unknown)'} "
+            f"is full; free space there (docker system prune, unused images) and continue the set with "
+            f"`isobench run --resume {self.writer.path}`"
+        )
 
     def _restore(self, rt: "ModeRuntime", control: "EngineControl") -> None:
         """After a failed cold cycle: the engine is brought back (best effort) so the run,
@@ -199,7 +230,7 @@ class Scheduler:
                 failed = self._run_round(round_no, warmup=False, cold=True)
                 round_no += 1
                 if failed:
-                    return Outcome("failed", failed, measured, self.tally)
+                    return Outcome("failed", failed, measured, self.tally, stop=self.stop)
             return Outcome("complete", reason + f"{cold_rounds} cold rounds done", measured, self.tally)
         except KeyboardInterrupt as exc:
             return Outcome("interrupted", "SIGINT (Ctrl-C)", self._measured, self.tally, exc)
@@ -217,7 +248,7 @@ class Scheduler:
                 failed = self._run_round(round_no, warmup=True)
                 round_no += 1
                 if failed:
-                    return Outcome("failed", failed, measured, self.tally)
+                    return Outcome("failed", failed, measured, self.tally, stop=self.stop)
             reason = f"{s.rounds} rounds done"
             while measured < s.rounds:
                 if s.budget_s is not None and measured > 0:
@@ -233,7 +264,7 @@ class Scheduler:
                 round_no += 1
                 measured += 1
                 if failed:
-                    return Outcome("failed", failed, measured, self.tally)
+                    return Outcome("failed", failed, measured, self.tally, stop=self.stop)
             return Outcome("complete", reason, measured, self.tally)
         finally:
             self._next_round, self._measured = round_no, measured
@@ -258,4 +289,5 @@ def end_record(
         "ended_ns": time.time_ns(),
         "leases": leases,
         "concurrent_with": joined,
+        "stop": outcome.stop,
     }
