@@ -229,10 +229,11 @@ def read(path: Path, key: dict[str, Any]) -> Lookup:
             frame = _decode(pf.read(use_threads=True), info["columns"], info["rows"])
         return Lookup(Cached(frame, info.get("end"), list(info.get("warnings") or [])))
     except Exception as exc:  # noqa: BLE001 - any failure to read a cache back means: rebuild it
-        return Lookup(problem=f"the cache {where.name} is damaged ({_short(exc)})")
+        return Lookup(problem=f"the cache {where.name} is damaged ({short_reason(exc)})")
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
+    """An exception as one short line: for a cache that is only a speed-up, the gist is enough."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -275,24 +276,10 @@ def write(
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        return getattr(exc, "strerror", None) or _short(exc)
+        return getattr(exc, "strerror", None) or short_reason(exc)
 
 
 def remove(path: Path) -> None:
     """Drops a stale cache that is not being rebuilt, so it is not reported again and again."""
     with contextlib.suppress(OSError):
         cache_path(path).unlink()
-
-
-def write_cache(path: Path) -> Optional[str]:
-    """For the end of a run: makes sure the set has a fresh cache (reading the JSONL once).
-
-    Never raises, since a cache is only a speed-up: returns None when a fresh cache is in
-    place, else one sentence saying why there is none."""
-    from analysis.load import read_set, set_name  # here: analysis.load imports this module
-
-    try:
-        data = read_set(Path(path), set_name(Path(path)))
-    except Exception as exc:  # noqa: BLE001 - the run's own outcome must not depend on its cache
-        return f"no cache for {path}: {_short(exc)}"
-    return None if data.source == "cache" or data.uncached is None else f"no cache for {path}: {data.uncached}."

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from bench.core.arguments import positive_int, unit_float
-from bench.core.errors import UserError, run_command
+from bench.core.command import run_command
+from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE, DEFAULT_RESULTS
 
 

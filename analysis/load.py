@@ -192,6 +192,18 @@ def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     return data
 
 
+def write_cache(path: Path) -> Optional[str]:
+    """For the end of a run: makes sure the set has a fresh cache (reading the JSONL once).
+
+    Never raises, since a cache is only a speed-up: returns None when a fresh cache is in
+    place, else one sentence saying why there is none."""
+    try:
+        data = read_set(Path(path), set_name(Path(path)))
+    except Exception as exc:  # noqa: BLE001 - the run's own outcome must not depend on its cache
+        return f"no cache for {path}: {cache.short_reason(exc)}"
+    return None if data.source == "cache" or data.uncached is None else f"no cache for {path}: {data.uncached}."
+
+
 def _store(path: Path, key: dict[str, Any], data: SetRead, problem: Optional[str]) -> Optional[str]:
     """Writes the cache after a JSONL read, saying in one line what happened if anything was
     wrong. Returns None when a fresh cache is in place, else why not."""

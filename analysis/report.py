@@ -1,11 +1,10 @@
-"""The report folder: index.html (self-contained, every string escaped), report.md,
-summary.csv, claims.json, the figures; and a summary table with the verdict in the terminal.
+"""The report folder: index.html (self-contained, every string escaped) and report.md, both rendered
+from one document of sections (analysis.export), summary.csv, claims.json, the figures; and a summary
+table with the verdict in the terminal.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,13 +15,14 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import plots, scale_report, service_report, stats
+from analysis import export, plots, scale_report, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
+from analysis.export.content import Block, Document, Figure, Figures, Notes, Paragraph, Section, Span, plain, strong
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
 from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
-from analysis.tables import cell_text, html_table, md_table
+from analysis.tables import cell_text, table_of
 from bench.core.paths import report_dir_for
 from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS, SERVICE
 
@@ -78,8 +78,8 @@ class Extra:
 
 @dataclass(frozen=True)
 class ReportContent:
-    """What report.md and index.html both show, in the same order: one value for both writers, so the
-    two files cannot come to say different things."""
+    """What a set's report shows: ``document`` builds its sections from it once, as content that every
+    format's exporter (analysis.export) renders, so report.md and index.html cannot say different things."""
 
     title: str
     header: dict[str, Any]
@@ -297,81 +297,63 @@ def print_summary(
 COLD_TITLE = "Cold starts (the engine stopped and started before each cycle; kept apart from warm)"
 
 
-def _write_md(path: Path, content: ReportContent) -> None:
-    extra = content.extra
-    lines = [f"# {content.title}", "", *_headline_md(extra), content.run_line(), ""]
+def _lead(content: ReportContent) -> list[Section]:
+    """Under the title: the headline (its figure, the verdict in one sentence), which run this was, and
+    whether another run shared its engine."""
+    extra, out = content.extra, []
+    if extra.sentence:
+        figure = (Figures((Figure(extra.figure, "headline"),)),) if extra.figure is not None else ()
+        out.append(Section(None, figure + (Paragraph(strong(extra.sentence)),), anchor="headline"))
     note = content.concurrency()
-    lines += [f"**{note}**", ""] if note else []
-    lines += ["## Claims", ""]
-    for r in content.claims:
-        lines += [f"**{r.claim.text}** ({r.claim.metric}): **{r.verdict}** - {r.reason}", ""]
-        lines += [f"- {p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): {p.verdict} - {p.reason}" for p in r.pairs]
-        lines.append("")
-    lines += [
-        "## Transport round trips (preflight)",
-        "",
-        md_table(content.round_trips),
-        "",
-    ]
-    if not content.summary.empty:
-        lines += [
-            "## Summary (ms, successful samples; failures counted)",
-            "",
-            md_table(content.summary.drop(columns=["set"])),
-            "",
-        ]
-    if not content.cold.empty:
-        cold_notes = [f"- {n}" for n in _cold_note(content.header)]
-        lines += [f"## {COLD_TITLE}", ""] + cold_notes + ["", md_table(content.cold), ""]
-    lines += _scale_md(extra.scale) + extra.service.md()
-    lines += ["## Figures", ""]
-    lines += [f"![{f.stem}]({f.name})" for f in content.pngs()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.append(Section(None, (Paragraph(plain(content.run_line())),) + ((Paragraph(strong(note)),) if note else ())))
+    return out
 
 
-def _write_html(path: Path, content: ReportContent) -> None:
-    esc = html.escape
-    extra = content.extra
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(content.title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
-        ".supported{color:#2a7} .contradicted{color:#c33} "
-        ".inconclusive,.untestable{color:#888}img{max-width:100%}</style>",
-        f"</head><body><h1>{esc(content.title)}</h1>",
-        *_headline_html(extra),
-        f"<p>{esc(content.run_line())}</p>",
-    ]
-    note = content.concurrency()
-    parts += [f"<p><b>{esc(note)}</b></p>"] if note else []
-    parts.append("<h2>Claims</h2>")
-    for r in content.claims:
-        parts.append(
-            f"<p><b>{esc(r.claim.text)}</b> ({esc(r.claim.metric)}): <b "
-            f"class='{esc(r.verdict)}'>{esc(r.verdict)}</b> - {esc(r.reason)}</p><ul>"
+def _claims(results: list[ClaimResult]) -> Section:
+    """Each claim's verdict and why, then its pairs' (a verdict is a tone: coloured where a format can)."""
+    blocks: list[Block] = []
+    for r in results:
+        verdict = Span(r.verdict, strong=True, tone=r.verdict)
+        blocks.append(
+            Paragraph(
+                (Span(r.claim.text, strong=True), Span(f" ({r.claim.metric}): "), verdict, Span(f" - {r.reason}"))
+            )
         )
-        parts += [
-            f"<li>{esc(p.base)} ({esc(str(p.base_mode))}) &lt; {esc(p.other)} ({esc(str(p.other_mode))}): "
-            f"<span class='{esc(p.verdict)}'>{esc(p.verdict)}</span> - {esc(p.reason)}</li>"
+        pairs = (
+            (Span(f"{p.base} ({p.base_mode}) < {p.other} ({p.other_mode}): "), Span(p.verdict, tone=p.verdict),
+             Span(f" - {p.reason}"))
             for p in r.pairs
-        ]
-        parts.append("</ul>")
-    parts += ["<h2>Transport round trips (preflight)</h2>", html_table(content.round_trips)]
-    summary_html = [
-        "<h2>Summary (ms, successful samples; failures counted)</h2>",
-        html_table(content.summary.drop(columns=["set"])),
-    ]
-    parts += summary_html if not content.summary.empty else []
+        )  # fmt: skip
+        blocks.append(Notes(tuple(pairs)))
+    return Section("Claims", tuple(blocks))
+
+
+def _tables(content: ReportContent) -> list[Section]:
+    """The preflight round trips, the warm summary and the cold one (each only where the set has it)."""
+    out = [Section("Transport round trips (preflight)", (table_of(content.round_trips),))]
+    if not content.summary.empty:
+        summary = table_of(content.summary.drop(columns=["set"]))
+        out.append(Section("Summary (ms, successful samples; failures counted)", (summary,)))
     if not content.cold.empty:
-        parts += [f"<h2>{esc(COLD_TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in _cold_note(content.header)]
-        parts += ["</ul>", html_table(content.cold)]
-    parts += _scale_html(extra.scale) + extra.service.html()
-    parts.append("<h2>Figures</h2>")
-    for f in content.pngs():
-        data = base64.b64encode(f.read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='{esc(f.stem)}' src='data:image/png;base64,{data}'></figure>")
-    parts.append("</body></html>")
-    path.write_text("".join(parts), encoding="utf-8")
+        notes = Notes(tuple(plain(n) for n in _cold_note(content.header)))
+        out.append(Section(COLD_TITLE, (notes, table_of(content.cold))))
+    return out
+
+
+def document(content: ReportContent) -> Document:
+    """The per-set report as content, every section built once; analysis.export renders it per format."""
+    figures = Figures(tuple(Figure(f, f.stem) for f in content.pngs()))
+    return Document(
+        content.title,
+        (
+            *_lead(content),
+            _claims(content.claims),
+            *_tables(content),
+            *scale_report.sections(content.extra.scale),
+            *content.extra.service.sections(),
+            Section("Figures", (figures,)),
+        ),
+    )
 
 
 def build_report(
@@ -423,8 +405,7 @@ def build_report(
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
     extra = Extra(sec, headline_sentence(results), headline_figure, svc)
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
-    _write_md(out_dir / "report.md", content)
-    _write_html(out_dir / "index.html", content)
+    export.write_all(document(content), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
 
 
@@ -456,37 +437,3 @@ def headline_sentence(results: list[ClaimResult]) -> str:
     if not chosen:
         return "No claim applies to this result set: the tables below hold its measurements."
     return "Verdict: " + "; ".join(f"{r.claim.text}: {r.verdict.upper()} ({_pair_gist(r)})" for r in chosen) + "."
-
-
-def _headline_md(extra: Extra) -> list[str]:
-    if not extra.sentence:
-        return []
-    fig = [f"![headline]({extra.figure.name})", ""] if extra.figure else []
-    return fig + [f"**{extra.sentence}**", ""]
-
-
-def _headline_html(extra: Extra) -> list[str]:
-    if not extra.sentence:
-        return []
-    parts = ["<section id='headline'>"]
-    if extra.figure is not None:
-        data = base64.b64encode(extra.figure.read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='headline' src='data:image/png;base64,{data}'></figure>")
-    parts.append(f"<p><b>{html.escape(extra.sentence)}</b></p></section>")
-    return parts
-
-
-def _scale_md(sec: ScaleSection) -> list[str]:
-    lines: list[str] = []
-    for title, table in scale_report.tables(sec):
-        lines += [f"## {title}", "", md_table(table), ""]
-    notes = sec.notes()
-    return lines + ([f"- {n}" for n in notes] + [""] if notes else [])
-
-
-def _scale_html(sec: ScaleSection) -> list[str]:
-    parts: list[str] = []
-    for title, table in scale_report.tables(sec):
-        parts += [f"<h2>{html.escape(title)}</h2>", html_table(table)]
-    notes = sec.notes()
-    return parts + (["<ul>"] + [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"] if notes else [])

@@ -1,5 +1,6 @@
 """The scale part of a report: burst, rate and density tables, the knees, the density stops, and
-their figures (analysis.scale, analysis.scale_plots), for the terminal, report.md and index.html."""
+their figures (analysis.scale, analysis.scale_plots): for the terminal, and as report content
+(analysis.export) for report.md and index.html."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis import scale, scale_plots
+from analysis.export.content import Notes, Section, plain
+from analysis.tables import table_of
 from bench.core.scale import ScaleSettings
 
 BURST_COLUMNS = ["mode", "role", "level", "n", "failures", "groups", "p50", "p50_low", "p50_high", "p90",
@@ -88,18 +91,18 @@ def build(
     return sec
 
 
-def tables(sec: ScaleSection) -> list[tuple[str, pd.DataFrame]]:
-    """(title, table) for the report, in the order they are shown."""
-    out = []
-    if not sec.burst.empty:
-        out.append(("Bursts: startup per container (ms) by burst size N; slowdown p50(N)/p50(1); throughput N/makespan",
-                    sec.burst[BURST_COLUMNS]))  # fmt: skip
-    if not sec.rate.empty:
-        out.append(("Open-loop arrival rates: startup from the scheduled arrival (ms)", sec.rate[RATE_COLUMNS]))
-    if not sec.density.empty:
-        out.append(("Density: probe startup and memory per container as containers accumulate",
-                    sec.density[DENSITY_COLUMNS]))  # fmt: skip
-    return out
+def sections(sec: ScaleSection) -> list[Section]:
+    """The report's scale part, in the order shown: a section per table the set has, then the knees and
+    the density stops as notes."""
+    titled = [
+        ("Bursts: startup per container (ms) by burst size N; slowdown p50(N)/p50(1); throughput N/makespan",
+         sec.burst, BURST_COLUMNS),
+        ("Open-loop arrival rates: startup from the scheduled arrival (ms)", sec.rate, RATE_COLUMNS),
+        ("Density: probe startup and memory per container as containers accumulate", sec.density, DENSITY_COLUMNS),
+    ]  # fmt: skip
+    out = [Section(title, (table_of(table[columns]),)) for title, table, columns in titled if not table.empty]
+    notes = sec.notes()
+    return out + ([Section(None, (Notes(tuple(plain(n) for n in notes)),))] if notes else [])
 
 
 def _f(v: Any, digits: int = 0) -> str:

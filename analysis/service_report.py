@@ -5,7 +5,6 @@ on (poll interval, clock offsets, how each first line was read). Empty for a set
 
 from __future__ import annotations
 
-import html
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis import service, service_plots
-from analysis.tables import cell_text, html_table, md_table
+from analysis.export.content import Notes, Section, plain
+from analysis.tables import cell_text, table_of
 
 TITLE = "Swarm service startup (ClusterLoader2's pod-startup metrics, per task; ms)"
 SHOWN = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup", "makespan")
@@ -36,23 +36,14 @@ class ServiceSection:
     def empty(self) -> bool:
         return self.table.empty
 
-    def md(self) -> list[str]:
+    def sections(self) -> list[Section]:
+        """The report's service part: the CL2 table under what it rests on, then the per-node table."""
         if self.empty:
             return []
-        lines = (
-            [f"## {TITLE}", ""] + [f"- {n}" for n in self.notes] + ["", md_table(display(self.table), CELL_DIGITS), ""]
-        )
-        return lines + ["### Per node", "", md_table(self.nodes, CELL_DIGITS), ""]
-
-    def html(self) -> list[str]:
-        if self.empty:
-            return []
-        esc = html.escape
-        parts = [f"<h2>{esc(TITLE)}</h2><ul>"] + [f"<li>{esc(n)}</li>" for n in self.notes] + ["</ul>"]
-        return parts + [
-            html_table(display(self.table), CELL_DIGITS),
-            "<h3>Per node</h3>",
-            html_table(self.nodes, CELL_DIGITS),
+        notes = Notes(tuple(plain(n) for n in self.notes))
+        return [
+            Section(TITLE, (notes, table_of(display(self.table), CELL_DIGITS))),
+            Section("Per node", (table_of(self.nodes, CELL_DIGITS),), level=3),
         ]
 
 

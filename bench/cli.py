@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from bench.core.arguments import positive_float, positive_int, whole_number
-from bench.core.errors import UserError, run_command
+from bench.core.command import run_command
+from bench.core.errors import UserError
 from bench.core.paths import DEFAULT_CONFIG, VM_DIR
 
 

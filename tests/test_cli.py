@@ -49,7 +49,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     """`isobench ... | head`: the command's later prints hit a closed pipe; it stops with 141 (as a
     process killed by SIGPIPE reports) and no traceback, whatever it was printing."""
     script = (
-        "import sys\nfrom bench.core.errors import run_command\n"
+        "import sys\nfrom bench.core.command import run_command\n"
         "def talk(_):\n    for i in range(100000):\n        print('line', i)\n"
         "sys.exit(run_command(talk, None))\n"
     )

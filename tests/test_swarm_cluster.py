@@ -311,7 +311,7 @@ def test_an_unknown_action_is_one_sentence():
 def test_ctrl_c_during_up_leaves_nothing(clean_machine, after_lines):
     """SIGINT after the namespaces (1) or the daemons (2) are up: `up` removes what it made and exits 130."""
     code = (
-        "import sys\nfrom bench.core.errors import run_command\nimport bench.engine.swarm as s\n"
+        "import sys\nfrom bench.core.command import run_command\nimport bench.engine.swarm as s\n"
         "sys.exit(run_command(s.main, 'up'))\n"
     )
     proc = subprocess.Popen(
@@ -359,7 +359,7 @@ def test_not_root_is_one_sentence(tmp_path):
     if shutil.which("setpriv") is None:
         pytest.skip("needs setpriv to drop root")
     code = (
-        "import sys\nfrom bench.core.errors import run_command\nimport bench.engine.swarm as s\n"
+        "import sys\nfrom bench.core.command import run_command\nimport bench.engine.swarm as s\n"
         "sys.exit(run_command(s.main, 'up'))\n"
     )
     proc = subprocess.run(

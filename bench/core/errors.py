@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Any, Callable
-
 
 class UserError(Exception):
     """Bad input: config, endpoint, result file, unsupported mode.
@@ -28,28 +24,3 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(f"signal {signum}")
         self.signum = signum
-
-
-def run_command(fn: Callable[[Any], Any], args: Any) -> int:
-    """Runs a CLI command: a UserError becomes its one sentence and exit code; Ctrl-C and
-    SIGTERM become 130 and 143. Shared by `python -m bench` and `python -m analysis`."""
-    from bench.core import signals
-
-    signals.install()  # Ctrl-C and SIGTERM stop cleanly even where SIGINT was inherited as ignored
-    try:
-        return int(fn(args) or 0)
-    except UserError as exc:
-        print(f"isobench: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("isobench: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("isobench: terminated", file=sys.stderr)
-        return 143
-    except BrokenPipeError:
-        # The reader went away (`isobench report ... | head`): stop quietly, as Unix tools do, and keep
-        # the interpreter's last flush of stdout from raising again on the closed pipe.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from bench.schedule.units import ScaleHost, Unit
+
 if TYPE_CHECKING:
     from bench.engine.preflight import ModeRuntime
-    from bench.schedule.scale import ScaleScheduler, Unit
 
 
-def run_unit(
-    sched: "ScaleScheduler", rt: "ModeRuntime", unit: "Unit"
-) -> tuple[Optional[str], str, Optional[int], bool]:
+def run_unit(sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> tuple[Optional[str], str, Optional[int], bool]:
     """Runs and writes one burst. Returns (why the run must stop, progress label, makespan, ok)."""
     n = int(unit.level or 1)
     result = sched.runner.burst(rt, sched.base(unit), n)

@@ -20,17 +20,17 @@ from bench.core.errors import Terminated
 from bench.core.phases import STEP, TEARDOWN
 from bench.results.resultset import sample_record
 from bench.schedule.scheduler import derived_of
+from bench.schedule.units import ScaleHost, Unit
 
 if TYPE_CHECKING:
     from bench.engine.preflight import ModeRuntime
     from bench.measure.group import GroupResult
-    from bench.schedule.scale import ScaleScheduler, Unit
 
 
 class _Run:
     """One mode's density run: the containers kept running and the memory before the first step."""
 
-    def __init__(self, sched: "ScaleScheduler", rt: "ModeRuntime", unit: "Unit") -> None:
+    def __init__(self, sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> None:
         self.sched, self.rt, self.unit = sched, rt, unit
         self.running: list[str] = []
         self.views: list[dict[str, Any]] = []
@@ -100,7 +100,7 @@ class _Run:
     def between(self) -> Optional[str]:
         if self.sched.between_cycles is not None:
             self.sched.between_cycles()
-        if not self.sched._wait_for_engine(self.rt):
+        if not self.sched.wait_for_engine(self.rt):
             self.failed = f"the engine of mode {self.rt.mode.name!r} stayed unavailable during density steps"
             return self.failed
         return None
@@ -195,9 +195,7 @@ def teardown_sample(
     )
 
 
-def run_unit(
-    sched: "ScaleScheduler", rt: "ModeRuntime", unit: "Unit"
-) -> tuple[Optional[str], str, Optional[int], bool]:
+def run_unit(sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> tuple[Optional[str], str, Optional[int], bool]:
     """One mode's density run, its teardown whatever happened. Returns (why the run must stop,
     progress label, None, ok)."""
     run = _Run(sched, rt, unit)

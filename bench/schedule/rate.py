@@ -7,9 +7,10 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Optional
 
+from bench.schedule.units import ScaleHost, Unit
+
 if TYPE_CHECKING:
     from bench.engine.preflight import ModeRuntime
-    from bench.schedule.scale import ScaleScheduler, Unit
 
 
 def arrival_offsets(rate: float, duration_s: float, process: str, rng: random.Random) -> list[float]:
@@ -24,9 +25,7 @@ def arrival_offsets(rate: float, duration_s: float, process: str, rng: random.Ra
     return out or [0.0]
 
 
-def run_unit(
-    sched: "ScaleScheduler", rt: "ModeRuntime", unit: "Unit"
-) -> tuple[Optional[str], str, Optional[int], bool]:
+def run_unit(sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> tuple[Optional[str], str, Optional[int], bool]:
     """Runs and writes one rate run. Returns (why the run must stop, progress label, makespan, ok)."""
     rate = float(unit.level or 1.0)
     rng = random.Random(f"{sched.seed}/{unit.mode}/{rate}/{unit.round}")

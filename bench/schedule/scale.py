@@ -10,7 +10,6 @@ rest in the same order.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from bench.core.config import RunSettings
@@ -19,29 +18,18 @@ from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
 from bench.results.resultset import ResultWriter
+from bench.schedule import burst, density, rate
 from bench.schedule.progress import ProgressView
 from bench.schedule.scheduler import Outcome, Scheduler
+from bench.schedule.units import Unit
 
 if TYPE_CHECKING:
     from bench.engine.preflight import ModeRuntime
     from bench.measure.group import GroupResult
     from bench.measure.scale import ScaleRunner
 
-
-@dataclass(frozen=True)
-class Unit:
-    """One group to run: a burst of N, a rate run at λ, or one mode's density steps."""
-
-    scenario: str
-    mode: str
-    level: Optional[float]
-    round: int
-    pos: int
-    warmup: bool = False
-
-    @property
-    def key(self) -> tuple[str, str, Optional[float], int]:
-        return (self.scenario, self.mode, self.level, self.round)
+# Who runs a unit of each scenario (they see this scheduler as a bench.schedule.units.ScaleHost).
+UNIT_RUNNERS = {BURST: burst.run_unit, RATE: rate.run_unit, DENSITY: density.run_unit}
 
 
 def scenarios_of(run_scenario: str, scale: ScaleSettings) -> tuple[str, ...]:
@@ -144,12 +132,15 @@ class ScaleScheduler(Scheduler):
         """Between groups: the lease renewed; an engine that stopped answering waited for."""
         if self.between_cycles is not None:
             self.between_cycles()
-        if any(s["error"] == ENGINE_UNAVAILABLE for s in result.samples) and not self._wait_for_engine(rt):
+        if any(s["error"] == ENGINE_UNAVAILABLE for s in result.samples) and not self.wait_for_engine(rt):
             return (
                 f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
                 "of reconnect attempts"
             )
         return None
+
+    def wait_for_engine(self, rt: "ModeRuntime") -> bool:
+        return self._wait_for_engine(rt)
 
     def run(self) -> Outcome:
         rounds = plan(self.settings.scenario, self.scale, list(self.by_name), self.settings.warmup, self.seed)
@@ -187,12 +178,9 @@ class ScaleScheduler(Scheduler):
         return elapsed + sum(past) / len(past) > budget
 
     def _run_unit(self, unit: Unit) -> Optional[str]:
-        from bench.schedule import burst, density, rate
-
         rt = self.by_name[unit.mode]
         t0 = self.clock()
-        run = {BURST: burst.run_unit, RATE: rate.run_unit, DENSITY: density.run_unit}[unit.scenario]
-        failed, label, value_ns, ok = run(self, rt, unit)
+        failed, label, value_ns, ok = UNIT_RUNNERS[unit.scenario](self, rt, unit)
         self.spent.setdefault((unit.scenario, unit.mode, unit.level), []).append(self.clock() - t0)
         if not unit.warmup:
             self._measured += 1
