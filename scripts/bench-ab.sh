@@ -15,6 +15,7 @@ manifest="$out/manifest"
 : >"$manifest"
 one_run() {  # side, then its set's path goes to the manifest
   local side=$1 setup=$2 log
+  shift 2
   if [ -n "$setup" ]; then bash -c "$setup"; fi
   log=$(mktemp)
   "$isobench" run --results "$out/$side" --no-summary --quiet "$@" 2>&1 | tee "$log"
