@@ -95,7 +95,7 @@ class Row:
     n_new: int
     failures_old: int
     failures_new: int
-    median_old: float  # ms; with a reference or in-run A/B: the median per-round ratio to the base
+    median_old: float  # ms; with a reference: the median per-round ratio to it; in-run A/B: the base's ms
     median_new: float
     ratio: float = math.nan
     ci_low: float = math.nan
@@ -563,8 +563,8 @@ def ab(
             len(r),
             samples.failures(set_name, base, ph),
             samples.failures(set_name, candidate, ph),
-            1.0,
-            float(np.median(r)) if len(r) else math.nan,
+            _median(samples.durations(set_name, base, ph)),
+            _median(samples.durations(set_name, candidate, ph)),
             family=ph in family,
             reference=base,
         )
@@ -575,6 +575,10 @@ def ab(
     _decide(cmp, rows)
     _finish(cmp)
     return cmp
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if len(values) else math.nan
 
 
 def _finish(cmp: Comparison) -> None:

@@ -68,7 +68,7 @@ def _title(cmp: Comparison) -> str:
 
 def _cells(cmp: Comparison, r: Row, series: bool) -> list[str]:
     sets = [r.old_set[:24], r.new_set[:24]] if series else []
-    decimals = 3 if (cmp.reference or cmp.design == IN_RUN) else 1
+    decimals = 3 if cmp.reference and cmp.design != IN_RUN else 1
     return sets + [
         r.mode + ("" if r.family else " *"),
         r.phase,
