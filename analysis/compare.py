@@ -83,6 +83,7 @@ MODE_FACTORS = (
 # Designs, as the output names them.
 TWO_RUNS, SERIES, REPLICATED, IN_RUN = "two runs", "series", "replicated runs", "in-run A/B"
 STARTUP_METRICS = ("startup", "cold_startup", "service_startup")
+MAX_RUNS = 50  # runs a side beyond which "more runs" is no practical answer
 
 
 @dataclass
@@ -383,10 +384,12 @@ def _settle(cmp: Comparison, row: Row, level: float) -> None:
         return
     if row.method.startswith("runs"):
         scale = stats.settle_scale(row.ratio, row.ci_low, row.ci_high, cmp.min_effect, alpha=level)
-        if scale is not None:
-            runs = math.ceil(max(scale, 1.0) * max(len(cmp.sides[0]), len(cmp.sides[1])))
+        runs = None if scale is None else math.ceil(max(scale, 1.0) * max(map(len, cmp.sides)))
+        if runs is not None and runs <= MAX_RUNS:
             _add_note(row, f"more runs settle it, not more rounds: about {runs} a side")
-            return
+        else:
+            _add_note(row, f"more runs settle it, not more rounds, but no practical number (<= {MAX_RUNS} a side)")
+        return
     elif row.method.startswith("paired"):
         row.rounds_needed = stats.rounds_to_settle(
             row.ratio, row.ci_low, row.ci_high, row.n_old, row.n_old, cmp.min_effect, alpha=level

@@ -123,9 +123,9 @@ def print_comparison(cmp: Comparison, console: Optional[Console] = None) -> None
         "only). p: of the test that the change lies within the band. detectable: the smallest change this "
         "comparison would find with 80% power"
     )
-    hopeless = {r.note for r in cmp.rows if r.verdict == NO_CHANGE and r.rounds_needed is None and r.note}
-    for note in sorted(hopeless):
-        say(f"{'none likely' if 'more runs' not in note else 'runs'}: {note}")
+    for r in cmp.family_rows:
+        if r.verdict == NO_CHANGE and r.rounds_needed is None and r.note:
+            say(f"{r.mode} {r.phase}: {r.note}")
     family = cmp.family_rows
     counts = {v: sum(r.verdict == v for r in family) for v in VERDICTS}
     say(
