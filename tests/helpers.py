@@ -152,6 +152,18 @@ STOP_HOST_DOCKERD = (
 )
 
 
+def stop_process_group(proc: Optional[subprocess.Popen]) -> None:
+    """A test's own daemon (started with start_new_session): TERM to its group, KILL after 30 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 def stop_dockerd(timeout: float = 30) -> None:
     pid = host_dockerd_pid()
     if pid is None:
@@ -221,13 +233,7 @@ class TLSDockerd:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process_group(self.proc)
         subprocess.run(["umount", "-R", str(self.state)], capture_output=True)
         shutil.rmtree(self.state, ignore_errors=True)
 

@@ -34,6 +34,7 @@ from helpers import (
     run_bench,
     start_dockerd,
     stop_dockerd,
+    stop_process_group,
     wait_for_lines,
     write_config,
 )
@@ -626,13 +627,7 @@ class LoopDockerd:
 
     def stop(self) -> None:
         self.free()
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process_group(self.proc)
         subprocess.run(["umount", "-R", str(self.root / "exec")], capture_output=True)
         subprocess.run(["umount", str(self.data)], capture_output=True)
         if self.loop:
