@@ -51,10 +51,10 @@ def _pct(x: float) -> str:
 
 def _what(cmp: Comparison) -> str:
     if cmp.design == IN_RUN:
-        return f"{cmp.sets[0]}: candidate / {cmp.reference} per round (in-run A/B)"
+        return f"in-run A/B: {cmp.sets[0]}: candidate / {cmp.reference} per round"
     if cmp.design == REPLICATED:
         old, new = cmp.sides
-        return f"{len(old)} runs ({', '.join(old)}) -> {len(new)} runs ({', '.join(new)}), replicated runs"
+        return f"replicated runs: {len(old)} runs ({', '.join(old)}) -> {len(new)} runs ({', '.join(new)})"
     title = f"{cmp.sets[0]} -> {cmp.sets[-1]}"
     return title + (f" ({len(cmp.sets)} sets, ordered by {cmp.ordered_by})" if len(cmp.sets) > 2 else "")
 
@@ -152,7 +152,7 @@ def write_comparison(cmp: Comparison, out_dir: Path, summary: pd.DataFrame) -> l
     if len(cmp.sets) > 2 and cmp.design not in (REPLICATED, IN_RUN):
         for metric in series_metrics(sorted(map(str, summary["phase"].unique()))):
             figures += plots.series(summary, cmp.sets, out_dir, metric)
-    lines = ["# isobench comparison", "", f"{cmp.design}: {_what(cmp)}", ""]
+    lines = ["# isobench comparison", "", f"{_what(cmp)} ({cmp.design})", ""]
     if cmp.design != IN_RUN:
         lines += [f"Sets, in order ({cmp.ordered_by}): " + ", ".join(cmp.sets), ""]
         lines += ["Factors that differ: " + (_factors_line(cmp) or "none found in the headers"), ""]

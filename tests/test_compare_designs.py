@@ -190,7 +190,7 @@ def test_replicated_runs_model_the_run_and_find_the_change(tmp_path, capsys):
     old, new = _replicated_sides(tmp_path, 1.25, run_sd=0.04)
     code = analysis_main(["compare", *map(str, old), "--", *map(str, new), "--out", str(tmp_path / "o")])
     out = capsys.readouterr().out
-    assert code == 0 and "3 runs" in out and "replicated runs" in out
+    assert code == 0 and "replicated runs: 3 runs" in out
     loaded = load(old + new, warn=False)
     cmp = compare(loaded, measured(with_derived(loaded.frame)), [p.stem for p in old], new_sets=[p.stem for p in new])
     assert cmp.design == REPLICATED and _row(cmp, "runc").method.startswith("runs")
