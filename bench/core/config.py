@@ -26,6 +26,9 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 ISOLATIONS = ("default", "process", "hyperv")
+# The engine kinds a mode may name (`engine = "..."`); each has a driver in bench.engine.drivers, and
+# tests/test_architecture.py checks that the two lists agree (core cannot import the engine layer).
+ENGINE_KINDS = ("docker",)
 ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm", "swarm")
 
 
@@ -103,6 +106,9 @@ class Mode:
     swarm: bool = False
     placement: tuple[str, ...] = ()
     node_endpoints: dict[str, str] = field(default_factory=dict)
+    # The engine kind (bench.engine.drivers): "docker" (the Docker Engine API: dockerd, the VM, swarm
+    # nodes); ENGINE_KINDS lists the others, each a driver in bench.engine.drivers.
+    engine: str = "docker"
 
     @property
     def endpoint_settings(self) -> EndpointSettings:
@@ -341,6 +347,7 @@ _MODE_KEYS = (
     "swarm",
     "placement",
     "node_endpoints",
+    "engine",
 )
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
@@ -467,6 +474,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
         cycle=table.text("cycle", base.get("cycle", "full"), choices=tuple(CYCLE_SHAPES)),
         run_command=table.argv("run_command", base.get("run_command", ())) or (),
         memory_mib=table.whole("memory_mib", base.get("memory_mib", 0), allow_zero=True),
+        engine=table.text("engine", base.get("engine", "docker"), choices=ENGINE_KINDS),
         **_swarm_keys(table, base),
     )
     table.done(_MODE_KEYS)
