@@ -465,7 +465,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
 
 
 def _ended(fn: Any, args: argparse.Namespace) -> int:
-    """The command, then whatever an engine driver started stops, on every exit path."""
+    """The command, then whatever an engine driver started stops (the Podman services), on every exit path."""
     from bench.engine.drivers import close_all
 
     try:

@@ -109,7 +109,7 @@ def round_trips(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -
 
 
 def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
-    """The mode's engine kind says where it listens (and starts it, when isobench runs it)."""
+    """The mode's engine kind says where it listens (and starts it, when isobench runs it: Podman)."""
     try:
         endpoint = driver_for(mode).endpoint(mode)
     except UserError as exc:

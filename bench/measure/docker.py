@@ -114,7 +114,7 @@ class _PhaseTimer:
     ``start_ready`` times the one contiguous pair (see there)."""
 
     def __init__(self, rec: _Recorder, clock: PhaseClock, classifier: Classifier = classify.classify) -> None:
-        # ``classifier``: the mode's engine kind's (bench.engine.drivers), so each engine's answers get its categories
+        # ``classifier``: the mode's engine kind's (bench.engine.drivers), so Podman's answers get their categories
         self.rec, self.clock, self.classify = rec, clock, classifier
 
     def __call__(

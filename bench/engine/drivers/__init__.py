@@ -1,6 +1,6 @@
 """The engine kinds isobench measures, one driver each (see base.EngineDriver).
 
-A mode names its kind (``engine = "docker"``, the default); everything that differs
+A mode names its kind (``engine = "docker"``, the default, or ``"podman"``); everything that differs
 between kinds is asked of the driver: preflight (bench.engine.preflight), the timed calls' path
 (bench.measure.calls, keyed by ``driver.api``), error classification in a cycle
 (bench.measure.docker), the run's event collectors. How to add one: docs/architecture.md.
@@ -11,9 +11,10 @@ from __future__ import annotations
 from bench.core.config import ENGINE_KINDS, Mode
 from bench.engine.drivers.base import EngineDriver, Offer, Offers, Refusal
 from bench.engine.drivers.docker import DockerDriver
+from bench.engine.drivers.podman import PodmanDriver
 
 # One instance per kind for the process: a driver that starts an engine (Podman) keeps it for the run.
-DRIVERS: dict[str, EngineDriver] = {"docker": DockerDriver()}
+DRIVERS: dict[str, EngineDriver] = {"docker": DockerDriver(), "podman": PodmanDriver()}
 
 __all__ = ["DRIVERS", "ENGINE_KINDS", "EngineDriver", "Offer", "Offers", "Refusal", "close_all", "driver_for"]
 
@@ -27,6 +28,6 @@ def driver_for(kind_or_mode: "str | Mode") -> EngineDriver:
 
 
 def close_all() -> None:
-    """Stops what any driver started (an engine isobench runs itself): called on every exit path of a command."""
+    """Stops what any driver started (the Podman services): called on every exit path of a command."""
     for driver in DRIVERS.values():
         driver.close()
