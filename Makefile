@@ -28,8 +28,10 @@ image: engine
 # The toolbox role: an engine in a qemu VM. The run boots it and stops it on every exit path
 # (Ctrl-C, SIGTERM, an error); where it cannot come up, the run goes on without it and the
 # report says why that role is untestable. Here we only make sure qemu and a kernel are installed.
+# Podman modes (--mode podman-runc, podman-runsc): Podman is installed only when ARGS names one.
 bench: image
 	-bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
+	bash scripts/setup-podman.sh $(ARGS)
 	$(ISOBENCH) run $(ARGS)
 
 # Cold starts: before each cycle the engine is stopped and started again (the VM
@@ -70,6 +72,7 @@ lint: $(STAMP)
 
 test: lint image
 	bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
+	bash scripts/setup-podman.sh --always
 	bash scripts/setup-ssh.sh
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 

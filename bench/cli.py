@@ -464,9 +464,19 @@ def cmd_swarm(args: argparse.Namespace) -> int:
     return swarm_main(args.action)
 
 
+def _ended(fn: Any, args: argparse.Namespace) -> int:
+    """The command, then whatever an engine driver started stops (the Podman services), on every exit path."""
+    from bench.engine.drivers import close_all
+
+    try:
+        return run_command(fn, args)
+    finally:
+        close_all()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_command(args.fn, args)
+    return _ended(args.fn, args)
 
 
 def isobench_main(argv: Optional[Sequence[str]] = None) -> int:
@@ -474,4 +484,4 @@ def isobench_main(argv: Optional[Sequence[str]] = None) -> int:
     from analysis.cli import sides_argv
 
     args = build_isobench_parser().parse_args(sides_argv(sys.argv[1:] if argv is None else argv))
-    return run_command(args.fn, args)
+    return _ended(args.fn, args)

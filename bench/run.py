@@ -25,7 +25,7 @@ from bench.core.errors import Terminated, UserError
 from bench.core.labels import RUN_LABEL
 from bench.core.paths import host_results_dir, safe_name
 from bench.core.phases import CYCLE_SHAPES, SCALE, SCALE_SCENARIOS, SERVICE
-from bench.engine import hostinfo, preflight
+from bench.engine import drivers, hostinfo, preflight
 from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
 from bench.engine.lease import DEFAULT_TTL_S, EngineLease
@@ -504,8 +504,8 @@ def _execute(
     by_url: dict[str, EventCollector] = {}
     for rt in runtimes:
         url = rt.endpoint.base_url
-        if url not in by_url:
-            by_url[url] = EventCollector(rt.new_client, f"{RUN_LABEL}={run_id}").start()
+        if url not in by_url:  # the engine kind's own collector (bench.engine.drivers)
+            by_url[url] = drivers.driver_for(rt.mode).events(rt.new_client, f"{RUN_LABEL}={run_id}")
         collectors[rt.mode.name] = by_url[url]
     executor = DockerExecutor(run_id, collectors)
     progress = progress_view(show_progress)

@@ -26,6 +26,11 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 ISOLATIONS = ("default", "process", "hyperv")
+# The engine kinds a mode may name (`engine = "..."`); each has a driver in bench.engine.drivers, and
+# tests/test_podman.py checks that the two lists agree (core cannot import the engine layer).
+ENGINE_KINDS = ("docker", "podman")
+# The ulimits a mode may set on its containers (HostConfig.Ulimits: name -> (soft, hard)).
+ULIMIT_NAMES = ("nofile", "nproc", "core", "memlock", "stack")
 ENDPOINT_SCHEMES = ("local", "unix://", "npipe://", "tcp://", "ssh://", "machine:", "context:", "env", "vm", "swarm")
 
 
@@ -103,6 +108,12 @@ class Mode:
     swarm: bool = False
     placement: tuple[str, ...] = ()
     node_endpoints: dict[str, str] = field(default_factory=dict)
+    # The engine kind (bench.engine.drivers): "docker" (the Docker Engine API: dockerd, the VM, swarm
+    # nodes) or "podman" (Podman's Docker-compatible API service, started by isobench on endpoint "local").
+    engine: str = "docker"
+    # Per-container rlimits sent in the create request, name -> (soft, hard). Podman's runc applies its
+    # own defaults, above this machine's hard limits, unless the request names them (see presets).
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def endpoint_settings(self) -> EndpointSettings:
@@ -125,6 +136,7 @@ class Mode:
         rec["engine_start_cmd"] = list(self.engine_start_cmd)
         rec["run_command"] = list(self.run_command)
         rec["placement"] = list(self.placement)
+        rec["ulimits"] = {k: list(v) for k, v in self.ulimits.items()}
         return rec
 
 
@@ -179,6 +191,7 @@ class Config:
                         "engine_start_cmd": tuple(m.get("engine_start_cmd") or ()),
                         "run_command": tuple(m.get("run_command") or ()),
                         "placement": tuple(m.get("placement") or ()),
+                        "ulimits": {k: (int(v[0]), int(v[1])) for k, v in (m.get("ulimits") or {}).items()},
                         "timeouts": Timeouts(**m["timeouts"]),
                     }
                 )
@@ -341,6 +354,8 @@ _MODE_KEYS = (
     "swarm",
     "placement",
     "node_endpoints",
+    "engine",
+    "ulimits",
 )
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
@@ -420,6 +435,23 @@ def _check_swarm_mode(mode: "Mode", source: str) -> None:
         )
 
 
+def _ulimits(table: "_Table", base: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """``ulimits = { nofile = [soft, hard] }``: a table of [soft, hard] pairs, soft not above hard."""
+    out = {k: (int(v[0]), int(v[1])) for k, v in base.items()}
+    for name in ULIMIT_NAMES:
+        value = table._take(name)
+        if value is None:
+            continue
+        ok = isinstance(value, list) and len(value) == 2 and all(isinstance(x, int) and x >= 0 for x in value)
+        if not ok or value[0] > value[1]:
+            raise UserError(
+                f"{table.source}: {table.where}.{name} is {value!r}: give [soft, hard], whole numbers, soft <= hard."
+            )
+        out[name] = (value[0], value[1])
+    table.done(ULIMIT_NAMES)
+    return out
+
+
 def _read_mode(table: _Table, index: int) -> Mode:
     preset_name = table.string("preset")
     base: dict[str, Any] = {}
@@ -467,6 +499,8 @@ def _read_mode(table: _Table, index: int) -> Mode:
         cycle=table.text("cycle", base.get("cycle", "full"), choices=tuple(CYCLE_SHAPES)),
         run_command=table.argv("run_command", base.get("run_command", ())) or (),
         memory_mib=table.whole("memory_mib", base.get("memory_mib", 0), allow_zero=True),
+        engine=table.text("engine", base.get("engine", "docker"), choices=ENGINE_KINDS),
+        ulimits=_ulimits(table.table("ulimits"), base.get("ulimits", {})),
         **_swarm_keys(table, base),
     )
     table.done(_MODE_KEYS)

@@ -56,3 +56,6 @@ OOM_KILLED = "oom_killed"
 # Why a run stopped early, beside its end status (the end record's `stop`): the results folder filled
 # mid-run, or the engine's data root stayed full for several cycles in a row.
 RESULTS_DISK_FULL = "results_disk_full"
+# Podman's compat API (bench.engine.drivers.podman) answers some calls differently from dockerd:
+STATE_CONFLICT = "state_conflict"  # the engine refused a call for the container's state ("container state improper")
+API_UNSUPPORTED = "api_unsupported"  # the engine does not implement this call or option of the Docker API

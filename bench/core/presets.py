@@ -99,9 +99,24 @@ _WINDOWS_SWARM: dict[str, dict[str, Any]] = {
 }
 
 
+# Podman's Docker-compatible API service (bench.engine.drivers.podman), taken only when named: isobench
+# starts one service per OCI runtime on its own unix socket (Podman 4.3's compat API ignores a
+# container's HostConfig.Runtime, so the runtime is the service's default). The ulimits keep the
+# container within the hard limits conmon runs under here (nofile 20000, nproc 32768): Podman's own
+# defaults are above them, and runc then fails with "error setting rlimit". Each has its own role, so
+# the claims' role rankings stay the Docker modes' and the report ranks the Podman modes by name.
+PODMAN_ULIMITS: dict[str, tuple[int, int]] = {"nofile": (20000, 20000), "nproc": (32768, 32768)}
+_LINUX_PODMAN: dict[str, dict[str, Any]] = {
+    "podman-runc": {"role": "podman-native", "engine": "podman", "runtime": "runc", "ulimits": PODMAN_ULIMITS},
+    "podman-runsc": {"role": "podman-gvisor", "engine": "podman", "runtime": "runsc", "ulimits": PODMAN_ULIMITS},
+}
+
+
 def on_request() -> dict[str, dict[str, Any]]:
-    """Presets a run uses only when named: the swarm service modes."""
-    linux = {name: {"name": name, **_LINUX_COMMON, **fields} for name, fields in _LINUX_SWARM.items()}
+    """Presets a run uses only when named: the swarm service modes and the Podman modes."""
+    linux = {
+        name: {"name": name, **_LINUX_COMMON, **fields} for name, fields in {**_LINUX_SWARM, **_LINUX_PODMAN}.items()
+    }
     windows = {name: {"name": name, **_WINDOWS_COMMON, **fields} for name, fields in _WINDOWS_SWARM.items()}
     return {**linux, **windows}
 

@@ -127,9 +127,9 @@ def _engine_text(exc: BaseException) -> str:
     return str(exc)
 
 
-def match_rule(text: str) -> Optional[Rule]:
+def match_rule(text: str, rules: tuple[Rule, ...] = RULES) -> Optional[Rule]:
     low = text.lower()
-    for rule in RULES:
+    for rule in rules:
         if re.search(rule.pattern, low):
             return rule
     return None
@@ -155,8 +155,9 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return isinstance(exc, (requests.exceptions.SSLError, ssl.SSLError)) or "certificate" in text or "ssl" in text
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """(category, message) for an exception raised by an engine call or a cycle check."""
+def classify(exc: BaseException, rules: tuple[Rule, ...] = RULES) -> tuple[str, str]:
+    """(category, message) for an exception raised by an engine call or a cycle check. ``rules``: an
+    engine kind's own table (its rows first, then these), from bench.engine.drivers."""
     if isinstance(exc, CallTimeout):
         return TIMEOUT, str(exc)
     if isinstance(exc, BadOutput):
@@ -165,7 +166,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return ENGINE_CONTROL, str(exc)
     text = _engine_text(exc).strip() or exc.__class__.__name__
     if isinstance(exc, docker.errors.APIError):
-        rule = match_rule(text)
+        rule = match_rule(text, rules)
         if rule is not None:
             return rule.category, text
         if isinstance(exc, docker.errors.NotFound):

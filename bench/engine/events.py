@@ -13,6 +13,8 @@ from typing import Any, Callable, Optional
 import docker
 
 ACTIONS = ("create", "start", "die", "destroy")
+# Another engine kind's word for one of ACTIONS: Podman says "remove" where dockerd says "destroy".
+ALIASES = {"remove": "destroy"}
 
 
 class EventFollower:
@@ -90,6 +92,7 @@ class EventCollector:
 
     def _record(self, ev: dict[str, Any]) -> None:
         action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
+        action = ALIASES.get(action, action)
         cid = ev.get("id") or ev.get("Actor", {}).get("ID")
         tn = ev.get("timeNano")
         if action not in ACTIONS or not cid or not isinstance(tn, int):

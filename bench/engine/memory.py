@@ -109,15 +109,25 @@ def _descendants(root: int, children: dict[int, list[int]]) -> list[int]:
     return out
 
 
+def _monitored(name: str, argv: list[str]) -> Optional[str]:
+    """The container a runtime monitor watches: containerd's shim (``-id CID``, dockerd) or Podman's
+    conmon (``-c CID``). An exec session's conmon (``--exec-attach``) is not the container's monitor."""
+    flag = "-id" if "shim" in (argv[0] if argv else "") else "-c" if name == "conmon" else None
+    if flag is None or flag not in argv or argv.index(flag) + 1 >= len(argv) or "--exec-attach" in argv:
+        return None
+    return argv[argv.index(flag) + 1]
+
+
 def container_trees(cids: Iterable[str], table: dict[int, tuple[int, str, list[str]]]) -> dict[str, list[int]]:
-    """Container id -> the pids of its shim and everything below it. A shim serving several
-    containers (containerd's shim grouping) is attributed to the first of them only."""
+    """Container id -> the pids of its monitor (containerd shim, or Podman's conmon) and everything below
+    it. A shim serving several containers (containerd's shim grouping) is attributed to the first only."""
     children: dict[int, list[int]] = {}
     shims: dict[str, int] = {}
-    for pid, (ppid, _, argv) in table.items():
+    for pid, (ppid, name, argv) in table.items():
         children.setdefault(ppid, []).append(pid)
-        if "-id" in argv and argv.index("-id") + 1 < len(argv) and "shim" in (argv[0] if argv else ""):
-            shims[argv[argv.index("-id") + 1]] = pid
+        cid = _monitored(name, argv)
+        if cid is not None:
+            shims[cid] = pid
     trees: dict[str, list[int]] = {}
     seen: set[int] = set()
     for cid in cids:

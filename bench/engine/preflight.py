@@ -22,6 +22,8 @@ from bench.core.errors import UserError
 from bench.core.watchdog import call_with_timeout
 from bench.engine import classify as failures
 from bench.engine import endpoints
+from bench.engine.drivers import driver_for
+from bench.engine.drivers.docker import engine_record  # noqa: F401  (its old home: callers and tests use it)
 from bench.engine.endpoints import Endpoint
 from bench.engine.spec import create_kwargs
 
@@ -83,8 +85,9 @@ def _engine_call(fn: Any, seconds: float, what: str, mode: Mode) -> Any:
     try:
         return _timed(fn, seconds, what)
     except Exception as exc:
-        category, message = failures.classify(exc)
-        hint = ADVICE.get(category) or failures.advice_for(category)
+        driver = driver_for(mode)
+        category, message = driver.classify(exc)
+        hint = ADVICE.get(category) or driver.advice(category)
         advice = f"; {hint}" if hint else ""
         raise Skip(
             category,
@@ -106,8 +109,9 @@ def round_trips(client: docker.APIClient, mode: Mode, count: int = PING_COUNT) -
 
 
 def _connect(mode: Mode) -> tuple[Endpoint, docker.APIClient]:
+    """The mode's engine kind says where it listens (and starts it, when isobench runs it: Podman)."""
     try:
-        endpoint = endpoints.resolve(mode.endpoint_settings)
+        endpoint = driver_for(mode).endpoint(mode)
     except UserError as exc:
         raise Skip("config", str(exc)) from None
     timeout = max(mode.timeouts.ping, mode.timeouts.create)
@@ -143,23 +147,6 @@ def image_record(ref: str, img: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def engine_record(version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-    """What the header keeps of an engine: its GET /version and GET /info, the facts that matter."""
-    return {
-        "version": version.get("Version"), "api_version": version.get("ApiVersion"),
-        "min_api_version": version.get("MinAPIVersion"), "os": version.get("Os"), "arch": version.get("Arch"),
-        "kernel": version.get("KernelVersion"),
-        "components": {c.get("Name"): c.get("Version") for c in version.get("Components") or []},
-        "os_type": info.get("OSType"), "operating_system": info.get("OperatingSystem"),
-        "storage_driver": info.get("Driver"), "cgroup_driver": info.get("CgroupDriver"),
-        "cgroup_version": info.get("CgroupVersion"), "default_runtime": info.get("DefaultRuntime"),
-        "runtimes": sorted((info.get("Runtimes") or {}).keys()), "isolation_default": info.get("Isolation"),
-        "ncpu": info.get("NCPU"), "mem_total": info.get("MemTotal"), "name": info.get("Name"),
-        "security_options": info.get("SecurityOptions"),
-        "data_root": info.get("DockerRootDir"),  # named when it fills (the engine_disk_full stop)
-    }  # fmt: skip
-
-
 def _inspect_image(client: docker.APIClient, mode: Mode, image: str) -> dict[str, Any]:
     try:
         img, _ = _timed(lambda: client.inspect_image(image), mode.timeouts.create, "inspect image")
@@ -169,7 +156,7 @@ def _inspect_image(client: docker.APIClient, mode: Mode, image: str) -> dict[str
         )
         raise Skip("image_missing", f"mode {mode.name!r}: image {image!r} is not on the engine: {hint}.") from None
     except Exception as exc:
-        category, message = failures.classify(exc)
+        category, message = driver_for(mode).classify(exc)
         raise Skip(category, f"mode {mode.name!r}: inspect image failed ({category}): {message}") from None
     found: dict[str, Any] = img
     return found
@@ -187,15 +174,16 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
         record.update(round_trips(client, mode))
         version, _ = _engine_call(client.version, mode.timeouts.ping, "version", mode)
         info, _ = _engine_call(client.info, mode.timeouts.ping, "info", mode)
-        record["engine"] = engine_record(version, info)
-        runtimes = record["engine"]["runtimes"]
-        if mode.runtime and mode.runtime not in runtimes:
-            raise Skip(
-                failures.RUNTIME_UNKNOWN,
-                f"mode {mode.name!r}: runtime {mode.runtime!r} is not registered with the engine "
-                f'(it has {", ".join(runtimes) or "none"}): add it to daemon.json "runtimes" and reload dockerd.',
-            )
+        driver = driver_for(mode)
+        record["engine"] = driver.engine_record(version, info)
+        # Where this engine kind takes each view the run records, and what it does not offer at all.
+        record["engine_offers"] = driver.offers.record()
+        record["engine_lacks"] = driver.offers.lacking()
+        refusal = driver.check_mode(mode, info)
+        if refusal is not None:
+            raise Skip(refusal.category, refusal.reason)
         image = resolve_image(mode, version)
+        _engine_call(lambda: driver.ensure_image(client, image), mode.timeouts.create * 4, "load image", mode)
         img = _inspect_image(client, mode, image)
         record["image"] = image_record(image, img)
         if info.get("OSType") == "windows":

@@ -29,6 +29,8 @@ def create_kwargs(client: docker.APIClient, mode: Mode, image: str, run_id: str)
         read_only=mode.read_only or None,
         privileged=False,
         mem_limit=f"{mode.memory_mib}m" if mode.memory_mib else None,
+        # Named only when the mode sets them (the Podman presets): a Docker mode's request stays as it was.
+        ulimits=[docker.types.Ulimit(name=k, soft=s, hard=h) for k, (s, h) in sorted(mode.ulimits.items())] or None,
     )
     return {
         "image": image,

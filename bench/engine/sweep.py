@@ -29,7 +29,10 @@ def labelled(client: docker.APIClient, run_id: Optional[str] = None, timeout: fl
 
 
 def _in_progress(exc: docker.errors.APIError) -> bool:
-    return exc.status_code == 409 and "already in progress" in str(exc.explanation or exc)
+    text = str(exc.explanation or exc)
+    # dockerd: 409 "removal ... already in progress". Podman: 500 "container state improper" when its own
+    # cleanup of a container that just exited races the remove; asked again, it goes.
+    return (exc.status_code == 409 and "already in progress" in text) or "container state improper" in text
 
 
 def remove_containers(client: docker.APIClient, cids: Collection[str], deadline_s: float) -> tuple[int, list[str]]:

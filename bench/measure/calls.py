@@ -1,5 +1,10 @@
 """The timed engine calls of a cycle, each prepared before its clock starts.
 
+This is the engine seam of a cycle: ``calls_for`` picks the implementation by the wire protocol an
+engine kind speaks (``EngineDriver.api``, bench.engine.drivers). dockerd and Podman's compat service
+both speak the Docker Engine API, so both use these; an engine with another API (containerd's
+gRPC, say) adds its own ``Calls`` class here and one line in ``CALLS``.
+
 ``prepared(...)`` returns a zero-argument callable per call: the request is built when it is
 prepared, so timing the callable times only the request and its answer. ``WireCalls`` sends the
 requests on the lean keep-alive connection (bench.measure.wire); ``ClientCalls`` goes through
@@ -12,6 +17,9 @@ from typing import Any, Callable, Protocol
 
 import docker
 
+from bench.engine.drivers.base import DOCKER_API
+from bench.engine.endpoints import Endpoint
+from bench.measure import wire
 from bench.measure.wire import Response, Wire
 
 Call = Callable[[], Any]
@@ -125,3 +133,22 @@ class WireCalls:
 
     def close(self) -> None:
         self.wire.close()
+
+
+def _docker_api(endpoint: Endpoint, api: docker.APIClient) -> Calls:
+    """The lean wire where it can go (unix, tcp, tcp+TLS), docker-py where it cannot (npipe, ssh)."""
+    if wire.supported(endpoint):
+        return WireCalls(Wire(endpoint, api.api_version, api.timeout), api)
+    return ClientCalls(api)
+
+
+# The wire protocol an engine kind speaks (EngineDriver.api) -> how its timed calls are made.
+CALLS: dict[str, Callable[[Endpoint, docker.APIClient], Calls]] = {DOCKER_API: _docker_api}
+
+
+def calls_for(api_kind: str, endpoint: Endpoint, api: docker.APIClient) -> Calls:
+    try:
+        make = CALLS[api_kind]
+    except KeyError:
+        raise ValueError(f"no timed calls for engine API {api_kind!r}: add them to bench.measure.calls.CALLS") from None
+    return make(endpoint, api)

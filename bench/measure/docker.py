@@ -23,12 +23,13 @@ from bench.core.phases import CYCLE_SHAPES, WARM
 from bench.core.watchdog import Abandoned, PhaseClock, run_watched
 from bench.engine import classify
 from bench.engine.control.restart import EngineControl
+from bench.engine.drivers import driver_for
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeRuntime
 from bench.engine.spec import create_kwargs
-from bench.measure import oom, restart, wire
+from bench.measure import oom, restart
 from bench.measure.attach import close_socket, raw_socket, read_first_line
-from bench.measure.calls import Calls, ClientCalls, WireCalls
+from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
 from bench.results.resultset import sample_record
@@ -101,6 +102,7 @@ class _Recorder:
 
 
 Check = Callable[[Any], Optional[tuple[str, str]]]
+Classifier = Callable[[BaseException], tuple[str, str]]
 Detail = Callable[[Any, int], Optional[dict[str, Any]]]
 
 
@@ -111,8 +113,9 @@ class _PhaseTimer:
     (category and the engine's words, with the time until it failed) and ends the cycle.
     ``start_ready`` times the one contiguous pair (see there)."""
 
-    def __init__(self, rec: _Recorder, clock: PhaseClock) -> None:
-        self.rec, self.clock = rec, clock
+    def __init__(self, rec: _Recorder, clock: PhaseClock, classifier: Classifier = classify.classify) -> None:
+        # ``classifier``: the mode's engine kind's (bench.engine.drivers), so Podman's answers get their categories
+        self.rec, self.clock, self.classify = rec, clock, classifier
 
     def __call__(
         self,
@@ -183,7 +186,7 @@ class _PhaseTimer:
             self.rec.add("start", pending[1], True)
 
     def _failed(self, phase: str, failed_ns: int, exc: Exception) -> NoReturn:
-        self.rec.add(phase, failed_ns, False, *classify.classify(exc))
+        self.rec.add(phase, failed_ns, False, *self.classify(exc))
         raise _Stop() from None
 
     def _decoded(self, phase: str, elapsed: int, decode: Callable[[Any], Any], value: Any) -> Any:
@@ -213,7 +216,7 @@ class _PhaseTimer:
         except (Abandoned, KeyboardInterrupt, Terminated):
             raise
         except Exception as exc:
-            self.rec.add(phase, None, False, *classify.classify(exc))
+            self.rec.add(phase, None, False, *self.classify(exc))
             raise _Stop() from None
 
 
@@ -239,13 +242,11 @@ class DockerExecutor:
         calls = self._open_calls.pop(rt.mode.name, None)
         if calls is not None:
             return calls
-        if wire.supported(rt.endpoint):
-            return WireCalls(wire.Wire(rt.endpoint, rt.client.api_version, rt.client.timeout), rt.client)
-        return ClientCalls(rt.client)
+        return calls_for(driver_for(rt.mode).api, rt.endpoint, rt.client)
 
     def _cycle(self, rt: ModeRuntime, rec: _Recorder, clock: PhaseClock) -> None:
         api, mode, t = rt.client, rt.mode, rt.mode.timeouts
-        timed = _PhaseTimer(rec, clock)
+        timed = _PhaseTimer(rec, clock, driver_for(mode).classify)
         calls = self._calls(rt)
         self.timing_path = calls.path
         sock = None

@@ -295,6 +295,8 @@ def control_for(mode: Mode, endpoint: Endpoint) -> tuple[Optional[EngineControl]
     if mode.engine_stop_cmd and mode.engine_start_cmd:
         return CommandControl(mode.engine_stop_cmd, mode.engine_start_cmd), ""
     how = "set engine_stop_cmd and engine_start_cmd to the commands that stop and start it"
+    if mode.engine != "docker":  # never a dockerd control for another engine kind on the same host
+        return None, f"isobench stops and starts only Docker engines by itself, and this is {mode.engine}: {how}"
     if mode.endpoint == "vm":
         return VmControl(mode), ""
     if mode.endpoint.startswith("machine:"):
