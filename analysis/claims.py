@@ -25,10 +25,11 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from analysis import scale, service, stats
+from analysis import scale, scenarios, service, stats
+from analysis.scenarios.base import GROUPS, SERVICES
 from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE
-from bench.core.phases import SCALE_SCENARIOS, SCENARIOS, SERVICE, WARM
+from bench.core.phases import WARM
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -127,8 +128,9 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
             raise UserError(f"{where}: order must list at least two role or mode names, fastest first.")
         if raw.get("by", "role") not in ("role", "mode"):
             raise UserError(f'{where}: by must be "role" or "mode".')
-        if raw.get("scenario", WARM) not in SCENARIOS:
-            raise UserError(f"{where}: scenario must be one of {', '.join(SCENARIOS)}, not {raw.get('scenario')!r}.")
+        if raw.get("scenario", WARM) not in scenarios.REGISTRY:
+            names = ", ".join(scenarios.REGISTRY)
+            raise UserError(f"{where}: scenario must be one of {names}, not {raw.get('scenario')!r}.")
         _check_selector(raw, where)
         for key in ("min_effect", "alpha", "max_failure_rate"):
             v = raw.get(key, 0.05)
@@ -153,7 +155,7 @@ def _check_selector(raw: dict[str, Any], where: str) -> None:
         raise UserError(
             f"{where}: a slowdown claim needs level and baseline_level (e.g. level = 8, baseline_level = 1)."
         )
-    if raw.get("level") is not None and raw.get("scenario", WARM) not in SCALE_SCENARIOS:
+    if raw.get("level") is not None and not scenarios.of(raw.get("scenario", WARM)).levels:
         raise UserError(f"{where}: level selects a scale scenario's level: set scenario to burst, rate or density.")
     if not isinstance(raw.get("strict", True), bool):
         raise UserError(f"{where}: strict must be true or false.")
@@ -231,9 +233,10 @@ def _pair_values(
         pr.reason = f"{claim.by} {few[0]!r} has {len(ok[few[0]])} successful samples, fewer than {claim.min_samples}"
         return None
     mode_base, mode_other = modes[base], modes[other]
-    if claim.scenario in SCALE_SCENARIOS:  # a round holds whole bursts, not one cycle per mode: nothing to pair
+    pairing = scenarios.of(claim.scenario).pairing
+    if pairing == GROUPS:  # a round holds whole bursts, not one cycle per mode: nothing to pair
         return ok[base], ok[other]
-    if claim.scenario == SERVICE:  # tasks of one service are not independent: services are compared
+    if pairing == SERVICES:  # tasks of one service are not independent: services are compared
         return _services(data, claim, pr, mode_base, mode_other)
     paired = None if mode_base is None or mode_other is None else \
         stats.paired_values(data, mode_base, mode_other, claim.metric)  # fmt: skip
@@ -303,7 +306,7 @@ def _measure_pair(
         return False
     if claim.statistic == "slowdown":
         return _slowdown_pair(frame, claim, pr, modes)
-    if claim.scenario in SCALE_SCENARIOS:
+    if scenarios.of(claim.scenario).pairing == GROUPS:
         ids = [data[(data["mode"] == modes[n]) & data["ok"]]["burst"].to_numpy() for n in (pr.base, pr.other)]
         pr.ratio, pr.ci_low, pr.ci_high = scale.ratio_ci(values[0], ids[0], values[1], ids[1])
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import export, plots, scale_report, service_report, stats
+from analysis import export, plots, scale_report, scenarios, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.export.content import Block, Document, Figure, Figures, Notes, Paragraph, Section, Span, plain, strong
 from analysis.load import Loaded
@@ -24,7 +24,7 @@ from analysis.scale_report import ScaleSection
 from analysis.service_report import ServiceSection
 from analysis.tables import cell_text, table_of
 from bench.core.paths import report_dir_for
-from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SCALE_SCENARIOS, SERVICE
+from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SERVICE
 
 SUMMARY_COLUMNS = [
     "set",
@@ -433,7 +433,7 @@ def _pair_gist(r: ClaimResult) -> str:
 
 def headline_sentence(results: list[ClaimResult]) -> str:
     """One sentence with the verdict: the scale claims' when the set has any, else every claim's."""
-    chosen = [r for r in results if r.claim.scenario in SCALE_SCENARIOS] or results
+    chosen = [r for r in results if scenarios.of(r.claim.scenario).headline] or results
     if not chosen:
         return "No claim applies to this result set: the tables below hold its measurements."
     return "Verdict: " + "; ".join(f"{r.claim.text}: {r.verdict.upper()} ({_pair_gist(r)})" for r in chosen) + "."

@@ -20,10 +20,11 @@ LAYERS: dict[str, int] = {
     "bench.engine": 2,
     "bench.measure": 3,
     "bench.schedule": 4,
-    "bench.run": 5,
+    "bench.scenarios": 5,
+    "bench.run": 6,
     "bench.overhead": 5,
-    "bench.cli": 6,
-    "bench.__main__": 7,
+    "bench.cli": 7,
+    "bench.__main__": 8,
 }
 # The analysis reads result sets: it may use bench's core and results layers, nothing else.
 ANALYSIS_MAY_IMPORT = ("bench.core", "bench.results")

@@ -1,9 +1,9 @@
-"""Resume planning (bench.run.plan_resume) without an engine: rounds left, numbering, seed, scenario."""
+"""Resume planning (bench.scenarios.cycles.plan_resume) without an engine: rounds left, numbering, seed, scenario."""
 
 from __future__ import annotations
 
 from bench.core.config import RunSettings
-from bench.run import plan_resume
+from bench.scenarios.cycles import plan_resume
 
 
 def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False) -> list[dict]:

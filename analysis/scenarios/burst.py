@@ -1,0 +1,11 @@
+"""burst (bench/scenarios/burst.py): the scale section (analysis.scale, scale_report, scale_plots)."""
+
+from analysis.scenarios.base import GROUPS, ScenarioAnalysis
+
+ANALYSIS = ScenarioAnalysis(
+    "burst",
+    pairing=GROUPS,
+    levels=True,
+    headline=True,
+    modules=("analysis.scale", "analysis.scale_report", "analysis.scale_plots"),
+)

@@ -1,0 +1,11 @@
+"""density (bench/scenarios/density.py): the scale section (analysis.scale, scale_report, scale_plots)."""
+
+from analysis.scenarios.base import GROUPS, ScenarioAnalysis
+
+ANALYSIS = ScenarioAnalysis(
+    "density",
+    pairing=GROUPS,
+    levels=True,
+    headline=True,
+    modules=("analysis.scale", "analysis.scale_report", "analysis.scale_plots"),
+)

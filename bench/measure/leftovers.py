@@ -1,0 +1,45 @@
+"""A run's last cleanup of the containers its cycles or groups left: bounded as a whole, whatever a
+hung runtime holds, so the process exits within a known time after its last round."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from bench.core import signals
+from bench.core.errors import Terminated
+from bench.engine.preflight import ModeRuntime
+from bench.engine.sweep import labelled, sweep_all
+from bench.measure.docker import DockerExecutor
+
+# End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
+# plus this, whatever is stuck; so the process exits within that bound after its last round.
+END_SLACK_S = 5.0
+
+
+def end_cleanup(
+    executor: DockerExecutor, runtimes: list[ModeRuntime], run_id: str, say: Callable[[str], None]
+) -> tuple[int, list[str]]:
+    """Removes what the cycles could not, then sweeps the run's label. Bounded as a whole, whatever a
+    hung runtime holds: the longest remove timeout of the modes with something to remove, plus
+    END_SLACK_S for the sweep. Returns (swept, short ids left)."""
+    pending_modes = {rt.mode.name for rt in executor.pending_cleanup.values()}
+    budget = max((rt.mode.timeouts.remove for rt in runtimes if rt.mode.name in pending_modes), default=0.0)
+    leaked: list[str] = sorted(c[:12] for c in executor.pending_cleanup)
+    swept = 0
+    try:
+        leaked = executor.retry_pending(signals.remaining_budget(budget))
+        left = {c["Id"][:12] for rt in runtimes for c in _labelled_quietly(rt, run_id)} - set(leaked)
+        if left:
+            swept, stuck = sweep_all(runtimes, run_id, timeout=END_SLACK_S)
+            leaked += stuck
+    except (KeyboardInterrupt, Terminated):
+        signals.note_hurry()
+        say("  cleanup cut short by a second stop signal")
+    return swept, sorted(set(leaked))
+
+
+def _labelled_quietly(rt: ModeRuntime, run_id: str) -> list[dict[str, Any]]:
+    try:
+        return labelled(rt.client, run_id, timeout=rt.mode.timeouts.ping)
+    except Exception:
+        return []
