@@ -121,7 +121,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from bench.engine import preflight
     from bench.engine.control.restart import control_for
-    from bench.engine.sweep import sweep_all
+    from bench.measure.leftovers import sweep_all
 
     config = _load(args)
     run_id = "doctor-" + uuid.uuid4().hex[:8]

@@ -25,8 +25,8 @@ from bench.core.paths import host_results_dir, safe_name
 from bench.engine import drivers, hostinfo, hosts, preflight
 from bench.engine.events import EventCollector
 from bench.engine.leases import Leases
-from bench.engine.sweep import sweep_all
 from bench.measure.docker import DockerExecutor
+from bench.measure.leftovers import sweep_all
 from bench.results import resultset
 from bench.results.header import header_record
 from bench.scenarios.base import Cleanup, Executing, HeaderFacts, RunContext, Session, Start

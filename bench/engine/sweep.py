@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Collection, Optional
+from typing import Any, Collection, Optional
 
 import docker
 
-from bench.core import signals
 from bench.core.labels import RUN_LABEL
 from bench.core.watchdog import call_with_timeout
-
-if TYPE_CHECKING:
-    from bench.engine.preflight import ModeRuntime
 
 IN_PROGRESS_POLL_S = 0.1
 
@@ -86,30 +82,3 @@ def sweep(
     if not cids:
         return 0, []
     return remove_containers(client, cids, timeout)
-
-
-def sweep_all(
-    runtimes: list["ModeRuntime"],
-    run_id: Optional[str],
-    keep_runs: Optional[dict[str, set[str]]] = None,
-    timeout: Optional[float] = None,
-) -> tuple[int, list[str]]:
-    """Sweeps every distinct engine of ``runtimes``: ``run_id``'s containers, or (None) those of runs
-    that hold no live lease there (``keep_runs``: engine url -> live run ids). Bounded per engine
-    by the longest remove timeout of its modes."""
-    removed, stuck, seen = 0, [], set()
-    for rt in runtimes:
-        url = rt.endpoint.base_url
-        if url in seen:
-            continue
-        seen.add(url)
-        limit = timeout or max(r.mode.timeouts.remove for r in runtimes if r.endpoint.base_url == url)
-        try:
-            n, left = sweep(
-                rt.client, run_id, timeout=signals.remaining_budget(limit), keep_runs=(keep_runs or {}).get(url, set())
-            )
-            removed += n
-            stuck += left
-        except Exception:
-            pass
-    return removed, stuck

@@ -3,12 +3,12 @@ hung runtime holds, so the process exits within a known time after its last roun
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from bench.core import signals
 from bench.core.errors import Terminated
 from bench.engine.preflight import ModeRuntime
-from bench.engine.sweep import labelled, sweep_all
+from bench.engine.sweep import labelled, sweep
 from bench.measure.docker import DockerExecutor
 
 # End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
@@ -43,3 +43,30 @@ def _labelled_quietly(rt: ModeRuntime, run_id: str) -> list[dict[str, Any]]:
         return labelled(rt.client, run_id, timeout=rt.mode.timeouts.ping)
     except Exception:
         return []
+
+
+def sweep_all(
+    runtimes: list[ModeRuntime],
+    run_id: Optional[str],
+    keep_runs: Optional[dict[str, set[str]]] = None,
+    timeout: Optional[float] = None,
+) -> tuple[int, list[str]]:
+    """Sweeps every distinct engine of ``runtimes``: ``run_id``'s containers, or (None) those of runs
+    that hold no live lease there (``keep_runs``: engine url -> live run ids). Bounded per engine
+    by the longest remove timeout of its modes."""
+    removed, stuck, seen = 0, [], set()
+    for rt in runtimes:
+        url = rt.endpoint.base_url
+        if url in seen:
+            continue
+        seen.add(url)
+        limit = timeout or max(r.mode.timeouts.remove for r in runtimes if r.endpoint.base_url == url)
+        try:
+            n, left = sweep(
+                rt.client, run_id, timeout=signals.remaining_budget(limit), keep_runs=(keep_runs or {}).get(url, set())
+            )
+            removed += n
+            stuck += left
+        except Exception:
+            pass
+    return removed, stuck

@@ -12,9 +12,8 @@ from typing import Any, Optional
 from bench.core.config import Config, RunSettings
 from bench.core.phases import CYCLE_SHAPES
 from bench.engine.hosts import answers_anew
-from bench.engine.sweep import sweep_all
 from bench.measure import wire
-from bench.measure.leftovers import end_cleanup
+from bench.measure.leftovers import end_cleanup, sweep_all
 from bench.results import estimate, resultset
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import Cleanup, Executing, HeaderFacts, Needs, ResumePlan, RunContext, Start, mode_needs

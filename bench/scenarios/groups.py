@@ -13,7 +13,7 @@ from typing import Any, Optional
 from bench.core.config import Config
 from bench.engine.hosts import answers_anew
 from bench.engine.preflight import ModeRuntime
-from bench.engine.sweep import sweep_all
+from bench.measure.leftovers import sweep_all
 from bench.measure.scale import ScaleRunner, engine_is_local
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import Cleanup, Executing, HeaderFacts, Needs, ResumePlan, RunContext, Start, mode_needs

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from bench.core.config import Config
 from bench.core.errors import UserError
 from bench.core.phases import SERVICE, SERVICE_PHASES, TASK_METRICS
-from bench.engine.sweep import sweep_all
-from bench.measure.leftovers import END_SLACK_S
+from bench.measure.leftovers import END_SLACK_S, sweep_all
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import Cleanup, HeaderFacts, Needs, ResumePlan, RunContext, Start, cannot_resume, mode_needs
 
