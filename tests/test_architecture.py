@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "bench.schedule": 4,
     "bench.run": 5,
     "bench.overhead": 5,
+    "bench.fleet": 5,
     "bench.cli": 6,
     "bench.__main__": 7,
 }
