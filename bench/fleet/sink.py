@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from bench.core.paths import host_results_dir, safe_name
+from bench.core.paths import host_results_dir
 from bench.fleet.frames import Decoder
 from bench.results.resultset import ResultWriter
 
@@ -60,7 +60,8 @@ class HostSink:
 
     def _take(self, message: dict[str, Any]) -> None:
         if message.get("fleet") == "start":
-            self.file = safe_name(str(message.get("file") or f"{self.host}.jsonl"))
+            # The run's own file name, never a path: a task cannot write outside its host's folder.
+            self.file = Path(str(message.get("file") or f"{self.host}.jsonl")).name
         elif message.get("fleet") == "exit":
             self.exit_code = int(message.get("code") or 0)
         elif message.get("type") == "header" and self.writer is None and self.end is None:

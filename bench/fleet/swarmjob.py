@@ -91,7 +91,10 @@ def _task(client: docker.APIClient, sid: str) -> Optional[dict[str, Any]]:
 
 
 def _node_state(client: docker.APIClient, node_id: str) -> str:
-    node = call_with_timeout(lambda: client.inspect_node(node_id), CALL_S, "node inspect")
+    try:
+        node = call_with_timeout(lambda: client.inspect_node(node_id), CALL_S, "node inspect")
+    except Exception:  # noqa: BLE001 - a manager that cannot say is not a node that is down
+        return "unknown"
     return str((node.get("Status") or {}).get("State") or "unknown")
 
 
