@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab
+.PHONY: bench-swarm bench-compare bench-ab bench-fleet
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -114,3 +114,11 @@ bench-analysis: $(STAMP)
 
 faults: image
 	$(PYTHON) -m pytest -m faults -p no:randomly $(PYTEST_ARGS)
+
+# The fleet (issue 21): the local 3-node swarm as the fleet. The harness image is built (mmdebstrap) and
+# loaded onto the nodes, a warm benchmark (runc, and runsc where the node has it) runs on each node through a
+# Swarm job, one node at a time, each host's set comes back under results/<host>/, then the fleet report
+# (results/fleet/report/fleet.html, fleet.md, fleet.csv). The run brings the swarm up and down itself.
+bench-fleet: engine
+	$(ISOBENCH) fleet run --local-swarm --rounds $(or $(ROUNDS),30) --min-rounds $(or $(ROUNDS),30) --warmup 2 --budget 150 $(ARGS)
+	$(ISOBENCH) fleet report results

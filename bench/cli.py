@@ -16,6 +16,7 @@ from bench.core.arguments import positive_float, positive_int, whole_number
 from bench.core.command import run_command
 from bench.core.errors import UserError
 from bench.core.paths import DEFAULT_CONFIG, VM_DIR
+from bench.fleet.cli import add_fleet
 
 
 def _load(args: argparse.Namespace):  # -> Config
@@ -298,6 +299,7 @@ def build_isobench_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     _add_ab(sub)
     add_analysis_commands(sub, bench_name="bench-analysis")
+    add_fleet(sub, cmd_fleet_report)
     return p
 
 
@@ -456,6 +458,12 @@ def add_commands(sub: Any) -> None:
     w = sub.add_parser("swarm", help="a real three-node Docker Swarm on this machine, for service startup")
     w.add_argument("action", choices=["up", "down", "status"])
     w.set_defaults(fn=cmd_swarm)
+
+
+def cmd_fleet_report(args: argparse.Namespace) -> int:
+    from analysis.fleet_report import write_fleet_report
+
+    return write_fleet_report(Path(args.results), Path(args.out) if args.out else None)
 
 
 def cmd_swarm(args: argparse.Namespace) -> int:

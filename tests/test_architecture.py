@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "bench.scenarios": 5,
     "bench.run": 6,
     "bench.overhead": 5,
+    "bench.fleet": 6,
     "bench.cli": 7,
     "bench.__main__": 8,
 }

@@ -72,7 +72,9 @@ def config(spec: NodeSpec, runsc: Optional[str]) -> dict[str, Any]:
     if spec.runtime == "runsc":
         # gVisor's own netstack refuses to run here ("cannot run with network enabled in root
         # network namespace"); never --platform=kvm (it hangs without nested virtualisation).
-        cfg["runtimes"] = {"runsc": {"path": runsc or "runsc", "runtimeArgs": ["--network=none"]}}
+        # --host-uds=open: a sandbox may connect to a host unix socket bind-mounted into it (the fleet's
+        # harness task reaches its node's engine so); containers that mount none are unaffected.
+        cfg["runtimes"] = {"runsc": {"path": runsc or "runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}}
     return cfg
 
 
