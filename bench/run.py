@@ -31,6 +31,7 @@ from bench.engine.events import EventCollector
 from bench.engine.lease import DEFAULT_TTL_S, EngineLease
 from bench.engine.sweep import sweep
 from bench.measure import wire
+from bench.measure.cost import CostProbe
 from bench.measure.docker import DockerExecutor
 from bench.measure.scale import ScaleRunner, engine_is_local
 from bench.results import estimate, resultset
@@ -419,11 +420,15 @@ def _run_usable(
     }  # fmt: skip
     if is_scale(config):  # bursts, rate runs and density steps time through docker-py, one client each
         harness.update(timing=SCALE_TIMING, timing_paths={rt.mode.name: "docker-py APIClient" for rt in runtimes})
-    header = build_header(config, run_id, seed, checks, swept, harness, cold, leases)
-    warn_if_small(config, runtimes, header, results_dir, say)
-    writer = resultset.ResultWriter.create(path, header)
-    say(f"  writing {path}")
-    return _execute(config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases)
+    with CostProbe.for_run(runtimes, say) as probe:  # CPU per cycle, the waterfall (issue 23); closed on every path
+        harness["cost"] = probe.header()
+        header = build_header(config, run_id, seed, checks, swept, harness, cold, leases)
+        warn_if_small(config, runtimes, header, results_dir, say)
+        writer = resultset.ResultWriter.create(path, header)
+        say(f"  writing {path}")
+        return _execute(
+            config, run_id, seed, runtimes, writer, show_progress, say, controls=controls, leases=leases, probe=probe
+        )
 
 
 def warn_if_small(
@@ -496,6 +501,7 @@ def _execute(
     controls: Optional[dict[str, Any]] = None,
     leases: Optional[Leases] = None,
     scale_done: Optional[tuple[set[Any], int]] = None,
+    probe: Optional[CostProbe] = None,
 ) -> tuple[int, Optional[Path]]:
     """Rounds, then the end record and the final cleanup, whatever happened. ``scale_done``: for a
     resumed scale set, the groups it holds and the next group id."""
@@ -507,7 +513,7 @@ def _execute(
         if url not in by_url:
             by_url[url] = EventCollector(rt.new_client, f"{RUN_LABEL}={run_id}").start()
         collectors[rt.mode.name] = by_url[url]
-    executor = DockerExecutor(run_id, collectors)
+    executor = DockerExecutor(run_id, collectors, probe)
     progress = progress_view(show_progress)
     renew = leases.renew if leases else None
     scheduler: Scheduler
