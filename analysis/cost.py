@@ -99,6 +99,19 @@ def step_matrix(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
     return wide.join(totals)
 
 
+def clock_check(frame: pd.DataFrame, mode: str) -> tuple[float, float]:
+    """The kernel's clock against the harness's: the share of cycles whose runtime `start` exited before
+    the harness saw the start call return (as it must: dockerd answers after it), and the median time
+    from that exit to the return (dockerd and containerd's way back)."""
+    m = step_matrix(frame, mode)
+    start = frame[(frame["mode"] == mode) & (frame["phase"] == "start") & frame["ok"]].set_index(["round", "pos"])
+    if m.empty or "app" not in m or start.empty:
+        return math.nan, math.nan
+    exited = (m["total"] - m["app"]).where(m["app"] > 0)  # the runtime start's exit, from the start call
+    lead = (start["duration_ms"].reindex(m.index) - exited).dropna()
+    return (float((lead >= 0).mean()), float(lead.median())) if len(lead) else (math.nan, math.nan)
+
+
 def waterfall_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per mode and step: median ms with its 95% CI; then the steps' medians summed against start +
     ready's median, and whether they agree within TOLERANCE."""

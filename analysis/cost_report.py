@@ -35,7 +35,7 @@ def build(frame: pd.DataFrame, header: dict[str, Any], out_dir: Optional[Path], 
             start, ready = (float(data.loc[(data["mode"] == mode) & (data["phase"] == p) & data["ok"],
                                            "duration_ms"].median()) for p in ("start", "ready"))  # fmt: skip
             figures += cost_plots.waterfall(cost.step_matrix(data, str(mode)), start, ready, str(mode), out_dir)
-    notes = _method_notes(header) + _finding_notes(cpu, steps, extra, native)
+    notes = _method_notes(header) + _finding_notes(data, cpu, steps, extra, native)
     return CostSection(cpu, steps, extra, bursts, tuple(f for f in figures if f.suffix == ".png"), tuple(notes))
 
 
@@ -61,7 +61,9 @@ def _method_notes(header: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _finding_notes(cpu: pd.DataFrame, steps: pd.DataFrame, extra: pd.DataFrame, native: Optional[str]) -> list[str]:
+def _finding_notes(
+    frame: pd.DataFrame, cpu: pd.DataFrame, steps: pd.DataFrame, extra: pd.DataFrame, native: Optional[str]
+) -> list[str]:
     out = []
     for _, r in cpu[cpu["source"] == "engine stack"].iterrows() if not cpu.empty else ():
         out.append(f"{r['mode']}: engine stack CPU per start {r['median_ms']:.1f} ms "
@@ -71,7 +73,12 @@ def _finding_notes(cpu: pd.DataFrame, steps: pd.DataFrame, extra: pd.DataFrame, 
         s = float(summed["median_ms"].iloc[0])
         verdict = "within" if r.get("within_5pct") else "NOT within"
         out.append(f"{r['mode']}: the steps' medians sum to {s:.1f} ms against start + ready's median "
-                   f"{r['median_ms']:.1f} ms ({(s / r['median_ms'] - 1) * 100:+.1f}%: {verdict} 5%)")  # fmt: skip
+                   f"{r['median_ms']:.1f} ms ({(s / r['median_ms'] - 1) * 100:+.1f}%: {verdict} 5%; each cycle's "
+                   "steps sum to its start + ready exactly: a gap is skew: medians do not add)")  # fmt: skip
+        share, lead = cost.clock_check(frame, str(r["mode"]))
+        if share == share:
+            out.append(f"{r['mode']}: clocks agree: the runtime's start exited before the harness saw the start call "
+                       f"return in {share:.0%} of cycles, a median {lead:.1f} ms before it")  # fmt: skip
     for mode in extra["mode"].unique() if not extra.empty else ():
         top = cost.largest_extra(extra, str(mode))
         total = extra[(extra["mode"] == mode) & (extra["step"] == "total")]

@@ -59,7 +59,7 @@ for part in "$@"; do
   warm) run warm --mode runc --mode runsc --rounds "$rounds" --min-rounds "$rounds" --budget 100000 ;;
   plant)
     plant_config
-    bash "$here/plant-cpu.sh" with "$0" "$isobench" plant-inner
+    bash "$here/plant-cpu.sh" with bash "$0" "$isobench" plant-inner
     ;;
   plant-inner) run plant --config "$out/plant.toml" --rounds "$rounds" --min-rounds "$rounds" --budget 100000 --no-summary ;;
   listener)

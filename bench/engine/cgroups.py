@@ -171,7 +171,9 @@ def place_engine(dockerd: int, h: Hierarchy) -> Union[EngineHome, str]:
     if where is None:
         return f"dockerd (pid {dockerd}) is gone"
     if where.rstrip("/").endswith(HOME):
-        return EngineHome(h, (where,), f"the cgroup isobench started dockerd in ({where})")
+        return EngineHome(
+            h, (where,), f"isobench's engine cgroup {where} (setup-engine.sh or an earlier run put dockerd there)"
+        )
     stack = [p for p in children(parent_map(), [dockerd]) if cgroup_of(p, h) == where]
     if where != "/":  # systemd's docker.service, or an operator's own: read it where it is
         return EngineHome(h, (where,), f"dockerd's own cgroup ({where}): the engine service's")
