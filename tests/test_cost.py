@@ -4,6 +4,7 @@ listener, the engine's cgroup and the probe's samples (what is written, what nev
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import subprocess
 import time
@@ -97,6 +98,7 @@ def test_followed_processes_only_and_threads_never():
 @pytest.mark.skipif(os.geteuid() != 0, reason="the process-event connector needs root")
 def test_the_listener_sees_a_child_on_the_harness_clock_and_closes():
     pe = ProcEvents([os.getpid()]).start()
+    pe.focus(True)
     try:
         t0 = time.perf_counter_ns()
         subprocess.run(["sh", "-c", "sleep 0.02"], check=True)
@@ -104,7 +106,7 @@ def test_the_listener_sees_a_child_on_the_harness_clock_and_closes():
         seen = pe.window(t0, t1)
     finally:
         pe.close()
-    assert not pe.alive and pe._sock is None
+    assert not pe.alive and pe._socks == []
     execs = [e for e in seen if e.what == "exec"]
     assert execs and execs[0].argv[:2] == ("sh", "-c")
     assert all(t0 <= e.ns <= t1 for e in seen)  # the kernel's stamps fall inside the harness's window
@@ -188,3 +190,28 @@ def test_a_failed_cycle_keeps_its_cpu_not_ok():
     probe.finish(rt, samples, probe.begin(rt), None, None)  # type: ignore[arg-type]
     cpu = samples[-1]
     assert cpu["phase"] == CPU_HARNESS and not cpu["ok"] and cpu["error"] == "runtime_error"
+
+
+def test_the_lean_attach_reads_the_answers_head_and_no_byte_of_the_stream():
+    from bench.measure.attach import read_first_line
+    from bench.measure.lean import _read_head
+
+    a, b = socket.socketpair()
+    try:
+        frame = b"\x01\x00\x00\x00" + (6).to_bytes(4, "big") + b"ready\n"
+        a.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n" + frame)
+        assert _read_head(b) == 101
+        assert read_first_line(b, "ready") == "ready"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_burst_gets_its_engine_and_harness_cpu_once_slot_null(monkeypatch):
+    monkeypatch.setattr(cgroups, "cgroup_of", lambda pid, h: "/isobench-engine")
+    rt = SimpleNamespace(mode=SimpleNamespace(name="runc"))
+    probe = _probe(_Home([100, 3300]), {})
+    base = {"round": 0, "pos": 1, "mode": "runc", "warmup": False, "scenario": "burst", "level": 16, "burst": 7}
+    out = probe.finish_group(rt, base, 16, probe.begin(rt))  # type: ignore[arg-type]
+    assert {s["phase"]: s["duration_ns"] for s in out}[CPU_ENGINE] == 3200
+    assert all(s["slot"] is None and s["burst"] == 7 and s["detail"] == {"containers": 16} for s in out)

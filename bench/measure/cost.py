@@ -180,12 +180,20 @@ class CostProbe:
         return {"window": "from before create's clock to after remove's, outside every timed call",
                 "modes": modes, "waterfall": wf}  # fmt: skip
 
-    def begin(self, rt: ModeRuntime) -> Mark:
+    def begin(self, rt: ModeRuntime, start: bool = False) -> Mark:
+        """The counters now; ``start``: a cycle whose start the waterfall follows is next."""
+        if start:
+            self.focus(True)
         src = self.by_mode.get(rt.mode.name)
         engine = src.engine.usage_ns() if src and src.engine else None
         vm = cgroups.proc_cpu_ns(src.qemu) if src and src.qemu else None
         listener = self.listener.cpu_ns if self.listener else 0
         return Mark(engine, vm, harness_cpu_ns(), listener)
+
+    def focus(self, on: bool) -> None:
+        """A cycle's start is about to be in flight (or is over): the listener takes execs at once."""
+        if self.listener is not None:
+            self.listener.focus(on)
 
     def container_ns(self, mode: str, cid: Optional[str]) -> Optional[int]:
         """The container's CPU so far (its cgroup's counter), or None."""
@@ -240,6 +248,7 @@ class CostProbe:
                                          message=message, wall_ns=time.time_ns(), cid=first.get("cid")))  # fmt: skip
         if failed is None and ready_end_ns is not None:
             samples.extend(self._waterfall(rt, base, samples, ready_end_ns, mark))
+        self.focus(False)
 
     def _waterfall(
         self, rt: ModeRuntime, base: dict[str, Any], samples: list[dict[str, Any]], t_end: int, mark: Mark
@@ -253,8 +262,8 @@ class CostProbe:
         if len(took) < 2:
             return []
         t0 = t_end - took["start"] - took["ready"]
-        self.listener.window(t0, t_end)  # until the listener has read past the ready line
-        events = self.listener.window(t0, time.perf_counter_ns(), wait_s=0.0)
+        now = time.perf_counter_ns()
+        events = self.listener.window(t0, now)  # once the listener has read up to now
         found = waterfall.markers(events)
         detail = {
             "events": waterfall.event_rows(events, t0),

@@ -326,7 +326,7 @@ class DockerExecutor:
             box["rec"] = _Recorder(clock, base)
             self._cycle(rt, box["rec"], clock)
 
-        mark = self.probe.begin(rt) if self.probe is not None else None
+        mark = self.probe.begin(rt, start=True) if self.probe is not None else None
         try:
             run_watched(work)
         except CallTimeout as exc:
