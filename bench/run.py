@@ -30,7 +30,7 @@ from bench.engine.control import restart as engine_control
 from bench.engine.events import EventCollector
 from bench.engine.lease import DEFAULT_TTL_S, EngineLease
 from bench.engine.sweep import sweep
-from bench.measure import wire
+from bench.measure import lean, wire
 from bench.measure.cost import CostProbe
 from bench.measure.docker import DockerExecutor
 from bench.measure.scale import ScaleRunner, engine_is_local
@@ -99,10 +99,6 @@ def build_header(
 
 
 SCALE_RUNS = SCALE_SCENARIOS + (SCALE,)
-SCALE_TIMING = (
-    "perf_counter_ns around docker.APIClient calls: one client and one keep-alive connection per container, "
-    "opened (one /_ping) before the barrier or the arrival"
-)
 
 
 def is_scale(config: Config) -> bool:
@@ -154,7 +150,7 @@ def scale_header(config: Config, runtimes: list[preflight.ModeRuntime]) -> Optio
             }
             for rt in runtimes
         },
-        "timing": SCALE_TIMING,
+        "timing": lean.TIMING,
         "engine_on_this_host": {rt.mode.name: engine_is_local(rt) for rt in runtimes},
     }
 
@@ -419,7 +415,7 @@ def _run_usable(
         "cycle_shapes": {rt.mode.name: rt.mode.cycle for rt in runtimes},
     }  # fmt: skip
     if is_scale(config):  # bursts, rate runs and density steps time through docker-py, one client each
-        harness.update(timing=SCALE_TIMING, timing_paths={rt.mode.name: "docker-py APIClient" for rt in runtimes})
+        harness.update(timing=lean.TIMING, timing_paths={rt.mode.name: lean.path_for(rt) for rt in runtimes})
     with CostProbe.for_run(runtimes, say) as probe:  # CPU per cycle, the waterfall (issue 23); closed on every path
         harness["cost"] = probe.header()
         header = build_header(config, run_id, seed, checks, swept, harness, cold, leases)

@@ -5,7 +5,8 @@
 #             burner must add 50 +- 10 ms to runc's engine CPU, the sleeper nothing, runsc stay put
 #   listener  runs with and without the process-event listener (ISOBENCH_PROC_EVENTS=1/0), alternated
 #             in time (A B A B ...), then `isobench compare` of the two sides at 2%
-#   burst     bursts of N = 16 (REPEAT, default 8) for runc and runsc: the harness's CPU share
+#   burst     bursts of N = 16 (REPEAT, default 8) for runc and runsc: the harness's CPU share, with each
+#             worker's own docker-py client (ISOBENCH_LEAN_WORKERS=0) and with the lean workers
 # Usage: bench-cost.sh ISOBENCH warm|plant|listener|burst...   (sets under OUT, default build/cost)
 set -euo pipefail
 isobench=${1:?usage: bench-cost.sh ISOBENCH warm|plant|listener|burst...}
@@ -76,7 +77,14 @@ for part in "$@"; do
     mapfile -t b < <(sed -n 's/^B //p' "$out/listener.manifest")
     "$isobench" compare "${a[@]}" -- "${b[@]}" --min-effect 0.02 --out "$out/listener-compare" | tee "$out/listener-compare.log"
     ;;
-  burst) run burst --scenario burst --burst 16 --repeat "${REPEAT:-8}" --mode runc --mode runsc --budget 100000 ;;
+  burst)  # before and after the lean workers (each worker's own docker-py client, then its own raw connection)
+    for workers in docker-py lean; do
+      lean=1; [ $workers = docker-py ] && lean=0
+      ISOBENCH_LEAN_WORKERS=$lean run "burst-$workers" --scenario burst --burst 16 --repeat "${REPEAT:-8}" \
+        --mode runc --mode runsc --budget 100000 || true
+      echo "burst workers $workers:"; grep "harness CPU share" "$out/burst-$workers.log" || true
+    done
+    ;;
   *) echo "bench-cost: unknown part $part: use warm, plant, listener or burst" >&2; exit 2 ;;
   esac
 done

@@ -215,3 +215,19 @@ def test_a_burst_gets_its_engine_and_harness_cpu_once_slot_null(monkeypatch):
     out = probe.finish_group(rt, base, 16, probe.begin(rt))  # type: ignore[arg-type]
     assert {s["phase"]: s["duration_ns"] for s in out}[CPU_ENGINE] == 3200
     assert all(s["slot"] is None and s["burst"] == 7 and s["detail"] == {"containers": 16} for s in out)
+
+
+def test_a_bursts_cpu_samples_go_before_its_makespan_which_stays_last(monkeypatch):
+    from bench.measure import scale
+    from bench.measure.group import GroupResult, Slot
+
+    makespan = {"phase": "makespan"}
+    monkeypatch.setattr(scale, "run_burst", lambda *a: GroupResult([Slot({}, samples=[{"phase": "ready"}, makespan])]))
+    monkeypatch.setattr(cgroups, "cgroup_of", lambda pid, h: "/isobench-engine")
+    executor = SimpleNamespace(events={}, probe=_probe(_Home([0, 10]), {}), run_id="r", stuck=None)
+    runner = scale.ScaleRunner(executor, SimpleNamespace(barrier_s=1.0))  # type: ignore[arg-type]
+    rt = SimpleNamespace(mode=SimpleNamespace(name="runc"))
+    base = {"round": 0, "pos": 0, "mode": "runc", "warmup": False, "scenario": "burst", "level": 2, "burst": 1}
+    result = runner.burst(rt, base, 2)  # type: ignore[arg-type]
+    phases = [s["phase"] for s in result.samples]
+    assert phases[-1] == "makespan" and set(phases[1:-1]) == {CPU_HARNESS, CPU_ENGINE}

@@ -24,6 +24,7 @@ from bench.core.watchdog import Abandoned, PhaseClock
 from bench.engine.preflight import ModeRuntime
 from bench.engine.spec import create_kwargs
 from bench.engine.sweep import remove_containers
+from bench.measure import lean
 from bench.measure.attach import close_socket, read_first_line
 from bench.measure.cleanup import CLEANUP_RETRIES, StuckContainers
 from bench.measure.docker import _created, _PhaseTimer, _Recorder, _Stop
@@ -112,7 +113,7 @@ class GroupResult:
 def prepare(slot: Slot, plan: GroupPlan) -> None:
     """Each worker's own client, with its keep-alive connection opened by one ping: the burst
     measures the engine's concurrency, not connection set-up or a shared pool."""
-    slot.client = plan.rt.new_client()
+    slot.client = lean.for_worker(plan.rt)  # its own raw connection (issue 23), else its own docker-py client
     slot.client.ping()
 
 
