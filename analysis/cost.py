@@ -74,7 +74,8 @@ def harness_share(frame: pd.DataFrame, mode: str) -> float:
 
 def burst_shares(frame: pd.DataFrame) -> pd.DataFrame:
     """Per mode and burst size N: the harness's CPU per container as a share of the engine's (burst sums)."""
-    data = frame[(frame["scenario"] == BURST) & ~frame["warmup"] & frame["slot"].isna()]
+    group = frame["slot"].isna() | (frame["slot"] < 0)  # the frame holds a null slot as -1
+    data = frame[(frame["scenario"] == BURST) & ~frame["warmup"] & group]
     rows = []
     for (mode, level), g in data.groupby(["mode", "level"], observed=True):
         share = harness_share(g, str(mode))

@@ -96,7 +96,7 @@ def test_an_older_set_has_no_costs_section_and_no_cpu_claim(tmp_path: Path):
 def test_burst_shares_per_mode_and_n():
     rows = []
     for b, (mode, n) in enumerate((("runc", 16), ("runc", 16), ("runsc", 16))):
-        base = {"mode": mode, "level": float(n), "burst": b, "slot": np.nan, "round": b, "pos": 0, "ok": True,
+        base = {"mode": mode, "level": float(n), "burst": b, "slot": -1, "round": b, "pos": 0, "ok": True,
                 "scenario": "burst", "warmup": False}  # fmt: skip
         rows += [{**base, "phase": "cpu_engine", "duration_ms": 1600.0}, {**base, "phase": "cpu_harness",
                                                                           "duration_ms": 48.0}]  # fmt: skip
