@@ -22,15 +22,15 @@ def waterfall(matrix: pd.DataFrame, start_ms: float, ready_ms: float, mode: str,
     steps = [c for c in matrix.columns if c != "total"]
     medians = matrix[steps].median()
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    ax.barh(["harness"], [start_ms], color="#4C72B0", label="start (harness)")
-    ax.barh(["harness"], [ready_ms], left=[start_ms], color="#55A868", label="ready (harness)")
+    ax.barh(["harness"], [start_ms], color="#555555", label="start (harness)")
+    ax.barh(["harness"], [ready_ms], left=[start_ms], color="#AAAAAA", label="ready (harness)")
     left = 0.0
     for i, step in enumerate(steps):
         width = float(medians[step])
         ax.barh(["engine"], [width], left=[left], color=STEP_COLOURS[i % len(STEP_COLOURS)], label=step,
                 edgecolor="white", linewidth=0.5)  # fmt: skip
         if width > 0.06 * max(1.0, float(medians.sum())):
-            ax.text(left + width / 2, 0, step, ha="center", va="center", fontsize=7, color="white")
+            ax.text(left + width / 2, 1, step, ha="center", va="center", fontsize=7, color="white")  # the engine row
         left += width
     ax.set_xlabel("ms from the start call (medians, stacked)")
     ax.set_title(f"{mode}: startup waterfall (n = {len(matrix)} cycles)")
