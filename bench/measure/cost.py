@@ -196,7 +196,9 @@ class CostProbe:
             self.listener.focus(on)
 
     def container_ns(self, mode: str, cid: Optional[str]) -> Optional[int]:
-        """The container's CPU so far (its cgroup's counter), or None."""
+        """The container's CPU so far (its cgroup's counter), or None. Called after exec: the start is long
+        over, so the listener need not take execs at once any more (stop and remove follow)."""
+        self.focus(False)
         src = self.by_mode.get(mode)
         if not cid or src is None or src.containers is None:
             return None
