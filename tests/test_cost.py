@@ -231,3 +231,21 @@ def test_a_bursts_cpu_samples_go_before_its_makespan_which_stays_last(monkeypatc
     result = runner.burst(rt, base, 2)  # type: ignore[arg-type]
     phases = [s["phase"] for s in result.samples]
     assert phases[-1] == "makespan" and set(phases[1:-1]) == {CPU_HARNESS, CPU_ENGINE}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the process-event connector needs root")
+def test_a_paused_listener_gets_no_events_and_its_subscription_comes_back():
+    pe = ProcEvents([os.getpid()]).start()
+    try:
+        pe.focus(True)
+        pe.pause(True)
+        t0 = time.perf_counter_ns()
+        subprocess.run(["true"], check=True)
+        time.sleep(0.25)
+        assert pe.window(t0, time.perf_counter_ns(), wait_s=0.3) == []
+        pe.pause(False)
+        t1 = time.perf_counter_ns()
+        subprocess.run(["true"], check=True)
+        assert any(e.what == "exec" for e in pe.window(t1, time.perf_counter_ns()))
+    finally:
+        pe.close()

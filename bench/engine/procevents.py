@@ -140,6 +140,7 @@ class ProcEvents:
         self._stop = threading.Event()
         self._drained = threading.Event()  # set after each drain (window() waits on it, never polls)
         self._focus = threading.Event()
+        self.paused = False
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -185,6 +186,18 @@ class ProcEvents:
             self._wake.set()
         else:
             self._focus.clear()
+
+    def pause(self, on: bool) -> None:
+        """Unsubscribes (the kernel then sends no process events at all) or subscribes again: the cycles of
+        an in-run A/B without the listener (bench.measure.cost, ISOBENCH_PROC_EVENTS_OFF)."""
+        if on == self.paused:
+            return
+        self.paused = on
+        for sock in list(self._socks):
+            try:
+                sock.send(_message(PROC_CN_MCAST_IGNORE if on else PROC_CN_MCAST_LISTEN))
+            except OSError:
+                pass
 
     def _drain(self, sock: socket.socket, buf: bytearray) -> list[tuple[int, int, tuple[int, ...]]]:
         out: list[tuple[int, int, tuple[int, ...]]] = []
@@ -263,7 +276,8 @@ class ProcEvents:
         socks, self._socks = self._socks, []
         for sock in socks:
             try:
-                sock.send(_message(PROC_CN_MCAST_IGNORE))
+                if not self.paused:  # the kernel counts subscriptions: a paused socket has given its up
+                    sock.send(_message(PROC_CN_MCAST_IGNORE))
             except OSError:
                 pass
             sock.close()

@@ -30,6 +30,9 @@ from bench.results.resultset import sample_record
 
 # ISOBENCH_PROC_EVENTS=0 runs without the process-event listener (to measure what it costs).
 PROC_EVENTS_ENV = "ISOBENCH_PROC_EVENTS"
+# ISOBENCH_PROC_EVENTS_OFF=MODE[,MODE]: these modes' cycles run with the listener unsubscribed (the
+# kernel sends no events): an in-run A/B of its cost (`isobench ab --mode runc --mode runc-off`).
+PROC_EVENTS_OFF_ENV = "ISOBENCH_PROC_EVENTS_OFF"
 DEFAULT_PID_FILES = {"/var/run/docker.sock": "/var/run/docker.pid", "/run/docker.sock": "/var/run/docker.pid"}
 HARNESS_METHOD = "getrusage(RUSAGE_SELF) of the isobench process: every thread, user + system"
 VM_METHOD = "the qemu process's utime + stime (/proc/<pid>/stat, clock-tick resolution): guest, engine and containers"
@@ -121,6 +124,7 @@ class CostProbe:
         self.by_mode = by_mode
         self.listener = listener
         self.listener_why = listener_why
+        self.off = {m for m in os.environ.get(PROC_EVENTS_OFF_ENV, "").split(",") if m}
 
     @classmethod
     def for_run(cls, runtimes: list[ModeRuntime], say: Callable[[str], None] = lambda _: None) -> "CostProbe":
@@ -167,6 +171,10 @@ class CostProbe:
             rec[CPU_VM] = (
                 {"method": VM_METHOD, "qemu_pid": src.qemu} if src.qemu else {"unavailable": src.why.get(CPU_VM)}
             )
+            if name in self.off:
+                rec["waterfall"] = {
+                    "unavailable": f"the listener was unsubscribed for this mode's cycles ({PROC_EVENTS_OFF_ENV})"
+                }
             modes[name] = rec
         wf: dict[str, Any] = (
             {"source": "netlink cn_proc (fork, exec, exit of the processes below dockerd)",
@@ -182,7 +190,9 @@ class CostProbe:
 
     def begin(self, rt: ModeRuntime, start: bool = False) -> Mark:
         """The counters now; ``start``: a cycle whose start the waterfall follows is next."""
-        if start:
+        if start and rt.mode.name in self.off and self.listener is not None:
+            self.listener.pause(True)
+        elif start:
             self.focus(True)
         src = self.by_mode.get(rt.mode.name)
         engine = src.engine.usage_ns() if src and src.engine else None
@@ -251,6 +261,8 @@ class CostProbe:
         if failed is None and ready_end_ns is not None:
             samples.extend(self._waterfall(rt, base, samples, ready_end_ns, mark))
         self.focus(False)
+        if self.listener is not None:
+            self.listener.pause(False)
 
     def _waterfall(
         self, rt: ModeRuntime, base: dict[str, Any], samples: list[dict[str, Any]], t_end: int, mark: Mark
@@ -258,7 +270,7 @@ class CostProbe:
         """The start's process events and steps: from the start call sent (t_end minus ready and
         start) to the ready line read, on the perf_counter clock."""
         src = self.by_mode.get(rt.mode.name)
-        if self.listener is None or src is None or src.engine is None:
+        if self.listener is None or src is None or src.engine is None or rt.mode.name in self.off:
             return []
         took = {s["phase"]: s["duration_ns"] for s in samples if s["phase"] in ("start", "ready")}
         if len(took) < 2:
