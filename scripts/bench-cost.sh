@@ -3,8 +3,11 @@
 #   warm      a warm set of runc and runsc (ROUNDS, default 40): CPU per start, the waterfalls
 #   plant     runc, runsc and runc behind the planted burner and sleeper (scripts/plant-cpu.sh): the
 #             burner must add 50 +- 10 ms to runc's engine CPU, the sleeper nothing, runsc stay put
-#   listener  runs with and without the process-event listener (ISOBENCH_PROC_EVENTS=1/0), alternated
-#             in time (A B A B ...), then `isobench compare` of the two sides at 2%
+#   listener  the process-event listener's own cost in one run: runc with it and runc-off without it
+#             (ISOBENCH_PROC_EVENTS_OFF=runc-off: unsubscribed for its cycles), in the same interleaved
+#             rounds (AB_ROUNDS, default 100), compared by `isobench ab` at 2%
+#   listener-runs  the same as whole runs with and without it (ISOBENCH_PROC_EVENTS=1/0), alternated in
+#             time (A B A B ..., RUNS a side), then `isobench compare` of the two sides
 #   burst     bursts of N = 16 (REPEAT, default 8) for runc and runsc: the harness's CPU share, with each
 #             worker's own docker-py client (ISOBENCH_LEAN_WORKERS=0) and with the lean workers
 # Usage: bench-cost.sh ISOBENCH warm|plant|listener|burst...   (sets under OUT, default build/cost)
@@ -63,13 +66,28 @@ for part in "$@"; do
     bash "$here/plant-cpu.sh" with bash "$0" "$isobench" plant-inner
     ;;
   plant-inner) run plant --config "$out/plant.toml" --rounds "$rounds" --min-rounds "$rounds" --budget 100000 --no-summary ;;
-  listener)
+  listener)  # in one run: runc with the listener, runc-off without it, in the same interleaved rounds
+    cat >"$out/listener-ab.toml" <<TOML
+[run]
+warmup = 2
+[[mode]]
+preset = "runc"
+[[mode]]
+preset = "runc"
+name = "runc-off"
+role = "candidate"
+TOML
+    ISOBENCH_PROC_EVENTS_OFF=runc-off flock "$lock" "$isobench" ab --config "$out/listener-ab.toml" --mode runc \
+      --mode runc-off --rounds "${AB_ROUNDS:-100}" --min-rounds "${AB_ROUNDS:-100}" --budget 100000 \
+      --results "$out/listener-ab" --quiet --min-effect 0.02 | tee "$out/listener-ab.log"
+    ;;
+  listener-runs)
     : >"$out/listener.manifest"
     for i in $(seq 1 "${RUNS:-3}"); do
       for side in A B; do
         on=1; [ $side = B ] && on=0
-        ISOBENCH_PROC_EVENTS=$on run "listener-$side$i" --mode runc --mode runsc --rounds "${AB_ROUNDS:-30}" \
-          --min-rounds "${AB_ROUNDS:-30}" --budget 100000 --no-summary
+        ISOBENCH_PROC_EVENTS=$on run "listener-$side$i" --mode runc --mode runsc --rounds "${RUN_ROUNDS:-30}" \
+          --min-rounds "${RUN_ROUNDS:-30}" --budget 100000 --no-summary
         echo "$side $(cat "$out/listener-$side$i.path")" >>"$out/listener.manifest"
       done
     done
@@ -85,6 +103,6 @@ for part in "$@"; do
       echo "burst workers $workers:"; grep "harness CPU share" "$out/burst-$workers.log" || true
     done
     ;;
-  *) echo "bench-cost: unknown part $part: use warm, plant, listener or burst" >&2; exit 2 ;;
+  *) echo "bench-cost: unknown part $part: use warm, plant, listener, listener-runs or burst" >&2; exit 2 ;;
   esac
 done
