@@ -17,7 +17,19 @@ from rich.table import Table
 
 from analysis import export, plots, scale_report, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
-from analysis.export.content import Block, Document, Figure, Figures, Notes, Paragraph, Section, Span, plain, strong
+from analysis.export.content import (
+    Block,
+    Document,
+    Figure,
+    Figures,
+    Link,
+    Notes,
+    Paragraph,
+    Section,
+    Span,
+    plain,
+    strong,
+)
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
 from analysis.scale_report import ScaleSection
@@ -340,8 +352,9 @@ def _tables(content: ReportContent) -> list[Section]:
     return out
 
 
-def document(content: ReportContent) -> Document:
-    """The per-set report as content, every section built once; analysis.export renders it per format."""
+def document(content: ReportContent, nav: tuple[Link, ...] = ()) -> Document:
+    """The per-set report as content, every section built once; analysis.export renders it per format.
+    ``nav``: links out (the history site's pages, when the report is one of them)."""
     figures = Figures(tuple(Figure(f, f.stem) for f in content.pngs()))
     return Document(
         content.title,
@@ -353,13 +366,19 @@ def document(content: ReportContent) -> Document:
             *content.extra.service.sections(),
             Section("Figures", (figures,)),
         ),
+        nav,
     )
 
 
 def build_report(
-    loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None, with_figures: bool = True
+    loaded: Loaded,
+    set_name: str,
+    claims: list[Claim],
+    out_dir: Optional[Path] = None,
+    with_figures: bool = True,
+    nav: tuple[Link, ...] = (),
 ) -> Report:
-    """Writes one set's report folder; returns what it holds."""
+    """Writes one set's report folder; returns what it holds. ``nav``: links above its title."""
     every = with_derived(loaded.frame[loaded.frame["set"] == set_name])
     frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
@@ -405,7 +424,7 @@ def build_report(
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
     extra = Extra(sec, headline_sentence(results), headline_figure, svc)
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
-    export.write_all(document(content), out_dir)
+    export.write_all(document(content, nav), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
 
 
