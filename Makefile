@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab
+.PHONY: bench-swarm bench-compare bench-ab history bench-history
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -71,6 +71,7 @@ lint: $(STAMP)
 test: lint image
 	bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
 	bash scripts/setup-ssh.sh
+	bash scripts/setup-browser.sh
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 doctor: image
@@ -102,6 +103,21 @@ bench-compare: image
 # then compares the sides as replicated runs (results/ab-<time>/compare/).
 bench-ab: image
 	A_SETUP="$(A_SETUP)" B_SETUP="$(B_SETUP)" RUNS="$(or $(RUNS),3)" bash scripts/bench-ab.sh $(ISOBENCH) $(ARGS)
+
+# Every result set of every host as one site (issue 22): index, a timeline per host and metric, the
+# regressions page, each set's report; change points and drift found. Open build/history/index.html.
+# make history RESULTS=DIR SITE=DIR ARGS="--fail-on-new-change" (exit 1 when a host's newest set starts a change).
+RESULTS ?= results
+SITE    ?= build/history
+history: $(STAMP)
+	$(ISOBENCH) history $(RESULTS) -o $(SITE) $(ARGS)
+
+# How well history finds a 10% step, a 1.00->1.12 creep and how often it raises a false alarm, on 200
+# series each built from the noise of the sets under NOISE (default results/), beside asv-style
+# pairwise 5% thresholds. About a minute.
+NOISE ?= results
+bench-history: $(STAMP)
+	$(ISOBENCH) bench-history $(NOISE) $(ARGS)
 
 bench-overhead: image
 	$(ISOBENCH) overhead $(ARGS)
