@@ -67,7 +67,6 @@ def test_level_is_compares_batch_model() -> None:
 
 def test_attribution_names_the_one_factor_that_changed() -> None:
     from bench.results.synthetic import header
-
     from history_sets import modes
 
     old, new = header(modes(), host=HOST), header(modes(), host=HOST, engine_version="24.0.7")
