@@ -8,14 +8,18 @@ results/<host>/history-baseline (one line), or, without that file, the host's fi
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from analysis.claims import Claim
 from analysis.history.attribute import Attribution, attribute
 from analysis.history.changes import Change, find_changes
-from analysis.history.discover import SetData, SetInfo, Unreadable, find_sets, read_all
+from analysis.history.discover import SetData, SetInfo, Unreadable, find_sets, read_one
 from analysis.history.drift import WINDOW, Drift, find_drift
 from analysis.history.reports import ClaimVerdict, SetReport, write_report
 from analysis.history.setstats import Level, set_levels
@@ -116,22 +120,33 @@ def _timeline_href(host: str) -> str:
     return f"hosts/{host}/startup.html"
 
 
+PARALLEL_FROM = 64  # sets: below this, starting worker processes costs more than it saves
+
+
+def read_path(path: Path, site: Optional[Path], claims: list[Claim], figures: bool) -> Union[_Read, Unreadable]:
+    """One set's levels and report (in a worker process: only this small record travels back)."""
+    item = read_one(path)
+    if isinstance(item, Unreadable):
+        return item
+    return _Read(item.info, set_levels(item.frame), _report(item, site, claims, figures))
+
+
 def read_sets(
     root: Path, site: Optional[Path], claims: list[Claim], figures: bool
 ) -> tuple[list[_Read], list[Unreadable]]:
-    """Every set's levels (and its report in the site), one set's frame in memory at a time."""
+    """Every set's levels (and its report in the site), one frame per process in memory at a time. Sets
+    are independent, so many are read by one worker process per core (spawned: no fork of pyarrow's threads)."""
     paths = find_sets(root)
     if not paths:
         raise UserError(f"no result set under {root}: run `make bench` first, or pass the folder that holds them.")
-    good: list[_Read] = []
-    bad: list[Unreadable] = []
-    for item in read_all(paths):
-        if isinstance(item, Unreadable):
-            bad.append(item)
-            continue
-        report = _report(item, site, claims, figures)
-        good.append(_Read(item.info, set_levels(item.frame), report))
-    return good, bad
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2:
+        items = [read_path(p, site, claims, figures) for p in paths]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            items = list(pool.map(partial(read_path, site=site, claims=claims, figures=figures), paths, chunksize=16))
+    good = [i for i in items if isinstance(i, _Read)]
+    return good, [i for i in items if isinstance(i, Unreadable)]
 
 
 def _report(item: SetData, site: Optional[Path], claims: list[Claim], figures: bool) -> SetReport:
