@@ -11,7 +11,7 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -207,6 +207,25 @@ def _series(host: str, sets: list[_Read], baseline: str, settings: Settings) -> 
     return out
 
 
+def _host_wide(series: list[Series]) -> list[Series]:
+    """As compare does for two runs: when every mode of a metric changed at the same set the same way,
+    the host (or a factor every mode shares) moved, not one mode; the attribution says so."""
+    out = []
+    for s in series:
+        peers = [p for p in series if p.metric == s.metric]
+        found = []
+        for f in s.changes:
+            same = [
+                g for p in peers for g in p.changes if g.at == f.at and (g.change.ratio > 1) == (f.change.ratio > 1)
+            ]
+            if len(peers) > 1 and len(same) == len(peers):
+                note = "; every mode moved at this set: a host-wide shift, or a factor all modes share"
+                f = replace(f, attribution=replace(f.attribution, sentence=f.attribution.sentence + note))
+            found.append(f)
+        out.append(replace(s, changes=tuple(found)))
+    return out
+
+
 def build_history(
     root: Path,
     site: Optional[Path] = None,
@@ -224,7 +243,7 @@ def build_history(
         sets = sorted(by_host[host], key=lambda r: (r.info.created_ns, r.info.name))
         order, by, values = _factor_order(sets)
         baseline = _baseline(root, host, [s.info.name for s in sets])
-        series = _series(host, sets, baseline, settings)
+        series = _host_wide(_series(host, sets, baseline, settings))
         host_sets = tuple(HostSet(s.info, s.report, values.get(s.info.name, "")) for s in sets)
         hosts.append(HostHistory(host, host_sets, order, by, tuple(series), baseline))
     return History(tuple(hosts), tuple(bad), settings)
