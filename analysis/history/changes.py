@@ -13,7 +13,8 @@ split that fails is dropped and the remaining ones are tested again on the longe
 
 The newest set alone is always a candidate too: a permutation test cannot find one set significant
 against the rest (treeverse/dvc-bench#105: a regression found only once it is no longer the newest),
-so the gate would never fire on the set that brought the change. The same weighted test decides it.
+so the gate would never fire on the set that brought the change. One set is the least evidence there
+is, so it must meet compare's own verdict rule: its interval wholly beyond the minimum effect.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _weakest_failing(
         est = segment_estimate(logs, ses, slice(bounds[i], cp), slice(cp, bounds[i + 2]), tau2)
         p = est.p_beyond(0.0)
         big = abs(est.log_ratio) >= math.log1p(min_effect)
+        if cp == len(logs) - 1:  # one set alone: its CI must clear the band (compare's verdict rule)
+            big = est.p_beyond(min_effect) < alpha
         if not (p < alpha and big):
             score = (abs(est.log_ratio) / est.se) if est.se > 0 else math.inf
             worst = (score, i) if worst is None or score < worst[0] else worst
