@@ -46,8 +46,9 @@ figure{display:inline-block;margin:.5em 1em .5em 0}figure img{width:560px;max-wi
 .badge.drift{background:#b9770e}.badge.ok{background:#1a7f45}
 """
 STYLE = f"<style>{CSS}</style>"
+# Marked, so a test can tell it from a <script> smuggled in by the data (which is escaped).
 # Sorts a table by the column clicked: numbers as numbers ('-' last), text as text; a second click reverses.
-SORT_SCRIPT = """<script>
+SORT_SCRIPT = """<script data-isobench="sort">
 document.querySelectorAll('table.sortable').forEach(function (t) {
   t.querySelectorAll('th').forEach(function (th, col) {
     th.addEventListener('click', function () {
