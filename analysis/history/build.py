@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+from analysis.cache import short_reason
 from analysis.claims import Claim
 from analysis.history.attribute import Attribution, attribute
 from analysis.history.changes import Change, find_changes
@@ -25,6 +26,7 @@ from analysis.history.reports import ClaimVerdict, SetReport, write_report
 from analysis.history.setstats import Level, set_levels
 from analysis.series import get, order_sets, version_key
 from bench.core.errors import UserError
+from bench.results.resultset import ResultFileError
 
 BASELINE_FILE = "history-baseline"
 
@@ -128,7 +130,12 @@ def read_path(path: Path, site: Optional[Path], claims: list[Claim], figures: bo
     item = read_one(path)
     if isinstance(item, Unreadable):
         return item
-    return _Read(item.info, set_levels(item.frame), _report(item, site, claims, figures))
+    try:
+        return _Read(item.info, set_levels(item.frame), _report(item, site, claims, figures))
+    except (UserError, ResultFileError) as exc:
+        return Unreadable(path, f"cannot be analysed: {short_reason(exc)}")
+    except Exception as exc:  # noqa: BLE001 - one odd set must leave the rest of the site standing
+        return Unreadable(path, f"cannot be analysed ({type(exc).__name__}: {short_reason(exc)})")
 
 
 def read_sets(
