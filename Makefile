@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab history bench-history
+.PHONY: bench-swarm bench-compare bench-ab history bench-history history-scale
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -118,6 +118,14 @@ history: $(STAMP)
 NOISE ?= results
 bench-history: $(STAMP)
 	$(ISOBENCH) bench-history $(NOISE) $(ARGS)
+
+# The site's cost at scale: 1,000 synthetic sets of 3 modes, the site built cold (no cache, no reports)
+# and again warm. Wall time and peak memory by GNU time (of the largest process: the workers are apart).
+SCALE_DIR := build/history-scale
+history-scale: $(STAMP)
+	rm -rf $(SCALE_DIR) && $(ISOBENCH) bench-history --write-sets $(SCALE_DIR)/results
+	command time -f "cold: %e s, peak RSS %M KB" $(ISOBENCH) history $(SCALE_DIR)/results -o $(SCALE_DIR)/site
+	command time -f "warm: %e s, peak RSS %M KB" $(ISOBENCH) history $(SCALE_DIR)/results -o $(SCALE_DIR)/site
 
 bench-overhead: image
 	$(ISOBENCH) overhead $(ARGS)

@@ -302,6 +302,15 @@ def cmd_bench_history(args: argparse.Namespace) -> int:
     from analysis.history.bench import main as bench_history_main
 
     root = Path(args.results_dir) if args.results_dir else DEFAULT_RESULTS
+    if args.write_sets:
+        from analysis.history.bench import synthetic_sets
+
+        out = Path(args.write_sets)
+        if out.exists() and any(out.iterdir()):
+            raise UserError(f"--write-sets {out} is not empty: pass a new folder for the synthetic sets.")
+        synthetic_sets(out, args.write_sets_count)
+        print(f"wrote {args.write_sets_count} synthetic sets of 3 modes under {out}")
+        return 0
     return bench_history_main(root, args.series, args.seed)
 
 
@@ -404,6 +413,8 @@ def add_history_commands(sub: Any) -> None:
     bh.add_argument("results_dir", nargs="?", metavar="RESULTS_DIR", help="real sets to take the noise from")
     bh.add_argument("--series", type=positive_int, default=200, help="series per case (200)")
     bh.add_argument("--seed", type=int, default=0)
+    bh.add_argument("--write-sets", metavar="DIR", help="only write synthetic sets of 3 modes there (to time history)")
+    bh.add_argument("--write-sets-count", type=positive_int, default=1000, metavar="N")
     bh.set_defaults(fn=_guarded(cmd_bench_history))
 
 
