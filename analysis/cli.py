@@ -282,6 +282,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from analysis.history.site import write_site
 
     root, site = _history_dirs(args)
+    if args.accept:
+        _accept_baseline(root, args.accept)
     settings = Settings(args.min_effect if args.min_effect is not None else 0.05, args.alpha, args.window)
     history = build_history(root, site, _claims(args), settings, figures=args.figures)
     pages = write_site(history, site)
@@ -296,6 +298,21 @@ def cmd_history(args: argparse.Namespace) -> int:
     if sentence:
         print(sentence, file=sys.stderr if args.fail_on_new_change else sys.stdout)
     return 1 if sentence and args.fail_on_new_change else 0
+
+
+def _accept_baseline(root: Path, name: str) -> None:
+    """--accept SET: the changes up to that set are known; a change after it is open (the index's badge)."""
+    from analysis.history.build import BASELINE_FILE
+
+    stem = Path(name).stem if name.endswith(".jsonl") else name
+    found = sorted(p for p in root.rglob(f"{stem}.jsonl") if p.is_file())
+    if len(found) != 1:
+        where = "no set" if not found else f"{len(found)} sets"
+        raise UserError(
+            f"--accept {name}: {where} of that name under {root}: pass the name of one set (its file stem)."
+        )
+    (found[0].parent / BASELINE_FILE).write_text(stem + "\n")
+    print(f"baseline of {found[0].parent.name}: {stem}")
 
 
 def cmd_bench_history(args: argparse.Namespace) -> int:
@@ -402,6 +419,11 @@ def add_history_commands(sub: Any) -> None:
     h.add_argument("--alpha", type=unit_float, default=0.05)
     h.add_argument("--window", type=positive_int, default=12, help="sets the drift rule looks back over (12)")
     h.add_argument("--figures", action="store_true", help="draw each set's report figures (slower)")
+    h.add_argument(
+        "--accept",
+        metavar="SET",
+        help="accept the changes up to SET (a set's name) as the host's baseline: only later ones stay open",
+    )
     h.add_argument(
         "--fail-on-new-change",
         action="store_true",

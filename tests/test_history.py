@@ -136,3 +136,13 @@ def test_bad_input_is_one_sentence_and_exit_2(
     assert main([a.format(**names) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> None:
+    paths = history_sets(tmp_path / "results", n=8, step_at=4)
+    site = str(tmp_path / "site")
+    assert main(["history", str(tmp_path / "results"), "-o", site]) == 0
+    assert "open change" in (tmp_path / "site" / "index.html").read_text()
+    assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", paths[5].stem]) == 0
+    assert "open change" not in (tmp_path / "site" / "index.html").read_text()
+    assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", "nosuchset"]) == 2
