@@ -142,7 +142,8 @@ def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> Non
     paths = history_sets(tmp_path / "results", n=8, step_at=4)
     site = str(tmp_path / "site")
     assert main(["history", str(tmp_path / "results"), "-o", site]) == 0
-    assert "open change" in (tmp_path / "site" / "index.html").read_text()
+    badge = "<span class='badge'>open change</span>"
+    assert badge in (tmp_path / "site" / "index.html").read_text()
     assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", paths[5].stem]) == 0
-    assert "open change" not in (tmp_path / "site" / "index.html").read_text()
+    assert badge not in (tmp_path / "site" / "index.html").read_text()
     assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", "nosuchset"]) == 2
