@@ -284,7 +284,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     root, site = _history_dirs(args)
     if args.accept:
         _accept_baseline(root, args.accept)
-    settings = Settings(args.min_effect if args.min_effect is not None else 0.05, args.alpha, args.window)
+    effect = args.min_effect if args.min_effect is not None else 0.05
+    settings = Settings(effect, args.alpha, args.window, reference=args.reference or "")
     history = build_history(root, site, _claims(args), settings, figures=args.figures)
     pages = write_site(history, site)
     n_sets = sum(len(h.sets) for h in history.hosts)
@@ -419,6 +420,12 @@ def add_history_commands(sub: Any) -> None:
     h.add_argument("--alpha", type=unit_float, default=0.05)
     h.add_argument("--window", type=positive_int, default=12, help="sets the drift rule looks back over (12)")
     h.add_argument("--figures", action="store_true", help="draw each set's report figures (slower)")
+    h.add_argument(
+        "--reference",
+        metavar="MODE",
+        help="track each mode's per-round ratio to MODE (measured in the same rounds) instead of its time: "
+        "cancels whatever slowed the whole host between sets",
+    )
     h.add_argument(
         "--accept",
         metavar="SET",

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.cli import main
 from analysis.history.attribute import attribute
-from analysis.history.build import build_history
+from analysis.history.build import Settings, build_history
 from analysis.history.changes import find_changes
 from analysis.history.drift import find_drift
 from analysis.history.setstats import Level, level_of
@@ -147,3 +147,26 @@ def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> Non
     assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", paths[5].stem]) == 0
     assert badge not in (tmp_path / "site" / "index.html").read_text()
     assert main(["history", str(tmp_path / "results"), "-o", site, "--accept", "nosuchset"]) == 2
+
+
+def test_a_reference_mode_takes_out_what_slowed_the_whole_host(tmp_path: Path) -> None:
+    """Every mode 30% slower in the last sets (the host), runc alone 13% slower from set 6: by time runsc
+    changes with the host; as ratios to runsc, only runc changes, and at its own set."""
+    from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
+    from bench.schedule.scripted import scripted_run
+
+    folder = tmp_path / "results" / "histhost"
+    folder.mkdir(parents=True)
+    for i in range(10):
+        host = 1.3 if i >= 8 else 1.0
+        runc = {**DEFAULT_PHASE_MS, "create": 20.0 + (40.0 if i >= 6 else 0.0)}
+        ms = [
+            SyntheticMode("runc", "baseline", {k: v * host for k, v in runc.items()}, noise=0.03),
+            SyntheticMode("runsc", "candidate", {k: v * host for k, v in DEFAULT_PHASE_MS.items()}, noise=0.03),
+        ]
+        scripted_run(folder / f"2026120{i}T000000Z_histhost_docker-20.10.24.jsonl", ms, rounds=24, seed=i, host=HOST)
+    by_time = build_history(tmp_path / "results")
+    assert "runsc" in {f.mode for f in by_time.changes}
+    ratios = build_history(tmp_path / "results", settings=Settings(reference="runsc"))
+    assert [(f.mode, f.at) for f in ratios.changes] == [("runc", "20261206T000000Z_histhost_docker-20.10.24")]
+    assert 1.1 < ratios.changes[0].change.ratio < 1.2

@@ -37,6 +37,11 @@ class Settings:
     alpha: float = 0.05
     window: int = WINDOW
     seed: int = 0
+    reference: str = ""  # a mode: every other mode's level is its per-round ratio to this one
+
+    @property
+    def unit(self) -> str:
+        return f"× {self.reference}" if self.reference else "ms"
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,15 @@ def _timeline_href(host: str) -> str:
 PARALLEL_FROM = 64  # sets: below this, starting worker processes costs more than it saves
 
 
-def read_path(path: Path, site: Optional[Path], claims: list[Claim], figures: bool) -> Union[_Read, Unreadable]:
+def read_path(
+    path: Path, site: Optional[Path], claims: list[Claim], figures: bool, reference: str = ""
+) -> Union[_Read, Unreadable]:
     """One set's levels and report (in a worker process: only this small record travels back)."""
     item = read_one(path)
     if isinstance(item, Unreadable):
         return item
     try:
-        return _Read(item.info, set_levels(item.frame), _report(item, site, claims, figures))
+        return _Read(item.info, set_levels(item.frame, reference), _report(item, site, claims, figures))
     except (UserError, ResultFileError) as exc:
         return Unreadable(path, f"cannot be analysed: {short_reason(exc)}")
     except Exception as exc:  # noqa: BLE001 - one odd set must leave the rest of the site standing
@@ -139,7 +146,7 @@ def read_path(path: Path, site: Optional[Path], claims: list[Claim], figures: bo
 
 
 def read_sets(
-    root: Path, site: Optional[Path], claims: list[Claim], figures: bool
+    root: Path, site: Optional[Path], claims: list[Claim], figures: bool, reference: str = ""
 ) -> tuple[list[_Read], list[Unreadable]]:
     """Every set's levels (and its report in the site), one frame per process in memory at a time. Sets
     are independent, so many are read by one worker process per core (spawned: no fork of pyarrow's threads)."""
@@ -148,10 +155,11 @@ def read_sets(
         raise UserError(f"no result set under {root}: run `make bench` first, or pass the folder that holds them.")
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_FROM or workers < 2:
-        items = [read_path(p, site, claims, figures) for p in paths]
+        items = [read_path(p, site, claims, figures, reference) for p in paths]
     else:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            items = list(pool.map(partial(read_path, site=site, claims=claims, figures=figures), paths, chunksize=16))
+            job = partial(read_path, site=site, claims=claims, figures=figures, reference=reference)
+            items = list(pool.map(job, paths, chunksize=16))
     good = [i for i in items if isinstance(i, _Read)]
     return good, [i for i in items if isinstance(i, Unreadable)]
 
@@ -241,7 +249,7 @@ def build_history(
     figures: bool = False,
 ) -> History:
     """The history of every host under ``root``; with ``site``, each set's report is written there too."""
-    good, bad = read_sets(root, site, list(claims), figures)
+    good, bad = read_sets(root, site, list(claims), figures, settings.reference)
     by_host: dict[str, list[_Read]] = {}
     for r in good:
         by_host.setdefault(r.info.host, []).append(r)

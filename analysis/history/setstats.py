@@ -63,16 +63,37 @@ def metric_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return every[~every["warmup"]]
 
 
-def set_levels(frame: pd.DataFrame) -> tuple[Level, ...]:
-    """Every mode's level of every startup metric the set has (the metrics compare's gates read)."""
+def set_levels(frame: pd.DataFrame, reference: Optional[str] = None) -> tuple[Level, ...]:
+    """Every mode's level of every startup metric the set has (the metrics compare's gates read). With a
+    ``reference`` mode: each other mode's per-round ratio to it instead (as compare --reference)."""
     data = metric_frame(frame)
     metrics = family_of(sorted(map(str, data["phase"].unique())), None)
     data = data[data["phase"].isin(metrics)]
+    if reference:
+        return ratio_levels(data, reference)
     out = []
     for (mode, metric), g in data.groupby(["mode", "phase"], observed=True, sort=True):
         ok = g[g["ok"]]
         durations = ok["duration_ms"].to_numpy(dtype=float)[np.argsort(ok["round"].to_numpy(), kind="stable")]
         level = level_of(durations, str(mode), str(metric), int((~g["ok"]).sum()))
+        if level is not None:
+            out.append(level)
+    return tuple(out)
+
+
+def ratio_levels(data: pd.DataFrame, reference: str) -> tuple[Level, ...]:
+    """Each mode's per-round ratio to ``reference`` (rounds where both succeeded, each round's median),
+    as levels: whatever slowed the whole host between two sets cancels within each round. A set without
+    the reference mode has no level."""
+    ok = data[data["ok"]]
+    per_round = ok.groupby(["phase", "mode", "round"], observed=True)["duration_ms"].median()
+    out = []
+    for (metric, mode), g in data.groupby(["phase", "mode"], observed=True, sort=True):
+        if mode == reference or (metric, reference) not in per_round.index.droplevel(2):
+            continue
+        both = pd.concat([per_round.loc[(metric, mode)], per_round.loc[(metric, reference)]], axis=1, join="inner")
+        ratios = (both.iloc[:, 0] / both.iloc[:, 1]).sort_index().to_numpy(dtype=float)
+        level = level_of(ratios, str(mode), str(metric), int((~g["ok"]).sum()))
         if level is not None:
             out.append(level)
     return tuple(out)

@@ -64,14 +64,16 @@ def _badges(h: HostHistory, mode: str) -> str:
     return out
 
 
-def _cell(h: HostHistory, mode: str) -> str:
+def _cell(h: HostHistory, mode: str, unit: str) -> str:
     s = next((s for s in h.series if s.mode == mode and s.metric == "startup"), None)
     s = s or next((s for s in h.series if s.mode == mode), None)
     if s is None or not s.points:
         return "-"
     lv = s.points[-1].level
     latest = "" if s.points[-1].set == h.newest.info.name else " (older set)"
-    return f"{_num(lv.center)} ms <small>[{_num(lv.low)}-{_num(lv.high)}]</small>{esc(latest)}{_badges(h, mode)}"
+    return (
+        f"{_num(lv.center)} {esc(unit)} <small>[{_num(lv.low)}-{_num(lv.high)}]</small>{esc(latest)}{_badges(h, mode)}"
+    )
 
 
 def index_page(history: History) -> str:
@@ -86,7 +88,7 @@ def index_page(history: History) -> str:
                 str(len(h.sets)),
                 f"<a href='{esc(newest.report.href)}'>{esc(newest.info.name)}</a>",
             ]
-            + [_cell(h, m) for m in modes]
+            + [_cell(h, m, history.settings.unit) for m in modes]
             + [esc(verdict_text(newest.report.verdicts)), links]
         )
     n_sets = sum(len(h.sets) for h in history.hosts)
@@ -94,8 +96,8 @@ def index_page(history: History) -> str:
     lead = (
         f"<div class='card'><b>{len(history.hosts)} host(s), {n_sets} result set(s); {n_open} open change(s)"
         f"</b> (beyond ±{history.settings.min_effect:.0%}, after each host's accepted baseline): see "
-        f"<a href='regressions.html'>regressions</a>. Each cell: the newest set's startup level, ms, with its "
-        f"95% CI.</div>"
+        f"<a href='regressions.html'>regressions</a>. Each cell: the newest set's startup level "
+        f"({esc(history.settings.unit)}) with its 95% CI.</div>"
     )
     body = lead + _table(["host", "sets", "newest set"] + modes + ["claims (newest set)", "timelines"], rows)
     if history.unreadable:
@@ -109,7 +111,7 @@ def _label(f: Found) -> str:
     return f"x{c.ratio:.2f} ({c.low:.2f}-{c.high:.2f})"
 
 
-def chart_spec(h: HostHistory, metric: str) -> dict[str, Any]:
+def chart_spec(h: HostHistory, metric: str, unit: str = "ms") -> dict[str, Any]:
     """What history.js draws: the host's sets (time, rank in compare's order, factor values, report),
     each mode's [level, low, high, median, n] per set (null where the set lacks the mode), the changes
     and drift windows by set index."""
@@ -154,6 +156,7 @@ def chart_spec(h: HostHistory, metric: str) -> dict[str, Any]:
         "changes": changes,
         "drift": drift,
         "orderedBy": h.ordered_by,
+        "unit": unit,
     }
 
 
@@ -199,9 +202,9 @@ def _drift_notes(series: list[Series]) -> str:
     return f"<h2>Drift</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
-def timeline_page(h: HostHistory, metric: str) -> str:
+def timeline_page(h: HostHistory, metric: str, unit: str = "ms") -> str:
     series = [s for s in h.series if s.metric == metric]
-    spec = chart_spec(h, metric)
+    spec = chart_spec(h, metric, unit)
     others = " ".join(f"<a href='{esc(Path(h.timeline(m)).name)}'>{esc(m)}</a>" for m in h.metrics if m != metric)
     chart = (
         f"<div class='chart' id='chart-{esc(metric)}'><div>x: <button data-x='time'>time</button> "
@@ -217,10 +220,10 @@ def timeline_page(h: HostHistory, metric: str) -> str:
             cells.append("-" if lv is None else f"{_num(lv.center)} [{_num(lv.low)}-{_num(lv.high)}]")
         rows.append(cells)
     body = (
-        f"<p>Each mode's level per set (ms, the batch-means median with its 95% CI), in time order or in "
+        f"<p>Each mode's level per set ({esc(unit)}, the batch-means median with its 95% CI), in time order or in "
         f"the order of {esc(h.ordered_by)}. Other metrics: {others or 'none'}.</p>{chart}<h2>Changes</h2>"
         f"{_changes_table(series, '../../')}{_drift_notes(series)}<h2>Sets</h2>"
-        + _table(["set", "started", h.ordered_by] + [f"{s.mode} (ms)" for s in series], rows)
+        + _table(["set", "started", h.ordered_by] + [f"{s.mode} ({unit})" for s in series], rows)
     )
     return page(f"{h.host}: {metric}", body, "../../", charts=True)
 
@@ -290,6 +293,6 @@ def write_site(history: History, site: Path) -> list[Path]:
         for metric in h.metrics:
             out = site / h.timeline(metric)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(timeline_page(h, metric), encoding="utf-8")
+            out.write_text(timeline_page(h, metric, history.settings.unit), encoding="utf-8")
             written.append(out)
     return written

@@ -23,8 +23,8 @@
     });
     spec.modes.forEach(function (m) {
       var v = spec.values[m][i];
-      if (v) out += "<br><b>" + escapeHtml(m) + "</b>: " + fmt(v[0]) + " ms (95% CI " + fmt(v[1]) + "-" +
-        fmt(v[2]) + "), median " + fmt(v[3]) + " ms, n=" + v[4];
+      if (v) out += "<br><b>" + escapeHtml(m) + "</b>: " + fmt(v[0]) + " " + spec.unit + " (95% CI " +
+        fmt(v[1]) + "-" + fmt(v[2]) + "), median " + fmt(v[3]) + " " + spec.unit + ", n=" + v[4];
     });
     return out;
   }
@@ -88,7 +88,7 @@
         by === "factor" ? {values: function (u, vals) {
           return vals.map(function (v) { var i = idx[xs.indexOf(v)]; return i == null ? "" : spec.sets[i].factor; });
         }, label: spec.orderedBy} : {},
-        {label: spec.metric + " (ms)", size: 60}
+        {label: spec.metric + " (" + spec.unit + ")", size: 60}
       ],
       series: [{label: by === "factor" ? spec.orderedBy : "time"}].concat(spec.modes.map(function (m, k) {
         return {label: m, stroke: COLORS[k % COLORS.length], width: 2, spanGaps: true,
