@@ -329,7 +329,7 @@ def cmd_bench_history(args: argparse.Namespace) -> int:
         synthetic_sets(out, args.write_sets_count)
         print(f"wrote {args.write_sets_count} synthetic sets of 3 modes under {out}")
         return 0
-    return bench_history_main(root, args.series, args.seed)
+    return bench_history_main(root, args.series, args.seed, args.reference or "")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -442,6 +442,7 @@ def add_history_commands(sub: Any) -> None:
     bh.add_argument("results_dir", nargs="?", metavar="RESULTS_DIR", help="real sets to take the noise from")
     bh.add_argument("--series", type=positive_int, default=200, help="series per case (200)")
     bh.add_argument("--seed", type=int, default=0)
+    bh.add_argument("--reference", metavar="MODE", help="noise of each mode's per-round ratio to MODE (as history)")
     bh.add_argument("--write-sets", metavar="DIR", help="only write synthetic sets of 3 modes there (to time history)")
     bh.add_argument("--write-sets-count", type=positive_int, default=1000, metavar="N")
     bh.set_defaults(fn=_guarded(cmd_bench_history))

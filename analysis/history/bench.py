@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+import pandas as pd
 
 from analysis.history.changes import find_changes
 from analysis.history.discover import SetData, find_sets, read_one
@@ -50,14 +51,25 @@ class Rates:
     false_alarm: float
 
 
-def _runs_of(data: SetData) -> list[tuple[str, np.ndarray]]:
+def _runs_of(data: SetData, reference: str = "") -> list[tuple[str, np.ndarray]]:
+    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that mode."""
     frame = metric_frame(data.frame)
     ok = frame[(frame["phase"] == "startup") & frame["ok"]]
+    per_round = ok.groupby(["mode", "round"], observed=True)["duration_ms"].median()
+    modes = sorted(set(per_round.index.get_level_values(0)))
+    if reference and reference not in modes:
+        return []
     out = []
-    for mode, g in ok.groupby("mode", observed=True):
-        x = g["duration_ms"].to_numpy(dtype=float)[np.argsort(g["round"].to_numpy(), kind="stable")]
-        if len(x) >= 20:
-            out.append((f"{data.info.host}/{mode}", x))
+    for mode in modes:
+        if mode == reference:
+            continue
+        x = per_round.loc[mode]
+        if reference:
+            both = pd.concat([x, per_round.loc[reference]], axis=1, join="inner")
+            x = both.iloc[:, 0] / both.iloc[:, 1]
+        values = x.sort_index().to_numpy(dtype=float)
+        if len(values) >= 20:
+            out.append((f"{data.info.host}/{mode}", values))
     return out
 
 
@@ -68,7 +80,7 @@ def _between(levels: dict[str, list[float]]) -> float:
     return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else 0.02
 
 
-def real_noise(root: Path) -> Optional[Noise]:
+def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
     runs: list[np.ndarray] = []
     levels: dict[str, list[float]] = {}
     paths = find_sets(root) if root.is_dir() else []
@@ -76,12 +88,13 @@ def real_noise(root: Path) -> Optional[Noise]:
         item = read_one(path)
         if not isinstance(item, SetData):
             continue
-        for key, x in _runs_of(item):
+        for key, x in _runs_of(item, reference):
             runs.append(x / np.median(x))
             levels.setdefault(key, []).append(float(np.log(np.median(x))))
     if not runs:
         return None
-    return Noise(tuple(runs), _between(levels), f"{len(runs)} real runs under {root}")
+    what = f"per-round ratios to {reference}" if reference else "startup times"
+    return Noise(tuple(runs), _between(levels), f"{len(runs)} real runs ({what}) under {root}")
 
 
 def synthetic_noise(rng: np.random.Generator) -> Noise:
@@ -135,8 +148,8 @@ def lines(r: Rates) -> list[str]:
     return [f"step found: {r.step:.0%}", f"creep found: {r.creep:.0%}", f"false alarms: {r.false_alarm:.0%}"]
 
 
-def main(root: Path, series: int = 200, seed: int = 0) -> int:
-    noise = real_noise(root) or synthetic_noise(np.random.default_rng(seed))
+def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> int:
+    noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
     print(f"noise: {noise.source}; set-to-set spread {noise.between:.1%}; {series} series per case")
     print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule):")
     print("\n".join(lines(rates(noise, history_flags, series, seed))))
