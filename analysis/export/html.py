@@ -43,6 +43,7 @@ figure{display:inline-block;margin:.5em 1em .5em 0}figure img{width:560px;max-wi
 .supported,.faster,.equivalent{color:#1a7f45}.contradicted,.slower{color:#c0392b}
 .inconclusive,.untestable{color:#777}
 .badge{display:inline-block;border-radius:10px;padding:0 .6em;font-size:12px;color:#fff;background:#c0392b}
+.text{white-space:normal;text-align:left;min-width:24em}
 .badge.drift{background:#b9770e}.badge.ok{background:#1a7f45}
 """
 STYLE = f"<style>{CSS}</style>"

@@ -184,7 +184,7 @@ def _changes_table(series: list[Series], root: str) -> str:
                     f"{c.low:.3f}-{c.high:.3f}",
                     f"{c.p:.3g}",
                     "<span class='badge'>open</span>" if f.open else "accepted",
-                    esc(f.attribution.sentence),
+                    f"<div class='text'>{esc(f.attribution.sentence)}</div>",
                 ]
             )
     if not rows:
@@ -214,7 +214,11 @@ def timeline_page(h: HostHistory, metric: str, unit: str = "ms") -> str:
     )
     rows = []
     for hs in h.sets:
-        cells = [f"<a href='../../{esc(hs.report.href)}'>{esc(hs.info.name)}</a>", esc(hs.info.created), esc(hs.factor)]
+        cells = [
+            f"<a href='../../{esc(hs.report.href)}'>{esc(hs.info.name)}</a>",
+            esc(hs.info.created),
+            esc(hs.factor or "-"),
+        ]
         for s in series:
             lv = next((p.level for p in s.points if p.set == hs.info.name), None)
             cells.append("-" if lv is None else f"{_num(lv.center)} [{_num(lv.low)}-{_num(lv.high)}]")
