@@ -170,3 +170,21 @@ def test_a_reference_mode_takes_out_what_slowed_the_whole_host(tmp_path: Path) -
     ratios = build_history(tmp_path / "results", settings=Settings(reference="runsc"))
     assert [(f.mode, f.at) for f in ratios.changes] == [("runc", "20261206T000000Z_histhost_docker-20.10.24")]
     assert 1.1 < ratios.changes[0].change.ratio < 1.2
+
+
+def test_a_reference_no_set_has_is_one_sentence_and_sets_without_it_are_no_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history_sets(tmp_path / "results", n=3)
+    site = tmp_path / "site"
+    assert main(["history", str(tmp_path / "results"), "-o", str(site), "--reference", "kata"]) == 2
+    assert "--reference kata: no set" in capsys.readouterr().err
+    # Only the reference mode in a set (its other mode was skipped at preflight): no level, no crash.
+    from bench.schedule.scripted import scripted_run
+    from history_sets import modes
+
+    only = tmp_path / "only" / "histhost"
+    only.mkdir(parents=True)
+    scripted_run(only / "20261201T000000Z_histhost_docker-20.10.24.jsonl", modes()[1:], rounds=24, host=HOST)
+    assert main(["history", str(tmp_path / "only"), "-o", str(site), "--reference", "runsc"]) == 0
+    assert (site / "hosts" / "histhost" / "startup.html").is_file()

@@ -76,6 +76,12 @@ def _cell(h: HostHistory, mode: str, unit: str) -> str:
     )
 
 
+def _first_metric(h: HostHistory) -> str:
+    """The timeline a host's name links to: startup's, which every host has (a page saying why it is
+    empty when no set gave a level, e.g. with --reference and sets that lack the reference mode)."""
+    return "startup" if "startup" in h.metrics or not h.metrics else h.metrics[0]
+
+
 def index_page(history: History) -> str:
     modes = sorted({s.mode for h in history.hosts for s in h.series})
     rows = []
@@ -84,7 +90,7 @@ def index_page(history: History) -> str:
         links = " ".join(f"<a href='{esc(h.timeline(m))}'>{esc(m)}</a>" for m in h.metrics)
         rows.append(
             [
-                f"<a href='{esc(h.timeline('startup' if 'startup' in h.metrics else h.metrics[0]))}'>{esc(h.host)}</a>",
+                f"<a href='{esc(h.timeline(_first_metric(h)))}'>{esc(h.host)}</a>",
                 str(len(h.sets)),
                 f"<a href='{esc(newest.report.href)}'>{esc(newest.info.name)}</a>",
             ]
@@ -204,6 +210,9 @@ def _drift_notes(series: list[Series]) -> str:
 
 def timeline_page(h: HostHistory, metric: str, unit: str = "ms") -> str:
     series = [s for s in h.series if s.metric == metric]
+    if not series:
+        why = "No set of this host gave a level of this metric (with --reference: no set has both modes)."
+        return page(f"{h.host}: {metric}", f"<p class='nochange'>{esc(why)}</p>", "../../")
     spec = chart_spec(h, metric, unit)
     others = " ".join(f"<a href='{esc(Path(h.timeline(m)).name)}'>{esc(m)}</a>" for m in h.metrics if m != metric)
     chart = (
@@ -294,7 +303,7 @@ def write_site(history: History, site: Path) -> list[Path]:
     written[0].write_text(index_page(history), encoding="utf-8")
     written[1].write_text(regressions_page(history), encoding="utf-8")
     for h in history.hosts:
-        for metric in h.metrics:
+        for metric in sorted(set(h.metrics) | {"startup"}):  # startup always: the reports link to it
             out = site / h.timeline(metric)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(timeline_page(h, metric, history.settings.unit), encoding="utf-8")
