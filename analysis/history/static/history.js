@@ -73,6 +73,15 @@
     box.dataset.drawnChanges = drawn;
   }
 
+  function yRange(spec) {
+    var lo = Infinity, hi = -Infinity;
+    spec.modes.forEach(function (m) {
+      spec.values[m].forEach(function (v) { if (v) { lo = Math.min(lo, v[1]); hi = Math.max(hi, v[2]); } });
+    });
+    var pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+    return [lo - pad, hi + pad];
+  }
+
   function build(box, spec, by) {
     var idx = order(spec, by);
     var xs = idx.map(function (i) { return by === "factor" ? spec.sets[i].rank : spec.sets[i].time; });
@@ -83,7 +92,8 @@
     plotBox.innerHTML = "";
     var opts = {
       width: Math.max(480, plotBox.clientWidth || 900), height: 360,
-      scales: {x: {time: by !== "factor"}},
+      // The y range holds every CI, not only the levels, so no whisker is cut off.
+      scales: {x: {time: by !== "factor"}, y: {range: function () { return yRange(spec); }}},
       axes: [
         by === "factor" ? {values: function (u, vals) {
           return vals.map(function (v) { var i = idx[xs.indexOf(v)]; return i == null ? "" : spec.sets[i].factor; });
