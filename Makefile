@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab bench-fleet bench-cost
+.PHONY: bench-swarm bench-compare bench-ab bench-fleet bench-cost history bench-history history-scale
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -81,6 +81,7 @@ test: lint image
 	bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
 	bash scripts/setup-podman.sh --always
 	bash scripts/setup-ssh.sh
+	bash scripts/setup-browser.sh
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 doctor: image
@@ -112,6 +113,29 @@ bench-compare: image
 # then compares the sides as replicated runs (results/ab-<time>/compare/).
 bench-ab: image
 	A_SETUP="$(A_SETUP)" B_SETUP="$(B_SETUP)" RUNS="$(or $(RUNS),3)" bash scripts/bench-ab.sh $(ISOBENCH) $(ARGS)
+
+# Every result set of every host as one site (issue 22): index, a timeline per host and metric, the
+# regressions page, each set's report; change points and drift found. Open build/history/index.html.
+# make history RESULTS=DIR SITE=DIR ARGS="--fail-on-new-change" (exit 1 when a host's newest set starts a change).
+RESULTS ?= results
+SITE    ?= build/history
+history: $(STAMP)
+	$(ISOBENCH) history $(RESULTS) -o $(SITE) $(ARGS)
+
+# How well history finds a 10% step, a 1.00->1.12 creep and how often it raises a false alarm, on 200
+# series each built from the noise of the sets under NOISE (default results/), beside asv-style
+# pairwise 5% thresholds. About a minute.
+NOISE ?= results
+bench-history: $(STAMP)
+	$(ISOBENCH) bench-history $(NOISE) $(ARGS)
+
+# The site's cost at scale: 1,000 synthetic sets of 3 modes, the site built cold (no cache, no reports)
+# and again warm. Wall time and peak memory by GNU time (of the largest process: the workers are apart).
+SCALE_DIR := build/history-scale
+history-scale: $(STAMP)
+	rm -rf $(SCALE_DIR) && $(ISOBENCH) bench-history --write-sets $(SCALE_DIR)/results
+	command time -f "cold: %e s, peak RSS %M KB" $(ISOBENCH) history $(SCALE_DIR)/results -o $(SCALE_DIR)/site
+	command time -f "warm: %e s, peak RSS %M KB" $(ISOBENCH) history $(SCALE_DIR)/results -o $(SCALE_DIR)/site
 
 bench-overhead: image
 	$(ISOBENCH) overhead $(ARGS)

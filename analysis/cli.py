@@ -259,6 +259,79 @@ def _compare_exit(cmp, args: argparse.Namespace) -> int:
     return code
 
 
+def _history_dirs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """RESULTS_DIR and -o SITE_DIR, refused up front when they cannot be what they must be."""
+    root = Path(args.results_dir) if args.results_dir else DEFAULT_RESULTS
+    if not root.exists():
+        raise UserError(f"{root} does not exist: pass the folder that holds the result sets (default results/).")
+    if not root.is_dir():
+        raise UserError(f"{root} is a file: pass the folder that holds the result sets, such as results/.")
+    site = Path(args.out) if args.out else DEFAULT_RESULTS.parent / "build" / "history"
+    if site.exists() and not site.is_dir():
+        raise UserError(f"-o {site} is a file: pass a folder to write the site into (it is created if missing).")
+    if site.resolve() == root.resolve():
+        raise UserError(f"-o {site} is the results folder: write the site into a folder of its own.")
+    return root, site
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """The site of every set under RESULTS_DIR; with --fail-on-new-change, exit 1 when a host's newest
+    set starts a change beyond the minimum effect (the sentence on stderr)."""
+    from analysis.history.build import Settings, build_history
+    from analysis.history.gate import gate_sentence
+    from analysis.history.site import write_site
+
+    root, site = _history_dirs(args)
+    if args.accept:
+        _accept_baseline(root, args.accept)
+    effect = args.min_effect if args.min_effect is not None else 0.05
+    settings = Settings(effect, args.alpha, args.window, reference=args.reference or "")
+    history = build_history(root, site, _claims(args), settings, figures=args.figures)
+    pages = write_site(history, site)
+    n_sets = sum(len(h.sets) for h in history.hosts)
+    for bad in history.unreadable:
+        print(f"not read: {bad.path}: {bad.reason}", file=sys.stderr)
+    print(
+        f"history: {n_sets} sets of {len(history.hosts)} host(s), {len(history.changes)} change point(s), "
+        f"{len(history.unreadable)} unreadable: {pages[0]}"
+    )
+    sentence = gate_sentence(history)
+    if sentence:
+        print(sentence, file=sys.stderr if args.fail_on_new_change else sys.stdout)
+    return 1 if sentence and args.fail_on_new_change else 0
+
+
+def _accept_baseline(root: Path, name: str) -> None:
+    """--accept SET: the changes up to that set are known; a change after it is open (the index's badge)."""
+    from analysis.history.build import BASELINE_FILE
+
+    stem = Path(name).stem if name.endswith(".jsonl") else name
+    found = sorted(p for p in root.rglob(f"{stem}.jsonl") if p.is_file())
+    if len(found) != 1:
+        where = "no set" if not found else f"{len(found)} sets"
+        raise UserError(
+            f"--accept {name}: {where} of that name under {root}: pass the name of one set (its file stem)."
+        )
+    (found[0].parent / BASELINE_FILE).write_text(stem + "\n")
+    print(f"baseline of {found[0].parent.name}: {stem}")
+
+
+def cmd_bench_history(args: argparse.Namespace) -> int:
+    from analysis.history.bench import main as bench_history_main
+
+    root = Path(args.results_dir) if args.results_dir else DEFAULT_RESULTS
+    if args.write_sets:
+        from analysis.history.bench import synthetic_sets
+
+        out = Path(args.write_sets)
+        if out.exists() and any(out.iterdir()):
+            raise UserError(f"--write-sets {out} is not empty: pass a new folder for the synthetic sets.")
+        synthetic_sets(out, args.write_sets_count)
+        print(f"wrote {args.write_sets_count} synthetic sets of 3 modes under {out}")
+        return 0
+    return bench_history_main(root, args.series, args.seed, args.reference or "")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from analysis.perf import main as perf_main
 
@@ -330,9 +403,49 @@ def add_commands(sub: Any, bench_name: str = "bench") -> None:
     bc.add_argument("--small-ms", type=float, default=10.0)
     bc.set_defaults(fn=_guarded(cmd_bench_compare))
 
+    add_history_commands(sub)
+
     b = sub.add_parser(bench_name, help="benchmark the analysis on a synthetic result set")
     b.add_argument("--samples", type=positive_int, default=1_000_000)
     b.set_defaults(fn=_guarded(cmd_bench))
+
+
+def add_history_commands(sub: Any) -> None:
+    """`history` (the site, and its gate) and `bench-history` (how well it finds changes)."""
+    h = sub.add_parser("history", help="the site of every result set of every host, with change points found")
+    h.add_argument("results_dir", nargs="?", metavar="RESULTS_DIR", help="where the sets are (default results/)")
+    h.add_argument("-o", "--out", metavar="SITE_DIR", help="the site's folder (default build/history/)")
+    h.add_argument("--claims", default=str(CLAIMS_FILE), help="claims file (default: claims.toml)")
+    h.add_argument("--min-effect", type=unit_float, help="smallest change that counts (default 0.05)")
+    h.add_argument("--alpha", type=unit_float, default=0.05)
+    h.add_argument("--window", type=positive_int, default=12, help="sets the drift rule looks back over (12)")
+    h.add_argument("--figures", action="store_true", help="draw each set's report figures (slower)")
+    h.add_argument(
+        "--reference",
+        metavar="MODE",
+        help="track each mode's per-round ratio to MODE (measured in the same rounds) instead of its time: "
+        "cancels whatever slowed the whole host between sets",
+    )
+    h.add_argument(
+        "--accept",
+        metavar="SET",
+        help="accept the changes up to SET (a set's name) as the host's baseline: only later ones stay open",
+    )
+    h.add_argument(
+        "--fail-on-new-change",
+        action="store_true",
+        help="exit 1 when a host's newest set starts a change beyond the minimum effect",
+    )
+    h.set_defaults(fn=_guarded(cmd_history))
+
+    bh = sub.add_parser("bench-history", help="benchmark: how well history finds steps and creep (make bench-history)")
+    bh.add_argument("results_dir", nargs="?", metavar="RESULTS_DIR", help="real sets to take the noise from")
+    bh.add_argument("--series", type=positive_int, default=200, help="series per case (200)")
+    bh.add_argument("--seed", type=int, default=0)
+    bh.add_argument("--reference", metavar="MODE", help="noise of each mode's per-round ratio to MODE (as history)")
+    bh.add_argument("--write-sets", metavar="DIR", help="only write synthetic sets of 3 modes there (to time history)")
+    bh.add_argument("--write-sets-count", type=positive_int, default=1000, metavar="N")
+    bh.set_defaults(fn=_guarded(cmd_bench_history))
 
 
 def add_design_options(m: argparse.ArgumentParser) -> None:

@@ -18,7 +18,19 @@ from rich.table import Table
 from analysis import cost, cost_report, export, plots, scale_report, scenarios, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.cost import CostSection
-from analysis.export.content import Block, Document, Figure, Figures, Notes, Paragraph, Section, Span, plain, strong
+from analysis.export.content import (
+    Block,
+    Document,
+    Figure,
+    Figures,
+    Link,
+    Notes,
+    Paragraph,
+    Section,
+    Span,
+    plain,
+    strong,
+)
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
 from analysis.scale_report import ScaleSection
@@ -342,8 +354,9 @@ def _tables(content: ReportContent) -> list[Section]:
     return out
 
 
-def document(content: ReportContent) -> Document:
-    """The per-set report as content, every section built once; analysis.export renders it per format."""
+def document(content: ReportContent, nav: tuple[Link, ...] = ()) -> Document:
+    """The per-set report as content, every section built once; analysis.export renders it per format.
+    ``nav``: links out (the history site's pages, when the report is one of them)."""
     figures = Figures(tuple(Figure(f, f.stem) for f in content.pngs()))
     return Document(
         content.title,
@@ -356,13 +369,19 @@ def document(content: ReportContent) -> Document:
             *cost_report.sections(content.extra.cost),
             Section("Figures", (figures,)),
         ),
+        nav,
     )
 
 
 def build_report(
-    loaded: Loaded, set_name: str, claims: list[Claim], out_dir: Optional[Path] = None, with_figures: bool = True
+    loaded: Loaded,
+    set_name: str,
+    claims: list[Claim],
+    out_dir: Optional[Path] = None,
+    with_figures: bool = True,
+    nav: tuple[Link, ...] = (),
 ) -> Report:
-    """Writes one set's report folder; returns what it holds."""
+    """Writes one set's report folder; returns what it holds. ``nav``: links above its title."""
     every = with_derived(loaded.frame[loaded.frame["set"] == set_name])
     frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
@@ -409,7 +428,7 @@ def build_report(
     costs = cost_report.build(every, header, out_dir, with_figures)
     extra = Extra(sec, headline_sentence(results), headline_figure, svc, costs)
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
-    export.write_all(document(content), out_dir)
+    export.write_all(document(content, nav), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
 
 

@@ -64,14 +64,18 @@ def test_html_renders_every_block_escaped_and_self_contained(doc):
     page = html_export.render(doc)
     assert page.startswith("<!doctype html>") and page.endswith("</body></html>")
     assert "<title>report &lt;x&gt;</title>" in page and "<h1>report &lt;x&gt;</h1>" in page
-    assert "<section id='headline'><p><b>Verdict: SUPPORTED</b></p></section>" in page
+    # The headline is a card, first; tables are sortable (inline script, nothing fetched).
+    assert "<section id='headline' class='card'><p><b>Verdict: SUPPORTED</b></p></section>" in page
+    assert "<table class='sortable'>" in page
     assert "<b class='supported'>supported</b>" in page and "<span class='contradicted'>contradicted</span>" in page
     assert "<td>run|c &lt;b&gt;</td><td>1.2</td><td>3</td>" in page and "<td>-</td>" in page
     assert "<h2>Summary &amp; more</h2>" in page and "<h3>Per node</h3>" in page
     assert "<p><b>a &lt; b</b> (startup): <b class='supported'>supported</b></p>" in page
     assert "<ul><li>pair: <span class='contradicted'>contradicted</span></li></ul>" in page
     assert "<ul><li>note &lt;one&gt;</li></ul>" in page
-    assert "src='data:image/png;base64," in page and "<script" not in page
+    assert (
+        "src='data:image/png;base64," in page and page.count("<script") == 1 and '<script data-isobench="sort">' in page
+    )
 
 
 def test_both_formats_carry_the_same_headings_and_cells(doc):

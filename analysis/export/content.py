@@ -93,6 +93,15 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Navigation out of the document (the history site's pages): a relative address and its text."""
+
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
 class Document:
     title: str
     sections: tuple[Section, ...]
+    nav: tuple[Link, ...] = ()  # shown above the title where the format has links

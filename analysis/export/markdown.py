@@ -7,7 +7,8 @@ from analysis.export.content import Block, Document, Figures, Inline, Notes, Par
 
 
 def render(doc: Document) -> str:
-    lines = [f"# {doc.title}", ""]
+    nav = [" · ".join(f"[{link.text}]({link.href})" for link in doc.nav), ""] if doc.nav else []
+    lines = nav + [f"# {doc.title}", ""]
     for section in doc.sections:
         lines += _section(section)
     # Every block ends in a blank line; the file ends with one newline after the last block.

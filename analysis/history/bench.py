@@ -1,0 +1,175 @@
+"""make bench-history: how often the history finds a step, flags a creep and raises a false alarm, on
+series built from this machine's own sets, beside an asv-style pairwise 5% threshold.
+
+Each synthetic set is a real set's noise: one of the real sets (a host and mode with enough
+successful startup samples) is picked at random, its rounds are resampled in contiguous stretches
+(so drift within a run stays in), and divided by its own median, then scaled to the series' level
+times the planted factor times the set-to-set noise of this host: exp(N(0, s)), s estimated from the
+real sets' consecutive levels robustly (a median of absolute differences, so a real change among
+them does not inflate it). Cases, ``series`` each:
+
+- step: 20 sets, ×1.10 from a position drawn in 4..16; found when a change is placed within one set of it;
+- creep: 12 sets at 1.00, 1.04, 1.08, 1.12 (three sets each; no step reaches 5%); found when a change
+  or the drift rule flags it;
+- flat: 20 sets, no change; a false alarm is any change or drift flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.history.changes import find_changes
+from analysis.history.discover import SetData, find_sets, read_one
+from analysis.history.drift import find_drift
+from analysis.history.setstats import Level, level_of, metric_frame
+
+MIN_EFFECT = 0.05
+STEP, STEP_SETS, CREEP = 1.10, 20, (1.00, 1.04, 1.08, 1.12)
+BLOCK = 5  # rounds per resampled stretch
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Relative startup durations of real sets (each divided by its median, in round order), and the
+    set-to-set spread (sd of log levels) of the hosts they came from."""
+
+    runs: tuple[np.ndarray, ...]
+    between: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Rates:
+    step: float
+    creep: float
+    false_alarm: float
+
+
+def _runs_of(data: SetData, reference: str = "") -> list[tuple[str, np.ndarray]]:
+    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that mode."""
+    frame = metric_frame(data.frame)
+    ok = frame[(frame["phase"] == "startup") & frame["ok"]]
+    per_round = ok.groupby(["mode", "round"], observed=True)["duration_ms"].median()
+    modes = sorted(set(per_round.index.get_level_values(0)))
+    if reference and reference not in modes:
+        return []
+    out = []
+    for mode in modes:
+        if mode == reference:
+            continue
+        x = per_round.loc[mode]
+        if reference:
+            both = pd.concat([x, per_round.loc[reference]], axis=1, join="inner")
+            x = both.iloc[:, 0] / both.iloc[:, 1]
+        values = x.sort_index().to_numpy(dtype=float)
+        if len(values) >= 20:
+            out.append((f"{data.info.host}/{mode}", values))
+    return out
+
+
+def _between(levels: dict[str, list[float]]) -> float:
+    """sd of log levels from set to set: 1.4826 * median |consecutive difference| / sqrt(2), the
+    differences of every series pooled (a few sets a series would make each series' own median shaky)."""
+    diffs = np.concatenate([np.abs(np.diff(v)) for v in levels.values() if len(v) >= 2] or [np.array([])])
+    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else 0.02
+
+
+def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
+    runs: list[np.ndarray] = []
+    levels: dict[str, list[float]] = {}
+    paths = find_sets(root) if root.is_dir() else []
+    for path in sorted(paths, key=lambda p: p.name):
+        item = read_one(path)
+        if not isinstance(item, SetData):
+            continue
+        for key, x in _runs_of(item, reference):
+            runs.append(x / np.median(x))
+            levels.setdefault(key, []).append(float(np.log(np.median(x))))
+    if not runs:
+        return None
+    what = f"per-round ratios to {reference}" if reference else "startup times"
+    return Noise(tuple(runs), _between(levels), f"{len(runs)} real runs ({what}) under {root}")
+
+
+def synthetic_noise(rng: np.random.Generator) -> Noise:
+    """Where no real set is at hand: 5% lognormal within a run, 2% between runs (a quiet Linux host)."""
+    runs = tuple(np.exp(rng.normal(0, 0.05, 30)) for _ in range(20))
+    return Noise(runs, 0.02, "synthetic noise (no real set found): 5% within a run, 2% between runs")
+
+
+def fake_level(noise: Noise, factor: float, rng: np.random.Generator) -> Level:
+    run = noise.runs[int(rng.integers(len(noise.runs)))]
+    starts = rng.integers(0, max(1, len(run) - BLOCK + 1), size=math.ceil(len(run) / BLOCK))
+    resampled = np.concatenate([run[s : s + BLOCK] for s in starts])[: len(run)]
+    shift = math.exp(rng.normal(0, noise.between))
+    level = level_of(150.0 * factor * shift * resampled, "m", "startup")
+    assert level is not None  # 20 or more positive values
+    return level
+
+
+def history_flags(levels: Sequence[Level], seed: int) -> tuple[list[int], bool]:
+    """(indices of changes found, whether drift was flagged)."""
+    changes = find_changes(levels, MIN_EFFECT, 0.05, seed)
+    return [c.index for c in changes], find_drift(levels, changes, MIN_EFFECT, 0.05) is not None
+
+
+def pairwise_flags(levels: Sequence[Level], seed: int) -> tuple[list[int], bool]:
+    """asv-style: a change wherever one set's level differs from the one before by more than 5%."""
+    c = [lv.center for lv in levels]
+    return [i for i in range(1, len(c)) if abs(c[i] / c[i - 1] - 1) > MIN_EFFECT], False
+
+
+Detector = Callable[[Sequence[Level], int], tuple[list[int], bool]]
+
+
+def rates(noise: Noise, detector: Detector, series: int, seed: int) -> Rates:
+    rng = np.random.default_rng(seed)
+    step = creep = alarms = 0
+    for k in range(series):
+        at = int(rng.integers(4, 17))
+        levels = [fake_level(noise, 1.0 if i < at else STEP, rng) for i in range(STEP_SETS)]
+        step += any(abs(i - at) <= 1 for i in detector(levels, k)[0])
+        levels = [fake_level(noise, CREEP[i // 3], rng) for i in range(12)]
+        found, drift = detector(levels, k)
+        creep += bool(found) or drift
+        levels = [fake_level(noise, 1.0, rng) for _ in range(STEP_SETS)]
+        found, drift = detector(levels, k)
+        alarms += bool(found) or drift
+    return Rates(step / series, creep / series, alarms / series)
+
+
+def lines(r: Rates) -> list[str]:
+    return [f"step found: {r.step:.0%}", f"creep found: {r.creep:.0%}", f"false alarms: {r.false_alarm:.0%}"]
+
+
+def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> int:
+    noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
+    print(f"noise: {noise.source}; set-to-set spread {noise.between:.1%}; {series} series per case")
+    print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule):")
+    print("\n".join(lines(rates(noise, history_flags, series, seed))))
+    print("asv-style pairwise 5% threshold:")
+    print("\n".join(lines(rates(noise, pairwise_flags, series, seed))))
+    return 0
+
+
+def synthetic_sets(root: Path, count: int, modes: int = 3, step_at: float = 0.7) -> Path:
+    """``count`` sets of ``modes`` modes (30 rounds each) on one host for timing the site, the first mode
+    10% slower from ``step_at`` of the way on (a change to find). Written in bulk, without fsync."""
+    from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode, bulk_synthetic
+
+    folder = root / "synthetic"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["runc", "runsc", "kata", "crun", "youki"][:modes]
+    for i in range(count):
+        slower = 1.10 if i >= int(count * step_at) else 1.0
+        phases = [{**DEFAULT_PHASE_MS, "start": DEFAULT_PHASE_MS["start"] * (1 + k / 2) * (slower if k == 0 else 1.0)}
+                  for k in range(len(names))]  # fmt: skip
+        ms = [SyntheticMode(m, "baseline" if k == 0 else "candidate", phases[k]) for k, m in enumerate(names)]
+        bulk_synthetic(folder / f"20260101T{i:06d}Z_synthetic_docker-20.10.24.jsonl", ms, 30 * 6 * len(names), i)
+    return root
