@@ -2,9 +2,11 @@
 # A planted change in the runtime, for bench-compare: two OCI runtimes, isobench-plant-a and
 # isobench-plant-b, each runc behind a wrapper that sleeps a set delay before `create`.
 # Usage: plant-runtime.sh install | ensure | set a|b MS | remove
-#   install: write the wrappers (delay 0), keep daemon.json's original, register both, reload dockerd;
+#   install: write the wrappers (delay 0), register both, reload dockerd;
 #   ensure: register them again if something rewrote daemon.json; set: the delay of one wrapper;
-#   remove: put daemon.json back as it was, reload dockerd, remove the wrappers.
+#   remove: take only those two runtimes out of daemon.json (whatever else was registered meanwhile stays;
+#   a daemon.json that did not exist before is removed when nothing else is left in it), reload dockerd,
+#   remove the wrappers.
 set -euo pipefail
 daemon_json=/etc/docker/daemon.json
 state=/run/isobench-plant
@@ -46,9 +48,7 @@ case "${1:-}" in
 install)
   runc_bin=$(command -v runc) || { echo "plant-runtime: runc is not installed: run make engine first." >&2; exit 2; }
   mkdir -p "$state" "$lib"
-  if [ ! -e "$state/daemon.json.orig" ] && [ ! -e "$state/no-daemon.json" ]; then
-    if [ -f "$daemon_json" ]; then cp "$daemon_json" "$state/daemon.json.orig"; else touch "$state/no-daemon.json"; fi
-  fi
+  [ -f "$daemon_json" ] || touch "$state/no-daemon.json"
   for side in a b; do
     printf '#!/bin/sh\nd=$(cat %s/%s 2>/dev/null || echo 0)\ncase " $* " in *" create "*) [ "$d" = 0 ] || sleep "$d";; esac\nexec %s "$@"\n' \
       "$state" "$side" "$runc_bin" >"$lib/plant-$side.sh"
@@ -62,9 +62,23 @@ set)
   side=${2:?side a or b}
   awk -v ms="${3:?delay in ms}" 'BEGIN { if (ms == 0) print 0; else printf "%.3f\n", ms / 1000 }' >"$state/$side"
   ;;
-remove)
-  if [ -e "$state/daemon.json.orig" ]; then cp "$state/daemon.json.orig" "$daemon_json"
-  elif [ -e "$state/no-daemon.json" ]; then rm -f "$daemon_json"; fi
+remove)  # only our two runtimes go: others registered meanwhile (by another script or a test) stay
+  if [ -f "$daemon_json" ]; then
+    "$py" - "$daemon_json" "$state" <<'PY'
+import json, os, sys
+path, state = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path)) if os.path.getsize(path) else {}
+runtimes = cfg.get("runtimes", {})
+for side in "ab":
+    runtimes.pop(f"isobench-plant-{side}", None)
+if not runtimes:
+    cfg.pop("runtimes", None)
+if not cfg and os.path.exists(os.path.join(state, "no-daemon.json")):
+    os.remove(path)
+else:
+    json.dump(cfg, open(path, "w"), indent=2)
+PY
+  fi
   reload || true
   rm -rf "$state" "$lib"/plant-a.sh "$lib"/plant-b.sh
   ;;
