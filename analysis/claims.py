@@ -128,8 +128,8 @@ def parse_claims(data: Any, source: str) -> list[Claim]:
             raise UserError(f"{where}: order must list at least two role or mode names, fastest first.")
         if raw.get("by", "role") not in ("role", "mode"):
             raise UserError(f'{where}: by must be "role" or "mode".')
-        if raw.get("scenario", WARM) not in scenarios.REGISTRY:
-            names = ", ".join(scenarios.REGISTRY)
+        if raw.get("scenario", WARM) not in scenarios.registry():
+            names = ", ".join(scenarios.registry())
             raise UserError(f"{where}: scenario must be one of {names}, not {raw.get('scenario')!r}.")
         _check_selector(raw, where)
         for key in ("min_effect", "alpha", "max_failure_rate"):

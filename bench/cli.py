@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from bench import scenarios
 from bench.core.arguments import positive_float, positive_int, whole_number
 from bench.core.command import run_command
 from bench.core.errors import UserError
@@ -341,7 +342,7 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument(
         "--scenario",
-        choices=["warm", "cold", "both", "burst", "rate", "density", "scale", "service"],
+        choices=scenarios.names(),
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
         "then rate when --rate is given, then density; service: swarm services (see --replicas)",

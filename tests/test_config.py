@@ -55,7 +55,6 @@ def test_select_picks_modes_and_names_unknown_ones():
         ({"mode": [{"preset": "runc", "command": "echo ready"}]}, "must be a list of strings"),
         ({"mode": [{"preset": "runc", "timeouts": {"start": -1}}]}, "timeouts.start must be greater than 0"),
         ({"mode": "runc"}, "must list at least one mode"),
-        ({"run": {"scenario": "hot"}}, "run.scenario is 'hot': use one of warm, cold, burst, rate, density"),
         ({"run": {"cold_rounds": 0}}, "run.cold_rounds must be greater than 0"),
         ({"mode": [{"preset": "runc", "engine_stop_cmd": ["true"]}]}, "sets engine_stop_cmd but not engine_start_cmd"),
         (

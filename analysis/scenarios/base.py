@@ -1,6 +1,6 @@
 """What the analysis knows of a scenario, by the name its samples carry (`scenario`): one record per
 scenario (analysis/scenarios/<name>.py, beside bench/scenarios/<name>.py), registered by name in
-analysis.scenarios.REGISTRY. The claims take their selectors and pairing from it; the report its
+analysis.scenarios.registry(). The claims take their selectors and pairing from it; the report its
 headline. A record names the modules that build its tables and figures, so a reader finds them."""
 
 from __future__ import annotations

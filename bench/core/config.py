@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 from bench.core import presets
 from bench.core.errors import UserError
 from bench.core.paths import DEFAULT_RESULTS
-from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES, SCALE, SCENARIOS
+from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES
 from bench.core.scale import ScaleSettings, read_scale
 from bench.core.service import ServiceSettings, read_service
 
@@ -373,7 +373,7 @@ def _read_run(table: _Table) -> RunSettings:
         seed=None if seed is None else int(seed),
         results_dir=table.text("results_dir", d.results_dir),
         reconnect_s=table.real("reconnect_s", d.reconnect_s),
-        scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both", SCALE)),
+        scenario=table.text("scenario", d.scenario),  # a scenario of bench.scenarios: the run checks it
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
     )
     table.done(_RUN_KEYS)

@@ -28,11 +28,11 @@ DERIVED: dict[str, tuple[str, ...]] = {
 # Phase rows that only appear when something needed repair.
 CLEANUP = "cleanup"
 
-# Scenarios. `warm`: the engine is up and has run containers before (the default).
+# Scenarios (each a module of bench.scenarios). `warm`: the engine is up and has run containers
+# before (the default).
 # `cold`: the engine is stopped and started first (a VM booted, a dockerd restarted),
 # then one cycle runs: its samples carry scenario "cold" and two extra phases.
 WARM, COLD = "warm", "cold"
-SCENARIOS: tuple[str, ...] = (WARM, COLD)
 # Before a cold cycle's six phases: the engine stopped (informational) and then
 # started, from the start command until /_ping answers.
 ENGINE_PHASES: tuple[str, ...] = ("engine_stop", "engine_up")
@@ -47,7 +47,6 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
 # `slot` (its place in that group).
 BURST, RATE, DENSITY = "burst", "rate", "density"
 SCALE_SCENARIOS: tuple[str, ...] = (BURST, RATE, DENSITY)
-SCENARIOS += SCALE_SCENARIOS
 # What `--scenario scale` runs: bursts, then rate runs (when rates are given), then density steps.
 SCALE = "scale"
 # A scale container's phases: startup, then its removal (forced: the container is running).
@@ -71,7 +70,6 @@ RATE_DERIVED: dict[str, tuple[str, ...]] = {"arrival_startup": (DISPATCH, "creat
 # (the replica count N), `burst` (the service: its sequence number in the run) and `slot` (the
 # task's slot; null on a service's own samples).
 SERVICE = "service"
-SCENARIOS += (SERVICE,)
 # Per task: create (or scale-up) -> assigned, assigned -> running, running -> ready (its first line
 # read and swarm reporting it running), and create -> ready.
 TASK_METRICS: tuple[str, ...] = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup")

@@ -1,23 +1,44 @@
-"""Scenario plug-ins: one module per scenario (bench/scenarios/<name>.py, its analysis side
-analysis/scenarios/<name>.py), each registered here by its name. The run driver (bench.run) knows
-scenarios only through this registry and the interface in bench.scenarios.base.
+"""Scenario plug-ins: one module per scenario, bench/scenarios/<name>.py defining ``SCENARIO`` (its
+analysis side: analysis/scenarios/<name>.py). The registry is the package's modules, found by their
+file names: adding a scenario is adding its module, with no list to edit. The run driver (bench.run)
+knows scenarios only through this registry and the interface in bench.scenarios.base.
 
-Shared machinery: cycles (warm, cold, both), groups (burst, rate, density, scale)."""
+Shared machinery, not scenarios: base (the interface), cycles (warm, cold, both), groups (burst,
+rate, density, scale)."""
 
 from __future__ import annotations
 
-from bench.core.errors import UserError
-from bench.scenarios import both, burst, cold, density, rate, scale, service, warm
-from bench.scenarios.base import Scenario
+import functools
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING
 
-REGISTRY: dict[str, Scenario] = {
-    m.SCENARIO.name: m.SCENARIO for m in (warm, cold, both, burst, rate, density, scale, service)
-}
+from bench.core.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.scenarios.base import Scenario
+
+SHARED = frozenset({"base", "cycles", "groups"})
+
+
+def names() -> tuple[str, ...]:
+    """Every scenario's name, read from the modules' file names without importing them: the
+    command's `--scenario` choices need them at every start, and the modules import the engine layers."""
+    found = (m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg)
+    return tuple(sorted(n for n in found if n not in SHARED and not n.startswith("_")))
+
+
+@functools.cache
+def registry() -> dict[str, Scenario]:
+    """Name -> scenario, every module imported once."""
+    return {n: importlib.import_module(f"{__name__}.{n}").SCENARIO for n in names()}
 
 
 def get(name: str) -> Scenario:
-    """The scenario called ``name`` (a config names one of the registry's: bench.core.config checks it)."""
+    """The scenario called ``name``: one the registry does not know is one sentence."""
     try:
-        return REGISTRY[name]
+        return registry()[name]
     except KeyError:
-        raise UserError(f"no scenario {name!r}: use one of {', '.join(REGISTRY)}.") from None
+        raise UserError(
+            f"no scenario {name!r}: set [run] scenario or --scenario to one of {', '.join(names())}."
+        ) from None

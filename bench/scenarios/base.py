@@ -21,6 +21,7 @@ from bench.core.errors import UserError
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeCheck, ModeRuntime
 from bench.measure.docker import DockerExecutor
+from bench.measure.leftovers import end_cleanup, sweep_all
 from bench.results.resultset import ResultSet, ResultWriter
 from bench.schedule.progress import ProgressView
 from bench.schedule.scheduler import Outcome, Tally
@@ -160,7 +161,7 @@ class Session(Protocol):
 
 
 class Scenario(Protocol):
-    """A scenario plug-in: registered by name in bench.scenarios.REGISTRY."""
+    """A scenario plug-in: found by its module's name: bench.scenarios.registry()."""
 
     name: str
     sample_kinds: tuple[str, ...]  # the phases its samples carry
@@ -174,6 +175,49 @@ class Scenario(Protocol):
     def open(self, ctx: RunContext) -> Session: ...
 
     def plan_resume(self, rs: ResultSet, config: Config, seed: int) -> ResumePlan: ...
+
+
+class BaseScenario:
+    """The defaults every scenario shares; a scenario overrides what it does differently. It still
+    says its own ``name``, ``sample_kinds``, ``open`` and ``plan_resume``."""
+
+    name = ""
+    sample_kinds: tuple[str, ...] = ()
+
+    def check(self, config: Config) -> None:
+        """Nothing refused up front."""
+        return None
+
+    def needs(self, config: Config) -> Needs:
+        return mode_needs(config)
+
+    def extra_s(self, config: Config) -> float:
+        """A unit no longer than a cycle."""
+        return 0.0
+
+
+class ExecutingSession:
+    """The end of a session that timed through the run's executor (``executing``, opened by its
+    ``units``): the executor's last cleanup, then its event streams closed."""
+
+    ctx: RunContext
+    executing: Optional[Executing]
+
+    def sweep(self, live: dict[str, set[str]]) -> int:
+        swept, _ = sweep_all(self.ctx.runtimes, None, live)
+        if swept:
+            self.ctx.say(f"  swept {swept} container(s) left by runs that are gone")
+        return swept
+
+    def finish(self, units: Any) -> Cleanup:
+        if self.executing is None:
+            return Cleanup(0, [], [])
+        swept, leaked = end_cleanup(self.executing.executor, self.ctx.runtimes, self.ctx.run_id, self.ctx.say)
+        self.executing.close()
+        return Cleanup(swept, leaked, leaked)
+
+    def close(self) -> None:
+        return None
 
 
 def cannot_resume(rs: ResultSet, what: str) -> ResumePlan:

@@ -13,29 +13,24 @@ from bench.core.config import Config, RunSettings
 from bench.core.phases import CYCLE_SHAPES
 from bench.engine.hosts import answers_anew
 from bench.measure import wire
-from bench.measure.leftovers import end_cleanup, sweep_all
 from bench.results import estimate, resultset
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import Cleanup, Executing, HeaderFacts, Needs, ResumePlan, RunContext, Start, mode_needs
+from bench.scenarios.base import (
+    BaseScenario,
+    Executing,
+    ExecutingSession,
+    HeaderFacts,
+    ResumePlan,
+    RunContext,
+    Start,
+)
 from bench.schedule.scheduler import Scheduler
 
 CYCLE_TIMING = "perf_counter_ns around one request: the request built before the clock starts"
 
 
-class CycleScenario:
+class CycleScenario(BaseScenario):
     """The scenarios of cycles; a subclass says its rounds and engine controls."""
-
-    name = ""
-    sample_kinds: tuple[str, ...] = ()
-
-    def check(self, config: Config) -> None:
-        return None
-
-    def needs(self, config: Config) -> Needs:
-        return mode_needs(config)
-
-    def extra_s(self, config: Config) -> float:
-        return 0.0
 
     def rounds_planned(self, settings: RunSettings) -> int:
         """Cycles per mode the set will hold at most (for the size estimate)."""
@@ -54,18 +49,12 @@ class CycleScenario:
 
 
 @dataclass
-class CycleSession:
+class CycleSession(ExecutingSession):
     scenario: CycleScenario
     ctx: RunContext
     controls: dict[str, Any]
     control_records: dict[str, Any]
     executing: Optional[Executing] = None
-
-    def sweep(self, live: dict[str, set[str]]) -> int:
-        swept, _ = sweep_all(self.ctx.runtimes, None, live)
-        if swept:
-            self.ctx.say(f"  swept {swept} container(s) left by runs that are gone")
-        return swept
 
     def facts(self) -> HeaderFacts:
         return HeaderFacts(harness=cycle_harness(self.ctx), cold=self.control_records)
@@ -82,21 +71,6 @@ class CycleSession:
             reconnect=answers_anew, first_round=start.resume.first_round if start.resume else 0,
             controls=self.controls, between_cycles=start.renew,
         )  # fmt: skip
-
-    def finish(self, units: Any) -> Cleanup:
-        return finish_executing(self.executing, self.ctx)
-
-    def close(self) -> None:
-        return None
-
-
-def finish_executing(executing: Optional[Executing], ctx: RunContext) -> Cleanup:
-    """The executor's last cleanup (bench.measure.leftovers), then its event streams closed."""
-    if executing is None:
-        return Cleanup(0, [], [])
-    swept, leaked = end_cleanup(executing.executor, ctx.runtimes, ctx.run_id, ctx.say)
-    executing.close()
-    return Cleanup(swept, leaked, leaked)
 
 
 def cycle_harness(ctx: RunContext) -> dict[str, Any]:

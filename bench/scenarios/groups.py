@@ -13,11 +13,18 @@ from typing import Any, Optional
 from bench.core.config import Config
 from bench.engine.hosts import answers_anew
 from bench.engine.preflight import ModeRuntime
-from bench.measure.leftovers import sweep_all
 from bench.measure.scale import ScaleRunner, engine_is_local
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import Cleanup, Executing, HeaderFacts, Needs, ResumePlan, RunContext, Start, mode_needs
-from bench.scenarios.cycles import cycle_harness, finish_executing
+from bench.scenarios.base import (
+    BaseScenario,
+    Executing,
+    ExecutingSession,
+    HeaderFacts,
+    ResumePlan,
+    RunContext,
+    Start,
+)
+from bench.scenarios.cycles import cycle_harness
 from bench.schedule.scale import ScaleScheduler, done_units, plan, scenarios_of
 
 GROUP_TIMING = (
@@ -26,17 +33,8 @@ GROUP_TIMING = (
 )
 
 
-class GroupScenario:
+class GroupScenario(BaseScenario):
     """The scenarios of groups; a subclass says its name, sample kinds and config check."""
-
-    name = ""
-    sample_kinds: tuple[str, ...] = ()
-
-    def check(self, config: Config) -> None:
-        return None
-
-    def needs(self, config: Config) -> Needs:
-        return mode_needs(config)
 
     def extra_s(self, config: Config) -> float:
         """What a group adds to a cycle's length (a lease renews between groups only)."""
@@ -67,15 +65,9 @@ class GroupScenario:
 
 
 @dataclass
-class GroupSession:
+class GroupSession(ExecutingSession):
     ctx: RunContext
     executing: Optional[Executing] = None
-
-    def sweep(self, live: dict[str, set[str]]) -> int:
-        swept, _ = sweep_all(self.ctx.runtimes, None, live)
-        if swept:
-            self.ctx.say(f"  swept {swept} container(s) left by runs that are gone")
-        return swept
 
     def facts(self) -> HeaderFacts:
         # bursts, rate runs and density steps time through docker-py, one client each
@@ -99,12 +91,6 @@ class GroupSession:
             config.run, config.scale, self.ctx.runtimes, runner, start.writer, start.seed, start.progress,
             answers_anew, start.renew, first_group, done,
         )  # fmt: skip
-
-    def finish(self, units: Any) -> Cleanup:
-        return finish_executing(self.executing, self.ctx)
-
-    def close(self) -> None:
-        return None
 
 
 def scale_header(config: Config, runtimes: list[ModeRuntime]) -> dict[str, Any]:

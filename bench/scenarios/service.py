@@ -14,13 +14,21 @@ from bench.core.errors import UserError
 from bench.core.phases import SERVICE, SERVICE_PHASES, TASK_METRICS
 from bench.measure.leftovers import END_SLACK_S, sweep_all
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import Cleanup, HeaderFacts, Needs, ResumePlan, RunContext, Start, cannot_resume, mode_needs
+from bench.scenarios.base import (
+    BaseScenario,
+    Cleanup,
+    HeaderFacts,
+    ResumePlan,
+    RunContext,
+    Start,
+    cannot_resume,
+)
 
 if TYPE_CHECKING:
     from bench.schedule.service import ServiceScheduler, ServiceSetup
 
 
-class Service:
+class Service(BaseScenario):
     name = SERVICE
     sample_kinds = TASK_METRICS + SERVICE_PHASES
 
@@ -33,9 +41,6 @@ class Service:
                 "choose --mode swarm-runc --mode swarm-runsc (the local swarm), or give a mode swarm = true and "
                 "placement."
             )
-
-    def needs(self, config: Config) -> Needs:
-        return mode_needs(config)
 
     def extra_s(self, config: Config) -> float:
         """What one service adds to a cycle's length (a lease renews between services only)."""
