@@ -52,9 +52,10 @@ def check_results_dir(results_dir: Path) -> None:
         ) from None
 
 
-def result_path(results_dir: Path, host: str, engine_versions: list[str], when: dt.datetime) -> Path:
-    engines = "+".join(sorted({safe_name(v) for v in engine_versions if v})) or "unknown"
-    name = f"{when.strftime('%Y%m%dT%H%M%SZ')}_{safe_name(host)}_docker-{engines}.jsonl"
+def result_path(results_dir: Path, host: str, engines: list[tuple[str, str]], when: dt.datetime) -> Path:
+    """<time>_<host>_<kind>-<version>[+<kind>-<version>...].jsonl: every engine kind the modes ran on."""
+    named = "+".join(sorted({f"{kind}-{safe_name(version or 'unknown')}" for kind, version in engines}))
+    name = f"{when.strftime('%Y%m%dT%H%M%SZ')}_{safe_name(host)}_{named or 'docker-unknown'}.jsonl"
     return host_results_dir(results_dir, host) / name
 
 
@@ -138,7 +139,7 @@ def _write_new(
     """Sweeps what gone runs left, writes the header, then runs the units."""
     swept = session.sweep(leases.live_runs())
     host = hostinfo.host_facts()["hostname"]
-    engines = [str((rt.record.get("engine") or {}).get("version") or "") for rt in ctx.runtimes]
+    engines = [(rt.mode.engine, str((rt.record.get("engine") or {}).get("version") or "")) for rt in ctx.runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
     header = build_header(ctx, seed, swept, session.facts(), leases)
     session.check_size(header, results_dir)

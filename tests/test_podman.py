@@ -4,6 +4,9 @@ presets' ulimits, Podman's event and process names."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import docker
 import pytest
 import requests
@@ -165,3 +168,13 @@ def test_sweep_asks_again_when_podman_is_still_cleaning_up():
     assert sweep._in_progress(_api_error(500, "cannot remove container x: container state improper: stopped"))
     assert sweep._in_progress(_api_error(409, "removal of container x is already in progress"))
     assert not sweep._in_progress(_api_error(500, "driver failed"))
+
+
+def test_a_set_is_named_by_every_engine_kind_it_ran_on(tmp_path: Path) -> None:
+    from bench.run import result_path
+
+    when = dt.datetime(2026, 12, 2, 13, 0, tzinfo=dt.timezone.utc)
+    engines = [("docker", "20.10.24+dfsg1"), ("podman", "4.3.1"), ("docker", "20.10.24+dfsg1")]
+    both = result_path(tmp_path, "h", engines, when)
+    assert both.name == "20261202T130000Z_h_docker-20.10.24+dfsg1+podman-4.3.1.jsonl"
+    assert result_path(tmp_path, "h", [("podman", "")], when).name == "20261202T130000Z_h_podman-unknown.jsonl"
