@@ -98,8 +98,6 @@ def _claims(args: argparse.Namespace):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import _console, build_report, concurrency_note, print_summary
-    from analysis.scale_report import print_scale
-    from analysis.service_report import print_section
 
     out = _out_dir(args.out)
     loaded = _load(_paths(args))
@@ -109,8 +107,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         console = _console()
         console.print(rep.headline, markup=False, highlight=False)
         print_summary(rep.summary, rep.claims, console, f"{name} (ms, successes only)", rep.cold)
-        print_scale(rep.scale, console)
-        print_section(rep.service, console)
+        for part in rep.parts:
+            part.print(console)
         note = concurrency_note(loaded.headers[name], loaded.ends[name])
         if note:
             print(note)

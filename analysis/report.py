@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import export, plots, scale_report, scenarios, service_report, stats
+from analysis import export, plots, scenarios, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.export.content import (
     Block,
@@ -32,11 +32,10 @@ from analysis.export.content import (
 )
 from analysis.load import Loaded
 from analysis.metrics import cold, measured, outside_warmup, with_derived
-from analysis.scale_report import ScaleSection
-from analysis.service_report import ServiceSection
+from analysis.scenarios.base import PartInput, ReportPart
 from analysis.tables import cell_text, table_of
 from bench.core.paths import report_dir_for
-from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES, SERVICE
+from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
 
 SUMMARY_COLUMNS = [
     "set",
@@ -72,20 +71,18 @@ class Report:
     claims: list[ClaimResult]
     figures: list[Path]
     cold: pd.DataFrame
-    scale: ScaleSection = field(default_factory=ScaleSection)
+    parts: tuple[ReportPart, ...] = ()  # the set's scenarios' own parts (analysis.scenarios)
     headline: str = ""
-    service: ServiceSection = field(default_factory=ServiceSection)
 
 
 @dataclass
 class Extra:
     """What goes above and beside the warm tables: the headline (one figure, one sentence with the
-    verdict), the scale scenarios' section and the service scenario's."""
+    verdict) and the parts of the scenarios the set holds."""
 
-    scale: ScaleSection = field(default_factory=ScaleSection)
+    parts: tuple[ReportPart, ...] = ()
     sentence: str = ""
     figure: Optional[Path] = None
-    service: ServiceSection = field(default_factory=ServiceSection)
 
 
 @dataclass(frozen=True)
@@ -362,8 +359,7 @@ def document(content: ReportContent, nav: tuple[Link, ...] = ()) -> Document:
             *_lead(content),
             _claims(content.claims),
             *_tables(content),
-            *scale_report.sections(content.extra.scale),
-            *content.extra.service.sections(),
+            *(section for part in content.extra.parts for section in part.sections()),
             Section("Figures", (figures,)),
         ),
         nav,
@@ -396,7 +392,7 @@ def build_report(
     if with_figures and not cold_summary.empty:
         for ph in ("engine_up", "cold_startup"):
             figures += plots.distribution(cold(every), ph, out_dir, title_suffix=" (cold)")
-    sec = scale_report.build(every, loaded.headers[set_name], loaded.paths[set_name], out_dir, with_figures)
+    parts = report_parts(PartInput(every, loaded.headers[set_name], loaded.paths[set_name], out_dir, with_figures))
     if with_figures:
         table = _claims_table(results)
         if not table.empty and table["ratio"].notna().any():
@@ -415,17 +411,24 @@ def build_report(
     (out_dir / "claims.json").write_text(json.dumps([r.to_record() for r in results], indent=2, default=str))
     title = f"isobench report: {set_name}"
     header, end = loaded.headers[set_name], loaded.ends[set_name]
-    # The service section reads the set again (task details the frame does not hold), so only a set with
-    # service samples pays for it: on a million warm samples that re-read took 14 s of a 30 s report.
-    has_services = bool((every["scenario"] == SERVICE).any())
-    svc = service_report.build(loaded.paths[set_name], out_dir, with_figures) if has_services else ServiceSection()
-    figures = sec.figures + svc.figures + figures
-    svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
-    headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
-    extra = Extra(sec, headline_sentence(results), headline_figure, svc)
+    figures = [f for part in parts for f in part.figures] + figures
+    offered = next((part.headline_figure for part in parts if part.headline_figure is not None), None)
+    extra = Extra(parts, headline_sentence(results), offered or _warm_headline_figure(figures))
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
     export.write_all(document(content, nav), out_dir)
-    return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)
+    return Report(out_dir, summary, results, figures, cold_summary, parts, extra.sentence)
+
+
+def report_parts(inp: PartInput) -> tuple[ReportPart, ...]:
+    """The parts of the scenarios whose samples the set holds, each built once (burst, rate and density
+    share the scale part), in the order of the scenarios' names. Only a scenario present pays for its part."""
+    built: dict[str, ReportPart] = {}
+    for name in sorted(set(inp.every["scenario"].dropna().astype(str))):
+        analysis = scenarios.of(name)
+        builder = analysis.part_builder()
+        if builder is not None and analysis.part not in built:
+            built[analysis.part] = builder(inp)
+    return tuple(built.values())
 
 
 def _warm_headline_figure(figures: list[Path]) -> Optional[Path]:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from analysis import scale, scale_plots
 from analysis.export.content import Notes, Section, plain
+from analysis.scenarios.base import PartInput
 from analysis.tables import table_of
 from bench.core.scale import ScaleSettings
 
@@ -44,6 +45,12 @@ class ScaleSection:
     @property
     def headline_figure(self) -> Optional[Path]:
         return next((f for f in self.figures if f.name == "scale_startup_vs_n.png"), None)
+
+    def sections(self) -> list[Section]:
+        return sections(self)
+
+    def print(self, console: Console, brief: bool = False) -> None:
+        print_scale(self, console)
 
     def notes(self) -> list[str]:
         out = []
@@ -89,6 +96,11 @@ def build(
         if not table.empty:
             table.to_csv(out_dir / f"scale_{name}.csv", index=False)
     return sec
+
+
+def part(inp: PartInput) -> ScaleSection:
+    """The scale scenarios' report part (analysis.scenarios: burst, rate and density share it)."""
+    return build(inp.every, inp.header, inp.path, inp.out_dir, inp.figures)
 
 
 def sections(sec: ScaleSection) -> list[Section]:

@@ -17,7 +17,9 @@ from rich.table import Table
 
 from analysis import service, service_plots
 from analysis.export.content import Notes, Section, plain
+from analysis.scenarios.base import PartInput
 from analysis.tables import cell_text, table_of
+from bench.core.phases import TASK_METRICS
 
 TITLE = "Swarm service startup (ClusterLoader2's pod-startup metrics, per task; ms)"
 SHOWN = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup", "makespan")
@@ -35,6 +37,14 @@ class ServiceSection:
     @property
     def empty(self) -> bool:
         return self.table.empty
+
+    @property
+    def headline_figure(self) -> Optional[Path]:
+        return next((f for f in self.figures if f.name == "service_startup_cdf.png"), None)
+
+    def print(self, console: Console, brief: bool = False) -> None:
+        """``brief``: the end-of-run summary's share, the task metrics only."""
+        print_section(self, console, TASK_METRICS if brief else SHOWN)
 
     def sections(self) -> list[Section]:
         """The report's service part: the CL2 table under what it rests on, then the per-node table."""
@@ -119,6 +129,12 @@ def notes(data: service.ServiceData) -> list[str]:
     if via:
         out.append("first lines read: " + ", ".join(f"{k} {v}" for k, v in sorted(via.items())))
     return out
+
+
+def part(inp: PartInput) -> ServiceSection:
+    """The service scenario's report part (analysis.scenarios.service). It reads the set again (task
+    details the frame does not hold), so only a set with service samples pays for it."""
+    return build(inp.path, inp.out_dir, inp.figures)
 
 
 def build(path: Path, out_dir: Optional[Path] = None, with_figures: bool = True) -> ServiceSection:

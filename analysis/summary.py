@@ -12,13 +12,11 @@ from typing import Optional
 import pandas as pd
 from rich.console import Console
 
-from analysis import scale_report, service_report
 from analysis.claims import check_all, load_claims
 from analysis.load import load
 from analysis.metrics import measured, outside_warmup, with_derived
-from analysis.report import _console, concurrency_note, print_summary, summarize_cold, summarize_set
-from analysis.scale_report import print_scale
-from analysis.service_report import print_section
+from analysis.report import _console, concurrency_note, print_summary, report_parts, summarize_cold, summarize_set
+from analysis.scenarios.base import PartInput
 from bench.core.phases import COLD_DERIVED, DERIVED
 
 
@@ -40,9 +38,8 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
         title=f"{Path(path).name}: startup (ms, successes only)",
         cold_summary=cold_summary,
     )
-    print_section(service_report.build(Path(path)), console, ("create_to_schedule", "schedule_to_run", "run_to_ready",
-                                                              "service_startup"))  # fmt: skip
-    print_scale(scale_report.build(every, loaded.headers[name], Path(path), None, False), console)
+    for part in report_parts(PartInput(every, loaded.headers[name], Path(path), None, False)):
+        part.print(console, brief=True)
     note = concurrency_note(loaded.headers[name], loaded.ends.get(name))
     if note:
         console.print(note, markup=False, highlight=False)

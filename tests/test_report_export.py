@@ -125,3 +125,20 @@ def test_the_report_is_written_by_every_exporter_with_the_same_sections(tmp_path
     ]
     assert "**Startup time ranks native < hyperv < toolbox** (startup): **" in md
     assert "<b>Startup time ranks native &lt; hyperv &lt; toolbox</b> (startup): <b class='" in page
+
+
+def test_a_scenario_brings_its_own_part_into_the_report_only_when_the_set_holds_it(tmp_path):
+    """The scale part comes through the burst scenario's analysis record (analysis.scenarios), in both
+    formats, with its figure offered to the headline; a warm-only set (above) has none."""
+    from bench.results.synthetic import burst_synthetic
+
+    fast = SyntheticMode("runc", "native", DEFAULT_PHASE_MS)
+    path = burst_synthetic(tmp_path / "20261201T000000Z_s_docker-1.jsonl", [fast], (1, 4), 4, {}, 5)
+    out = tmp_path / "rep"
+    rep = build_report(load([path], warn=False), path.stem, load_claims(), out, with_figures=True)
+    assert [type(p).__name__ for p in rep.parts] == ["ScaleSection"]
+    md, page = (out / "report.md").read_text(), (out / "index.html").read_text()
+    heading = "Bursts: startup per container (ms) by burst size N"
+    assert heading in md and heading in html.unescape(page)
+    assert (out / "scale_startup_vs_n.png").exists()
+    assert "scale_startup_vs_n" in md.split("## Claims")[0]  # the headline's figure

@@ -8,4 +8,5 @@ ANALYSIS = ScenarioAnalysis(
     levels=True,
     headline=True,
     modules=("analysis.scale", "analysis.scale_report", "analysis.scale_plots"),
+    part="analysis.scale_report:part",
 )

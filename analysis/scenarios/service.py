@@ -3,5 +3,8 @@
 from analysis.scenarios.base import SERVICES, ScenarioAnalysis
 
 ANALYSIS = ScenarioAnalysis(
-    "service", pairing=SERVICES, modules=("analysis.service", "analysis.service_report", "analysis.service_plots")
+    "service",
+    pairing=SERVICES,
+    modules=("analysis.service", "analysis.service_report", "analysis.service_plots"),
+    part="analysis.service_report:part",
 )
