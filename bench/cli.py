@@ -122,7 +122,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import uuid
 
     from bench.engine import preflight
-    from bench.engine.control.restart import control_for
+    from bench.engine.drivers import driver_for
     from bench.measure.leftovers import sweep_all
 
     config = _load(args)
@@ -147,7 +147,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 f"{r['isolation_reported']!r}"
             )
         if c.runtime is not None:
-            control, why = control_for(c.runtime.mode, c.runtime.endpoint)
+            control, why = driver_for(c.runtime.mode).control(c.runtime.mode, c.runtime.endpoint)
             print(
                 f"{'':12} cold starts: "
                 + (f"engine restarted by {control.kind}" if control else f"not possible: {why}")

@@ -143,6 +143,12 @@ def test_create_request_carries_the_modes_ulimits():
 def test_no_dockerd_restart_for_a_podman_mode():
     control, why = control_for(_mode(engine="podman"), Endpoint("unix:///run/x.sock", "unix"))
     assert control is None and "only Docker engines" in why
+    at = Endpoint("unix:///run/x.sock", "unix")
+    control, why = driver_for(_mode(engine="podman")).control(_mode(engine="podman"), at)
+    assert control is None and "engine_stop_cmd" in why
+    own = _mode(engine="podman", engine_stop_cmd=("true",), engine_start_cmd=("true",))
+    control, _ = driver_for(own).control(own, at)
+    assert control is not None and control.kind == "command"
 
 
 def test_podmans_remove_event_ends_a_cycle_as_destroy():

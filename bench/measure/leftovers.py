@@ -7,8 +7,9 @@ from typing import Any, Callable, Optional
 
 from bench.core import signals
 from bench.core.errors import Terminated
+from bench.engine.drivers import driver_for
 from bench.engine.preflight import ModeRuntime
-from bench.engine.sweep import labelled, sweep
+from bench.engine.sweep import labelled
 from bench.measure.docker import DockerExecutor
 
 # End-of-run cleanup takes at most the longest remove timeout (of the modes with containers left)
@@ -62,9 +63,8 @@ def sweep_all(
         seen.add(url)
         limit = timeout or max(r.mode.timeouts.remove for r in runtimes if r.endpoint.base_url == url)
         try:
-            n, left = sweep(
-                rt.client, run_id, timeout=signals.remaining_budget(limit), keep_runs=(keep_runs or {}).get(url, set())
-            )
+            keep = frozenset((keep_runs or {}).get(url, set()))
+            n, left = driver_for(rt.mode).sweep(rt.client, run_id, signals.remaining_budget(limit), keep)
             removed += n
             stuck += left
         except Exception:

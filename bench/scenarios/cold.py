@@ -10,7 +10,7 @@ from typing import Any
 from bench.core.config import RunSettings
 from bench.core.errors import UserError
 from bench.core.phases import ALL_PHASES, CLEANUP, COLD, ENGINE_PHASES
-from bench.engine.control import restart as engine_control
+from bench.engine.drivers import driver_for
 from bench.scenarios.base import RunContext
 from bench.scenarios.cycles import CycleScenario
 
@@ -20,7 +20,7 @@ def engine_controls(ctx: RunContext, required: bool) -> tuple[dict[str, Any], di
     only, refused before anything runs when no mode has a control."""
     controls, records, reasons = {}, {}, {}
     for rt in ctx.runtimes:
-        control, reason = engine_control.control_for(rt.mode, rt.endpoint)
+        control, reason = driver_for(rt.mode).control(rt.mode, rt.endpoint)
         if control is None:
             reasons[rt.mode.name] = reason
             records[rt.mode.name] = {"skip_reason": reason}

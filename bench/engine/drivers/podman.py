@@ -54,7 +54,9 @@ PR_SET_PDEATHSIG = 1
 OFFERS = Offers(
     events=Offer(True, "GET /events filtered by the run's label: create, start, die, remove (kept as destroy)"),
     memory=Offer(True, "PSS of each container's conmon (-c CID) and its descendants, /proc smaps_rollup"),
-    cold_restart=Offer(False, "isobench does not restart the Podman service between cycles (no cold rounds)"),
+    cold_restart=Offer(
+        False, "isobench does not restart the Podman service itself: a mode's engine_stop_cmd and engine_start_cmd can"
+    ),
     runtime_per_container=Offer(
         False, "the compat API ignores HostConfig.Runtime: one service per runtime, checked by /info DefaultRuntime"
     ),
@@ -271,7 +273,11 @@ class PodmanDriver:
         return memory.runtime_pss(cids)
 
     def control(self, mode: Mode, endpoint: Endpoint) -> tuple[Optional["EngineControl"], str]:
-        return None, self.offers.cold_restart.how
+        """The mode's own engine_stop_cmd/engine_start_cmd when it sets them; isobench restarts no Podman
+        service by itself (bench.engine.control.restart says so in one sentence)."""
+        from bench.engine.control.restart import control_for
+
+        return control_for(mode, endpoint)
 
     def sweep(
         self, client: docker.APIClient, run_id: Optional[str], timeout: float, keep_runs: frozenset[str]
