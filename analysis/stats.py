@@ -245,7 +245,8 @@ def summarize(frame: pd.DataFrame, by: Sequence[str] = ("set", "mode", "phase"))
     """One row per group: counts with failure rate, then timing statistics of successes (ms). Each
     group's columns are read as arrays once: pandas' per-group selection cost more than the statistics."""
     rows = []
-    for key, g in frame.groupby(list(by), observed=True, sort=True):
+    needed = list(dict.fromkeys([*by, "ok", "duration_ms", *(c for c in ("role", "error") if c in frame)]))
+    for key, g in frame[needed].groupby(list(by), observed=True, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         good = g["ok"].to_numpy(dtype=bool)
         ok = g["duration_ms"].to_numpy(dtype=float)[good]

@@ -4,9 +4,13 @@ series built from this machine's own sets, beside an asv-style pairwise 5% thres
 Each synthetic set is a real set's noise: one of the real sets (a host and mode with enough
 successful startup samples) is picked at random, its rounds are resampled in contiguous stretches
 (so drift within a run stays in), and divided by its own median, then scaled to the series' level
-times the planted factor times the set-to-set noise of this host: exp(N(0, s)), s estimated from the
-real sets' consecutive levels robustly (a median of absolute differences, so a real change among
-them does not inflate it). Cases, ``series`` each:
+times the planted factor times the set-to-set noise of this host beyond each set's own: exp(N(0, s)).
+A real level differs from the next by its own sampling error and by what the host added between
+the runs; the resampled run already carries the first, so s holds only the second: s² is the
+variance of the real levels (from their consecutive differences, robustly: a median of absolute
+differences, so a real change among them does not inflate it) less their mean squared standard
+error (as the detector's own between-set variance is defined). The synthetic levels' spread is
+printed beside the real one, so the model can be checked. Cases, ``series`` each:
 
 - step: 20 sets, ×1.10 from a position drawn in 4..16; found when a change is placed within one set of it;
 - creep: 12 sets at 1.00, 1.04, 1.08, 1.12 (three sets each; no step reaches 5%); found when a change
@@ -36,12 +40,14 @@ BLOCK = 5  # rounds per resampled stretch
 
 @dataclass(frozen=True)
 class Noise:
-    """Relative startup durations of real sets (each divided by its median, in round order), and the
-    set-to-set spread (sd of log levels) of the hosts they came from."""
+    """Relative startup durations of real sets (each divided by its median, in round order), the
+    set-to-set spread (sd of log levels) of the hosts they came from, and its part beyond each set's
+    own standard error."""
 
     runs: tuple[np.ndarray, ...]
     between: float
     source: str
+    spread: float = math.nan  # sd of a real set's log level around its series' level
 
 
 @dataclass(frozen=True)
@@ -73,34 +79,41 @@ def _runs_of(data: SetData, reference: str = "") -> list[tuple[str, np.ndarray]]
     return out
 
 
-def _between(levels: dict[str, list[float]]) -> float:
-    """sd of log levels from set to set: 1.4826 * median |consecutive difference| / sqrt(2), the
+def spread_of(levels: Sequence[Sequence[float]]) -> float:
+    """sd of one log level from set to set: 1.4826 * median |consecutive difference| / sqrt(2), the
     differences of every series pooled (a few sets a series would make each series' own median shaky)."""
-    diffs = np.concatenate([np.abs(np.diff(v)) for v in levels.values() if len(v) >= 2] or [np.array([])])
-    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else 0.02
+    diffs = np.concatenate([np.abs(np.diff(v)) for v in levels if len(v) >= 2] or [np.array([])])
+    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else math.nan
 
 
 def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
     runs: list[np.ndarray] = []
     levels: dict[str, list[float]] = {}
+    own: list[float] = []  # each real level's squared standard error
     paths = find_sets(root) if root.is_dir() else []
     for path in sorted(paths, key=lambda p: p.name):
         item = read_one(path)
         if not isinstance(item, SetData):
             continue
         for key, x in _runs_of(item, reference):
+            level = level_of(x)
+            if level is None:
+                continue
             runs.append(x / np.median(x))
-            levels.setdefault(key, []).append(float(np.log(np.median(x))))
+            levels.setdefault(key, []).append(level.log_center)
+            own.append(level.se**2)
     if not runs:
         return None
+    spread = spread_of(list(levels.values()))
+    between = math.sqrt(max(0.0, spread**2 - float(np.mean(own)))) if math.isfinite(spread) else 0.02
     what = f"per-round ratios to {reference}" if reference else "startup times"
-    return Noise(tuple(runs), _between(levels), f"{len(runs)} real runs ({what}) under {root}")
+    return Noise(tuple(runs), between, f"{len(runs)} real runs ({what}) under {root}", spread)
 
 
 def synthetic_noise(rng: np.random.Generator) -> Noise:
     """Where no real set is at hand: 5% lognormal within a run, 2% between runs (a quiet Linux host)."""
     runs = tuple(np.exp(rng.normal(0, 0.05, 30)) for _ in range(20))
-    return Noise(runs, 0.02, "synthetic noise (no real set found): 5% within a run, 2% between runs")
+    return Noise(runs, 0.02, "synthetic noise (no real set found): 5% within a run, 2% between runs", math.nan)
 
 
 def fake_level(noise: Noise, factor: float, rng: np.random.Generator) -> Level:
@@ -148,9 +161,20 @@ def lines(r: Rates) -> list[str]:
     return [f"step found: {r.step:.0%}", f"creep found: {r.creep:.0%}", f"false alarms: {r.false_alarm:.0%}"]
 
 
+def synthetic_spread(noise: Noise, seed: int, series: int = 50) -> float:
+    """The spread of synthetic flat series' levels, by the estimator the real levels' spread is read
+    with: the two should agree when the noise model is right."""
+    rng = np.random.default_rng(seed + 1)
+    return spread_of([[fake_level(noise, 1.0, rng).log_center for _ in range(STEP_SETS)] for _ in range(series)])
+
+
 def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> int:
     noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
-    print(f"noise: {noise.source}; set-to-set spread {noise.between:.1%}; {series} series per case")
+    print(
+        f"noise: {noise.source}; set-to-set spread of a level {noise.spread:.1%} (real), "
+        f"{synthetic_spread(noise, seed):.1%} (synthetic), of which between sets beyond their own CI "
+        f"{noise.between:.1%}; {series} series per case"
+    )
     print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule):")
     print("\n".join(lines(rates(noise, history_flags, series, seed))))
     print("asv-style pairwise 5% threshold:")
