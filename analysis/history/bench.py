@@ -8,9 +8,9 @@ times the planted factor times the set-to-set noise of this host beyond each set
 A real level differs from the next by its own sampling error and by what the host added between
 the runs; the resampled run already carries the first, so s holds only the second: s² is the
 variance of the real levels (from their consecutive differences, robustly: a median of absolute
-differences, so a real change among them does not inflate it) less their mean squared standard
-error (as the detector's own between-set variance is defined). The synthetic levels' spread is
-printed beside the real one, so the model can be checked. Cases, ``series`` each:
+differences, so a real change among them does not inflate it) less the variance the resampled runs
+alone give the synthetic levels. So the synthetic levels spread as the real ones do (unless the
+resampling alone spreads them more: then s is 0); both spreads are printed. Cases, ``series`` each:
 
 - step: 20 sets, ×1.10 from a position drawn in 4..16; found when a change is placed within one set of it;
 - creep: 12 sets at 1.00, 1.04, 1.08, 1.12 (three sets each; no step reaches 5%); found when a change
@@ -21,13 +21,14 @@ printed beside the real one, so the model can be checked. Cases, ``series`` each
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from analysis.history.bound import bound
 from analysis.history.changes import find_changes
 from analysis.history.discover import SetData, find_sets, read_one
 from analysis.history.drift import find_drift
@@ -89,7 +90,6 @@ def spread_of(levels: Sequence[Sequence[float]]) -> float:
 def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
     runs: list[np.ndarray] = []
     levels: dict[str, list[float]] = {}
-    own: list[float] = []  # each real level's squared standard error
     paths = find_sets(root) if root.is_dir() else []
     for path in sorted(paths, key=lambda p: p.name):
         item = read_one(path)
@@ -101,13 +101,14 @@ def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
                 continue
             runs.append(x / np.median(x))
             levels.setdefault(key, []).append(level.log_center)
-            own.append(level.se**2)
     if not runs:
         return None
     spread = spread_of(list(levels.values()))
-    between = math.sqrt(max(0.0, spread**2 - float(np.mean(own)))) if math.isfinite(spread) else 0.02
     what = f"per-round ratios to {reference}" if reference else "startup times"
-    return Noise(tuple(runs), between, f"{len(runs)} real runs ({what}) under {root}", spread)
+    noise = Noise(tuple(runs), 0.0, f"{len(runs)} real runs ({what}) under {root}", spread)
+    own = synthetic_spread(noise, 0)
+    between = math.sqrt(max(0.0, spread**2 - own**2)) if math.isfinite(spread) else 0.02
+    return replace(noise, between=between)
 
 
 def synthetic_noise(rng: np.random.Generator) -> Noise:
@@ -170,12 +171,22 @@ def synthetic_spread(noise: Noise, seed: int, series: int = 50) -> float:
 
 def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> int:
     noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
+    synthetic = synthetic_spread(noise, seed)
     print(
         f"noise: {noise.source}; set-to-set spread of a level {noise.spread:.1%} (real), "
-        f"{synthetic_spread(noise, seed):.1%} (synthetic), of which between sets beyond their own CI "
+        f"{synthetic:.1%} (synthetic), of which between sets beyond their own CI "
         f"{noise.between:.1%}; {series} series per case"
     )
-    print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule):")
+    for name, spread in (("synthetic", synthetic), ("real", noise.spread)):
+        if math.isfinite(spread) and spread > 0:
+            b = bound(spread, STEP, STEP_SETS, 4, 16, [CREEP[i // 3] for i in range(12)], 0.05, seed)
+            smallest = f"x{b.smallest_step:.2f}" if b.smallest_step else "beyond x1.50"
+            print(
+                f"the most any detector could do at the {name} spread ({spread:.1%}; analysis/history/bound.py): "
+                f"step found {b.step:.0%}, creep found {b.creep:.0%} (each alone at 5% false alarms); "
+                f"the smallest step found in 95%: {smallest}"
+            )
+    print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule; 5% false alarms shared):")
     print("\n".join(lines(rates(noise, history_flags, series, seed))))
     print("asv-style pairwise 5% threshold:")
     print("\n".join(lines(rates(noise, pairwise_flags, series, seed))))

@@ -15,6 +15,15 @@ The newest set alone is always a candidate too: a permutation test cannot find o
 against the rest (treeverse/dvc-bench#105: a regression found only once it is no longer the newest),
 so the gate would never fire on the set that brought the change. One set is the least evidence there
 is, so it must meet compare's own verdict rule: its interval wholly beyond the minimum effect.
+
+A series can raise an alarm three ways: a split, its newest set, and the drift rule
+(analysis.history.drift). ``alpha`` is the series' false-alarm level, so each way is tested at
+alpha / ROUTES (Bonferroni): with each at alpha, a flat series of this host's real noise raised one
+in 8-12% of series. The split's own significance is E-Divisive's permutation test, the one test
+here that knows the split was chosen as the best of all positions (a t test of a chosen split
+does not: proposing at Otava's relaxed first-pass level, 10 alpha, and leaving the decision to the t
+raised false alarms in 30% of flat series). PERMUTATIONS is sized so that the permutation p-value
+can fall well below that level (its smallest value is 1 / (PERMUTATIONS + 1)).
 """
 
 from __future__ import annotations
@@ -69,13 +78,24 @@ def segment_estimate(logs: np.ndarray, ses: np.ndarray, left: slice, right: slic
 WINDOW, STEP = 120, 60  # E-Divisive's cost grows as n² per permutation: long series are read in windows
 
 
+ROUTES = 3  # a split, the newest set, the drift rule: see the module's docstring
+PERMUTATIONS = 199
+
+
+def per_route(alpha: float) -> float:
+    return alpha / ROUTES
+
+
 def proposed(logs: np.ndarray, alpha: float, seed: int) -> list[int]:
     """E-Divisive means' change points (indices of the first set after each): Otava's original
-    algorithm, 100 permutations drawn from a generator seeded here, so a site is reproducible. A
-    series longer than WINDOW sets is read in windows overlapping by half, as Otava's own split step
-    does for long series (a thousand sets in one piece took 7 s; in windows, under 1 s)."""
+    algorithm (its compute_change_points_orig, with PERMUTATIONS permutations instead of its 100)
+    drawn from a generator seeded here, so a site is reproducible. A series longer than WINDOW sets
+    is read in windows overlapping by half, as Otava's own split step does for long series (a
+    thousand sets in one piece took 7 s; in windows, under 1 s)."""
     try:
-        from otava.analysis import compute_change_points_orig
+        from otava.change_point_divisive.calculator import PairDistanceCalculator
+        from otava.change_point_divisive.detector import ChangePointDetector
+        from otava.change_point_divisive.significance_test import PermutationsSignificanceTester
     except ImportError:
         raise UserError(
             "change points need the apache-otava package, which installs on Python 3.10 or newer: run "
@@ -85,7 +105,8 @@ def proposed(logs: np.ndarray, alpha: float, seed: int) -> list[int]:
     starts = range(0, max(1, len(logs) - STEP), STEP) if len(logs) > WINDOW else range(1)
     for start in starts:
         part = logs[start : start + WINDOW]
-        points, _ = compute_change_points_orig(part, max_pvalue=alpha, seed=seed)
+        tester = PermutationsSignificanceTester(alpha, PERMUTATIONS, PairDistanceCalculator, seed)
+        points = ChangePointDetector(tester, PairDistanceCalculator).get_change_points(part)
         found |= {start + int(cp.index) for cp in points if 0 < cp.index < len(part)}
     return sorted(found)
 
@@ -117,9 +138,11 @@ def find_changes(
     levels: Sequence[Level], min_effect: float = 0.05, alpha: float = 0.05, seed: int = 0
 ) -> tuple[Change, ...]:
     """The persistent changes in a series of levels (in series order), each significant and beyond
-    the minimum effect. Fewer than 4 sets: none (no side would have a spread to judge it by)."""
+    the minimum effect; ``alpha``: the series' false-alarm level, shared with the drift rule. Fewer
+    than 4 sets: none (no side would have a spread to judge it by)."""
     if len(levels) < 4:
         return ()
+    alpha = per_route(alpha)
     logs = np.array([lv.log_center for lv in levels])
     ses = np.array([lv.se if math.isfinite(lv.se) else 0.0 for lv in levels])
     points = proposed(logs, alpha, seed)
