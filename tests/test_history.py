@@ -189,3 +189,19 @@ def test_a_reference_no_set_has_is_one_sentence_and_sets_without_it_are_no_crash
     scripted_run(only / "20261201T000000Z_histhost_docker-20.10.24.jsonl", modes()[1:], rounds=24, host=HOST)
     assert main(["history", str(tmp_path / "only"), "-o", str(site), "--reference", "runsc"]) == 0
     assert (site / "hosts" / "histhost" / "startup.html").is_file()
+
+
+def test_the_bound_grows_with_the_step_and_falls_with_the_spread() -> None:
+    """The oracle's yardstick: a step many spreads tall is found nearly always, one within the noise
+    seldom; its false alarms on flat series are its level (the found share at step 1.0 counts hits
+    within one set of a random position, so it is at most 5%)."""
+    from analysis.history.bound import bound, step_found
+
+    creep = [1.0, 1.0, 1.0, 1.04, 1.04, 1.04, 1.08, 1.08, 1.08, 1.12, 1.12, 1.12]
+    quiet = bound(0.01, 1.10, 20, 4, 16, creep, 0.05, 0)
+    assert quiet.step > 0.95 and quiet.creep > 0.95 and quiet.smallest_step is not None
+    assert quiet.smallest_step <= 1.05
+    noisy = bound(0.045, 1.10, 20, 4, 16, creep, 0.05, 0)
+    assert 0.5 < noisy.step < quiet.step and noisy.smallest_step is not None
+    assert noisy.smallest_step > quiet.smallest_step
+    assert step_found(1.0, 0.045, 20, 4, 16, 0.05, 0) <= 0.05

@@ -62,10 +62,8 @@ def creep_found(levels: Sequence[float], spread: float, alpha: float, seed: int)
 def bound(
     spread: float, step: float, sets: int, first: int, last: int, creep: Sequence[float], alpha: float, seed: int
 ) -> Bound:
-    smallest = next(
-        (s for s in np.arange(1.01, 1.51, 0.01) if step_found(s, spread, sets, first, last, alpha, seed) >= 0.95),
-        None,
-    )
+    steps = (1 + k / 100 for k in range(1, 51))  # x1.01 .. x1.50
+    smallest = next((s for s in steps if step_found(s, spread, sets, first, last, alpha, seed) >= 0.95), None)
     return Bound(
         step_found(step, spread, sets, first, last, alpha, seed),
         creep_found(creep, spread, alpha, seed),
