@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import pandas as pd
 
+from analysis.compare import Samples
 from analysis.history.bound import bound
 from analysis.history.changes import find_changes
 from analysis.history.discover import SetData, find_sets, read_one
@@ -59,22 +59,20 @@ class Rates:
 
 
 def _runs_of(data: SetData, reference: str = "") -> list[tuple[str, np.ndarray]]:
-    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that mode."""
+    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that
+    mode (read as history and compare read them)."""
     frame = metric_frame(data.frame)
-    ok = frame[(frame["phase"] == "startup") & frame["ok"]]
-    per_round = ok.groupby(["mode", "round"], observed=True)["duration_ms"].median()
-    modes = sorted(set(per_round.index.get_level_values(0)))
-    if reference and reference not in modes:
+    samples = Samples(frame[frame["phase"] == "startup"])
+    if reference and not any(mode == reference for _, mode, _ in samples.groups):
         return []
     out = []
-    for mode in modes:
+    for set_name, mode, metric in sorted(samples.groups):
         if mode == reference:
             continue
-        x = per_round.loc[mode]
         if reference:
-            both = pd.concat([x, per_round.loc[reference]], axis=1, join="inner")
-            x = both.iloc[:, 0] / both.iloc[:, 1]
-        values = x.sort_index().to_numpy(dtype=float)
+            values = samples.ratios(set_name, mode, reference, metric)
+        else:
+            values = samples.durations(set_name, mode, metric)
         if len(values) >= 20:
             out.append((f"{data.info.host}/{mode}", values))
     return out
