@@ -139,7 +139,7 @@ def test_bad_input_is_one_sentence_and_exit_2(
 
 
 def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> None:
-    # 10 sets: with 8 (4 a side), no permutation of E-Divisive's can fall below alpha / ROUTES (0.017)
+    # 10 sets: with 8 (4 a side), E-Divisive's permutation p cannot fall below alpha * SPLIT_SHARE (0.025)
     paths = history_sets(tmp_path / "results", n=10, step_at=5)
     site = str(tmp_path / "site")
     assert main(["history", str(tmp_path / "results"), "-o", site]) == 0
