@@ -171,7 +171,8 @@ def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> i
     noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
     synthetic = synthetic_spread(noise, seed)
     print(
-        f"noise: {noise.source}; set-to-set spread of a level {noise.spread:.1%} (real), "
+        f"noise: {noise.source}; set-to-set spread of a level "
+        f"{f'{noise.spread:.1%}' if math.isfinite(noise.spread) else 'unknown'} (real), "
         f"{synthetic:.1%} (synthetic), of which between sets beyond their own CI "
         f"{noise.between:.1%}; {series} series per case"
     )
