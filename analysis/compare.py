@@ -204,7 +204,7 @@ def _base_metric(phase: str) -> str:
     return words[-1] if words else phase
 
 
-class _Samples:
+class Samples:
     """Successful durations per (set, mode, phase), in round order, and per-round ratios of two modes."""
 
     def __init__(self, data: pd.DataFrame) -> None:
@@ -251,7 +251,7 @@ class _Side:
         return self.sets[0] if len(self.sets) == 1 else f"{len(self.sets)} sets: {', '.join(self.sets)}"
 
 
-def _values(samples: _Samples, side: _Side, mode: str, phase: str, reference: str) -> list[np.ndarray]:
+def _values(samples: Samples, side: _Side, mode: str, phase: str, reference: str) -> list[np.ndarray]:
     if reference:
         return [samples.ratios(s, mode, reference, phase) for s in side.sets]
     return [samples.durations(s, mode, phase) for s in side.sets]
@@ -264,7 +264,7 @@ def _estimate(old: list[np.ndarray], new: list[np.ndarray]) -> Optional[effects.
 
 
 def _row(
-    samples: _Samples, old: _Side, new: _Side, mode: str, phase: str, reference: str
+    samples: Samples, old: _Side, new: _Side, mode: str, phase: str, reference: str
 ) -> tuple[Row, Optional[effects.Estimate]]:
     a, b = _values(samples, old, mode, phase, reference), _values(samples, new, mode, phase, reference)
     flat_a, flat_b = np.concatenate(a), np.concatenate(b)
@@ -288,7 +288,7 @@ def _row(
 
 
 def _rows_for(
-    cmp: Comparison, samples: _Samples, old: _Side, new: _Side, phases: list[str], family: set[str]
+    cmp: Comparison, samples: Samples, old: _Side, new: _Side, phases: list[str], family: set[str]
 ) -> list[tuple[Row, Optional[effects.Estimate]]]:
     """Rows of one pair of sides: every mode both have, every phase."""
     modes_old = {m for s in old.sets for (st, m, _) in samples.groups if st == s}
@@ -512,7 +512,7 @@ def compare(
     phases = _check_phases(data, metrics)
     if reference:
         _check_reference(reference, data, every)
-    samples = _Samples(data)
+    samples = Samples(data)
     family = family_of(phases, metrics)
     rows = [r for old, new in pairs for r in _rows_for(cmp, samples, old, new, phases, family)]
     _decide(cmp, rows)
@@ -550,7 +550,7 @@ def ab(
         plan_rounds=plan_rounds,
         ordered_by="base, candidate",
     )
-    samples = _Samples(data)
+    samples = Samples(data)
     family = family_of(phases, metrics)
     rows = []
     for ph in phases:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -115,21 +115,24 @@ def two_runs(old: np.ndarray, new: np.ndarray) -> Optional[Estimate]:
     return Estimate(diff, se, df, method, (len(ua), len(ub)))
 
 
-def paired(log_ratios: np.ndarray) -> Optional[Estimate]:
-    """Both sides in the same rounds: ``log_ratios`` holds log(candidate / base) per round, in round
-    order. None with fewer than 3 rounds."""
-    x = np.asarray(log_ratios, dtype=float)
+def one_run(log_values: np.ndarray) -> Optional[Estimate]:
+    """One run's level: the mean of its units (``units``) of log values in round order, with a t of
+    units - 1 degrees of freedom. None with fewer than 3 values."""
+    x = np.asarray(log_values, dtype=float)
     if len(x) < 3:
         return None
     u, method = units(x)
     se = float(u.std(ddof=1) / math.sqrt(len(u)))
-    return Estimate(
-        float(u.mean()),
-        se,
-        float(len(u) - 1),
-        f"paired {'batches' if method == 'batches' else 'rounds'}",
-        (len(u), len(u)),
-    )
+    return Estimate(float(u.mean()), se, float(len(u) - 1), method, (len(u), len(u)))
+
+
+def paired(log_ratios: np.ndarray) -> Optional[Estimate]:
+    """Both sides in the same rounds: ``log_ratios`` holds log(candidate / base) per round, in round
+    order, and its level (``one_run``) is the change. None with fewer than 3 rounds."""
+    est = one_run(log_ratios)
+    if est is None:
+        return None
+    return replace(est, method=f"paired {'batches' if est.method == 'batches' else 'rounds'}")
 
 
 def replicated(old_runs: Sequence[np.ndarray], new_runs: Sequence[np.ndarray]) -> Optional[Estimate]:

@@ -15,40 +15,22 @@ plant_ms=${PLANT_MS:-40}
 small_ms=${SMALL_MS:-10}
 ab_rounds=${AB_ROUNDS:-100}
 out=${OUT:-build/bench-compare/$(date -u +%Y%m%dT%H%M%SZ)}
-plant="bash $here/plant-runtime.sh"
+# shellcheck source=plant-lib.sh
+source "$here/plant-lib.sh"
 mkdir -p "$out"
-trap '$plant remove' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-$plant install
-
+plant_begin
 config="$out/bench-compare.toml"
-cat >"$config" <<TOML
-# bench-compare: runc behind the plant wrappers (a delay slept before create), runsc as the reference.
-[run]
-warmup = 2
-[[mode]]
-preset = "runc"
-runtime = "isobench-plant-a"
-[[mode]]
-preset = "runsc"
-[[mode]]
-preset = "runc"
-name = "runc-candidate"
-role = "candidate"
-runtime = "isobench-plant-b"
-TOML
+plant_config "$config" candidate
 per_run=(--config "$config" --rounds "$rounds" --min-rounds "$rounds" --budget 100000)
 
 echo "== bench-compare: $runs runs a side alternated in time (A: no delay; B: $plant_ms ms before runc's create), $rounds rounds each"
-RUNS=$runs OUT="$out/runs" A_SETUP="$plant ensure; $plant set a 0" B_SETUP="$plant ensure; $plant set a $plant_ms" \
+RUNS=$runs OUT="$out/runs" A_SETUP="$plant use a 0" B_SETUP="$plant use a $plant_ms" \
   bash "$here/bench-ab.sh" "$isobench" "${per_run[@]}" --mode runc --mode runsc >"$out/runs.log" 2>&1 \
   || { tail -n 30 "$out/runs.log"; exit 1; }
 $plant set a 0
 
 ab_run() {  # delay (ms), rounds, name
-  $plant ensure
-  $plant set b "$1"
+  $plant use b "$1"
   "$isobench" ab --config "$config" --rounds "$2" --min-rounds "$2" --budget 100000 --mode runc --mode runc-candidate \
     --results "$out/ab-$3" --quiet --min-effect "${AB_MIN_EFFECT:-0.02}" >"$out/ab-$3.log" 2>&1 \
     || { tail -n 30 "$out/ab-$3.log"; exit 1; }

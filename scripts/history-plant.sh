@@ -12,38 +12,18 @@ planted=${PLANTED:-4}
 plant_ms=${PLANT_MS:-40}
 rounds=${ROUNDS:-20}
 out=${OUT:-build/history-plant}
-plant="bash $here/plant-runtime.sh"
+# shellcheck source=plant-lib.sh
+source "$here/plant-lib.sh"
 mkdir -p "$out/results"
-trap '$plant remove' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-$plant install
+plant_begin
 config="$out/history-plant.toml"
-cat >"$config" <<TOML
-# history-plant: runc behind the plant wrapper (a delay slept before create for the last sets), runsc untouched.
-[run]
-warmup = 2
-[[mode]]
-preset = "runc"
-runtime = "isobench-plant-a"
-[[mode]]
-preset = "runsc"
-TOML
+plant_config "$config"
 for i in $(seq 1 "$sets"); do
   ms=0
   [ "$i" -le $((sets - planted)) ] || ms=$plant_ms
-  $plant ensure
-  $plant set a "$ms"
   echo "== set $i of $sets: runc create delayed by $ms ms"
-  # A run that finds the engine leased by a run that took no lock is tried again, once, a minute later.
-  for attempt in 1 2; do
-    if flock /tmp/isobench-engine.lock "$isobench" run --config "$config" --rounds "$rounds" --min-rounds "$rounds" \
-      --budget 100000 --mode runc --mode runsc --results "$out/results" --no-summary --quiet; then
-      break
-    fi
-    [ "$attempt" = 2 ] && exit 1
-    sleep 60
-  done
+  plant_run a "$ms" "$isobench" --config "$config" --rounds "$rounds" --min-rounds "$rounds" --budget 100000 \
+    --mode runc --mode runsc --results "$out/results" --no-summary --quiet
 done
 $plant set a 0
 for ref in "" "--reference runsc"; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A planted change in the runtime, for bench-compare: two OCI runtimes, isobench-plant-a and
 # isobench-plant-b, each runc behind a wrapper that sleeps a set delay before `create`.
-# Usage: plant-runtime.sh install | ensure | set a|b MS | remove
+# Usage: plant-runtime.sh install | ensure | set a|b MS | use a|b MS | remove
 #   install: write the wrappers (delay 0), register both, reload dockerd;
 #   ensure: register them again if something rewrote daemon.json; set: the delay of one wrapper;
+#   use: ensure, then set (what each run of a benchmark does first);
 #   remove: take only those two runtimes out of daemon.json (whatever else was registered meanwhile stays;
 #   a daemon.json that did not exist before is removed when nothing else is left in it), reload dockerd,
 #   remove the wrappers.
@@ -44,6 +45,10 @@ ensure() {
   fi
 }
 
+set_delay() {  # side, ms
+  awk -v ms="$2" 'BEGIN { if (ms == 0) print 0; else printf "%.3f\n", ms / 1000 }' >"$state/$1"
+}
+
 case "${1:-}" in
 install)
   runc_bin=$(command -v runc) || { echo "plant-runtime: runc is not installed: run make engine first." >&2; exit 2; }
@@ -58,10 +63,11 @@ install)
   ensure
   ;;
 ensure) ensure ;;
-set)
-  side=${2:?side a or b}
-  awk -v ms="${3:?delay in ms}" 'BEGIN { if (ms == 0) print 0; else printf "%.3f\n", ms / 1000 }' >"$state/$side"
+use)
+  ensure
+  set_delay "${2:?side a or b}" "${3:?delay in ms}"
   ;;
+set) set_delay "${2:?side a or b}" "${3:?delay in ms}" ;;
 remove)  # only our two runtimes go: others registered meanwhile (by another script or a test) stay
   if [ -f "$daemon_json" ]; then
     "$py" - "$daemon_json" "$state" <<'PY'
@@ -82,5 +88,5 @@ PY
   reload || true
   rm -rf "$state" "$lib"/plant-a.sh "$lib"/plant-b.sh
   ;;
-*) echo "usage: plant-runtime.sh install | ensure | set a|b MS | remove" >&2; exit 2 ;;
+*) echo "usage: plant-runtime.sh install | ensure | set a|b MS | use a|b MS | remove" >&2; exit 2 ;;
 esac

@@ -139,7 +139,8 @@ def test_bad_input_is_one_sentence_and_exit_2(
 
 
 def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> None:
-    paths = history_sets(tmp_path / "results", n=8, step_at=4)
+    # 10 sets: with 8 (4 a side), E-Divisive's permutation p cannot fall below alpha * SPLIT_SHARE (0.025)
+    paths = history_sets(tmp_path / "results", n=10, step_at=5)
     site = str(tmp_path / "site")
     assert main(["history", str(tmp_path / "results"), "-o", site]) == 0
     badge = "<span class='badge'>open change</span>"
@@ -150,21 +151,21 @@ def test_accepting_a_baseline_closes_the_changes_up_to_it(tmp_path: Path) -> Non
 
 
 def test_a_reference_mode_takes_out_what_slowed_the_whole_host(tmp_path: Path) -> None:
-    """Every mode 30% slower in the last sets (the host), runc alone 13% slower from set 6: by time runsc
+    """Every mode 30% slower in the last 4 sets (the host), runc alone 13% slower from set 6: by time runsc
     changes with the host; as ratios to runsc, only runc changes, and at its own set."""
     from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
     from bench.schedule.scripted import scripted_run
 
     folder = tmp_path / "results" / "histhost"
     folder.mkdir(parents=True)
-    for i in range(10):
+    for i in range(12):  # the host's change needs 4 sets after it: see test_accepting_a_baseline...
         host = 1.3 if i >= 8 else 1.0
         runc = {**DEFAULT_PHASE_MS, "create": 20.0 + (40.0 if i >= 6 else 0.0)}
         ms = [
             SyntheticMode("runc", "baseline", {k: v * host for k, v in runc.items()}, noise=0.03),
             SyntheticMode("runsc", "candidate", {k: v * host for k, v in DEFAULT_PHASE_MS.items()}, noise=0.03),
         ]
-        scripted_run(folder / f"2026120{i}T000000Z_histhost_docker-20.10.24.jsonl", ms, rounds=24, seed=i, host=HOST)
+        scripted_run(folder / f"202612{i:02d}T000000Z_histhost_docker-20.10.24.jsonl", ms, rounds=24, seed=i, host=HOST)
     by_time = build_history(tmp_path / "results")
     assert "runsc" in {f.mode for f in by_time.changes}
     ratios = build_history(tmp_path / "results", settings=Settings(reference="runsc"))
@@ -188,3 +189,19 @@ def test_a_reference_no_set_has_is_one_sentence_and_sets_without_it_are_no_crash
     scripted_run(only / "20261201T000000Z_histhost_docker-20.10.24.jsonl", modes()[1:], rounds=24, host=HOST)
     assert main(["history", str(tmp_path / "only"), "-o", str(site), "--reference", "runsc"]) == 0
     assert (site / "hosts" / "histhost" / "startup.html").is_file()
+
+
+def test_the_bound_grows_with_the_step_and_falls_with_the_spread() -> None:
+    """The oracle's yardstick: a step many spreads tall is found nearly always, one within the noise
+    seldom; its false alarms on flat series are its level (the found share at step 1.0 counts hits
+    within one set of a random position, so it is at most 5%)."""
+    from analysis.history.bound import bound, step_found
+
+    creep = [1.0, 1.0, 1.0, 1.04, 1.04, 1.04, 1.08, 1.08, 1.08, 1.12, 1.12, 1.12]
+    quiet = bound(0.01, 1.10, 20, 4, 16, creep, 0.05, 0)
+    assert quiet.step > 0.95 and quiet.creep > 0.95 and quiet.smallest_step is not None
+    assert quiet.smallest_step <= 1.05
+    noisy = bound(0.045, 1.10, 20, 4, 16, creep, 0.05, 0)
+    assert 0.5 < noisy.step < quiet.step and noisy.smallest_step is not None
+    assert noisy.smallest_step > quiet.smallest_step
+    assert step_found(1.0, 0.045, 20, 4, 16, 0.05, 0) <= 0.05

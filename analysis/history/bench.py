@@ -4,9 +4,13 @@ series built from this machine's own sets, beside an asv-style pairwise 5% thres
 Each synthetic set is a real set's noise: one of the real sets (a host and mode with enough
 successful startup samples) is picked at random, its rounds are resampled in contiguous stretches
 (so drift within a run stays in), and divided by its own median, then scaled to the series' level
-times the planted factor times the set-to-set noise of this host: exp(N(0, s)), s estimated from the
-real sets' consecutive levels robustly (a median of absolute differences, so a real change among
-them does not inflate it). Cases, ``series`` each:
+times the planted factor times the set-to-set noise of this host beyond each set's own: exp(N(0, s)).
+A real level differs from the next by its own sampling error and by what the host added between
+the runs; the resampled run already carries the first, so s holds only the second: s² is the
+variance of the real levels (from their consecutive differences, robustly: a median of absolute
+differences, so a real change among them does not inflate it) less the variance the resampled runs
+alone give the synthetic levels. So the synthetic levels spread as the real ones do (unless the
+resampling alone spreads them more: then s is 0); both spreads are printed. Cases, ``series`` each:
 
 - step: 20 sets, ×1.10 from a position drawn in 4..16; found when a change is placed within one set of it;
 - creep: 12 sets at 1.00, 1.04, 1.08, 1.12 (three sets each; no step reaches 5%); found when a change
@@ -17,13 +21,14 @@ them does not inflate it). Cases, ``series`` each:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import pandas as pd
 
+from analysis.compare import Samples
+from analysis.history.bound import bound
 from analysis.history.changes import find_changes
 from analysis.history.discover import SetData, find_sets, read_one
 from analysis.history.drift import find_drift
@@ -36,12 +41,14 @@ BLOCK = 5  # rounds per resampled stretch
 
 @dataclass(frozen=True)
 class Noise:
-    """Relative startup durations of real sets (each divided by its median, in round order), and the
-    set-to-set spread (sd of log levels) of the hosts they came from."""
+    """Relative startup durations of real sets (each divided by its median, in round order), the
+    set-to-set spread (sd of log levels) of the hosts they came from, and its part beyond each set's
+    own standard error."""
 
     runs: tuple[np.ndarray, ...]
     between: float
     source: str
+    spread: float = math.nan  # sd of a real set's log level around its series' level
 
 
 @dataclass(frozen=True)
@@ -52,32 +59,30 @@ class Rates:
 
 
 def _runs_of(data: SetData, reference: str = "") -> list[tuple[str, np.ndarray]]:
-    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that mode."""
+    """Each mode's startup durations in round order; with ``reference``, its per-round ratio to that
+    mode (read as history and compare read them)."""
     frame = metric_frame(data.frame)
-    ok = frame[(frame["phase"] == "startup") & frame["ok"]]
-    per_round = ok.groupby(["mode", "round"], observed=True)["duration_ms"].median()
-    modes = sorted(set(per_round.index.get_level_values(0)))
-    if reference and reference not in modes:
+    samples = Samples(frame[frame["phase"] == "startup"])
+    if reference and not any(mode == reference for _, mode, _ in samples.groups):
         return []
     out = []
-    for mode in modes:
+    for set_name, mode, metric in sorted(samples.groups):
         if mode == reference:
             continue
-        x = per_round.loc[mode]
         if reference:
-            both = pd.concat([x, per_round.loc[reference]], axis=1, join="inner")
-            x = both.iloc[:, 0] / both.iloc[:, 1]
-        values = x.sort_index().to_numpy(dtype=float)
+            values = samples.ratios(set_name, mode, reference, metric)
+        else:
+            values = samples.durations(set_name, mode, metric)
         if len(values) >= 20:
             out.append((f"{data.info.host}/{mode}", values))
     return out
 
 
-def _between(levels: dict[str, list[float]]) -> float:
-    """sd of log levels from set to set: 1.4826 * median |consecutive difference| / sqrt(2), the
+def spread_of(levels: Sequence[Sequence[float]]) -> float:
+    """sd of one log level from set to set: 1.4826 * median |consecutive difference| / sqrt(2), the
     differences of every series pooled (a few sets a series would make each series' own median shaky)."""
-    diffs = np.concatenate([np.abs(np.diff(v)) for v in levels.values() if len(v) >= 2] or [np.array([])])
-    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else 0.02
+    diffs = np.concatenate([np.abs(np.diff(v)) for v in levels if len(v) >= 2] or [np.array([])])
+    return 1.4826 * float(np.median(diffs)) / math.sqrt(2) if len(diffs) >= 3 else math.nan
 
 
 def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
@@ -89,18 +94,25 @@ def real_noise(root: Path, reference: str = "") -> Optional[Noise]:
         if not isinstance(item, SetData):
             continue
         for key, x in _runs_of(item, reference):
+            level = level_of(x)
+            if level is None:
+                continue
             runs.append(x / np.median(x))
-            levels.setdefault(key, []).append(float(np.log(np.median(x))))
+            levels.setdefault(key, []).append(level.log_center)
     if not runs:
         return None
+    spread = spread_of(list(levels.values()))
     what = f"per-round ratios to {reference}" if reference else "startup times"
-    return Noise(tuple(runs), _between(levels), f"{len(runs)} real runs ({what}) under {root}")
+    noise = Noise(tuple(runs), 0.0, f"{len(runs)} real runs ({what}) under {root}", spread)
+    own = synthetic_spread(noise, 0)
+    between = math.sqrt(max(0.0, spread**2 - own**2)) if math.isfinite(spread) else 0.02
+    return replace(noise, between=between)
 
 
 def synthetic_noise(rng: np.random.Generator) -> Noise:
     """Where no real set is at hand: 5% lognormal within a run, 2% between runs (a quiet Linux host)."""
     runs = tuple(np.exp(rng.normal(0, 0.05, 30)) for _ in range(20))
-    return Noise(runs, 0.02, "synthetic noise (no real set found): 5% within a run, 2% between runs")
+    return Noise(runs, 0.02, "synthetic noise (no real set found): 5% within a run, 2% between runs", math.nan)
 
 
 def fake_level(noise: Noise, factor: float, rng: np.random.Generator) -> Level:
@@ -148,10 +160,32 @@ def lines(r: Rates) -> list[str]:
     return [f"step found: {r.step:.0%}", f"creep found: {r.creep:.0%}", f"false alarms: {r.false_alarm:.0%}"]
 
 
+def synthetic_spread(noise: Noise, seed: int, series: int = 50) -> float:
+    """The spread of synthetic flat series' levels, by the estimator the real levels' spread is read
+    with: the two should agree when the noise model is right."""
+    rng = np.random.default_rng(seed + 1)
+    return spread_of([[fake_level(noise, 1.0, rng).log_center for _ in range(STEP_SETS)] for _ in range(series)])
+
+
 def main(root: Path, series: int = 200, seed: int = 0, reference: str = "") -> int:
     noise = real_noise(root, reference) or synthetic_noise(np.random.default_rng(seed))
-    print(f"noise: {noise.source}; set-to-set spread {noise.between:.1%}; {series} series per case")
-    print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule):")
+    synthetic = synthetic_spread(noise, seed)
+    print(
+        f"noise: {noise.source}; set-to-set spread of a level "
+        f"{f'{noise.spread:.1%}' if math.isfinite(noise.spread) else 'unknown'} (real), "
+        f"{synthetic:.1%} (synthetic), of which between sets beyond their own CI "
+        f"{noise.between:.1%}; {series} series per case"
+    )
+    for name, spread in (("synthetic", synthetic), ("real", noise.spread)):
+        if math.isfinite(spread) and spread > 0:
+            b = bound(spread, STEP, STEP_SETS, 4, 16, [CREEP[i // 3] for i in range(12)], 0.05, seed)
+            smallest = f"x{b.smallest_step:.2f}" if b.smallest_step else "beyond x1.50"
+            print(
+                f"the most any detector could do at the {name} spread ({spread:.1%}; analysis/history/bound.py): "
+                f"step found {b.step:.0%}, creep found {b.creep:.0%} (each alone at 5% false alarms); "
+                f"the smallest step found in 95%: {smallest}"
+            )
+    print("history (E-Divisive means + weighted test, minimum effect 5%, drift rule; 5% false alarms shared):")
     print("\n".join(lines(rates(noise, history_flags, series, seed))))
     print("asv-style pairwise 5% threshold:")
     print("\n".join(lines(rates(noise, pairwise_flags, series, seed))))

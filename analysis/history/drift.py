@@ -4,8 +4,9 @@ change, yet over the window the cumulative change is beyond the minimum effect (
 The rule: over the last ``window`` sets after the newest accepted change (so a step is never counted
 twice), a weighted least-squares line through the log levels (each set weighted as the change test
 weights it); the cumulative change is the slope times the window's length. A drift is flagged when
-the slope is significant (p < alpha, t with sets - 2 degrees of freedom) and the cumulative change is
-beyond 1 ± minimum effect.
+the slope is significant (p < alpha * DRIFT_SHARE, t with sets - 2 degrees of freedom: the series'
+false-alarm level is shared with the two ways of analysis.history.changes) and the cumulative change
+is beyond 1 ± minimum effect.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from analysis import effects
-from analysis.history.changes import Change
+from analysis.history.changes import DRIFT_SHARE, Change
 from analysis.history.setstats import Level
 
 WINDOW = 12  # sets: about a quarter of weekly runs, or the last dozen updates
@@ -70,7 +71,7 @@ def find_drift(
     ses = np.array([lv.se if math.isfinite(lv.se) else 0.0 for lv in levels[start:]])
     est = _trend(logs, ses)
     p = est.p_beyond(0.0)
-    if not (p < alpha and abs(est.log_ratio) >= math.log1p(min_effect)):
+    if not (p < alpha * DRIFT_SHARE and abs(est.log_ratio) >= math.log1p(min_effect)):
         return None
     low, high = est.interval()
     return Drift(start, n - 1, est.ratio, low, high, p)

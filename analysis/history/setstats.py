@@ -2,13 +2,14 @@
 
 A run's samples share its drift, so (as ``analysis.effects.two_runs`` does) the run is cut into
 stretches of rounds and the stretches' log medians are the independent units: their mean is the
-set's level on the log scale, with a t interval of len(units) - 1 degrees of freedom. The history's
-change points and drift are computed on these levels, each weighted by its own standard error.
+set's level on the log scale, with a t interval of len(units) - 1 degrees of freedom
+(``effects.one_run``). The durations and per-round ratios are read as compare reads them
+(``analysis.compare.Samples``). The history's change points and drift are computed on these levels,
+each weighted by its own standard error.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import effects
-from analysis.compare import family_of
+from analysis.compare import Samples, family_of
 from analysis.metrics import cold_phases_apart, with_derived
 from analysis.scale import scale_phases_apart
 from analysis.service import replicas_apart
@@ -45,15 +46,14 @@ def level_of(durations: np.ndarray, mode: str = "", metric: str = "", failures: 
     """The level of positive durations in round order; None with fewer than 3."""
     x = np.asarray(durations, dtype=float)
     x = x[np.isfinite(x) & (x > 0)]
-    if len(x) < 3:
+    est = effects.one_run(np.log(x))
+    if est is None:
         return None
-    units, method = effects.units(np.log(x))
-    se = float(units.std(ddof=1) / math.sqrt(len(units)))
-    est = effects.Estimate(float(units.mean()), se, float(len(units) - 1), method, (len(units), len(units)))
     low, high = est.interval()
     return Level(
-        mode, metric, len(x), failures, float(np.median(x)), est.ratio, low, high, est.log_ratio, se, est.df, method
-    )
+        mode, metric, len(x), failures, float(np.median(x)), est.ratio, low, high, est.log_ratio, est.se, est.df,
+        est.method,
+    )  # fmt: skip
 
 
 def metric_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,35 +65,23 @@ def metric_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def set_levels(frame: pd.DataFrame, reference: Optional[str] = None) -> tuple[Level, ...]:
     """Every mode's level of every startup metric the set has (the metrics compare's gates read). With a
-    ``reference`` mode: each other mode's per-round ratio to it instead (as compare --reference)."""
+    ``reference`` mode: each other mode's per-round ratio to it instead (as compare --reference): whatever
+    slowed the whole host between two sets cancels within each round. A set without the reference mode
+    has no level."""
     data = metric_frame(frame)
     metrics = family_of(sorted(map(str, data["phase"].unique())), None)
     data = data[data["phase"].isin(metrics)]
-    if reference:
-        return ratio_levels(data, reference)
+    samples = Samples(data)
     out = []
-    for (mode, metric), g in data.groupby(["mode", "phase"], observed=True, sort=True):
-        ok = g[g["ok"]]
-        durations = ok["duration_ms"].to_numpy(dtype=float)[np.argsort(ok["round"].to_numpy(), kind="stable")]
-        level = level_of(durations, str(mode), str(metric), int((~g["ok"]).sum()))
-        if level is not None:
-            out.append(level)
-    return tuple(out)
-
-
-def ratio_levels(data: pd.DataFrame, reference: str) -> tuple[Level, ...]:
-    """Each mode's per-round ratio to ``reference`` (rounds where both succeeded, each round's median),
-    as levels: whatever slowed the whole host between two sets cancels within each round. A set without
-    the reference mode has no level."""
-    ok = data[data["ok"]]
-    per_round = ok.groupby(["phase", "mode", "round"], observed=True)["duration_ms"].median()
-    out = []
-    for (metric, mode), g in data.groupby(["phase", "mode"], observed=True, sort=True):
-        if mode == reference or (metric, reference) not in per_round.index.droplevel(2):
+    for set_name, mode, metric in sorted(samples.groups):
+        if reference and (mode == reference or not samples.has(set_name, reference, metric)):
             continue
-        both = pd.concat([per_round.loc[(metric, mode)], per_round.loc[(metric, reference)]], axis=1, join="inner")
-        ratios = (both.iloc[:, 0] / both.iloc[:, 1]).sort_index().to_numpy(dtype=float)
-        level = level_of(ratios, str(mode), str(metric), int((~g["ok"]).sum()))
+        values = (
+            samples.ratios(set_name, mode, reference, metric)
+            if reference
+            else samples.durations(set_name, mode, metric)
+        )
+        level = level_of(values, str(mode), str(metric), samples.failures(set_name, mode, metric))
         if level is not None:
             out.append(level)
     return tuple(out)
