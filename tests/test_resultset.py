@@ -10,20 +10,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.core.phases import PHASES
-from bench.results.resultset import SCHEMA_VERSION, ResultFileError, ResultWriter, read_resultset, sample_record
+from bench.results.records import End, Header, Sample
+from bench.results.resultset import SCHEMA_VERSION, ResultFileError, ResultWriter, read_resultset
 
-HEADER = {
-    "type": "header",
-    "schema": "isobench.resultset",
-    "version": SCHEMA_VERSION,
-    "run_id": "r1",
-    "modes": {},
-    "host": {},
-}
-HEADER_V1 = {**HEADER, "version": 1}
+HEADER_REC = Header(
+    schema="isobench.resultset", version=SCHEMA_VERSION, run_id="r1", created="2026-12-01T00:00:00+00:00",
+    created_ns=1, seed=0, config={}, host={}, python={}, packages={}, modes={}, skipped={}, swept_at_start=0,
+    harness={}, label="isobench.run",
+)  # fmt: skip
+HEADER = HEADER_REC.to_json()
+HEADER_V1 = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "r1", "modes": {}, "host": {}}
+
+
+def sample_line(**kw: object) -> dict:
+    """A minimal sample line as JSON (for writing damaged or older files by hand)."""
+    base = dict(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
+    return Sample(**{**base, **kw}).to_json()  # type: ignore[arg-type]
+
 
 samples_st = st.builds(
-    lambda rnd, pos, mode, phase, dur, ok, warm, err: sample_record(
+    lambda rnd, pos, mode, phase, dur, ok, warm, err: Sample(
         round=rnd,
         pos=pos,
         mode=mode,
@@ -50,25 +56,25 @@ samples_st = st.builds(
 @given(batches=st.lists(st.lists(samples_st, max_size=7), max_size=6))
 def test_writer_reader_round_trip(tmp_path_factory, batches):
     path = tmp_path_factory.mktemp("rt") / "set.jsonl"
-    w = ResultWriter.create(path, HEADER)
+    w = ResultWriter.create(path, HEADER_REC)
     for b in batches:
         w.append(b)
-    w.close({"type": "end", "status": "complete", "reason": "x"})
+    w.close(End(status="complete", reason="x"))
     rs = read_resultset(path)
     assert rs.header == HEADER
     assert rs.samples == [s for b in batches for s in b]
-    assert rs.end["status"] == "complete" and rs.warnings == []
+    assert rs.end is not None and rs.end.status == "complete" and rs.warnings == []
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(samples_st, min_size=1, max_size=10), cut=st.integers(1, 10_000))
 def test_truncated_last_line_is_tolerated(tmp_path_factory, batch, cut):
     path = tmp_path_factory.mktemp("tr") / "set.jsonl"
-    w = ResultWriter.create(path, HEADER)
+    w = ResultWriter.create(path, HEADER_REC)
     w.append(batch)
     w.close()
     data = path.read_bytes()
-    last = json.dumps(batch[-1], separators=(",", ":")).encode()
+    last = json.dumps(batch[-1].to_json(), separators=(",", ":")).encode()
     cut = 1 + cut % (len(last) - 1)  # keep 1..len-1 bytes of the last line: never a whole record
     path.write_bytes(data[: len(data) - len(last) - 1] + last[:cut])
     rs = read_resultset(path)
@@ -83,9 +89,7 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_garbage_in_the_middle_names_file_and_line(tmp_path):
-    good = json.dumps(
-        sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
-    )
+    good = json.dumps(sample_line())
     p = _write(tmp_path / "x.jsonl", [json.dumps(HEADER), good, "{not json", good])
     with pytest.raises(ResultFileError, match=r"x.jsonl:3: not a JSON record"):
         read_resultset(p)
@@ -104,8 +108,7 @@ def test_garbage_in_the_middle_names_file_and_line(tmp_path):
     ],
 )
 def test_wrong_schema_or_types_are_refused(tmp_path, mutate, fragment):
-    s = sample_record(round=0, pos=0, mode="m", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
-    h, s = mutate(dict(HEADER), s)
+    h, s = mutate(dict(HEADER), sample_line())
     p = _write(tmp_path / "y.jsonl", [json.dumps(h), json.dumps(s)])
     with pytest.raises(ResultFileError) as info:
         read_resultset(p)
@@ -114,20 +117,20 @@ def test_wrong_schema_or_types_are_refused(tmp_path, mutate, fragment):
 
 def test_writer_never_overwrites(tmp_path):
     p = tmp_path / "z.jsonl"
-    ResultWriter.create(p, HEADER).close()
+    ResultWriter.create(p, HEADER_REC).close()
     with pytest.raises(FileExistsError):
-        ResultWriter.create(p, HEADER)
+        ResultWriter.create(p, HEADER_REC)
 
 
 def test_reopen_cuts_a_partial_tail_and_appends(tmp_path):
     p = tmp_path / "r.jsonl"
-    ResultWriter.create(p, HEADER).close()
+    ResultWriter.create(p, HEADER_REC).close()
     with open(p, "a") as fh:
         fh.write('{"type":"sam')
     w = ResultWriter.reopen(p)
-    w.close({"type": "end", "status": "failed", "reason": "r"})
+    w.close(End(status="failed", reason="r"))
     rs = read_resultset(p)
-    assert rs.end["status"] == "failed" and rs.warnings == []
+    assert rs.end is not None and rs.end.status == "failed" and rs.warnings == []
 
 
 def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
@@ -156,7 +159,7 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     # Upgraded once, on reading: the header says what it was, the samples look current.
     rs = read_resultset(v1)
     assert rs.header["version"] == SCHEMA_VERSION and rs.header["upgraded_from"] == 1 and rs.header["cold"] == {}
-    assert rs.samples[0]["scenario"] == "warm"
+    assert rs.samples[0].scenario == "warm"
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
     with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'hot'"):

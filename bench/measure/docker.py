@@ -32,7 +32,7 @@ from bench.measure.attach import close_socket, raw_socket, read_first_line
 from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
-from bench.results.resultset import sample_record
+from bench.results.records import Sample
 
 # docker events action -> the phase whose API call causes it
 EVENT_OF_PHASE = {"create": "create", "start": "start", "stop": "die", "remove": "destroy"}
@@ -49,7 +49,7 @@ class _Recorder:
     def __init__(self, clock: PhaseClock, base: dict[str, Any]) -> None:
         self.clock = clock
         self.base = base
-        self.samples: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, Sample] = {}
         self.cid: Optional[str] = None
         self.removed = False
         self.phase_wall: dict[str, int] = {}
@@ -80,7 +80,7 @@ class _Recorder:
         message: Optional[str] = None,
         detail: Optional[dict[str, Any]] = None,
     ) -> None:
-        self.samples[phase] = sample_record(
+        self.samples[phase] = Sample(
             **self.base,
             phase=phase,
             duration_ns=duration_ns,
@@ -346,7 +346,7 @@ class DockerExecutor:
                 oom.relabel(result.samples, words)
         if cid and not (rec and rec.removed):
             result.samples.append(self.stuck.cleanup(rt, cid, base))
-            if not result.samples[-1]["ok"]:
+            if not result.samples[-1].ok:
                 result.leaked = cid
         self._engine_view(rt, result)
         return result
@@ -359,10 +359,10 @@ class DockerExecutor:
         if collector is None or not result.cid:
             return
         seen = collector.take(result.cid, wait_s=0.0 if result.leaked else 0.5)
-        for s in result.samples:
-            action = EVENT_OF_PHASE.get(s["phase"])
+        for i, s in enumerate(result.samples):
+            action = EVENT_OF_PHASE.get(s.phase)
             if action and action in seen:
-                s["engine"] = {"event": action, "time_nano": seen[action]}
+                result.samples[i] = s.but(engine={"event": action, "time_nano": seen[action]})
 
     def retry_pending(self, deadline_s: float) -> list[str]:
         return self.stuck.retry(deadline_s)

@@ -28,7 +28,7 @@ from bench.measure.attach import close_socket, read_first_line
 from bench.measure.cleanup import CLEANUP_RETRIES, StuckContainers
 from bench.measure.docker import _created, _PhaseTimer, _Recorder, _Stop
 from bench.measure.executor import fill_missing
-from bench.results.resultset import sample_record
+from bench.results.records import Sample
 
 # How often the watcher looks at the clocks (it is never inside a timed call).
 WATCH_EVERY_S = 0.01
@@ -49,8 +49,8 @@ class Slot:
     settled_ns: Optional[int] = None  # perf_counter_ns when its startup ended, however it ended
     view: dict[str, Any] = field(default_factory=dict)  # the engine's Created, isolation, memory limit
     timeout: Optional[CallTimeout] = None
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # samples made outside _PhaseTimer
+    samples: list[Sample] = field(default_factory=list)
+    extra: dict[str, Sample] = field(default_factory=dict)  # samples made outside _PhaseTimer
 
     @property
     def cid(self) -> Optional[str]:
@@ -105,7 +105,7 @@ class GroupResult:
     interrupted: Optional[BaseException] = None
 
     @property
-    def samples(self) -> list[dict[str, Any]]:
+    def samples(self) -> list[Sample]:
         return [s for slot in self.slots for s in slot.samples]
 
 
@@ -286,7 +286,7 @@ def _cleanup(rt: ModeRuntime, left: list[Slot], stuck: StuckContainers) -> None:
         if not ok:
             stuck.pending[cid] = rt
         s.samples.append(
-            sample_record(
+            Sample(
                 **s.base,
                 phase="cleanup",
                 duration_ns=time.perf_counter_ns() - t0,

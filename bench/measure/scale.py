@@ -20,7 +20,7 @@ from bench.measure import oom
 from bench.measure.burst import join_events, makespan_sample, run_burst
 from bench.measure.docker import DockerExecutor
 from bench.measure.group import GroupPlan, GroupResult, Slot, run_group
-from bench.results.resultset import sample_record
+from bench.results.records import Sample
 
 REFUSED = "refused"  # an arrival the harness refused: max_inflight containers were already starting
 
@@ -52,7 +52,7 @@ class ScheduleGate:
             refused = inflight >= self.max_inflight
             if not refused:
                 self.dispatched.append(slot)
-        slot.extra[DISPATCH] = sample_record(
+        slot.extra[DISPATCH] = Sample(
             **slot.base,
             phase=DISPATCH,
             duration_ns=now - due,
@@ -157,19 +157,17 @@ def memory_facts(rt: ModeRuntime, cids: list[str], views: Optional[list[dict[str
     return facts
 
 
-def rate_makespan(base: dict[str, Any], slots: list[Slot], gate: ScheduleGate) -> dict[str, Any]:
+def rate_makespan(base: dict[str, Any], slots: list[Slot], gate: ScheduleGate) -> Sample:
     """A rate run's summary sample: from the first scheduled arrival to the last container ready;
     its detail says whether completions kept up with arrivals."""
     sample = makespan_sample(base, slots, {"arrivals": len(slots)}, {})
     first_due = gate.start_perf_ns + min(gate.offsets_ns, default=0)
     ends = [s.ready_ns for s in slots if s.ready_ns is not None]
-    sample["phase"] = MAKESPAN
-    sample["duration_ns"] = max(ends) - first_due if ends else sample["duration_ns"]
-    sample["detail"] = {
+    detail = {
         "arrivals": len(slots),
         "completed": len(ends),
         "completed_offsets_ns": sorted(e - first_due for e in ends),
         "scheduled_offsets_ns": gate.offsets_ns,
         "max_inflight": gate.max_inflight,
     }
-    return sample
+    return sample.but(phase=MAKESPAN, duration_ns=max(ends) - first_due if ends else sample.duration_ns, detail=detail)

@@ -17,6 +17,7 @@ from bench.core.errors import Terminated
 from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
+from bench.results.records import Sample
 from bench.results.resultset import ResultWriter
 from bench.schedule import burst, density, rate
 from bench.schedule.progress import ProgressView
@@ -65,14 +66,14 @@ def plan(
     return [r for r in rounds if r]
 
 
-def done_units(samples: list[dict[str, Any]]) -> set[tuple[str, str, Optional[float], int]]:
+def done_units(samples: Sequence[Sample]) -> set[tuple[str, str, Optional[float], int]]:
     """Groups a set already holds whole (for --resume): a burst or rate run with its makespan, a
     density run with its teardown; an interrupted one is run again."""
     done = set()
     for s in samples:
-        if s["phase"] in (MAKESPAN, TEARDOWN) and s.get("error") != INTERRUPTED:
-            level = None if s["scenario"] == DENSITY else s.get("level")
-            done.add((s["scenario"], s["mode"], None if level is None else float(level), s["round"]))
+        if s.phase in (MAKESPAN, TEARDOWN) and s.error != INTERRUPTED:
+            level = None if s.scenario == DENSITY else s.level
+            done.add((s.scenario, s.mode, None if level is None else float(level), s.round))
     return done
 
 
@@ -132,7 +133,7 @@ class ScaleScheduler(Scheduler):
         """Between groups: the lease renewed; an engine that stopped answering waited for."""
         if self.between_cycles is not None:
             self.between_cycles()
-        if any(s["error"] == ENGINE_UNAVAILABLE for s in result.samples) and not self.wait_for_engine(rt):
+        if any(s.error == ENGINE_UNAVAILABLE for s in result.samples) and not self.wait_for_engine(rt):
             return (
                 f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
                 "of reconnect attempts"
