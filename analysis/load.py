@@ -83,10 +83,16 @@ def _scale_columns(cols: dict[str, list], n: int) -> dict[str, np.ndarray]:
     ``slot`` (-1 where none)."""
     return {
         "level": _nullable(cols["level"], n, "float64", np.nan),
-        "level_unit": pd.Categorical(cols["level_unit"]),
+        "level_unit": _string_categorical(cols["level_unit"]),
         "group": _nullable(cols["group"], n, "int64", -1),
         "slot": _nullable(cols["slot"], n, "int64", -1),
     }
+
+
+def _string_categorical(values: list[Optional[str]]) -> pd.Categorical:
+    """Strings as a categorical whose categories are strings even when every value is null (pandas would
+    infer float categories from an all-null column; the cache and the arrow reader give object)."""
+    return pd.Categorical(values, categories=pd.Index(sorted({v for v in values if v is not None}), dtype=object))
 
 
 def _sorted_categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:

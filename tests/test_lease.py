@@ -108,8 +108,8 @@ def test_a_second_run_is_refused_and_the_first_loses_nothing(engine, tmp_path):
     sentence = second.stderr.strip().splitlines()[-1]
     assert f"run {rs.run_id} on " in sentence and f"pid {first.pid}" in sentence and "--allow-concurrent" in sentence
     assert "Traceback" not in second.stderr and not list((tmp_path / "second").rglob("*.jsonl"))
-    assert first.returncode == 0 and rs.end["status"] == "complete"
-    assert all(s["ok"] for s in rs.samples) and len(rs.samples) == 12 * 6
+    assert first.returncode == 0 and rs.end.status == "complete"
+    assert all(s.ok for s in rs.samples) and len(rs.samples) == 12 * 6
     assert lost_samples(rs) == 0 and labelled_containers(engine, rs.run_id) == []
     assert [h for h in lease.holders(engine)] == []  # released at exit
 
@@ -138,7 +138,7 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
     a, b = read(path), read(next((tmp_path / "second").rglob("*.jsonl")))
     assert second.returncode == 0 and first.returncode == 0, second.stderr
     assert a.end["status"] == b.end["status"] == "complete"
-    assert all(s["ok"] for s in a.samples + b.samples)
+    assert all(s.ok for s in a.samples + b.samples)
     assert b.header["concurrent"] is True
     (beside,) = [rec["concurrent_with"] for rec in b.header["leases"].values()]
     assert beside["run_id"] == a.run_id and beside["pid"] == first.pid
