@@ -220,3 +220,25 @@ def test_a_version_4_set_reads_with_burst_as_group_and_the_unit_of_its_scenario(
     assert "burst" not in frame.columns
     assert list(frame["group"]) == [11, 11, 11, 11, -1]
     assert list(frame["level_unit"].astype(object).fillna("")) == ["containers", "starts/s", "running", "replicas", ""]
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_set_written_before_typed_records_reads_as_the_same_set_written_now(tmp_path):
+    """fixtures/burst_v4.jsonl was written by isobench at 919eb33 (schema 4: the group called `burst`, no
+    unit) with the call below; the same call now writes schema 5. Both read to the same records and frame."""
+    import pandas as pd
+
+    from analysis.load import load
+    from bench.results.synthetic import SyntheticMode, burst_synthetic
+
+    ms = {p: 10.0 for p in ("create", "start", "ready", "remove", "exec", "stop")}
+    modes = [SyntheticMode("runc", "native", ms), SyntheticMode("runsc", "hyperv", {p: 30.0 for p in ms})]
+    new = burst_synthetic(tmp_path / "burst_v5.jsonl", modes, (1, 2), 3, {"runsc": {2: 1.5}}, seed=7)
+    old = FIXTURES / "burst_v4.jsonl"
+    assert '"burst":0' in old.read_text().splitlines()[1] and read_resultset(old).header["upgraded_from"] == 4
+    assert read_resultset(old).samples == read_resultset(new).samples
+    frames = [load([p], warn=False, use_cache=False).frame.drop(columns="set") for p in (old, new)]
+    pd.testing.assert_frame_equal(*frames)
+    assert set(frames[1]["level_unit"].dropna()) == {"containers"} and frames[1]["group"].max() == 11

@@ -55,7 +55,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import orjson
 
@@ -265,17 +265,30 @@ def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return upgraded, version
 
 
+def _to_v2(rec: dict[str, Any]) -> None:
+    if rec.get("scenario") is None:
+        rec["scenario"] = "warm"  # version 1 had warm cycles only
+
+
+def _to_v5(rec: dict[str, Any]) -> None:
+    if "burst" in rec:  # the group's id, whatever the scenario (a burst, a rate run, a density step, a service)
+        rec["group"] = rec.pop("burst")
+    if rec.get("level") is not None:
+        rec["level_unit"] = LEVEL_UNITS.get(rec.get("scenario") or "")
+
+
+# Each step brings a sample written before that version to the version's fields; they run in order. A
+# change a reader must know about is a new version here, its step, and a line in the history above.
+SAMPLE_UPGRADES: tuple[tuple[int, Callable[[dict[str, Any]], None]], ...] = ((2, _to_v2), (5, _to_v5))
+
+
 def upgrade_sample(rec: dict[str, Any], version: int) -> None:
     """An older version's sample line brought to the current fields, in place, before it is checked: the
     one place where older samples are read (as asv's results.py update_to_N does), so nothing downstream
     of the reader knows older versions existed."""
-    if version < 2 and rec.get("scenario") is None:
-        rec["scenario"] = "warm"  # version 1 had warm cycles only
-    if version < 5:
-        if "burst" in rec:  # the group's id, whatever the scenario
-            rec["group"] = rec.pop("burst")
-        if rec.get("level") is not None:
-            rec["level_unit"] = LEVEL_UNITS.get(rec.get("scenario") or "")
+    for introduced, step in SAMPLE_UPGRADES:
+        if version < introduced:
+            step(rec)
 
 
 def check_sample(rec: dict[str, Any], where: str) -> None:
