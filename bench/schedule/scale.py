@@ -17,7 +17,7 @@ from bench.core.errors import Terminated
 from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
-from bench.results.records import Sample
+from bench.results.records import LEVEL_UNITS, Sample
 from bench.results.resultset import ResultWriter
 from bench.schedule import burst, density, rate
 from bench.schedule.progress import ProgressView
@@ -89,7 +89,7 @@ class ScaleScheduler(Scheduler):
         progress: Optional[ProgressView] = None,
         reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
         between_cycles: Optional[Callable[[], None]] = None,
-        first_burst: int = 0,
+        first_group: int = 0,
         done: Optional[set[tuple[str, str, Optional[float], int]]] = None,
     ) -> None:
         super().__init__(
@@ -99,13 +99,13 @@ class ScaleScheduler(Scheduler):
         self.seed = seed
         self.runner = runner
         self.by_name = {rt.mode.name: rt for rt in runtimes}
-        self.next_burst = first_burst
+        self.next_group = first_group
         self.done = done or set()
         self.spent: dict[tuple[str, str, Optional[float]], list[float]] = {}
 
     def new_group(self) -> int:
-        self.next_burst += 1
-        return self.next_burst - 1
+        self.next_group += 1
+        return self.next_group - 1
 
     def base(self, unit: Unit, level: Optional[float] = None) -> dict[str, Any]:
         """The sample fields every container of a new group shares."""
@@ -116,7 +116,8 @@ class ScaleScheduler(Scheduler):
             "warmup": unit.warmup,
             "scenario": unit.scenario,
             "level": unit.level if level is None else level,
-            "burst": self.new_group(),
+            "level_unit": LEVEL_UNITS[unit.scenario],
+            "group": self.new_group(),
         }
 
     def write(self, result: "GroupResult", warmup: bool) -> None:
