@@ -62,7 +62,7 @@ def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
             assert list(cyc) == ["engine_stop", "engine_up", "create", "start", "ready", "exec", "stop", "remove"]
             up = cyc["engine_up"]
             # from the start command to the first /_ping: longer than the command itself
-            assert 0 < up["detail"]["command_ns"] < up["duration_ns"] and up["detail"]["pings"] >= 1
+            assert 0 < up.detail["command_ns"] < up.duration_ns and up.detail["pings"] >= 1
     assert rs.end.status == "complete" and not labelled_containers(local_dockerd, rs.run_id)
 
     rep = subprocess.run(

@@ -87,18 +87,18 @@ def test_phases_are_in_a_sensible_order(short_run):
         cycles[(s.round, s.mode)][s.phase] = s
     assert len(cycles) == 8
     for key, phases in cycles.items():
-        walls = [phases[p]["wall_ns"] for p in PHASES]
+        walls = [phases[p].wall_ns for p in PHASES]
         assert walls == sorted(walls), key
-        assert phases["ready"]["wall_ns"] >= phases["start"]["wall_ns"] + phases["start"]["duration_ns"] - 1_000_000
-        assert len({phases[p]["cid"] for p in PHASES}) == 1
-        events = [phases[p]["engine"]["time_nano"] for p in ("create", "start", "stop", "remove")]
+        assert phases["ready"].wall_ns >= phases["start"].wall_ns + phases["start"].duration_ns - 1_000_000
+        assert len({phases[p].cid for p in PHASES}) == 1
+        events = [phases[p].engine["time_nano"] for p in ("create", "start", "stop", "remove")]
         assert events == sorted(events), key
-        stop = phases["stop"]["detail"]
+        stop = phases["stop"].detail
         assert stop["used_grace"] is False and stop["exit_code"] == 0
-        assert phases["stop"]["duration_ns"] < stop["grace_s"] * 1e9
+        assert phases["stop"].duration_ns < stop["grace_s"] * 1e9
         # the client waits for the engine: a phase is never shorter on the client than
         # the engine's own create->start gap would allow (1 ms tolerance)
-        assert all(phases[p]["duration_ns"] > 0 for p in PHASES)
+        assert all(phases[p].duration_ns > 0 for p in PHASES)
 
 
 def test_round_order_is_shuffled_by_the_recorded_seed(short_run):

@@ -491,15 +491,15 @@ def test_a_container_that_never_prints_its_ready_line(engine, tmp_path, results,
     got = {s.phase: s for s in rs.samples}
     start, ready = got["start"], got["ready"]
     lost, leaked = row.observed_set(
-        f"start ok ({start['duration_ns'] / 1e6:.0f} ms), ready {ready['error']} after "
-        f"{ready['duration_ns'] / 1e9:.0f} s, then {sorted({got[p]['error'] for p in PHASES[3:]})}",
+        f"start ok ({start.duration_ns / 1e6:.0f} ms), ready {ready.error} after "
+        f"{ready.duration_ns / 1e9:.0f} s, then {sorted({got[p].error for p in PHASES[3:]})}",
         rs,
         engine,
     )
-    assert start["ok"] and 0 < start["duration_ns"] < 2e9
-    assert not ready["ok"] and ready["error"] == "timeout" and "at ready" in ready["message"]
+    assert start.ok and 0 < start.duration_ns < 2e9
+    assert not ready.ok and ready.error == "timeout" and "at ready" in ready.message
     assert all(got[p]["error"] == "not_run" and "ready failed" in got[p]["message"] for p in PHASES[3:])
-    assert got["cleanup"]["ok"] and lost == 0 and leaked == 0
+    assert got["cleanup"].ok and lost == 0 and leaked == 0
 
 
 @contextmanager
@@ -692,7 +692,7 @@ def test_engine_data_root_fills(engine, tmp_path, results, fault_row):
     )
     assert proc.returncode == 5 and "Traceback" not in err, err
     assert len(full) == 3 and all(s.phase in ("create", "start") for s in full)
-    assert "no space left on device" in full[0]["message"].lower()
+    assert "no space left on device" in full[0].message.lower()
     assert len(said) == 1 and str(d.data) in said[0] and d.sock in said[0] and "3 cycles in a row" in said[0]
     assert rs.end.status == "failed" and rs.end.stop == "engine_disk_full"
     # the phases after the one that failed were not run: five after a create, four after a start
@@ -745,7 +745,7 @@ def test_the_oom_killer_ends_containers(engine, tmp_path, fault_row):
     )
     assert proc.returncode == 0 and rs.end.status == "complete", proc.stderr
     assert [s.error for s in waits] == ["oom_killed", "oom_killed"]
-    assert "State.OOMKilled" in waits[0]["message"] and "memory limit 8 MiB" in waits[0]["message"]
+    assert "State.OOMKilled" in waits[0].message and "memory limit 8 MiB" in waits[0].message
     assert proc2.returncode == 0 and "Traceback" not in proc2.stderr, proc2.stderr
     assert stop.startswith("oom_killed: the kernel's OOM killer ended") and teardown.detail["running"] < 8
     assert leaked == 0 and lost == 0 and sum(s.phase in RUN_PHASES for s in rs.samples) == 2 * len(RUN_PHASES)

@@ -92,8 +92,8 @@ def _density(tmp_path, results, *args):
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
     teardown = samples_of(rs, "teardown")
-    assert len(teardown) == 1 and teardown[0]["ok"] and teardown[0]["detail"]["left"] == []
-    return rs, teardown[0]["detail"]
+    assert len(teardown) == 1 and teardown[0].ok and teardown[0].detail["left"] == []
+    return rs, teardown[0].detail
 
 
 def test_density_stops_at_a_tiny_n_max_and_leaves_nothing(engine, tmp_path, results):
@@ -104,8 +104,8 @@ def test_density_stops_at_a_tiny_n_max_and_leaves_nothing(engine, tmp_path, resu
     for s in steps:
         assert s.detail["memory"]["local"] is True and s.detail["memory"]["mem_available_bytes"] > 0
         assert s.detail["pss_per_container_bytes"] > 0 and s.detail["memory"]["runtime"]["containers_found"] == s.level
-    probes = [p for p in samples_of(rs, "ready") if p["scenario"] == "density"]
-    assert len(probes) == 2 * 3 and all(p["ok"] for p in probes)
+    probes = [p for p in samples_of(rs, "ready") if p.scenario == "density"]
+    assert len(probes) == 2 * 3 and all(p.ok for p in probes)
     assert labelled_containers(engine, rs.run_id) == []
 
 
@@ -130,10 +130,10 @@ def test_a_hung_container_costs_only_its_own_samples(engine, register_runtime, t
     rs = read(only_result(results))
     starts = sorted(samples_of(rs, "start"), key=lambda s: s.ok)
     assert [s.error for s in starts] == ["timeout", None, None]
-    hung = starts[0]["slot"]
+    hung = starts[0].slot
     mine = {s.phase: s for s in rs.samples if s.slot == hung}
-    assert mine["ready"]["error"] == "not_run" and mine["remove"]["error"] == "not_run"
-    assert mine["cleanup"]["phase"] == "cleanup"
+    assert mine["ready"].error == "not_run" and mine["remove"].error == "not_run"
+    assert mine["cleanup"].phase == "cleanup"
     kept = [s for s in samples_of(rs, "ready") if s.ok]
     assert len(kept) == 2
     span = samples_of(rs, "makespan")[0]

@@ -158,12 +158,12 @@ def test_a_worker_daemon_killed_mid_run_its_tasks_rescheduled_or_failed_and_the_
     slots = {}
     for s in startup:
         slots.setdefault((s.group, s.slot), []).append(s)
-    rescheduled = [k for k, v in slots.items() if len(v) > 1 and any(x["ok"] for x in v)]
+    rescheduled = [k for k, v in slots.items() if len(v) > 1 and any(x.ok for x in v)]
     lost = [s for s in startup if s.error == "node_down"]
     assert rescheduled or lost, "\n".join(lines)
     assert all(s.detail["node"] == "worker-runc" for s in lost)
-    superseded = [x for k in rescheduled for x in slots[k] if not x["ok"]]
-    assert all(x["error"] == "node_down" and x["detail"]["node"] == "worker-runc" for x in superseded), superseded
+    superseded = [x for k in rescheduled for x in slots[k] if not x.ok]
+    assert all(x.error == "node_down" and x.detail["node"] == "worker-runc" for x in superseded), superseded
     # once swarm knew the node was down, every task ran on the manager
     last = [s for s in startup if s.round == 3]
     assert last and all(s.ok and s.detail["node"] == "manager" for s in last), last
@@ -238,4 +238,4 @@ def test_a_manager_that_dies_fails_the_run_with_one_reason(tmp_path, swarm_up):
     assert rs.end.status == "failed"
     assert rs.end.reason == "the manager of mode 'swarm-runc' stayed unavailable for 5 s of reconnect attempts"
     lost = [s for s in rs.samples if s.phase == "makespan" and not s.ok]
-    assert lost and lost[-1]["error"] == "engine_unavailable"
+    assert lost and lost[-1].error == "engine_unavailable"

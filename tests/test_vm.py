@@ -68,9 +68,9 @@ def test_a_run_measures_the_vm_engine_warm_and_cold(run_booted):
     assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
     up = cold["engine_up"]
     # boot to engine ready: seconds, not milliseconds, whatever the accelerator
-    assert up["duration_ns"] > 1e9 and up["detail"]["control"] == "vm"
+    assert up.duration_ns > 1e9 and up.detail["control"] == "vm"
     # the VM's storage is in memory: the image was imported again, untimed, and said so
-    assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
+    assert up.detail["image_loaded"] is True and up.detail["image_load_ns"] > 0
 
 
 def test_a_run_stops_the_vm_it_boots_after_a_cold_round(run_booted):

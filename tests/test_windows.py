@@ -109,7 +109,7 @@ def test_a_hypervisor_lost_mid_run_is_a_mapped_failure(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
     starts = [s for s in rs.samples if s.mode == "hyperv" and s.phase == "start"]
-    assert [s.error for s in starts] == ["no_hypervisor"] * 3 and "0xc0351000" in starts[0]["message"]
+    assert [s.error for s in starts] == ["no_hypervisor"] * 3 and "0xc0351000" in starts[0].message
     cleanups = [s for s in rs.samples if s.phase == "cleanup"]
     assert len(cleanups) == 3 and all(s.ok for s in cleanups)
 
