@@ -23,7 +23,7 @@ from bench.engine.overlap import creates_overlap
 from bench.engine.preflight import ModeRuntime
 from bench.measure.cleanup import StuckContainers
 from bench.measure.group import GroupPlan, GroupResult, Slot, run_group
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 
 # docker events action -> the scale phase whose call causes it (a forced remove: destroy)
 EVENT_OF_PHASE = {"create": "create", "start": "start", "remove": "destroy"}
@@ -74,7 +74,7 @@ class BarrierGate:
 def run_burst(
     rt: ModeRuntime,
     run_id: str,
-    base: dict[str, Any],
+    base: Place,
     n: int,
     barrier_s: float,
     stuck: StuckContainers,
@@ -122,7 +122,7 @@ def _failure(slots: list[Slot]) -> tuple[Optional[str], Optional[str]]:
     return None, None
 
 
-def makespan_sample(base: dict[str, Any], slots: list[Slot], gate: dict[str, Any], overlap: dict[str, Any]) -> Sample:
+def makespan_sample(base: Place, slots: list[Slot], gate: dict[str, Any], overlap: dict[str, Any]) -> Sample:
     """From the first release to the last container ready (or, when one failed, to the last
     startup's end: then not ok, with the first failure's category)."""
     released = [s.released_ns for s in slots if s.released_ns is not None]
@@ -140,8 +140,9 @@ def makespan_sample(base: dict[str, Any], slots: list[Slot], gate: dict[str, Any
         "barrier": gate,
         "creates_overlap": overlap,
     }
+    group: Place = {**base, "slot": None}
     return Sample(
-        **{**base, "slot": None},
+        **group,
         phase=MAKESPAN,
         duration_ns=duration,
         ok=error is None,

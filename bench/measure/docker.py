@@ -32,7 +32,7 @@ from bench.measure.attach import close_socket, raw_socket, read_first_line
 from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 
 # docker events action -> the phase whose API call causes it
 EVENT_OF_PHASE = {"create": "create", "start": "start", "stop": "die", "remove": "destroy"}
@@ -46,7 +46,7 @@ class _Recorder:
     """Samples as the worker produces them. Once the watcher abandons the worker
     (timeout, Ctrl-C), the recorder is sealed and a late worker cannot add to it."""
 
-    def __init__(self, clock: PhaseClock, base: dict[str, Any]) -> None:
+    def __init__(self, clock: PhaseClock, base: Place) -> None:
         self.clock = clock
         self.base = base
         self.samples: dict[str, Sample] = {}
@@ -310,7 +310,7 @@ class DockerExecutor:
     # -- the watcher side ----------------------------------------------------------
 
     def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
-        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
+        base: Place = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         box: dict[str, _Recorder] = {}
         stop_signal: Optional[BaseException] = None
         timeout: Optional[CallTimeout] = None
@@ -351,7 +351,7 @@ class DockerExecutor:
         self._engine_view(rt, result)
         return result
 
-    def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: dict[str, Any]) -> EnginePhases:
+    def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: Place) -> EnginePhases:
         return restart.restart_engine(rt, control, base)
 
     def _engine_view(self, rt: ModeRuntime, result: CycleResult) -> None:

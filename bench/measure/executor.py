@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union
 
 from bench.core import outcomes
 from bench.core.phases import CLEANUP, ENGINE_PHASES, PHASES, WARM
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 
 if TYPE_CHECKING:
     from bench.engine.control.restart import EngineControl
@@ -48,34 +48,30 @@ class Executor(Protocol):
         self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM
     ) -> CycleResult: ...
 
-    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases: ...
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: Place) -> EnginePhases: ...
 
     def retry_pending(self, deadline_s: float) -> list[str]: ...
 
 
-def _without_duration(
-    base: dict[str, Any], phase: str, error: str, message: str, wall_ns: int, cid: Optional[str]
-) -> Sample:
+def _without_duration(base: Place, phase: str, error: str, message: str, wall_ns: int, cid: Optional[str]) -> Sample:
     """A failed phase that has no duration to record: it never ran, or never ended."""
     return Sample(
         **base, phase=phase, duration_ns=None, ok=False, error=error, message=message, wall_ns=wall_ns, cid=cid
     )
 
 
-def not_run(
-    base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None
-) -> Sample:
+def not_run(base: Place, phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None) -> Sample:
     return _without_duration(base, phase, outcomes.NOT_RUN, f"not run: {cause} failed", wall_ns or time.time_ns(), cid)
 
 
-def interrupted_sample(base: dict[str, Any], phase: str, wall_ns: int, cid: Optional[str] = None) -> Sample:
+def interrupted_sample(base: Place, phase: str, wall_ns: int, cid: Optional[str] = None) -> Sample:
     """The sample of a phase a stop signal cut short."""
     return _without_duration(base, phase, outcomes.INTERRUPTED, f"run interrupted during {phase}", wall_ns, cid)
 
 
 def fill_missing(
     samples: dict[str, Sample],
-    base: dict[str, Any],
+    base: Place,
     phases: tuple[str, ...] = PHASES,
     timeout: Optional[outcomes.CallTimeout] = None,
     interrupted: bool = False,
@@ -127,16 +123,16 @@ class ScriptedExecutor:
         self.sleep = sleep
 
     def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
-        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
+        base: Place = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         return CycleResult(samples=self._scripted(rt.mode.name, base, PHASES))
 
-    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases:
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: Place) -> EnginePhases:
         """The engine phases from the script too (it sees their names); the control is not called."""
         samples = self._scripted(rt.mode.name, base, ENGINE_PHASES)
         failed = next((s.phase for s in samples if not s.ok), None)
         return EnginePhases(samples=samples, failed=failed)
 
-    def _scripted(self, name: str, base: dict[str, Any], phases: tuple[str, ...]) -> list[Sample]:
+    def _scripted(self, name: str, base: Place, phases: tuple[str, ...]) -> list[Sample]:
         samples: dict[str, Sample] = {}
         for phase in phases:
             wall = time.time_ns()

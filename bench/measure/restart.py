@@ -19,7 +19,7 @@ from bench.engine import classify, endpoints
 from bench.engine.control.restart import EngineControl
 from bench.engine.preflight import ModeRuntime
 from bench.measure.executor import EnginePhases, interrupted_sample, not_run
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 
 PING_EVERY_S = 0.05
 PING_TIMEOUT_S = 5.0
@@ -43,7 +43,7 @@ def _wait_for_ping(rt: ModeRuntime, endpoint: endpoints.Endpoint, deadline: floa
 
 
 def _phase(
-    base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, dict[str, Any]]], out: list[Sample]
+    base: Place, phase: str, work: Callable[[int], tuple[int, dict[str, Any]]], out: list[Sample]
 ) -> Optional[BaseException]:
     """Runs one engine phase: ``work(t0)`` returns (duration_ns, detail). Appends its sample,
     success or not; returns the exception that ended it (a signal included), or None."""
@@ -71,7 +71,7 @@ def _phase(
         return exc
 
 
-def restart_engine(rt: ModeRuntime, control: EngineControl, base: dict[str, Any]) -> EnginePhases:
+def restart_engine(rt: ModeRuntime, control: EngineControl, base: Place) -> EnginePhases:
     t = rt.mode.timeouts
 
     def stop(t0: int) -> tuple[int, dict[str, Any]]:

@@ -17,7 +17,7 @@ docs/resultset.md documents every field for users.
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, ClassVar, Mapping, Optional, TypeVar
+from typing import Any, ClassVar, Mapping, Optional, TypedDict, TypeVar
 
 from bench.core.phases import BURST, DENSITY, RATE, SERVICE
 
@@ -133,6 +133,21 @@ class Sample(Record):
     level: Optional[float] = field(default=None, metadata=_json(int, float, _NULL))
     level_unit: Optional[str] = field(default=None, metadata=_json(str, _NULL))
     slot: Optional[int] = field(default=None, metadata=_json(int, _NULL))
+
+
+class Place(TypedDict, total=False):
+    """Where the samples of one container or group stand: the Sample fields they share, spread into each
+    ``Sample(**place, phase=..., ...)`` (mypy checks the keys against Sample's fields)."""
+
+    round: int
+    pos: int
+    mode: str
+    warmup: bool
+    scenario: str
+    group: Optional[int]
+    level: Optional[float]
+    level_unit: Optional[str]
+    slot: Optional[int]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,13 +11,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from bench.core.phases import PHASES
 from bench.results.header import header_record
-from bench.results.records import CONTAINERS, End, Header, Record, Sample
+from bench.results.records import CONTAINERS, End, Header, Place, Record, Sample
 
 # Typical medians (ms) seen on a small Linux host, used as defaults.
 DEFAULT_PHASE_MS = {"create": 20.0, "start": 280.0, "ready": 0.4, "exec": 75.0, "stop": 80.0, "remove": 15.0}
@@ -155,7 +155,7 @@ def burst_synthetic(
     lines, group, wall = [_line(head)], 0, 1_795_000_000_000_000_000
     for r in range(repeat):
         for pos, (m, n) in enumerate((m, n) for m in modes for n in levels):
-            base: dict[str, Any] = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
+            base: Place = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
                     "level": n, "level_unit": CONTAINERS, "group": group}  # fmt: skip
             factor = slowdown.get(m.name, {}).get(n, 1.0) * rng.lognormal(0, m.noise / 2)
             ends = []
@@ -166,8 +166,9 @@ def burst_synthetic(
                 ]
                 durs.append(int(m.phase_ms["remove"] * 1e6 * noise[3]))
                 ends.append(sum(durs[:3]))
+                at: Place = {**base, "slot": slot}
                 for p, d in zip(("create", "start", "ready", "remove"), durs):
-                    lines.append(_line(Sample(**base, slot=slot, phase=p, duration_ns=d, ok=True, wall_ns=wall)))
+                    lines.append(_line(Sample(**at, phase=p, duration_ns=d, ok=True, wall_ns=wall)))
             lines.append(_line(Sample(**base, phase="makespan", duration_ns=max(ends), ok=True, wall_ns=wall)))
             group += 1
             wall += 10**9

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from bench.core import outcomes, signals
 from bench.core.errors import Terminated
 from bench.core.phases import STEP, TEARDOWN
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 from bench.schedule.scheduler import derived_of
 from bench.schedule.units import ScaleHost, Unit
 
@@ -79,7 +79,7 @@ class _Run:
             return f"first failure, at {level} containers: {record.message}"
         return self.reserve_reached() or self.probe(base) or self.between()
 
-    def probe(self, base: dict[str, Any]) -> Optional[str]:
+    def probe(self, base: Place) -> Optional[str]:
         startups = []
         for p in range(self.sched.scale.probes):
             result = self.sched.runner.probe(self.rt, {**base, "slot": p})
@@ -125,7 +125,7 @@ class _Run:
 
 
 def step_sample(
-    base: dict[str, Any], idle: "GroupResult", facts: dict[str, Any], baseline: dict[str, Any], running: int
+    base: Place, idle: "GroupResult", facts: dict[str, Any], baseline: dict[str, Any], running: int
 ) -> Sample:
     """The step: how long its idle containers took to come up (first create to last ready), each
     container's outcome, and what the host and the runtime hold now, per container."""
@@ -146,12 +146,13 @@ def step_sample(
     failed = next((c for c in containers if not c["ok"]), None)
     released = [s.released_ns for s in idle.slots if s.released_ns is not None]
     ready = [s.ready_ns for s in idle.slots if s.ready_ns is not None]
+    group: Place = {**base, "slot": None}
     return Sample(
-        **{**base, "slot": None},
+        **group,
         phase=STEP,
         duration_ns=max(ready) - min(released) if released and ready else None,
         ok=failed is None and bool(ready),
-        error=None if failed is None else failed["error"],
+        error=None if failed is None else str(failed["error"]),
         message=None if failed is None else f"idle container {failed['slot']}: {failed['message']}",
         wall_ns=time.time_ns(),
         detail={
@@ -183,8 +184,9 @@ def teardown_sample(
 ) -> Sample:
     reason = "interrupted" if interrupted else run.stop_reason
     error = outcomes.INTERRUPTED if interrupted else (outcomes.CLEANUP_FAILED if left else None)
+    group: Place = {**run.sched.base(run.unit, float(len(run.running))), "slot": None}
     return Sample(
-        **{**run.sched.base(run.unit, float(len(run.running))), "slot": None},
+        **group,
         phase=TEARDOWN,
         duration_ns=duration,
         ok=error is None,

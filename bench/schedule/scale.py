@@ -10,14 +10,14 @@ rest in the same order.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from bench.core.config import RunSettings
 from bench.core.errors import Terminated
 from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
-from bench.results.records import LEVEL_UNITS, Sample
+from bench.results.records import LEVEL_UNITS, Place, Sample
 from bench.results.resultset import ResultWriter
 from bench.schedule import burst, density, rate
 from bench.schedule.progress import ProgressView
@@ -107,7 +107,7 @@ class ScaleScheduler(Scheduler):
         self.next_group += 1
         return self.next_group - 1
 
-    def base(self, unit: Unit, level: Optional[float] = None) -> dict[str, Any]:
+    def base(self, unit: Unit, level: Optional[float] = None) -> Place:
         """The sample fields every container of a new group shares."""
         return {
             "round": unit.round,

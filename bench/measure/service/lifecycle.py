@@ -25,7 +25,7 @@ from bench.engine.service.taskerr import classify_task
 from bench.measure.service.readers import engine_line_time
 from bench.measure.service.trace import Outcome, TaskTrace, at, detail, marks, task_samples
 from bench.measure.service.watch import EventRouter, ServiceWatch
-from bench.results.records import REPLICAS, Sample
+from bench.results.records import REPLICAS, Place, Sample
 
 Write = Callable[[list[Sample]], None]
 SERVICE_LABEL = "com.docker.swarm.service.id"
@@ -58,9 +58,9 @@ class ServiceResult:
 
 
 class _Run:
-    def __init__(self, ctx: ServiceContext, seq: int, base: dict[str, Any], write: Write) -> None:
+    def __init__(self, ctx: ServiceContext, seq: int, base: Place, write: Write) -> None:
         self.ctx, self.seq, self.base = ctx, seq, base
-        self.replicas = int(base["level"])
+        self.replicas = int(base.get("level") or 0)
         self.client = ctx.target.runtime.client
         self.mode = ctx.target.runtime.mode
         self.name = spec.service_name(ctx.run_id, seq)
@@ -347,7 +347,7 @@ def run_service(
     ctx: ServiceContext, seq: int, round_no: int, pos: int, warmup: bool, replicas: int, write: Write
 ) -> ServiceResult:
     """One service of ``replicas`` tasks for the context's mode; its samples are written as they are taken."""
-    base = {
+    base: Place = {
         "round": round_no, "pos": pos, "mode": ctx.target.runtime.mode.name, "warmup": warmup,
         "scenario": SERVICE, "level": replicas, "level_unit": REPLICAS, "group": seq,
     }  # fmt: skip

@@ -26,7 +26,7 @@ from typing import Any, Optional
 from bench.core import outcomes
 from bench.core.phases import MANAGER_STATES, TASK_METRICS, TASK_STATES
 from bench.engine.service.times import parse_ns
-from bench.results.records import Sample
+from bench.results.records import Place, Sample
 
 
 @dataclass
@@ -152,7 +152,7 @@ class Outcome:
 
 def task_samples(
     trace: TaskTrace,
-    base: dict[str, Any],
+    base: Place,
     m: Marks,
     info: dict[str, Any],
     failed: Optional[Outcome] = None,
@@ -171,14 +171,16 @@ def task_samples(
     why = failed or Outcome(outcomes.ERROR, "the task's marks are incomplete", m.create)
     for metric in TASK_METRICS:
         start, end = spans[metric]
-        shared = {**base, "phase": metric, "slot": trace.slot, "cid": trace.cid[:12] if trace.cid else None}
+        place: Place = {**base, "slot": trace.slot}
+        shared: dict[str, Any] = {"phase": metric, "cid": trace.cid[:12] if trace.cid else None}
         if start is not None and end is not None:
-            out.append(Sample(**shared, duration_ns=end - start, ok=True, wall_ns=start, detail=info))
+            out.append(Sample(**place, **shared, duration_ns=end - start, ok=True, wall_ns=start, detail=info))
         elif broken is None or metric == "service_startup":
             began = start if start is not None else why.ended_ns
             timed = why.category != outcomes.INTERRUPTED
             out.append(
                 Sample(
+                    **place,
                     **shared,
                     duration_ns=max(0, why.ended_ns - began) if timed else None,
                     ok=False,
@@ -193,6 +195,7 @@ def task_samples(
             message = f"not run: {broken} failed"
             out.append(
                 Sample(
+                    **place,
                     **shared,
                     duration_ns=None,
                     ok=False,
