@@ -90,8 +90,14 @@ def _omitted(cls: type) -> tuple[str, ...]:
     return names
 
 
+_FIELD_SETS: dict[type, frozenset[str]] = {}
+
+
 def field_names(cls: type[Record]) -> frozenset[str]:
-    return frozenset(_names(cls))
+    names = _FIELD_SETS.get(cls)
+    if names is None:
+        names = _FIELD_SETS[cls] = frozenset(_names(cls))
+    return names
 
 
 def json_types(cls: type[Record]) -> dict[str, tuple[type, ...]]:
