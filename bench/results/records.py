@@ -2,14 +2,15 @@
 
 Each record kind is one frozen dataclass; its fields are its JSON keys, in the order written, and each
 field's ``json`` metadata names the JSON types the reader accepts for it (None: null allowed). The
-reader's checks (bench.results.resultset) and the fast columnar reader (analysis.fastread) are derived
-from these declarations, so:
+reader's checks of samples (bench.results.resultset's SAMPLE_FIELDS, REQUIRED_SAMPLE_FIELDS, which
+analysis.fastread uses too) are derived from these declarations, so (docs/architecture.md, "Records",
+has the whole checklist):
 
-- **a new field** is one line in its record's class (a default for records written before it, its JSON
-  types); when older readers would misread a set without it, also bump SCHEMA_VERSION in
-  bench.results.resultset and say what older sets read as in ``upgrade``'s table there;
-- **a new record kind** is one class here (``KIND`` its ``type`` string, ``to_json``/``from_json``
-  from the Record base) plus its line in ``KINDS``; the reader keeps it apart from samples.
+- **a new field** is one line in its record's class, with a default (what sets written before it read
+  as); only when a reader must know about it (a rename, a new meaning), also a new SCHEMA_VERSION and a
+  step in SAMPLE_UPGRADES in bench.results.resultset;
+- **a new record kind** is one class here (``KIND`` its ``type`` string; ``to_json``/``from_json`` come
+  from Record) plus its line in ``KINDS``, and a list for it in resultset.parse, apart from samples.
 
 docs/resultset.md documents every field for users.
 """
