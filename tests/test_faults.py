@@ -206,7 +206,7 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     assert resume.swept_at_resume == left
     measured_rounds = {s.round for s in after.samples if not s.warmup}
     assert len(measured_rounds) == 8 and min(measured_rounds - done_rounds) > max(done_rounds)
-    assert after.end["status"] == "complete"
+    assert after.end.status == "complete"
     leaked = len(labelled_containers(engine, before.run_id))
     lost = lost_samples(after)
     row.observed(
@@ -555,7 +555,7 @@ def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
     assert all(n == 6 for n in Counter((s.round, s.mode) for s in rs.samples).values())
     assert again.returncode == 0, again.stderr
     assert after.samples[: len(rs.samples)] == rs.samples and rounds_after == 40
-    assert after.end["status"] == "complete" and lost_samples(after) == 0
+    assert after.end.status == "complete" and lost_samples(after) == 0
 
 
 class LoopDockerd:

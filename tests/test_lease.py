@@ -137,12 +137,12 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
         finish(first)
     a, b = read(path), read(next((tmp_path / "second").rglob("*.jsonl")))
     assert second.returncode == 0 and first.returncode == 0, second.stderr
-    assert a.end["status"] == b.end["status"] == "complete"
+    assert a.end.status == b.end.status == "complete"
     assert all(s.ok for s in a.samples + b.samples)
     assert b.header["concurrent"] is True
     (beside,) = [rec["concurrent_with"] for rec in b.header["leases"].values()]
     assert beside["run_id"] == a.run_id and beside["pid"] == first.pid
-    assert a.header["concurrent"] is False and a.end["concurrent_with"] == [b.run_id]
+    assert a.header["concurrent"] is False and a.end.concurrent_with == [b.run_id]
     for rs in (a, b):  # the report says so
         rep = subprocess.run(
             [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / f"rep-{rs.run_id}")],
@@ -259,5 +259,5 @@ def test_resume_retakes_the_lease(engine, tmp_path):
         out, err = finish(resumer)
     assert resumer.returncode == 0, err
     assert seen and seen[0].run_id == run_id and not seen[0].guest
-    assert read(path).end["status"] == "complete" and lease.holders(engine) == []
+    assert read(path).end.status == "complete" and lease.holders(engine) == []
     assert os.path.exists(path)

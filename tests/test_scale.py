@@ -213,4 +213,4 @@ def test_sigkill_mid_scale_then_resume_runs_each_group_once(engine, tmp_path, re
     spans = [s for s in after.samples if s.phase == "makespan" and s.error != "interrupted"]
     whole = [(s.round, s.level) for s in spans]
     assert sorted(whole) == sorted((r, float(n)) for r in range(4) for n in (1, 4))
-    assert after.end["status"] == "complete" and labelled_containers(engine, after.run_id) == []
+    assert after.end.status == "complete" and labelled_containers(engine, after.run_id) == []
