@@ -30,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.results.records import End
+
 FORMAT_VERSION = 1
 META_KEY = b"isobench.cache"
 META_DIGEST = b"isobench.cache.sha256"
@@ -49,7 +51,7 @@ class Cached:
     """What a cache holds for one set (the header is re-read from the JSONL's first line)."""
 
     frame: pd.DataFrame
-    end: Optional[dict[str, Any]]
+    end: Optional[End]
     warnings: list[str]
 
 
@@ -227,7 +229,8 @@ def read(path: Path, key: dict[str, Any]) -> Lookup:
                 read_dictionary=[c["name"] for c in info["columns"] if "categories" in c],
             )
             frame = _decode(pf.read(use_threads=True), info["columns"], info["rows"])
-        return Lookup(Cached(frame, info.get("end"), list(info.get("warnings") or [])))
+        end = info.get("end")
+        return Lookup(Cached(frame, None if end is None else End.from_json(end), list(info.get("warnings") or [])))
     except Exception as exc:  # noqa: BLE001 - any failure to read a cache back means: rebuild it
         return Lookup(problem=f"the cache {where.name} is damaged ({short_reason(exc)})")
 
@@ -257,7 +260,7 @@ def _write_parquet(fh: Any, table: pa.Table, spec: list[dict[str, Any]], meta: d
 
 
 def write(
-    path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[dict[str, Any]], warnings: list[str]
+    path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[End], warnings: list[str]
 ) -> Optional[str]:
     """Writes the cache atomically (temp file, then rename); returns None, or why it could
     not be written. Never raises: a cache is only a speed-up."""
@@ -265,7 +268,15 @@ def write(
     tmp: Optional[str] = None
     try:
         table, spec = _encode(frame)
-        blob = json.dumps({"key": key, "columns": spec, "rows": len(frame), "end": end, "warnings": warnings}).encode()
+        blob = json.dumps(
+            {
+                "key": key,
+                "columns": spec,
+                "rows": len(frame),
+                "end": None if end is None else end.to_json(),
+                "warnings": warnings,
+            }
+        ).encode()
         fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=where.name + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             _write_parquet(fh, table, spec, {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()})

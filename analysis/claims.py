@@ -307,7 +307,7 @@ def _measure_pair(
     if claim.statistic == "slowdown":
         return _slowdown_pair(frame, claim, pr, modes)
     if scenarios.of(claim.scenario).pairing == GROUPS:
-        ids = [data[(data["mode"] == modes[n]) & data["ok"]]["burst"].to_numpy() for n in (pr.base, pr.other)]
+        ids = [data[(data["mode"] == modes[n]) & data["ok"]]["group"].to_numpy() for n in (pr.base, pr.other)]
         pr.ratio, pr.ci_low, pr.ci_high = scale.ratio_ci(values[0], ids[0], values[1], ids[1])
     else:
         pr.ratio, pr.ci_low, pr.ci_high = stats.ratio_ci(*values, pr.paired)
@@ -324,7 +324,7 @@ def _slowdown_pair(frame: pd.DataFrame, claim: Claim, pr: PairResult, modes: dic
         for key, level in (("n", claim.level), ("1", claim.baseline_level)):
             rows = _selected(frame, claim, level)
             rows = rows[(rows["mode"] == modes[name]) & rows["ok"]]
-            groups[f"{side}_{key}"] = (rows["duration_ms"].to_numpy(float), rows["burst"].to_numpy())
+            groups[f"{side}_{key}"] = (rows["duration_ms"].to_numpy(float), rows["group"].to_numpy())
     few = [k for k in ("base_1", "other_1") if len(groups[k][0]) < 3]
     if few:
         name = pr.base if few[0] == "base_1" else pr.other

@@ -77,10 +77,8 @@ def _require_samples(loaded, name: str) -> None:
     rows = loaded.frame[loaded.frame["set"] == name]
     if len(rows) and not rows["warmup"].all():
         return
-    end = loaded.ends.get(name) or {}
-    why = (
-        f"the run ended {end['status']}: {end.get('reason')}" if end.get("status") else "no end record: it was cut off"
-    )
+    end = loaded.ends.get(name)
+    why = f"the run ended {end.status}: {end.reason}" if end else "no end record: it was cut off"
     what = "only warm-up samples" if len(rows) else "no samples"
     raise UserError(f"{loaded.paths[name]} holds {what} ({why}): nothing to analyse; run the benchmark again.")
 

@@ -19,11 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from bench.results.records import End
 from bench.results.resultset import (
     END_STATUSES,
     REQUIRED_SAMPLE_FIELDS,
     SAMPLE_FIELDS,
     SCENARIO_VALUES,
+    SCHEMA_VERSION,
     check_header,
     upgrade_header,
 )
@@ -42,7 +44,8 @@ SCHEMA = pa.schema(
         ("wall_ns", pa.int64()),
         ("scenario", pa.string()),
         ("level", pa.float64()),
-        ("burst", pa.int64()),
+        ("group", pa.int64()),
+        ("level_unit", pa.string()),
         ("slot", pa.int64()),
     ]
 )
@@ -76,9 +79,7 @@ class _LineIndex:
 
 
 class FastRead:
-    def __init__(
-        self, header: dict[str, Any], end: Optional[dict[str, Any]], warnings: list[str], table: pa.Table
-    ) -> None:
+    def __init__(self, header: dict[str, Any], end: Optional[End], warnings: list[str], table: pa.Table) -> None:
         self.header, self.end, self.warnings, self.table = header, end, warnings, table
 
 
@@ -106,7 +107,7 @@ def _read(path: Path) -> Optional[tuple[bytes, list[str]]]:
 
 def _other_records(
     path: Path, lines: _LineIndex, rows: list[int]
-) -> Optional[tuple[dict[str, Any], Optional[dict[str, Any]], bool]]:
+) -> Optional[tuple[dict[str, Any], Optional[End], bool]]:
     """(header, end record or None, whether the last of ``rows`` is an end record) from the
     non-sample lines, as bench.results.resultset.parse reads them (a resume supersedes an earlier
     end); None on any doubt."""
@@ -114,13 +115,13 @@ def _other_records(
         header = check_header(orjson.loads(lines[0]), f"{path}:1")
     except orjson.JSONDecodeError:
         return None
-    end: Optional[dict[str, Any]] = None
+    end: Optional[End] = None
     kind: Optional[str] = "header"
     for row in rows[1:]:
         rec = orjson.loads(lines[row])
         kind = rec.get("type") if isinstance(rec, dict) else None
         if kind == "end" and rec.get("status") in END_STATUSES:
-            end = rec
+            end = End.from_json(rec)
         elif kind == "resume":
             end = None
         else:
@@ -181,9 +182,7 @@ def read_fast(path: Path) -> Optional[FastRead]:
         return None
     if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    header, defaults = upgrade_header(header)
-    samples = samples.drop_columns(["type"])
-    for key, value in defaults.items():  # an older version's samples, as the exact reader fills them
-        i = samples.schema.get_field_index(key)
-        samples = samples.set_column(i, key, pc.fill_null(samples.column(key), value))
-    return FastRead(header, end, warnings, samples)
+    header, version = upgrade_header(header)
+    if version < SCHEMA_VERSION:
+        return None  # an older version's samples are upgraded in one place: the exact reader's
+    return FastRead(header, end, warnings, samples.drop_columns(["type"]))

@@ -152,12 +152,13 @@ def analyse(results: Path) -> Fleet:
     for name, header in loaded.headers.items():
         every = with_derived(loaded.frame[loaded.frame["set"] == name])
         host = str((header.get("host") or {}).get("hostname") or name)
-        end = loaded.ends.get(name) or {}
-        status = str(end.get("status") or "cut off")
+        end = loaded.ends.get(name)
+        status = end.status if end else "cut off"
         verdict, reason = _claim_verdict(every, header)
         rows.append(HostRow(host, str(loaded.paths[name]), status, host_facts(header), verdict, reason))
         if status != "complete":
-            lost.append(f"{host}: its set ends {status} ({end.get('reason') or 'no end record'}); what arrived is kept")
+            why = (end.reason if end else None) or "no end record"
+            lost.append(f"{host}: its set ends {status} ({why}); what arrived is kept")
         s = summarize(measured(every)[lambda f: f["phase"] == METRIC], by=("mode",))
         if len(s):
             s.insert(0, "host", host)

@@ -21,13 +21,14 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
+from bench.results.records import End
 from bench.results.resultset import ResultFileError, check_header, parse, upgrade_header
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
-CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario")
+CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario", "level_unit")
 # Bump on any change to the frame's columns, dtypes or meaning: it keys the columnar cache
 # (whose key also holds a digest of this module's code, as a second line of defence).
-FRAME_VERSION = 2  # 2: level, burst and slot (the scale scenarios)
+FRAME_VERSION = 3  # 2: level, burst and slot (the scale scenarios); 3: burst renamed group, level_unit
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Loaded:
 
     frame: pd.DataFrame
     headers: dict[str, dict[str, Any]]
-    ends: dict[str, Optional[dict[str, Any]]]
+    ends: dict[str, Optional[End]]
     paths: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # per set: "cache" or "jsonl"
@@ -78,12 +79,20 @@ def _nullable(values: list[Any], n: int, dtype: str, null: Any) -> np.ndarray:
 
 
 def _scale_columns(cols: dict[str, list], n: int) -> dict[str, np.ndarray]:
-    """The scale scenarios' fields: ``level`` (NaN where none), ``burst`` and ``slot`` (-1 where none)."""
+    """The scale and service scenarios' fields: ``level`` (NaN where none) in ``level_unit``, ``group`` and
+    ``slot`` (-1 where none)."""
     return {
         "level": _nullable(cols["level"], n, "float64", np.nan),
-        "burst": _nullable(cols["burst"], n, "int64", -1),
+        "level_unit": _string_categorical(cols["level_unit"]),
+        "group": _nullable(cols["group"], n, "int64", -1),
         "slot": _nullable(cols["slot"], n, "int64", -1),
     }
+
+
+def _string_categorical(values: list[Optional[str]]) -> pd.Categorical:
+    """Strings as a categorical whose categories are strings even when every value is null (pandas would
+    infer float categories from an all-null column; the cache and the arrow reader give object)."""
+    return pd.Categorical(values, categories=pd.Index(sorted({v for v in values if v is not None}), dtype=object))
 
 
 def _sorted_categorical(codes: np.ndarray, values: list[Any]) -> pd.Categorical:
@@ -142,7 +151,8 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
             "wall_ns": numbers("wall_ns", "int64"),
             "scenario": _sorted_categorical(*scenario),
             "level": pc.cast(table.column("level"), pa.float64()).to_numpy(zero_copy_only=False),
-            "burst": pc.fill_null(table.column("burst"), -1).to_numpy().astype("int64"),
+            "level_unit": _sorted_categorical(*_arrow_categorical(table.column("level_unit"))),
+            "group": pc.fill_null(table.column("group"), -1).to_numpy().astype("int64"),
             "slot": pc.fill_null(table.column("slot"), -1).to_numpy().astype("int64"),
         },
     )
@@ -153,7 +163,7 @@ class SetRead:
     """One set as read: from the JSONL, or from its cache (``source``)."""
 
     header: dict[str, Any]
-    end: Optional[dict[str, Any]]
+    end: Optional[End]
     warnings: list[str]
     frame: pd.DataFrame
     source: str = "jsonl"  # or "cache"
@@ -256,7 +266,7 @@ def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Lo
     """Reads result sets into one frame. Two files of the same name are refused.
     ``use_cache``: read and write each set's columnar cache (see analysis.cache)."""
     headers: dict[str, dict[str, Any]] = {}
-    ends: dict[str, Optional[dict[str, Any]]] = {}
+    ends: dict[str, Optional[End]] = {}
     where: dict[str, Path] = {}
     sources: dict[str, str] = {}
     frames: list[pd.DataFrame] = []

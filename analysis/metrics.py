@@ -35,10 +35,10 @@ def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:
 
 
 def _cycle_keys(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """One integer per (set, round, mode, burst, slot): the cycle each of ``rows`` belongs to (a
-    scale scenario's containers share a round and mode, and differ in their burst and slot)."""
+    """One integer per (set, round, mode, group, slot): the cycle each of ``rows`` belongs to (a
+    scale scenario's containers share a round and mode, and differ in their group and slot)."""
     key = np.zeros(len(rows), dtype=np.int64)
-    for col in ("set", "round", "mode", "burst", "slot"):
+    for col in ("set", "round", "mode", "group", "slot"):
         values = frame[col]
         part = (values.cat.codes if isinstance(values.dtype, pd.CategoricalDtype) else values).to_numpy(np.int64)[rows]
         part = part - part.min() if len(part) else part

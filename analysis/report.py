@@ -36,6 +36,7 @@ from analysis.scenarios.base import PartInput, ReportPart
 from analysis.tables import cell_text, table_of
 from bench.core.paths import report_dir_for
 from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
+from bench.results.records import End
 
 SUMMARY_COLUMNS = [
     "set",
@@ -92,7 +93,7 @@ class ReportContent:
 
     title: str
     header: dict[str, Any]
-    end: Optional[dict[str, Any]]
+    end: Optional[End]
     claims: list[ClaimResult]
     round_trips: pd.DataFrame
     summary: pd.DataFrame
@@ -103,11 +104,11 @@ class ReportContent:
     def run_line(self) -> str:
         """Which run, on what host, and how it ended ('none (cut off)': no end record was written)."""
         host = self.header.get("host", {})
-        end = self.end or {}
+        ended = f"{self.end.status} - {self.end.reason or ''}" if self.end else "none (cut off) - "
         return (
             f"Run {self.header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, "
             f"{host.get('cpu_count')} CPUs), started {self.header.get('created')}; "
-            f"end: {end.get('status', 'none (cut off)')} - {end.get('reason', '')}"
+            f"end: {ended}"
         )
 
     def concurrency(self) -> Optional[str]:
@@ -186,11 +187,11 @@ def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
     return s[COLD_COLUMNS].reset_index(drop=True)
 
 
-def concurrency_note(header: dict[str, Any], end: Optional[dict[str, Any]]) -> Optional[str]:
+def concurrency_note(header: dict[str, Any], end: Optional[End]) -> Optional[str]:
     """Why this set's timings may include another run's load on the same engine, or None: it ran
     beside a lease holder (--allow-concurrent), or another run joined it so (see bench.engine.lease)."""
     beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values() if rec.get("concurrent_with")]
-    joined = (end or {}).get("concurrent_with") or []
+    joined = end.concurrent_with if end else []
     if not beside and not joined:
         return None
     runs = sorted({str(b.get("run_id")) for b in beside} | {str(j) for j in joined})

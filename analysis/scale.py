@@ -12,13 +12,14 @@ should be. p99 of fewer than 100 startups is flagged: it is then little more tha
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from analysis import stats
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE_SCENARIOS, STEP, TEARDOWN
+from bench.results.records import Sample
 from bench.results.resultset import parse
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -126,12 +127,12 @@ def _startups(rows: pd.DataFrame, scenario: str, metric: str = "startup") -> pd.
 def _level_row(g: pd.DataFrame, clustered: bool) -> dict[str, Any]:
     ok = g[g["ok"]]
     values = ok["duration_ms"].to_numpy(float)
-    cis = quantile_cis(values, ok["burst"].to_numpy() if clustered else None)
+    cis = quantile_cis(values, ok["group"].to_numpy() if clustered else None)
     row: dict[str, Any] = {
         "n": len(values),
         "failures": int((~g["ok"]).sum()),
         "failure_rate": float((~g["ok"]).mean()) if len(g) else math.nan,
-        "groups": int(g["burst"].nunique()),
+        "groups": int(g["group"].nunique()),
     }
     for q, name in zip(QUANTILES, ("p50", "p90", "p99")):
         row[name], row[f"{name}_low"], row[f"{name}_high"] = cis[q]
@@ -152,9 +153,9 @@ def burst_table(frame: pd.DataFrame) -> pd.DataFrame:
         here = g[g["ok"]]
         row["slowdown"], row["slowdown_low"], row["slowdown_high"] = ratio_ci(
             base["duration_ms"].to_numpy(),
-            base["burst"].to_numpy(),
+            base["group"].to_numpy(),
             here["duration_ms"].to_numpy(),
-            here["burst"].to_numpy(),
+            here["group"].to_numpy(),
         )
         m = spans[(spans["mode"] == mode) & (spans["level"] == level) & spans["ok"]]["duration_ms"].to_numpy(float)
         row["makespan_ms"] = float(np.median(m)) if len(m) else math.nan
@@ -165,13 +166,13 @@ def burst_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def group_records(path: Any) -> list[dict[str, Any]]:
+def group_records(path: Any) -> list[Sample]:
     """The group samples (makespan, step, teardown) of a set, with their details (the frame has no details)."""
     records = parse(path, keep_records=True).records or []
-    return [r for r in records if r["phase"] in (MAKESPAN, STEP, TEARDOWN) and r.get("scenario") in SCALE_SCENARIOS]
+    return [r for r in records if r.phase in (MAKESPAN, STEP, TEARDOWN) and r.scenario in SCALE_SCENARIOS]
 
 
-def _backlog(detail: dict[str, Any], duration_s: float) -> tuple[int, int]:
+def _backlog(detail: Mapping[str, Any], duration_s: float) -> tuple[int, int]:
     """(arrivals, still in flight when the arrival window closed)."""
     window = duration_s * 1e9
     arrived = sum(1 for o in detail.get("scheduled_offsets_ns") or [] if o <= window)
@@ -179,7 +180,7 @@ def _backlog(detail: dict[str, Any], duration_s: float) -> tuple[int, int]:
     return arrived, max(0, arrived - done)
 
 
-def rate_table(frame: pd.DataFrame, groups: list[dict[str, Any]], slo_s: float, duration_s: float) -> pd.DataFrame:
+def rate_table(frame: pd.DataFrame, groups: list[Sample], slo_s: float, duration_s: float) -> pd.DataFrame:
     """Per mode and arrival rate: startup from the scheduled arrival (p50/p99 with CIs), and whether
     completions kept up: behind when more arrivals were still in flight as the window closed
     than a system meeting the SLO would hold (Little's law: rate x SLO)."""
@@ -187,9 +188,9 @@ def rate_table(frame: pd.DataFrame, groups: list[dict[str, Any]], slo_s: float, 
     out = []
     for (mode, level), g in data.groupby(["mode", "level"], observed=True, sort=True):
         row = {"mode": str(mode), "role": str(g["role"].iloc[0]), "rate": float(level), **_level_row(g, False)}
-        runs = [r for r in groups if r["scenario"] == RATE and r["mode"] == mode and r["level"] == level]
+        runs = [r for r in groups if r.scenario == RATE and r.mode == mode and r.level == level]
         arrived, backlog = (
-            (sum(x) for x in zip(*[_backlog(r.get("detail") or {}, duration_s) for r in runs])) if runs else (0, 0)
+            (sum(x) for x in zip(*[_backlog(r.detail or {}, duration_s) for r in runs])) if runs else (0, 0)
         )
         row.update(arrivals=arrived, in_flight_at_end=backlog, backlog_limit=max(1.0, float(level) * slo_s))
         row["realised_rate"] = arrived / duration_s / max(1, len(runs))  # Poisson arrivals: the count varies
@@ -208,21 +209,21 @@ def knees(rates: pd.DataFrame) -> dict[str, Optional[float]]:
     return out
 
 
-def density_table(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> pd.DataFrame:
+def density_table(frame: pd.DataFrame, groups: list[Sample]) -> pd.DataFrame:
     """Per mode and step: containers running, probe startup, and memory per container."""
     probes = _startups(scale_rows(frame), DENSITY)
     out = []
-    for r in (g for g in groups if g["scenario"] == DENSITY and g["phase"] == STEP and not g["warmup"]):
-        d = r.get("detail") or {}
+    for r in (g for g in groups if g.scenario == DENSITY and g.phase == STEP and not g.warmup):
+        d = r.detail or {}
         mem = d.get("memory") or {}
-        p = probes[(probes["burst"] == r["burst"]) & (probes["mode"] == r["mode"]) & probes["ok"]]["duration_ms"]
+        p = probes[(probes["group"] == r.group) & (probes["mode"] == r.mode) & probes["ok"]]["duration_ms"]
         med = stats.median_ci(p.to_numpy(float)) if len(p) >= 2 else (math.nan, math.nan)
         out.append(
             {
-                "mode": r["mode"],
+                "mode": r.mode,
                 "running": d.get("running"),
-                "step_ok": r["ok"],
-                "step_ms": (r["duration_ns"] or 0) / 1e6 if r["duration_ns"] is not None else math.nan,
+                "step_ok": r.ok,
+                "step_ms": (r.duration_ns or 0) / 1e6 if r.duration_ns is not None else math.nan,
                 "probes": len(p),
                 "probe_p50_ms": float(np.median(p)) if len(p) else math.nan,
                 "probe_p50_low": med[0],
@@ -230,24 +231,24 @@ def density_table(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> pd.DataF
                 "mem_available_gib": (mem.get("mem_available_bytes") or math.nan) / 2**30,
                 "mem_drop_per_container_mib": (d.get("mem_available_drop_per_container_bytes") or math.nan) / 2**20,
                 "pss_per_container_mib": (d.get("pss_per_container_bytes") or math.nan) / 2**20,
-                "error": r.get("error") or "",
+                "error": r.error or "",
             }
         )
     return pd.DataFrame(out)
 
 
-def density_stops(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def density_stops(groups: list[Sample]) -> dict[str, dict[str, Any]]:
     """Per mode: why its density steps stopped, how many ran, and what the teardown left."""
     out = {}
     for r in groups:
-        if r["scenario"] == DENSITY and r["phase"] == TEARDOWN:
-            d = r.get("detail") or {}
-            out[r["mode"]] = {
+        if r.scenario == DENSITY and r.phase == TEARDOWN:
+            d = r.detail or {}
+            out[r.mode] = {
                 "stop_reason": d.get("stop_reason"),
                 "running": d.get("running"),
                 "removed": d.get("removed"),
                 "left": d.get("left") or [],
-                "ok": r["ok"],
+                "ok": r.ok,
             }
     return out
 

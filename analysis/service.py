@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from bench.core.phases import SERVICE, SERVICE_PHASES, TASK_METRICS
+from bench.results.records import Sample
 from bench.results.resultset import read_resultset
 
 METRICS = TASK_METRICS + SERVICE_PHASES
@@ -53,21 +54,21 @@ class ServiceData:
         return self.rows[~self.rows["warmup"]]
 
 
-def _row(rec: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
-    d = rec.get("detail") or {}
+def _row(rec: Sample, roles: dict[str, str]) -> dict[str, Any]:
+    d = rec.detail or {}
     return {
-        "mode": rec["mode"],
-        "role": roles.get(rec["mode"], ""),
-        "round": rec["round"],
-        "level": rec.get("level"),
-        "service": rec.get("burst"),
-        "slot": rec.get("slot"),
-        "phase": rec["phase"],
-        "ok": rec["ok"],
-        "error": rec.get("error"),
-        "message": rec.get("message"),
-        "duration_ms": rec["duration_ns"] / 1e6 if rec["duration_ns"] is not None else math.nan,
-        "warmup": rec["warmup"],
+        "mode": rec.mode,
+        "role": roles.get(rec.mode, ""),
+        "round": rec.round,
+        "level": rec.level,
+        "service": rec.group,
+        "slot": rec.slot,
+        "phase": rec.phase,
+        "ok": rec.ok,
+        "error": rec.error,
+        "message": rec.message,
+        "duration_ms": rec.duration_ns / 1e6 if rec.duration_ns is not None else math.nan,
+        "warmup": rec.warmup,
         "node": d.get("node"),
         "task": d.get("task"),
         "detail": d,
@@ -77,7 +78,7 @@ def _row(rec: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
 def load_service(path: Path, name: Optional[str] = None) -> Optional[ServiceData]:
     """The set's service samples, or None when it has none."""
     rs = read_resultset(Path(path))
-    samples = [s for s in rs.samples if s.get("scenario") == SERVICE]
+    samples = [s for s in rs.samples if s.scenario == SERVICE]
     if not samples:
         return None
     roles = {m: str(rec.get("role", "")) for m, rec in (rs.header.get("modes") or {}).items()}

@@ -29,6 +29,7 @@ from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import sweep_all
 from bench.results import resultset
 from bench.results.header import header_record
+from bench.results.records import Header
 from bench.scenarios.base import Cleanup, Executing, HeaderFacts, RunContext, Session, Start
 from bench.schedule.ending import escaped_outcome, exit_code, say_end
 from bench.schedule.progress import progress_view, say_stderr
@@ -71,8 +72,8 @@ def open_executor(runtimes: list[preflight.ModeRuntime], run_id: str) -> Executi
     return Executing(DockerExecutor(run_id, collectors), tuple(by_url.values()))
 
 
-def build_header(ctx: RunContext, seed: int, swept: int, facts: HeaderFacts, leases: Leases) -> dict[str, Any]:
-    header = header_record(
+def build_header(ctx: RunContext, seed: int, swept: int, facts: HeaderFacts, leases: Leases) -> Header:
+    return header_record(
         run_id=ctx.run_id,
         seed=seed,
         config=ctx.config.to_record(),
@@ -86,8 +87,6 @@ def build_header(ctx: RunContext, seed: int, swept: int, facts: HeaderFacts, lea
         concurrent=leases.concurrent,
         **facts.fields(),
     )
-    header.update(facts.extra)  # a scenario's own records follow the common ones
-    return header
 
 
 def run(
@@ -216,7 +215,7 @@ def resume(
     rs = resultset.read_resultset(path)
     for w in rs.warnings:
         say(f"  {w}")
-    if rs.end is not None and rs.end.get("status") == "complete":
+    if rs.end is not None and rs.end.status == "complete":
         raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
     config = Config.from_record(rs.header.get("config") or {})
     run_id, seed = rs.run_id, int(rs.header.get("seed") or 0)

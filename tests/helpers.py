@@ -133,12 +133,12 @@ def lost_samples(rs) -> int:
 
     from bench.core.phases import PHASES
 
-    per_cycle = Counter((s["round"], s["mode"]) for s in rs.samples if s["phase"] in PHASES)
+    per_cycle = Counter((s.round, s.mode) for s in rs.samples if s.phase in PHASES)
     torn = sum(len(PHASES) - n for n in per_cycle.values() if n < len(PHASES))
     missing = 0
-    if rs.end and rs.end.get("counts") and not rs.resumes:
-        on_disk = Counter((s["mode"], s["phase"]) for s in rs.samples if not s["warmup"])
-        for mode, phases in rs.end["counts"].items():
+    if rs.end and rs.end.counts and not rs.resumes:
+        on_disk = Counter((s.mode, s.phase) for s in rs.samples if not s.warmup)
+        for mode, phases in rs.end.counts.items():
             for phase, c in phases.items():
                 if phase in PHASES:
                     missing += max(0, c["ok"] + c["failed"] - on_disk[(mode, phase)])

@@ -16,7 +16,8 @@ import pytest
 from analysis import cache, fastread
 from analysis import load as load_mod
 from analysis.load import load
-from bench.results.resultset import ResultWriter, sample_record
+from bench.results.records import End, Resume, Sample
+from bench.results.resultset import ResultWriter
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
 from bench.schedule.scripted import scripted_run
 
@@ -82,17 +83,15 @@ def test_two_sets_from_their_caches_equal_two_sets_from_the_jsonl(tmp_path, resu
 def append_resumed_rounds(path: Path, rounds: int = 2, end: bool = True) -> None:
     """What `bench run --resume` does: a resume record, more samples, maybe a new end."""
     writer = ResultWriter.reopen(path)
-    writer.append([{"type": "resume", "reason": "test"}])
+    writer.append([Resume(resumed_ns=1)])
     writer.append(
         [
-            sample_record(
-                round=100 + r, pos=0, mode="runc", phase=ph, duration_ns=1_000_000, ok=True, warmup=False, wall_ns=1
-            )
+            Sample(round=100 + r, pos=0, mode="runc", phase=ph, duration_ns=1_000_000, ok=True, warmup=False, wall_ns=1)
             for r in range(rounds)
             for ph in DEFAULT_PHASE_MS
         ]
     )
-    writer.close({"type": "end", "status": "complete", "reason": "resumed"} if end else None)
+    writer.close(End(status="complete", reason="resumed") if end else None)
 
 
 def test_an_appended_set_makes_the_cache_stale_and_it_is_rebuilt(result, capsys):

@@ -12,6 +12,7 @@ from analysis.load import load
 from analysis.report import build_report
 from bench.core.config import RunSettings
 from bench.measure.executor import ScriptedExecutor
+from bench.results import synthetic
 from bench.results.resultset import ResultWriter
 from bench.schedule.scheduler import Scheduler, end_record
 
@@ -20,15 +21,10 @@ COLD_UP_MS = {"a": 500, "b": 700, "c": 9000}
 
 
 def _write(tmp_path, scenario="both", cold_rounds=8, up_factor=1.0, name="20261128T000000Z_h_docker-1"):
-    header = {
-        "type": "header",
-        "schema": "isobench.resultset",
-        "version": 2,
-        "run_id": "c",
-        "host": {},
-        "modes": {m: {"role": r} for m, r in (("a", "native"), ("b", "hyperv"), ("c", "toolbox"))},
-        "cold": {m: {"control": "scripted"} for m in "abc"},
-    }
+    header = synthetic.header([], run_id="c", host={}).but(
+        modes={m: {"role": r} for m, r in (("a", "native"), ("b", "hyperv"), ("c", "toolbox"))},
+        cold={m: {"control": "scripted"} for m in "abc"},
+    )
     rng = np.random.default_rng(3)
 
     def script(mode, phase, rnd):

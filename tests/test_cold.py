@@ -52,18 +52,18 @@ def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
     assert after is not None and after != before  # a real restart happened, and dockerd is back
     rs = read(only_result(results))
     assert rs.header["cold"]["runc"]["control"] == "dockerd" and rs.header["cold"]["runsc"]["control"] == "dockerd"
-    cold = [s for s in rs.samples if s["scenario"] == "cold"]
-    warm = [s for s in rs.samples if s["scenario"] == "warm"]
-    assert {s["round"] for s in warm} == {0, 1} and {s["round"] for s in cold} == {2, 3}
-    assert all(s["ok"] for s in rs.samples), [(s["phase"], s["message"]) for s in rs.samples if not s["ok"]]
+    cold = [s for s in rs.samples if s.scenario == "cold"]
+    warm = [s for s in rs.samples if s.scenario == "warm"]
+    assert {s.round for s in warm} == {0, 1} and {s.round for s in cold} == {2, 3}
+    assert all(s.ok for s in rs.samples), [(s.phase, s.message) for s in rs.samples if not s.ok]
     for rnd in (2, 3):
         for mode in ("runc", "runsc"):
-            cyc = {s["phase"]: s for s in cold if s["round"] == rnd and s["mode"] == mode}
+            cyc = {s.phase: s for s in cold if s.round == rnd and s.mode == mode}
             assert list(cyc) == ["engine_stop", "engine_up", "create", "start", "ready", "exec", "stop", "remove"]
             up = cyc["engine_up"]
             # from the start command to the first /_ping: longer than the command itself
-            assert 0 < up["detail"]["command_ns"] < up["duration_ns"] and up["detail"]["pings"] >= 1
-    assert rs.end["status"] == "complete" and not labelled_containers(local_dockerd, rs.run_id)
+            assert 0 < up.detail["command_ns"] < up.duration_ns and up.detail["pings"] >= 1
+    assert rs.end.status == "complete" and not labelled_containers(local_dockerd, rs.run_id)
 
     rep = subprocess.run(
         [".venv/bin/python", "-m", "analysis", "report", str(only_result(results)), "--out", str(tmp_path / "rep")],
@@ -79,7 +79,7 @@ def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
     for mode in ("runc", "runsc"):
         per_cycle = []
         for rnd in (2, 3):
-            cyc = {s["phase"]: s["duration_ns"] for s in cold if s["round"] == rnd and s["mode"] == mode}
+            cyc = {s.phase: s.duration_ns for s in cold if s.round == rnd and s.mode == mode}
             per_cycle.append(sum(cyc[p] for p in ("engine_up", "create", "start", "ready")) / 1e6)
         assert cs.loc[(mode, "cold_startup"), "median"] == pytest.approx(sum(per_cycle) / 2, rel=1e-6)
     assert "cold starts" in rep.stdout
@@ -106,10 +106,10 @@ def test_an_engine_that_does_not_start_is_a_sample_and_is_brought_back(local_doc
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
     assert rs.header["cold"]["runc"]["control"] == "command"
-    first = {s["phase"]: s for s in rs.samples if s["round"] == 0}
+    first = {s.phase: s for s in rs.samples if s.round == 0}
     assert first["engine_up"]["error"] == "engine_control" and "exited with 3" in first["engine_up"]["message"]
     assert "no such engine" in first["engine_up"]["message"]
     assert all(first[p]["error"] == "not_run" for p in ("create", "start", "ready", "exec", "stop", "remove"))
-    second = [s for s in rs.samples if s["round"] == 1]
-    assert len(second) == 8 and all(s["ok"] for s in second)
-    assert rs.end["status"] == "complete" and find_dockerd() is not None
+    second = [s for s in rs.samples if s.round == 1]
+    assert len(second) == 8 and all(s.ok for s in second)
+    assert rs.end.status == "complete" and find_dockerd() is not None

@@ -50,16 +50,16 @@ def test_a_run_ends_with_the_answer_and_logs_plain_progress(short_run):
 
 def test_short_run_has_every_phase_for_both_modes(short_run):
     proc, rs = short_run
-    assert rs.end is not None and rs.end["status"] == "complete", rs.end
+    assert rs.end is not None and rs.end.status == "complete", rs.end
     assert set(rs.header["modes"]) == {"runc", "runsc"}
-    counts = Counter((s["mode"], s["phase"], s["warmup"]) for s in rs.samples)
+    counts = Counter((s.mode, s.phase, s.warmup) for s in rs.samples)
     for mode in ("runc", "runsc"):
         for phase in PHASES:
             assert counts[(mode, phase, False)] == 3, (mode, phase, counts)
             assert counts[(mode, phase, True)] == 1, (mode, phase, counts)
-    assert all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
-    assert rs.end["measured_cycles"] == 6
-    assert rs.end["counts"]["runsc"]["ready"] == {"ok": 3, "failed": 0}
+    assert all(s.ok for s in rs.samples), [s for s in rs.samples if not s.ok]
+    assert rs.end.measured_cycles == 6
+    assert rs.end.counts["runsc"]["ready"] == {"ok": 3, "failed": 0}
 
 
 def test_header_records_host_engine_and_image(short_run):
@@ -84,36 +84,36 @@ def test_phases_are_in_a_sensible_order(short_run):
     _, rs = short_run
     cycles = defaultdict(dict)
     for s in rs.samples:
-        cycles[(s["round"], s["mode"])][s["phase"]] = s
+        cycles[(s.round, s.mode)][s.phase] = s
     assert len(cycles) == 8
     for key, phases in cycles.items():
-        walls = [phases[p]["wall_ns"] for p in PHASES]
+        walls = [phases[p].wall_ns for p in PHASES]
         assert walls == sorted(walls), key
-        assert phases["ready"]["wall_ns"] >= phases["start"]["wall_ns"] + phases["start"]["duration_ns"] - 1_000_000
-        assert len({phases[p]["cid"] for p in PHASES}) == 1
-        events = [phases[p]["engine"]["time_nano"] for p in ("create", "start", "stop", "remove")]
+        assert phases["ready"].wall_ns >= phases["start"].wall_ns + phases["start"].duration_ns - 1_000_000
+        assert len({phases[p].cid for p in PHASES}) == 1
+        events = [phases[p].engine["time_nano"] for p in ("create", "start", "stop", "remove")]
         assert events == sorted(events), key
-        stop = phases["stop"]["detail"]
+        stop = phases["stop"].detail
         assert stop["used_grace"] is False and stop["exit_code"] == 0
-        assert phases["stop"]["duration_ns"] < stop["grace_s"] * 1e9
+        assert phases["stop"].duration_ns < stop["grace_s"] * 1e9
         # the client waits for the engine: a phase is never shorter on the client than
         # the engine's own create->start gap would allow (1 ms tolerance)
-        assert all(phases[p]["duration_ns"] > 0 for p in PHASES)
+        assert all(phases[p].duration_ns > 0 for p in PHASES)
 
 
 def test_round_order_is_shuffled_by_the_recorded_seed(short_run):
     _, rs = short_run
     orders = defaultdict(list)
     for s in rs.samples:
-        if s["phase"] == "create":
-            orders[s["round"]].append((s["pos"], s["mode"]))
+        if s.phase == "create":
+            orders[s.round].append((s.pos, s.mode))
     assert all(sorted(p for p, _ in v) == [0, 1] for v in orders.values())
 
 
 def test_no_container_left_after_a_run(short_run, engine):
     _, rs = short_run
     assert labelled_containers(engine, rs.run_id) == []
-    assert rs.end["leaked"] == []
+    assert rs.end.leaked == []
 
 
 def test_pyperf_export_is_readable_by_pyperf(short_run, tmp_path):
@@ -159,7 +159,7 @@ def test_unknown_runtime_and_rejected_isolation_are_skipped_with_reasons(engine,
     assert skipped["hyperv-on-linux"]["skip_category"] == "isolation_rejected"
     assert "linux only supports 'default'" in skipped["hyperv-on-linux"]["skip_reason"].lower()
     assert set(rs.header["modes"]) == {"runc"}
-    assert rs.end["status"] == "complete"
+    assert rs.end.status == "complete"
     assert "bogus-runtime: skipped" in proc.stderr
     assert labelled_containers(engine, rs.run_id) == []
 

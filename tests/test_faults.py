@@ -77,18 +77,18 @@ def test_runtime_hangs(engine, register_runtime, tmp_path, results, fault_row, s
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=240)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    hung = [s for s in rs.samples if s["mode"] == "hung"]
-    starts = [s["error"] for s in hung if s["phase"] == "start"]
+    hung = [s for s in rs.samples if s.mode == "hung"]
+    starts = [s.error for s in hung if s.phase == "start"]
     assert starts == ["timeout", "timeout"]
-    assert all(s["error"] == "not_run" for s in hung if s["phase"] in PHASES[2:])
-    assert all(s["ok"] for s in rs.samples if s["mode"] == "runc")
+    assert all(s.error == "not_run" for s in hung if s.phase in PHASES[2:])
+    assert all(s.ok for s in rs.samples if s.mode == "runc")
     lost, leaked = row.observed_set(
-        f"{starts.count('timeout')} start timeouts, runc {sum(s['ok'] for s in rs.samples if s['mode'] == 'runc')} ok, "
-        f"end {rs.end['status']}",
+        f"{starts.count('timeout')} start timeouts, runc {sum(s.ok for s in rs.samples if s.mode == 'runc')} ok, "
+        f"end {rs.end.status}",
         rs,
         engine,
     )
-    assert rs.end["status"] == "complete" and rs.end["leaked"] == [] and leaked == 0 and lost == 0
+    assert rs.end.status == "complete" and rs.end.leaked == [] and leaked == 0 and lost == 0
 
 
 @pytest.fixture
@@ -112,16 +112,16 @@ def test_engine_restarts_mid_run(local_dockerd, engine, tmp_path, results, fault
         out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
     rs = read(only_result(results))
-    errors = {s["error"] for s in rs.samples if not s["ok"]}
-    unavailable = sum(1 for s in rs.samples if s["error"] == "engine_unavailable")
+    errors = {s.error for s in rs.samples if not s.ok}
+    unavailable = sum(1 for s in rs.samples if s.error == "engine_unavailable")
     lost, leaked = row.observed_set(
-        f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end['status']}, "
-        f"{sum(1 for s in rs.samples if s['ok'] and s['phase'] == 'remove')} cycles ok",
+        f"{unavailable} engine_unavailable samples ({', '.join(sorted(errors))}), end {rs.end.status}, "
+        f"{sum(1 for s in rs.samples if s.ok and s.phase == 'remove')} cycles ok",
         rs,
         engine,
     )
-    assert unavailable >= 1 and rs.end["status"] == "complete"
-    assert sum(1 for s in rs.samples if s["phase"] == "create") == 25
+    assert unavailable >= 1 and rs.end.status == "complete"
+    assert sum(1 for s in rs.samples if s.phase == "create") == 25
     assert leaked == 0 and lost == 0
 
 
@@ -143,14 +143,14 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     rs = read(only_result(results))
-    assert rs.end["status"] == "failed" and "unavailable" in rs.end["reason"]
+    assert rs.end.status == "failed" and "unavailable" in rs.end.reason
     held = len(labelled_containers(engine, rs.run_id))
     # the engine is back: the next run sweeps whatever it held
     proc2 = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "again"), "--quiet", "--rounds", "1")
     assert proc2.returncode == 0, proc2.stderr
     swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
     lost, leaked = row.observed_set(
-        f"exit 1, end failed after {rs.end['measured_cycles']} cycles; {len(rs.samples)} samples readable; "
+        f"exit 1, end failed after {rs.end.measured_cycles} cycles; {len(rs.samples)} samples readable; "
         f"{held} container(s) held by the dead engine, {swept} swept by the next run",
         rs,
         engine,
@@ -177,10 +177,10 @@ def test_signal_mid_cycle(engine, tmp_path, results, fault_row, sig, code, inher
     rs = read(only_result(results))
     leaked = len(labelled_containers(engine, rs.run_id))
     lost = lost_samples(rs)
-    interrupted = sum(1 for s in rs.samples if s["error"] == "interrupted")
-    row.observed(f"exit {proc.returncode}, end {rs.end['status']}, {interrupted} interrupted sample(s)", lost, leaked)
+    interrupted = sum(1 for s in rs.samples if s.error == "interrupted")
+    row.observed(f"exit {proc.returncode}, end {rs.end.status}, {interrupted} interrupted sample(s)", lost, leaked)
     assert proc.returncode == code and "Traceback" not in err
-    assert rs.end["status"] == "interrupted" and leaked == 0 and lost == 0
+    assert rs.end.status == "interrupted" and leaked == 0 and lost == 0
 
 
 def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
@@ -194,7 +194,7 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
         proc.wait(timeout=30)
     before = read(path)
     assert before.end is None
-    done_rounds = {s["round"] for s in before.samples}
+    done_rounds = {s.round for s in before.samples}
     left = len(labelled_containers(engine, before.run_id))
     proc = run_bench("run", "--resume", str(path), "--quiet", timeout=240)
     assert proc.returncode == 0, proc.stderr
@@ -202,11 +202,11 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     assert after.run_id == before.run_id and after.header == before.header
     assert after.samples[: len(before.samples)] == before.samples
     (resume,) = after.resumes
-    assert resume["previous_end"] is None and resume["gap_from_ns"] == max(s["wall_ns"] for s in before.samples)
-    assert resume["swept_at_resume"] == left
-    measured_rounds = {s["round"] for s in after.samples if not s["warmup"]}
+    assert resume.previous_end is None and resume.gap_from_ns == max(s.wall_ns for s in before.samples)
+    assert resume.swept_at_resume == left
+    measured_rounds = {s.round for s in after.samples if not s.warmup}
     assert len(measured_rounds) == 8 and min(measured_rounds - done_rounds) > max(done_rounds)
-    assert after.end["status"] == "complete"
+    assert after.end.status == "complete"
     leaked = len(labelled_containers(engine, before.run_id))
     lost = lost_samples(after)
     row.observed(
@@ -348,17 +348,17 @@ def test_sigint_while_the_engine_restarts(engine, tmp_path, results, fault_row):
     if up.returncode != 0:
         start_dockerd()
     rs = read(only_result(results))
-    interrupted = [s for s in rs.samples if s["error"] == "interrupted"]
+    interrupted = [s for s in rs.samples if s.error == "interrupted"]
     lost, leaked = lost_samples(rs), len(labelled_containers(engine, rs.run_id))
     row.observed(
-        f"exit {proc.returncode}, end {rs.end['status']}, interrupted in "
-        f"{', '.join(s['phase'] for s in interrupted)}, engine {'up' if up.returncode == 0 else 'DOWN'}",
+        f"exit {proc.returncode}, end {rs.end.status}, interrupted in "
+        f"{', '.join(s.phase for s in interrupted)}, engine {'up' if up.returncode == 0 else 'DOWN'}",
         lost,
         leaked,
     )
     assert proc.returncode == 130 and "Traceback" not in err, err
-    assert rs.end["status"] == "interrupted" and lost == 0 and leaked == 0
-    assert [s["phase"] for s in interrupted] in (["engine_stop"], ["engine_up"], ["create"], ["start"])
+    assert rs.end.status == "interrupted" and lost == 0 and leaked == 0
+    assert [s.phase for s in interrupted] in (["engine_stop"], ["engine_up"], ["create"], ["start"])
     assert up.returncode == 0, "the harness left the engine down"
 
 
@@ -387,20 +387,20 @@ def test_runtime_that_never_returns(engine, register_runtime, tmp_path, results,
         # the last cycle ends when its last step does (its own cleanup included): a sample's wall_ns is
         # when that step began, so a last cycle of the hung mode (start's 3 s timeout, then its cleanup)
         # would otherwise count its own steps into the tail
-        last_sample_ns = max(s["wall_ns"] + (s["duration_ns"] or 0) for s in rs.samples)
-        after_end_s = (exited_ns - rs.end["ended_ns"]) / 1e9
+        last_sample_ns = max(s.wall_ns + (s.duration_ns or 0) for s in rs.samples)
+        after_end_s = (exited_ns - rs.end.ended_ns) / 1e9
         tail_s = (exited_ns - last_sample_ns) / 1e9
-        starts = [s["error"] for s in rs.samples if s["mode"] == "never" and s["phase"] == "start"]
+        starts = [s.error for s in rs.samples if s.mode == "never" and s.phase == "start"]
         row.observed(
-            f"exit {proc.returncode}, {starts.count('timeout')} start timeouts, {len(rs.end['leaked'])} "
+            f"exit {proc.returncode}, {starts.count('timeout')} start timeouts, {len(rs.end.leaked)} "
             f"containers held by the runtime, exited {tail_s:.1f} s after its last cycle",
             lost_samples(rs),
             0,
         )
-        assert proc.returncode == 0 and rs.end["status"] == "complete", err
+        assert proc.returncode == 0 and rs.end.status == "complete", err
         assert starts == ["timeout"] * 4
-        assert all(s["ok"] for s in rs.samples if s["mode"] == "runc") and lost_samples(rs) == 0
-        assert len(rs.end["leaked"]) == 4 and "could not be removed" in err
+        assert all(s.ok for s in rs.samples if s.mode == "runc") and lost_samples(rs) == 0
+        assert len(rs.end.leaked) == 4 and "could not be removed" in err
         # The bound: the end cleanup (3 s remove + 5 s sweep) + 3 s to write the end record and exit.
         assert tail_s < 3 + 5 + 3, f"{tail_s:.1f} s from the last cycle to exit"
         assert after_end_s < 3
@@ -433,8 +433,8 @@ def test_ctrl_c_with_the_output_piped_to_a_dying_reader(engine, tmp_path, result
             os.killpg(proc.pid, signal.SIGKILL)
     rs = read(only_result(results))
     leaked, lost = len(labelled_containers(engine, rs.run_id)), lost_samples(rs)
-    row.observed(f"end {rs.end['status']}: {rs.end['reason']}", lost, leaked)
-    assert rs.end["status"] == "interrupted" and "internal error" not in rs.end["reason"]
+    row.observed(f"end {rs.end.status}: {rs.end.reason}", lost, leaked)
+    assert rs.end.status == "interrupted" and "internal error" not in rs.end.reason
     assert leaked == 0 and lost == 0
 
 
@@ -464,7 +464,7 @@ def test_a_second_sigint_ends_a_stuck_cleanup_within_seconds(engine, register_ru
         run_id = rs.run_id
         row.observed(
             f"exit {proc.returncode} {took:.1f} s after the second SIGINT; end "
-            f"{rs.end['status'] if rs.end else 'none'}; {len(rs.samples)} samples readable",
+            f"{rs.end.status if rs.end else 'none'}; {len(rs.samples)} samples readable",
             lost_samples(rs),
             0,
         )
@@ -488,18 +488,18 @@ def test_a_container_that_never_prints_its_ready_line(engine, tmp_path, results,
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=120)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    got = {s["phase"]: s for s in rs.samples}
+    got = {s.phase: s for s in rs.samples}
     start, ready = got["start"], got["ready"]
     lost, leaked = row.observed_set(
-        f"start ok ({start['duration_ns'] / 1e6:.0f} ms), ready {ready['error']} after "
-        f"{ready['duration_ns'] / 1e9:.0f} s, then {sorted({got[p]['error'] for p in PHASES[3:]})}",
+        f"start ok ({start.duration_ns / 1e6:.0f} ms), ready {ready.error} after "
+        f"{ready.duration_ns / 1e9:.0f} s, then {sorted({got[p].error for p in PHASES[3:]})}",
         rs,
         engine,
     )
-    assert start["ok"] and 0 < start["duration_ns"] < 2e9
-    assert not ready["ok"] and ready["error"] == "timeout" and "at ready" in ready["message"]
+    assert start.ok and 0 < start.duration_ns < 2e9
+    assert not ready.ok and ready.error == "timeout" and "at ready" in ready.message
     assert all(got[p]["error"] == "not_run" and "ready failed" in got[p]["message"] for p in PHASES[3:])
-    assert got["cleanup"]["ok"] and lost == 0 and leaked == 0
+    assert got["cleanup"].ok and lost == 0 and leaked == 0
 
 
 @contextmanager
@@ -534,14 +534,14 @@ def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
         shutil.copy(path, moved)
     said = [line for line in proc.stderr.splitlines() if line.startswith("isobench:")]
     rs = read(moved)
-    cycles = len({(s["round"], s["mode"]) for s in rs.samples})
+    cycles = len({(s.round, s.mode) for s in rs.samples})
     lost, leaked = lost_samples(rs), len(labelled_containers(engine, rs.run_id))
     again = run_bench("run", "--resume", str(moved), "--quiet", timeout=300)
     after = read(moved)
-    rounds_after = len({s["round"] for s in after.samples})
+    rounds_after = len({s.round for s in after.samples})
     row.observed(
         f"exit {proc.returncode}: {said[0][:150] if said else proc.stderr[-150:]}…; {cycles} whole cycles kept "
-        f"({len(rs.samples)} samples, end {rs.end['status'] if rs.end else 'none: cut off'}); resumed elsewhere: "
+        f"({len(rs.samples)} samples, end {rs.end.status if rs.end else 'none: cut off'}); resumed elsewhere: "
         f"exit {again.returncode}, {rounds_after} rounds, end {after.end['status'] if after.end else None}",
         lost,
         leaked,
@@ -551,11 +551,11 @@ def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
     assert len(said) == 1 and "is full" in said[0] and "free on its filesystem" in said[0]
     assert f"isobench run --resume {path}" in said[0] and str(path.parent) in said[0]
     assert lost == 0 and leaked == 0 and cycles >= 4
-    assert rs.end is None or (rs.end["status"] == "failed" and rs.end["stop"] == "results_disk_full")
-    assert all(n == 6 for n in Counter((s["round"], s["mode"]) for s in rs.samples).values())
+    assert rs.end is None or (rs.end.status == "failed" and rs.end.stop == "results_disk_full")
+    assert all(n == 6 for n in Counter((s.round, s.mode) for s in rs.samples).values())
     assert again.returncode == 0, again.stderr
     assert after.samples[: len(rs.samples)] == rs.samples and rounds_after == 40
-    assert after.end["status"] == "complete" and lost_samples(after) == 0
+    assert after.end.status == "complete" and lost_samples(after) == 0
 
 
 class LoopDockerd:
@@ -671,7 +671,7 @@ def test_engine_data_root_fills(engine, tmp_path, results, fault_row):
             d.fill()
             out, err = proc.communicate(timeout=180)
         rs = read(only_result(results))
-        full = [s for s in rs.samples if s["error"] == "engine_disk_full"]
+        full = [s for s in rs.samples if s.error == "engine_disk_full"]
         left = len(labelled_containers(d.client, rs.run_id))
         d.free()
         cid = d.client.create_container("isobench/busybox:latest", ["true"])["Id"]
@@ -681,23 +681,23 @@ def test_engine_data_root_fills(engine, tmp_path, results, fault_row):
     finally:
         d.stop()
     said = [line for line in err.splitlines() if line.startswith("isobench:")]
-    phases = ", ".join(sorted({s["phase"] for s in full}))
+    phases = ", ".join(sorted({s.phase for s in full}))
     row.observed(
         f"exit {proc.returncode}; {len(full)} engine_disk_full samples ({phases}) "
-        f"after {rs.end['measured_cycles'] - len(full)} ok cycles; {said[0] if said else err[-300:]}; engine "
+        f"after {rs.end.measured_cycles - len(full)} ok cycles; {said[0] if said else err[-300:]}; engine "
         f"{'runs containers' if healthy else 'BROKEN'} once freed; dockerd, mount and loop device "
         f"{'removed' if d.gone() else 'LEFT'}",
         lost_samples(rs),
         left,
     )
     assert proc.returncode == 5 and "Traceback" not in err, err
-    assert len(full) == 3 and all(s["phase"] in ("create", "start") for s in full)
-    assert "no space left on device" in full[0]["message"].lower()
+    assert len(full) == 3 and all(s.phase in ("create", "start") for s in full)
+    assert "no space left on device" in full[0].message.lower()
     assert len(said) == 1 and str(d.data) in said[0] and d.sock in said[0] and "3 cycles in a row" in said[0]
-    assert rs.end["status"] == "failed" and rs.end["stop"] == "engine_disk_full"
+    assert rs.end.status == "failed" and rs.end.stop == "engine_disk_full"
     # the phases after the one that failed were not run: five after a create, four after a start
-    not_run = sum(5 if s["phase"] == "create" else 4 for s in full)
-    assert rs.end["counts"]["runc"]["_errors"] == {"engine_disk_full": 3, "not_run": not_run}
+    not_run = sum(5 if s.phase == "create" else 4 for s in full)
+    assert rs.end.counts["runc"]["_errors"] == {"engine_disk_full": 3, "not_run": not_run}
     assert lost_samples(rs) == 0 and left == 0 and healthy and d.gone()
 
 
@@ -722,7 +722,7 @@ def test_the_oom_killer_ends_containers(engine, tmp_path, fault_row):
     )
     proc = run_bench("run", "--config", str(warm), "--results", str(tmp_path / "w"), "--quiet", "--no-summary")
     rs = read(only_result(tmp_path / "w"))
-    waits = [s for s in rs.samples if s["phase"] == "wait"]
+    waits = [s for s in rs.samples if s.phase == "wait"]
     dense = write_config(
         tmp_path / "d.toml",
         f'[[mode]]\npreset = "runc"\nmemory_mib = 8\ncommand = ["/bin/sh", "-c", "{OOM_COMMAND.format(pause=0.5)}"]\n',
@@ -732,23 +732,21 @@ def test_the_oom_killer_ends_containers(engine, tmp_path, fault_row):
     args = ("--scenario", "density", "--density-step", "2", "--density-max", "8", "--quiet", "--no-summary")
     proc2 = run_bench("run", "--config", str(dense), "--results", str(tmp_path / "d"), *args)
     ds = read(only_result(tmp_path / "d"))
-    (teardown,) = [s for s in ds.samples if s["phase"] == "teardown"]
-    stop = teardown["detail"]["stop_reason"]
+    (teardown,) = [s for s in ds.samples if s.phase == "teardown"]
+    stop = teardown.detail["stop_reason"]
     leaked = len(labelled_containers(engine, rs.run_id)) + len(labelled_containers(engine, ds.run_id))
     # the run shape's phases (helpers.lost_samples counts the full shape's six)
-    lost = sum(
-        len(RUN_PHASES) - n for n in Counter(s["round"] for s in rs.samples if s["phase"] in RUN_PHASES).values()
-    )
+    lost = sum(len(RUN_PHASES) - n for n in Counter(s.round for s in rs.samples if s.phase in RUN_PHASES).values())
     row.observed(
-        f"warm: exit {proc.returncode}, wait {[s['error'] for s in waits]}; density: exit {proc2.returncode}, "
-        f"stopped at {teardown['detail']['running']} running: {stop[:150]}",
+        f"warm: exit {proc.returncode}, wait {[s.error for s in waits]}; density: exit {proc2.returncode}, "
+        f"stopped at {teardown.detail['running']} running: {stop[:150]}",
         lost,
         leaked,
     )
-    assert proc.returncode == 0 and rs.end["status"] == "complete", proc.stderr
-    assert [s["error"] for s in waits] == ["oom_killed", "oom_killed"]
-    assert "State.OOMKilled" in waits[0]["message"] and "memory limit 8 MiB" in waits[0]["message"]
+    assert proc.returncode == 0 and rs.end.status == "complete", proc.stderr
+    assert [s.error for s in waits] == ["oom_killed", "oom_killed"]
+    assert "State.OOMKilled" in waits[0].message and "memory limit 8 MiB" in waits[0].message
     assert proc2.returncode == 0 and "Traceback" not in proc2.stderr, proc2.stderr
-    assert stop.startswith("oom_killed: the kernel's OOM killer ended") and teardown["detail"]["running"] < 8
-    assert leaked == 0 and lost == 0 and sum(s["phase"] in RUN_PHASES for s in rs.samples) == 2 * len(RUN_PHASES)
-    assert all(s["ok"] for s in rs.samples if s["phase"] == "cleanup")  # the killed container was removed
+    assert stop.startswith("oom_killed: the kernel's OOM killer ended") and teardown.detail["running"] < 8
+    assert leaked == 0 and lost == 0 and sum(s.phase in RUN_PHASES for s in rs.samples) == 2 * len(RUN_PHASES)
+    assert all(s.ok for s in rs.samples if s.phase == "cleanup")  # the killed container was removed

@@ -37,13 +37,15 @@ def test_frames_round_trip_split_and_refuse_damage() -> None:
 def _header(host: str) -> dict:
     from bench.results.synthetic import header
 
-    return header([SyntheticMode("runc", "native", {p: 10.0 for p in PHASES})], host={"hostname": host})
+    return header([SyntheticMode("runc", "native", {p: 10.0 for p in PHASES})], host={"hostname": host}).to_json()
 
 
 def _sample(r: int) -> dict:
-    from bench.results.resultset import sample_record
+    from bench.results.records import Sample
 
-    return sample_record(round=r, pos=0, mode="runc", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1)
+    return Sample(
+        round=r, pos=0, mode="runc", phase="create", duration_ns=5, ok=True, warmup=False, wall_ns=1
+    ).to_json()
 
 
 def test_sink_writes_the_set_as_it_arrives_and_ends_a_cut_off_one(tmp_path: Path) -> None:
@@ -52,7 +54,7 @@ def test_sink_writes_the_set_as_it_arrives_and_ends_a_cut_off_one(tmp_path: Path
     out = sink.finish("node isb-a went down mid-run")
     rs = read_resultset(tmp_path / "isb-a" / "t_isb-a.jsonl")
     assert out.status == "interrupted" and len(rs.samples) == 2
-    assert rs.end is not None and rs.end["status"] == "interrupted" and "went down" in rs.end["reason"]
+    assert rs.end is not None and rs.end.status == "interrupted" and "went down" in rs.end.reason
     assert rs.header["fleet"]["image"]["id"] == "sha256:1"
     whole = HostSink("isb-b", tmp_path, {})
     end = {"type": "end", "status": "complete", "reason": "rounds"}

@@ -108,8 +108,8 @@ def test_a_second_run_is_refused_and_the_first_loses_nothing(engine, tmp_path):
     sentence = second.stderr.strip().splitlines()[-1]
     assert f"run {rs.run_id} on " in sentence and f"pid {first.pid}" in sentence and "--allow-concurrent" in sentence
     assert "Traceback" not in second.stderr and not list((tmp_path / "second").rglob("*.jsonl"))
-    assert first.returncode == 0 and rs.end["status"] == "complete"
-    assert all(s["ok"] for s in rs.samples) and len(rs.samples) == 12 * 6
+    assert first.returncode == 0 and rs.end.status == "complete"
+    assert all(s.ok for s in rs.samples) and len(rs.samples) == 12 * 6
     assert lost_samples(rs) == 0 and labelled_containers(engine, rs.run_id) == []
     assert [h for h in lease.holders(engine)] == []  # released at exit
 
@@ -137,12 +137,12 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
         finish(first)
     a, b = read(path), read(next((tmp_path / "second").rglob("*.jsonl")))
     assert second.returncode == 0 and first.returncode == 0, second.stderr
-    assert a.end["status"] == b.end["status"] == "complete"
-    assert all(s["ok"] for s in a.samples + b.samples)
+    assert a.end.status == b.end.status == "complete"
+    assert all(s.ok for s in a.samples + b.samples)
     assert b.header["concurrent"] is True
     (beside,) = [rec["concurrent_with"] for rec in b.header["leases"].values()]
     assert beside["run_id"] == a.run_id and beside["pid"] == first.pid
-    assert a.header["concurrent"] is False and a.end["concurrent_with"] == [b.run_id]
+    assert a.header["concurrent"] is False and a.end.concurrent_with == [b.run_id]
     for rs in (a, b):  # the report says so
         rep = subprocess.run(
             [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / f"rep-{rs.run_id}")],
@@ -259,5 +259,5 @@ def test_resume_retakes_the_lease(engine, tmp_path):
         out, err = finish(resumer)
     assert resumer.returncode == 0, err
     assert seen and seen[0].run_id == run_id and not seen[0].guest
-    assert read(path).end["status"] == "complete" and lease.holders(engine) == []
+    assert read(path).end.status == "complete" and lease.holders(engine) == []
     assert os.path.exists(path)

@@ -32,14 +32,14 @@ def test_a_failing_check_or_detail_is_the_phases_failure(where: str) -> None:
     with pytest.raises(_Stop):
         timed("exec", 5.0, lambda: "exec-id", go_on=True, **hooks)
     sample = rec.samples["exec"]
-    assert sample["ok"] is False and sample["error"] == "engine_unavailable"
-    assert sample["duration_ns"] is not None and sample["duration_ns"] >= 0
+    assert sample.ok is False and sample.error == "engine_unavailable"
+    assert sample.duration_ns is not None and sample.duration_ns >= 0
 
 
 def test_a_passing_check_records_the_timed_call() -> None:
     rec, timed = _timer()
     assert timed("exec", 5.0, lambda: "exec-id", check=lambda _: None) == "exec-id"
-    assert rec.samples["exec"]["ok"] is True and rec.samples["exec"]["error"] is None
+    assert rec.samples["exec"].ok is True and rec.samples["exec"].error is None
 
 
 def test_the_answer_is_decoded_after_the_clock_stops() -> None:
@@ -52,8 +52,8 @@ def test_the_answer_is_decoded_after_the_clock_stops() -> None:
         return {"Id": answer}
 
     assert timed("create", 5.0, lambda: "cid", decode=slow_decode) == {"Id": "cid"}
-    assert rec.samples["create"]["ok"] is True
-    assert rec.samples["create"]["duration_ns"] < 20_000_000
+    assert rec.samples["create"].ok is True
+    assert rec.samples["create"].duration_ns < 20_000_000
 
 
 def test_an_answer_that_does_not_decode_is_the_phases_failure() -> None:
@@ -65,5 +65,5 @@ def test_an_answer_that_does_not_decode_is_the_phases_failure() -> None:
     with pytest.raises(_Stop):
         timed("wait", 5.0, lambda: "not json", decode=bad_json)
     sample = rec.samples["wait"]
-    assert sample["ok"] is False and sample["error"] == outcomes.ERROR and "Expecting value" in sample["message"]
-    assert sample["duration_ns"] is not None
+    assert sample.ok is False and sample.error == outcomes.ERROR and "Expecting value" in sample.message
+    assert sample.duration_ns is not None

@@ -45,16 +45,16 @@ def podman_run(engine, tmp_path_factory):
 
 def test_podman_modes_time_every_phase_in_the_same_rounds(podman_run):
     _, rs = podman_run
-    assert rs.end is not None and rs.end["status"] == "complete", rs.end
+    assert rs.end is not None and rs.end.status == "complete", rs.end
     assert set(rs.header["modes"]) == {"runc", "podman-runc", "podman-runsc"}, rs.header.get("skipped")
-    counts = Counter((s["mode"], s["phase"]) for s in rs.samples if not s["warmup"])
+    counts = Counter((s.mode, s.phase) for s in rs.samples if not s.warmup)
     for mode in ("podman-runc", "podman-runsc"):
         for phase in PHASES:
             assert counts[(mode, phase)] == 3, (mode, phase, counts)
-    podman = [s for s in rs.samples if s["mode"].startswith("podman-")]
-    assert all(s["ok"] and s["duration_ns"] > 0 for s in podman), [s for s in podman if not s["ok"]]
-    rounds = {s["round"] for s in rs.samples if s["mode"] == "runc"}
-    assert rounds == {s["round"] for s in podman}  # interleaved with the Docker mode, not a run of its own
+    podman = [s for s in rs.samples if s.mode.startswith("podman-")]
+    assert all(s.ok and s.duration_ns > 0 for s in podman), [s for s in podman if not s.ok]
+    rounds = {s.round for s in rs.samples if s.mode == "runc"}
+    assert rounds == {s.round for s in podman}  # interleaved with the Docker mode, not a run of its own
 
 
 def test_the_header_says_what_podman_lacks_and_where_its_views_come_from(podman_run):
@@ -67,7 +67,7 @@ def test_the_header_says_what_podman_lacks_and_where_its_views_come_from(podman_
     assert rs.header["modes"]["runc"]["engine"]["kind"] == "docker"
     assert rs.header["modes"]["runc"]["engine_lacks"] == []
     # Podman's events reach the samples, its "remove" as destroy
-    seen = Counter(s["engine"]["event"] for s in rs.samples if s["mode"] == "podman-runc" and s.get("engine"))
+    seen = Counter(s.engine["event"] for s in rs.samples if s.mode == "podman-runc" and s.engine)
     assert seen["create"] >= 3 and seen["start"] >= 3 and seen["destroy"] >= 3, seen
 
 

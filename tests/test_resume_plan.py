@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from bench.core.config import RunSettings
+from bench.results.records import Sample
 from bench.scenarios.cycles import plan_resume
 
 
-def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False) -> list[dict]:
-    return [{"round": r, "warmup": warmup, "scenario": scenario, "phase": "create"} for r in rounds]
+def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False) -> list[Sample]:
+    return [
+        Sample(
+            round=r,
+            pos=0,
+            mode="m",
+            phase="create",
+            duration_ns=1,
+            ok=True,
+            warmup=warmup,
+            wall_ns=1,
+            scenario=scenario,
+        )
+        for r in rounds
+    ]
 
 
 def test_warm_rounds_go_on_after_the_last_one_written():

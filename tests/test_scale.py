@@ -34,9 +34,7 @@ def run_scale(cfg: Path, results: Path, *args: str, timeout: float = 300) -> sub
 
 def samples_of(rs, phase=None, scenario=None):
     return [
-        s
-        for s in rs.samples
-        if (phase is None or s["phase"] == phase) and (scenario is None or s["scenario"] == scenario)
+        s for s in rs.samples if (phase is None or s.phase == phase) and (scenario is None or s.scenario == scenario)
     ]
 
 
@@ -45,21 +43,21 @@ def test_a_burst_overlaps_inside_the_engine(engine, tmp_path, results):
     proc = run_scale(cfg, results, "--scenario", "burst", "--burst", "2,4", "--repeat", "1")
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    assert rs.end["status"] == "complete" and rs.end["leaked"] == []
-    assert all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
-    spans = {int(s["level"]): s for s in samples_of(rs, "makespan")}
+    assert rs.end.status == "complete" and rs.end.leaked == []
+    assert all(s.ok for s in rs.samples), [s for s in rs.samples if not s.ok]
+    spans = {int(s.level): s for s in samples_of(rs, "makespan")}
     assert set(spans) == {2, 4}
     for n, span in spans.items():
-        workers = [s for s in samples_of(rs, "ready") if s["burst"] == span["burst"]]
-        assert sorted(s["slot"] for s in workers) == list(range(n))
-        overlap = span["detail"]["creates_overlap"]
+        workers = [s for s in samples_of(rs, "ready") if s.group == span.group]
+        assert sorted(s.slot for s in workers) == list(range(n))
+        overlap = span.detail["creates_overlap"]
         assert overlap["intervals"] == n and overlap["without_engine_times"] == 0
         assert overlap["overlapped"] is (overlap["max_concurrent"] >= 2) and 0 <= overlap["overlapped_fraction"] <= 1
         if n == 4:  # two creates may happen not to overlap on a busy host; four released together do
             assert overlap["overlapped"] is True and overlap["max_concurrent"] >= 2, overlap
-        assert span["detail"]["barrier"]["broken"] is False
-        creates = [s for s in samples_of(rs, "create") if s["burst"] == span["burst"]]
-        assert all(s["engine"] and s["engine"]["event"] == "create" for s in creates)
+        assert span.detail["barrier"]["broken"] is False
+        creates = [s for s in samples_of(rs, "create") if s.group == span.group]
+        assert all(s.engine and s.engine["event"] == "create" for s in creates)
     assert rs.header["scale"]["levels"] == {"runc": [2, 4]} and rs.header["config"]["scale"]["barrier_s"] > 0
     assert labelled_containers(engine, rs.run_id) == []
 
@@ -73,18 +71,18 @@ def test_open_loop_arrivals_keep_their_schedule_on_a_slow_engine(engine, registe
     proc = run_scale(cfg, results, "--scenario", "rate", "--rate", "4", "--rate-duration", "2")
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    dispatch = sorted(samples_of(rs, "dispatch"), key=lambda s: s["slot"])
-    assert len(dispatch) == 8 and all(s["ok"] for s in dispatch)
-    assert max(s["duration_ns"] for s in dispatch) < 0.25e9  # each went within 250 ms of its schedule
-    offsets = [s["detail"]["scheduled_offset_ns"] for s in dispatch]
+    dispatch = sorted(samples_of(rs, "dispatch"), key=lambda s: s.slot)
+    assert len(dispatch) == 8 and all(s.ok for s in dispatch)
+    assert max(s.duration_ns for s in dispatch) < 0.25e9  # each went within 250 ms of its schedule
+    offsets = [s.detail["scheduled_offset_ns"] for s in dispatch]
     assert offsets == [int(i * 0.25e9) for i in range(8)]
-    walls = [s["wall_ns"] for s in dispatch]
+    walls = [s.wall_ns for s in dispatch]
     assert walls[-1] - walls[0] < 2.2e9  # the last arrival went ~1.75 s after the first, not after 8 slow starts
     # The runtime's create runs within the engine's start: the engine really was slow.
-    starts = [s for s in samples_of(rs, "start") if s["ok"]]
-    assert len(starts) == 8 and min(s["duration_ns"] for s in starts) > 1.4e9
+    starts = [s for s in samples_of(rs, "start") if s.ok]
+    assert len(starts) == 8 and min(s.duration_ns for s in starts) > 1.4e9
     span = samples_of(rs, "makespan")[0]
-    assert span["detail"]["arrivals"] == 8 and span["detail"]["completed"] == 8
+    assert span.detail["arrivals"] == 8 and span.detail["completed"] == 8
     assert labelled_containers(engine, rs.run_id) == []
 
 
@@ -94,23 +92,20 @@ def _density(tmp_path, results, *args):
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
     teardown = samples_of(rs, "teardown")
-    assert len(teardown) == 1 and teardown[0]["ok"] and teardown[0]["detail"]["left"] == []
-    return rs, teardown[0]["detail"]
+    assert len(teardown) == 1 and teardown[0].ok and teardown[0].detail["left"] == []
+    return rs, teardown[0].detail
 
 
 def test_density_stops_at_a_tiny_n_max_and_leaves_nothing(engine, tmp_path, results):
     rs, done = _density(tmp_path, results, "--density-step", "2", "--density-max", "4")
     assert "density_max reached" in done["stop_reason"] and done["running"] == 4 and done["removed"] == 4
     steps = samples_of(rs, "step")
-    assert [s["level"] for s in steps] == [2, 4] and all(s["ok"] for s in steps)
+    assert [s.level for s in steps] == [2, 4] and all(s.ok for s in steps)
     for s in steps:
-        assert s["detail"]["memory"]["local"] is True and s["detail"]["memory"]["mem_available_bytes"] > 0
-        assert (
-            s["detail"]["pss_per_container_bytes"] > 0
-            and s["detail"]["memory"]["runtime"]["containers_found"] == s["level"]
-        )
-    probes = [p for p in samples_of(rs, "ready") if p["scenario"] == "density"]
-    assert len(probes) == 2 * 3 and all(p["ok"] for p in probes)
+        assert s.detail["memory"]["local"] is True and s.detail["memory"]["mem_available_bytes"] > 0
+        assert s.detail["pss_per_container_bytes"] > 0 and s.detail["memory"]["runtime"]["containers_found"] == s.level
+    probes = [p for p in samples_of(rs, "ready") if p.scenario == "density"]
+    assert len(probes) == 2 * 3 and all(p.ok for p in probes)
     assert labelled_containers(engine, rs.run_id) == []
 
 
@@ -133,16 +128,16 @@ def test_a_hung_container_costs_only_its_own_samples(engine, register_runtime, t
     proc = run_scale(cfg, results, "--scenario", "burst", "--burst", "3", "--repeat", "1")
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    starts = sorted(samples_of(rs, "start"), key=lambda s: s["ok"])
-    assert [s["error"] for s in starts] == ["timeout", None, None]
-    hung = starts[0]["slot"]
-    mine = {s["phase"]: s for s in rs.samples if s["slot"] == hung}
-    assert mine["ready"]["error"] == "not_run" and mine["remove"]["error"] == "not_run"
-    assert mine["cleanup"]["phase"] == "cleanup"
-    kept = [s for s in samples_of(rs, "ready") if s["ok"]]
+    starts = sorted(samples_of(rs, "start"), key=lambda s: s.ok)
+    assert [s.error for s in starts] == ["timeout", None, None]
+    hung = starts[0].slot
+    mine = {s.phase: s for s in rs.samples if s.slot == hung}
+    assert mine["ready"].error == "not_run" and mine["remove"].error == "not_run"
+    assert mine["cleanup"].phase == "cleanup"
+    kept = [s for s in samples_of(rs, "ready") if s.ok]
     assert len(kept) == 2
     span = samples_of(rs, "makespan")[0]
-    assert not span["ok"] and span["error"] == "timeout" and span["detail"]["ready"] == 2
+    assert not span.ok and span.error == "timeout" and span.detail["ready"] == 2
     assert labelled_containers(engine, rs.run_id) == []
 
 
@@ -155,10 +150,10 @@ def test_ctrl_c_mid_burst_leaves_an_interrupted_set_and_no_container(engine, tmp
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     rs = read(only_result(results))
-    assert rs.end["status"] == "interrupted" and rs.end["leaked"] == []
+    assert rs.end.status == "interrupted" and rs.end.leaked == []
     assert labelled_containers(engine, rs.run_id) == []
-    for burst in {s["burst"] for s in rs.samples}:  # every burst written whole: each slot has its phases
-        slots = [s for s in rs.samples if s["burst"] == burst and s["slot"] is not None and s["phase"] != "cleanup"]
+    for burst in {s.group for s in rs.samples}:  # every burst written whole: each slot has its phases
+        slots = [s for s in rs.samples if s.group == burst and s.slot is not None and s.phase != "cleanup"]
         assert len(slots) == 8 * 4
 
 
@@ -214,8 +209,8 @@ def test_sigkill_mid_scale_then_resume_runs_each_group_once(engine, tmp_path, re
     after = read(path)
     assert after.run_id == before.run_id and after.samples[: len(before.samples)] == before.samples
     (resume,) = after.resumes
-    assert resume["rounds_done"] + resume["rounds_remaining"] == 8  # groups: 2 sizes x 4 repeats
-    spans = [s for s in after.samples if s["phase"] == "makespan" and s["error"] != "interrupted"]
-    whole = [(s["round"], s["level"]) for s in spans]
+    assert resume.rounds_done + resume.rounds_remaining == 8  # groups: 2 sizes x 4 repeats
+    spans = [s for s in after.samples if s.phase == "makespan" and s.error != "interrupted"]
+    whole = [(s.round, s.level) for s in spans]
     assert sorted(whole) == sorted((r, float(n)) for r in range(4) for n in (1, 4))
-    assert after.end["status"] == "complete" and labelled_containers(engine, after.run_id) == []
+    assert after.end.status == "complete" and labelled_containers(engine, after.run_id) == []

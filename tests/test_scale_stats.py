@@ -31,7 +31,7 @@ def test_a_known_slowdown_is_recovered_within_its_ci(tmp_path_factory, slow, see
     frame = _frame(tmp_path_factory.mktemp("s"), {"slow": {8: slow}}, seed=seed)
     ok = frame[(frame["phase"] == "startup") & frame["ok"] & (frame["mode"] == "slow")]
     one, eight = ok[ok["level"] == 1], ok[ok["level"] == 8]
-    values = [(g["duration_ms"].to_numpy(), g["burst"].to_numpy()) for g in (one, eight)]
+    values = [(g["duration_ms"].to_numpy(), g["group"].to_numpy()) for g in (one, eight)]
     ratio, low, high = scale.ratio_ci(*values[0], *values[1], confidence=0.999)
     assert low <= slow <= high
     assert abs(ratio / slow - 1) < 0.15

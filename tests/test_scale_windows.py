@@ -28,12 +28,12 @@ def test_bursts_send_each_modes_isolation(tmp_path):
     for c in ours:
         by_mode.setdefault(c["Labels"]["isobench.mode"], set()).add(c["HostConfig"]["Isolation"])
     assert by_mode == {"process": {"process"}, "hyperv": {"hyperv"}}
-    burst_creates = [s for s in rs.samples if s["phase"] == "create"]
-    assert len(burst_creates) == 2 * (1 + 2) and all(s["ok"] for s in rs.samples)
-    spans = [s for s in rs.samples if s["phase"] == "makespan"]
+    burst_creates = [s for s in rs.samples if s.phase == "create"]
+    assert len(burst_creates) == 2 * (1 + 2) and all(s.ok for s in rs.samples)
+    spans = [s for s in rs.samples if s.phase == "makespan"]
     # this engine emits no events: the overlap is not claimed, and the set says why
-    assert all(s["detail"]["creates_overlap"]["overlapped"] is None for s in spans)
-    assert {s["detail"]["creates_overlap"]["without_engine_times"] for s in spans} == {1, 2}
+    assert all(s.detail["creates_overlap"]["overlapped"] is None for s in spans)
+    assert {s.detail["creates_overlap"]["without_engine_times"] for s in spans} == {1, 2}
     assert left == []
 
 
@@ -45,16 +45,16 @@ def test_density_records_the_hyperv_memory_facts(tmp_path):
         left = [c for c in eng.containers.values() if "isobench.run" in c["labels"]]
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    steps = [s for s in rs.samples if s["phase"] == "step"]
-    assert [s["level"] for s in steps] == [1, 2] and all(s["ok"] for s in steps)
+    steps = [s for s in rs.samples if s.phase == "step"]
+    assert [s.level for s in steps] == [1, 2] and all(s.ok for s in steps)
     for s in steps:
-        facts = s["detail"]["memory"]
+        facts = s.detail["memory"]
         assert facts["local"] is False  # a tcp engine: this host's memory says nothing about it
         hv = facts["hyperv"]
         assert hv["utility_vm_per_container"] is True and hv["isolation"] == "hyperv"
         assert hv["documented_minimum_bytes"] == 512 * 2**20 and "Windows Server 2016" in hv["source"]
-    teardown = [s for s in rs.samples if s["phase"] == "teardown"][0]
-    assert teardown["ok"] and teardown["detail"]["removed"] == 2 and teardown["detail"]["left"] == []
+    teardown = [s for s in rs.samples if s.phase == "teardown"][0]
+    assert teardown.ok and teardown.detail["removed"] == 2 and teardown.detail["left"] == []
     assert left == []
 
 

@@ -9,10 +9,12 @@ from types import SimpleNamespace
 from bench.core.config import RunSettings, Timeouts
 from bench.core.precision import order_stat_median_ci, relative_halfwidth
 from bench.measure.executor import ScriptedExecutor
+from bench.results.records import Sample
 from bench.results.resultset import ResultWriter, read_resultset
+from bench.results.synthetic import header
 from bench.schedule.scheduler import Scheduler, derived_of, end_record
 
-HEADER = {"type": "header", "schema": "isobench.resultset", "version": 1, "run_id": "s", "modes": {}, "host": {}}
+HEADER = header([], run_id="s")
 
 
 def rt(name):
@@ -32,9 +34,9 @@ def run(tmp_path, settings, script, modes=("a", "b"), seed=1, clock=None):
 def test_rounds_warmup_and_counts(tmp_path):
     out, rs = run(tmp_path, RunSettings(rounds=4, warmup=2, min_rounds=1, budget_s=None), lambda m, p, r: 1_000_000)
     assert out.status == "complete" and out.measured_rounds == 4
-    c = Counter((s["mode"], s["warmup"]) for s in rs.samples)
+    c = Counter((s.mode, s.warmup) for s in rs.samples)
     assert c == {("a", True): 12, ("b", True): 12, ("a", False): 24, ("b", False): 24}
-    assert rs.end["counts"]["a"]["create"] == {"ok": 4, "failed": 0}
+    assert rs.end.counts["a"]["create"] == {"ok": 4, "failed": 0}
 
 
 def test_order_is_shuffled_and_reproducible_from_the_seed(tmp_path):
@@ -46,7 +48,7 @@ def test_order_is_shuffled_and_reproducible_from_the_seed(tmp_path):
             modes=("a", "b", "c"),
             seed=seed,
         )
-        return [tuple(s["mode"] for s in rs.samples if s["phase"] == "create" and s["round"] == r) for r in range(30)]
+        return [tuple(s.mode for s in rs.samples if s.phase == "create" and s.round == r) for r in range(30)]
 
     for sub in ("x", "y", "z"):
         (tmp_path / sub).mkdir()
@@ -60,8 +62,8 @@ def test_failures_are_samples_and_later_phases_not_run(tmp_path):
         return "timeout" if (mode == "b" and phase == "start") else 2_000_000
 
     out, rs = run(tmp_path, RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None), script)
-    b = [s for s in rs.samples if s["mode"] == "b"]
-    assert Counter(s["error"] for s in b) == {None: 3, "timeout": 3, "not_run": 12}
+    b = [s for s in rs.samples if s.mode == "b"]
+    assert Counter(s.error for s in b) == {None: 3, "timeout": 3, "not_run": 12}
     assert out.tally.startups["b"] == [] and len(out.tally.startups["a"]) == 3
 
 
@@ -87,10 +89,11 @@ def test_precision_rule_stops_once_medians_are_tight(tmp_path):
 
 
 def test_startup_needs_all_three_phases():
-    ok = [{"phase": p, "ok": True, "duration_ns": 10} for p in ("create", "start", "ready")]
+    base = dict(round=0, pos=0, mode="m", warmup=False, wall_ns=1)
+    ok = [Sample(**base, phase=p, ok=True, duration_ns=10) for p in ("create", "start", "ready")]
     assert derived_of(ok) == 30
     assert derived_of(ok[:2]) is None
-    assert derived_of([*ok[:2], {"phase": "ready", "ok": False, "duration_ns": None}]) is None
+    assert derived_of([*ok[:2], Sample(**base, phase="ready", ok=False, duration_ns=None)]) is None
 
 
 def test_median_ci_brackets_the_median():
@@ -127,11 +130,11 @@ def test_cold_rounds_follow_warm_ones_with_engine_phases_first(tmp_path):
     w.close(end_record(out, 0, []))
     rs = read_resultset(path)
     assert out.status == "complete" and out.reason == "3 rounds done; 2 cold rounds done"
-    warm = [s for s in rs.samples if s["scenario"] == "warm"]
-    cold = [s for s in rs.samples if s["scenario"] == "cold"]
-    assert {s["round"] for s in warm} == {0, 1, 2, 3} and {s["round"] for s in cold} == {4, 5}
-    assert not any(s["warmup"] for s in cold)
-    first_cycle = [s["phase"] for s in cold if s["round"] == 4 and s["mode"] == "a"]
+    warm = [s for s in rs.samples if s.scenario == "warm"]
+    cold = [s for s in rs.samples if s.scenario == "cold"]
+    assert {s.round for s in warm} == {0, 1, 2, 3} and {s.round for s in cold} == {4, 5}
+    assert not any(s.warmup for s in cold)
+    first_cycle = [s.phase for s in cold if s.round == 4 and s.mode == "a"]
     assert first_cycle == ["engine_stop", "engine_up", "create", "start", "ready", "exec", "stop", "remove"]
     # the precision rule sees warm startups only
     assert len(out.tally.startups["a"]) == 3
@@ -159,8 +162,8 @@ def test_a_cold_cycle_whose_engine_does_not_start_is_recorded_and_the_engine_res
     out = sched.run()
     w.close(end_record(out, 0, []))
     rs = read_resultset(path)
-    r0 = {s["phase"]: s for s in rs.samples if s["round"] == 0}
-    assert r0["engine_up"]["error"] == "engine_control" and r0["create"]["error"] == "not_run"
+    r0 = {s.phase: s for s in rs.samples if s.round == 0}
+    assert r0["engine_up"].error == "engine_control" and r0["create"].error == "not_run"
     assert controls["a"].calls == ["stop", "start"]  # restored before going on
-    assert out.status == "complete" and all(s["ok"] for s in rs.samples if s["round"] == 1)
-    assert not any(s["scenario"] == "warm" for s in rs.samples)  # cold only: no warm rounds
+    assert out.status == "complete" and all(s.ok for s in rs.samples if s.round == 1)
+    assert not any(s.scenario == "warm" for s in rs.samples)  # cold only: no warm rounds

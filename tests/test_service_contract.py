@@ -46,19 +46,19 @@ def test_the_task_template_carries_the_isolation_and_a_windows_task_error_is_cat
     assert "isobench.run" in spec["Labels"] and "isobench.run" in container["Labels"]
     assert not eng.services, "the service was left on the manager"
     rs = read(only_result(tmp_path / "res"))
-    assert rs.end["status"] == "complete"
-    startup = [s for s in rs.samples if s["phase"] == "service_startup"]
-    assert len(startup) == 2 and {s["slot"] for s in startup} == {1, 2}
+    assert rs.end.status == "complete"
+    startup = [s for s in rs.samples if s.phase == "service_startup"]
+    assert len(startup) == 2 and {s.slot for s in startup} == {1, 2}
     for s in startup:
-        assert not s["ok"] and s["error"] == "no_hypervisor", s
-        assert "0xc0351000" in s["message"] and s["detail"]["node"] == "WINHOST"
-        assert s["scenario"] == "service" and s["level"] == 2
-    first = [s for s in rs.samples if s["phase"] == "create_to_schedule"]
-    assert all(s["error"] == "no_hypervisor" for s in first)
-    assert all(s["error"] == "not_run" for s in rs.samples if s["phase"] in ("schedule_to_run", "run_to_ready"))
-    span = next(s for s in rs.samples if s["phase"] == "makespan")
-    assert not span["ok"] and span["error"] == "no_hypervisor" and "0 of 2 tasks ready" in span["message"]
-    assert [s["ok"] for s in rs.samples if s["phase"] in ("scale_down", "service_remove")] == [True, True]
+        assert not s.ok and s.error == "no_hypervisor", s
+        assert "0xc0351000" in s.message and s.detail["node"] == "WINHOST"
+        assert s.scenario == "service" and s.level == 2
+    first = [s for s in rs.samples if s.phase == "create_to_schedule"]
+    assert all(s.error == "no_hypervisor" for s in first)
+    assert all(s.error == "not_run" for s in rs.samples if s.phase in ("schedule_to_run", "run_to_ready"))
+    span = next(s for s in rs.samples if s.phase == "makespan")
+    assert not span.ok and span.error == "no_hypervisor" and "0 of 2 tasks ready" in span.message
+    assert [s.ok for s in rs.samples if s.phase in ("scale_down", "service_remove")] == [True, True]
     offsets = rs.header["service"]["modes"]["swarm-hyperv"]["clock_offsets"]["winnode1"]
     assert abs(offsets["offset_ns"]) < 5e9, offsets  # local time with its UTC offset, read as UTC
 
@@ -70,7 +70,7 @@ def test_an_os_mismatch_from_a_process_isolated_task_is_categorised(tmp_path):
     proc, _, _ = _run(tmp_path, host)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    assert {s["error"] for s in rs.samples if s["phase"] == "service_startup"} == {"os_mismatch"}
+    assert {s.error for s in rs.samples if s.phase == "service_startup"} == {"os_mismatch"}
 
 
 def test_a_plain_engine_is_not_a_swarm_manager(tmp_path):

@@ -63,7 +63,7 @@ def swarm_up(no_swarm):
 
 
 def by_phase(rs, phase: str, mode: Optional[str] = None) -> list[dict[str, Any]]:
-    return [s for s in rs.samples if s["phase"] == phase and (mode is None or s["mode"] == mode)]
+    return [s for s in rs.samples if s.phase == phase and (mode is None or s.mode == mode)]
 
 
 def test_a_run_owns_the_swarm_it_brings_up_and_measures_4_replicas_on_runc_and_runsc_nodes(tmp_path, no_swarm):
@@ -76,25 +76,25 @@ def test_a_run_owns_the_swarm_it_brings_up_and_measures_4_replicas_on_runc_and_r
     assert "swarm: up in" in proc.stderr and "swarm: stopped 3 node daemon(s)" in proc.stderr
     assert leftovers() == [], "the run left its swarm behind"
     rs = read(only_result(res))
-    assert rs.end["status"] == "complete" and rs.header["version"] == 4
+    assert rs.end.status == "complete" and rs.header["version"] == 4
     service = rs.header["service"]
     assert set(service["modes"]) == {"swarm-runc", "swarm-runsc"}
     assert service["modes"]["swarm-runsc"]["placement_nodes"] == ["worker-runsc"]
     for mode, nodes in (("swarm-runc", {"manager", "worker-runc"}), ("swarm-runsc", {"worker-runsc"})):
         startup = by_phase(rs, "service_startup", mode)
-        assert len(startup) == 8 and all(s["ok"] and s["level"] == 4 for s in startup), startup
-        assert {s["detail"]["node"] for s in startup} <= nodes
-        assert {s["slot"] for s in startup} == {1, 2, 3, 4}
-        assert all("running" in s["detail"]["states"] and s["detail"]["line_ns"] for s in startup)
+        assert len(startup) == 8 and all(s.ok and s.level == 4 for s in startup), startup
+        assert {s.detail["node"] for s in startup} <= nodes
+        assert {s.slot for s in startup} == {1, 2, 3, 4}
+        assert all("running" in s.detail["states"] and s.detail["line_ns"] for s in startup)
         for metric in ("create_to_schedule", "schedule_to_run", "run_to_ready"):
-            assert all(s["ok"] for s in by_phase(rs, metric, mode))
+            assert all(s.ok for s in by_phase(rs, metric, mode))
         for phase in ("makespan", "scale_down", "service_remove"):
-            assert [s["ok"] for s in by_phase(rs, phase, mode)] == [True, True], by_phase(rs, phase, mode)
-    ok = {s["detail"]["task"]: s["duration_ns"] for s in by_phase(rs, "service_startup")}
+            assert [s.ok for s in by_phase(rs, phase, mode)] == [True, True], by_phase(rs, phase, mode)
+    ok = {s.detail["task"]: s.duration_ns for s in by_phase(rs, "service_startup")}
     parts = {}
     for metric in ("create_to_schedule", "schedule_to_run", "run_to_ready"):
         for s in by_phase(rs, metric):
-            parts[s["detail"]["task"]] = parts.get(s["detail"]["task"], 0) + s["duration_ns"]
+            parts[s.detail["task"]] = parts.get(s.detail["task"], 0) + s.duration_ns
     assert parts == ok  # the three CL2 parts add up to service_startup, task by task
     offsets = service["modes"]["swarm-runc"]["clock_offsets"]
     assert len(offsets) == 3 and all("offset_ns" in o and "applied_ns" in o for o in offsets.values())
@@ -150,23 +150,23 @@ def test_a_worker_daemon_killed_mid_run_its_tasks_rescheduled_or_failed_and_the_
     code, lines = _kill_a_node_mid_run(cfg, swarm_up, "worker-runc", timeout=600)
     assert code == 0, "\n".join(lines)
     rs = read(only_result(tmp_path / "res"))
-    assert rs.end["status"] == "complete" and rs.end["measured_rounds"] == 4
-    after = [s for s in rs.samples if s["round"] >= 1]
-    failed = [s for s in after if not s["ok"]]
-    assert {s["error"] for s in failed} <= CATEGORIES, {(s["phase"], s["error"], s["message"]) for s in failed}
-    startup = [s for s in after if s["phase"] == "service_startup"]
+    assert rs.end.status == "complete" and rs.end.measured_rounds == 4
+    after = [s for s in rs.samples if s.round >= 1]
+    failed = [s for s in after if not s.ok]
+    assert {s.error for s in failed} <= CATEGORIES, {(s.phase, s.error, s.message) for s in failed}
+    startup = [s for s in after if s.phase == "service_startup"]
     slots = {}
     for s in startup:
-        slots.setdefault((s["burst"], s["slot"]), []).append(s)
-    rescheduled = [k for k, v in slots.items() if len(v) > 1 and any(x["ok"] for x in v)]
-    lost = [s for s in startup if s["error"] == "node_down"]
+        slots.setdefault((s.group, s.slot), []).append(s)
+    rescheduled = [k for k, v in slots.items() if len(v) > 1 and any(x.ok for x in v)]
+    lost = [s for s in startup if s.error == "node_down"]
     assert rescheduled or lost, "\n".join(lines)
-    assert all(s["detail"]["node"] == "worker-runc" for s in lost)
-    superseded = [x for k in rescheduled for x in slots[k] if not x["ok"]]
-    assert all(x["error"] == "node_down" and x["detail"]["node"] == "worker-runc" for x in superseded), superseded
+    assert all(s.detail["node"] == "worker-runc" for s in lost)
+    superseded = [x for k in rescheduled for x in slots[k] if not x.ok]
+    assert all(x.error == "node_down" and x.detail["node"] == "worker-runc" for x in superseded), superseded
     # once swarm knew the node was down, every task ran on the manager
-    last = [s for s in startup if s["round"] == 3]
-    assert last and all(s["ok"] and s["detail"]["node"] == "manager" for s in last), last
+    last = [s for s in startup if s.round == 3]
+    assert last and all(s.ok and s.detail["node"] == "manager" for s in last), last
     print(f"\nworker killed: {len(rescheduled)} slot(s) rescheduled, {len(lost)} task(s) failed as node_down")
 
 
@@ -187,8 +187,8 @@ def test_sigint_mid_service_ends_the_set_interrupted_and_removes_the_service(tmp
     lines += out.splitlines()
     assert proc.returncode == 130, "\n".join(lines)
     rs = read(only_result(tmp_path / "res"))
-    assert rs.end["status"] == "interrupted" and "SIGINT" in rs.end["reason"]
-    assert any(s["error"] == "interrupted" for s in rs.samples), "\n".join(lines)
+    assert rs.end.status == "interrupted" and "SIGINT" in rs.end.reason
+    assert any(s.error == "interrupted" for s in rs.samples), "\n".join(lines)
     with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:
         assert c.services(filters={"label": "isobench.run"}) == []
         deadline = time.monotonic() + 30
@@ -225,7 +225,7 @@ def test_scale_from_zero_and_a_dead_runs_service_swept(tmp_path, swarm_up):
     assert rs.header["service"]["settings"]["start"] == "scale"
     assert rs.header["service"]["local_swarm"]["facts"]["endpoint_mode"] == "dnsrr"
     startup = by_phase(rs, "service_startup")
-    assert len(startup) == 2 and all(s["ok"] and s["detail"]["start"] == "scale" for s in startup)
+    assert len(startup) == 2 and all(s.ok and s.detail["start"] == "scale" for s in startup)
     with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:
         assert c.services() == []
 
@@ -235,7 +235,7 @@ def test_a_manager_that_dies_fails_the_run_with_one_reason(tmp_path, swarm_up):
     code, lines = _kill_a_node_mid_run(cfg, swarm_up, "manager", timeout=300)
     assert code == 1, "\n".join(lines)
     rs = read(only_result(tmp_path / "res"))
-    assert rs.end["status"] == "failed"
-    assert rs.end["reason"] == "the manager of mode 'swarm-runc' stayed unavailable for 5 s of reconnect attempts"
-    lost = [s for s in rs.samples if s["phase"] == "makespan" and not s["ok"]]
-    assert lost and lost[-1]["error"] == "engine_unavailable"
+    assert rs.end.status == "failed"
+    assert rs.end.reason == "the manager of mode 'swarm-runc' stayed unavailable for 5 s of reconnect attempts"
+    lost = [s for s in rs.samples if s.phase == "makespan" and not s.ok]
+    assert lost and lost[-1].error == "engine_unavailable"

@@ -19,7 +19,16 @@ from bench.engine.service.times import parse_ns
 from bench.measure.service.trace import Outcome, TaskTrace, marks, task_samples
 
 MS = 1_000_000
-BASE = {"round": 3, "pos": 1, "mode": "swarm-runsc", "warmup": False, "scenario": "service", "level": 4, "burst": 7}
+BASE = {
+    "round": 3,
+    "pos": 1,
+    "mode": "swarm-runsc",
+    "warmup": False,
+    "scenario": "service",
+    "level": 4,
+    "level_unit": "replicas",
+    "group": 7,
+}
 
 
 def stamp(ms: int) -> str:
@@ -40,7 +49,7 @@ def trace(states: dict[str, int], line_ms=None, node="n2") -> TaskTrace:
 
 
 def durations(samples):
-    return {s["phase"]: s["duration_ns"] / MS for s in samples if s["ok"]}
+    return {s.phase: s.duration_ns / MS for s in samples if s.ok}
 
 
 def test_the_metrics_add_up_and_ready_waits_for_running():
@@ -73,21 +82,21 @@ def test_a_task_that_never_ran_fails_its_first_metric_and_startup():
     m = marks(t, T0, {}, "n1")
     why = Outcome("node_down", "the task's node went down", T0 + 9000 * MS)
     samples = task_samples(t, BASE, m, {"task": t.id}, why)
-    assert [s["phase"] for s in samples] == list(TASK_METRICS)
-    assert [(s["ok"], s["error"]) for s in samples] == [
+    assert [s.phase for s in samples] == list(TASK_METRICS)
+    assert [(s.ok, s.error) for s in samples] == [
         (True, None),
         (False, "node_down"),
         (False, "not_run"),
         (False, "node_down"),
     ]
-    assert samples[1]["duration_ns"] == (9000 - 60) * MS and samples[3]["duration_ns"] == 9000 * MS
-    assert all(s["slot"] == 2 and s["level"] == 4 and s["burst"] == 7 for s in samples)
+    assert samples[1].duration_ns == (9000 - 60) * MS and samples[3].duration_ns == 9000 * MS
+    assert all(s.slot == 2 and s.level == 4 and s.group == 7 for s in samples)
 
 
 def test_an_interrupted_task_has_no_duration():
     t = trace({"pending": 5})
     samples = task_samples(t, BASE, marks(t, T0, {}, "n1"), {}, Outcome("interrupted", "run interrupted", T0))
-    assert samples[0]["error"] == "interrupted" and samples[0]["duration_ns"] is None
+    assert samples[0].error == "interrupted" and samples[0].duration_ns is None
 
 
 @pytest.mark.parametrize(

@@ -95,9 +95,9 @@ def test_a_run_over_ssh(sshd, tmp_path, results):
     assert rec["endpoint"]["scheme"] == "ssh" and rec["endpoint"]["url"] == sshd["url"]
     # the transport's own cost is measured beside the results
     assert rec["ping_rtt_ns"] > 0 and len(rec["ping_samples_ns"]) == 5
-    assert rs.end["status"] == "complete"
-    assert [s["phase"] for s in rs.samples if s["round"] == 0] == ["create", "start", "ready", "exec", "stop", "remove"]
-    assert all(s["ok"] for s in rs.samples), [s["message"] for s in rs.samples if not s["ok"]]
+    assert rs.end.status == "complete"
+    assert [s.phase for s in rs.samples if s.round == 0] == ["create", "start", "ready", "exec", "stop", "remove"]
+    assert all(s.ok for s in rs.samples), [s.message for s in rs.samples if not s.ok]
 
 
 def test_an_unknown_host_key_is_refused_in_one_sentence(sshd, tmp_path):

@@ -51,7 +51,7 @@ def test_a_run_over_verified_tls(tls_engine, tmp_path, results):
     assert rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"] is True
     assert rec["endpoint"]["url"] == f"https://127.0.0.1:{tls_engine.port}"
     assert rec["ping_rtt_ns"] > 0 and rec["version_rtt_ns"] > 0
-    assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples)
+    assert rs.end.status == "complete" and all(s.ok for s in rs.samples)
 
 
 def test_a_wrong_ca_is_refused_in_one_sentence(tls_engine, tmp_path):

@@ -62,15 +62,15 @@ def test_a_run_measures_the_vm_engine_warm_and_cold(run_booted):
     assert machine["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
     assert machine["vcpus"] == (1 if machine["accel"] == "tcg" else 2)  # one under TCG: no IPI lockups
     assert rec["ping_rtt_ns"] > 0
-    assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples), [s for s in rs.samples if not s["ok"]]
+    assert rs.end.status == "complete" and all(s.ok for s in rs.samples), [s for s in rs.samples if not s.ok]
     assert rs.header["cold"]["vm-engine"]["control"] == "vm"
-    cold = {s["phase"]: s for s in rs.samples if s["scenario"] == "cold"}
+    cold = {s.phase: s for s in rs.samples if s.scenario == "cold"}
     assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
     up = cold["engine_up"]
     # boot to engine ready: seconds, not milliseconds, whatever the accelerator
-    assert up["duration_ns"] > 1e9 and up["detail"]["control"] == "vm"
+    assert up.duration_ns > 1e9 and up.detail["control"] == "vm"
     # the VM's storage is in memory: the image was imported again, untimed, and said so
-    assert up["detail"]["image_loaded"] is True and up["detail"]["image_load_ns"] > 0
+    assert up.detail["image_loaded"] is True and up.detail["image_load_ns"] > 0
 
 
 def test_a_run_stops_the_vm_it_boots_after_a_cold_round(run_booted):
@@ -151,6 +151,6 @@ def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
             subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
     assert proc.returncode == 130, out
     rs = read(path)
-    assert rs.end["status"] == "interrupted" and "vm-engine" in rs.header["modes"]
+    assert rs.end.status == "interrupted" and "vm-engine" in rs.header["modes"]
     assert qemu_pids() == [], "the run left its VM running"
     assert "vm: stopped" in out

@@ -56,7 +56,7 @@ def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
         c["HostConfig"].get("Privileged") in (None, False) and c["HostConfig"]["NetworkMode"] == "none" for c in creates
     )
     rs = read(only_result(tmp_path / "res"))
-    assert rs.end["status"] == "complete" and all(s["ok"] for s in rs.samples)
+    assert rs.end.status == "complete" and all(s.ok for s in rs.samples)
     win = rs.header["modes"]["hyperv"]["windows"]
     assert win["build"] == 17763 and win["ubr"] == 5329 and win["client"] is False
     assert win["edition"].startswith("Windows Server 2019") and win["docker_version"] == "20.10.24"
@@ -81,7 +81,7 @@ def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor
     skip = rs.header["skipped"]["hyperv"]
     assert skip["skip_category"] == "no_hypervisor" and "0xc0351000" in skip["skip_reason"]
     assert "trial start" in skip["skip_reason"]
-    assert {s["mode"] for s in rs.samples} == {"process"} and all(s["ok"] for s in rs.samples)
+    assert {s.mode for s in rs.samples} == {"process"} and all(s.ok for s in rs.samples)
     assert len(starts) == 2 + 3  # one trial start per mode, then the process mode's 3 cycles
     assert left == []  # the trial containers are gone too
     import subprocess
@@ -108,10 +108,10 @@ def test_a_hypervisor_lost_mid_run_is_a_mapped_failure(tmp_path):
         proc = run_against(eng, tmp_path)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    starts = [s for s in rs.samples if s["mode"] == "hyperv" and s["phase"] == "start"]
-    assert [s["error"] for s in starts] == ["no_hypervisor"] * 3 and "0xc0351000" in starts[0]["message"]
-    cleanups = [s for s in rs.samples if s["phase"] == "cleanup"]
-    assert len(cleanups) == 3 and all(s["ok"] for s in cleanups)
+    starts = [s for s in rs.samples if s.mode == "hyperv" and s.phase == "start"]
+    assert [s.error for s in starts] == ["no_hypervisor"] * 3 and "0xc0351000" in starts[0].message
+    cleanups = [s for s in rs.samples if s.phase == "cleanup"]
+    assert len(cleanups) == 3 and all(s.ok for s in cleanups)
 
 
 def test_server_2016_process_isolation_needs_the_revision_to_match(tmp_path):
@@ -169,7 +169,7 @@ def test_os_mismatch_from_the_engine_is_mapped(tmp_path):
     assert proc.returncode == 0, proc.stderr
     skip = rs.header["skipped"]["process"]
     assert skip["skip_category"] == "os_mismatch" and "0xc0370101" in skip["skip_reason"]
-    assert {s["mode"] for s in rs.samples} == {"hyperv"} and all(s["ok"] for s in rs.samples)
+    assert {s.mode for s in rs.samples} == {"hyperv"} and all(s.ok for s in rs.samples)
 
 
 def test_remove_that_cannot_detach_the_vhd_is_retried(tmp_path):
@@ -178,13 +178,13 @@ def test_remove_that_cannot_detach_the_vhd_is_retried(tmp_path):
         left = list(eng.containers)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    cleanups = {m: [s for s in rs.samples if s["phase"] == "cleanup" and s["mode"] == m] for m in ("process", "hyperv")}
+    cleanups = {m: [s for s in rs.samples if s.phase == "cleanup" and s.mode == m] for m in ("process", "hyperv")}
     # hyperv never started: its force-remove fails once to detach the VHD, then works
-    assert len(cleanups["hyperv"]) == 2 and all(s["ok"] and s["detail"]["attempts"] == 2 for s in cleanups["hyperv"])
+    assert len(cleanups["hyperv"]) == 2 and all(s.ok and s.detail["attempts"] == 2 for s in cleanups["hyperv"])
     # the process mode's normal remove hit the same error: a failed remove sample, then a cleanup
-    removes = [s for s in rs.samples if s["mode"] == "process" and s["phase"] == "remove"]
-    assert all(s["error"] == "cleanup_failed" and "failed to detach VHD" in s["message"] for s in removes)
-    assert len(cleanups["process"]) == 2 and all(s["ok"] and s["detail"]["attempts"] == 1 for s in cleanups["process"])
+    removes = [s for s in rs.samples if s.mode == "process" and s.phase == "remove"]
+    assert all(s.error == "cleanup_failed" and "failed to detach VHD" in s.message for s in removes)
+    assert len(cleanups["process"]) == 2 and all(s.ok and s.detail["attempts"] == 1 for s in cleanups["process"])
     assert left == []
 
 

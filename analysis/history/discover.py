@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.cache import short_reason
 from analysis.load import read_set, set_name
 from bench.core.paths import safe_name
+from bench.results.records import End
 from bench.results.resultset import ResultFileError
 
 
@@ -28,7 +29,7 @@ class SetInfo:
     host: str
     created_ns: int
     header: dict[str, Any]
-    end: Optional[dict[str, Any]]
+    end: Optional[End]
 
     @property
     def created(self) -> str:
@@ -67,8 +68,8 @@ def read_one(path: Path) -> Union[SetData, Unreadable]:
     except Exception as exc:  # noqa: BLE001 - any damage in one set must leave the rest of the site standing
         return Unreadable(path, f"cannot be read ({type(exc).__name__}: {short_reason(exc)})")
     if not len(data.frame) or bool(data.frame["warmup"].all()):
-        end = data.end or {}
-        why = f"ended {end.get('status')}: {end.get('reason')}" if end else "no end record: cut off"
+        end = data.end
+        why = f"ended {end.status}: {end.reason}" if end else "no end record: cut off"
         return Unreadable(path, f"holds no measured sample ({why})")
     header = data.header
     info = SetInfo(set_name(path), path, host_of(header, path), int(header.get("created_ns") or 0), header, data.end)

@@ -43,7 +43,8 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
 
 # Scale scenarios (bench.schedule.burst, .rate, .density): many containers at once on one engine.
 # Their samples carry `level` (burst size N, arrival rate in starts/s, or containers running),
-# `burst` (the group the container belongs to: one burst, one rate run, one density step) and
+# `group` (the id of the group the container belongs to: one burst, one rate run, one density step),
+# `level_unit` (what `level` counts: bench.results.records.LEVEL_UNITS) and
 # `slot` (its place in that group).
 BURST, RATE, DENSITY = "burst", "rate", "density"
 SCALE_SCENARIOS: tuple[str, ...] = (BURST, RATE, DENSITY)

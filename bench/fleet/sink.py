@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from bench.core.paths import host_results_dir
 from bench.fleet.frames import Decoder
+from bench.results.records import KINDS, End, Header, Record
 from bench.results.resultset import ResultWriter
 
 
@@ -39,11 +40,11 @@ class HostSink:
         self.decoder = Decoder()
         self.file: Optional[str] = None
         self.writer: Optional[ResultWriter] = None
-        self.end: Optional[dict[str, Any]] = None
+        self.end: Optional[End] = None
         self.exit_code: Optional[int] = None
         self.samples = 0
         self.rounds: set[int] = set()
-        self._batch: list[dict[str, Any]] = []
+        self._batch: list[Record] = []
 
     @property
     def done(self) -> bool:
@@ -67,21 +68,21 @@ class HostSink:
         elif message.get("type") == "header" and self.writer is None and self.end is None:
             self._open(message)
         elif message.get("type") in ("sample", "resume") and self.writer is not None:
-            self._batch.append(message)
+            self._batch.append(KINDS[message["type"]].from_json(message))
             if message.get("type") == "sample":
                 self.samples += 1
                 if not message.get("warmup"):
                     self.rounds.add(int(message.get("round") or 0))
         elif message.get("type") == "end" and self.writer is not None:
             self.flush()
-            self.end = message
-            self.writer.close(message)
+            self.end = End.from_json(message)
+            self.writer.close(self.end)
 
     def _open(self, header: dict[str, Any]) -> None:
         host = str((header.get("host") or {}).get("hostname") or self.host)
         name = self.file or f"{self.host}.jsonl"
         path = host_results_dir(self.results_dir, host) / name
-        self.writer = ResultWriter.create(path, {**header, "fleet": self.fleet})
+        self.writer = ResultWriter.create(path, Header.from_json({**header, "fleet": self.fleet}))
 
     def flush(self) -> None:
         if self._batch and self.writer is not None and not self.writer.closed:
@@ -94,7 +95,7 @@ class HostSink:
         if self.writer is not None and not self.writer.closed:
             self.end = interrupted_end(why, len(self.rounds), self.samples)
             self.writer.close(self.end)
-        status = str(self.end.get("status")) if self.end else "none"
+        status = self.end.status if self.end else "none"
         path = self.writer.path if self.writer is not None else None
         reason = "" if status == "complete" else why
         if status == "none" and self.decoder.last_words:
@@ -111,20 +112,14 @@ class HostSink:
         )
 
 
-def interrupted_end(why: str, rounds: int, samples: int) -> dict[str, Any]:
+def interrupted_end(why: str, rounds: int, samples: int) -> End:
     """The end record of a set whose task ended before the run could write its own (same keys as a run's)."""
-    return {
-        "type": "end",
-        "status": "interrupted",
-        "reason": why,
-        "measured_rounds": rounds,
-        "measured_cycles": None,
-        "counts": {},
-        "swept_at_end": 0,
-        "leaked": [],
-        "ended_ns": time.time_ns(),
-        "leases": {},
-        "concurrent_with": [],
-        "stop": None,
-        "written_by": "fleet",  # not the run: it never got to say how it ended
-    }
+    return End(
+        status="interrupted",
+        reason=why,
+        measured_rounds=rounds,
+        swept_at_end=0,
+        leaked=[],
+        ended_ns=time.time_ns(),
+        written_by="fleet",  # not the run: it never got to say how it ended
+    )

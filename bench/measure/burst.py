@@ -23,7 +23,7 @@ from bench.engine.overlap import creates_overlap
 from bench.engine.preflight import ModeRuntime
 from bench.measure.cleanup import StuckContainers
 from bench.measure.group import GroupPlan, GroupResult, Slot, run_group
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 # docker events action -> the scale phase whose call causes it (a forced remove: destroy)
 EVENT_OF_PHASE = {"create": "create", "start": "start", "remove": "destroy"}
@@ -74,7 +74,7 @@ class BarrierGate:
 def run_burst(
     rt: ModeRuntime,
     run_id: str,
-    base: dict[str, Any],
+    base: Place,
     n: int,
     barrier_s: float,
     stuck: StuckContainers,
@@ -105,10 +105,10 @@ def join_events(result: GroupResult, events: Optional[EventCollector], wait_s: f
                 seen = events.take(slot.cid, wait_s=max(0.0, deadline - time.monotonic()))
             except (KeyboardInterrupt, Terminated) as exc:
                 result.interrupted = exc
-        for s in slot.samples:
-            action = EVENT_OF_PHASE.get(s["phase"])
+        for i, s in enumerate(slot.samples):
+            action = EVENT_OF_PHASE.get(s.phase)
             if action and action in seen:
-                s["engine"] = {"event": action, "time_nano": seen[action]}
+                slot.samples[i] = s.but(engine={"event": action, "time_nano": seen[action]})
         if slot.cid:
             views.append({"created": slot.view.get("created"), "create_event_ns": seen.get("create")})
     return views
@@ -117,14 +117,12 @@ def join_events(result: GroupResult, events: Optional[EventCollector], wait_s: f
 def _failure(slots: list[Slot]) -> tuple[Optional[str], Optional[str]]:
     for slot in slots:
         for s in slot.samples:
-            if not s["ok"] and s["error"] != outcomes.NOT_RUN and s["phase"] in ("create", "start", "ready"):
-                return s["error"], f"container {s['slot']}: {s['phase']} {s['error']}: {s['message']}"
+            if not s.ok and s.error != outcomes.NOT_RUN and s.phase in ("create", "start", "ready"):
+                return s.error, f"container {s.slot}: {s.phase} {s.error}: {s.message}"
     return None, None
 
 
-def makespan_sample(
-    base: dict[str, Any], slots: list[Slot], gate: dict[str, Any], overlap: dict[str, Any]
-) -> dict[str, Any]:
+def makespan_sample(base: Place, slots: list[Slot], gate: dict[str, Any], overlap: dict[str, Any]) -> Sample:
     """From the first release to the last container ready (or, when one failed, to the last
     startup's end: then not ok, with the first failure's category)."""
     released = [s.released_ns for s in slots if s.released_ns is not None]
@@ -142,8 +140,9 @@ def makespan_sample(
         "barrier": gate,
         "creates_overlap": overlap,
     }
-    return sample_record(
-        **{**base, "slot": None},
+    group: Place = {**base, "slot": None}
+    return Sample(
+        **group,
         phase=MAKESPAN,
         duration_ns=duration,
         ok=error is None,

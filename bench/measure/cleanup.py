@@ -14,7 +14,7 @@ from bench.core.watchdog import call_with_timeout
 from bench.engine import classify
 from bench.engine.preflight import ModeRuntime
 from bench.engine.sweep import remove_containers
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 CLEANUP_RETRIES = 3
 
@@ -25,7 +25,7 @@ class StuckContainers:
     def __init__(self) -> None:
         self.pending: dict[str, ModeRuntime] = {}
 
-    def cleanup(self, rt: ModeRuntime, cid: str, base: dict[str, Any]) -> dict[str, Any]:
+    def cleanup(self, rt: ModeRuntime, cid: str, base: Place) -> Sample:
         """Force-removes a container the cycle left behind, retrying with backoff (Windows engines can
         fail to detach a VHD for a while). Returns the `cleanup` sample; a failure keeps the container
         pending for the end of the run."""
@@ -45,7 +45,7 @@ class StuckContainers:
                     break  # a hung runtime holds the container: retried at the run's end
                 time.sleep(0.5 * 2**attempt)
         self.pending[cid] = rt
-        return sample_record(
+        return Sample(
             **base,
             phase=CLEANUP,
             duration_ns=time.perf_counter_ns() - t0,
@@ -57,8 +57,8 @@ class StuckContainers:
         )
 
     @staticmethod
-    def _done(base: dict[str, Any], cid: str, wall: int, t0: int, detail: dict[str, Any]) -> dict[str, Any]:
-        return sample_record(
+    def _done(base: Place, cid: str, wall: int, t0: int, detail: dict[str, Any]) -> Sample:
+        return Sample(
             **base,
             phase=CLEANUP,
             duration_ns=time.perf_counter_ns() - t0,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from bench.core.phases import COLD, PHASES
 from bench.measure.executor import CycleResult, Executor, not_run
+from bench.results.records import Place
 
 if TYPE_CHECKING:
     from bench.engine.control.restart import EngineControl
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 def run_cold_cycle(
     executor: Executor, rt: "ModeRuntime", control: "EngineControl", round_no: int, pos: int
 ) -> CycleResult:
-    base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": False, "scenario": COLD}
+    base: Place = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": False, "scenario": COLD}
     engine = executor.restart_engine(rt, control, base)
     if engine.failed is not None:
         samples = engine.samples + [not_run(base, p, engine.failed) for p in PHASES]

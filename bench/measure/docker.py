@@ -32,7 +32,7 @@ from bench.measure.attach import close_socket, raw_socket, read_first_line
 from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 # docker events action -> the phase whose API call causes it
 EVENT_OF_PHASE = {"create": "create", "start": "start", "stop": "die", "remove": "destroy"}
@@ -46,10 +46,10 @@ class _Recorder:
     """Samples as the worker produces them. Once the watcher abandons the worker
     (timeout, Ctrl-C), the recorder is sealed and a late worker cannot add to it."""
 
-    def __init__(self, clock: PhaseClock, base: dict[str, Any]) -> None:
+    def __init__(self, clock: PhaseClock, base: Place) -> None:
         self.clock = clock
         self.base = base
-        self.samples: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, Sample] = {}
         self.cid: Optional[str] = None
         self.removed = False
         self.phase_wall: dict[str, int] = {}
@@ -80,7 +80,7 @@ class _Recorder:
         message: Optional[str] = None,
         detail: Optional[dict[str, Any]] = None,
     ) -> None:
-        self.samples[phase] = sample_record(
+        self.samples[phase] = Sample(
             **self.base,
             phase=phase,
             duration_ns=duration_ns,
@@ -310,7 +310,7 @@ class DockerExecutor:
     # -- the watcher side ----------------------------------------------------------
 
     def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
-        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
+        base: Place = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         box: dict[str, _Recorder] = {}
         stop_signal: Optional[BaseException] = None
         timeout: Optional[CallTimeout] = None
@@ -346,12 +346,12 @@ class DockerExecutor:
                 oom.relabel(result.samples, words)
         if cid and not (rec and rec.removed):
             result.samples.append(self.stuck.cleanup(rt, cid, base))
-            if not result.samples[-1]["ok"]:
+            if not result.samples[-1].ok:
                 result.leaked = cid
         self._engine_view(rt, result)
         return result
 
-    def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: dict[str, Any]) -> EnginePhases:
+    def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: Place) -> EnginePhases:
         return restart.restart_engine(rt, control, base)
 
     def _engine_view(self, rt: ModeRuntime, result: CycleResult) -> None:
@@ -359,10 +359,10 @@ class DockerExecutor:
         if collector is None or not result.cid:
             return
         seen = collector.take(result.cid, wait_s=0.0 if result.leaked else 0.5)
-        for s in result.samples:
-            action = EVENT_OF_PHASE.get(s["phase"])
+        for i, s in enumerate(result.samples):
+            action = EVENT_OF_PHASE.get(s.phase)
             if action and action in seen:
-                s["engine"] = {"event": action, "time_nano": seen[action]}
+                result.samples[i] = s.but(engine={"event": action, "time_nano": seen[action]})
 
     def retry_pending(self, deadline_s: float) -> list[str]:
         return self.stuck.retry(deadline_s)

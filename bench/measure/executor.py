@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union
 
 from bench.core import outcomes
 from bench.core.phases import CLEANUP, ENGINE_PHASES, PHASES, WARM
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 if TYPE_CHECKING:
     from bench.engine.control.restart import EngineControl
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class CycleResult:
-    samples: list[dict[str, Any]]
+    samples: list[Sample]
     cid: Optional[str] = None
     leaked: Optional[str] = None  # a container the cycle could not remove
     interrupted: Optional[BaseException] = None
@@ -31,14 +31,14 @@ class CycleResult:
     @property
     def engine_unavailable(self) -> bool:
         """A phase failed because the engine did not answer: the scheduler waits for it."""
-        return any(s["error"] == outcomes.ENGINE_UNAVAILABLE for s in self.samples if s["phase"] != CLEANUP)
+        return any(s.error == outcomes.ENGINE_UNAVAILABLE for s in self.samples if s.phase != CLEANUP)
 
 
 @dataclass
 class EnginePhases:
     """A cold cycle's first part: the engine stopped and started (see bench.measure.cold)."""
 
-    samples: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
     failed: Optional[str] = None  # the engine phase that failed: the cycle's phases are then not run
     interrupted: Optional[BaseException] = None
 
@@ -48,46 +48,42 @@ class Executor(Protocol):
         self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM
     ) -> CycleResult: ...
 
-    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases: ...
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: Place) -> EnginePhases: ...
 
     def retry_pending(self, deadline_s: float) -> list[str]: ...
 
 
-def _without_duration(
-    base: dict[str, Any], phase: str, error: str, message: str, wall_ns: int, cid: Optional[str]
-) -> dict[str, Any]:
+def _without_duration(base: Place, phase: str, error: str, message: str, wall_ns: int, cid: Optional[str]) -> Sample:
     """A failed phase that has no duration to record: it never ran, or never ended."""
-    return sample_record(
+    return Sample(
         **base, phase=phase, duration_ns=None, ok=False, error=error, message=message, wall_ns=wall_ns, cid=cid
     )
 
 
-def not_run(
-    base: dict[str, Any], phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None
-) -> dict[str, Any]:
+def not_run(base: Place, phase: str, cause: str, cid: Optional[str] = None, wall_ns: Optional[int] = None) -> Sample:
     return _without_duration(base, phase, outcomes.NOT_RUN, f"not run: {cause} failed", wall_ns or time.time_ns(), cid)
 
 
-def interrupted_sample(base: dict[str, Any], phase: str, wall_ns: int, cid: Optional[str] = None) -> dict[str, Any]:
+def interrupted_sample(base: Place, phase: str, wall_ns: int, cid: Optional[str] = None) -> Sample:
     """The sample of a phase a stop signal cut short."""
     return _without_duration(base, phase, outcomes.INTERRUPTED, f"run interrupted during {phase}", wall_ns, cid)
 
 
 def fill_missing(
-    samples: dict[str, dict[str, Any]],
-    base: dict[str, Any],
+    samples: dict[str, Sample],
+    base: Place,
     phases: tuple[str, ...] = PHASES,
     timeout: Optional[outcomes.CallTimeout] = None,
     interrupted: bool = False,
     cid: Optional[str] = None,
     walls: Optional[dict[str, int]] = None,
-) -> list[dict[str, Any]]:
+) -> list[Sample]:
     """Every phase gets a sample, in order: the first missing one is `timeout` (it overran) or
     `interrupted` (a stop signal cut it), the rest `not_run` naming the phase that failed.
     Pure: the real, cold, scripted and synthetic paths all fill their gaps with it."""
     walls = walls or {}
     first_missing = next((p for p in phases if p not in samples), None)
-    failed_at = next((p for p in phases if p in samples and not samples[p]["ok"]), None)
+    failed_at = next((p for p in phases if p in samples and not samples[p].ok), None)
     out = []
     for p in phases:
         if p in samples:
@@ -96,7 +92,7 @@ def fill_missing(
         wall = walls.get(p) or time.time_ns()
         if p == first_missing and timeout is not None:
             out.append(
-                sample_record(
+                Sample(
                     **base,
                     phase=p,
                     duration_ns=int(timeout.seconds * 1e9),
@@ -127,22 +123,22 @@ class ScriptedExecutor:
         self.sleep = sleep
 
     def run_cycle(self, rt: "ModeRuntime", round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
-        base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
+        base: Place = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "scenario": scenario}
         return CycleResult(samples=self._scripted(rt.mode.name, base, PHASES))
 
-    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: dict[str, Any]) -> EnginePhases:
+    def restart_engine(self, rt: "ModeRuntime", control: "EngineControl", base: Place) -> EnginePhases:
         """The engine phases from the script too (it sees their names); the control is not called."""
         samples = self._scripted(rt.mode.name, base, ENGINE_PHASES)
-        failed = next((s["phase"] for s in samples if not s["ok"]), None)
+        failed = next((s.phase for s in samples if not s.ok), None)
         return EnginePhases(samples=samples, failed=failed)
 
-    def _scripted(self, name: str, base: dict[str, Any], phases: tuple[str, ...]) -> list[dict[str, Any]]:
-        samples: dict[str, dict[str, Any]] = {}
+    def _scripted(self, name: str, base: Place, phases: tuple[str, ...]) -> list[Sample]:
+        samples: dict[str, Sample] = {}
         for phase in phases:
             wall = time.time_ns()
             outcome = self.script(name, phase, base["round"])
             if isinstance(outcome, str):
-                samples[phase] = sample_record(
+                samples[phase] = Sample(
                     **base,
                     phase=phase,
                     duration_ns=None,
@@ -154,7 +150,7 @@ class ScriptedExecutor:
                 break
             if self.sleep:
                 time.sleep(outcome / 1e9)
-            samples[phase] = sample_record(**base, phase=phase, duration_ns=int(outcome), ok=True, wall_ns=wall)
+            samples[phase] = Sample(**base, phase=phase, duration_ns=int(outcome), ok=True, wall_ns=wall)
         return fill_missing(samples, base, phases)
 
     def retry_pending(self, deadline_s: float) -> list[str]:

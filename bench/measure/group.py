@@ -28,7 +28,7 @@ from bench.measure.attach import close_socket, read_first_line
 from bench.measure.cleanup import CLEANUP_RETRIES, StuckContainers
 from bench.measure.docker import _created, _PhaseTimer, _Recorder, _Stop
 from bench.measure.executor import fill_missing
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 # How often the watcher looks at the clocks (it is never inside a timed call).
 WATCH_EVERY_S = 0.01
@@ -39,7 +39,7 @@ class Slot:
     """One container of a group: its sample fields, its worker's clock and recorder, and what the
     group needs afterwards (perf_counter_ns marks, the engine's view of it)."""
 
-    base: dict[str, Any]
+    base: Place
     clock: PhaseClock = field(default_factory=PhaseClock)
     rec: Optional[_Recorder] = None
     client: Any = None
@@ -49,8 +49,8 @@ class Slot:
     settled_ns: Optional[int] = None  # perf_counter_ns when its startup ended, however it ended
     view: dict[str, Any] = field(default_factory=dict)  # the engine's Created, isolation, memory limit
     timeout: Optional[CallTimeout] = None
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # samples made outside _PhaseTimer
+    samples: list[Sample] = field(default_factory=list)
+    extra: dict[str, Sample] = field(default_factory=dict)  # samples made outside _PhaseTimer
 
     @property
     def cid(self) -> Optional[str]:
@@ -59,6 +59,14 @@ class Slot:
     @property
     def removed(self) -> bool:
         return bool(self.rec and self.rec.removed)
+
+    @property
+    def index(self) -> int:
+        """The container's place in its group (every container of a group has one)."""
+        slot = self.base.get("slot")
+        if slot is None:
+            raise ValueError("a group's container was planned without its slot")
+        return slot
 
 
 class Gate(Protocol):
@@ -105,7 +113,7 @@ class GroupResult:
     interrupted: Optional[BaseException] = None
 
     @property
-    def samples(self) -> list[dict[str, Any]]:
+    def samples(self) -> list[Sample]:
         return [s for slot in self.slots for s in slot.samples]
 
 
@@ -195,7 +203,7 @@ def _engine_view(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_group(plan: GroupPlan, bases: list[dict[str, Any]], stuck: StuckContainers) -> GroupResult:
+def run_group(plan: GroupPlan, bases: list[Place], stuck: StuckContainers) -> GroupResult:
     """Runs one worker per ``bases`` entry and watches them all; every slot ends with a sample for
     each of ``plan.phases`` (and a `cleanup` sample where its container had to be force-removed)."""
     slots = [Slot(base=b) for b in bases]
@@ -286,7 +294,7 @@ def _cleanup(rt: ModeRuntime, left: list[Slot], stuck: StuckContainers) -> None:
         if not ok:
             stuck.pending[cid] = rt
         s.samples.append(
-            sample_record(
+            Sample(
                 **s.base,
                 phase="cleanup",
                 duration_ns=time.perf_counter_ns() - t0,

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from bench.core import outcomes
 from bench.core.watchdog import call_with_timeout
+from bench.results.records import Sample
 
 # What a failure caused by the kill may already be called: left alone are phases that never ran,
 # a stop signal's interruptions, and the cleanup of the container afterwards.
@@ -33,12 +34,11 @@ def oom_words(client: Any, cid: str, timeout: float) -> Optional[str]:
     )
 
 
-def relabel(samples: list[dict[str, Any]], words: str) -> None:
+def relabel(samples: list[Sample], words: str) -> None:
     """The first failed phase becomes the OOM kill's, keeping what it saw after the engine's verdict."""
-    for s in samples:
-        if not s["ok"] and s["error"] not in _NOT_THE_KILL and s["phase"] != "cleanup":
-            s["message"] = f"{words}; {s['phase']} saw: {s['message']}"
-            s["error"] = outcomes.OOM_KILLED
+    for i, s in enumerate(samples):
+        if not s.ok and s.error not in _NOT_THE_KILL and s.phase != "cleanup":
+            samples[i] = s.but(message=f"{words}; {s.phase} saw: {s.message}", error=outcomes.OOM_KILLED)
             return
 
 

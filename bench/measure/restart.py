@@ -19,7 +19,7 @@ from bench.engine import classify, endpoints
 from bench.engine.control.restart import EngineControl
 from bench.engine.preflight import ModeRuntime
 from bench.measure.executor import EnginePhases, interrupted_sample, not_run
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 PING_EVERY_S = 0.05
 PING_TIMEOUT_S = 5.0
@@ -43,14 +43,14 @@ def _wait_for_ping(rt: ModeRuntime, endpoint: endpoints.Endpoint, deadline: floa
 
 
 def _phase(
-    base: dict[str, Any], phase: str, work: Callable[[int], tuple[int, dict[str, Any]]], out: list[dict[str, Any]]
+    base: Place, phase: str, work: Callable[[int], tuple[int, dict[str, Any]]], out: list[Sample]
 ) -> Optional[BaseException]:
     """Runs one engine phase: ``work(t0)`` returns (duration_ns, detail). Appends its sample,
     success or not; returns the exception that ended it (a signal included), or None."""
     wall, t0 = time.time_ns(), time.perf_counter_ns()
     try:
         duration_ns, detail = work(t0)
-        out.append(sample_record(**base, phase=phase, duration_ns=duration_ns, ok=True, wall_ns=wall, detail=detail))
+        out.append(Sample(**base, phase=phase, duration_ns=duration_ns, ok=True, wall_ns=wall, detail=detail))
         return None
     except (KeyboardInterrupt, Terminated) as exc:
         out.append(interrupted_sample(base, phase, wall))
@@ -58,7 +58,7 @@ def _phase(
     except Exception as exc:
         category, message = classify.classify(exc)
         out.append(
-            sample_record(
+            Sample(
                 **base,
                 phase=phase,
                 duration_ns=time.perf_counter_ns() - t0,
@@ -71,7 +71,7 @@ def _phase(
         return exc
 
 
-def restart_engine(rt: ModeRuntime, control: EngineControl, base: dict[str, Any]) -> EnginePhases:
+def restart_engine(rt: ModeRuntime, control: EngineControl, base: Place) -> EnginePhases:
     t = rt.mode.timeouts
 
     def stop(t0: int) -> tuple[int, dict[str, Any]]:

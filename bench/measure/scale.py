@@ -20,7 +20,7 @@ from bench.measure import oom
 from bench.measure.burst import join_events, makespan_sample, run_burst
 from bench.measure.docker import DockerExecutor
 from bench.measure.group import GroupPlan, GroupResult, Slot, run_group
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 REFUSED = "refused"  # an arrival the harness refused: max_inflight containers were already starting
 
@@ -37,7 +37,7 @@ class ScheduleGate:
         self.lock = threading.Lock()
 
     def wait(self, slot: Slot) -> None:
-        due = self.start_perf_ns + self.offsets_ns[slot.base["slot"]]
+        due = self.start_perf_ns + self.offsets_ns[slot.index]
         slot.clock.enter("arrival", max(0.0, (due - time.perf_counter_ns()) / 1e9) + 30.0)
         while True:
             left = due - time.perf_counter_ns()
@@ -52,7 +52,7 @@ class ScheduleGate:
             refused = inflight >= self.max_inflight
             if not refused:
                 self.dispatched.append(slot)
-        slot.extra[DISPATCH] = sample_record(
+        slot.extra[DISPATCH] = Sample(
             **slot.base,
             phase=DISPATCH,
             duration_ns=now - due,
@@ -60,7 +60,7 @@ class ScheduleGate:
             error=REFUSED if refused else None,
             message=f"{self.max_inflight} arrivals were already in flight (max_inflight)" if refused else None,
             wall_ns=time.time_ns(),
-            detail={"scheduled_offset_ns": self.offsets_ns[slot.base["slot"]]},
+            detail={"scheduled_offset_ns": self.offsets_ns[slot.index]},
         )
         if refused:
             raise Abandoned("refused")
@@ -78,11 +78,11 @@ class ScaleRunner:
     def run_id(self) -> str:
         return self.executor.run_id
 
-    def burst(self, rt: ModeRuntime, base: dict[str, Any], n: int) -> GroupResult:
+    def burst(self, rt: ModeRuntime, base: Place, n: int) -> GroupResult:
         events = self.executor.events.get(rt.mode.name)
         return run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
 
-    def arrivals(self, rt: ModeRuntime, base: dict[str, Any], offsets_s: list[float]) -> GroupResult:
+    def arrivals(self, rt: ModeRuntime, base: Place, offsets_s: list[float]) -> GroupResult:
         """One open-loop rate run: a worker per arrival, each with its own client made before the
         first arrival is due; each container is removed as soon as it is ready."""
         lead_s = 1.0 + 0.02 * len(offsets_s)  # every worker's set-up done before the first arrival
@@ -93,12 +93,12 @@ class ScaleRunner:
         result.slots[-1].samples.append(rate_makespan(base, result.slots, gate))
         return result
 
-    def idle(self, rt: ModeRuntime, base: dict[str, Any], k: int) -> GroupResult:
+    def idle(self, rt: ModeRuntime, base: Place, k: int) -> GroupResult:
         """Density: ``k`` containers started together and left running."""
         plan = GroupPlan(rt, self.run_id, SCALE_PHASES, keep=True, prepare_s=rt.mode.timeouts.ping + 5.0)
         return run_group(plan, [{**base, "slot": i} for i in range(k)], self.executor.stuck)
 
-    def probe(self, rt: ModeRuntime, base: dict[str, Any]) -> GroupResult:
+    def probe(self, rt: ModeRuntime, base: Place) -> GroupResult:
         """Density: one container timed from create to ready, then removed."""
         plan = GroupPlan(rt, self.run_id, SCALE_PHASES, prepare_s=rt.mode.timeouts.ping + 5.0)
         result = run_group(plan, [base], self.executor.stuck)
@@ -157,19 +157,17 @@ def memory_facts(rt: ModeRuntime, cids: list[str], views: Optional[list[dict[str
     return facts
 
 
-def rate_makespan(base: dict[str, Any], slots: list[Slot], gate: ScheduleGate) -> dict[str, Any]:
+def rate_makespan(base: Place, slots: list[Slot], gate: ScheduleGate) -> Sample:
     """A rate run's summary sample: from the first scheduled arrival to the last container ready;
     its detail says whether completions kept up with arrivals."""
     sample = makespan_sample(base, slots, {"arrivals": len(slots)}, {})
     first_due = gate.start_perf_ns + min(gate.offsets_ns, default=0)
     ends = [s.ready_ns for s in slots if s.ready_ns is not None]
-    sample["phase"] = MAKESPAN
-    sample["duration_ns"] = max(ends) - first_due if ends else sample["duration_ns"]
-    sample["detail"] = {
+    detail = {
         "arrivals": len(slots),
         "completed": len(ends),
         "completed_offsets_ns": sorted(e - first_due for e in ends),
         "scheduled_offsets_ns": gate.offsets_ns,
         "max_inflight": gate.max_inflight,
     }
-    return sample
+    return sample.but(phase=MAKESPAN, duration_ns=max(ends) - first_due if ends else sample.duration_ns, detail=detail)

@@ -52,7 +52,7 @@ def stand_in_times(mode: Mode, image: str, label: str, bodies: Bodies, cycles: i
 def harness_durations(harness: DockerExecutor, rt: ModeRuntime) -> dict[str, int]:
     """One harness cycle, as a run times it: its phase times; raises, naming the phase, if it failed."""
     res = harness.run_cycle(rt, 0, 0, False)
-    failed = [s for s in res.samples if not s["ok"]]
+    failed = [s for s in res.samples if not s.ok]
     if failed:
-        raise RuntimeError(f"{failed[0]['phase']}: {failed[0]['error']}: {failed[0]['message']}")
-    return {s["phase"]: s["duration_ns"] for s in res.samples}
+        raise RuntimeError(f"{failed[0].phase}: {failed[0].error}: {failed[0].message}")
+    return {s.phase: s.duration_ns or 0 for s in res.samples}

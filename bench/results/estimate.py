@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results.resultset import sample_record
+from bench.results.records import Header, Sample
 
 # Headroom asked for: twice the estimate (messages of failures and cleanup samples run longer).
 HEADROOM = 2
@@ -48,17 +48,17 @@ def bytes_per_record(mode: str, phases: tuple[str, ...]) -> int:
             at = "2026-12-01T00:00:00.000000000Z"
             view = {"created": at, "started_at": at, "finished_at": at, "isolation": ""}
             detail = {"grace_s": 10.0, "exit_code": 143, "used_grace": False, "engine_view": view}
-        rec = sample_record(
+        rec = Sample(
             round=1000, pos=1, mode=mode, phase=phase, duration_ns=123_456_789, ok=True, warmup=False,
             wall_ns=wall, cid="0123456789ab", engine={"event": "create", "time_nano": wall + i}, detail=detail,
         )  # fmt: skip
-        lines.append(json.dumps(rec, separators=(",", ":")) + "\n")
+        lines.append(json.dumps(rec.to_json(), separators=(",", ":")) + "\n")
     return -(-sum(len(x.encode()) for x in lines) // len(lines))
 
 
-def estimate(header: dict[str, Any], rounds: int, shapes: dict[str, tuple[str, ...]]) -> SetSize:
+def estimate(header: Header, rounds: int, shapes: dict[str, tuple[str, ...]]) -> SetSize:
     """``shapes``: mode name -> the phases of its cycle; ``rounds``: warm-up and measured (and cold)."""
     phases = max((len(p) for p in shapes.values()), default=0)
     per = max((bytes_per_record(m, p) for m, p in shapes.items()), default=0)
-    head = len(json.dumps(header, separators=(",", ":")).encode()) + 1
+    head = len(json.dumps(header.to_json(), separators=(",", ":")).encode()) + 1
     return SetSize(rounds, len(shapes), phases, per, head)

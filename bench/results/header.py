@@ -8,6 +8,7 @@ import time
 from typing import Any, Optional
 
 from bench.core.labels import RUN_LABEL
+from bench.results.records import Header
 from bench.results.resultset import SCHEMA_NAME, SCHEMA_VERSION
 
 
@@ -28,29 +29,28 @@ def header_record(
     concurrent: bool = False,
     created: Optional[str] = None,
     scale: Optional[dict[str, Any]] = None,
-) -> dict[str, Any]:
-    return {
-        "type": "header",
-        "schema": SCHEMA_NAME,
-        "version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": created or dt.datetime.now(dt.timezone.utc).isoformat(),
-        "created_ns": time.time_ns(),
-        "seed": seed,
-        "config": config,
-        "host": host,
-        "python": python,
-        "packages": packages,
-        "modes": modes,
-        "skipped": skipped,
-        "swept_at_start": swept_at_start,
-        "harness": harness,
-        "label": RUN_LABEL,
-        # The cold scenario, per usable mode: how its engine is stopped and started, or why it cannot be.
-        "cold": cold or {},
-        # Per engine: this run's lease there (bench.engine.lease); `concurrent`: it ran beside another run.
-        "leases": leases or {},
-        "concurrent": concurrent,
-        # The scale scenarios: what runs at which levels, and every bound the run obeys (absent otherwise).
-        **({"scale": scale} if scale else {}),
-    }
+    service: Optional[dict[str, Any]] = None,
+) -> Header:
+    """The header of a set this isobench writes (schema and version its own, the label its runs carry)."""
+    return Header(
+        schema=SCHEMA_NAME,
+        version=SCHEMA_VERSION,
+        run_id=run_id,
+        created=created or dt.datetime.now(dt.timezone.utc).isoformat(),
+        created_ns=time.time_ns(),
+        seed=seed,
+        config=config,
+        host=host,
+        python=python,
+        packages=packages,
+        modes=modes,
+        skipped=skipped,
+        swept_at_start=swept_at_start,
+        harness=harness,
+        label=RUN_LABEL,
+        cold=cold or {},
+        leases=leases or {},
+        concurrent=concurrent,
+        scale=scale or None,
+        service=service,
+    )

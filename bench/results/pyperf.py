@@ -12,51 +12,51 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pyperf
 
 from bench.core.phases import COLD, COLD_DERIVED, DERIVED, WARM
+from bench.results.records import Sample
 from bench.results.resultset import ResultSet, read_resultset
 
 
 def _values(rs: ResultSet) -> tuple[dict[str, list[float]], dict[str, int]]:
     values: dict[str, list[float]] = defaultdict(list)
     failed: dict[str, int] = defaultdict(int)
-    cycles: dict[tuple[int, int, int, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    cycles: dict[tuple[int, int, int, str], dict[str, Sample]] = defaultdict(dict)
     for s in rs.samples:
-        if s["warmup"]:
+        if s.warmup:
             continue
         prefix = _prefix(s)
-        name = f"{prefix}.{s['phase']}"
-        if s["ok"]:
-            values[name].append(s["duration_ns"] / 1e9)
+        name = f"{prefix}.{s.phase}"
+        if s.ok:
+            values[name].append((s.duration_ns or 0) / 1e9)
         else:
             failed[name] += 1
-        if s.get("slot") is not None or s.get("burst") is None:  # a container's phase, not a group's sample
-            cycles[(s["round"], s.get("burst") or -1, s.get("slot") or -1, prefix)][s["phase"]] = s
+        if s.slot is not None or s.group is None:  # a container's phase, not a group's sample
+            cycles[(s.round, -1 if s.group is None else s.group, -1 if s.slot is None else s.slot, prefix)][s.phase] = s
     for (*_, prefix), phases in sorted(cycles.items()):
         derived = {"startup": DERIVED["startup"]}
         if prefix.endswith(".cold"):
             derived.update(COLD_DERIVED)
         for metric, needed in derived.items():
             parts = [phases.get(p) for p in needed]
-            present = [p for p in parts if p is not None and p["ok"]]
+            present = [p for p in parts if p is not None and p.ok]
             if len(present) == len(parts):
-                values[f"{prefix}.{metric}"].append(sum(p["duration_ns"] for p in present) / 1e9)
+                values[f"{prefix}.{metric}"].append(sum(p.duration_ns or 0 for p in present) / 1e9)
             else:
                 failed[f"{prefix}.{metric}"] += 1
     return values, failed
 
 
-def _prefix(s: dict[str, Any]) -> str:
+def _prefix(s: Sample) -> str:
     """``mode`` for warm samples, ``mode.cold`` for cold ones, ``mode.<scenario><level>`` for the others."""
-    if s["scenario"] == WARM:
-        return str(s["mode"])
-    if s["scenario"] == COLD:
-        return f"{s['mode']}.cold"
-    level = s.get("level")
-    return f"{s['mode']}.{s['scenario']}" + ("" if level is None else f"{level:g}")
+    if s.scenario == WARM:
+        return str(s.mode)
+    if s.scenario == COLD:
+        return f"{s.mode}.cold"
+    level = s.level
+    return f"{s.mode}.{s.scenario}" + ("" if level is None else f"{level:g}")
 
 
 def to_suite(rs: ResultSet) -> pyperf.BenchmarkSuite:

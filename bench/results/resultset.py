@@ -40,6 +40,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
                 mode's engine record adds `data_root`. A batch that does not fit is cut back,
                 so a set cut off by a full disk ends on its last complete record.
+    5  2026-12  typed records (bench.results.records): the sample's `burst` is renamed `group` (it
+                was also a rate run's and a density step's and a service's id), and `level_unit`
+                names what `level` counts (containers, starts/s, running, replicas). Versions
+                before 5 read with `burst` as `group` and the unit of their scenario.
 """
 
 from __future__ import annotations
@@ -51,99 +55,32 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import orjson
 
 from bench.core.errors import UserError
+from bench.results.records import LEVEL_UNITS, End, Header, Record, Resume, Sample, json_types, required
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 4
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
-# What a sample of an older version lacks, filled in on reading (as asv's update_to_2 does), so that
-# nothing downstream of the reader knows older versions existed.
-SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}, 3: {}}
-# None: version 1, read as warm
-SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density", "service"}
+SCENARIO_VALUES = {"warm", "cold", "burst", "rate", "density", "service"}
 
-# Sample fields and the JSON types each may hold (None: null allowed).
-SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
-    "round": (int,),
-    "pos": (int,),
-    "mode": (str,),
-    "phase": (str,),
-    "duration_ns": (int, type(None)),
-    "ok": (bool,),
-    "error": (str, type(None)),
-    "message": (str, type(None)),
-    "warmup": (bool,),
-    "wall_ns": (int,),
-    "cid": (str, type(None)),
-    "engine": (dict, type(None)),
-    "detail": (dict, type(None)),
-    "scenario": (str, type(None)),  # absent in version 1: read as "warm"
-    # The scale scenarios (version 3); null elsewhere.
-    "level": (int, float, type(None)),
-    "burst": (int, type(None)),
-    "slot": (int, type(None)),
-}
-REQUIRED_SAMPLE_FIELDS = ("round", "pos", "mode", "phase", "duration_ns", "ok", "warmup", "wall_ns")
+# Sample fields and the JSON types each may hold (None: null allowed), as bench.results.records declares them.
+SAMPLE_FIELDS: dict[str, tuple[type, ...]] = json_types(Sample)
+REQUIRED_SAMPLE_FIELDS = required(Sample)
 
 
 class ResultFileError(UserError):
     """A result file that cannot be read; the message names the file and line."""
 
 
-def sample_record(
-    *,
-    round: int,
-    pos: int,
-    mode: str,
-    phase: str,
-    duration_ns: Optional[int],
-    ok: bool,
-    warmup: bool,
-    wall_ns: int,
-    error: Optional[str] = None,
-    message: Optional[str] = None,
-    cid: Optional[str] = None,
-    engine: Optional[dict[str, Any]] = None,
-    detail: Optional[dict[str, Any]] = None,
-    scenario: str = "warm",
-    level: Optional[float] = None,
-    burst: Optional[int] = None,
-    slot: Optional[int] = None,
-) -> dict[str, Any]:
-    """One phase sample as it goes on disk. ``duration_ns`` of a failed sample is the
-    time until the failure (or None when the phase never ran): never a success time.
-    ``level``, ``burst``, ``slot``: where a scale scenario's container stood (else null)."""
-    return {
-        "type": "sample",
-        "round": round,
-        "pos": pos,
-        "mode": mode,
-        "phase": phase,
-        "duration_ns": duration_ns,
-        "ok": ok,
-        "error": error,
-        "message": message,
-        "warmup": warmup,
-        "wall_ns": wall_ns,
-        "cid": cid,
-        "engine": engine,
-        "detail": detail,
-        "scenario": scenario,
-        "level": level,
-        "burst": burst,
-        "slot": slot,
-    }
-
-
-def _dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, separators=(",", ":"), sort_keys=False, allow_nan=False)
+def _dumps(record: Record) -> str:
+    return json.dumps(record.to_json(), separators=(",", ":"), sort_keys=False, allow_nan=False)
 
 
 class ResultsDiskFull(UserError):
@@ -201,7 +138,7 @@ class ResultWriter:
         self.closed = False
 
     @classmethod
-    def create(cls, path: Path, header: dict[str, Any]) -> "ResultWriter":
+    def create(cls, path: Path, header: Header) -> "ResultWriter":
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(path, "xb", buffering=0)  # never overwrite a result set
         writer = cls(path, fh)
@@ -219,7 +156,7 @@ class ResultWriter:
                 raw.truncate(data.rfind(b"\n") + 1)
         return cls(path, open(path, "ab", buffering=0))
 
-    def append(self, records: list[dict[str, Any]]) -> None:
+    def append(self, records: Sequence[Record]) -> None:
         if not records:
             return
         if self.full is not None:
@@ -247,7 +184,7 @@ class ResultWriter:
         except OSError:
             pass  # then readers drop the partial last line with a warning
 
-    def close(self, end: Optional[dict[str, Any]] = None) -> bool:
+    def close(self, end: Optional[End] = None) -> bool:
         """Writes the end record and closes the file. After a full disk the end record is tried once
         and given up if it does not fit; returns whether it was written."""
         if self.closed:
@@ -281,11 +218,13 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass
 class ResultSet:
+    """A set as read: typed samples, resume and end records (the header stays the checked JSON object)."""
+
     path: Path
     header: dict[str, Any]
-    samples: list[dict[str, Any]]
-    end: Optional[dict[str, Any]]
-    resumes: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[Sample]
+    end: Optional[End]
+    resumes: list[Resume] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -314,16 +253,42 @@ def check_header(rec: Any, where: str) -> dict[str, Any]:
     return rec
 
 
-def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A checked header brought to the current version, and the defaults its samples need: the one
-    place where older versions are read. The original version is kept as ``upgraded_from``."""
+def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A checked header brought to the current version, and the version its samples were written in (for
+    ``upgrade_sample``). The original version is kept as ``upgraded_from``."""
     version = header["version"]
     if version == SCHEMA_VERSION:
-        return header, {}
+        return header, version
     upgraded = {**header, "version": SCHEMA_VERSION, "upgraded_from": version}
     upgraded.setdefault("cold", {})  # version 1 had no cold scenario
     upgraded.setdefault("service", {})  # versions before 4 had no service scenario
-    return upgraded, SAMPLE_DEFAULTS.get(version, {})
+    return upgraded, version
+
+
+def _to_v2(rec: dict[str, Any]) -> None:
+    if rec.get("scenario") is None:
+        rec["scenario"] = "warm"  # version 1 had warm cycles only
+
+
+def _to_v5(rec: dict[str, Any]) -> None:
+    if "burst" in rec:  # the group's id, whatever the scenario (a burst, a rate run, a density step, a service)
+        rec["group"] = rec.pop("burst")
+    if rec.get("level") is not None:
+        rec["level_unit"] = LEVEL_UNITS.get(rec.get("scenario") or "")
+
+
+# Each step brings a sample written before that version to the version's fields; they run in order. A
+# change a reader must know about is a new version here, its step, and a line in the history above.
+SAMPLE_UPGRADES: tuple[tuple[int, Callable[[dict[str, Any]], None]], ...] = ((2, _to_v2), (5, _to_v5))
+
+
+def upgrade_sample(rec: dict[str, Any], version: int) -> None:
+    """An older version's sample line brought to the current fields, in place, before it is checked: the
+    one place where older samples are read (as asv's results.py update_to_N does), so nothing downstream
+    of the reader knows older versions existed."""
+    for introduced, step in SAMPLE_UPGRADES:
+        if version < introduced:
+            step(rec)
 
 
 def check_sample(rec: dict[str, Any], where: str) -> None:
@@ -413,11 +378,12 @@ _SAMPLE_KEYS = tuple(SAMPLE_FIELDS)
 _get_all = operator.itemgetter(*_SAMPLE_KEYS)
 
 
-def _check_samples(
-    samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns, defaults: dict[str, Any]
-) -> None:
+def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns, version: int) -> None:
     """Checks a batch of samples column by column (fast for a million lines); the first bad
     one is reported through check_sample, so the message is the same as record by record."""
+    if version < SCHEMA_VERSION:
+        for rec in samples:
+            upgrade_sample(rec, version)
     try:
         cols = (
             dict(zip(_SAMPLE_KEYS, map(list, zip(*map(_get_all, samples)))))
@@ -443,11 +409,6 @@ def _check_samples(
         bad.sort()
     if bad:
         check_sample(samples[bad[0]], f"{path}:{linenos[bad[0]]}")
-    for key, value in defaults.items():
-        cols[key] = [value if v is None else v for v in cols[key]]
-        for rec in samples:
-            if rec.get(key) is None:
-                rec[key] = value
     for key, col in cols.items():
         out.data[key].extend(col)
 
@@ -456,9 +417,9 @@ def _check_samples(
 class Parsed:
     header: dict[str, Any]
     columns: Columns
-    records: Optional[list[dict[str, Any]]]
-    end: Optional[dict[str, Any]]
-    resumes: list[dict[str, Any]]
+    records: Optional[list[Sample]]
+    end: Optional[End]
+    resumes: list[Resume]
     warnings: list[str]
 
 
@@ -466,17 +427,17 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
     """Reads and checks a result set: the one place the line grammar is enforced.
 
     Line 1 is a header; then sample, resume and end records; a resume supersedes
-    an earlier end. ``keep_records`` also returns the sample dicts (small files).
+    an earlier end. ``keep_records`` also returns the samples as records (small files).
     """
     path = Path(path)
     warnings: list[str] = []
     header: Optional[dict[str, Any]] = None
-    end: Optional[dict[str, Any]] = None
-    resumes: list[dict[str, Any]] = []
+    end: Optional[End] = None
+    resumes: list[Resume] = []
     columns = Columns()
-    records: Optional[list[dict[str, Any]]] = [] if keep_records else None
+    records: Optional[list[Sample]] = [] if keep_records else None
     last_kind = None
-    defaults: dict[str, Any] = {}
+    version = SCHEMA_VERSION
     for first, chunk in _lines(path, warnings):
         recs = _parse_chunk(path, first, chunk)
         if set(map(type, recs)) != {dict}:
@@ -484,7 +445,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             raise ResultFileError(f"{path}:{first + i}: expected a JSON object, found {type(recs[i]).__name__}.")
         start = 0
         if header is None:
-            header, defaults = upgrade_header(check_header(recs[0], f"{path}:{first}"))
+            header, version = upgrade_header(check_header(recs[0], f"{path}:{first}"))
             start = 1
         kinds = [r.get("type") for r in recs[start:]]
         if kinds and set(kinds) == {"sample"}:  # the common case: a chunk of samples only
@@ -502,15 +463,15 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
                     raise ResultFileError(
                         f"{path}:{lineno}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}."
                     )
-                end = rec
+                end = End.from_json(rec)
             elif kind == "resume":
-                resumes.append(rec)
+                resumes.append(Resume.from_json(rec))
                 end = None
             else:
                 raise ResultFileError(f"{path}:{lineno}: unknown record type {kind!r}: expected sample, resume or end.")
-        _check_samples(samples, linenos, path, columns, defaults)
+        _check_samples(samples, linenos, path, columns, version)
         if records is not None:
-            records.extend(samples)
+            records.extend(map(Sample.from_json, samples))
     if header is None:
         raise ResultFileError(f"{path}: the file is empty: it holds no isobench header.")
     if last_kind != "end":

@@ -11,13 +11,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from bench.core.phases import PHASES
 from bench.results.header import header_record
-from bench.results.resultset import sample_record
+from bench.results.records import CONTAINERS, End, Header, Place, Record, Sample
 
 # Typical medians (ms) seen on a small Linux host, used as defaults.
 DEFAULT_PHASE_MS = {"create": 20.0, "start": 280.0, "ready": 0.4, "exec": 75.0, "stop": 80.0, "remove": 15.0}
@@ -56,7 +56,7 @@ def header(
     image_id: str = "sha256:" + "0" * 64,
     seed: int = 0,
     image_content: Optional[dict] = IMAGE_CONTENT,
-) -> dict:
+) -> Header:
     """``image_content=None`` writes a header as isobench did before it recorded content identity."""
     host = host or {
         "hostname": "synthetic",
@@ -103,7 +103,7 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
     rounds = max(1, cycles // len(modes))
     wall = 1_795_000_000_000_000_000
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(header(modes, seed=seed)) + "\n")
+        fh.write(_line(header(modes, seed=seed)) + "\n")
         for m_i, m in enumerate(modes):
             noise = rng.lognormal(0, m.noise, size=(rounds, len(PHASES)))
             fails = rng.random(rounds) < m.failure_rate
@@ -118,8 +118,8 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
                     else:
                         dur, ok, err = int(m.phase_ms[ph] * 1e6 * noise[r, p_i]), True, None
                     lines.append(
-                        json.dumps(
-                            sample_record(
+                        _line(
+                            Sample(
                                 round=r,
                                 pos=m_i,
                                 mode=m.name,
@@ -129,12 +129,11 @@ def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: i
                                 warmup=False,
                                 wall_ns=wall + r * 1_000_000_000 + p_i,
                                 error=err,
-                            ),
-                            separators=(",", ":"),
+                            )
                         )
                     )
             fh.write("\n".join(lines) + "\n")
-        fh.write(json.dumps({"type": "end", "status": "complete", "reason": "synthetic"}) + "\n")
+        fh.write(_line(End(status="complete", reason="synthetic")) + "\n")
     return path
 
 
@@ -152,12 +151,12 @@ def burst_synthetic(
     each burst's makespan is its slowest container's startup."""
     rng = np.random.default_rng(seed)
     head = header(modes, seed=seed)
-    head["config"] = {"source": "synthetic", "scale": {"burst": list(levels), "repeat": repeat}}
-    lines, group, wall = [json.dumps(head)], 0, 1_795_000_000_000_000_000
+    head = head.but(config={"source": "synthetic", "scale": {"burst": list(levels), "repeat": repeat}})
+    lines, group, wall = [_line(head)], 0, 1_795_000_000_000_000_000
     for r in range(repeat):
         for pos, (m, n) in enumerate((m, n) for m in modes for n in levels):
-            base: dict[str, Any] = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
-                    "level": n, "burst": group}  # fmt: skip
+            base: Place = {"round": r, "pos": pos, "mode": m.name, "warmup": False, "scenario": "burst",
+                    "level": n, "level_unit": CONTAINERS, "group": group}  # fmt: skip
             factor = slowdown.get(m.name, {}).get(n, 1.0) * rng.lognormal(0, m.noise / 2)
             ends = []
             for slot in range(n):
@@ -167,15 +166,16 @@ def burst_synthetic(
                 ]
                 durs.append(int(m.phase_ms["remove"] * 1e6 * noise[3]))
                 ends.append(sum(durs[:3]))
+                at: Place = {**base, "slot": slot}
                 for p, d in zip(("create", "start", "ready", "remove"), durs):
-                    lines.append(_line(sample_record(**base, slot=slot, phase=p, duration_ns=d, ok=True, wall_ns=wall)))
-            lines.append(_line(sample_record(**base, phase="makespan", duration_ns=max(ends), ok=True, wall_ns=wall)))
+                    lines.append(_line(Sample(**at, phase=p, duration_ns=d, ok=True, wall_ns=wall)))
+            lines.append(_line(Sample(**base, phase="makespan", duration_ns=max(ends), ok=True, wall_ns=wall)))
             group += 1
             wall += 10**9
-    lines.append(json.dumps({"type": "end", "status": "complete", "reason": "synthetic"}))
+    lines.append(_line(End(status="complete", reason="synthetic")))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def _line(record: dict) -> str:
-    return json.dumps(record, separators=(",", ":"))
+def _line(record: Record) -> str:
+    return json.dumps(record.to_json(), separators=(",", ":"))

@@ -22,6 +22,7 @@ from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeCheck, ModeRuntime
 from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import end_cleanup, sweep_all
+from bench.results.records import Header, Resume
 from bench.results.resultset import ResultSet, ResultWriter
 from bench.schedule.progress import ProgressView
 from bench.schedule.scheduler import Outcome, Tally
@@ -74,16 +75,16 @@ class RunContext:
 @dataclass(frozen=True)
 class HeaderFacts:
     """A scenario's part of the header: how it times (`harness`), per mode its engine control
-    (`cold`), the scale plan and bounds (`scale`), and records it adds after the common ones (`extra`)."""
+    (`cold`), the scale plan and bounds (`scale`), the service scenario's settings and swarm (`service`)."""
 
     harness: dict[str, Any]
     cold: dict[str, Any] = field(default_factory=dict)
     scale: Optional[dict[str, Any]] = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    service: Optional[dict[str, Any]] = None
 
     def fields(self) -> dict[str, Any]:
         """The header_record keywords these facts fill."""
-        return {"harness": self.harness, "cold": self.cold, "scale": self.scale}
+        return {"harness": self.harness, "cold": self.cold, "scale": self.scale, "service": self.service}
 
 
 @dataclass(frozen=True)
@@ -102,16 +103,15 @@ class ResumePlan:
     first_group: int = 0
     unit_word: str = "measured rounds"
 
-    def record(self, rs: ResultSet, swept: int, leases: dict[str, Any], concurrent: bool) -> dict[str, Any]:
+    def record(self, rs: ResultSet, swept: int, leases: dict[str, Any], concurrent: bool) -> Resume:
         """The `resume` line: when the gap began, how the earlier part ended, what is left to do."""
-        return {
-            "type": "resume", "resumed_ns": time.time_ns(),
-            "gap_from_ns": max((s["wall_ns"] for s in rs.samples), default=None),
-            "previous_end": rs.end.get("status") if rs.end else None,
-            "rounds_done": self.rounds_done, "rounds_remaining": self.rounds_remaining, "seed": self.seed,
-            "cold_rounds_done": self.cold_done, "cold_rounds_remaining": self.cold_remaining,
-            "swept_at_resume": swept, "warnings": rs.warnings, "leases": leases, "concurrent": concurrent,
-        }  # fmt: skip
+        return Resume(
+            resumed_ns=time.time_ns(), gap_from_ns=max((s.wall_ns for s in rs.samples), default=None),
+            previous_end=rs.end.status if rs.end else None,
+            rounds_done=self.rounds_done, rounds_remaining=self.rounds_remaining, seed=self.seed,
+            cold_rounds_done=self.cold_done, cold_rounds_remaining=self.cold_remaining,
+            swept_at_resume=swept, warnings=rs.warnings, leases=leases, concurrent=concurrent,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class Session(Protocol):
 
     def facts(self) -> HeaderFacts: ...
 
-    def check_size(self, header: dict[str, Any], results_dir: Path) -> None: ...
+    def check_size(self, header: Header, results_dir: Path) -> None: ...
 
     def units(self, start: Start) -> Units: ...
 

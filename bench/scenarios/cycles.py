@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from bench.core.config import Config, RunSettings
 from bench.core.phases import CYCLE_SHAPES
 from bench.engine.hosts import answers_anew
 from bench.measure import wire
 from bench.results import estimate, resultset
+from bench.results.records import Header, Sample
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import (
     BaseScenario,
@@ -59,7 +60,7 @@ class CycleSession(ExecutingSession):
     def facts(self) -> HeaderFacts:
         return HeaderFacts(harness=cycle_harness(self.ctx), cold=self.control_records)
 
-    def check_size(self, header: dict[str, Any], results_dir: Path) -> None:
+    def check_size(self, header: Header, results_dir: Path) -> None:
         r = self.ctx.config.run
         warn_if_small(self.scenario.rounds_planned(r), self.ctx, header, results_dir)
 
@@ -85,9 +86,7 @@ def cycle_harness(ctx: RunContext) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def warn_if_small(
-    rounds: int, ctx: RunContext, header: dict[str, Any], results_dir: Path
-) -> Optional[estimate.SetSize]:
+def warn_if_small(rounds: int, ctx: RunContext, header: Header, results_dir: Path) -> Optional[estimate.SetSize]:
     """Preflight's size check: a warning (the run still starts) when the results folder has less than twice
     the set's estimated size free."""
     shapes = {rt.mode.name: CYCLE_SHAPES[rt.mode.cycle] for rt in ctx.runtimes}
@@ -102,12 +101,12 @@ def warn_if_small(
     return size
 
 
-def plan_resume(samples: list[dict[str, Any]], settings: RunSettings, seed: int, resumes_so_far: int) -> ResumePlan:
+def plan_resume(samples: Sequence[Sample], settings: RunSettings, seed: int, resumes_so_far: int) -> ResumePlan:
     """Rounds left to run, where numbering goes on, and the new seed (a fresh order for the rounds
     after the gap, reproducible from the header's seed). Warm rounds first, as in the original run;
     once they are done only cold ones remain."""
-    done = {s["round"] for s in samples if not s["warmup"] and s["scenario"] != "cold"}
-    cold_done = {s["round"] for s in samples if s["scenario"] == "cold"}
+    done = {s.round for s in samples if not s.warmup and s.scenario != "cold"}
+    cold_done = {s.round for s in samples if s.scenario == "cold"}
     remaining = max(0, settings.rounds - len(done)) if settings.scenario != "cold" else 0
     cold_remaining = max(0, settings.cold_rounds - len(cold_done))
     scenario = settings.scenario if remaining or settings.scenario == "cold" else "cold"
@@ -125,7 +124,7 @@ def plan_resume(samples: list[dict[str, Any]], settings: RunSettings, seed: int,
         rounds_remaining=remaining,
         cold_done=len(cold_done),
         cold_remaining=cold_remaining,
-        first_round=max((s["round"] for s in samples), default=-1) + 1,
+        first_round=max((s.round for s in samples), default=-1) + 1,
         seed=seed + 7919 * (resumes_so_far + 1),
         settings=resumed,
     )

@@ -14,6 +14,7 @@ from bench.core.config import Config
 from bench.engine.hosts import answers_anew
 from bench.engine.preflight import ModeRuntime
 from bench.measure.scale import ScaleRunner, engine_is_local
+from bench.results.records import Header
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import (
     BaseScenario,
@@ -49,7 +50,7 @@ class GroupScenario(BaseScenario):
         done = done_units(rs.samples)
         modes = [m.name for m in config.modes]
         total = sum(len(r) for r in plan(config.run.scenario, config.scale, modes, config.run.warmup, seed))
-        first_group = max((s["burst"] for s in rs.samples if s.get("burst") is not None), default=-1) + 1
+        first_group = max((s.group for s in rs.samples if s.group is not None), default=-1) + 1
         return ResumePlan(
             rounds_done=len(done),
             rounds_remaining=max(0, total - len(done)),
@@ -78,7 +79,7 @@ class GroupSession(ExecutingSession):
         runtimes = [c.runtime for c in self.ctx.checks if c.runtime is not None]
         return HeaderFacts(harness=harness, scale=scale_header(self.ctx.config, runtimes))
 
-    def check_size(self, header: dict[str, Any], results_dir: Path) -> None:
+    def check_size(self, header: Header, results_dir: Path) -> None:
         return None  # groups of many containers are not estimated
 
     def units(self, start: Start) -> ScaleScheduler:

@@ -13,6 +13,7 @@ from bench.core.config import Config
 from bench.core.errors import UserError
 from bench.core.phases import SERVICE, SERVICE_PHASES, TASK_METRICS
 from bench.measure.leftovers import END_SLACK_S, sweep_all
+from bench.results.records import Header
 from bench.results.resultset import ResultSet
 from bench.scenarios.base import (
     BaseScenario,
@@ -83,9 +84,9 @@ class ServiceSession:
         from bench.schedule import service as svc
 
         harness = {"executor": "swarm services", "timing": svc.TIMING}
-        return HeaderFacts(harness=harness, extra={"service": self.setup.header(self.ctx.config)})
+        return HeaderFacts(harness=harness, service=self.setup.header(self.ctx.config))
 
-    def check_size(self, header: dict[str, Any], results_dir: Path) -> None:
+    def check_size(self, header: Header, results_dir: Path) -> None:
         return None  # a service's samples depend on its tasks' fates: not estimated
 
     def units(self, start: Start) -> "ServiceScheduler":

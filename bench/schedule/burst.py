@@ -18,4 +18,4 @@ def run_unit(sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> tuple[Optional[
     sched.write(result, unit.warmup)
     makespan = result.samples[-1]
     label = f"{rt.mode.name} burst {n}" + (" (warm-up)" if unit.warmup else "")
-    return sched.after_group(rt, result), label, makespan["duration_ns"], bool(makespan["ok"])
+    return sched.after_group(rt, result), label, makespan.duration_ns, bool(makespan.ok)

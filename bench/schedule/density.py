@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from bench.core import outcomes, signals
 from bench.core.errors import Terminated
 from bench.core.phases import STEP, TEARDOWN
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 from bench.schedule.scheduler import derived_of
 from bench.schedule.units import ScaleHost, Unit
 
@@ -75,19 +75,19 @@ class _Run:
                 f"{outcomes.OOM_KILLED}: the kernel's OOM killer ended {len(ended)} idle container(s) at {level} "
                 f"containers ({', '.join(c for c, _ in ended)}: {ended[0][1]})"
             )
-        if not record["ok"]:
-            return f"first failure, at {level} containers: {record['message']}"
+        if not record.ok:
+            return f"first failure, at {level} containers: {record.message}"
         return self.reserve_reached() or self.probe(base) or self.between()
 
-    def probe(self, base: dict[str, Any]) -> Optional[str]:
+    def probe(self, base: Place) -> Optional[str]:
         startups = []
         for p in range(self.sched.scale.probes):
             result = self.sched.runner.probe(self.rt, {**base, "slot": p})
             self.sched.write(result, False)
             value = derived_of(result.samples)
             if value is None:
-                bad = next(s for s in result.samples if not s["ok"])
-                return f"first failure, a probe at {len(self.running)} running: {bad['phase']} {bad['error']}"
+                bad = next(s for s in result.samples if not s.ok)
+                return f"first failure, a probe at {len(self.running)} running: {bad.phase} {bad.error}"
             startups.append(value)
         self.probe_p50 = int(statistics.median(startups)) if startups else None
         if startups and statistics.median(startups) > self.sched.scale.slo_s * 1e9:
@@ -125,33 +125,34 @@ class _Run:
 
 
 def step_sample(
-    base: dict[str, Any], idle: "GroupResult", facts: dict[str, Any], baseline: dict[str, Any], running: int
-) -> dict[str, Any]:
+    base: Place, idle: "GroupResult", facts: dict[str, Any], baseline: dict[str, Any], running: int
+) -> Sample:
     """The step: how long its idle containers took to come up (first create to last ready), each
     container's outcome, and what the host and the runtime hold now, per container."""
     containers = []
     for slot in idle.slots:
-        phases = {s["phase"]: s for s in slot.samples}
-        bad = next((s for s in slot.samples if not s["ok"] and s["error"] != outcomes.NOT_RUN), None)
+        phases = {s.phase: s for s in slot.samples}
+        bad = next((s for s in slot.samples if not s.ok and s.error != outcomes.NOT_RUN), None)
         containers.append(
             {
                 "slot": slot.base["slot"],
                 "cid": slot.cid[:12] if slot.cid else None,
-                **{f"{p}_ns": phases[p]["duration_ns"] for p in ("create", "start", "ready") if p in phases},
+                **{f"{p}_ns": phases[p].duration_ns for p in ("create", "start", "ready") if p in phases},
                 "ok": bad is None,
-                "error": bad["error"] if bad else None,
-                "message": f"{bad['phase']}: {bad['message']}" if bad else None,
+                "error": bad.error if bad else None,
+                "message": f"{bad.phase}: {bad.message}" if bad else None,
             }
         )
     failed = next((c for c in containers if not c["ok"]), None)
     released = [s.released_ns for s in idle.slots if s.released_ns is not None]
     ready = [s.ready_ns for s in idle.slots if s.ready_ns is not None]
-    return sample_record(
-        **{**base, "slot": None},
+    group: Place = {**base, "slot": None}
+    return Sample(
+        **group,
         phase=STEP,
         duration_ns=max(ready) - min(released) if released and ready else None,
         ok=failed is None and bool(ready),
-        error=None if failed is None else failed["error"],
+        error=None if failed is None else str(failed["error"]),
         message=None if failed is None else f"idle container {failed['slot']}: {failed['message']}",
         wall_ns=time.time_ns(),
         detail={
@@ -180,11 +181,12 @@ def per_container(facts: dict[str, Any], baseline: dict[str, Any], running: int)
 
 def teardown_sample(
     run: _Run, wall: int, duration: int, removed: int, stuck: list[str], left: list[str], interrupted: bool
-) -> dict[str, Any]:
+) -> Sample:
     reason = "interrupted" if interrupted else run.stop_reason
     error = outcomes.INTERRUPTED if interrupted else (outcomes.CLEANUP_FAILED if left else None)
-    return sample_record(
-        **{**run.sched.base(run.unit, float(len(run.running))), "slot": None},
+    group: Place = {**run.sched.base(run.unit, float(len(run.running))), "slot": None}
+    return Sample(
+        **group,
         phase=TEARDOWN,
         duration_ns=duration,
         ok=error is None,

@@ -33,4 +33,4 @@ def run_unit(sched: ScaleHost, rt: "ModeRuntime", unit: Unit) -> tuple[Optional[
     result = sched.runner.arrivals(rt, sched.base(unit), offsets)
     sched.write(result, unit.warmup)
     summary = result.samples[-1]
-    return sched.after_group(rt, result), f"{rt.mode.name} rate {rate:g}/s", summary["duration_ns"], bool(summary["ok"])
+    return sched.after_group(rt, result), f"{rt.mode.name} rate {rate:g}/s", summary.duration_ns, bool(summary.ok)

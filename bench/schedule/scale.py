@@ -10,13 +10,14 @@ rest in the same order.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from bench.core.config import RunSettings
 from bench.core.errors import Terminated
 from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
+from bench.results.records import LEVEL_UNITS, Place, Sample
 from bench.results.resultset import ResultWriter
 from bench.schedule import burst, density, rate
 from bench.schedule.progress import ProgressView
@@ -65,14 +66,14 @@ def plan(
     return [r for r in rounds if r]
 
 
-def done_units(samples: list[dict[str, Any]]) -> set[tuple[str, str, Optional[float], int]]:
+def done_units(samples: Sequence[Sample]) -> set[tuple[str, str, Optional[float], int]]:
     """Groups a set already holds whole (for --resume): a burst or rate run with its makespan, a
     density run with its teardown; an interrupted one is run again."""
     done = set()
     for s in samples:
-        if s["phase"] in (MAKESPAN, TEARDOWN) and s.get("error") != INTERRUPTED:
-            level = None if s["scenario"] == DENSITY else s.get("level")
-            done.add((s["scenario"], s["mode"], None if level is None else float(level), s["round"]))
+        if s.phase in (MAKESPAN, TEARDOWN) and s.error != INTERRUPTED:
+            level = None if s.scenario == DENSITY else s.level
+            done.add((s.scenario, s.mode, None if level is None else float(level), s.round))
     return done
 
 
@@ -88,7 +89,7 @@ class ScaleScheduler(Scheduler):
         progress: Optional[ProgressView] = None,
         reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
         between_cycles: Optional[Callable[[], None]] = None,
-        first_burst: int = 0,
+        first_group: int = 0,
         done: Optional[set[tuple[str, str, Optional[float], int]]] = None,
     ) -> None:
         super().__init__(
@@ -98,15 +99,15 @@ class ScaleScheduler(Scheduler):
         self.seed = seed
         self.runner = runner
         self.by_name = {rt.mode.name: rt for rt in runtimes}
-        self.next_burst = first_burst
+        self.next_group = first_group
         self.done = done or set()
         self.spent: dict[tuple[str, str, Optional[float]], list[float]] = {}
 
     def new_group(self) -> int:
-        self.next_burst += 1
-        return self.next_burst - 1
+        self.next_group += 1
+        return self.next_group - 1
 
-    def base(self, unit: Unit, level: Optional[float] = None) -> dict[str, Any]:
+    def base(self, unit: Unit, level: Optional[float] = None) -> Place:
         """The sample fields every container of a new group shares."""
         return {
             "round": unit.round,
@@ -115,7 +116,8 @@ class ScaleScheduler(Scheduler):
             "warmup": unit.warmup,
             "scenario": unit.scenario,
             "level": unit.level if level is None else level,
-            "burst": self.new_group(),
+            "level_unit": LEVEL_UNITS[unit.scenario],
+            "group": self.new_group(),
         }
 
     def write(self, result: "GroupResult", warmup: bool) -> None:
@@ -132,7 +134,7 @@ class ScaleScheduler(Scheduler):
         """Between groups: the lease renewed; an engine that stopped answering waited for."""
         if self.between_cycles is not None:
             self.between_cycles()
-        if any(s["error"] == ENGINE_UNAVAILABLE for s in result.samples) and not self.wait_for_engine(rt):
+        if any(s.error == ENGINE_UNAVAILABLE for s in result.samples) and not self.wait_for_engine(rt):
             return (
                 f"the engine of mode {rt.mode.name!r} stayed unavailable for {self.settings.reconnect_s:g} s "
                 "of reconnect attempts"

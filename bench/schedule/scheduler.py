@@ -22,6 +22,7 @@ from bench.core.precision import relative_halfwidth
 from bench.core.watchdog import call_with_timeout
 from bench.measure.cold import run_cold_cycle
 from bench.measure.executor import CycleResult, Executor
+from bench.results.records import End, Sample
 from bench.results.resultset import ResultWriter
 from bench.schedule.progress import NullProgress, ProgressView
 
@@ -38,13 +39,13 @@ RECONNECT_CAP_S = 15.0
 ENGINE_DISK_FULL_STOP = 3
 
 
-def derived_of(samples: Sequence[dict[str, Any]], metric: str = "startup") -> Optional[int]:
+def derived_of(samples: Sequence[Sample], metric: str = "startup") -> Optional[int]:
     """A derived metric of one cycle (startup = create + start + ready; cold_startup adds engine_up),
     or None if any part failed."""
-    parts = {s["phase"]: s for s in samples}
+    parts = {s.phase: s for s in samples}
     needed = DERIVED.get(metric) or COLD_DERIVED[metric]
-    if all(p in parts and parts[p]["ok"] for p in needed):
-        return sum(parts[p]["duration_ns"] for p in needed)
+    if all(p in parts and parts[p].ok for p in needed):
+        return sum(parts[p].duration_ns or 0 for p in needed)
     return None
 
 
@@ -61,8 +62,8 @@ class Tally:
             return
         self.cycles += 1
         self.count(result.samples)
-        mode = result.samples[0]["mode"]
-        if result.samples[0].get("scenario") == COLD:
+        mode = result.samples[0].mode
+        if result.samples[0].scenario == COLD:
             return  # the precision rule is about warm startups
         st = derived_of(result.samples)
         if st is not None:
@@ -70,14 +71,15 @@ class Tally:
         else:
             self.startups.setdefault(mode, [])
 
-    def count(self, samples: Sequence[dict[str, Any]]) -> None:
+    def count(self, samples: Sequence[Sample]) -> None:
         """Per mode and phase: ok and failed samples, and failures by category."""
         for s in samples:
-            per_phase = self.counts.setdefault(s["mode"], {}).setdefault(s["phase"], {"ok": 0, "failed": 0})
-            per_phase["ok" if s["ok"] else "failed"] += 1
-            if not s["ok"]:
-                errors = self.counts[s["mode"]].setdefault("_errors", {})
-                errors[s["error"]] = errors.get(s["error"], 0) + 1
+            per_phase = self.counts.setdefault(s.mode, {}).setdefault(s.phase, {"ok": 0, "failed": 0})
+            per_phase["ok" if s.ok else "failed"] += 1
+            if not s.ok:
+                errors = self.counts[s.mode].setdefault("_errors", {})
+                category = s.error or "error"  # a failed sample always has one; "error" is the generic category
+                errors[category] = errors.get(category, 0) + 1
 
 
 @dataclass
@@ -170,7 +172,7 @@ class Scheduler:
     def _engine_disk_full(self, rt: "ModeRuntime", result: CycleResult) -> Optional[str]:
         """Counts cycles in a row on ``rt``'s engine that found its data root full; at ENGINE_DISK_FULL_STOP
         returns the stop's one sentence (the engine, its data root, what to do), and marks the stop."""
-        if not any(s["error"] == ENGINE_DISK_FULL for s in result.samples):
+        if not any(s.error == ENGINE_DISK_FULL for s in result.samples):
             if self.disk_full:  # (only then is the engine's url needed: scripted runtimes have none)
                 self.disk_full[rt.endpoint.base_url] = 0
             return None
@@ -270,24 +272,21 @@ class Scheduler:
             self._next_round, self._measured = round_no, measured
 
 
-def end_record(
-    outcome: Outcome, swept: int, leaked: list[str], leases: Optional[dict[str, Any]] = None
-) -> dict[str, Any]:
+def end_record(outcome: Outcome, swept: int, leaked: list[str], leases: Optional[dict[str, Any]] = None) -> End:
     """``leases``: engine url -> what the run's lease saw (runs that joined with --allow-concurrent,
     a lease lost to another run); see bench.engine.lease."""
     leases = leases or {}
     joined = sorted({g["run_id"] for rec in leases.values() for g in rec.get("concurrent_with", [])})
-    return {
-        "type": "end",
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "measured_rounds": outcome.measured_rounds,
-        "measured_cycles": outcome.tally.cycles,
-        "counts": outcome.tally.counts,
-        "swept_at_end": swept,
-        "leaked": leaked,
-        "ended_ns": time.time_ns(),
-        "leases": leases,
-        "concurrent_with": joined,
-        "stop": outcome.stop,
-    }
+    return End(
+        status=outcome.status,
+        reason=outcome.reason,
+        measured_rounds=outcome.measured_rounds,
+        measured_cycles=outcome.tally.cycles,
+        counts=outcome.tally.counts,
+        swept_at_end=swept,
+        leaked=leaked,
+        ended_ns=time.time_ns(),
+        leases=leases,
+        concurrent_with=joined,
+        stop=outcome.stop,
+    )

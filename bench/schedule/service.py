@@ -248,16 +248,16 @@ class _Failed(Exception):
 
 
 def _manager_lost(result: ServiceResult) -> bool:
-    return any(s["phase"] == "makespan" and s["error"] == "engine_unavailable" for s in result.samples)
+    return any(s.phase == "makespan" and s.error == "engine_unavailable" for s in result.samples)
 
 
 def _line(mode: str, round_no: int, warmup: bool, result: ServiceResult) -> str:
     """One progress line per service."""
-    span = next((s for s in result.samples if s["phase"] == "makespan"), None)
+    span = next((s for s in result.samples if s.phase == "makespan"), None)
     what = f"{result.ready}/{result.replicas} ready"
-    if span is not None and span["ok"]:
-        what += f", makespan {span['duration_ns'] / 1e6:.0f} ms"
+    if span is not None and span.ok:
+        what += f", makespan {(span.duration_ns or 0) / 1e6:.0f} ms"
     elif span is not None:
-        what += f", {span['error']}: {str(span['message'])[:120]}"
+        what += f", {span.error}: {str(span.message)[:120]}"
     tag = " (warm-up)" if warmup else ""
     return f"  round {round_no}{tag} {SERVICE} {mode} N={result.replicas}: {what}"

@@ -8,9 +8,10 @@ imports run one way (scale -> burst/rate/density -> units), with no circle to hi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from bench.core.scale import ScaleSettings
+from bench.results.records import Place
 from bench.results.resultset import ResultWriter
 from bench.schedule.scheduler import Tally
 
@@ -46,7 +47,7 @@ class ScaleHost(Protocol):
     tally: Tally
     between_cycles: Optional[Callable[[], None]]
 
-    def base(self, unit: Unit, level: Optional[float] = None) -> dict[str, Any]:
+    def base(self, unit: Unit, level: Optional[float] = None) -> Place:
         """The sample fields every container of a new group shares."""
         ...
 

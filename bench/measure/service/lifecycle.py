@@ -25,9 +25,9 @@ from bench.engine.service.taskerr import classify_task
 from bench.measure.service.readers import engine_line_time
 from bench.measure.service.trace import Outcome, TaskTrace, at, detail, marks, task_samples
 from bench.measure.service.watch import EventRouter, ServiceWatch
-from bench.results.resultset import sample_record
+from bench.results.records import REPLICAS, Place, Sample
 
-Write = Callable[[list[dict[str, Any]]], None]
+Write = Callable[[list[Sample]], None]
 SERVICE_LABEL = "com.docker.swarm.service.id"
 
 
@@ -50,7 +50,7 @@ class ServiceContext:
 
 @dataclass
 class ServiceResult:
-    samples: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
     interrupted: Optional[BaseException] = None
     leaked: Optional[str] = None  # a service that could not be removed
     ready: int = 0
@@ -58,9 +58,9 @@ class ServiceResult:
 
 
 class _Run:
-    def __init__(self, ctx: ServiceContext, seq: int, base: dict[str, Any], write: Write) -> None:
+    def __init__(self, ctx: ServiceContext, seq: int, base: Place, write: Write) -> None:
         self.ctx, self.seq, self.base = ctx, seq, base
-        self.replicas = int(base["level"])
+        self.replicas = int(base.get("level") or 0)
         self.client = ctx.target.runtime.client
         self.mode = ctx.target.runtime.mode
         self.name = spec.service_name(ctx.run_id, seq)
@@ -77,13 +77,13 @@ class _Run:
         self.done: set[str] = set()  # parts whose samples are written: "startup", "scale_down", "service_remove"
         self._write = write
 
-    def write(self, part: str, samples: list[dict[str, Any]]) -> None:
+    def write(self, part: str, samples: list[Sample]) -> None:
         self._write(samples)
         self.result.samples += samples
         self.done.add(part)
 
-    def sample(self, phase: str, **kw: Any) -> dict[str, Any]:
-        return sample_record(**self.base, phase=phase, **kw)
+    def sample(self, phase: str, **kw: Any) -> Sample:
+        return Sample(**self.base, phase=phase, **kw)
 
     # -- create ---------------------------------------------------------------------------
 
@@ -151,10 +151,11 @@ class _Run:
                 traces.append(TaskTrace(id="", slot=slot, state="none", last={"Status": {"State": "none"}}))
         return sorted(traces, key=lambda t: (t.slot or 0, min(t.seen.values(), default=0)))
 
-    def startup_samples(self, ending: Optional[str], error: Optional[tuple[str, str]] = None) -> list[dict[str, Any]]:
+    def startup_samples(self, ending: Optional[str], error: Optional[tuple[str, str]] = None) -> list[Sample]:
         """The tasks' samples and the service's makespan. ``ending``: None (every slot ready),
         "timeout" or "interrupted"; ``error``: the create call's own failure, if it failed."""
-        ended, out, readies, first_fail = self.ctx.now(), [], [], None
+        ended, readies, first_fail = self.ctx.now(), [], None
+        out: list[Sample] = []
         for trace in self._traces():
             m = marks(trace, self.create_ns, self.ctx.offsets, self.ctx.leader)
             node = {**self.common, "node": self.ctx.target.directory.name(trace.node_id)}
@@ -175,7 +176,7 @@ class _Run:
         ended: int,
         ending: Optional[str],
         error: Optional[tuple[str, str]],
-    ) -> dict[str, Any]:
+    ) -> Sample:
         per_slot: dict[Optional[int], int] = {}
         for slot, ready in readies:
             per_slot[slot] = min(ready, per_slot.get(slot, ready))
@@ -322,7 +323,7 @@ class _Run:
             self.watch.stop()
             if self.ctx.router.current is self.watch:
                 self.ctx.router.current = None
-        if self.sid is None or ("service_remove" in self.done and self.result.samples[-1]["ok"]):
+        if self.sid is None or ("service_remove" in self.done and self.result.samples[-1].ok):
             return
         try:
             api.remove(self.client, self.sid, max(1.0, signals.remaining_budget(self.ctx.settings.remove_s)))
@@ -346,9 +347,9 @@ def run_service(
     ctx: ServiceContext, seq: int, round_no: int, pos: int, warmup: bool, replicas: int, write: Write
 ) -> ServiceResult:
     """One service of ``replicas`` tasks for the context's mode; its samples are written as they are taken."""
-    base = {
+    base: Place = {
         "round": round_no, "pos": pos, "mode": ctx.target.runtime.mode.name, "warmup": warmup,
-        "scenario": SERVICE, "level": replicas, "burst": seq,
+        "scenario": SERVICE, "level": replicas, "level_unit": REPLICAS, "group": seq,
     }  # fmt: skip
     run = _Run(ctx, seq, base, write)
     try:
@@ -367,5 +368,5 @@ def run_service(
         run.close_parts(*classify.classify(exc))
     finally:
         run.cleanup()
-    run.result.ready = len({s["slot"] for s in run.result.samples if s["phase"] == "service_startup" and s["ok"]})
+    run.result.ready = len({s.slot for s in run.result.samples if s.phase == "service_startup" and s.ok})
     return run.result

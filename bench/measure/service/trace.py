@@ -26,7 +26,7 @@ from typing import Any, Optional
 from bench.core import outcomes
 from bench.core.phases import MANAGER_STATES, TASK_METRICS, TASK_STATES
 from bench.engine.service.times import parse_ns
-from bench.results.resultset import sample_record
+from bench.results.records import Place, Sample
 
 
 @dataclass
@@ -152,11 +152,11 @@ class Outcome:
 
 def task_samples(
     trace: TaskTrace,
-    base: dict[str, Any],
+    base: Place,
     m: Marks,
     info: dict[str, Any],
     failed: Optional[Outcome] = None,
-) -> list[dict[str, Any]]:
+) -> list[Sample]:
     """The task's four samples, in TASK_METRICS order. A metric whose end was not reached fails with
     ``failed``'s category (timed until the wait ended) and the metrics after it are `not_run`;
     service_startup fails with the same category, since it is the whole."""
@@ -166,19 +166,21 @@ def task_samples(
         "run_to_ready": (m.running, m.ready),
         "service_startup": (m.create, m.ready),
     }
-    out: list[dict[str, Any]] = []
+    out: list[Sample] = []
     broken: Optional[str] = None
     why = failed or Outcome(outcomes.ERROR, "the task's marks are incomplete", m.create)
     for metric in TASK_METRICS:
         start, end = spans[metric]
-        shared = {**base, "phase": metric, "slot": trace.slot, "cid": trace.cid[:12] if trace.cid else None}
+        place: Place = {**base, "slot": trace.slot}
+        shared: dict[str, Any] = {"phase": metric, "cid": trace.cid[:12] if trace.cid else None}
         if start is not None and end is not None:
-            out.append(sample_record(**shared, duration_ns=end - start, ok=True, wall_ns=start, detail=info))
+            out.append(Sample(**place, **shared, duration_ns=end - start, ok=True, wall_ns=start, detail=info))
         elif broken is None or metric == "service_startup":
             began = start if start is not None else why.ended_ns
             timed = why.category != outcomes.INTERRUPTED
             out.append(
-                sample_record(
+                Sample(
+                    **place,
                     **shared,
                     duration_ns=max(0, why.ended_ns - began) if timed else None,
                     ok=False,
@@ -192,7 +194,8 @@ def task_samples(
         else:
             message = f"not run: {broken} failed"
             out.append(
-                sample_record(
+                Sample(
+                    **place,
                     **shared,
                     duration_ns=None,
                     ok=False,
