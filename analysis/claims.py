@@ -27,6 +27,7 @@ import pandas as pd
 
 from analysis import scale, scenarios, service, stats
 from analysis.scenarios.base import GROUPS, SERVICES
+from bench.core.costs import CPU_PHASES
 from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE
 from bench.core.phases import WARM
@@ -373,7 +374,9 @@ def applicable(frame: pd.DataFrame, claims: list[Claim]) -> list[Claim]:
     warm-only run, and the reverse) is left out rather than reported untestable in every
     report. With no samples at all, the warm claims stay, to say so."""
     present = set(map(str, frame["scenario"].unique())) if len(frame) else {WARM}  # unique first: no million strings
-    return [c for c in claims if c.scenario in present]
+    # a CPU claim (issue 23) likewise only where the set measured CPU: sets before it, remote engines
+    measured = set(map(str, frame["phase"].unique())) if len(frame) else set()
+    return [c for c in claims if c.scenario in present and (c.metric not in CPU_PHASES or c.metric in measured)]
 
 
 def check_all(

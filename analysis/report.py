@@ -15,8 +15,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import export, plots, scale_report, scenarios, service_report, stats
+from analysis import cost, cost_report, export, plots, scale_report, scenarios, service_report, stats
 from analysis.claims import Claim, ClaimResult, check_all
+from analysis.cost import CostSection
 from analysis.export.content import (
     Block,
     Document,
@@ -86,6 +87,7 @@ class Extra:
     sentence: str = ""
     figure: Optional[Path] = None
     service: ServiceSection = field(default_factory=ServiceSection)
+    cost: CostSection = field(default_factory=CostSection)  # CPU per start, the waterfall (issue 23)
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,7 @@ def document(content: ReportContent, nav: tuple[Link, ...] = ()) -> Document:
             *_tables(content),
             *scale_report.sections(content.extra.scale),
             *content.extra.service.sections(),
+            *cost_report.sections(content.extra.cost),
             Section("Figures", (figures,)),
         ),
         nav,
@@ -383,7 +386,7 @@ def build_report(
     frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize_set(frame)
+    summary = cost.with_cpu_columns(summarize_set(frame), frame)  # the cost rows have their own section
     cold_summary = summarize_cold(every, loaded.headers[set_name])
     results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"))
     figures: list[Path] = []
@@ -422,7 +425,8 @@ def build_report(
     figures = sec.figures + svc.figures + figures
     svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
-    extra = Extra(sec, headline_sentence(results), headline_figure, svc)
+    costs = cost_report.build(every, header, out_dir, with_figures)
+    extra = Extra(sec, headline_sentence(results), headline_figure, svc, costs)
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
     export.write_all(document(content, nav), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)

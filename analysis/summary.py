@@ -12,7 +12,7 @@ from typing import Optional
 import pandas as pd
 from rich.console import Console
 
-from analysis import scale_report, service_report
+from analysis import cost_report, scale_report, service_report
 from analysis.claims import check_all, load_claims
 from analysis.load import load
 from analysis.metrics import measured, outside_warmup, with_derived
@@ -43,6 +43,7 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     print_section(service_report.build(Path(path)), console, ("create_to_schedule", "schedule_to_run", "run_to_ready",
                                                               "service_startup"))  # fmt: skip
     print_scale(scale_report.build(every, loaded.headers[name], Path(path), None, False), console)
+    cost_report.print_costs(every, console)
     note = concurrency_note(loaded.headers[name], loaded.ends.get(name))
     if note:
         console.print(note, markup=False, highlight=False)

@@ -80,7 +80,13 @@ class ScaleRunner:
 
     def burst(self, rt: ModeRuntime, base: dict[str, Any], n: int) -> GroupResult:
         events = self.executor.events.get(rt.mode.name)
-        return run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
+        probe = self.executor.probe
+        mark = probe.begin(rt) if probe is not None else None
+        result = run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
+        if probe is not None and mark is not None and result.interrupted is None:  # the burst's CPU (issue 23)
+            last = result.slots[-1].samples  # ends with the makespan sample, which callers take as the last
+            last[-1:-1] = probe.finish_group(rt, base, n, mark)
+        return result
 
     def arrivals(self, rt: ModeRuntime, base: dict[str, Any], offsets_s: list[float]) -> GroupResult:
         """One open-loop rate run: a worker per arrival, each with its own client made before the

@@ -40,6 +40,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
                 mode's engine record adds `data_root`. A batch that does not fit is cut back,
                 so a set cut off by a full disk ends on its last complete record.
+       2026-12  (additive, no bump) issue 23: samples of phases cpu_engine, cpu_container, cpu_vm,
+                cpu_harness (duration_ns is CPU time), waterfall (detail: the start's process
+                events) and wf_<step>; the header's harness.cost (methods, or why not). Sets
+                without them read as before.
 """
 
 from __future__ import annotations
