@@ -1,6 +1,8 @@
 """Why one mode is slower (issue 23): CPU per start per source, the startup waterfall's steps, where
 each mode's extra start time over the native mode goes, and the harness's own CPU as a share of the
-engine stack's. Reads the cost samples (bench.core.costs); older sets have none and get no section.
+engine stack's. Reads the cost table (analysis.load's ``costs``: one row per cost record, ``metric``
+and ``value_ms``, names in bench.core.costs), never the samples' frame, except the harness's own
+start and ready; older sets have no cost records and get no section.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from bench.core.costs import CPU_ENGINE, CPU_HARNESS, CPU_PHASES, STEP_NAMES, STEP_PREFIX, WATERFALL
+from bench.core.costs import CPU_ENGINE, CPU_HARNESS, STEP_NAMES, STEP_PREFIX, WATERFALL
 from bench.core.phases import BURST, WARM
 
 SOURCES = {
@@ -24,47 +26,46 @@ SOURCES = {
     "cpu_harness": "harness",
 }
 SUMMARY_CPU = {CPU_ENGINE: "cpu_engine_ms", CPU_HARNESS: "cpu_harness_ms"}
-COST_ROWS = set(CPU_PHASES) | {WATERFALL} | {STEP_PREFIX + s for s in STEP_NAMES}
 TOLERANCE = 0.05  # the steps' medians must sum to within 5% of start + ready's median
 N_BOOT = 2000
 
 
-def _ok(frame: pd.DataFrame, phase: str, mode: Optional[str] = None) -> np.ndarray:
-    sel = (frame["phase"] == phase) & frame["ok"]
+def _ok(costs: pd.DataFrame, metric: str, mode: Optional[str] = None) -> np.ndarray:
+    sel = (costs["metric"] == metric) & costs["ok"]
     if mode is not None:
-        sel &= frame["mode"] == mode
-    return frame.loc[sel, "duration_ms"].to_numpy(float)
+        sel &= costs["mode"] == mode
+    return costs.loc[sel, "value_ms"].to_numpy(float)
 
 
 def _modes(frame: pd.DataFrame) -> list[str]:
     return [str(m) for m in frame["mode"].unique()] if len(frame) else []
 
 
-def cpu_table(frame: pd.DataFrame) -> pd.DataFrame:
+def cpu_table(costs: pd.DataFrame) -> pd.DataFrame:
     """Per mode and source: CPU ms per start (median, 95% CI, n), and the harness's share of the engine's."""
     rows = []
-    for mode in _modes(frame):
-        for phase, name in SOURCES.items():
-            x = _ok(frame, phase, mode)
+    for mode in _modes(costs):
+        for metric, name in SOURCES.items():
+            x = _ok(costs, metric, mode)
             if not len(x):
                 continue
             low, high = stats.median_ci(x)
             rows.append({"mode": mode, "source": name, "n": len(x), "median_ms": float(np.median(x)),
                          "ci_low": low, "ci_high": high, "mean_ms": float(x.mean())})  # fmt: skip
-        share = harness_share(frame, mode)
+        share = harness_share(costs, mode)
         if share == share:
             rows.append({"mode": mode, "source": "harness / engine stack", "n": 0, "median_ms": math.nan,
                          "ci_low": math.nan, "ci_high": math.nan, "mean_ms": math.nan, "share": share})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def harness_share(frame: pd.DataFrame, mode: str) -> float:
+def harness_share(costs: pd.DataFrame, mode: str) -> float:
     """The harness's CPU as a share of the engine stack's, over the cycles (or bursts) that have both."""
-    both = frame[(frame["mode"] == mode) & frame["ok"] & frame["phase"].isin([CPU_ENGINE, CPU_HARNESS])]
+    both = costs[(costs["mode"] == mode) & costs["ok"] & costs["metric"].isin([CPU_ENGINE, CPU_HARNESS])]
     if both.empty:
         return math.nan
-    both = both.assign(burst=both["burst"].astype(float).fillna(-1.0), phase=both["phase"].astype(str))
-    wide = both.pivot_table(index=["round", "pos", "burst"], columns="phase", values="duration_ms", aggfunc="sum",
+    both = both.assign(burst=both["burst"].astype(float).fillna(-1.0), metric=both["metric"].astype(str))
+    wide = both.pivot_table(index=["round", "pos", "burst"], columns="metric", values="value_ms", aggfunc="sum",
                             observed=True, dropna=False)  # fmt: skip
     wide = wide.dropna()
     if CPU_ENGINE not in wide or CPU_HARNESS not in wide or wide[CPU_ENGINE].sum() <= 0:
@@ -72,39 +73,39 @@ def harness_share(frame: pd.DataFrame, mode: str) -> float:
     return float(wide[CPU_HARNESS].sum() / wide[CPU_ENGINE].sum())
 
 
-def burst_shares(frame: pd.DataFrame) -> pd.DataFrame:
+def burst_shares(costs: pd.DataFrame) -> pd.DataFrame:
     """Per mode and burst size N: the harness's CPU per container as a share of the engine's (burst sums)."""
-    group = frame["slot"].isna() | (frame["slot"] < 0)  # the frame holds a null slot as -1
-    data = frame[(frame["scenario"] == BURST) & ~frame["warmup"] & group]
+    group = costs["slot"].isna() | (costs["slot"] < 0)  # the table holds a null slot as -1
+    data = costs[(costs["scenario"] == BURST) & ~costs["warmup"] & group]
     rows = []
     for (mode, level), g in data.groupby(["mode", "level"], observed=True):
         share = harness_share(g, str(mode))
-        engine = g.loc[(g["phase"] == CPU_ENGINE) & g["ok"], "duration_ms"]
+        engine = g.loc[(g["metric"] == CPU_ENGINE) & g["ok"], "value_ms"]
         if share == share and len(engine):
             per = float(engine.sum()) / (float(level) * len(engine))
             rows.append({"mode": str(mode), "N": int(level), "share": share, "engine_ms_per_container": per})
     return pd.DataFrame(rows)
 
 
-def step_matrix(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
+def step_matrix(costs: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Per cycle with a waterfall (rows), each step's ms (columns, in STEPS order): a step the cycle's
     processes did not show is 0 (runc has no sandbox step), and the `total` is start + ready."""
-    data = frame[(frame["mode"] == mode) & frame["ok"]]
+    data = costs[(costs["mode"] == mode) & costs["ok"]]
     key = ["round", "pos"]
-    totals = data[data["phase"] == WATERFALL].set_index(key)["duration_ms"].rename("total")
-    steps = data[data["phase"].astype(str).str.startswith(STEP_PREFIX)]
-    wide = steps.assign(step=steps["phase"].astype(str).str[len(STEP_PREFIX) :]).pivot_table(
-        index=key, columns="step", values="duration_ms", aggfunc="sum", observed=True
+    totals = data[data["metric"] == WATERFALL].set_index(key)["value_ms"].rename("total")
+    steps = data[data["metric"].astype(str).str.startswith(STEP_PREFIX)]
+    wide = steps.assign(step=steps["metric"].astype(str).str[len(STEP_PREFIX) :]).pivot_table(
+        index=key, columns="step", values="value_ms", aggfunc="sum", observed=True
     )
     wide = wide.reindex(totals.index).reindex(columns=[s for s in STEP_NAMES if s in wide.columns]).fillna(0.0)
     return wide.join(totals)
 
 
-def clock_check(frame: pd.DataFrame, mode: str) -> tuple[float, float]:
+def clock_check(costs: pd.DataFrame, frame: pd.DataFrame, mode: str) -> tuple[float, float]:
     """The kernel's clock against the harness's: the share of cycles whose runtime `start` exited before
-    the harness saw the start call return (as it must: dockerd answers after it), and the median time
-    from that exit to the return (dockerd and containerd's way back)."""
-    m = step_matrix(frame, mode)
+    the harness saw the start call return (``frame``'s start samples; as it must: dockerd answers after
+    it), and the median time from that exit to the return (dockerd and containerd's way back)."""
+    m = step_matrix(costs, mode)
     start = frame[(frame["mode"] == mode) & (frame["phase"] == "start") & frame["ok"]].set_index(["round", "pos"])
     if m.empty or "app" not in m or start.empty:
         return math.nan, math.nan
@@ -113,12 +114,12 @@ def clock_check(frame: pd.DataFrame, mode: str) -> tuple[float, float]:
     return (float((lead >= 0).mean()), float(lead.median())) if len(lead) else (math.nan, math.nan)
 
 
-def waterfall_table(frame: pd.DataFrame) -> pd.DataFrame:
+def waterfall_table(costs: pd.DataFrame) -> pd.DataFrame:
     """Per mode and step: median ms with its 95% CI; then the steps' medians summed against start +
     ready's median, and whether they agree within TOLERANCE."""
     rows = []
-    for mode in _modes(frame):
-        m = step_matrix(frame, mode)
+    for mode in _modes(costs):
+        m = step_matrix(costs, mode)
         if m.empty:
             continue
         for step in [c for c in m.columns if c != "total"]:
@@ -145,13 +146,13 @@ def _diff_ci(a: np.ndarray, b: np.ndarray, seed: int = 23) -> tuple[float, float
     return float(low), float(high)
 
 
-def extra_table(frame: pd.DataFrame, native: str) -> pd.DataFrame:
+def extra_table(costs: pd.DataFrame, native: str) -> pd.DataFrame:
     """Per other mode and step: its median minus the native mode's (ms, 95% CI), and its share of the
     whole extra start + ready time."""
-    base = step_matrix(frame, native)
+    base = step_matrix(costs, native)
     rows = []
-    for mode in [m for m in _modes(frame) if m != native]:
-        m = step_matrix(frame, mode)
+    for mode in [m for m in _modes(costs) if m != native]:
+        m = step_matrix(costs, mode)
         if m.empty or base.empty:
             continue
         extra = float(m["total"].median() - base["total"].median())
@@ -173,30 +174,39 @@ def largest_extra(extra: pd.DataFrame, mode: str) -> Optional[dict[str, Any]]:
     return dict(rows.loc[rows["extra_ms"].idxmax()])
 
 
-def native_mode(frame: pd.DataFrame) -> Optional[str]:
-    natives = [str(m) for m in frame.loc[frame["role"] == "native", "mode"].unique()] if len(frame) else []
+def native_mode(costs: pd.DataFrame) -> Optional[str]:
+    natives = [str(m) for m in costs.loc[costs["role"] == "native", "mode"].unique()] if len(costs) else []
     return natives[0] if natives else None
 
 
-def with_cpu_columns(summary: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """summary.csv's rows without the cost rows, plus per mode cpu_engine_ms and cpu_harness_ms (medians
-    per start; empty where the set has none)."""
+def with_cpu_columns(summary: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv's rows plus per mode cpu_engine_ms and cpu_harness_ms (medians per start of the warm
+    cycles; empty where the set has none)."""
     if summary.empty:
         return summary
-    out = summary[~summary["phase"].astype(str).isin(COST_ROWS)].reset_index(drop=True)
-    for phase, col in SUMMARY_CPU.items():
-        medians = {m: float(np.median(x)) for m in _modes(frame) if len(x := _ok(frame, phase, m))}
+    out = summary.copy()
+    data = warm(costs)
+    for metric, col in SUMMARY_CPU.items():
+        medians = {m: float(np.median(x)) for m in _modes(data) if len(x := _ok(data, metric, m))}
         out[col] = out["mode"].astype(str).map(medians)
     return out
 
 
-def warm(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[(frame["scenario"] == WARM) & ~frame["warmup"]]
+def as_metric_rows(costs: pd.DataFrame) -> pd.DataFrame:
+    """The cost table in the shape claims read a metric in (``phase``, ``duration_ms``, ``error``): for a
+    claim about CPU (claims.toml: engine-cpu-ranking), checked on these rows alone."""
+    out = costs.rename(columns={"metric": "phase", "value_ms": "duration_ms"}).drop(columns=["failed_at"])
+    return out.assign(error=pd.Categorical([None] * len(out)))
+
+
+def warm(table: pd.DataFrame) -> pd.DataFrame:
+    """The warm scenario's measured rows (of the samples' frame or the cost table)."""
+    return table[(table["scenario"] == WARM) & ~table["warmup"]]
 
 
 @dataclass(frozen=True)
 class CostSection:
-    """What the report shows of a set's costs (empty for a set without cost samples)."""
+    """What the report shows of a set's costs (empty for a set without cost records)."""
 
     cpu: pd.DataFrame = field(default_factory=pd.DataFrame)
     steps: pd.DataFrame = field(default_factory=pd.DataFrame)

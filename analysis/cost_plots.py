@@ -17,8 +17,10 @@ STEP_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860"
                 "#CCB974", "#64B5CD", "#1B9E77")  # fmt: skip
 
 
-def waterfall(matrix: pd.DataFrame, start_ms: float, ready_ms: float, mode: str, out_dir: Path) -> list[Path]:
-    """``matrix``: analysis.cost.step_matrix of one mode."""
+def waterfall(
+    matrix: pd.DataFrame, start_ms: float, ready_ms: float, mode: str, out_dir: Path, name: str
+) -> list[Path]:
+    """``matrix``: analysis.cost.step_matrix of one mode; ``name``: the file's (a safe one: cost_report)."""
     steps = [c for c in matrix.columns if c != "total"]
     medians = matrix[steps].median()
     fig, ax = plt.subplots(figsize=(9, 2.8))
@@ -36,4 +38,4 @@ def waterfall(matrix: pd.DataFrame, start_ms: float, ready_ms: float, mode: str,
     ax.set_title(f"{mode}: startup waterfall (n = {len(matrix)} cycles)")
     ax.legend(ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7)
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, out_dir, f"waterfall_{mode}")
+    return _save(fig, out_dir, name)

@@ -16,27 +16,42 @@ from analysis.cost import CostSection
 from analysis.export.content import Figure, Figures, Notes, Section, plain
 from analysis.tables import table_of
 from bench.core.costs import CPU_ENGINE, STEPS
+from bench.core.paths import safe_name
 
 TITLE = "CPU per start, and where a start's time goes (the engine's own side)"
 
 
-def build(frame: pd.DataFrame, header: dict[str, Any], out_dir: Optional[Path], with_figures: bool) -> CostSection:
-    """``frame``: every sample of the set with derived metrics."""
-    data = cost.warm(frame)
-    cpu, steps = cost.cpu_table(data), cost.waterfall_table(data)
-    native = cost.native_mode(data)
-    extra = cost.extra_table(data, native) if native and not steps.empty else pd.DataFrame()
-    bursts = cost.burst_shares(frame) if "level" in frame else pd.DataFrame()
+def build(
+    frame: pd.DataFrame, costs: pd.DataFrame, header: dict[str, Any], out_dir: Optional[Path], with_figures: bool
+) -> CostSection:
+    """``frame``: every sample of the set (the harness's start and ready); ``costs``: its cost table."""
+    data, warm_costs = cost.warm(frame), cost.warm(costs)
+    cpu, steps = cost.cpu_table(warm_costs), cost.waterfall_table(warm_costs)
+    native = cost.native_mode(warm_costs)
+    extra = cost.extra_table(warm_costs, native) if native and not steps.empty else pd.DataFrame()
+    bursts = cost.burst_shares(costs)
     if cpu.empty and steps.empty and bursts.empty:
         return CostSection()
     figures: list[Path] = []
     if with_figures and out_dir is not None:
-        for mode in steps["mode"].unique() if not steps.empty else ():
+        for mode, name in figure_names(list(steps["mode"].unique()) if not steps.empty else []).items():
             start, ready = (float(data.loc[(data["mode"] == mode) & (data["phase"] == p) & data["ok"],
                                            "duration_ms"].median()) for p in ("start", "ready"))  # fmt: skip
-            figures += cost_plots.waterfall(cost.step_matrix(data, str(mode)), start, ready, str(mode), out_dir)
-    notes = _method_notes(header) + _finding_notes(data, cpu, steps, extra, native)
+            figures += cost_plots.waterfall(cost.step_matrix(warm_costs, mode), start, ready, mode, out_dir, name)
+    notes = _method_notes(header) + _finding_notes(data, warm_costs, cpu, steps, extra, native)
     return CostSection(cpu, steps, extra, bursts, tuple(f for f in figures if f.suffix == ".png"), tuple(notes))
+
+
+def figure_names(modes: list[Any]) -> dict[str, str]:
+    """Each mode's waterfall file name (without suffix): a mode's name is the user's text, so it goes
+    through safe_name, as a host's does; two modes that come out alike are told apart by a number."""
+    names: dict[str, str] = {}
+    for mode in map(str, modes):
+        name, i = f"waterfall_{safe_name(mode)}", 2
+        while name in names.values():
+            name, i = f"waterfall_{safe_name(mode)}-{i}", i + 1
+        names[mode] = name
+    return names
 
 
 def _method_notes(header: dict[str, Any]) -> list[str]:
@@ -62,7 +77,12 @@ def _method_notes(header: dict[str, Any]) -> list[str]:
 
 
 def _finding_notes(
-    frame: pd.DataFrame, cpu: pd.DataFrame, steps: pd.DataFrame, extra: pd.DataFrame, native: Optional[str]
+    frame: pd.DataFrame,
+    costs: pd.DataFrame,
+    cpu: pd.DataFrame,
+    steps: pd.DataFrame,
+    extra: pd.DataFrame,
+    native: Optional[str],
 ) -> list[str]:
     out = []
     for _, r in cpu[cpu["source"] == "engine stack"].iterrows() if not cpu.empty else ():
@@ -75,7 +95,7 @@ def _finding_notes(
         out.append(f"{r['mode']}: the steps' medians sum to {s:.1f} ms against start + ready's median "
                    f"{r['median_ms']:.1f} ms ({(s / r['median_ms'] - 1) * 100:+.1f}%: {verdict} 5%; each cycle's "
                    "steps sum to its start + ready exactly: a gap is skew: medians do not add)")  # fmt: skip
-        share, lead = cost.clock_check(frame, str(r["mode"]))
+        share, lead = cost.clock_check(costs, frame, str(r["mode"]))
         if share == share:
             out.append(f"{r['mode']}: clocks agree: the runtime's start exited before the harness saw the start call "
                        f"return in {share:.0%} of cycles, a median {lead:.1f} ms before it")  # fmt: skip
@@ -107,13 +127,13 @@ def sections(sec: CostSection) -> list[Section]:
     return [Section(TITLE, tuple(blocks))]
 
 
-def print_costs(frame: pd.DataFrame, console: Console) -> None:
+def print_costs(costs: pd.DataFrame, console: Console) -> None:
     """The terminal's share: engine CPU per start per mode, and at N = 16 the harness's CPU share."""
-    cpu = cost.cpu_table(cost.warm(frame))
+    cpu = cost.cpu_table(cost.warm(costs))
     for _, r in cpu[cpu["source"] == "engine stack"].iterrows() if not cpu.empty else ():
         console.print(f"{r['mode']}: engine stack CPU per start {r['median_ms']:.1f} ms (95% CI "
                       f"{r['ci_low']:.1f}-{r['ci_high']:.1f})", markup=False, highlight=False)  # fmt: skip
-    bursts = cost.burst_shares(frame) if "level" in frame else pd.DataFrame()
+    bursts = cost.burst_shares(costs)
     for _, r in bursts.iterrows():
         if r["N"] == 16 and not math.isnan(r["share"]):
             console.print(f"{r['mode']}: harness CPU share at N=16: {r['share'] * 100:.1f}%", markup=False,

@@ -386,9 +386,10 @@ def build_report(
     frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = cost.with_cpu_columns(summarize_set(frame), frame)  # the cost rows have their own section
+    costs = loaded.costs[loaded.costs["set"] == set_name]
+    summary = cost.with_cpu_columns(summarize_set(frame), costs)  # CPU per start per mode beside the phases
     cold_summary = summarize_cold(every, loaded.headers[set_name])
-    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"))
+    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"), costs)
     figures: list[Path] = []
     if with_figures and not frame.empty:
         for ph in list(PHASES) + ["startup"]:
@@ -425,8 +426,8 @@ def build_report(
     figures = sec.figures + svc.figures + figures
     svc_figure = next((f for f in svc.figures if f.name == "service_startup_cdf.png"), None)
     headline_figure = sec.headline_figure or svc_figure or _warm_headline_figure(figures)
-    costs = cost_report.build(every, header, out_dir, with_figures)
-    extra = Extra(sec, headline_sentence(results), headline_figure, svc, costs)
+    extra = Extra(sec, headline_sentence(results), headline_figure, svc,
+                  cost_report.build(every, costs, header, out_dir, with_figures))  # fmt: skip
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
     export.write_all(document(content, nav), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, sec, extra.sentence, svc)

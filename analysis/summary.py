@@ -32,7 +32,8 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     cold_summary = summarize_cold(every, loaded.headers[name])
     if not cold_summary.empty:
         cold_summary = cold_summary[cold_summary["phase"].isin(list(COLD_DERIVED) + ["engine_up"])]
-    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"))
+    costs = loaded.costs[loaded.costs["set"] == name]
+    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"), costs)
     print_summary(
         pd.DataFrame(startup_rows),
         results,
@@ -43,7 +44,7 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     print_section(service_report.build(Path(path)), console, ("create_to_schedule", "schedule_to_run", "run_to_ready",
                                                               "service_startup"))  # fmt: skip
     print_scale(scale_report.build(every, loaded.headers[name], Path(path), None, False), console)
-    cost_report.print_costs(every, console)
+    cost_report.print_costs(costs, console)
     note = concurrency_note(loaded.headers[name], loaded.ends.get(name))
     if note:
         console.print(note, markup=False, highlight=False)

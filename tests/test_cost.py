@@ -1,8 +1,9 @@
 """Issue 23, the measuring side: the startup waterfall from process events, the kernel's event
-listener, the engine's cgroup and the probe's samples (what is written, what never is)."""
+listener, the engine's cgroup and the probe's cost records (what is written, what never is; never samples)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -167,29 +168,29 @@ def test_the_probe_writes_cpu_samples_and_never_a_zero_for_what_it_cannot_read(m
     rt = SimpleNamespace(mode=SimpleNamespace(name="runc"))
     probe = _probe(_Home([100, 350]), {})
     samples = _cycle()
-    probe.finish(rt, samples, probe.begin(rt), None, 40)  # type: ignore[arg-type]
-    got = {s["phase"]: s for s in samples[2:]}
-    assert got[CPU_ENGINE]["duration_ns"] == 250 and got[CPU_ENGINE]["ok"]
-    assert got[CPU_CONTAINER]["duration_ns"] == 40 and got[CPU_HARNESS]["duration_ns"] >= 0
+    out = probe.finish(rt, samples, probe.begin(rt), None, 40)  # type: ignore[arg-type]
+    assert len(samples) == 2  # the cycle's samples are left alone: costs are records of their own kind
+    got = {c["metric"]: c for c in out}
+    assert all(c["type"] == "cost" and "phase" not in c and "error" not in c for c in out)
+    assert got[CPU_ENGINE]["value_ns"] == 250 and got[CPU_ENGINE]["ok"]
+    assert got[CPU_CONTAINER]["value_ns"] == 40 and got[CPU_HARNESS]["value_ns"] >= 0
     assert got[CPU_ENGINE]["round"] == 3 and got[CPU_ENGINE]["cid"] == "abc"
     assert WATERFALL not in got  # no listener: no waterfall, and the header says why
 
     blind = _probe(None, {CPU_ENGINE: "the engine is not a dockerd on this machine"})
-    samples = _cycle()
-    blind.finish(rt, samples, blind.begin(rt), None, None)  # type: ignore[arg-type]
-    assert {s["phase"] for s in samples[2:]} == {CPU_HARNESS}
+    out = blind.finish(rt, _cycle(), blind.begin(rt), None, None)  # type: ignore[arg-type]
+    assert {c["metric"] for c in out} == {CPU_HARNESS}
     header = blind.header()["modes"]["runc"]
     assert header[CPU_ENGINE] == {"unavailable": "the engine is not a dockerd on this machine"}
     assert "unavailable" in blind.header()["waterfall"]
 
 
-def test_a_failed_cycle_keeps_its_cpu_not_ok():
+def test_a_failed_cycle_keeps_its_cpu_not_ok_and_never_its_failure_category():
     rt = SimpleNamespace(mode=SimpleNamespace(name="runc"))
     probe = _probe(None, {CPU_ENGINE: "no"})
-    samples = _cycle(ok=False)
-    probe.finish(rt, samples, probe.begin(rt), None, None)  # type: ignore[arg-type]
-    cpu = samples[-1]
-    assert cpu["phase"] == CPU_HARNESS and not cpu["ok"] and cpu["error"] == "runtime_error"
+    (cpu,) = probe.finish(rt, _cycle(ok=False), probe.begin(rt), None, None)  # type: ignore[arg-type]
+    assert cpu["metric"] == CPU_HARNESS and not cpu["ok"] and cpu["failed_at"] == "start"
+    assert "runtime_error" not in json.dumps(cpu)  # the cycle's category counts once: on its own sample
 
 
 def test_the_lean_attach_reads_the_answers_head_and_no_byte_of_the_stream():
@@ -213,11 +214,11 @@ def test_a_burst_gets_its_engine_and_harness_cpu_once_slot_null(monkeypatch):
     probe = _probe(_Home([100, 3300]), {})
     base = {"round": 0, "pos": 1, "mode": "runc", "warmup": False, "scenario": "burst", "level": 16, "burst": 7}
     out = probe.finish_group(rt, base, 16, probe.begin(rt))  # type: ignore[arg-type]
-    assert {s["phase"]: s["duration_ns"] for s in out}[CPU_ENGINE] == 3200
-    assert all(s["slot"] is None and s["burst"] == 7 and s["detail"] == {"containers": 16} for s in out)
+    assert {c["metric"]: c["value_ns"] for c in out}[CPU_ENGINE] == 3200
+    assert all(c["slot"] is None and c["burst"] == 7 and c["detail"] == {"containers": 16} for c in out)
 
 
-def test_a_bursts_cpu_samples_go_before_its_makespan_which_stays_last(monkeypatch):
+def test_a_bursts_cpu_goes_beside_its_samples_and_its_makespan_stays_last(monkeypatch):
     from bench.measure import scale
     from bench.measure.group import GroupResult, Slot
 
@@ -229,8 +230,8 @@ def test_a_bursts_cpu_samples_go_before_its_makespan_which_stays_last(monkeypatc
     rt = SimpleNamespace(mode=SimpleNamespace(name="runc"))
     base = {"round": 0, "pos": 0, "mode": "runc", "warmup": False, "scenario": "burst", "level": 2, "burst": 1}
     result = runner.burst(rt, base, 2)  # type: ignore[arg-type]
-    phases = [s["phase"] for s in result.samples]
-    assert phases[-1] == "makespan" and set(phases[1:-1]) == {CPU_HARNESS, CPU_ENGINE}
+    assert [s["phase"] for s in result.samples] == ["ready", "makespan"]
+    assert {c["metric"] for c in result.costs} == {CPU_HARNESS, CPU_ENGINE}
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the process-event connector needs root")

@@ -14,7 +14,7 @@ from analysis.claims import load_claims
 from analysis.load import load
 from analysis.report import build_report
 from bench.results import synthetic
-from bench.results.resultset import ResultWriter, sample_record
+from bench.results.resultset import ResultWriter, cost_record, sample_record
 
 PHASES_MS = {"runc": {"create": 9, "start": 187, "ready": 0.1, "exec": 47, "stop": 50, "remove": 6},
              "runsc": {"create": 9, "start": 299, "ready": 0.1, "exec": 80, "stop": 120, "remove": 6}}  # fmt: skip
@@ -26,8 +26,8 @@ CPU_MS = {"runc": {"cpu_engine": 280, "cpu_harness": 10, "cpu_container": 40},
           "runsc": {"cpu_engine": 365, "cpu_harness": 11, "cpu_container": 113}}  # fmt: skip
 
 
-def _set(tmp_path: Path, with_costs: bool = True, rounds: int = 20) -> Path:
-    modes = [synthetic.SyntheticMode("runc", "native", {}), synthetic.SyntheticMode("runsc", "hyperv", {})]
+def _set(tmp_path: Path, with_costs: bool = True, rounds: int = 20, names: tuple[str, str] = ("runc", "runsc")) -> Path:
+    modes = [synthetic.SyntheticMode(names[0], "native", {}), synthetic.SyntheticMode(names[1], "hyperv", {})]
     header = synthetic.header(modes)
     if with_costs:
         header["harness"]["cost"] = {"window": "create to remove", "modes": {}, "waterfall": {"source": "cn_proc"}}
@@ -35,18 +35,16 @@ def _set(tmp_path: Path, with_costs: bool = True, rounds: int = 20) -> Path:
     w = ResultWriter.create(path, header)
     rng = np.random.default_rng(1)
     for rnd in range(rounds):
-        for pos, mode in enumerate(("runc", "runsc")):
-            base: dict[str, Any] = {"round": rnd, "pos": pos, "mode": mode, "warmup": False, "wall_ns": 1}
+        for pos, (kind, name) in enumerate(zip(("runc", "runsc"), names)):
+            base: dict[str, Any] = {"round": rnd, "pos": pos, "mode": name, "warmup": False, "wall_ns": 1}
             noise = lambda ms: int(ms * 1e6 * rng.uniform(0.97, 1.03))  # noqa: E731
-            recs = [sample_record(**base, phase=p, duration_ns=noise(ms), ok=True) for p, ms in PHASES_MS[mode].items()]
+            recs = [sample_record(**base, phase=p, duration_ns=noise(ms), ok=True) for p, ms in PHASES_MS[kind].items()]
             if with_costs:
-                recs += [
-                    sample_record(**base, phase=p, duration_ns=noise(ms), ok=True) for p, ms in CPU_MS[mode].items()
-                ]
-                steps = [sample_record(**base, phase="wf_" + s, duration_ns=noise(ms), ok=True)
-                         for s, ms in STEPS_MS[mode].items()]  # fmt: skip
-                total = sum(r["duration_ns"] for r in steps)
-                recs += steps + [sample_record(**base, phase="waterfall", duration_ns=total, ok=True)]
+                recs += [cost_record(**base, metric=m, value_ns=noise(ms), ok=True) for m, ms in CPU_MS[kind].items()]
+                steps = [cost_record(**base, metric="wf_" + s, value_ns=noise(ms), ok=True)
+                         for s, ms in STEPS_MS[kind].items()]  # fmt: skip
+                total = sum(r["value_ns"] for r in steps)
+                recs += steps + [cost_record(**base, metric="waterfall", value_ns=total, ok=True)]
             w.append(recs)
     w.close({"type": "end", "status": "complete", "reason": "test"})
     return path
@@ -54,7 +52,9 @@ def _set(tmp_path: Path, with_costs: bool = True, rounds: int = 20) -> Path:
 
 def test_a_set_with_costs_reports_cpu_waterfalls_and_the_extra_time(tmp_path: Path):
     path = _set(tmp_path)
-    rep = build_report(load([path]), path.stem, load_claims(), tmp_path / "out", with_figures=True)
+    loaded = load([path])
+    assert set(loaded.frame["phase"].astype(str)) == set(PHASES_MS["runc"])  # the costs are no phases
+    rep = build_report(loaded, path.stem, load_claims(), tmp_path / "out", with_figures=True)
     csv = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert {"cpu_engine_ms", "cpu_harness_ms"} <= set(csv.columns)
     runc = csv[csv["mode"] == "runc"].iloc[0]
@@ -75,8 +75,8 @@ def test_the_extra_time_table_names_the_steps_a_mode_has_alone():
     for mode, steps in STEPS_MS.items():
         for rnd in range(12):
             base = {"mode": mode, "round": rnd, "pos": 0, "ok": True, "scenario": "warm", "warmup": False}
-            rows += [{**base, "phase": "wf_" + s, "duration_ms": ms} for s, ms in steps.items()]
-            rows.append({**base, "phase": "waterfall", "duration_ms": sum(steps.values())})
+            rows += [{**base, "metric": "wf_" + s, "value_ms": ms} for s, ms in steps.items()]
+            rows.append({**base, "metric": "waterfall", "value_ms": sum(steps.values())})
     frame = pd.DataFrame(rows)
     extra = cost.extra_table(frame, "runc")
     by = extra.set_index("step")["extra_ms"]
@@ -98,8 +98,19 @@ def test_burst_shares_per_mode_and_n():
     for b, (mode, n) in enumerate((("runc", 16), ("runc", 16), ("runsc", 16))):
         base = {"mode": mode, "level": float(n), "burst": b, "slot": -1, "round": b, "pos": 0, "ok": True,
                 "scenario": "burst", "warmup": False}  # fmt: skip
-        rows += [{**base, "phase": "cpu_engine", "duration_ms": 1600.0}, {**base, "phase": "cpu_harness",
-                                                                          "duration_ms": 48.0}]  # fmt: skip
+        rows += [{**base, "metric": "cpu_engine", "value_ms": 1600.0}, {**base, "metric": "cpu_harness",
+                                                                       "value_ms": 48.0}]  # fmt: skip
     shares = cost.burst_shares(pd.DataFrame(rows))
     assert list(shares["mode"]) == ["runc", "runsc"]
     assert np.allclose(shares["share"], 0.03) and np.allclose(shares["engine_ms_per_container"], 100.0)
+
+
+def test_a_mode_name_that_is_no_file_name_gets_a_safe_figure_name(tmp_path: Path):
+    """A mode's name is the user's text: its waterfall's file name goes through safe_name."""
+    path = _set(tmp_path, rounds=12, names=("<script>alert(1)</script>", "a/b"))
+    build_report(load([path]), path.stem, load_claims(), tmp_path / "out", with_figures=True)
+    assert sorted(p.name for p in (tmp_path / "out").glob("waterfall_*.png")) == [
+        "waterfall_a-b.png", "waterfall_script-alert-1-script.png"]  # fmt: skip
+    from analysis.cost_report import figure_names
+
+    assert figure_names(["a/b", "a b"]) == {"a/b": "waterfall_a-b", "a b": "waterfall_a-b-2"}

@@ -161,3 +161,103 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
     with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'hot'"):
         read_resultset(bad)
+
+
+def _cycle_with_costs(rnd: int) -> list[dict]:
+    from bench.results.resultset import cost_record
+
+    base = {"round": rnd, "pos": 0, "mode": "runc", "warmup": False, "wall_ns": 1}
+    samples = [sample_record(**base, phase=p, duration_ns=5, ok=True) for p in PHASES]
+    costs = [cost_record(**base, metric=m, value_ns=7, ok=True) for m in ("cpu_engine", "cpu_harness", "wf_shim")]
+    return samples + costs
+
+
+def test_cost_records_are_read_apart_from_the_samples(tmp_path):
+    """Issue 23: what a cycle cost the host is a record of its own kind (version 5), so no reader counts it
+    among the cycle's phases; the analysis reads it into a table of its own."""
+    from analysis.load import load
+
+    path = tmp_path / "v5.jsonl"
+    w = ResultWriter.create(path, HEADER)
+    for rnd in range(3):
+        w.append(_cycle_with_costs(rnd))
+    w.close({"type": "end", "status": "complete", "reason": "t"})
+    rs = read_resultset(path)
+    assert [s["phase"] for s in rs.samples] == list(PHASES) * 3
+    assert [c["metric"] for c in rs.costs] == ["cpu_engine", "cpu_harness", "wf_shim"] * 3
+    loaded = load([path], warn=False, use_cache=False)
+    assert set(loaded.frame["phase"].astype(str)) == set(PHASES) and len(loaded.frame) == 3 * len(PHASES)
+    assert list(loaded.costs["value_ms"]) == [7e-6] * 9 and set(loaded.costs["metric"]) == {
+        "cpu_engine", "cpu_harness", "wf_shim"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c.pop("metric"), "cost record has no 'metric'"),
+        (lambda c: c.update(value_ns=-1), "cost value_ns is negative"),
+        (lambda c: c.update(value_ns=None), "cost field 'value_ns' is None"),
+        (lambda c: c.update(ok=1), "cost field 'ok' is 1"),
+    ],
+)
+def test_a_damaged_cost_record_is_named_by_line(tmp_path, mutate, fragment):
+    rec = _cycle_with_costs(0)[-1]
+    mutate(rec)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec) + "\n")
+    with pytest.raises(ResultFileError, match=rf"bad.jsonl:2: {fragment}"):
+        read_resultset(path)
+
+
+def test_a_version_4_set_with_costs_written_as_samples_reads_them_as_cost_records(tmp_path):
+    """The first issue-23 build wrote its costs as samples (version 4): they read as the cost records they
+    are, without the cycle's failure category they were given, and the cycle's phases are its own again."""
+    from analysis.load import load
+
+    path = tmp_path / "v4.jsonl"
+    base = {"round": 0, "pos": 0, "mode": "runc", "warmup": False, "wall_ns": 1}
+    recs = [sample_record(**base, phase=p, duration_ns=5, ok=True) for p in PHASES]
+    recs += [sample_record(**base, phase=p, duration_ns=9, ok=False, error="runtime_error", message="the cycle failed")
+             for p in ("cpu_engine", "wf_sandbox", "waterfall")]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in [{**HEADER, "version": 4}, *recs]) + "\n")
+    rs = read_resultset(path)
+    assert [s["phase"] for s in rs.samples] == list(PHASES)
+    assert [(c["metric"], c["value_ns"], c["ok"]) for c in rs.costs] == [
+        ("cpu_engine", 9, False), ("wf_sandbox", 9, False), ("waterfall", 9, False)]  # fmt: skip
+    assert all("error" not in c for c in rs.costs)
+    loaded = load([path], warn=False, use_cache=False)
+    assert set(loaded.frame["phase"].astype(str)) == set(PHASES) and len(loaded.costs) == 3
+
+
+def test_the_end_records_counts_and_the_batches_hold_costs_apart(tmp_path):
+    """The scheduler writes each cycle's cost records in its batch, after its samples, and the end record
+    counts only the samples (before: cost samples took the cycle's category and inflated its counts)."""
+    from types import SimpleNamespace
+
+    from bench.core.config import RunSettings
+    from bench.measure.executor import ScriptedExecutor
+    from bench.results.resultset import cost_record
+    from bench.schedule.scheduler import Scheduler, end_record
+
+    class Costly(ScriptedExecutor):
+        def run_cycle(self, rt, round_no, pos, warmup, scenario="warm"):  # type: ignore[no-untyped-def]
+            result = super().run_cycle(rt, round_no, pos, warmup, scenario)
+            failed = next((s["phase"] for s in result.samples if not s["ok"]), None)
+            base = {"round": round_no, "pos": pos, "mode": rt.mode.name, "warmup": warmup, "wall_ns": 1}
+            result.costs = [cost_record(**base, metric="cpu_engine", value_ns=3, ok=failed is None, failed_at=failed)]
+            return result
+
+    path = tmp_path / "s.jsonl"
+    writer = ResultWriter.create(path, HEADER)
+    script = lambda mode, phase, rnd: "runtime_error" if (phase == "start" and rnd == 1) else 1_000_000  # noqa: E731
+    settings = RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None)
+    rt = SimpleNamespace(mode=SimpleNamespace(name="a"))
+    outcome = Scheduler(settings, [rt], Costly(script), writer, 0).run()  # type: ignore[list-item]
+    writer.close(end_record(outcome, 0, []))
+    rs = read_resultset(path)
+    kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()[1:-1]]
+    assert kinds == (["sample"] * len(PHASES) + ["cost"]) * 3
+    assert len(rs.costs) == 3 and [c["ok"] for c in rs.costs] == [True, False, True]
+    counts = rs.end["counts"]["a"]
+    assert set(counts) - {"_errors"} == set(PHASES) and "cpu_engine" not in counts
+    assert sum(counts["_errors"].values()) == sum(not s["ok"] for s in rs.samples)

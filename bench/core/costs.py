@@ -1,14 +1,14 @@
 """What a start costs the host, and where its time goes inside the engine (issue 23): the names the
 probe (bench.measure.cost) writes and the analysis (analysis.cost) reads, kept in one place.
 
-CPU figures are samples of their own phases, one per measured cycle (and per burst: slot null):
-their ``duration_ns`` is CPU time (user + system) in ns consumed between just before create and
-just after remove, never wall time. A figure that cannot be had is not written (never as 0): the
-header's ``harness.cost`` says per mode why.
+CPU figures are cost records (bench.results.resultset.cost_record, never samples: a cost is no phase
+of the cycle), one per metric per measured cycle (and per burst: slot null): their ``value_ns`` is CPU
+time (user + system) in ns consumed between just before create and just after remove, never wall time.
+A figure that cannot be had is not written (never as 0): the header's ``harness.cost`` says per mode why.
 
 The startup waterfall: the start call's time split at the moments the engine's processes were
 exec'd and exited (the kernel's process events, on the harness's perf_counter clock). Each step is
-a sample ``wf_<step>`` of the cycle; the steps of a cycle are contiguous and end at the ready line,
+a cost record ``wf_<step>`` of the cycle; the steps of a cycle are contiguous and end at the ready line,
 so they sum to the cycle's start + ready.
 """
 

@@ -2,7 +2,8 @@
 
 The probe reads its counters outside the timed windows: before the cycle's first clock read and after
 its last (the container's own cgroup between exec and stop, untimed, since removal deletes it), and
-appends its samples to the cycle's. Per source, per mode, the header (``harness.cost``) names the
+returns cost records (bench.results.resultset.cost_record), which the cycle's batch carries apart from
+its samples: a cost is no phase of the cycle. Per source, per mode, the header (``harness.cost``) names the
 accounting method, or why a figure cannot be had: such a figure is not written, never as zero.
 
 - engine stack: the engine's cgroup (bench.engine.cgroups: isobench-engine, or the service's own);
@@ -26,7 +27,7 @@ from bench.engine.cgroups import EngineHome, Hierarchy
 from bench.engine.preflight import ModeRuntime
 from bench.engine.procevents import ProcEvents
 from bench.measure import waterfall
-from bench.results.resultset import sample_record
+from bench.results.resultset import cost_record
 
 # ISOBENCH_PROC_EVENTS=0 runs without the process-event listener (to measure what it costs).
 PROC_EVENTS_ENV = "ISOBENCH_PROC_EVENTS"
@@ -118,7 +119,7 @@ def sources(rt: ModeRuntime, h: Union[Hierarchy, str], homes: dict[int, Union[En
 
 
 class CostProbe:
-    """Per mode, the CPU sources and the process-event listener; appends each cycle's cost samples."""
+    """Per mode, the CPU sources and the process-event listener; gives each cycle's cost records."""
 
     def __init__(self, by_mode: dict[str, Sources], listener: Optional[ProcEvents], listener_why: str) -> None:
         self.by_mode = by_mode
@@ -240,29 +241,30 @@ class CostProbe:
         mark: Mark,
         ready_end_ns: Optional[int],
         container_ns: Optional[int],
-    ) -> None:
-        """Appends the cycle's CPU samples (and its waterfall) to ``samples``. A failed cycle's CPU is kept,
-        not ok, with the cycle's first failure: it is not a start's cost."""
-        if not samples:
-            return
-        figures = self._figures(rt, mark)
-        if container_ns is not None:
-            figures[CPU_CONTAINER] = container_ns
-        first = samples[0]
-        base: dict[str, Any] = {
-            k: first.get(k) for k in ("round", "pos", "mode", "warmup", "scenario", "level", "burst", "slot")
-        }
-        failed = next((s for s in samples if not s["ok"]), None)
-        error = failed["error"] if failed else None
-        message = f"the cycle failed at {failed['phase']}: not a start's cost" if failed else None
-        for phase, ns in figures.items():
-            samples.append(sample_record(**base, phase=phase, duration_ns=max(ns, 0), ok=failed is None, error=error,
-                                         message=message, wall_ns=time.time_ns(), cid=first.get("cid")))  # fmt: skip
-        if failed is None and ready_end_ns is not None:
-            samples.extend(self._waterfall(rt, base, samples, ready_end_ns, mark))
-        self.focus(False)
-        if self.listener is not None:
-            self.listener.pause(False)
+    ) -> list[dict[str, Any]]:
+        """The cycle's cost records (CPU by source, and its waterfall), from its ``samples``. A failed cycle's
+        CPU is kept, not ok, with the phase it failed at: it is not a start's cost."""
+        try:
+            if not samples:
+                return []
+            figures = self._figures(rt, mark)
+            if container_ns is not None:
+                figures[CPU_CONTAINER] = container_ns
+            first = samples[0]
+            base: dict[str, Any] = {
+                k: first.get(k) for k in ("round", "pos", "mode", "warmup", "scenario", "level", "burst", "slot")
+            }
+            failed = next((s for s in samples if not s["ok"]), None)
+            out = [cost_record(**base, metric=metric, value_ns=max(ns, 0), ok=failed is None, wall_ns=time.time_ns(),
+                               failed_at=failed["phase"] if failed else None, cid=first.get("cid"))
+                   for metric, ns in figures.items()]  # fmt: skip
+            if failed is None and ready_end_ns is not None:
+                out += self._waterfall(rt, base, samples, ready_end_ns, mark)
+            return out
+        finally:
+            self.focus(False)
+            if self.listener is not None:
+                self.listener.pause(False)
 
     def _waterfall(
         self, rt: ModeRuntime, base: dict[str, Any], samples: list[dict[str, Any]], t_end: int, mark: Mark
@@ -287,24 +289,24 @@ class CostProbe:
             "lost": self.listener.lost,
         }
         cid = samples[0].get("cid")
-        out = [sample_record(**base, phase=WATERFALL, duration_ns=t_end - t0, ok=True, wall_ns=time.time_ns(),
-                             cid=cid, detail=detail)]  # fmt: skip
+        out = [cost_record(**base, metric=WATERFALL, value_ns=t_end - t0, ok=True, wall_ns=time.time_ns(), cid=cid,
+                           detail=detail)]  # fmt: skip
         for step, ns in waterfall.steps(found, t0, t_end):
-            out.append(sample_record(**base, phase=STEP_PREFIX + step, duration_ns=ns, ok=True,
-                                     wall_ns=time.time_ns(), cid=cid))  # fmt: skip
+            out.append(cost_record(**base, metric=STEP_PREFIX + step, value_ns=ns, ok=True, wall_ns=time.time_ns(),
+                                   cid=cid))  # fmt: skip
         return out
 
     def finish_group(self, rt: ModeRuntime, base: dict[str, Any], containers: int, mark: Mark) -> list[dict[str, Any]]:
         """A burst's CPU (slot null): the engine's and the harness's over the whole group, for `containers`."""
-        rec = {**base, "slot": None}
+        rec: dict[str, Any] = {k: base.get(k) for k in ("round", "pos", "mode", "warmup", "scenario", "level", "burst")}
         return [
-            sample_record(
+            cost_record(
                 **rec,
-                phase=phase,
-                duration_ns=max(ns, 0),
+                metric=metric,
+                value_ns=max(ns, 0),
                 ok=True,
                 wall_ns=time.time_ns(),
                 detail={"containers": containers},
             )  # fmt: skip
-            for phase, ns in self._figures(rt, mark).items()
+            for metric, ns in self._figures(rt, mark).items()
         ]

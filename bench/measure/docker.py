@@ -360,7 +360,9 @@ class DockerExecutor:
         self._engine_view(rt, result)
         if self.probe is not None and mark is not None and stop_signal is None:
             cost = rec.cost if rec else {}
-            self.probe.finish(rt, result.samples, mark, cost.get("ready_end_ns"), cost.get("container_ns"))
+            result.costs = self.probe.finish(
+                rt, result.samples, mark, cost.get("ready_end_ns"), cost.get("container_ns")
+            )
         return result
 
     def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: dict[str, Any]) -> EnginePhases:

@@ -27,6 +27,8 @@ class CycleResult:
     leaked: Optional[str] = None  # a container the cycle could not remove
     interrupted: Optional[BaseException] = None
     engine_down: bool = False  # a cold cycle stopped the engine and could not start it again
+    # what the cycle cost the host (bench.measure.cost): written in the cycle's batch, never counted as a phase
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def engine_unavailable(self) -> bool:

@@ -109,6 +109,8 @@ class GroupPlan:
 class GroupResult:
     slots: list[Slot]
     interrupted: Optional[BaseException] = None
+    # what the group cost the host (bench.measure.cost, slot null): written in its batch, never counted as a phase
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def samples(self) -> list[dict[str, Any]]:

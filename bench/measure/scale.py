@@ -84,8 +84,7 @@ class ScaleRunner:
         mark = probe.begin(rt) if probe is not None else None
         result = run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
         if probe is not None and mark is not None and result.interrupted is None:  # the burst's CPU (issue 23)
-            last = result.slots[-1].samples  # ends with the makespan sample, which callers take as the last
-            last[-1:-1] = probe.finish_group(rt, base, n, mark)
+            result.costs = probe.finish_group(rt, base, n, mark)
         return result
 
     def arrivals(self, rt: ModeRuntime, base: dict[str, Any], offsets_s: list[float]) -> GroupResult:

@@ -4,6 +4,7 @@ Layout (documented for users in docs/resultset.md):
 
     line 1     {"type": "header", "schema": "isobench.resultset", "version": 1, ...}
     lines 2..  {"type": "sample", ...}   one per phase of each cycle
+               {"type": "cost", ...}     what a cycle or burst cost the host (version 5)
                {"type": "resume", ...}   where `bench run --resume` continued the set
     last line  {"type": "end", "status": "complete" | "interrupted" | "failed", ...}
 
@@ -40,10 +41,13 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
                 mode's engine record adds `data_root`. A batch that does not fit is cut back,
                 so a set cut off by a full disk ends on its last complete record.
-       2026-12  (additive, no bump) issue 23: samples of phases cpu_engine, cpu_container, cpu_vm,
-                cpu_harness (duration_ns is CPU time), waterfall (detail: the start's process
-                events) and wf_<step>; the header's harness.cost (methods, or why not). Sets
-                without them read as before.
+    5  2026-12  issue 23: `cost` records, apart from the samples (a cost is no phase of the cycle):
+                per cycle or burst its CPU by source (metric cpu_engine, cpu_container, cpu_vm,
+                cpu_harness; value_ns is CPU time) and its startup waterfall (metric waterfall, detail:
+                the start's process events; wf_<step>: each step's time); the header's harness.cost
+                (methods, or why not). Version 4 sets read with no cost records, except the ones the
+                first issue-23 build wrote as samples of those phases: read as the cost records they
+                are (LEGACY_COST_PHASES), so no reader counts them as phases.
 """
 
 from __future__ import annotations
@@ -62,14 +66,14 @@ import orjson
 from bench.core.errors import UserError
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 4
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
 # What a sample of an older version lacks, filled in on reading (as asv's update_to_2 does), so that
 # nothing downstream of the reader knows older versions existed.
-SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}, 3: {}}
+SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}, 3: {}, 4: {}}
 # None: version 1, read as warm
 SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density", "service"}
 
@@ -95,6 +99,31 @@ SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
     "slot": (int, type(None)),
 }
 REQUIRED_SAMPLE_FIELDS = ("round", "pos", "mode", "phase", "duration_ns", "ok", "warmup", "wall_ns")
+
+# Cost records (version 5) and the JSON types of their fields. `ok` false: the cycle failed (at
+# `failed_at`, a phase), so the figure is kept but is not a start's cost; a cost has no failure
+# category of its own (a figure that cannot be read is not written at all).
+COST_FIELDS: dict[str, tuple[type, ...]] = {
+    "round": (int,),
+    "pos": (int,),
+    "mode": (str,),
+    "scenario": (str,),
+    "warmup": (bool,),
+    "level": (int, float, type(None)),
+    "burst": (int, type(None)),
+    "slot": (int, type(None)),
+    "metric": (str,),
+    "value_ns": (int,),
+    "ok": (bool,),
+    "failed_at": (str, type(None)),
+    "wall_ns": (int,),
+    "cid": (str, type(None)),
+    "detail": (dict, type(None)),
+}
+REQUIRED_COST_FIELDS = ("round", "pos", "mode", "scenario", "warmup", "metric", "value_ns", "ok", "wall_ns")
+# The phases under which the first issue-23 build wrote its costs as samples (version 4 sets).
+LEGACY_COST_PHASES = frozenset({"cpu_engine", "cpu_container", "cpu_vm", "cpu_harness", "waterfall"})
+LEGACY_STEP_PREFIX = "wf_"
 
 
 class ResultFileError(UserError):
@@ -143,6 +172,47 @@ def sample_record(
         "level": level,
         "burst": burst,
         "slot": slot,
+    }
+
+
+def cost_record(
+    *,
+    round: int,
+    pos: int,
+    mode: str,
+    metric: str,
+    value_ns: int,
+    ok: bool,
+    warmup: bool,
+    wall_ns: int,
+    scenario: str = "warm",
+    level: Optional[float] = None,
+    burst: Optional[int] = None,
+    slot: Optional[int] = None,
+    failed_at: Optional[str] = None,
+    cid: Optional[str] = None,
+    detail: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
+    """One cost record as it goes on disk (names in bench.core.costs): what a cycle (or a burst: slot
+    null) cost the host, or its waterfall. ``value_ns``: CPU ns for a CPU metric, wall ns for the
+    waterfall's. ``ok`` False with ``failed_at``: the cycle failed there, so this is not a start's cost."""
+    return {
+        "type": "cost",
+        "round": round,
+        "pos": pos,
+        "mode": mode,
+        "scenario": scenario,
+        "warmup": warmup,
+        "level": level,
+        "burst": burst,
+        "slot": slot,
+        "metric": metric,
+        "value_ns": value_ns,
+        "ok": ok,
+        "failed_at": failed_at,
+        "wall_ns": wall_ns,
+        "cid": cid,
+        "detail": detail,
     }
 
 
@@ -291,6 +361,7 @@ class ResultSet:
     end: Optional[dict[str, Any]]
     resumes: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    costs: list[dict[str, Any]] = field(default_factory=list)  # cost records (version 5), apart from samples
 
     @property
     def run_id(self) -> str:
@@ -349,6 +420,39 @@ def check_sample(rec: dict[str, Any], where: str) -> None:
             f"{where}: sample scenario is {rec.get('scenario')!r}, expected one of "
             f"{', '.join(sorted(v for v in SCENARIO_VALUES if v))}: the file is damaged."
         )
+
+
+def check_cost(rec: dict[str, Any], where: str) -> None:
+    for key in REQUIRED_COST_FIELDS:
+        if key not in rec:
+            raise ResultFileError(
+                f"{where}: cost record has no {key!r}: the file is damaged or not written by isobench."
+            )
+    for key, kinds in COST_FIELDS.items():
+        value = rec.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise ResultFileError(f"{where}: cost field {key!r} is {value!r}, expected {names}.")
+    if rec["value_ns"] < 0:
+        raise ResultFileError(f"{where}: cost value_ns is negative ({rec['value_ns']}): the file is damaged.")
+    if rec["scenario"] not in SCENARIO_VALUES:
+        raise ResultFileError(f"{where}: cost scenario is {rec['scenario']!r}: the file is damaged.")
+
+
+def is_legacy_cost(phase: Any) -> bool:
+    """A version 4 sample that is a cost (the first issue-23 build wrote its costs as samples)."""
+    return isinstance(phase, str) and (phase in LEGACY_COST_PHASES or phase.startswith(LEGACY_STEP_PREFIX))
+
+
+def cost_from_legacy(rec: dict[str, Any]) -> dict[str, Any]:
+    """Such a sample as the cost record it is: its phase the metric, its duration the value; the cycle's
+    failure category it was given is dropped (``failed_at`` is not known: its message named the phase)."""
+    return cost_record(
+        round=rec["round"], pos=rec["pos"], mode=rec["mode"], metric=rec["phase"], value_ns=rec["duration_ns"] or 0,
+        ok=rec["ok"], warmup=rec["warmup"], wall_ns=rec["wall_ns"], scenario=rec.get("scenario") or "warm",
+        level=rec.get("level"), burst=rec.get("burst"), slot=rec.get("slot"), cid=rec.get("cid"),
+        detail=rec.get("detail"),
+    )  # fmt: skip
 
 
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -456,6 +560,25 @@ def _check_samples(
         out.data[key].extend(col)
 
 
+def _checked_end(rec: dict[str, Any], where: str) -> dict[str, Any]:
+    if rec.get("status") not in END_STATUSES:
+        raise ResultFileError(f"{where}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}.")
+    return rec
+
+
+def _legacy_costs(
+    samples: list[dict[str, Any]], linenos: list[int], path: Path, costs: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """A version 4 chunk's samples without the costs the first issue-23 build wrote as samples, which
+    go to ``costs`` as cost records (checked first as the samples they were written as)."""
+    if not any(is_legacy_cost(r.get("phase")) for r in samples):
+        return samples, linenos
+    _check_samples(samples, linenos, path, Columns(), {})
+    costs += [cost_from_legacy(r) for r in samples if is_legacy_cost(r["phase"])]
+    kept = [i for i, r in enumerate(samples) if not is_legacy_cost(r["phase"])]
+    return [samples[i] for i in kept], [linenos[i] for i in kept]
+
+
 @dataclass
 class Parsed:
     header: dict[str, Any]
@@ -464,13 +587,15 @@ class Parsed:
     end: Optional[dict[str, Any]]
     resumes: list[dict[str, Any]]
     warnings: list[str]
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse(path: Path, keep_records: bool = False) -> Parsed:
     """Reads and checks a result set: the one place the line grammar is enforced.
 
-    Line 1 is a header; then sample, resume and end records; a resume supersedes
-    an earlier end. ``keep_records`` also returns the sample dicts (small files).
+    Line 1 is a header; then sample, cost, resume and end records; a resume supersedes
+    an earlier end. ``keep_records`` also returns the sample dicts (small files); cost
+    records are always returned, apart from the samples.
     """
     path = Path(path)
     warnings: list[str] = []
@@ -481,6 +606,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
     records: Optional[list[dict[str, Any]]] = [] if keep_records else None
     last_kind = None
     defaults: dict[str, Any] = {}
+    costs: list[dict[str, Any]] = []
     for first, chunk in _lines(path, warnings):
         recs = _parse_chunk(path, first, chunk)
         if set(map(type, recs)) != {dict}:
@@ -501,17 +627,20 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             if kind == "sample":
                 samples.append(rec)
                 linenos.append(lineno)
+            elif kind == "cost":
+                check_cost(rec, f"{path}:{lineno}")
+                costs.append(rec)
             elif kind == "end":
-                if rec.get("status") not in END_STATUSES:
-                    raise ResultFileError(
-                        f"{path}:{lineno}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}."
-                    )
-                end = rec
+                end = _checked_end(rec, f"{path}:{lineno}")
             elif kind == "resume":
                 resumes.append(rec)
                 end = None
             else:
-                raise ResultFileError(f"{path}:{lineno}: unknown record type {kind!r}: expected sample, resume or end.")
+                raise ResultFileError(
+                    f"{path}:{lineno}: unknown record type {kind!r}: expected sample, cost, resume or end."
+                )
+        if header.get("upgraded_from") == 4:  # the first issue-23 build's costs were samples
+            samples, linenos = _legacy_costs(samples, linenos, path, costs)
         _check_samples(samples, linenos, path, columns, defaults)
         if records is not None:
             records.extend(samples)
@@ -519,10 +648,10 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
         raise ResultFileError(f"{path}: the file is empty: it holds no isobench header.")
     if last_kind != "end":
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    return Parsed(header, columns, records, end, resumes, warnings)
+    return Parsed(header, columns, records, end, resumes, warnings, costs)
 
 
 def read_resultset(path: Path) -> ResultSet:
-    """Reads and checks a whole result set, samples as records."""
+    """Reads and checks a whole result set, samples and cost records apart."""
     p = parse(path, keep_records=True)
-    return ResultSet(Path(path), p.header, p.records or [], p.end, p.resumes, p.warnings)
+    return ResultSet(Path(path), p.header, p.records or [], p.end, p.resumes, p.warnings, p.costs)
