@@ -250,3 +250,22 @@ def test_a_paused_listener_gets_no_events_and_its_subscription_comes_back():
         assert any(e.what == "exec" for e in pe.window(t1, time.perf_counter_ns()))
     finally:
         pe.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the process-event connector needs root")
+def test_after_a_second_stop_signal_the_probe_closes_its_listener_without_waiting(monkeypatch):
+    """The shutdown's last second after a second Ctrl-C is for the leases and the VM: the probe's listener
+    is closed (unsubscribed) without waiting for its thread; otherwise it waits at most CLOSE_WAIT_S."""
+    from bench.core import signals
+    from bench.engine.procevents import CLOSE_WAIT_S
+
+    waits: list[Any] = []
+    for hurry in (True, False):
+        pe = ProcEvents([os.getpid()]).start()
+        assert pe._thread is not None
+        real_join = pe._thread.join
+        monkeypatch.setattr(pe._thread, "join", lambda timeout=None, j=real_join: waits.append(timeout) or j(timeout))
+        monkeypatch.setattr(signals, "hurrying", lambda h=hurry: h)
+        cost.CostProbe({}, pe, "").close()
+        assert pe._socks == []
+    assert waits == [CLOSE_WAIT_S]

@@ -35,6 +35,9 @@ _EVENT = struct.Struct("=IIQ")
 _HDR = _NLMSG.size + _CN_MSG.size
 _SHAPES = {0x1: struct.Struct("=4i"), 0x2: struct.Struct("=2i"), 0x80000000: struct.Struct("=4i")}
 RCVBUF = 8 << 20
+# close() waits this long at most for the thread, which wakes at least every BATCH_S (it is a daemon: the
+# process's end ends it anyway); a run's shutdown after a second Ctrl-C waits not at all (bench.measure.cost)
+CLOSE_WAIT_S = 0.3
 KEEP = 200_000  # events kept (a few minutes of an engine's life)
 SO_RCVBUFFORCE = 33
 BATCH_S = 0.1  # forks and exits are drained at least this often (a timer wake-up costs ~80 us of CPU here)
@@ -264,12 +267,13 @@ class ProcEvents:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def close(self) -> None:
-        """Unsubscribes and closes the sockets (idempotent; safe from any thread and exit path)."""
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Unsubscribes and closes the sockets (idempotent; safe from any thread and exit path), after
+        waiting at most ``wait_s`` for the thread to see its stop (0: not at all)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=1.0)
+        if wait_s > 0 and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=wait_s)
         self._close_socks()
 
     def _close_socks(self) -> None:

@@ -21,11 +21,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
+from bench.core import signals
 from bench.core.costs import CPU_CONTAINER, CPU_ENGINE, CPU_HARNESS, CPU_VM, STEP_PREFIX, WATERFALL
 from bench.engine import cgroups
 from bench.engine.cgroups import EngineHome, Hierarchy
 from bench.engine.preflight import ModeRuntime
-from bench.engine.procevents import ProcEvents
+from bench.engine.procevents import CLOSE_WAIT_S, ProcEvents
 from bench.measure import waterfall
 from bench.results.resultset import cost_record
 
@@ -156,8 +157,17 @@ class CostProbe:
         self.close()
 
     def close(self) -> None:
+        """On every exit path. After a second stop signal the shutdown's last second is for the leases and
+        the VM: the listener is then not waited for (its thread is a daemon, its sockets are closed)."""
         if self.listener is not None:
-            self.listener.close()
+            self.listener.close(0.0 if signals.hurrying() else CLOSE_WAIT_S)
+
+    def idle(self) -> None:
+        """A cycle cut short by a stop signal gets no cost records: the listener goes back to waking only
+        every BATCH_S (no exec of the shutdown's removals wakes it) and subscribed."""
+        self.focus(False)
+        if self.listener is not None:
+            self.listener.pause(False)
 
     def header(self) -> dict[str, Any]:
         """harness.cost: the window, per mode and source the method or why not, and the waterfall's source."""

@@ -334,6 +334,8 @@ class DockerExecutor:
             timeout = exc
         except (KeyboardInterrupt, Terminated) as exc:
             stop_signal = exc
+            if self.probe is not None:  # no cost records for it: the listener stops following its start
+                self.probe.idle()
         # The worker may not have created its recorder if interrupted at once.
         rec = box.get("rec")
         if rec is not None:
