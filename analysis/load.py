@@ -180,6 +180,37 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
     )
 
 
+def _cost_frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+    """The cost table from pyarrow's columns (a large set's cost records outnumber its samples: no detour
+    through Python dicts), as cost_frame builds it from records, categories' order aside."""
+    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    n = table.num_rows
+    cats = {c: pd.Categorical.from_codes(*_arrow_categorical(table.column(c))) for c in ("mode", "metric", "failed_at")}
+    mode = cats["mode"]
+    return pd.DataFrame(
+        {
+            "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+            "round": table.column("round").to_numpy().astype("int64"),
+            "pos": table.column("pos").to_numpy().astype("int64"),
+            "mode": mode,
+            "role": pd.Categorical(
+                np.asarray([roles.get(m, "") for m in mode.categories], dtype=object)[mode.codes] if n else []
+            ),  # fmt: skip
+            "metric": cats["metric"],
+            "value_ms": pc.cast(table.column("value_ns"), pa.float64()).to_numpy() / 1e6,
+            "ok": table.column("ok").to_numpy().astype("bool"),
+            "failed_at": cats["failed_at"],
+            "warmup": table.column("warmup").to_numpy().astype("bool"),
+            "wall_ns": table.column("wall_ns").to_numpy().astype("int64"),
+            "scenario": _sorted_categorical(*_arrow_categorical(table.column("scenario"))),
+            "level": pc.cast(table.column("level"), pa.float64()).to_numpy(zero_copy_only=False),
+            "burst": pc.fill_null(table.column("burst"), -1).to_numpy().astype("int64"),
+            "slot": pc.fill_null(table.column("slot"), -1).to_numpy().astype("int64"),
+        },
+        columns=list(COST_COLUMNS),
+    )
+
+
 @dataclass
 class SetRead:
     """One set as read: from the JSONL, or from its cache (``source``)."""
@@ -198,7 +229,7 @@ def read_jsonl(path: Path, name: str) -> SetRead:
     (and whenever the fast one has any doubt)."""
     fast = read_fast(path)
     if fast is not None:
-        costs = cost_frame(name, fast.header, fast.costs.to_pylist())
+        costs = _cost_frame_from_arrow(name, fast.header, fast.costs)
         return SetRead(fast.header, fast.end, fast.warnings, _frame_from_arrow(name, fast.header, fast.table), costs)
     parsed = parse(path)
     frame = _frame(name, parsed.header, parsed.columns.data)
