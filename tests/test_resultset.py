@@ -261,3 +261,51 @@ def test_the_end_records_counts_and_the_batches_hold_costs_apart(tmp_path):
     counts = rs.end["counts"]["a"]
     assert set(counts) - {"_errors"} == set(PHASES) and "cpu_engine" not in counts
     assert sum(counts["_errors"].values()) == sum(not s["ok"] for s in rs.samples)
+
+
+class _FillsUp:
+    """A file whose disk fills in the middle of the next batch: part of it is written, then ENOSPC."""
+
+    def __init__(self, path: Path) -> None:
+        self.raw = open(path, "xb", buffering=0)
+        self.room: "int | None" = None  # bytes that still fit (None: any)
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def seek(self, pos: int) -> int:
+        return self.raw.seek(pos)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def write(self, data: "bytes | memoryview") -> int:
+        import errno
+
+        if self.room is not None and self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.raw.write(data[: self.room] if self.room is not None else data)
+        if self.room is not None:
+            self.room -= n
+        return n
+
+
+def test_a_batch_cut_back_by_a_full_disk_leaves_the_end_record_right_after_the_last_whole_one(tmp_path):
+    """A batch that fitted only in part is truncated away, and the writer's offset goes back with it: the
+    end record (which fits once the partial batch is freed) follows the last complete record, with no hole
+    of NUL bytes before it (seen when a cycle's cost records made its batch larger than a tmpfs page)."""
+    from bench.results.resultset import ResultsDiskFull
+
+    path = tmp_path / "full.jsonl"
+    fh = _FillsUp(path)
+    writer = ResultWriter(path, fh)
+    writer.append([HEADER])
+    writer.append(_cycle_with_costs(0))
+    fh.room = 300  # the next batch is cut off after 300 bytes
+    with pytest.raises(ResultsDiskFull):
+        writer.append(_cycle_with_costs(1))
+    fh.room = None  # the truncation freed room for the end record
+    assert writer.close({"type": "end", "status": "failed", "reason": "full", "stop": "results_disk_full"})
+    assert b"\0" not in path.read_bytes()
+    rs = read_resultset(path)
+    assert {s["round"] for s in rs.samples} == {0} and rs.end is not None and rs.end["status"] == "failed"

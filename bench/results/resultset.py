@@ -314,10 +314,12 @@ class ResultWriter:
 
     def _cut_back(self) -> None:
         """The part of a batch that fitted goes again, so the set ends on its last complete record (a
-        truncation frees space; it never needs any)."""
+        truncation frees space; it never needs any). The file's offset goes back with it: the end record
+        written after a partial batch would otherwise land past the end, behind a hole of NUL bytes."""
         try:
             os.ftruncate(self._fh.fileno(), self._size)
             os.fsync(self._fh.fileno())
+            self._fh.seek(self._size)
         except OSError:
             pass  # then readers drop the partial last line with a warning
 
