@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab bench-fleet history bench-history history-scale
+.PHONY: bench-swarm bench-compare bench-ab bench-fleet bench-cost history bench-history history-scale
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -57,6 +57,13 @@ bench-swarm: engine
 bench-scale: image
 	-bash scripts/setup-vm.sh "$(PYTHON)" --packages-only
 	$(ISOBENCH) run --scenario scale $(ARGS)
+
+# Why one mode is slower (issue 23): a warm set's CPU per start and waterfalls; a planted CPU burner and
+# sleeper in front of runc (scripts/plant-cpu.sh restores daemon.json on every exit); the process-event
+# listener's own cost (runs with and without it, alternated, compared at 2%); bursts of 16: the
+# harness's CPU share. Sets and logs under build/cost. About 15 minutes here.
+bench-cost: image
+	bash scripts/bench-cost.sh $(ISOBENCH) warm plant listener burst
 
 vm: image
 	bash scripts/setup-vm.sh "$(PYTHON)"

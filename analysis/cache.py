@@ -9,7 +9,9 @@ a digest of the code that builds the frame (plus the pandas and pyarrow versions
 cache is used only while every part of the key matches; otherwise it is rebuilt from
 the JSONL, never trusted. Damage is caught by Parquet page checksums and by decoding
 checks; a damaged cache is rebuilt too. Writes are atomic (temp file + os.replace), and
-a cache that cannot be written never fails the analysis.
+a cache that cannot be written never fails the analysis. The cost table (analysis.load's
+``costs``: a version 5 set's cost records) goes in a second file beside it,
+``.RESULT.jsonl.costs.cache.parquet``, under the same key: the two are used together or not at all.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pyarrow.parquet as pq
 
 from bench.results.records import End
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the cost table's file beside the frame's
 META_KEY = b"isobench.cache"
 META_DIGEST = b"isobench.cache.sha256"
 SUFFIX = ".cache.parquet"
@@ -53,12 +55,19 @@ class Cached:
     frame: pd.DataFrame
     end: Optional[End]
     warnings: list[str]
+    costs: pd.DataFrame
 
 
 def cache_path(path: Path) -> Path:
     """Hidden, so a shell glob over results/ or a `*.jsonl` search never picks it up."""
     path = Path(path)
     return path.with_name(f".{path.name}{SUFFIX}")
+
+
+def costs_path(path: Path) -> Path:
+    """The cost table's file, beside the frame's."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.costs{SUFFIX}")
 
 
 def _code_digest() -> str:
@@ -209,28 +218,41 @@ class Lookup:
     problem: Optional[str] = None
 
 
+def _read_table(where: Path, key: dict[str, Any]) -> tuple[Optional[pd.DataFrame], dict[str, Any], Optional[str]]:
+    """One cached table, its stored info, or why it is stale (a damaged one raises)."""
+    with open(where, "rb") as fh:
+        footer = pq.read_metadata(fh)
+        info = _stored_info(footer)
+        stale = why_stale(info["key"], key)
+        if stale:
+            return None, info, stale
+        fh.seek(0)
+        pf = pq.ParquetFile(
+            fh,
+            metadata=footer,
+            page_checksum_verification=True,
+            read_dictionary=[c["name"] for c in info["columns"] if "categories" in c],
+        )
+        return _decode(pf.read(use_threads=True), info["columns"], info["rows"]), info, None
+
+
 def read(path: Path, key: dict[str, Any]) -> Lookup:
-    """The cached frame for ``path`` if the cache exists, matches ``key`` and reads back whole."""
+    """The cached frame and cost table for ``path`` if both exist, match ``key`` and read back whole."""
     where = cache_path(path)
     if not where.exists():
         return Lookup()
     try:
-        with open(where, "rb") as fh:
-            footer = pq.read_metadata(fh)
-            info = _stored_info(footer)
-            stale = why_stale(info["key"], key)
-            if stale:
-                return Lookup(problem=f"the cache {where.name} is stale ({stale})")
-            fh.seek(0)
-            pf = pq.ParquetFile(
-                fh,
-                metadata=footer,
-                page_checksum_verification=True,
-                read_dictionary=[c["name"] for c in info["columns"] if "categories" in c],
-            )
-            frame = _decode(pf.read(use_threads=True), info["columns"], info["rows"])
+        frame, info, stale = _read_table(where, key)
+        if stale or frame is None:
+            return Lookup(problem=f"the cache {where.name} is stale ({stale})")
+        if not costs_path(path).exists():
+            return Lookup(problem=f"the cache {where.name} has lost its cost table {costs_path(path).name}")
+        costs, _, stale = _read_table(costs_path(path), key)
+        if stale or costs is None:
+            return Lookup(problem=f"the cache {costs_path(path).name} is stale ({stale})")
         end = info.get("end")
-        return Lookup(Cached(frame, None if end is None else End.from_json(end), list(info.get("warnings") or [])))
+        warnings = list(info.get("warnings") or [])
+        return Lookup(Cached(frame, None if end is None else End.from_json(end), warnings, costs))
     except Exception as exc:  # noqa: BLE001 - any failure to read a cache back means: rebuild it
         return Lookup(problem=f"the cache {where.name} is damaged ({short_reason(exc)})")
 
@@ -259,38 +281,49 @@ def _write_parquet(fh: Any, table: pa.Table, spec: list[dict[str, Any]], meta: d
         writer.add_key_value_metadata(meta)
 
 
-def write(
-    path: Path, key: dict[str, Any], frame: pd.DataFrame, end: Optional[End], warnings: list[str]
-) -> Optional[str]:
-    """Writes the cache atomically (temp file, then rename); returns None, or why it could
-    not be written. Never raises: a cache is only a speed-up."""
-    where = cache_path(path)
+def _write_table(where: Path, path: Path, frame: pd.DataFrame, info: dict[str, Any]) -> None:
+    """One table, atomically (temp file, then rename), as readable as the set it derives from."""
     tmp: Optional[str] = None
     try:
         table, spec = _encode(frame)
-        blob = json.dumps(
-            {
-                "key": key,
-                "columns": spec,
-                "rows": len(frame),
-                "end": None if end is None else end.to_json(),
-                "warnings": warnings,
-            }
-        ).encode()
+        blob = json.dumps({**info, "columns": spec, "rows": len(frame)}).encode()
         fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=where.name + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             _write_parquet(fh, table, spec, {META_KEY: blob, META_DIGEST: hashlib.sha256(blob).hexdigest().encode()})
-        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # as readable as the set it derives from
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, where)
-        return None
-    except Exception as exc:  # noqa: BLE001 - read-only folder, full disk, or a bug: say it, go on
+    except BaseException:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        raise
+
+
+def write(
+    path: Path,
+    key: dict[str, Any],
+    frame: pd.DataFrame,
+    end: Optional[End],
+    warnings: list[str],
+    costs: pd.DataFrame,
+) -> Optional[str]:
+    """Writes the cache (the cost table first, then the frame's file that a read looks for first); returns
+    None, or why it could not be written. Never raises: a cache is only a speed-up."""
+    try:
+        _write_table(costs_path(path), path, costs, {"key": key})
+        _write_table(
+            cache_path(path),
+            path,
+            frame,
+            {"key": key, "end": None if end is None else end.to_json(), "warnings": warnings},
+        )
+        return None
+    except Exception as exc:  # noqa: BLE001 - read-only folder, full disk, or a bug: say it, go on
         return getattr(exc, "strerror", None) or short_reason(exc)
 
 
 def remove(path: Path) -> None:
     """Drops a stale cache that is not being rebuilt, so it is not reported again and again."""
-    with contextlib.suppress(OSError):
-        cache_path(path).unlink()
+    for where in (cache_path(path), costs_path(path)):
+        with contextlib.suppress(OSError):
+            where.unlink()

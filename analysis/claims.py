@@ -25,8 +25,9 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from analysis import scale, scenarios, service, stats
+from analysis import cost, scale, scenarios, service, stats
 from analysis.scenarios.base import GROUPS, SERVICES
+from bench.core.costs import CPU_PHASES
 from bench.core.errors import UserError
 from bench.core.paths import CLAIMS_FILE
 from bench.core.phases import WARM
@@ -368,16 +369,25 @@ def _overall(pairs: list[PairResult]) -> tuple[str, str]:
     return "supported", "every pair holds: " + "; ".join(f"{p.base} < {p.other} by x{p.ratio:.2f}" for p in pairs)
 
 
-def applicable(frame: pd.DataFrame, claims: list[Claim]) -> list[Claim]:
+def applicable(frame: pd.DataFrame, claims: list[Claim], cpu: Optional[pd.DataFrame] = None) -> list[Claim]:
     """The claims to check: a claim about a scenario the set never ran (cold claims on a
     warm-only run, and the reverse) is left out rather than reported untestable in every
-    report. With no samples at all, the warm claims stay, to say so."""
+    report. With no samples at all, the warm claims stay, to say so. A CPU claim (issue 23)
+    likewise only where the set measured that CPU (``cpu``: cost rows as metrics): sets before
+    it, remote engines."""
     present = set(map(str, frame["scenario"].unique())) if len(frame) else {WARM}  # unique first: no million strings
-    return [c for c in claims if c.scenario in present]
+    measured = set(map(str, cpu["phase"].unique())) if cpu is not None and len(cpu) else set()
+    return [c for c in claims if c.scenario in present and (c.metric not in CPU_PHASES or c.metric in measured)]
 
 
 def check_all(
-    frame: pd.DataFrame, claims: list[Claim], skipped: Optional[dict[str, dict[str, Any]]] = None
+    frame: pd.DataFrame,
+    claims: list[Claim],
+    skipped: Optional[dict[str, dict[str, Any]]] = None,
+    costs: Optional[pd.DataFrame] = None,
 ) -> list[ClaimResult]:
-    """``frame``: non-warm-up samples of every scenario, with derived metrics."""
-    return [check_claim(frame, c, skipped) for c in applicable(frame, claims)]
+    """``frame``: non-warm-up samples of every scenario, with derived metrics; ``costs``: the cost table
+    (analysis.load), whose CPU figures a CPU claim is checked on, never the samples."""
+    cpu = cost.as_metric_rows(costs[~costs["warmup"]]) if costs is not None else None
+    return [check_claim(cpu if c.metric in CPU_PHASES and cpu is not None else frame, c, skipped)
+            for c in applicable(frame, claims, cpu)]  # fmt: skip

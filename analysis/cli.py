@@ -121,7 +121,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     loaded = _load(_paths(args))
     frame = outside_warmup(with_derived(loaded.frame))
     skipped = {m: r for h in loaded.headers.values() for m, r in (h.get("skipped") or {}).items()}
-    results = check_all(frame, _claims(args), skipped)
+    results = check_all(frame, _claims(args), skipped, loaded.costs)
     worst = 0
     for r in results:
         print(f"{r.claim.id}: {r.verdict} - {r.reason}")

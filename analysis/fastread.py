@@ -4,7 +4,9 @@ It is an accelerator, not a second definition of the format: on any doubt
 (a line arrow cannot type, a missing required field, a line count that does
 not match) it returns None and the caller reads the file with
 ``bench.results.resultset.parse``, which names the exact file and line. The few
-non-sample lines (header, resume, end) are always checked by bench.results.resultset.
+non-sample lines (header, resume, end) are always checked by bench.results.resultset. Cost records
+(version 6) come out as a table of their own. Sets of older versions go to the exact reader, the one
+place they are upgraded (a version 4 set may hold costs written as samples).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import pyarrow.json as pj
 
 from bench.results.records import End
 from bench.results.resultset import (
+    COST_FIELDS,
     END_STATUSES,
+    REQUIRED_COST_FIELDS,
     REQUIRED_SAMPLE_FIELDS,
     SAMPLE_FIELDS,
     SCENARIO_VALUES,
@@ -47,8 +51,14 @@ SCHEMA = pa.schema(
         ("group", pa.int64()),
         ("level_unit", pa.string()),
         ("slot", pa.int64()),
+        # cost records (version 6)
+        ("metric", pa.string()),
+        ("value_ns", pa.int64()),
+        ("failed_at", pa.string()),
     ]
 )
+SAMPLE_COLUMNS = [f.name for f in SCHEMA if f.name not in ("type", "metric", "value_ns", "failed_at")]
+COST_COLUMNS = [k for k in COST_FIELDS if k in SCHEMA.names]
 # Below this size the plain reader is as fast and simpler to trust.
 MIN_BYTES = 4 * 1024 * 1024
 
@@ -79,8 +89,15 @@ class _LineIndex:
 
 
 class FastRead:
-    def __init__(self, header: dict[str, Any], end: Optional[End], warnings: list[str], table: pa.Table) -> None:
-        self.header, self.end, self.warnings, self.table = header, end, warnings, table
+    def __init__(
+        self,
+        header: dict[str, Any],
+        end: Optional[End],
+        warnings: list[str],
+        table: pa.Table,
+        costs: pa.Table,
+    ) -> None:
+        self.header, self.end, self.warnings, self.table, self.costs = header, end, warnings, table, costs
 
 
 def _read(path: Path) -> Optional[tuple[bytes, list[str]]]:
@@ -147,6 +164,16 @@ def _samples_valid(data: bytes, samples: pa.Table, lines: _LineIndex, other_rows
     return not (pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py())
 
 
+def _costs_valid(costs: pa.Table) -> bool:
+    """The checks bench.results.resultset makes of every cost record, on whole columns (its nullable
+    fields read as null when absent, as the exact reader reads them)."""
+    if any(costs.column(k).null_count for k in REQUIRED_COST_FIELDS if k in costs.column_names):
+        return False
+    if not set(pc.unique(costs.column("scenario")).to_pylist()) <= SCENARIO_VALUES:
+        return False
+    return not pc.any(pc.less(costs.column("value_ns"), 0)).as_py()
+
+
 def read_fast(path: Path) -> Optional[FastRead]:
     read = _read(path)
     if read is None:
@@ -166,7 +193,8 @@ def read_fast(path: Path) -> Optional[FastRead]:
     if table.num_rows != n_lines or n_lines < 2:
         return None  # blank lines or other surprises: let the exact reader say what is wrong
     is_sample = pc.equal(table.column("type"), "sample")
-    other_rows = pc.indices_nonzero(pc.invert(pc.fill_null(is_sample, False))).to_pylist()
+    is_cost = pc.fill_null(pc.equal(table.column("type"), "cost"), False)
+    other_rows = pc.indices_nonzero(pc.invert(pc.or_(pc.fill_null(is_sample, False), is_cost))).to_pylist()
     if not other_rows or other_rows[0] != 0:
         return None
     lines = _LineIndex(data, other_rows, n_lines)
@@ -174,15 +202,16 @@ def read_fast(path: Path) -> Optional[FastRead]:
     if records is None:
         return None
     header, end, ends_with_end = records
-    n_samples = n_lines - len(other_rows)
+    costs = table.filter(is_cost).select(COST_COLUMNS)
+    n_samples = n_lines - len(other_rows) - costs.num_rows
     # The usual layout, header then samples then end records, is a zero-copy slice.
-    usual = other_rows[1:] == list(range(1 + n_samples, n_lines))
+    usual = not costs.num_rows and other_rows[1:] == list(range(1 + n_samples, n_lines))
     samples = table.slice(1, n_samples) if usual else table.filter(is_sample)
-    if not _samples_valid(data, samples, lines, other_rows):
+    if not _samples_valid(data, samples, lines, other_rows) or not _costs_valid(costs):
         return None
     if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
     header, version = upgrade_header(header)
     if version < SCHEMA_VERSION:
-        return None  # an older version's samples are upgraded in one place: the exact reader's
-    return FastRead(header, end, warnings, samples.drop_columns(["type"]))
+        return None  # an older version's records are upgraded in one place: the exact reader's
+    return FastRead(header, end, warnings, samples.select(SAMPLE_COLUMNS), costs)

@@ -1,4 +1,6 @@
-"""Result sets -> one tidy DataFrame: one row per sample, explicit dtypes.
+"""Result sets -> one tidy DataFrame: one row per sample, explicit dtypes; and the cost
+records (version 5: what each cycle cost the host, its waterfall) in a table of their own, so
+nothing that reads a cycle's phases ever meets them.
 
 Failed samples stay in the frame with their reason (timing statistics later
 use successes only). Reading goes through ``bench.results.resultset`` so the file
@@ -21,14 +23,18 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
-from bench.results.records import End
-from bench.results.resultset import ResultFileError, check_header, parse, upgrade_header
+from bench.results.records import Cost, End
+from bench.results.resultset import COST_FIELDS, ResultFileError, check_header, parse, upgrade_header
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
-CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario", "level_unit")
+CATEGORICAL = ("set", "mode", "role", "phase", "error", "scenario", "level_unit", "metric", "failed_at")
 # Bump on any change to the frame's columns, dtypes or meaning: it keys the columnar cache
 # (whose key also holds a digest of this module's code, as a second line of defence).
-FRAME_VERSION = 3  # 2: level, burst and slot (the scale scenarios); 3: burst renamed group, level_unit
+FRAME_VERSION = 4  # 2: level, burst and slot (the scale scenarios); 3: burst renamed group, level_unit;
+# 4: the cost table beside the frame
+# The cost table's columns: a cost record's fields, value_ns as value_ms (CPU ms for a CPU metric).
+COST_COLUMNS = ("set", "round", "pos", "mode", "role", "metric", "value_ms", "ok", "failed_at", "warmup", "wall_ns",
+                "scenario", "level", "level_unit", "group", "slot")  # fmt: skip
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Loaded:
     paths: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # per set: "cache" or "jsonl"
+    # the cost records (COST_COLUMNS; no rows for sets before version 6): never rows of ``frame``
+    costs: pd.DataFrame = field(default_factory=lambda: cost_frame("", {}, []))
 
 
 def set_name(path: Path) -> str:
@@ -71,6 +79,31 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
             "scenario": pd.Categorical(cols["scenario"]),
             **_scale_columns(cols, n),
         }
+    )
+
+
+def cost_frame(name: str, header: dict[str, Any], records: list[Cost]) -> pd.DataFrame:
+    """The cost table of one set from its cost records (checked by bench.results.resultset)."""
+    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    cols = {k: [getattr(r, k) for r in records] for k in COST_FIELDS}
+    n = len(records)
+    return pd.DataFrame(
+        {
+            "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+            "round": np.asarray(cols["round"], dtype="int64"),
+            "pos": np.asarray(cols["pos"], dtype="int64"),
+            "mode": pd.Categorical(cols["mode"]),
+            "role": pd.Categorical([roles.get(m, "") for m in cols["mode"]]),
+            "metric": pd.Categorical(cols["metric"]),
+            "value_ms": np.asarray(cols["value_ns"], dtype="float64") / 1e6,
+            "ok": np.asarray(cols["ok"], dtype="bool"),
+            "failed_at": pd.Categorical(cols["failed_at"]),
+            "warmup": np.asarray(cols["warmup"], dtype="bool"),
+            "wall_ns": np.asarray(cols["wall_ns"], dtype="int64"),
+            "scenario": pd.Categorical(cols["scenario"]),
+            **_scale_columns(cols, n),
+        },
+        columns=list(COST_COLUMNS),
     )
 
 
@@ -158,6 +191,38 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
     )
 
 
+def _cost_frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+    """The cost table from pyarrow's columns (a large set's cost records outnumber its samples: no detour
+    through Python dicts), as cost_frame builds it from records, categories' order aside."""
+    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    n = table.num_rows
+    cats = {c: pd.Categorical.from_codes(*_arrow_categorical(table.column(c))) for c in ("mode", "metric", "failed_at")}
+    mode = cats["mode"]
+    return pd.DataFrame(
+        {
+            "set": pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [name]),
+            "round": table.column("round").to_numpy().astype("int64"),
+            "pos": table.column("pos").to_numpy().astype("int64"),
+            "mode": mode,
+            "role": pd.Categorical(
+                np.asarray([roles.get(m, "") for m in mode.categories], dtype=object)[mode.codes] if n else []
+            ),  # fmt: skip
+            "metric": cats["metric"],
+            "value_ms": pc.cast(table.column("value_ns"), pa.float64()).to_numpy() / 1e6,
+            "ok": table.column("ok").to_numpy().astype("bool"),
+            "failed_at": cats["failed_at"],
+            "warmup": table.column("warmup").to_numpy().astype("bool"),
+            "wall_ns": table.column("wall_ns").to_numpy().astype("int64"),
+            "scenario": _sorted_categorical(*_arrow_categorical(table.column("scenario"))),
+            "level": pc.cast(table.column("level"), pa.float64()).to_numpy(zero_copy_only=False),
+            "level_unit": _sorted_categorical(*_arrow_categorical(table.column("level_unit"))),
+            "group": pc.fill_null(table.column("group"), -1).to_numpy().astype("int64"),
+            "slot": pc.fill_null(table.column("slot"), -1).to_numpy().astype("int64"),
+        },
+        columns=list(COST_COLUMNS),
+    )
+
+
 @dataclass
 class SetRead:
     """One set as read: from the JSONL, or from its cache (``source``)."""
@@ -166,6 +231,7 @@ class SetRead:
     end: Optional[End]
     warnings: list[str]
     frame: pd.DataFrame
+    costs: pd.DataFrame
     source: str = "jsonl"  # or "cache"
     uncached: Optional[str] = None  # after a JSONL read: why no fresh cache was left behind
 
@@ -175,9 +241,11 @@ def read_jsonl(path: Path, name: str) -> SetRead:
     (and whenever the fast one has any doubt)."""
     fast = read_fast(path)
     if fast is not None:
-        return SetRead(fast.header, fast.end, fast.warnings, _frame_from_arrow(name, fast.header, fast.table))
+        costs = _cost_frame_from_arrow(name, fast.header, fast.costs)
+        return SetRead(fast.header, fast.end, fast.warnings, _frame_from_arrow(name, fast.header, fast.table), costs)
     parsed = parse(path)
-    return SetRead(parsed.header, parsed.end, parsed.warnings, _frame(name, parsed.header, parsed.columns.data))
+    frame = _frame(name, parsed.header, parsed.columns.data)
+    return SetRead(parsed.header, parsed.end, parsed.warnings, frame, cost_frame(name, parsed.header, parsed.costs))
 
 
 def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
@@ -193,10 +261,11 @@ def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
     key, header_line = probe
     found = cache.read(path, key)
     if found.cached is not None:
-        frame = found.cached.frame
-        frame.insert(0, "set", pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), [name]))
+        frame, costs = found.cached.frame, found.cached.costs
+        for table in (frame, costs):
+            table.insert(0, "set", pd.Categorical.from_codes(np.zeros(len(table), dtype="int8"), [name]))
         header, _ = upgrade_header(check_header(orjson.loads(header_line), f"{path}:1"))
-        return SetRead(header, found.cached.end, found.cached.warnings, frame, "cache")
+        return SetRead(header, found.cached.end, found.cached.warnings, frame, costs, "cache")
     data = read_jsonl(path, name)
     data.uncached = _store(path, key, data, found.problem)
     return data
@@ -225,7 +294,7 @@ def _store(path: Path, key: dict[str, Any], data: SetRead, problem: Optional[str
             cache.remove(path)
             cache.notify(f"{path}: {problem}; read the JSONL instead and made no new cache: {why}.")
         return why
-    failed = cache.write(path, key, data.frame, data.end, data.warnings)
+    failed = cache.write(path, key, data.frame, data.end, data.warnings, data.costs)
     if failed:
         cache.notify(
             f"{path}: {problem + '; ' if problem else ''}cannot write the cache {cache.cache_path(path).name} "
@@ -270,6 +339,7 @@ def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Lo
     where: dict[str, Path] = {}
     sources: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
+    costs: list[pd.DataFrame] = []
     all_warnings: list[str] = []
     for path in paths:
         path = Path(path)
@@ -282,6 +352,7 @@ def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Lo
         data = read_set(path, name, use_cache)
         headers[name], ends[name], where[name], sources[name] = data.header, data.end, path, data.source
         frames.append(data.frame)
+        costs.append(data.costs)
         all_warnings += data.warnings
     if not frames:
         raise ResultFileError("no result set given: pass one or more .jsonl files from results/.")
@@ -289,4 +360,4 @@ def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Lo
     if warn:
         for w in all_warnings:
             _warnings.warn(w, stacklevel=2)
-    return Loaded(frame, headers, ends, where, all_warnings, sources)
+    return Loaded(frame, headers, ends, where, all_warnings, sources, concat_frames(costs))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,8 +15,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import export, plots, scenarios, stats
+from analysis import cost, cost_report, export, plots, scenarios, stats
 from analysis.claims import Claim, ClaimResult, check_all
+from analysis.cost import CostSection
 from analysis.export.content import (
     Block,
     Document,
@@ -84,6 +85,7 @@ class Extra:
     parts: tuple[ReportPart, ...] = ()
     sentence: str = ""
     figure: Optional[Path] = None
+    cost: CostSection = field(default_factory=CostSection)  # CPU per start, the waterfall (issue 23)
 
 
 @dataclass(frozen=True)
@@ -361,6 +363,7 @@ def document(content: ReportContent, nav: tuple[Link, ...] = ()) -> Document:
             _claims(content.claims),
             *_tables(content),
             *(section for part in content.extra.parts for section in part.sections()),
+            *cost_report.sections(content.extra.cost),
             Section("Figures", (figures,)),
         ),
         nav,
@@ -380,9 +383,10 @@ def build_report(
     frame = measured(every)  # warm only: cold cycles are summarised apart
     out_dir = out_dir or report_dir_for(loaded.paths[set_name])
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize_set(frame)
+    costs = loaded.costs[loaded.costs["set"] == set_name]
+    summary = cost.with_cpu_columns(summarize_set(frame), costs)  # CPU per start per mode beside the phases
     cold_summary = summarize_cold(every, loaded.headers[set_name])
-    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"))
+    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"), costs)
     figures: list[Path] = []
     if with_figures and not frame.empty:
         for ph in list(PHASES) + ["startup"]:
@@ -414,7 +418,9 @@ def build_report(
     header, end = loaded.headers[set_name], loaded.ends[set_name]
     figures = [f for part in parts for f in part.figures] + figures
     offered = next((part.headline_figure for part in parts if part.headline_figure is not None), None)
-    extra = Extra(parts, headline_sentence(results), offered or _warm_headline_figure(figures))
+    # Costs are a section every cycle set has (warm, cold and the scale scenarios' containers), not a part.
+    extra = Extra(parts, headline_sentence(results), offered or _warm_headline_figure(figures),
+                  cost_report.build(every, costs, header, out_dir, with_figures))  # fmt: skip
     content = ReportContent(title, header, end, results, cp, summary, cold_summary, figures, extra)
     export.write_all(document(content, nav), out_dir)
     return Report(out_dir, summary, results, figures, cold_summary, parts, extra.sentence)

@@ -12,6 +12,7 @@ from typing import Optional
 import pandas as pd
 from rich.console import Console
 
+from analysis import cost_report
 from analysis.claims import check_all, load_claims
 from analysis.load import load
 from analysis.metrics import measured, outside_warmup, with_derived
@@ -30,7 +31,8 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     cold_summary = summarize_cold(every, loaded.headers[name])
     if not cold_summary.empty:
         cold_summary = cold_summary[cold_summary["phase"].isin(list(COLD_DERIVED) + ["engine_up"])]
-    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"))
+    costs = loaded.costs[loaded.costs["set"] == name]
+    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"), costs)
     print_summary(
         pd.DataFrame(startup_rows),
         results,
@@ -40,6 +42,7 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     )
     for part in report_parts(PartInput(every, loaded.headers[name], Path(path), None, False)):
         part.print(console, brief=True)
+    cost_report.print_costs(costs, console)
     note = concurrency_note(loaded.headers[name], loaded.ends.get(name))
     if note:
         console.print(note, markup=False, highlight=False)

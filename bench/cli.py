@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from bench import scenarios
+from bench.core import signals
 from bench.core.arguments import positive_float, positive_int, whole_number
 from bench.core.command import run_command
 from bench.core.errors import UserError
@@ -98,7 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         code, path = resume(Path(args.resume), show_progress=not args.quiet, allow_concurrent=args.allow_concurrent)
     else:
         code, path = run(_load(args), show_progress=not args.quiet, allow_concurrent=args.allow_concurrent)
-    if path is not None and code in (0, 130, 143) and not args.no_summary:
+    # After a second stop signal the user wants out: the summary (the analysis's imports, the claims' and
+    # the costs' bootstrap CIs: most of a second) would run past the hurried cleanup's bound.
+    if path is not None and code in (0, 130, 143) and not args.no_summary and not signals.hurrying():
         _print_summary(path)
     return code
 

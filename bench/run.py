@@ -13,6 +13,7 @@ import os
 import random
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -25,6 +26,7 @@ from bench.core.paths import host_results_dir, safe_name
 from bench.engine import drivers, hostinfo, hosts, preflight
 from bench.engine.events import EventCollector
 from bench.engine.leases import Leases
+from bench.measure.cost import CostProbe
 from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import sweep_all
 from bench.results import resultset
@@ -60,8 +62,9 @@ def result_path(results_dir: Path, host: str, engines: list[tuple[str, str]], wh
     return host_results_dir(results_dir, host) / name
 
 
-def open_executor(runtimes: list[preflight.ModeRuntime], run_id: str) -> Executing:
-    """The run's timed calls and one event stream per engine: the one place an executor is built."""
+def open_executor(runtimes: list[preflight.ModeRuntime], run_id: str, probe: Optional[CostProbe] = None) -> Executing:
+    """The run's timed calls, one event stream per engine and the CPU probe (issue 23: none on a resumed
+    part): the one place an executor is built."""
     collectors: dict[str, EventCollector] = {}
     by_url: dict[str, EventCollector] = {}
     for rt in runtimes:
@@ -69,7 +72,7 @@ def open_executor(runtimes: list[preflight.ModeRuntime], run_id: str) -> Executi
         if url not in by_url:
             by_url[url] = drivers.driver_for(rt.mode).events(rt.new_client, f"{RUN_LABEL}={run_id}")
         collectors[rt.mode.name] = by_url[url]
-    return Executing(DockerExecutor(run_id, collectors), tuple(by_url.values()))
+    return Executing(DockerExecutor(run_id, collectors, probe), tuple(by_url.values()))
 
 
 def build_header(ctx: RunContext, seed: int, swept: int, facts: HeaderFacts, leases: Leases) -> Header:
@@ -120,12 +123,15 @@ def run(
         if not runtimes:
             raise UserError(preflight.none_usable_message(checks))
         leases.acquire(runtimes, say)
-        ctx = RunContext(config, run_id, tuple(checks), runtimes, say, lambda: open_executor(runtimes, run_id))
-        session = scenario.open(ctx)
-        try:
-            return _write_new(session, ctx, seed, results_dir, show_progress, leases)
-        finally:
-            session.close()
+        with CostProbe.for_run(runtimes, say) as probe:  # CPU per cycle, the waterfall; closed on every path
+            ctx = RunContext(
+                config, run_id, tuple(checks), runtimes, say, lambda: open_executor(runtimes, run_id, probe)
+            )
+            session = scenario.open(ctx)
+            try:
+                return _write_new(session, ctx, seed, results_dir, show_progress, leases, probe)
+            finally:
+                session.close()
     finally:
         _leave(runtimes, run_id, leases, joined_vm, say)
         if owns_swarm:
@@ -133,14 +139,22 @@ def run(
 
 
 def _write_new(
-    session: Session, ctx: RunContext, seed: int, results_dir: Path, show_progress: bool, leases: Leases
+    session: Session,
+    ctx: RunContext,
+    seed: int,
+    results_dir: Path,
+    show_progress: bool,
+    leases: Leases,
+    probe: CostProbe,
 ) -> tuple[int, Optional[Path]]:
     """Sweeps what gone runs left, writes the header, then runs the units."""
     swept = session.sweep(leases.live_runs())
     host = hostinfo.host_facts()["hostname"]
     engines = [(rt.mode.engine, str((rt.record.get("engine") or {}).get("version") or "")) for rt in ctx.runtimes]
     path = result_path(results_dir, host, engines, dt.datetime.now(dt.timezone.utc))
-    header = build_header(ctx, seed, swept, session.facts(), leases)
+    facts = session.facts()
+    facts = replace(facts, harness={**facts.harness, "cost": probe.header()})  # how CPU was read, or why not
+    header = build_header(ctx, seed, swept, facts, leases)
     session.check_size(header, results_dir)
     writer = resultset.ResultWriter.create(path, header)
     ctx.say(f"  writing {path}")

@@ -56,8 +56,14 @@ PY
 pid=$(cat /var/run/docker.pid 2>/dev/null || true)
 if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
   echo "setup-engine: starting dockerd (log: $log)" >&2
-  # setsid: dockerd must outlive make, and not receive the terminal's Ctrl-C.
-  setsid nohup dockerd >"$log" 2>&1 </dev/null &
+  # setsid: dockerd must outlive make, and not receive the terminal's Ctrl-C. It starts in the cgroup
+  # isobench-engine (the shell writes its own pid there, then exec's dockerd), so the CPU of dockerd,
+  # containerd, the shims and the runtimes is accounted from their first instruction (issue 23; where no
+  # cpuacct hierarchy can be written, dockerd starts where it is and a run moves it later).
+  cg=$(awk '/ - cgroup / && $NF ~ /(^|,)cpuacct(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+  setsid sh -c 'if [ -n "$1" ] && mkdir -p "$1/isobench-engine" 2>/dev/null; then
+      echo $$ >"$1/isobench-engine/cgroup.procs" 2>/dev/null || true; fi; exec nohup dockerd' sh "$cg" \
+    >"$log" 2>&1 </dev/null &
 else
   # A running dockerd re-reads its runtimes on SIGHUP.
   kill -HUP "$pid" || true

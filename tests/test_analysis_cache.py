@@ -16,7 +16,7 @@ import pytest
 from analysis import cache, fastread
 from analysis import load as load_mod
 from analysis.load import load
-from bench.results.records import End, Resume, Sample
+from bench.results.records import Cost, End, Resume, Sample
 from bench.results.resultset import ResultWriter
 from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
 from bench.schedule.scripted import scripted_run
@@ -27,10 +27,39 @@ MODES = [
 ]
 
 
+def with_costs(path: Path) -> Path:
+    """The set with cost records in each cycle's batch, after its samples, as a run writes them (a failed
+    cycle's not ok, with the phase it failed at; a waterfall with its detail on the first mode's)."""
+    lines = path.read_text().splitlines()
+    out = [lines[0]]
+    body = [json.loads(line) for line in lines[1:]]
+    for i, rec in enumerate(body):
+        out.append(json.dumps(rec))
+        nxt = body[i + 1] if i + 1 < len(body) else {}
+        if rec.get("type") != "sample" or (nxt.get("round"), nxt.get("mode")) == (rec["round"], rec["mode"]):
+            continue
+        cycle = [
+            r for r in body if r.get("type") == "sample" and (r["round"], r["mode"]) == (rec["round"], rec["mode"])
+        ]
+        failed = next((r["phase"] for r in cycle if not r["ok"]), None)
+        base = {k: rec[k] for k in ("round", "pos", "mode", "warmup", "scenario")}
+        for metric, ns in (("cpu_engine", 9), ("cpu_harness", 1)):
+            cost = Cost(**base, metric=metric, value_ns=ns + rec["round"], ok=failed is None, failed_at=failed,
+                        wall_ns=2)  # fmt: skip
+            out.append(json.dumps(cost.to_json()))
+        if failed is None and rec["mode"] == "runc":
+            detail = {"events": [[0, "exec", 7, 1, "runc", "create"]], "markers": {"create": 0}}
+            out.append(
+                json.dumps(Cost(**base, metric="waterfall", value_ns=5, ok=True, wall_ns=2, detail=detail).to_json())
+            )
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
 @pytest.fixture
 def result(tmp_path: Path) -> Path:
-    """A complete set with failures (so error, null durations and not_run rows are present)."""
-    return scripted_run(tmp_path / "20260101T000000Z_h_docker-1.jsonl", MODES, rounds=20, seed=3)
+    """A complete set with failures (so error, null durations and not_run rows are present) and cost records."""
+    return with_costs(scripted_run(tmp_path / "20260101T000000Z_h_docker-1.jsonl", MODES, rounds=20, seed=3))
 
 
 def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -44,6 +73,7 @@ def reference(path: Path) -> load_mod.Loaded:
 
 def assert_same(a: load_mod.Loaded, b: load_mod.Loaded) -> None:
     pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True, check_categorical=True)
+    pd.testing.assert_frame_equal(a.costs, b.costs, check_exact=True, check_categorical=True)
     assert (a.headers, a.ends, a.warnings) == (b.headers, b.ends, b.warnings)
 
 
@@ -51,6 +81,8 @@ def test_first_read_writes_the_cache_and_the_second_reads_only_the_cache(result,
     first = load([result], warn=False)
     assert first.sources == {result.stem: "jsonl"}
     assert cache.cache_path(result).is_file() and cache.cache_path(result).name.startswith(".")
+    assert cache.costs_path(result).is_file() and cache.costs_path(result).name.startswith(".")
+    assert len(first.costs) and not first.frame["phase"].isin(["cpu_engine", "cpu_harness", "waterfall"]).any()
 
     def no_jsonl(*_: object) -> None:
         raise AssertionError("the JSONL was parsed although a fresh cache exists")
@@ -260,7 +292,7 @@ def test_the_cache_is_no_result_set(result):
 
 
 def _layout(path: Path, layout: str) -> Path:
-    """The same samples in the layouts a real set can have (resumed, cut off, ...)."""
+    """The same samples (and cost records) in the layouts a real set can have (resumed, cut off, ...)."""
     lines = path.read_text().splitlines()
     header, samples, end = lines[0], lines[1:-1], lines[-1]
     resume = json.dumps({"type": "resume", "reason": "test"})
@@ -293,7 +325,8 @@ def test_the_arrow_reader_agrees_with_the_exact_reader(result, monkeypatch, layo
     fast = load([path], warn=False, use_cache=False)
     assert calls and real(path) is not None  # the arrow reader did read it
     pd.testing.assert_frame_equal(exact.frame, fast.frame, check_exact=True, check_categorical=False)
-    assert (exact.ends, exact.warnings) == (fast.ends, fast.warnings)
+    pd.testing.assert_frame_equal(exact.costs, fast.costs, check_exact=True, check_categorical=False)
+    assert len(exact.costs) and (exact.ends, exact.warnings) == (fast.ends, fast.warnings)
 
 
 def test_warnings_of_a_cached_set_are_replayed(result):

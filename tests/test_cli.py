@@ -59,3 +59,22 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     )  # fmt: skip
     assert proc.stdout.splitlines() == ["line 0", "line 1", "exit 141"]
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_after_a_second_stop_signal_the_run_prints_no_summary(monkeypatch, tmp_path):
+    """Ctrl-C twice: the set is written and the run's cleanup hurried; the summary (the analysis's imports,
+    bootstrap CIs) would run past the hurried exit's bound, so it is left out. After one Ctrl-C it prints."""
+    import argparse
+
+    from bench import cli, run
+    from bench.core import signals
+
+    printed = []
+    monkeypatch.setattr(run, "run", lambda *a, **k: (130, tmp_path / "s.jsonl"))
+    monkeypatch.setattr(cli, "_load", lambda args: None)
+    monkeypatch.setattr(cli, "_print_summary", printed.append)
+    args = argparse.Namespace(resume=None, quiet=True, allow_concurrent=False, no_summary=False)
+    for hurry in (True, False):
+        monkeypatch.setattr(signals, "hurrying", lambda h=hurry: h)
+        assert cli.cmd_run(args) == 130
+    assert printed == [tmp_path / "s.jsonl"]

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.core.phases import PHASES
-from bench.results.records import End, Header, Resume, Sample
+from bench.results.records import Cost, End, Header, Record, Resume, Sample
 from bench.results.resultset import SCHEMA_VERSION, ResultFileError, ResultWriter, read_resultset
 
 HEADER_REC = Header(
@@ -179,10 +179,13 @@ def test_every_kind_round_trips_through_json_and_the_reader_checks_what_the_clas
     from bench.results import records
     from bench.results.resultset import REQUIRED_SAMPLE_FIELDS, SAMPLE_FIELDS
 
-    assert set(records.KINDS) == {"header", "sample", "resume", "end"}
+    assert set(records.KINDS) == {"header", "sample", "cost", "resume", "end"}
     assert list(SAMPLE_FIELDS) == [f.name for f in dataclasses.fields(Sample)]  # one declaration, in line order
     assert REQUIRED_SAMPLE_FIELDS == ("round", "pos", "mode", "phase", "duration_ns", "ok", "warmup", "wall_ns")
-    for rec in (HEADER_REC, Sample.from_json(sample_line(group=3, level=4, level_unit="containers", slot=1)),
+    cost = Cost(round=0, pos=0, mode="m", scenario="burst", warmup=False, group=2, level=8,
+                level_unit="containers", metric="cpu_engine", value_ns=3, ok=False, failed_at="start", wall_ns=1,
+                detail={"containers": 8})  # fmt: skip
+    for rec in (HEADER_REC, Sample.from_json(sample_line(group=3, level=4, level_unit="containers", slot=1)), cost,
                 Resume(resumed_ns=5, warnings=["w"]), End(status="complete", counts={"m": {}})):  # fmt: skip
         text = json.dumps(rec.to_json())
         line = json.loads(text)
@@ -242,3 +245,166 @@ def test_a_set_written_before_typed_records_reads_as_the_same_set_written_now(tm
     frames = [load([p], warn=False, use_cache=False).frame.drop(columns="set") for p in (old, new)]
     pd.testing.assert_frame_equal(*frames)
     assert set(frames[1]["level_unit"].dropna()) == {"containers"} and frames[1]["group"].max() == 11
+
+
+def _cycle_with_costs(rnd: int) -> list[Record]:
+    base = {"round": rnd, "pos": 0, "mode": "runc", "warmup": False, "wall_ns": 1}
+    samples: list[Record] = [Sample(**base, phase=p, duration_ns=5, ok=True) for p in PHASES]  # type: ignore[arg-type]
+    costs = [Cost(**base, scenario="warm", metric=m, value_ns=7, ok=True)  # type: ignore[arg-type]
+             for m in ("cpu_engine", "cpu_harness", "wf_shim")]  # fmt: skip
+    return samples + costs
+
+
+def test_cost_records_are_read_apart_from_the_samples(tmp_path):
+    """Issue 23: what a cycle cost the host is a record of its own kind (version 6), so no reader counts it
+    among the cycle's phases; the analysis reads it into a table of its own."""
+    from analysis.load import load
+
+    path = tmp_path / "v6.jsonl"
+    w = ResultWriter.create(path, HEADER_REC)
+    for rnd in range(3):
+        w.append(_cycle_with_costs(rnd))
+    w.close(End(status="complete", reason="t"))
+    rs = read_resultset(path)
+    assert [s.phase for s in rs.samples] == list(PHASES) * 3
+    assert [c.metric for c in rs.costs] == ["cpu_engine", "cpu_harness", "wf_shim"] * 3
+    loaded = load([path], warn=False, use_cache=False)
+    assert set(loaded.frame["phase"].astype(str)) == set(PHASES) and len(loaded.frame) == 3 * len(PHASES)
+    assert list(loaded.costs["value_ms"]) == [7e-6] * 9 and set(loaded.costs["metric"]) == {
+        "cpu_engine", "cpu_harness", "wf_shim"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda c: c.pop("metric"), "cost record has no 'metric'"),
+        (lambda c: c.update(value_ns=-1), "cost value_ns is negative"),
+        (lambda c: c.update(value_ns=None), "cost field 'value_ns' is None"),
+        (lambda c: c.update(ok=1), "cost field 'ok' is 1"),
+    ],
+)
+def test_a_damaged_cost_record_is_named_by_line(tmp_path, mutate, fragment):
+    rec = _cycle_with_costs(0)[-1].to_json()
+    mutate(rec)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec) + "\n")
+    with pytest.raises(ResultFileError, match=rf"bad.jsonl:2: {fragment}"):
+        read_resultset(path)
+
+
+def test_a_version_4_set_with_costs_written_as_samples_reads_them_as_cost_records(tmp_path):
+    """The first issue-23 build wrote its costs as samples (version 4): they read as the cost records they
+    are, without the cycle's failure category they were given, and the cycle's phases are its own again."""
+    from analysis.load import load
+
+    path = tmp_path / "v4.jsonl"
+    base = {"round": 0, "pos": 0, "mode": "runc", "warmup": False, "wall_ns": 1}
+    recs = [_v4_line(**base, phase=p, duration_ns=5, ok=True) for p in PHASES]
+    recs += [_v4_line(**base, phase=p, duration_ns=9, ok=False, error="runtime_error", message="the cycle failed",
+                      scenario="burst", level=8, slot=2) | {"burst": 4}
+             for p in ("cpu_engine", "wf_sandbox", "waterfall")]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in [{**HEADER, "version": 4}, *recs]) + "\n")
+    rs = read_resultset(path)
+    assert [s.phase for s in rs.samples] == list(PHASES)
+    assert [(c.metric, c.value_ns, c.ok, c.failed_at) for c in rs.costs] == [
+        ("cpu_engine", 9, False, None), ("wf_sandbox", 9, False, None), ("waterfall", 9, False, None)]  # fmt: skip
+    # the earlier steps ran first: the group's id and unit as version 5 named them
+    assert {(c.group, c.level, c.level_unit, c.slot) for c in rs.costs} == {(4, 8, "containers", 2)}
+    assert all("error" not in c.to_json() for c in rs.costs)
+    loaded = load([path], warn=False, use_cache=False)
+    assert set(loaded.frame["phase"].astype(str)) == set(PHASES) and len(loaded.costs) == 3
+    assert set(loaded.costs["level_unit"].astype(str)) == {"containers"}
+
+
+def test_the_end_records_counts_and_the_batches_hold_costs_apart(tmp_path):
+    """The scheduler writes each cycle's cost records in its batch, after its samples, and the end record
+    counts only the samples (before: cost samples took the cycle's category and inflated its counts)."""
+    from types import SimpleNamespace
+
+    from bench.core.config import RunSettings
+    from bench.measure.executor import ScriptedExecutor
+    from bench.schedule.scheduler import Scheduler, end_record
+
+    class Costly(ScriptedExecutor):
+        def run_cycle(self, rt, round_no, pos, warmup, scenario="warm"):  # type: ignore[no-untyped-def]
+            result = super().run_cycle(rt, round_no, pos, warmup, scenario)
+            failed = next((s.phase for s in result.samples if not s.ok), None)
+            result.costs = [
+                Cost(
+                    round=round_no,
+                    pos=pos,
+                    mode=rt.mode.name,
+                    warmup=warmup,
+                    scenario=scenario,
+                    metric="cpu_engine",
+                    value_ns=3,
+                    ok=failed is None,
+                    failed_at=failed,
+                    wall_ns=1,
+                )
+            ]
+            return result
+
+    path = tmp_path / "s.jsonl"
+    writer = ResultWriter.create(path, HEADER_REC)
+    script = lambda mode, phase, rnd: "runtime_error" if (phase == "start" and rnd == 1) else 1_000_000  # noqa: E731
+    settings = RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None)
+    rt = SimpleNamespace(mode=SimpleNamespace(name="a"))
+    outcome = Scheduler(settings, [rt], Costly(script), writer, 0).run()  # type: ignore[list-item]
+    writer.close(end_record(outcome, 0, []))
+    rs = read_resultset(path)
+    kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()[1:-1]]
+    assert kinds == (["sample"] * len(PHASES) + ["cost"]) * 3
+    assert len(rs.costs) == 3 and [c.ok for c in rs.costs] == [True, False, True]
+    assert rs.end is not None
+    counts = rs.end.counts["a"]
+    assert set(counts) - {"_errors"} == set(PHASES) and "cpu_engine" not in counts
+    assert sum(counts["_errors"].values()) == sum(not s.ok for s in rs.samples)
+
+
+class _FillsUp:
+    """A file whose disk fills in the middle of the next batch: part of it is written, then ENOSPC."""
+
+    def __init__(self, path: Path) -> None:
+        self.raw = open(path, "xb", buffering=0)
+        self.room: "int | None" = None  # bytes that still fit (None: any)
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def seek(self, pos: int) -> int:
+        return self.raw.seek(pos)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def write(self, data: "bytes | memoryview") -> int:
+        import errno
+
+        if self.room is not None and self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.raw.write(data[: self.room] if self.room is not None else data)
+        if self.room is not None:
+            self.room -= n
+        return n
+
+
+def test_a_batch_cut_back_by_a_full_disk_leaves_the_end_record_right_after_the_last_whole_one(tmp_path):
+    """A batch that fitted only in part is truncated away, and the writer's offset goes back with it: the
+    end record (which fits once the partial batch is freed) follows the last complete record, with no hole
+    of NUL bytes before it (seen when a cycle's cost records made its batch larger than a tmpfs page)."""
+    from bench.results.resultset import ResultsDiskFull
+
+    path = tmp_path / "full.jsonl"
+    fh = _FillsUp(path)
+    writer = ResultWriter(path, fh)
+    writer.append([HEADER_REC])
+    writer.append(_cycle_with_costs(0))
+    fh.room = 300  # the next batch is cut off after 300 bytes
+    with pytest.raises(ResultsDiskFull):
+        writer.append(_cycle_with_costs(1))
+    fh.room = None  # the truncation freed room for the end record
+    assert writer.close(End(status="failed", reason="full", stop="results_disk_full"))
+    assert b"\0" not in path.read_bytes()
+    rs = read_resultset(path)
+    assert {s.round for s in rs.samples} == {0} and rs.end is not None and rs.end.status == "failed"

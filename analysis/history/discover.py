@@ -46,6 +46,7 @@ class Unreadable:
 class SetData:
     info: SetInfo
     frame: pd.DataFrame
+    costs: pd.DataFrame  # its cost records (analysis.load), for its report's costs section
 
 
 def find_sets(root: Path) -> list[Path]:
@@ -73,7 +74,7 @@ def read_one(path: Path) -> Union[SetData, Unreadable]:
         return Unreadable(path, f"holds no measured sample ({why})")
     header = data.header
     info = SetInfo(set_name(path), path, host_of(header, path), int(header.get("created_ns") or 0), header, data.end)
-    return SetData(info, data.frame)
+    return SetData(info, data.frame, data.costs)
 
 
 def header_line(path: Path) -> Optional[dict[str, Any]]:

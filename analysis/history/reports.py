@@ -65,7 +65,9 @@ def write_report(data: SetData, site: Path, claims: list[Claim], figures: bool, 
     if held is not None and (out / "index.html").exists():
         return held
     out.mkdir(parents=True, exist_ok=True)
-    loaded = Loaded(data.frame, {info.name: info.header}, {info.name: info.end}, {info.name: info.path})
+    loaded = Loaded(
+        data.frame, {info.name: info.header}, {info.name: info.end}, {info.name: info.path}, costs=data.costs
+    )
     nav = (
         Link("index", "../../../index.html"),
         Link(f"{info.host} timeline", f"../../../{timeline}"),

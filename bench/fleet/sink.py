@@ -67,7 +67,7 @@ class HostSink:
             self.exit_code = int(message.get("code") or 0)
         elif message.get("type") == "header" and self.writer is None and self.end is None:
             self._open(message)
-        elif message.get("type") in ("sample", "resume") and self.writer is not None:
+        elif message.get("type") in ("sample", "cost", "resume") and self.writer is not None:
             self._batch.append(KINDS[message["type"]].from_json(message))
             if message.get("type") == "sample":
                 self.samples += 1

@@ -31,6 +31,7 @@ from bench.measure import oom, restart
 from bench.measure.attach import close_socket, raw_socket, read_first_line
 from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
+from bench.measure.cost import CostProbe
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
 from bench.results.records import Place, Sample
 
@@ -53,6 +54,8 @@ class _Recorder:
         self.cid: Optional[str] = None
         self.removed = False
         self.phase_wall: dict[str, int] = {}
+        # for the cost probe (bench.measure.cost), read untimed: ready's end, the container's CPU
+        self.cost: dict[str, Optional[int]] = {}
         # start's duration while ready runs (a tuple store, all that may sit between start and ready);
         # recorded with ready, or by the watcher when ready never ended (settle_pending)
         self.pending: Optional[tuple[str, int]] = None
@@ -223,9 +226,12 @@ class _PhaseTimer:
 class DockerExecutor:
     """Runs cycles through the Docker Engine API (the real executor; see bench.measure.executor)."""
 
-    def __init__(self, run_id: str, events: Optional[dict[str, EventCollector]] = None) -> None:
+    def __init__(
+        self, run_id: str, events: Optional[dict[str, EventCollector]] = None, probe: Optional[CostProbe] = None
+    ) -> None:
         self.run_id = run_id
         self.events = events or {}
+        self.probe = probe  # CPU per cycle and the startup waterfall (issue 23); None: not measured
         self.stuck = StuckContainers()
         self._open_calls: dict[str, Calls] = {}
         self.timing_path = ""
@@ -264,7 +270,7 @@ class DockerExecutor:
             )
             start = timed.untimed("start", "prepare", t.start, lambda: calls.start(cid))
             stream = raw_socket(sock)
-            timed.start_ready(t, start, lambda: read_first_line(stream, mode.ready_marker))
+            rec.cost["ready_end_ns"] = timed.start_ready(t, start, lambda: read_first_line(stream, mode.ready_marker))
             close_socket(sock)
             sock = None
             if mode.cycle == "run":
@@ -292,6 +298,8 @@ class DockerExecutor:
         t = mode.timeouts
         exec_ = timed.untimed("exec", "prepare", t.exec, lambda: calls.exec(cid, mode.exec_command))
         timed("exec", t.exec, exec_, check=lambda exec_id: _exec_failure(api, exec_id, mode.exec_command), go_on=True)
+        if self.probe is not None:  # untimed, before stop: the container's end deletes its cgroup
+            timed.rec.cost["container_ns"] = self.probe.container_ns(mode.name, cid)
         stop = timed.untimed("stop", "prepare", t.stop, lambda: calls.stop(cid, mode.stop_grace_s))
         timed("stop", mode.stop_grace_s + t.stop, stop,
               detail=lambda _, ns: _stop_detail(timed, api, cid, mode.stop_grace_s, t.stop, ns))  # fmt: skip
@@ -319,12 +327,15 @@ class DockerExecutor:
             box["rec"] = _Recorder(clock, base)
             self._cycle(rt, box["rec"], clock)
 
+        mark = self.probe.begin(rt, start=True) if self.probe is not None else None
         try:
             run_watched(work)
         except CallTimeout as exc:
             timeout = exc
         except (KeyboardInterrupt, Terminated) as exc:
             stop_signal = exc
+            if self.probe is not None:  # no cost records for it: the listener stops following its start
+                self.probe.idle()
         # The worker may not have created its recorder if interrupted at once.
         rec = box.get("rec")
         if rec is not None:
@@ -349,6 +360,11 @@ class DockerExecutor:
             if not result.samples[-1].ok:
                 result.leaked = cid
         self._engine_view(rt, result)
+        if self.probe is not None and mark is not None and stop_signal is None:
+            cost = rec.cost if rec else {}
+            result.costs = self.probe.finish(
+                rt, result.samples, mark, cost.get("ready_end_ns"), cost.get("container_ns")
+            )
         return result
 
     def restart_engine(self, rt: ModeRuntime, control: EngineControl, base: Place) -> EnginePhases:

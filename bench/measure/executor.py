@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union
 
 from bench.core import outcomes
 from bench.core.phases import CLEANUP, ENGINE_PHASES, PHASES, WARM
-from bench.results.records import Place, Sample
+from bench.results.records import Cost, Place, Sample
 
 if TYPE_CHECKING:
     from bench.engine.control.restart import EngineControl
@@ -27,6 +27,8 @@ class CycleResult:
     leaked: Optional[str] = None  # a container the cycle could not remove
     interrupted: Optional[BaseException] = None
     engine_down: bool = False  # a cold cycle stopped the engine and could not start it again
+    # what the cycle cost the host (bench.measure.cost): written in the cycle's batch, never counted as a phase
+    costs: list[Cost] = field(default_factory=list)
 
     @property
     def engine_unavailable(self) -> bool:

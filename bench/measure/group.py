@@ -24,14 +24,19 @@ from bench.core.watchdog import Abandoned, PhaseClock
 from bench.engine.preflight import ModeRuntime
 from bench.engine.spec import create_kwargs
 from bench.engine.sweep import remove_containers
+from bench.measure import lean
 from bench.measure.attach import close_socket, read_first_line
 from bench.measure.cleanup import CLEANUP_RETRIES, StuckContainers
 from bench.measure.docker import _created, _PhaseTimer, _Recorder, _Stop
 from bench.measure.executor import fill_missing
-from bench.results.records import Place, Sample
+from bench.results.records import Cost, Place, Sample
 
-# How often the watcher looks at the clocks (it is never inside a timed call).
-WATCH_EVERY_S = 0.01
+# How often the watcher looks at the clocks (it is never inside a timed call). A wake-up costs ~80 us of
+# CPU on this 2-core VM: at 0.01 s, with every holding worker polling every 0.05 s, the waiting alone was
+# a third of the harness's CPU per burst container (issue 23). A worker's startup ending or its thread
+# ending wakes the watcher at once (Slot.changed), so the group is let go without waiting for a poll.
+WATCH_EVERY_S = 0.1
+HOLD_POLL_S = 0.5  # a holding worker looks for its own abandonment this often (the hold's end wakes it)
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Slot:
     timeout: Optional[CallTimeout] = None
     samples: list[Sample] = field(default_factory=list)
     extra: dict[str, Sample] = field(default_factory=dict)  # samples made outside _PhaseTimer
+    changed: Optional[threading.Event] = None  # the group's: set when this worker's startup or thread ends
 
     @property
     def cid(self) -> Optional[str]:
@@ -111,6 +117,8 @@ class GroupPlan:
 class GroupResult:
     slots: list[Slot]
     interrupted: Optional[BaseException] = None
+    # what the group cost the host (bench.measure.cost, slot null): written in its batch, never counted as a phase
+    costs: list[Cost] = field(default_factory=list)
 
     @property
     def samples(self) -> list[Sample]:
@@ -120,7 +128,7 @@ class GroupResult:
 def prepare(slot: Slot, plan: GroupPlan) -> None:
     """Each worker's own client, with its keep-alive connection opened by one ping: the burst
     measures the engine's concurrency, not connection set-up or a shared pool."""
-    slot.client = plan.rt.new_client()
+    slot.client = lean.for_worker(plan.rt)  # its own raw connection (issue 23), else its own docker-py client
     slot.client.ping()
 
 
@@ -169,6 +177,8 @@ def _settle(slot: Slot) -> None:
     if not slot.startup_done.is_set():
         slot.settled_ns = time.perf_counter_ns()
         slot.startup_done.set()
+        if slot.changed is not None:
+            slot.changed.set()
 
 
 def _hold(slot: Slot, plan: GroupPlan) -> None:
@@ -177,7 +187,7 @@ def _hold(slot: Slot, plan: GroupPlan) -> None:
     if plan.hold is None:
         return
     slot.clock.enter("hold", plan.startup_s + 5.0)
-    while not plan.hold.wait(0.05):
+    while not plan.hold.wait(HOLD_POLL_S):
         if slot.clock.abandoned:
             raise Abandoned("hold")
 
@@ -206,7 +216,8 @@ def _engine_view(info: dict[str, Any]) -> dict[str, Any]:
 def run_group(plan: GroupPlan, bases: list[Place], stuck: StuckContainers) -> GroupResult:
     """Runs one worker per ``bases`` entry and watches them all; every slot ends with a sample for
     each of ``plan.phases`` (and a `cleanup` sample where its container had to be force-removed)."""
-    slots = [Slot(base=b) for b in bases]
+    changed = threading.Event()
+    slots = [Slot(base=b, changed=changed) for b in bases]
     threads = [
         threading.Thread(target=_run_slot, args=(s, plan), name=f"isobench-{b['scenario']}-{i}", daemon=True)
         for i, (s, b) in enumerate(zip(slots, bases))
@@ -233,12 +244,17 @@ def _run_slot(slot: Slot, plan: GroupPlan) -> None:
         _work(slot, plan)
     finally:
         slot.clock.finish()
+        if slot.changed is not None:
+            slot.changed.set()
 
 
 def _watch(slots: list[Slot], plan: GroupPlan) -> None:
     """Until every worker finished or was abandoned: abandons a worker whose phase overran, and
     lets the group go (``plan.hold``) once no startup is still running."""
+    changed = slots[0].changed if slots else None
     while True:
+        if changed is not None:
+            changed.clear()  # before looking: a change while we look makes the wait below return at once
         now = time.monotonic()
         live = 0
         for s in slots:
@@ -255,7 +271,10 @@ def _watch(slots: list[Slot], plan: GroupPlan) -> None:
             plan.hold.set()
         if not live:
             return
-        time.sleep(WATCH_EVERY_S)
+        if changed is not None:
+            changed.wait(WATCH_EVERY_S)
+        else:
+            time.sleep(WATCH_EVERY_S)
 
 
 def _fill(slot: Slot, plan: GroupPlan, interrupted: bool) -> None:

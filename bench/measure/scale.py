@@ -80,7 +80,12 @@ class ScaleRunner:
 
     def burst(self, rt: ModeRuntime, base: Place, n: int) -> GroupResult:
         events = self.executor.events.get(rt.mode.name)
-        return run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
+        probe = self.executor.probe
+        mark = probe.begin(rt) if probe is not None else None
+        result = run_burst(rt, self.run_id, base, n, self.scale.barrier_s, self.executor.stuck, events)
+        if probe is not None and mark is not None and result.interrupted is None:  # the burst's CPU (issue 23)
+            result.costs = probe.finish_group(rt, base, n, mark)
+        return result
 
     def arrivals(self, rt: ModeRuntime, base: Place, offsets_s: list[float]) -> GroupResult:
         """One open-loop rate run: a worker per arrival, each with its own client made before the

@@ -10,7 +10,8 @@ has the whole checklist):
   as); only when a reader must know about it (a rename, a new meaning), also a new SCHEMA_VERSION and a
   step in SAMPLE_UPGRADES in bench.results.resultset;
 - **a new record kind** is one class here (``KIND`` its ``type`` string; ``to_json``/``from_json`` come
-  from Record) plus its line in ``KINDS``, and a list for it in resultset.parse, apart from samples.
+  from Record) plus its line in ``KINDS``, and a list for it in resultset.parse, apart from samples
+  (Cost is one: a cost is no phase of a cycle).
 
 docs/resultset.md documents every field for users.
 """
@@ -233,5 +234,34 @@ class Header(Record):
     fleet: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Cost(Record):
+    """What a measured cycle (or a group: slot null) cost the host, or a step of its startup waterfall (the
+    metric names are bench.core.costs'). ``value_ns``: CPU time (user + system) for a CPU metric, wall time
+    for the waterfall's. ``ok`` False: the cycle failed (at ``failed_at``, a phase), so the figure is kept
+    but is no start's cost. A cost has no failure category of its own: a figure that cannot be read is not
+    written at all (the header's ``harness.cost`` says why)."""
+
+    KIND: ClassVar[str] = "cost"
+
+    round: int = field(metadata=_json(int))
+    pos: int = field(metadata=_json(int))
+    mode: str = field(metadata=_json(str))
+    scenario: str = field(metadata=_json(str))
+    warmup: bool = field(metadata=_json(bool))
+    # Where the cycle stood in a scale scenario, as its samples' fields of the same names (null elsewhere).
+    group: Optional[int] = field(default=None, metadata=_json(int, _NULL))
+    level: Optional[float] = field(default=None, metadata=_json(int, float, _NULL))
+    level_unit: Optional[str] = field(default=None, metadata=_json(str, _NULL))
+    slot: Optional[int] = field(default=None, metadata=_json(int, _NULL))
+    metric: str = field(metadata=_json(str))
+    value_ns: int = field(metadata=_json(int))
+    ok: bool = field(metadata=_json(bool))
+    failed_at: Optional[str] = field(default=None, metadata=_json(str, _NULL))
+    wall_ns: int = field(metadata=_json(int))
+    cid: Optional[str] = field(default=None, metadata=_json(str, _NULL))
+    detail: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL))
+
+
 # Every record kind by its ``type``: the one list the writer and the reader go by.
-KINDS: dict[str, type[Record]] = {k.KIND: k for k in (Header, Sample, Resume, End)}
+KINDS: dict[str, type[Record]] = {k.KIND: k for k in (Header, Sample, Cost, Resume, End)}

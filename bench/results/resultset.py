@@ -4,6 +4,7 @@ Layout (documented for users in docs/resultset.md):
 
     line 1     {"type": "header", "schema": "isobench.resultset", "version": 1, ...}
     lines 2..  {"type": "sample", ...}   one per phase of each cycle
+               {"type": "cost", ...}     what a cycle or group cost the host (version 6)
                {"type": "resume", ...}   where `bench run --resume` continued the set
     last line  {"type": "end", "status": "complete" | "interrupted" | "failed", ...}
 
@@ -44,6 +45,14 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 was also a rate run's and a density step's and a service's id), and `level_unit`
                 names what `level` counts (containers, starts/s, running, replicas). Versions
                 before 5 read with `burst` as `group` and the unit of their scenario.
+    6  2026-12  issue 23: `cost` records (bench.results.records.Cost), apart from the samples (a cost
+                is no phase of the cycle): per cycle or group its CPU by source (metric cpu_engine,
+                cpu_container, cpu_vm, cpu_harness; value_ns is CPU time) and its startup waterfall
+                (metric waterfall, detail: the start's process events; wf_<step>: each step's time);
+                the header's harness.cost (methods, or why not). Sets before 6 read with no cost
+                records, except version 4 sets of the first issue-23 build, which wrote its costs as
+                samples of those phases: they read as the cost records they are (_to_v6), so no
+                reader counts them as phases.
 """
 
 from __future__ import annotations
@@ -59,12 +68,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import orjson
 
+from bench.core.costs import COST_PHASES, STEP_PREFIX
 from bench.core.errors import UserError
-from bench.results.records import LEVEL_UNITS, End, Header, Record, Resume, Sample, json_types, required
+from bench.results.records import LEVEL_UNITS, Cost, End, Header, Record, Resume, Sample, json_types, required
 
 SCHEMA_NAME = "isobench.resultset"
-SCHEMA_VERSION = 5
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
@@ -73,6 +83,9 @@ SCENARIO_VALUES = {"warm", "cold", "burst", "rate", "density", "service"}
 # Sample fields and the JSON types each may hold (None: null allowed), as bench.results.records declares them.
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = json_types(Sample)
 REQUIRED_SAMPLE_FIELDS = required(Sample)
+# Cost records (version 6), likewise.
+COST_FIELDS: dict[str, tuple[type, ...]] = json_types(Cost)
+REQUIRED_COST_FIELDS = required(Cost)
 
 
 class ResultFileError(UserError):
@@ -177,10 +190,12 @@ class ResultWriter:
 
     def _cut_back(self) -> None:
         """The part of a batch that fitted goes again, so the set ends on its last complete record (a
-        truncation frees space; it never needs any)."""
+        truncation frees space; it never needs any). The file's offset goes back with it: the end record
+        written after a partial batch would otherwise land past the end, behind a hole of NUL bytes."""
         try:
             os.ftruncate(self._fh.fileno(), self._size)
             os.fsync(self._fh.fileno())
+            self._fh.seek(self._size)
         except OSError:
             pass  # then readers drop the partial last line with a warning
 
@@ -218,7 +233,7 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass
 class ResultSet:
-    """A set as read: typed samples, resume and end records (the header stays the checked JSON object)."""
+    """A set as read: typed samples, cost, resume and end records (the header stays the checked JSON object)."""
 
     path: Path
     header: dict[str, Any]
@@ -226,6 +241,7 @@ class ResultSet:
     end: Optional[End]
     resumes: list[Resume] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    costs: list[Cost] = field(default_factory=list)  # apart from the samples (version 6)
 
     @property
     def run_id(self) -> str:
@@ -277,9 +293,28 @@ def _to_v5(rec: dict[str, Any]) -> None:
         rec["level_unit"] = LEVEL_UNITS.get(rec.get("scenario") or "")
 
 
-# Each step brings a sample written before that version to the version's fields; they run in order. A
-# change a reader must know about is a new version here, its step, and a line in the history above.
-SAMPLE_UPGRADES: tuple[tuple[int, Callable[[dict[str, Any]], None]], ...] = ((2, _to_v2), (5, _to_v5))
+def is_legacy_cost(phase: Any) -> bool:
+    """A sample's phase under which the first issue-23 build (version 4) wrote a cost."""
+    return isinstance(phase, str) and (phase in COST_PHASES or phase.startswith(STEP_PREFIX))
+
+
+def _to_v6(rec: dict[str, Any]) -> None:
+    """A cost the first issue-23 build wrote as a sample becomes the cost record it is: its phase the metric,
+    its duration the value (then checked as a cost). The failure category it was given is dropped, and
+    ``failed_at`` is not known (its message named the phase)."""
+    if not is_legacy_cost(rec.get("phase")):
+        return
+    rec["type"] = Cost.KIND
+    rec["metric"] = rec.pop("phase")
+    rec["value_ns"] = rec.pop("duration_ns") or 0
+    for key in ("error", "message", "engine"):
+        rec.pop(key, None)
+
+
+# Each step brings a sample written before that version to the version's fields (or, from 6 on, to the
+# record kind it is); they run in order. A change a reader must know about is a new version here, its
+# step, and a line in the history above.
+SAMPLE_UPGRADES: tuple[tuple[int, Callable[[dict[str, Any]], None]], ...] = ((2, _to_v2), (5, _to_v5), (6, _to_v6))
 
 
 def upgrade_sample(rec: dict[str, Any], version: int) -> None:
@@ -289,6 +324,23 @@ def upgrade_sample(rec: dict[str, Any], version: int) -> None:
     for introduced, step in SAMPLE_UPGRADES:
         if version < introduced:
             step(rec)
+
+
+def check_cost(rec: dict[str, Any], where: str) -> None:
+    for key in REQUIRED_COST_FIELDS:
+        if key not in rec:
+            raise ResultFileError(
+                f"{where}: cost record has no {key!r}: the file is damaged or not written by isobench."
+            )
+    for key, kinds in COST_FIELDS.items():
+        value = rec.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise ResultFileError(f"{where}: cost field {key!r} is {value!r}, expected {names}.")
+    if rec["value_ns"] < 0:
+        raise ResultFileError(f"{where}: cost value_ns is negative ({rec['value_ns']}): the file is damaged.")
+    if rec["scenario"] not in SCENARIO_VALUES:
+        raise ResultFileError(f"{where}: cost scenario is {rec['scenario']!r}: the file is damaged.")
 
 
 def check_sample(rec: dict[str, Any], where: str) -> None:
@@ -378,12 +430,9 @@ _SAMPLE_KEYS = tuple(SAMPLE_FIELDS)
 _get_all = operator.itemgetter(*_SAMPLE_KEYS)
 
 
-def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns, version: int) -> None:
+def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path, out: Columns) -> None:
     """Checks a batch of samples column by column (fast for a million lines); the first bad
     one is reported through check_sample, so the message is the same as record by record."""
-    if version < SCHEMA_VERSION:
-        for rec in samples:
-            upgrade_sample(rec, version)
     try:
         cols = (
             dict(zip(_SAMPLE_KEYS, map(list, zip(*map(_get_all, samples)))))
@@ -413,6 +462,18 @@ def _check_samples(samples: list[dict[str, Any]], linenos: list[int], path: Path
         out.data[key].extend(col)
 
 
+def _upgrade_samples(recs: list[dict[str, Any]], version: int) -> None:
+    for rec in recs:
+        if rec.get("type") == "sample":
+            upgrade_sample(rec, version)
+
+
+def _checked_end(rec: dict[str, Any], where: str) -> End:
+    if rec.get("status") not in END_STATUSES:
+        raise ResultFileError(f"{where}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}.")
+    return End.from_json(rec)
+
+
 @dataclass
 class Parsed:
     header: dict[str, Any]
@@ -421,19 +482,22 @@ class Parsed:
     end: Optional[End]
     resumes: list[Resume]
     warnings: list[str]
+    costs: list[Cost] = field(default_factory=list)
 
 
 def parse(path: Path, keep_records: bool = False) -> Parsed:
     """Reads and checks a result set: the one place the line grammar is enforced.
 
-    Line 1 is a header; then sample, resume and end records; a resume supersedes
-    an earlier end. ``keep_records`` also returns the samples as records (small files).
+    Line 1 is a header; then sample, cost, resume and end records; a resume supersedes
+    an earlier end. ``keep_records`` also returns the samples as records (small files); cost
+    records are always returned, apart from the samples (they are few: one per metric per cycle).
     """
     path = Path(path)
     warnings: list[str] = []
     header: Optional[dict[str, Any]] = None
     end: Optional[End] = None
     resumes: list[Resume] = []
+    costs: list[Cost] = []
     columns = Columns()
     records: Optional[list[Sample]] = [] if keep_records else None
     last_kind = None
@@ -447,6 +511,8 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
         if header is None:
             header, version = upgrade_header(check_header(recs[0], f"{path}:{first}"))
             start = 1
+        if version < SCHEMA_VERSION:  # older samples brought to today's fields (or kind) before anything reads them
+            _upgrade_samples(recs[start:], version)
         kinds = [r.get("type") for r in recs[start:]]
         if kinds and set(kinds) == {"sample"}:  # the common case: a chunk of samples only
             samples, linenos = recs[start:], list(range(first + start, first + len(recs)))
@@ -458,28 +524,29 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
             if kind == "sample":
                 samples.append(rec)
                 linenos.append(lineno)
+            elif kind == "cost":
+                check_cost(rec, f"{path}:{lineno}")
+                costs.append(Cost.from_json(rec))
             elif kind == "end":
-                if rec.get("status") not in END_STATUSES:
-                    raise ResultFileError(
-                        f"{path}:{lineno}: end status {rec.get('status')!r} is not one of {', '.join(END_STATUSES)}."
-                    )
-                end = End.from_json(rec)
+                end = _checked_end(rec, f"{path}:{lineno}")
             elif kind == "resume":
                 resumes.append(Resume.from_json(rec))
                 end = None
             else:
-                raise ResultFileError(f"{path}:{lineno}: unknown record type {kind!r}: expected sample, resume or end.")
-        _check_samples(samples, linenos, path, columns, version)
+                raise ResultFileError(
+                    f"{path}:{lineno}: unknown record type {kind!r}: expected sample, cost, resume or end."
+                )
+        _check_samples(samples, linenos, path, columns)
         if records is not None:
             records.extend(map(Sample.from_json, samples))
     if header is None:
         raise ResultFileError(f"{path}: the file is empty: it holds no isobench header.")
     if last_kind != "end":
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    return Parsed(header, columns, records, end, resumes, warnings)
+    return Parsed(header, columns, records, end, resumes, warnings, costs)
 
 
 def read_resultset(path: Path) -> ResultSet:
-    """Reads and checks a whole result set, samples as records."""
+    """Reads and checks a whole result set, samples and cost records apart."""
     p = parse(path, keep_records=True)
-    return ResultSet(Path(path), p.header, p.records or [], p.end, p.resumes, p.warnings)
+    return ResultSet(Path(path), p.header, p.records or [], p.end, p.resumes, p.warnings, p.costs)

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from bench.core.config import Config
 from bench.engine.hosts import answers_anew
 from bench.engine.preflight import ModeRuntime
+from bench.measure import lean
 from bench.measure.scale import ScaleRunner, engine_is_local
 from bench.results.records import Header
 from bench.results.resultset import ResultSet
@@ -27,11 +28,6 @@ from bench.scenarios.base import (
 )
 from bench.scenarios.cycles import cycle_harness
 from bench.schedule.scale import ScaleScheduler, done_units, plan, scenarios_of
-
-GROUP_TIMING = (
-    "perf_counter_ns around docker.APIClient calls: one client and one keep-alive connection per container, "
-    "opened (one /_ping) before the barrier or the arrival"
-)
 
 
 class GroupScenario(BaseScenario):
@@ -73,9 +69,7 @@ class GroupSession(ExecutingSession):
     def facts(self) -> HeaderFacts:
         # bursts, rate runs and density steps time through docker-py, one client each
         harness = dict(cycle_harness(self.ctx))
-        harness.update(
-            timing=GROUP_TIMING, timing_paths={rt.mode.name: "docker-py APIClient" for rt in self.ctx.runtimes}
-        )
+        harness.update(timing=lean.TIMING, timing_paths={rt.mode.name: lean.path_for(rt) for rt in self.ctx.runtimes})
         runtimes = [c.runtime for c in self.ctx.checks if c.runtime is not None]
         return HeaderFacts(harness=harness, scale=scale_header(self.ctx.config, runtimes))
 
@@ -104,7 +98,7 @@ def scale_header(config: Config, runtimes: list[ModeRuntime]) -> dict[str, Any]:
         "density_modes": [rt.mode.name for rt in runtimes if rt.mode.name not in s.density_skip],
         "groups_planned": sum(len(r) for r in plan(config.run.scenario, s, [rt.mode.name for rt in runtimes], 0, 0)),
         "bounds": {rt.mode.name: _bounds(rt) for rt in runtimes},
-        "timing": GROUP_TIMING,
+        "timing": lean.TIMING,
         "engine_on_this_host": {rt.mode.name: engine_is_local(rt) for rt in runtimes},
     }
 

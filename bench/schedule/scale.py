@@ -123,7 +123,7 @@ class ScaleScheduler(Scheduler):
     def write(self, result: "GroupResult", warmup: bool) -> None:
         """One group's samples, fsynced before anything else happens; counted for the end record."""
         samples = result.samples
-        self.writer.append(samples)
+        self.writer.append([*samples, *result.costs])  # one batch: the group and what it cost
         if not warmup:
             self.tally.count(samples)
             self.tally.cycles += len(result.slots)

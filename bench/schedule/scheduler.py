@@ -143,7 +143,7 @@ class Scheduler:
                 result = run_cold_cycle(self.executor, rt, control, round_no, pos)
             else:
                 result = self.executor.run_cycle(rt, round_no, pos, warmup)
-            self.writer.append(result.samples)
+            self.writer.append([*result.samples, *result.costs])  # one batch: the cycle and what it cost
             self.tally.add(result, warmup)
             startup = derived_of(result.samples, "cold_startup" if cold else "startup")
             self.progress.cycle_done(f"{rt.mode.name} cold" if cold else rt.mode.name, startup, startup is not None)
