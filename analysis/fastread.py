@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from bench.results.records import End
+from bench.results.records import End, Header
 from bench.results.resultset import (
     END_STATUSES,
     REQUIRED_SAMPLE_FIELDS,
@@ -79,7 +79,7 @@ class _LineIndex:
 
 
 class FastRead:
-    def __init__(self, header: dict[str, Any], end: Optional[End], warnings: list[str], table: pa.Table) -> None:
+    def __init__(self, header: Header, end: Optional[End], warnings: list[str], table: pa.Table) -> None:
         self.header, self.end, self.warnings, self.table = header, end, warnings, table
 
 
@@ -173,7 +173,7 @@ def read_fast(path: Path) -> Optional[FastRead]:
     records = _other_records(path, lines, other_rows)
     if records is None:
         return None
-    header, end, ends_with_end = records
+    checked, end, ends_with_end = records
     n_samples = n_lines - len(other_rows)
     # The usual layout, header then samples then end records, is a zero-copy slice.
     usual = other_rows[1:] == list(range(1 + n_samples, n_lines))
@@ -182,7 +182,7 @@ def read_fast(path: Path) -> Optional[FastRead]:
         return None
     if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    header, version = upgrade_header(header)
+    header, version = upgrade_header(checked)
     if version < SCHEMA_VERSION:
         return None  # an older version's samples are upgraded in one place: the exact reader's
     return FastRead(header, end, warnings, samples.drop_columns(["type"]))

@@ -29,6 +29,7 @@ import pandas as pd
 from analysis.load import Loaded, load
 from analysis.metrics import measured, outside_warmup, with_derived
 from analysis.stats import summarize
+from bench.results.records import Header
 
 METRIC = "startup"
 HOST_BAND = (
@@ -107,15 +108,13 @@ def fleet_sets(results: Path) -> tuple[list[Path], dict[str, Any]]:
     return paths, {}
 
 
-def host_facts(header: dict[str, Any]) -> dict[str, Any]:
-    host = header.get("host") or {}
+def host_facts(header: Header) -> dict[str, Any]:
+    host = header.host
     engines = [
         ((m.get("engine") or {}).get("version") or (m.get("engine") or {}).get("server_version"))
-        for m in (header.get("modes") or {}).values()
+        for m in header.modes.values()
     ]
-    runtimes = sorted(
-        {str((m.get("engine") or {}).get("default_runtime") or "") for m in (header.get("modes") or {}).values()} - {""}
-    )
+    runtimes = sorted({str((m.get("engine") or {}).get("default_runtime") or "") for m in header.modes.values()} - {""})
     mem = host.get("memory_bytes")
     dist = host.get("distribution") or {}
     return {
@@ -130,11 +129,11 @@ def host_facts(header: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _claim_verdict(frame: pd.DataFrame, header: dict[str, Any]) -> tuple[str, str]:
+def _claim_verdict(frame: pd.DataFrame, header: Header) -> tuple[str, str]:
     from analysis.claims import check_all, load_claims
 
     try:
-        results = check_all(outside_warmup(frame), load_claims(), header.get("skipped"))
+        results = check_all(outside_warmup(frame), load_claims(), header.skipped)
     except Exception as exc:  # noqa: BLE001 - a host's verdict never stops the fleet report
         return "untestable", str(exc).splitlines()[0][:160]
     if not results:
@@ -151,7 +150,7 @@ def analyse(results: Path) -> Fleet:
     rows, per_mode, lost = [], [], []
     for name, header in loaded.headers.items():
         every = with_derived(loaded.frame[loaded.frame["set"] == name])
-        host = str((header.get("host") or {}).get("hostname") or name)
+        host = str(header.host.get("hostname") or name)
         end = loaded.ends.get(name)
         status = end.status if end else "cut off"
         verdict, reason = _claim_verdict(every, header)

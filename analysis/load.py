@@ -21,7 +21,7 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
-from bench.results.records import End
+from bench.results.records import End, Header
 from bench.results.resultset import ResultFileError, check_header, parse, upgrade_header
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
@@ -36,7 +36,7 @@ class Loaded:
     """The frame plus each set's header and end record (metadata the frame does not repeat)."""
 
     frame: pd.DataFrame
-    headers: dict[str, dict[str, Any]]
+    headers: dict[str, Header]
     ends: dict[str, Optional[End]]
     paths: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
@@ -47,8 +47,8 @@ def set_name(path: Path) -> str:
     return Path(path).stem
 
 
-def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataFrame:
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+def _frame(name: str, header: Header, cols: dict[str, list]) -> pd.DataFrame:
+    roles = {m: str(rec.get("role", "")) for m, rec in header.modes.items()}
     n = len(cols["round"])
     mode = pd.Categorical(cols["mode"])
     role = pd.Categorical([roles.get(m, "") for m in mode.categories])
@@ -114,11 +114,11 @@ def _arrow_categorical(column: Any, fill: Optional[str] = None) -> tuple[np.ndar
     return codes, encoded.dictionary.to_pylist()
 
 
-def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+def _frame_from_arrow(name: str, header: Header, table: Any) -> pd.DataFrame:
     """The frame from pyarrow's columns, column by column: no detour through a pandas
     frame of strings. Categories as the exact reader's frame has them in order of first
     appearance for mode, phase and error, sorted for role and scenario."""
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    roles = {m: str(rec.get("role", "")) for m, rec in header.modes.items()}
     n = table.num_rows
     cats = {c: _arrow_categorical(table.column(c)) for c in ("mode", "phase", "error")}
     mode_codes, modes = cats["mode"]
@@ -162,7 +162,7 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
 class SetRead:
     """One set as read: from the JSONL, or from its cache (``source``)."""
 
-    header: dict[str, Any]
+    header: Header
     end: Optional[End]
     warnings: list[str]
     frame: pd.DataFrame
@@ -265,7 +265,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Loaded:
     """Reads result sets into one frame. Two files of the same name are refused.
     ``use_cache``: read and write each set's columnar cache (see analysis.cache)."""
-    headers: dict[str, dict[str, Any]] = {}
+    headers: dict[str, Header] = {}
     ends: dict[str, Optional[End]] = {}
     where: dict[str, Path] = {}
     sources: dict[str, str] = {}

@@ -30,7 +30,7 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     cold_summary = summarize_cold(every, loaded.headers[name])
     if not cold_summary.empty:
         cold_summary = cold_summary[cold_summary["phase"].isin(list(COLD_DERIVED) + ["engine_up"])]
-    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"))
+    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].skipped)
     print_summary(
         pd.DataFrame(startup_rows),
         results,

@@ -148,7 +148,7 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     # the engine is back: the next run sweeps whatever it held
     proc2 = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "again"), "--quiet", "--rounds", "1")
     assert proc2.returncode == 0, proc2.stderr
-    swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
+    swept = read(only_result(tmp_path / "again")).header.swept_at_start
     lost, leaked = row.observed_set(
         f"exit 1, end failed after {rs.end.measured_cycles} cycles; {len(rs.samples)} samples readable; "
         f"{held} container(s) held by the dead engine, {swept} swept by the next run",

@@ -55,7 +55,7 @@ def test_sink_writes_the_set_as_it_arrives_and_ends_a_cut_off_one(tmp_path: Path
     rs = read_resultset(tmp_path / "isb-a" / "t_isb-a.jsonl")
     assert out.status == "interrupted" and len(rs.samples) == 2
     assert rs.end is not None and rs.end.status == "interrupted" and "went down" in rs.end.reason
-    assert rs.header["fleet"]["image"]["id"] == "sha256:1"
+    assert rs.header.fleet["image"]["id"] == "sha256:1"
     whole = HostSink("isb-b", tmp_path, {})
     end = {"type": "end", "status": "complete", "reason": "rounds"}
     whole.feed(

@@ -91,7 +91,7 @@ def test_a_run_over_ssh(sshd, tmp_path, results):
     )
     assert proc.returncode == 0, proc.stderr + sshd["log"].read_text()[-2000:]
     rs = read(only_result(results))
-    rec = rs.header["modes"]["over-ssh"]
+    rec = rs.header.modes["over-ssh"]
     assert rec["endpoint"]["scheme"] == "ssh" and rec["endpoint"]["url"] == sshd["url"]
     # the transport's own cost is measured beside the results
     assert rec["ping_rtt_ns"] > 0 and len(rec["ping_samples_ns"]) == 5

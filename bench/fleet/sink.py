@@ -66,7 +66,7 @@ class HostSink:
         elif message.get("fleet") == "exit":
             self.exit_code = int(message.get("code") or 0)
         elif message.get("type") == "header" and self.writer is None and self.end is None:
-            self._open(message)
+            self._open(Header.from_json(message))
         elif message.get("type") in ("sample", "resume") and self.writer is not None:
             self._batch.append(KINDS[message["type"]].from_json(message))
             if message.get("type") == "sample":
@@ -78,11 +78,11 @@ class HostSink:
             self.end = End.from_json(message)
             self.writer.close(self.end)
 
-    def _open(self, header: dict[str, Any]) -> None:
-        host = str((header.get("host") or {}).get("hostname") or self.host)
+    def _open(self, header: Header) -> None:
+        host = str(header.host.get("hostname") or self.host)
         name = self.file or f"{self.host}.jsonl"
         path = host_results_dir(self.results_dir, host) / name
-        self.writer = ResultWriter.create(path, Header.from_json({**header, "fleet": self.fleet}))
+        self.writer = ResultWriter.create(path, header.but(fleet=self.fleet))
 
     def flush(self) -> None:
         if self._batch and self.writer is not None and not self.writer.closed:
