@@ -48,7 +48,7 @@ def set_name(path: Path) -> str:
 
 
 def _frame(name: str, header: Header, cols: dict[str, list]) -> pd.DataFrame:
-    roles = {m: str(rec.get("role", "")) for m, rec in header.modes.items()}
+    roles = header.roles()
     n = len(cols["round"])
     mode = pd.Categorical(cols["mode"])
     role = pd.Categorical([roles.get(m, "") for m in mode.categories])
@@ -118,7 +118,7 @@ def _frame_from_arrow(name: str, header: Header, table: Any) -> pd.DataFrame:
     """The frame from pyarrow's columns, column by column: no detour through a pandas
     frame of strings. Categories as the exact reader's frame has them in order of first
     appearance for mode, phase and error, sorted for role and scenario."""
-    roles = {m: str(rec.get("role", "")) for m, rec in header.modes.items()}
+    roles = header.roles()
     n = table.num_rows
     cats = {c: _arrow_categorical(table.column(c)) for c in ("mode", "phase", "error")}
     mode_codes, modes = cats["mode"]

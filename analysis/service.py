@@ -81,7 +81,7 @@ def load_service(path: Path, name: Optional[str] = None) -> Optional[ServiceData
     samples = [s for s in rs.samples if s.scenario == SERVICE]
     if not samples:
         return None
-    roles = {m: str(rec.get("role", "")) for m, rec in rs.header.modes.items()}
+    roles = rs.header.roles()
     rows = pd.DataFrame([_row(s, roles) for s in samples])
     settings = (rs.header.service or {}).get("settings") or {}
     slo_s = float(settings.get("slo_s") or DEFAULT_SLO_S)

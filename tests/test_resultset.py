@@ -244,7 +244,7 @@ def test_a_set_written_before_typed_records_reads_as_the_same_set_written_now(tm
     was, now = read_resultset(old).header, read_resultset(new).header
     same = {"run_id": now.run_id, "created": now.created, "created_ns": now.created_ns, "upgraded_from": None}
     assert isinstance(was, Header) and was.but(**same) == now.but(packages=was.packages)
-    assert was.host["hostname"] == "synthetic" and set(was.modes) == {"runc", "runsc"}
+    assert was.host["hostname"] == "synthetic" and was.roles() == {"runc": "native", "runsc": "hyperv"}
     frames = [load([p], warn=False, use_cache=False).frame.drop(columns="set") for p in (old, new)]
     pd.testing.assert_frame_equal(*frames)
     assert set(frames[1]["level_unit"].dropna()) == {"containers"} and frames[1]["group"].max() == 11

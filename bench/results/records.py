@@ -236,6 +236,10 @@ class Header(Record):
     # Set by the reader only: the version an older set was written in (it reads as the current one).
     upgraded_from: Optional[int] = field(default=None, metadata=_json(int, _NULL, omit_null=True))
 
+    def roles(self) -> dict[str, str]:
+        """Usable mode -> its role ("" where a mode's record names none)."""
+        return {m: str(rec.get("role") or "") for m, rec in self.modes.items()}
+
 
 # Every record kind by its ``type``: the one list the writer and the reader go by.
 KINDS: dict[str, type[Record]] = {k.KIND: k for k in (Header, Sample, Resume, End)}
