@@ -145,3 +145,31 @@ def test_a_planted_host_difference_is_named_and_attributed_to_the_host(healthy, 
     named = [line for line in outliers if line.lstrip("- ").startswith("isb-worker-runc is the outlier")]
     assert named and "attributed to the host" in named[0], report
     print("\n" + "\n".join(line for line in report.splitlines() if "isb-" in line))
+
+
+def test_status_shows_the_live_job_and_ctrl_c_stops_it_keeping_what_arrived(healthy, tmp_path):
+    results = tmp_path / "results"
+    proc = _fleet(results, "--rounds", "200", "--min-rounds", "200", "--warmup", "0", "--mode", "runc")
+    try:
+        _wait_for_records(results, "isb-manager", 12, proc, timeout=900)
+        status = subprocess.run([ISOBENCH, "fleet", "status"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert status.returncode == 0 and "node isb-manager  running" in status.stdout, status.stdout + status.stderr
+    assert proc.returncode == 130 and "Traceback" not in out, out
+    (only,) = _sets(results).values()
+    rs = read(only)
+    # SIGTERM reached the task's run, which ended its own set (the fleet's end record would say written_by)
+    assert rs.end["status"] == "interrupted" and "written_by" not in rs.end, rs.end
+    assert len(rs.samples) >= 11
+    after = subprocess.run([ISOBENCH, "fleet", "status"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "no fleet job runs on this swarm." in after.stdout, after.stdout
+    for name in ("manager", "worker-runc", "worker-runsc"):
+        ep = healthy.node(name).endpoint
+        listed = subprocess.run(
+            ["docker", "-H", ep, "ps", "-aq", "--filter", "label=isobench.fleet"], capture_output=True, text=True
+        )
+        assert listed.stdout.strip() == "", f"a harness task container stayed on {name}"
