@@ -59,7 +59,9 @@ def test_inventory_hosts_and_one_sentence_refusals(tmp_path: Path) -> None:
 
     inv = tmp_path / "inv.ini"
     inv.write_text("a ansible_host=127.0.0.1\n[g]\nb\nc\n[g:vars]\nx=1\n")
+    before = _leftovers()
     assert inventory_hosts(inv) == ["a", "b", "c"]
+    assert _leftovers() == before  # ansible-inventory's own files went to a folder of ours
     with pytest.raises(UserError, match="is not a file"):
         inventory_hosts(tmp_path / "nope.ini")
     (tmp_path / "empty.ini").write_text("# nothing\n")

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,10 +54,13 @@ def inventory_hosts(inventory: Path) -> list[str]:
     if not inventory.is_file():
         raise UserError(f"the inventory {inventory} is not a file: pass --inventory FILE (an Ansible inventory).")
     try:
-        proc = subprocess.run(
-            [_bin("ansible-inventory"), "-i", str(inventory), "--list"],
-            capture_output=True, text=True, timeout=INVENTORY_S, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        # Ansible's own files in a folder of ours, not ~/.ansible (nothing left behind here either).
+        with tempfile.TemporaryDirectory(prefix="isobench-ansible-") as home:
+            proc = subprocess.run(
+                [_bin("ansible-inventory"), "-i", str(inventory), "--list"],
+                capture_output=True, text=True, timeout=INVENTORY_S, stdin=subprocess.DEVNULL,
+                env={**os.environ, "ANSIBLE_HOME": home, "ANSIBLE_LOCAL_TEMP": home},
+            )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise UserError(f"ansible-inventory did not read {inventory} within {INVENTORY_S:.0f} s.") from None
     try:
