@@ -1,4 +1,5 @@
-"""`isobench fleet run|status`: one benchmark on every host of a swarm, each host's set filed here.
+"""`isobench fleet run|status`: one benchmark on every host of a swarm (or of an Ansible inventory, with
+--inventory: bench/fleet/ansiblejob.py), each host's set filed here.
 
 The swarm is the local one (`isobench swarm up`; with --local-swarm the fleet brings it up when none
 is healthy, owns it and brings it down on every exit path) or any manager given by --manager. Hosts
@@ -14,6 +15,8 @@ import datetime as dt
 import functools
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -98,6 +101,8 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
     fleet_id = uuid.uuid4().hex
     owned = False
     local = None
+    if getattr(opts, "inventory", None):
+        return fleet_run_inventory(opts, run_args, say)
     if opts.manager is None:
         local, owned = _local_swarm(opts.local_swarm, say)
     endpoint = str(opts.manager or (local.manager_endpoint if local is not None else ""))
@@ -124,7 +129,8 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
             outcome = carrier.run_one(job, {**fleet, "transport": host.transport})
             outcomes.append(outcome)
             say(f"  {host.name}: {outcome.status}, {outcome.samples} samples" + _why(outcome))
-        _write_manifest(results_dir, fleet_id, endpoint, outcomes, chosen, image_rec)
+        about = {"carrier": "swarm-job", "manager": endpoint, "image": image_rec}
+        _write_manifest(results_dir, fleet_id, about, outcomes, chosen.skipped)
     finally:
         _cleanup(carrier, fleet_id, loaded, owned, say)
     return _exit_code(outcomes, chosen.skipped if outcomes or carrier else ())
@@ -171,22 +177,58 @@ def _cleanup(
 
 
 def _write_manifest(
-    results_dir: Path, fleet_id: str, manager: str, outcomes: list[HostOutcome], chosen: plan.Plan, image: dict
+    results_dir: Path, fleet_id: str, about: dict, outcomes: list[HostOutcome], skipped: tuple[plan.Skipped, ...]
 ) -> Path:
+    """``about``: the carrier and what it ran through (the manager and image, or the inventory)."""
     out = manifest_dir(results_dir) / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}_{fleet_id[:8]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "fleet_id": fleet_id,
-        "carrier": "swarm-job",
-        "manager": manager,
-        "image": image,
+        **about,
         "hosts": [{**asdict(o), "path": str(o.path) if o.path else None} for o in outcomes],
-        "skipped": [asdict(s) for s in chosen.skipped],
+        "skipped": [asdict(s) for s in skipped],
     }
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n")
     os.replace(tmp, out)
     return out
+
+
+def fleet_run_inventory(opts: Any, run_args: list[str], say: Callable[[str], None] = print) -> int:
+    """The Ansible carrier: every host the inventory names (or those of them --host names), one after another."""
+    from bench.fleet.ansiblejob import AnsibleCarrier, inventory_hosts
+
+    inventory, config = Path(opts.inventory), Path(opts.config)
+    _config_b64(config)  # an unreadable config is one sentence before any host is touched
+    results_dir = Path(opts.results or DEFAULT_RESULTS)
+    known = inventory_hosts(inventory)
+    wanted = tuple(opts.host or ())
+    skipped = tuple(
+        plan.Skipped(n, f"the inventory names no host {n!r} (it names {', '.join(known)}).")
+        for n in wanted
+        if n not in known
+    )
+    for skip in skipped:
+        say(f"  {skip.host}: {skip.reason}")
+    fleet_id = uuid.uuid4().hex
+    args = [*run_args, *[a for m in opts.mode or () for a in ("--mode", m)]]
+    fleet = {"carrier": "ansible", "fleet_id": fleet_id, "inventory": str(inventory.resolve())}
+    work = Path(tempfile.mkdtemp(prefix=f"isobench-fleet-{fleet_id[:8]}-"))
+    outcomes: list[HostOutcome] = []
+    try:
+        say("  building isobench's wheel and its run-time wheels for the hosts' venvs")
+        carrier = AnsibleCarrier(inventory, work, harness.harness_wheels(work / "build"), config, say)
+        for name in [n for n in known if not wanted or n in wanted]:
+            say(f"  {name}: install, run, fetch over Ansible")
+            outcome = carrier.run_one(
+                name, fleet_id, args, _deadline(run_args, opts.budget_default), results_dir, {**fleet, "host": name}
+            )
+            outcomes.append(outcome)
+            say(f"  {name}: {outcome.status}, {outcome.samples} samples" + _why(outcome))
+        _write_manifest(results_dir, fleet_id, fleet, outcomes, skipped)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _exit_code(outcomes, skipped)
 
 
 def _exit_code(outcomes: list[HostOutcome], skipped: Any) -> int:

@@ -31,6 +31,7 @@ POLL_S = 0.5
 LAST_WORDS_S = 10.0  # after the task ended, how long its final log lines may take to arrive
 NODE_DOWN_GRACE_S = 5.0
 STOP_WAIT_S = 40.0  # the task's stop grace (30 s) and a margin
+TASK_GONE_S = 5.0  # after the service's removal, how long the node's agent gets to remove the task's container
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,28 @@ class SwarmCarrier:
                 api.remove(self.client, sid, CALL_S)
             except Exception:  # noqa: BLE001 - `fleet run` sweeps its services at the end
                 pass
+            self._remove_task_containers(host, sid)
+
+    def _remove_task_containers(self, host: str, sid: str) -> None:
+        """The removed service's task containers, through the node's engine where it answers from here: the
+        node's swarm agent removes them on its own time, which took longer than 30 s here for a job's
+        ended task, and a fleet run leaves nothing behind (elsewhere the agent's removal is all there is)."""
+        endpoint = self.node_endpoints.get(host)
+        if endpoint is None:
+            return
+        selector = {"label": f"com.docker.swarm.service.id={sid}"}
+        try:
+            with docker.APIClient(base_url=endpoint, timeout=CALL_S) as node:
+                until = time.monotonic() + TASK_GONE_S
+                while time.monotonic() < until:
+                    if not call_with_timeout(lambda: node.containers(all=True, filters=selector), CALL_S, "list"):
+                        return
+                    time.sleep(POLL_S)
+                for c in call_with_timeout(lambda: node.containers(all=True, filters=selector), CALL_S, "list"):
+                    cid: str = c["Id"]
+                    call_with_timeout(functools.partial(node.remove_container, cid, force=True), CALL_S, "remove")
+        except Exception:  # noqa: BLE001 - a node that does not answer (killed) has no containers to remove
+            return
 
     def sweep(self, fleet_id: Optional[str]) -> list[str]:
         """Removes this fleet's services (every fleet's when None); returns their names."""
