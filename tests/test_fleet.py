@@ -104,7 +104,7 @@ def test_windows_request_shapes() -> None:
 def test_windows_stand_in_rejects_the_task_and_the_host_is_named(tmp_path: Path) -> None:
     import docker
 
-    from tests.fake_windows_engine import FakeWindowsEngine, WindowsHost
+    from fake_windows_engine import FakeWindowsEngine, WindowsHost
 
     with FakeWindowsEngine(
         WindowsHost(swarm=True, task_error="hcsshim: the container operating system does not match")
@@ -119,6 +119,41 @@ def test_windows_stand_in_rejects_the_task_and_the_host_is_named(tmp_path: Path)
         carrier.close()
     assert out.status == "none" and "node WINHOST rejected the harness task" in out.reason
     assert sent is None  # the fleet removed its service
+
+
+def test_a_harness_image_not_matching_a_windows_build_is_one_sentence_and_the_others_go_on(tmp_path: Path) -> None:
+    """The whole `fleet run` against a Windows swarm (the stand-in): the manager's own node, whose engine this
+    fleet reaches, runs build 14393 and is left out before any task is made; a worker, whose build cannot be
+    known from here, gets its job, and the stand-in rejects it as a Windows engine rejects an image of another
+    build: both are one sentence naming the fix, and the worker was tried after the manager was left out."""
+    import subprocess
+    import sys
+
+    from fake_windows_engine import OS_MISMATCH, FakeWindowsEngine, WindowsHost
+
+    windows = WindowsHost(build=14393, swarm=True, workers=("WINWORKER",), task_error=OS_MISMATCH.format(cid="3a5c"))
+    with FakeWindowsEngine(windows) as eng:
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "isobench"), "fleet", "run", "--manager", eng.url,
+             "--image", "isobench/harness:win-1809", "--windows-image-build", "17763", "--results", str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        left = list(eng.services)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    (refused,) = [x for x in lines if x.startswith("WINHOST: ")]
+    assert refused == (
+        "WINHOST: node WINHOST runs Windows build 14393 but the harness image was built for 17763, and a "
+        "process-isolated task must match its host's build: build the harness image for nanoserver:sac2016 "
+        "(see docs/fleet.md)."
+    ), proc.stdout
+    (rejected,) = [x for x in lines if x.startswith("WINWORKER: none")]
+    assert "node WINWORKER rejected the harness task (container 3a5c" in rejected, rejected
+    assert rejected.endswith("build it for the node's build (see docs/fleet.md) and pass it with --image"), rejected
+    assert lines.index(refused) < lines.index(rejected) and left == []
+    manifest = json.loads(next((tmp_path / "fleet").glob("*.json")).read_text())
+    assert [s["host"] for s in manifest["skipped"]] == ["WINHOST"]
+    assert [(h["host"], h["status"]) for h in manifest["hosts"]] == [("WINWORKER", "none")]
 
 
 def _synthetic_host(folder: Path, name: str, modes: list[SyntheticMode], seed: int) -> Path:

@@ -59,19 +59,34 @@ def _local_swarm(bring_up: bool, say: Callable[[str], None]) -> tuple[Any, bool]
     return swarm.up(say), True
 
 
-def discover(client: docker.APIClient, local: Any) -> list[plan.Host]:
-    """The manager's nodes; those of the local swarm completed by their own engines' facts."""
+def _reachable_engines(client: docker.APIClient, local: Any, manager: str) -> dict[str, tuple[str, str]]:
+    """node id -> (its engine as reachable from here, its socket on the node): every node of the local swarm;
+    of another swarm, the manager's own node (its engine is the one this fleet talks to)."""
+    if local is not None:
+        return {n.node_id: (n.endpoint, n.socket) for n in local.nodes}
+    try:
+        info = call_with_timeout(client.info, CALL_S, "info")
+    except Exception:  # noqa: BLE001 - the node list below says what is wrong with the manager
+        return {}
+    node_id = str((info.get("Swarm") or {}).get("NodeID") or "")
+    return {node_id: (manager, plan.LINUX_SOCKET)} if node_id else {}
+
+
+def discover(client: docker.APIClient, local: Any, manager: str = "") -> list[plan.Host]:
+    """The manager's nodes; those whose engine answers from here completed by their own engine's facts
+    (its runtimes, its Windows build), so the plan can leave out in one sentence a node that cannot run."""
     nodes = call_with_timeout(client.nodes, CALL_S, "node list")
-    by_id = {n.node_id: n for n in (local.nodes if local is not None else [])}
+    engines = _reachable_engines(client, local, manager)
     hosts = []
     for node in nodes:
         host = plan.host_of(node)
-        mine = by_id.get(host.node_id)
+        mine = engines.get(host.node_id)
         if mine is not None and host.state == "ready":
+            endpoint, socket = mine
             try:
-                with docker.APIClient(base_url=mine.endpoint, version=API_VERSION, timeout=CALL_S) as c:
+                with docker.APIClient(base_url=endpoint, version=API_VERSION, timeout=CALL_S) as c:
                     info = call_with_timeout(c.info, CALL_S, "info")
-                host = plan.with_engine_facts(host, info, mine.endpoint, mine.socket)
+                host = plan.with_engine_facts(host, info, endpoint, socket)
             except Exception:  # noqa: BLE001 - then only the swarm's view of it is known
                 pass
         hosts.append(host)
@@ -112,7 +127,7 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
     try:
         carrier = SwarmCarrier(_client_factory(endpoint), results_dir, {}, say)
         chosen = plan.choose(
-            discover(carrier.client, local), tuple(opts.host or ()), tuple(opts.mode or ()),
+            discover(carrier.client, local, endpoint), tuple(opts.host or ()), tuple(opts.mode or ()),
             windows_image_build=opts.windows_image_build,
         )  # fmt: skip
         for skip in chosen.skipped:

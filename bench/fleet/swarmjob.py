@@ -20,7 +20,9 @@ from typing import Any, Callable, Optional
 
 import docker
 
+from bench.core import outcomes
 from bench.core.watchdog import call_with_timeout
+from bench.engine import classify
 from bench.engine.service import api
 from bench.fleet import jobspec
 from bench.fleet.plan import Host
@@ -109,10 +111,24 @@ def verdict(task: Optional[dict[str, Any]], host: str) -> Optional[str]:
     if state == "complete":
         return f"the harness task on {host} completed"
     if state == "rejected":
-        return f"node {host} rejected the harness task ({err})"
+        return f"node {host} rejected the harness task ({err.rstrip('.')}){_advice(err)}"
     if state in api.ENDED:
         return f"the harness task on {host} ended {state}" + (f" ({err})" if err else "")
     return None
+
+
+def _advice(err: str) -> str:
+    """How to fix a rejection the engine's words name (bench.engine.classify's rules), "" when none does."""
+    rule = classify.match_rule(err)
+    if rule is None:
+        return ""
+    if rule.category == outcomes.OS_MISMATCH:
+        # The harness task runs process-isolated: its image's Windows build must be the node's.
+        return (
+            ": the harness image was built for another Windows build than the node's, so build it for the node's "
+            "build (see docs/fleet.md) and pass it with --image"
+        )
+    return f": {rule.advice}"
 
 
 class SwarmCarrier:
@@ -167,8 +183,12 @@ class SwarmCarrier:
             if ended_at is not None:
                 if now - ended_at > LAST_WORDS_S:
                     return ended + ", but its last records never arrived"
-            elif (said := verdict(_task(self.client, sid), host)) is not None:
-                ended, ended_at = said, now
+            else:
+                task = _task(self.client, sid)
+                if (said := verdict(task, host)) is not None:
+                    if task is not None and (task.get("Status") or {}).get("State") == "rejected":
+                        return said  # the task never ran, so no record of it will come
+                    ended, ended_at = said, now
             if down_since is None and _node_state(self.client, job.host.node_id) == "down":
                 down_since = now
             if down_since is not None and now - down_since > NODE_DOWN_GRACE_S:
