@@ -275,6 +275,16 @@ def compare_without_force(a: Path, b: Path, mode: str, out: Path):
     return pd.read_csv(out / "compare.csv")
 
 
+def set_format(path: Path) -> tuple[set, dict]:
+    """A set's format: its header's keys, and per record type the keys its records carry (the fleet's carriers
+    are held to a local run's with this)."""
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    kinds: dict[str, set] = {}
+    for rec in lines[1:]:
+        kinds.setdefault(rec["type"], set()).update(rec)
+    return set(lines[0]), kinds
+
+
 SSHD = "/usr/sbin/sshd"
 
 

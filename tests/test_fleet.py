@@ -183,6 +183,23 @@ def test_report_names_the_planted_host_and_keeps_the_mode_effect(tmp_path: Path)
     assert set(fleet.per_mode["host"]) == {"isb-manager", "isb-worker-runc", "isb-worker-runsc"}
 
 
+def test_a_mode_on_every_host_gets_compares_verdict_from_the_mixed_model(tmp_path: Path) -> None:
+    phases = {"create": 20, "start": 100, "ready": 1, "exec": 5, "stop": 5, "remove": 5}
+    runc = SyntheticMode("runc", "native", phases)
+    slower = SyntheticMode("runsc", "hyperv", {**phases, "start": 200})
+    same = SyntheticMode("runsc", "hyperv", phases)
+    for seed, name in enumerate(("h1", "h2", "h3")):
+        _synthetic_host(tmp_path / "slower", name, [runc, slower], seed)
+        _synthetic_host(tmp_path / "same", name, [runc, same], seed + 10)
+    for folder, verdict in (("slower", "slower"), ("same", "equivalent")):
+        model = analyse(tmp_path / folder).model
+        assert model is not None
+        (eff,) = model.effects
+        assert eff.hosts == 3 and eff.verdict == verdict, (folder, eff)
+        assert eff.ci_low <= eff.ratio <= eff.ci_high
+        assert (eff.ci_low > 1.05) == (verdict == "slower") and (eff.ci_high <= 1.05) == (verdict == "equivalent")
+
+
 def test_fleet_report_bad_folder_is_one_sentence(tmp_path: Path) -> None:
     from analysis.fleet_report import write_fleet_report
     from bench.core.errors import UserError

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from bench.fleet.ansiblejob import Events, _sentence, inventory_hosts
-from helpers import REPO, labelled_containers, private_sshd, read, run_bench, sshd_missing, write_config
+from helpers import (
+    REPO,
+    labelled_containers,
+    read,
+    run_bench,
+    set_format,
+    write_config,
+)
 
 ansible_runner = pytest.importorskip("ansible_runner", reason="the Ansible carrier needs '.[fleet]'")
 
@@ -83,26 +90,13 @@ def test_a_host_the_inventory_does_not_name_is_one_sentence(tmp_path: Path) -> N
 
 
 @pytest.fixture(scope="module")
-def sshd(engine, tmp_path_factory):
-    missing = sshd_missing()
-    if missing:
-        pytest.skip(missing)
-    with private_sshd(tmp_path_factory.mktemp("ssh")) as server:
-        yield server
-
-
-def _format(path: Path) -> tuple[set, dict]:
-    """A set's format: its header's keys, and per record type the keys its records carry."""
-    lines = [json.loads(x) for x in path.read_text().splitlines()]
-    kinds: dict[str, set] = {}
-    for rec in lines[1:]:
-        kinds.setdefault(rec["type"], set()).update(rec)
-    return set(lines[0]), kinds
+def sshd(engine, loopback_sshd):
+    return loopback_sshd
 
 
 @pytest.mark.engine
 @pytest.mark.slow
-def test_fleet_over_ansible_fetches_the_set_in_the_local_format(sshd, engine, tmp_path: Path) -> None:
+def test_fleet_over_ansible_fetches_the_set_in_the_localset_format(sshd, engine, tmp_path: Path) -> None:
     inv = _inventory(tmp_path / "inv.ini", sshd, "nosuch.invalid")
     results = tmp_path / "results"
     before = _leftovers()
@@ -129,8 +123,8 @@ def test_fleet_over_ansible_fetches_the_set_in_the_local_format(sshd, engine, tm
     local = tmp_path / "local"
     cfg = write_config(tmp_path / "b.toml", "")
     run_bench("run", "--config", str(cfg), "--results", str(local), "--quiet", *RUN_OPTIONS, timeout=300, check=True)
-    head, kinds = _format(fetched)
-    ref_head, ref_kinds = _format(next(local.rglob("*.jsonl")))
+    head, kinds = set_format(fetched)
+    ref_head, ref_kinds = set_format(next(local.rglob("*.jsonl")))
     assert head == ref_head | {"fleet"} and kinds == ref_kinds
     assert _leftovers() == before and labelled_containers(engine) == []
 

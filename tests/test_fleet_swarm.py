@@ -20,7 +20,7 @@ import pytest
 
 from bench.engine import swarm
 from bench.engine.swarm.teardown import leftovers
-from helpers import REPO, host_dockerd_pid, read
+from helpers import REPO, host_dockerd_pid, read, run_bench, set_format, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ISOBENCH = str(Path(sys.executable).parent / "isobench")
@@ -80,6 +80,39 @@ def _wait_for_records(results: Path, host: str, n: int, proc: subprocess.Popen, 
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, f"{host}'s set did not reach {n} records within {timeout} s"
         time.sleep(0.5)
+
+
+def test_an_unknown_host_and_a_node_without_the_modes_runtime_are_one_sentence_each_and_the_other_goes_on(
+    healthy, tmp_path
+):
+    results = tmp_path / "results"
+    options = ["--rounds", "3", "--min-rounds", "3", "--warmup", "1", "--mode", "runsc"]
+    hosts = ["--host", "isb-manager", "--host", "isb-nosuch", "--host", "isb-worker-runsc"]
+    proc = _fleet(results, *options, *hosts)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 2 and "Traceback" not in out, out
+    lines = [line.strip() for line in out.splitlines()]
+    assert (
+        "isb-nosuch: the fleet has no host named 'isb-nosuch' (the swarm's nodes are isb-manager, isb-worker-runc, "
+        "isb-worker-runsc)." in lines
+    ), out
+    (no_runtime,) = [x for x in lines if x.startswith("isb-manager: ")]
+    assert no_runtime.startswith("isb-manager: node isb-manager has no runsc runtime, which mode runsc needs (its ")
+    assert no_runtime.endswith("): register it there or leave --mode runsc out."), no_runtime
+    sets = _sets(results)
+    assert set(sets) == {"isb-worker-runsc"}, out
+    rs = read(sets["isb-worker-runsc"])
+    assert rs.end["status"] == "complete" and {s["mode"] for s in rs.samples} == {"runsc"}
+    report = _report(results)
+    assert f"left out: {no_runtime}" in report and "left out: isb-nosuch: the fleet has no host" in report, report
+    # The format a local run with the same options writes, plus the header's `fleet`: the Ansible carrier's
+    # fetched set is held to the same (tests/test_fleet_ansible.py), so the two carriers file one format.
+    local = tmp_path / "local"
+    cfg = write_config(tmp_path / "b.toml", "")
+    run_bench("run", "--config", str(cfg), "--results", str(local), "--quiet", *options, timeout=300, check=True)
+    head, kinds = set_format(sets["isb-worker-runsc"])
+    ref_head, ref_kinds = set_format(next(local.rglob("*.jsonl")))
+    assert head == ref_head | {"fleet"} and kinds == ref_kinds, (head ^ ref_head, kinds, ref_kinds)
 
 
 def test_a_node_killed_mid_job_ends_its_set_interrupted_and_the_others_complete(healthy, tmp_path):

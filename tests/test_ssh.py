@@ -11,21 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, only_result, private_sshd, read, run_bench, sshd_missing, write_config
+from helpers import REPO, only_result, read, run_bench, write_config
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module")
-def sshd(engine, tmp_path_factory):
-    missing = sshd_missing()
-    if missing:
-        pytest.skip(missing)
+def sshd(engine, loopback_sshd):
     pytest.importorskip("paramiko", reason="ssh:// needs paramiko (pip install -e '.[ssh]')")
     if shutil.which("docker") is None:
         pytest.skip("the far side of ssh:// runs `docker system dial-stdio`: needs the docker CLI")
-    with private_sshd(tmp_path_factory.mktemp("ssh")) as server:
-        yield server
+    return loopback_sshd
 
 
 def _mode(url: str) -> str:
