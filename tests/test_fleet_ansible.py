@@ -22,7 +22,7 @@ from helpers import (
     REPO,
     labelled_containers,
     read,
-    run_bench,
+    run_leased,
     set_format,
     write_config,
 )
@@ -96,7 +96,7 @@ def sshd(engine, loopback_sshd):
 
 @pytest.mark.engine
 @pytest.mark.slow
-def test_fleet_over_ansible_fetches_the_set_in_the_localset_format(sshd, engine, tmp_path: Path) -> None:
+def test_fleet_over_ansible_fetches_the_set_in_the_local_format(sshd, engine, tmp_path: Path) -> None:
     inv = _inventory(tmp_path / "inv.ini", sshd, "nosuch.invalid")
     results = tmp_path / "results"
     before = _leftovers()
@@ -122,7 +122,7 @@ def test_fleet_over_ansible_fetches_the_set_in_the_localset_format(sshd, engine,
     # The reference: a local run with the same options writes what the fleet fetched, but for `fleet`.
     local = tmp_path / "local"
     cfg = write_config(tmp_path / "b.toml", "")
-    run_bench("run", "--config", str(cfg), "--results", str(local), "--quiet", *RUN_OPTIONS, timeout=300, check=True)
+    run_leased("run", "--config", str(cfg), "--results", str(local), *RUN_OPTIONS, timeout=600)
     head, kinds = set_format(fetched)
     ref_head, ref_kinds = set_format(next(local.rglob("*.jsonl")))
     assert head == ref_head | {"fleet"} and kinds == ref_kinds

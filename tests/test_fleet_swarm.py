@@ -20,7 +20,7 @@ import pytest
 
 from bench.engine import swarm
 from bench.engine.swarm.teardown import leftovers
-from helpers import REPO, host_dockerd_pid, read, run_bench, set_format, write_config
+from helpers import REPO, host_dockerd_pid, read, run_leased, set_format, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ISOBENCH = str(Path(sys.executable).parent / "isobench")
@@ -109,7 +109,7 @@ def test_an_unknown_host_and_a_node_without_the_modes_runtime_are_one_sentence_e
     # fetched set is held to the same (tests/test_fleet_ansible.py), so the two carriers file one format.
     local = tmp_path / "local"
     cfg = write_config(tmp_path / "b.toml", "")
-    run_bench("run", "--config", str(cfg), "--results", str(local), "--quiet", *options, timeout=300, check=True)
+    run_leased("run", "--config", str(cfg), "--results", str(local), *options, timeout=600)
     head, kinds = set_format(sets["isb-worker-runsc"])
     ref_head, ref_kinds = set_format(next(local.rglob("*.jsonl")))
     assert head == ref_head | {"fleet"} and kinds == ref_kinds, (head ^ ref_head, kinds, ref_kinds)
