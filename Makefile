@@ -75,6 +75,7 @@ test: lint image
 	bash scripts/setup-podman.sh --always
 	bash scripts/setup-ssh.sh
 	bash scripts/setup-browser.sh
+	bash scripts/setup-fleet.sh
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 doctor: image
@@ -144,5 +145,6 @@ faults: image
 # Swarm job, one node at a time, each host's set comes back under results/<host>/, then the fleet report
 # (results/fleet/report/fleet.html, fleet.md, fleet.csv). The run brings the swarm up and down itself.
 bench-fleet: engine
+	bash scripts/setup-fleet.sh
 	$(ISOBENCH) fleet run --local-swarm --rounds $(or $(ROUNDS),30) --min-rounds $(or $(ROUNDS),30) --warmup 2 --budget 150 $(ARGS)
 	$(ISOBENCH) fleet report results
