@@ -498,7 +498,7 @@ def test_a_container_that_never_prints_its_ready_line(engine, tmp_path, results,
     )
     assert start.ok and 0 < start.duration_ns < 2e9
     assert not ready.ok and ready.error == "timeout" and "at ready" in ready.message
-    assert all(got[p]["error"] == "not_run" and "ready failed" in got[p]["message"] for p in PHASES[3:])
+    assert all(got[p].error == "not_run" and "ready failed" in (got[p].message or "") for p in PHASES[3:])
     assert got["cleanup"].ok and lost == 0 and leaked == 0
 
 

@@ -1,4 +1,5 @@
-"""One host's result set, written here as its records arrive from the task's log.
+"""One host's result set, written here as its records arrive from the task's log (Swarm) or as fetched
+from the host (Ansible): both carriers go through this one writer, so their sets have one format.
 
 The set is written by the same crash-safe writer as a local run (bench.results.resultset.ResultWriter:
 one write and fsync per batch), under results/<host>/ with the file name the task's run chose, so it
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from bench.core.paths import host_results_dir
 from bench.fleet.frames import Decoder
@@ -53,10 +54,12 @@ class HostSink:
 
     def feed(self, lines: list[str]) -> None:
         """Lines of the task's log in order; the records among them are written as one batch."""
-        for line in lines:
-            message = self.decoder.feed(line)
-            if message is not None:
-                self._take(message)
+        self.take(m for m in (self.decoder.feed(line) for line in lines) if m is not None)
+
+    def take(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Messages already decoded (the Ansible carrier's fetched set), written as one batch."""
+        for message in messages:
+            self._take(message)
         self.flush()
 
     def _take(self, message: dict[str, Any]) -> None:
