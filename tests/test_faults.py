@@ -211,7 +211,7 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     lost = lost_samples(after)
     row.observed(
         f"{left} leftover(s) swept at resume, {len(done_rounds)} + {len(measured_rounds - done_rounds)} rounds, "
-        f"end {after.end['status']}",
+        f"end {after.end.status}",
         lost,
         leaked,
     )
@@ -542,7 +542,7 @@ def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
     row.observed(
         f"exit {proc.returncode}: {said[0][:150] if said else proc.stderr[-150:]}…; {cycles} whole cycles kept "
         f"({len(rs.samples)} samples, end {rs.end.status if rs.end else 'none: cut off'}); resumed elsewhere: "
-        f"exit {again.returncode}, {rounds_after} rounds, end {after.end['status'] if after.end else None}",
+        f"exit {again.returncode}, {rounds_after} rounds, end {after.end.status if after.end else None}",
         lost,
         leaked,
     )

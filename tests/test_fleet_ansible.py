@@ -111,9 +111,9 @@ def test_fleet_over_ansible_fetches_the_set_in_the_local_format(sshd, engine, tm
     assert lost[0].endswith("so its benchmark was not started"), lost[0]
     (fetched,) = [p for p in results.rglob("*.jsonl")]
     rs = read(fetched)
-    assert rs.end["status"] == "complete" and rs.header["fleet"]["carrier"] == "ansible"
-    assert rs.header["fleet"]["host"] == "loopback" and fetched.parent.name == rs.header["host"]["hostname"]
-    assert {s["phase"] for s in rs.samples} >= {"create", "start", "stop", "remove"}
+    assert rs.end.status == "complete" and rs.header.fleet["carrier"] == "ansible"
+    assert rs.header.fleet["host"] == "loopback" and fetched.parent.name == rs.header.host["hostname"]
+    assert {s.phase for s in rs.samples} >= {"create", "start", "stop", "remove"}
     manifest = json.loads(next((results / "fleet").glob("*.json")).read_text())
     assert [(h["host"], h["status"]) for h in manifest["hosts"]] == [
         ("loopback", "complete"),
@@ -154,7 +154,7 @@ def test_ctrl_c_stops_the_hosts_run_and_keeps_what_arrived(sshd, engine, tmp_pat
     (fetched,) = list(results.rglob("*.jsonl"))
     rs = read(fetched)
     # The run on the host ended its own set (SIGTERM), so its end record is the run's, not the fleet's.
-    assert rs.end["status"] == "interrupted" and "written_by" not in rs.end, rs.end
+    assert rs.end.status == "interrupted" and rs.end.written_by is None, rs.end
     assert len(rs.samples) >= 20
     assert set(_leftovers()) == before and labelled_containers(engine) == []
 

@@ -102,7 +102,7 @@ def test_an_unknown_host_and_a_node_without_the_modes_runtime_are_one_sentence_e
     sets = _sets(results)
     assert set(sets) == {"isb-worker-runsc"}, out
     rs = read(sets["isb-worker-runsc"])
-    assert rs.end["status"] == "complete" and {s["mode"] for s in rs.samples} == {"runsc"}
+    assert rs.end.status == "complete" and {s.mode for s in rs.samples} == {"runsc"}
     report = _report(results)
     assert f"left out: {no_runtime}" in report and "left out: isb-nosuch: the fleet has no host" in report, report
     # The format a local run with the same options writes, plus the header's `fleet`: the Ansible carrier's
@@ -131,10 +131,10 @@ def test_a_node_killed_mid_job_ends_its_set_interrupted_and_the_others_complete(
     sets = _sets(results)
     assert set(sets) == set(HOSTS), out
     lost = read(sets["isb-worker-runc"])
-    assert lost.end["status"] == "interrupted" and lost.end["written_by"] == "fleet", lost.end
-    assert "went down mid-run" in lost.end["reason"] and len(lost.samples) >= 14
+    assert lost.end.status == "interrupted" and lost.end.written_by == "fleet", lost.end
+    assert "went down mid-run" in lost.end.reason and len(lost.samples) >= 14
     for host in ("isb-manager", "isb-worker-runsc"):
-        assert read(sets[host]).end["status"] == "complete", (host, out)
+        assert read(sets[host]).end.status == "complete", (host, out)
     report = _report(results)
     assert "lost: isb-worker-runc: its set ends interrupted (node isb-worker-runc went down" in report, report
     print("\n" + "\n".join(line for line in out.splitlines() if line.startswith("  isb-")))
@@ -201,7 +201,7 @@ def test_status_shows_the_live_job_and_ctrl_c_stops_it_keeping_what_arrived(heal
     (only,) = _sets(results).values()
     rs = read(only)
     # SIGTERM reached the task's run, which ended its own set (the fleet's end record would say written_by)
-    assert rs.end["status"] == "interrupted" and "written_by" not in rs.end, rs.end
+    assert rs.end.status == "interrupted" and rs.end.written_by is None, rs.end
     assert len(rs.samples) >= 11
     after = subprocess.run([ISOBENCH, "fleet", "status"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "no fleet job runs on this swarm." in after.stdout, after.stdout
