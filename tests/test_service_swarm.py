@@ -19,6 +19,7 @@ import pytest
 from bench.engine.swarm import layout, main
 from bench.engine.swarm.state import load as load_state
 from bench.engine.swarm.teardown import leftovers
+from bench.results.resultset import SCHEMA_VERSION
 from helpers import REPO, host_dockerd_pid, only_result, read, run_analysis, run_bench, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -76,7 +77,7 @@ def test_a_run_owns_the_swarm_it_brings_up_and_measures_4_replicas_on_runc_and_r
     assert "swarm: up in" in proc.stderr and "swarm: stopped 3 node daemon(s)" in proc.stderr
     assert leftovers() == [], "the run left its swarm behind"
     rs = read(only_result(res))
-    assert rs.end.status == "complete" and rs.header.version == 4
+    assert rs.end.status == "complete" and rs.header.version == SCHEMA_VERSION
     service = rs.header.service
     assert set(service["modes"]) == {"swarm-runc", "swarm-runsc"}
     assert service["modes"]["swarm-runsc"]["placement_nodes"] == ["worker-runsc"]
