@@ -20,7 +20,7 @@ import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -175,7 +175,7 @@ def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
 
 
 def _resolve(
-    frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None
+    frame: pd.DataFrame, claim: Claim, skipped: Optional[Mapping[str, Any]] = None
 ) -> tuple[dict[str, Optional[str]], dict[str, str]]:
     """Claim names -> the mode that plays each, and why a name has none (a mode that
     preflight skipped says why it was skipped)."""
@@ -264,7 +264,7 @@ def _services(
     return paired
 
 
-def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[dict[str, dict[str, Any]]] = None) -> ClaimResult:
+def check_claim(frame: pd.DataFrame, claim: Claim, skipped: Optional[Mapping[str, Any]] = None) -> ClaimResult:
     """``frame``: measured samples with derived metrics (analysis.metrics.with_derived);
     ``skipped``: the header's skipped modes, so a missing role says why it is missing."""
     data = _selected(frame, claim, claim.level)
@@ -383,7 +383,7 @@ def applicable(frame: pd.DataFrame, claims: list[Claim], cpu: Optional[pd.DataFr
 def check_all(
     frame: pd.DataFrame,
     claims: list[Claim],
-    skipped: Optional[dict[str, dict[str, Any]]] = None,
+    skipped: Optional[Mapping[str, Any]] = None,
     costs: Optional[pd.DataFrame] = None,
 ) -> list[ClaimResult]:
     """``frame``: non-warm-up samples of every scenario, with derived metrics; ``costs``: the cost table

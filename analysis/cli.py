@@ -120,7 +120,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     loaded = _load(_paths(args))
     frame = outside_warmup(with_derived(loaded.frame))
-    skipped = {m: r for h in loaded.headers.values() for m, r in (h.get("skipped") or {}).items()}
+    skipped = {m: r for h in loaded.headers.values() for m, r in h.skipped.items()}
     results = check_all(frame, _claims(args), skipped, loaded.costs)
     worst = 0
     for r in results:

@@ -157,7 +157,7 @@ def metadata_differences(
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]], list[str]]:
     """(factors that differ, key metadata that differ, notes), each key -> one value per set."""
     headers = [loaded.headers[s] for s in sets]
-    modes = sorted(set.intersection(*(set(h.get("modes", {})) for h in headers)))
+    modes = sorted(set.intersection(*(set(h.modes) for h in headers)))
     factors: dict[str, list[Any]] = {}
     mismatches: dict[str, list[Any]] = {}
     notes: list[str] = []
@@ -166,7 +166,7 @@ def metadata_differences(
     for key in FACTORS:
         _note(factors, key, [_get(h, key) for h in headers])
     for m in modes:
-        records = [h["modes"][m] for h in headers]
+        records = [h.modes[m] for h in headers]
         for key in KEY_MODE_METADATA:
             _note(mismatches, f"modes.{m}.{key}", [_get(r, key) for r in records])
         for key in MODE_FACTORS:

@@ -17,12 +17,13 @@ from analysis.export.content import Figure, Figures, Notes, Section, plain
 from analysis.tables import table_of
 from bench.core.costs import CPU_ENGINE, STEPS
 from bench.core.paths import safe_name
+from bench.results.records import Header
 
 TITLE = "CPU per start, and where a start's time goes (the engine's own side)"
 
 
 def build(
-    frame: pd.DataFrame, costs: pd.DataFrame, header: dict[str, Any], out_dir: Optional[Path], with_figures: bool
+    frame: pd.DataFrame, costs: pd.DataFrame, header: Header, out_dir: Optional[Path], with_figures: bool
 ) -> CostSection:
     """``frame``: every sample of the set (the harness's start and ready); ``costs``: its cost table."""
     data, warm_costs = cost.warm(frame), cost.warm(costs)
@@ -54,9 +55,9 @@ def figure_names(modes: list[Any]) -> dict[str, str]:
     return names
 
 
-def _method_notes(header: dict[str, Any]) -> list[str]:
+def _method_notes(header: Header) -> list[str]:
     """How each figure was had (the header's harness.cost), and per mode what could not be."""
-    rec = (header.get("harness") or {}).get("cost") or {}
+    rec = header.harness.get("cost") or {}
     notes = []
     for mode, sources in (rec.get("modes") or {}).items():
         for source, how in sources.items():

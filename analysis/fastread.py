@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from bench.results.records import End
+from bench.results.records import End, Header
 from bench.results.resultset import (
     COST_FIELDS,
     END_STATUSES,
@@ -91,7 +91,7 @@ class _LineIndex:
 class FastRead:
     def __init__(
         self,
-        header: dict[str, Any],
+        header: Header,
         end: Optional[End],
         warnings: list[str],
         table: pa.Table,
@@ -201,7 +201,7 @@ def read_fast(path: Path) -> Optional[FastRead]:
     records = _other_records(path, lines, other_rows)
     if records is None:
         return None
-    header, end, ends_with_end = records
+    checked, end, ends_with_end = records
     costs = table.filter(is_cost).select(COST_COLUMNS)
     n_samples = n_lines - len(other_rows) - costs.num_rows
     # The usual layout, header then samples then end records, is a zero-copy slice.
@@ -211,7 +211,7 @@ def read_fast(path: Path) -> Optional[FastRead]:
         return None
     if other_rows[-1] != n_lines - 1 or not ends_with_end:
         warnings.append(f"{path}: no end record: the run was cut off (crash or kill); its samples are kept.")
-    header, version = upgrade_header(header)
+    header, version = upgrade_header(checked)
     if version < SCHEMA_VERSION:
         return None  # an older version's records are upgraded in one place: the exact reader's
     return FastRead(header, end, warnings, samples.select(SAMPLE_COLUMNS), costs)

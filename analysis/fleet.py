@@ -5,8 +5,10 @@
 * Across hosts: a mixed-effects model of log startup (statsmodels MixedLM): mode as fixed effect, host
   as random intercept. Each mode's effect over the fleet is exp(coefficient) against the reference mode
   (the fastest by default ranking: runc on Linux), with its 95% CI; the share of variance that is
-  host-to-host is the intra-class correlation var(host) / (var(host) + var(residual)). A mode measured
-  on one host only cannot be told apart from that host: its effect is `inconclusive`, whatever its CI.
+  host-to-host is the intra-class correlation var(host) / (var(host) + var(residual)). The verdict is
+  compare's (analysis.effects.Estimate, analysis.compare.verdict_of: a change when the CI lies wholly beyond
+  the ±5% band). A mode measured on one host only cannot be told apart from that host: its effect is
+  `inconclusive`, whatever its CI.
 * Odd hosts: each host's shift against the fleet's median host (per mode, the ratio of the host's median
   to the median of all hosts' medians, pooled over the modes on the log scale, with a bootstrap CI from
   the host's own samples). A host whose CI lies wholly beyond the host band (HOST_BAND) is an outlier; the
@@ -26,15 +28,20 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from analysis import effects
+from analysis.compare import INCONCLUSIVE, NO_CHANGE, verdict_of
 from analysis.load import Loaded, load
 from analysis.metrics import measured, outside_warmup, with_derived
 from analysis.stats import summarize
+from bench.results.records import Header
 
 METRIC = "startup"
 HOST_BAND = (
     0.15  # a host differs from the fleet only beyond ±15%: identical nodes run at different times differ by ~10%
 )
 BOOT = 2000
+MIN_EFFECT = 0.05  # a mode's effect over the fleet counts beyond ±5%, as compare's default band
+ALPHA = 0.05
 SEED = 20261202
 FACTS = ("os", "os_build", "kernel", "engine", "default_runtime", "cpus", "memory_gib", "virtualisation")
 
@@ -107,15 +114,13 @@ def fleet_sets(results: Path) -> tuple[list[Path], dict[str, Any]]:
     return paths, {}
 
 
-def host_facts(header: dict[str, Any]) -> dict[str, Any]:
-    host = header.get("host") or {}
+def host_facts(header: Header) -> dict[str, Any]:
+    host = header.host
     engines = [
         ((m.get("engine") or {}).get("version") or (m.get("engine") or {}).get("server_version"))
-        for m in (header.get("modes") or {}).values()
+        for m in header.modes.values()
     ]
-    runtimes = sorted(
-        {str((m.get("engine") or {}).get("default_runtime") or "") for m in (header.get("modes") or {}).values()} - {""}
-    )
+    runtimes = sorted({str((m.get("engine") or {}).get("default_runtime") or "") for m in header.modes.values()} - {""})
     mem = host.get("memory_bytes")
     dist = host.get("distribution") or {}
     return {
@@ -130,11 +135,11 @@ def host_facts(header: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _claim_verdict(frame: pd.DataFrame, header: dict[str, Any]) -> tuple[str, str]:
+def _claim_verdict(frame: pd.DataFrame, header: Header) -> tuple[str, str]:
     from analysis.claims import check_all, load_claims
 
     try:
-        results = check_all(outside_warmup(frame), load_claims(), header.get("skipped"))
+        results = check_all(outside_warmup(frame), load_claims(), header.skipped)
     except Exception as exc:  # noqa: BLE001 - a host's verdict never stops the fleet report
         return "untestable", str(exc).splitlines()[0][:160]
     if not results:
@@ -151,7 +156,7 @@ def analyse(results: Path) -> Fleet:
     rows, per_mode, lost = [], [], []
     for name, header in loaded.headers.items():
         every = with_derived(loaded.frame[loaded.frame["set"] == name])
-        host = str((header.get("host") or {}).get("hostname") or name)
+        host = str(header.host.get("hostname") or name)
         end = loaded.ends.get(name)
         status = end.status if end else "cut off"
         verdict, reason = _claim_verdict(every, header)
@@ -203,42 +208,41 @@ def fit_model(samples: pd.DataFrame) -> Optional[FleetModel]:
         fit = smf.mixedlm("log_ms ~ C(mode)", data, groups=data["host"]).fit(reml=True)
     var_host = float(fit.cov_re.iloc[0, 0]) if fit.cov_re.size else 0.0
     var_res = float(fit.scale)
-    ci = fit.conf_int()
-    effects = []
+    ref_hosts = int(data.loc[data["mode"] == reference, "host"].nunique())
+    found = []
     for mode in data["mode"].cat.categories[1:]:
         key = f"C(mode)[T.{mode}]"
         n_hosts = int(data.loc[data["mode"] == mode, "host"].nunique())
-        ratio, low, high = (math.exp(fit.params[key]), math.exp(ci.loc[key, 0]), math.exp(ci.loc[key, 1]))
-        effects.append(_effect(mode, ratio, low, high, n_hosts))
+        # MixedLM's Wald interval is a normal one: as an Estimate, a t of infinite degrees of freedom.
+        est = effects.Estimate(
+            float(fit.params[key]), float(fit.bse[key]), math.inf, "hosts (mixed model)", (ref_hosts, n_hosts)
+        )
+        found.append(_effect(mode, est, n_hosts))
     share = var_host / (var_host + var_res) if var_host + var_res > 0 else math.nan
     note = f"{hosts} hosts: the host variance rests on {hosts} values" + (
         " (few: read it as rough)" if hosts < 5 else ""
     )
     return FleetModel(
-        reference, tuple(effects), share, math.sqrt(var_host), math.sqrt(var_res), bool(fit.converged), note
+        reference, tuple(found), share, math.sqrt(var_host), math.sqrt(var_res), bool(fit.converged), note
     )
 
 
-def _effect(mode: str, ratio: float, low: float, high: float, hosts: int, band: float = 0.05) -> ModeEffect:
+def _effect(mode: str, est: effects.Estimate, hosts: int) -> ModeEffect:
+    """The mode's effect over the fleet, decided as compare decides a change (one t: the verdict agrees with
+    the interval); "no change detected" reads `inconclusive` here, as a mode on one host only does."""
+    low, high = est.interval()
     if hosts < 2:
         return ModeEffect(
             mode,
-            ratio,
+            est.ratio,
             low,
             high,
             hosts,
-            "inconclusive",
+            INCONCLUSIVE,
             "measured on one host only: its effect cannot be told apart from that host's",
         )
-    if low > 1 + band:
-        verdict = "slower"
-    elif high < 1 / (1 + band):
-        verdict = "faster"
-    elif low >= 1 / (1 + band) and high <= 1 + band:
-        verdict = "equivalent"
-    else:
-        verdict = "inconclusive"
-    return ModeEffect(mode, ratio, low, high, hosts, verdict, "")
+    verdict = verdict_of(est.ratio, low, high, est.p_beyond(MIN_EFFECT), ALPHA, MIN_EFFECT)
+    return ModeEffect(mode, est.ratio, low, high, hosts, INCONCLUSIVE if verdict == NO_CHANGE else verdict, "")
 
 
 def host_shifts(samples: pd.DataFrame, rows: list[HostRow]) -> list[HostShift]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 import orjson
@@ -23,7 +23,7 @@ from pandas.api.types import union_categoricals
 
 from analysis import cache
 from analysis.fastread import read_fast
-from bench.results.records import Cost, End
+from bench.results.records import Cost, End, Header
 from bench.results.resultset import COST_FIELDS, ResultFileError, check_header, parse, upgrade_header
 
 # Container ids stay in the raw data; the frame leaves them out (a million unique strings).
@@ -42,7 +42,7 @@ class Loaded:
     """The frame plus each set's header and end record (metadata the frame does not repeat)."""
 
     frame: pd.DataFrame
-    headers: dict[str, dict[str, Any]]
+    headers: dict[str, Header]
     ends: dict[str, Optional[End]]
     paths: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
@@ -55,8 +55,8 @@ def set_name(path: Path) -> str:
     return Path(path).stem
 
 
-def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataFrame:
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+def _frame(name: str, header: Header, cols: dict[str, list]) -> pd.DataFrame:
+    roles = header.roles()
     n = len(cols["round"])
     mode = pd.Categorical(cols["mode"])
     role = pd.Categorical([roles.get(m, "") for m in mode.categories])
@@ -82,9 +82,9 @@ def _frame(name: str, header: dict[str, Any], cols: dict[str, list]) -> pd.DataF
     )
 
 
-def cost_frame(name: str, header: dict[str, Any], records: list[Cost]) -> pd.DataFrame:
-    """The cost table of one set from its cost records (checked by bench.results.resultset)."""
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+def cost_frame(name: str, roles: Mapping[str, str], records: list[Cost]) -> pd.DataFrame:
+    """The cost table of one set from its cost records (checked by bench.results.resultset); ``roles``: each
+    mode's role (the header's)."""
     cols = {k: [getattr(r, k) for r in records] for k in COST_FIELDS}
     n = len(records)
     return pd.DataFrame(
@@ -147,11 +147,11 @@ def _arrow_categorical(column: Any, fill: Optional[str] = None) -> tuple[np.ndar
     return codes, encoded.dictionary.to_pylist()
 
 
-def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+def _frame_from_arrow(name: str, header: Header, table: Any) -> pd.DataFrame:
     """The frame from pyarrow's columns, column by column: no detour through a pandas
     frame of strings. Categories as the exact reader's frame has them in order of first
     appearance for mode, phase and error, sorted for role and scenario."""
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    roles = header.roles()
     n = table.num_rows
     cats = {c: _arrow_categorical(table.column(c)) for c in ("mode", "phase", "error")}
     mode_codes, modes = cats["mode"]
@@ -191,10 +191,10 @@ def _frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataF
     )
 
 
-def _cost_frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.DataFrame:
+def _cost_frame_from_arrow(name: str, header: Header, table: Any) -> pd.DataFrame:
     """The cost table from pyarrow's columns (a large set's cost records outnumber its samples: no detour
     through Python dicts), as cost_frame builds it from records, categories' order aside."""
-    roles = {m: str(rec.get("role", "")) for m, rec in header.get("modes", {}).items()}
+    roles = header.roles()
     n = table.num_rows
     cats = {c: pd.Categorical.from_codes(*_arrow_categorical(table.column(c))) for c in ("mode", "metric", "failed_at")}
     mode = cats["mode"]
@@ -227,7 +227,7 @@ def _cost_frame_from_arrow(name: str, header: dict[str, Any], table: Any) -> pd.
 class SetRead:
     """One set as read: from the JSONL, or from its cache (``source``)."""
 
-    header: dict[str, Any]
+    header: Header
     end: Optional[End]
     warnings: list[str]
     frame: pd.DataFrame
@@ -245,7 +245,9 @@ def read_jsonl(path: Path, name: str) -> SetRead:
         return SetRead(fast.header, fast.end, fast.warnings, _frame_from_arrow(name, fast.header, fast.table), costs)
     parsed = parse(path)
     frame = _frame(name, parsed.header, parsed.columns.data)
-    return SetRead(parsed.header, parsed.end, parsed.warnings, frame, cost_frame(name, parsed.header, parsed.costs))
+    return SetRead(
+        parsed.header, parsed.end, parsed.warnings, frame, cost_frame(name, parsed.header.roles(), parsed.costs)
+    )
 
 
 def read_set(path: Path, name: str, use_cache: bool = True) -> SetRead:
@@ -334,7 +336,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def load(paths: Iterable[Path], warn: bool = True, use_cache: bool = True) -> Loaded:
     """Reads result sets into one frame. Two files of the same name are refused.
     ``use_cache``: read and write each set's columnar cache (see analysis.cache)."""
-    headers: dict[str, dict[str, Any]] = {}
+    headers: dict[str, Header] = {}
     ends: dict[str, Optional[End]] = {}
     where: dict[str, Path] = {}
     sources: dict[str, str] = {}

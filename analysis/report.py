@@ -9,7 +9,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import pandas as pd
 from rich.console import Console
@@ -37,7 +37,7 @@ from analysis.scenarios.base import PartInput, ReportPart
 from analysis.tables import cell_text, table_of
 from bench.core.paths import report_dir_for
 from bench.core.phases import ALL_PHASES, COLD_DERIVED, DERIVED, ENGINE_PHASES, PHASES
-from bench.results.records import End
+from bench.results.records import End, Header
 
 SUMMARY_COLUMNS = [
     "set",
@@ -94,7 +94,7 @@ class ReportContent:
     format's exporter (analysis.export) renders, so report.md and index.html cannot say different things."""
 
     title: str
-    header: dict[str, Any]
+    header: Header
     end: Optional[End]
     claims: list[ClaimResult]
     round_trips: pd.DataFrame
@@ -105,11 +105,11 @@ class ReportContent:
 
     def run_line(self) -> str:
         """Which run, on what host, and how it ended ('none (cut off)': no end record was written)."""
-        host = self.header.get("host", {})
+        host = self.header.host
         ended = f"{self.end.status} - {self.end.reason or ''}" if self.end else "none (cut off) - "
         return (
-            f"Run {self.header.get('run_id')} on {host.get('hostname')} ({host.get('cpu_model')}, "
-            f"{host.get('cpu_count')} CPUs), started {self.header.get('created')}; "
+            f"Run {self.header.run_id} on {host.get('hostname')} ({host.get('cpu_model')}, "
+            f"{host.get('cpu_count')} CPUs), started {self.header.created}; "
             f"end: {ended}"
         )
 
@@ -130,7 +130,7 @@ def _console() -> Console:
 def round_trips(loaded: Loaded, set_name: str) -> pd.DataFrame:
     """Per mode: the /_ping and /version round trips measured at preflight."""
     rows = []
-    for mode, rec in loaded.headers[set_name].get("modes", {}).items():
+    for mode, rec in loaded.headers[set_name].modes.items():
         ep = rec.get("endpoint") or {}
         rows.append(
             {
@@ -177,22 +177,22 @@ COLD_COLUMNS = [
 ]
 
 
-def summarize_cold(frame: pd.DataFrame, header: dict[str, Any]) -> pd.DataFrame:
+def summarize_cold(frame: pd.DataFrame, header: Header) -> pd.DataFrame:
     """Per mode: the cold-scenario phases and metrics, with how the engine was restarted."""
     data = cold(frame)
     data = data[data["phase"].isin(COLD_METRICS)]
     if data.empty:
         return pd.DataFrame(columns=COLD_COLUMNS)
     s = _in_metric_order(stats.summarize(data), COLD_METRICS, ["mode"])
-    controls = {m: str((rec or {}).get("control", "")) for m, rec in (header.get("cold") or {}).items()}
+    controls = {m: str((rec or {}).get("control", "")) for m, rec in header.cold.items()}
     s["control"] = s["mode"].astype(str).map(controls).fillna("")
     return s[COLD_COLUMNS].reset_index(drop=True)
 
 
-def concurrency_note(header: dict[str, Any], end: Optional[End]) -> Optional[str]:
+def concurrency_note(header: Header, end: Optional[End]) -> Optional[str]:
     """Why this set's timings may include another run's load on the same engine, or None: it ran
     beside a lease holder (--allow-concurrent), or another run joined it so (see bench.engine.lease)."""
-    beside = [rec.get("concurrent_with") for rec in (header.get("leases") or {}).values() if rec.get("concurrent_with")]
+    beside = [rec.get("concurrent_with") for rec in header.leases.values() if rec.get("concurrent_with")]
     joined = end.concurrent_with if end else []
     if not beside and not joined:
         return None
@@ -203,10 +203,10 @@ def concurrency_note(header: dict[str, Any], end: Optional[End]) -> Optional[str
     )
 
 
-def _cold_note(header: dict[str, Any]) -> list[str]:
+def _cold_note(header: Header) -> list[str]:
     """What `engine_up` means per mode, and modes the cold scenario could not run."""
     lines = []
-    for mode, rec in (header.get("cold") or {}).items():
+    for mode, rec in header.cold.items():
         if rec.get("skip_reason"):
             lines.append(f"{mode}: no cold rounds: {rec['skip_reason']}")
         elif rec.get("control") == "vm":
@@ -386,7 +386,7 @@ def build_report(
     costs = loaded.costs[loaded.costs["set"] == set_name]
     summary = cost.with_cpu_columns(summarize_set(frame), costs)  # CPU per start per mode beside the phases
     cold_summary = summarize_cold(every, loaded.headers[set_name])
-    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].get("skipped"), costs)
+    results = check_all(outside_warmup(every), claims, loaded.headers[set_name].skipped, costs)
     figures: list[Path] = []
     if with_figures and not frame.empty:
         for ph in list(PHASES) + ["startup"]:

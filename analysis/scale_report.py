@@ -18,6 +18,7 @@ from analysis.export.content import Notes, Section, plain
 from analysis.scenarios.base import PartInput
 from analysis.tables import table_of
 from bench.core.scale import ScaleSettings
+from bench.results.records import Header
 
 BURST_COLUMNS = ["mode", "role", "level", "n", "failures", "groups", "p50", "p50_low", "p50_high", "p90",
                  "p99", "p99_flag", "slowdown", "slowdown_low", "slowdown_high", "makespan_ms",
@@ -66,15 +67,13 @@ class ScaleSection:
         return out
 
 
-def build(
-    every: pd.DataFrame, header: dict[str, Any], path: Path, out_dir: Optional[Path], figures: bool
-) -> ScaleSection:
+def build(every: pd.DataFrame, header: Header, path: Path, out_dir: Optional[Path], figures: bool) -> ScaleSection:
     """``every``: one set's samples with derived metrics (all scenarios). With no ``out_dir``
     nothing is written (the end-of-run summary)."""
     rows = scale.scale_rows(every)
     if rows.empty:
         return ScaleSection()
-    settings = ScaleSettings.from_record((header.get("config") or {}).get("scale"))
+    settings = ScaleSettings.from_record(header.config.get("scale"))
     groups = scale.group_records(path)
     sec = ScaleSection(slo_s=settings.slo_s)
     sec.burst = scale.burst_table(every)

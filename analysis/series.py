@@ -10,9 +10,10 @@ differs, go by the time each run started.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from bench.core.errors import UserError
+from bench.results.records import Header, Record, field_names
 
 # Where a series' factor usually lives, in the order they are tried: per-mode keys
 # (engine.*) are looked up in every mode the sets share.
@@ -32,10 +33,15 @@ _PART = re.compile(r"(\d+)|(\D+)")
 
 
 def get(d: Any, path: str) -> Any:
+    """The value at a dotted path ("host.kernel", "modes.runc.engine.version") in a header or one of its
+    sections; None where any step is missing."""
     for part in path.split("."):
-        if not isinstance(d, dict):
+        if isinstance(d, Record):
+            d = getattr(d, part) if part in field_names(type(d)) else None
+        elif isinstance(d, Mapping):
+            d = d.get(part)
+        else:
             return None
-        d = d.get(part)
     return d
 
 
@@ -45,27 +51,25 @@ def version_key(value: Any) -> tuple:
     return tuple((0, int(num), "") if num else (1, 0, text) for num, text in _PART.findall(str(value)))
 
 
-def _candidates(headers: list[dict[str, Any]], key: str) -> list[str]:
+def _candidates(headers: list[Header], key: str) -> list[str]:
     """Full header paths for ``key``: itself, then per shared mode for mode-level keys."""
     if key.startswith("modes.") or not key.startswith("engine."):
         return [key]
-    modes = sorted(set.intersection(*(set(h.get("modes") or {}) for h in headers)))
+    modes = sorted(set.intersection(*(set(h.modes) for h in headers)))
     return [f"modes.{m}.{key}" for m in modes]
 
 
-def _values(headers: list[dict[str, Any]], path: str) -> Optional[list[Any]]:
+def _values(headers: list[Header], path: str) -> Optional[list[Any]]:
     values = [get(h, path) for h in headers]
     return values if all(v is not None for v in values) else None
 
 
-def _by(headers: list[dict[str, Any]], sets: list[str], values: list[Any]) -> list[str]:
-    order = sorted(range(len(sets)), key=lambda i: (version_key(values[i]), headers[i].get("created_ns") or 0, i))
+def _by(headers: list[Header], sets: list[str], values: list[Any]) -> list[str]:
+    order = sorted(range(len(sets)), key=lambda i: (version_key(values[i]), headers[i].created_ns, i))
     return [sets[i] for i in order]
 
 
-def order_sets(
-    headers: dict[str, dict[str, Any]], sets: list[str], order_by: Optional[str] = None
-) -> tuple[list[str], str]:
+def order_sets(headers: dict[str, Header], sets: list[str], order_by: Optional[str] = None) -> tuple[list[str], str]:
     """(sets in series order, what ordered them). Two sets keep the order given (OLD NEW)
     unless ``order_by`` is set."""
     hs = [headers[s] for s in sets]

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from bench.core.phases import SERVICE, SERVICE_PHASES, TASK_METRICS
-from bench.results.records import Sample
+from bench.results.records import Header, Sample
 from bench.results.resultset import read_resultset
 
 METRICS = TASK_METRICS + SERVICE_PHASES
@@ -46,7 +46,7 @@ class ServiceData:
 
     name: str
     rows: pd.DataFrame
-    header: dict[str, Any]
+    header: Header
     slo_ms: float
 
     @property
@@ -81,9 +81,9 @@ def load_service(path: Path, name: Optional[str] = None) -> Optional[ServiceData
     samples = [s for s in rs.samples if s.scenario == SERVICE]
     if not samples:
         return None
-    roles = {m: str(rec.get("role", "")) for m, rec in (rs.header.get("modes") or {}).items()}
+    roles = rs.header.roles()
     rows = pd.DataFrame([_row(s, roles) for s in samples])
-    settings = ((rs.header.get("service") or {}).get("settings")) or {}
+    settings = (rs.header.service or {}).get("settings") or {}
     slo_s = float(settings.get("slo_s") or DEFAULT_SLO_S)
     return ServiceData(name or Path(path).stem, rows, rs.header, slo_s * 1000.0)
 

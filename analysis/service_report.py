@@ -93,7 +93,7 @@ def _cell(v: Any) -> str:
 
 def notes(data: service.ServiceData) -> list[str]:
     """What the numbers rest on, one sentence each."""
-    rec = data.header.get("service") or {}
+    rec = data.header.service or {}
     settings = rec.get("settings") or {}
     out = [
         f"tasks polled every {settings.get('poll_s', '?')} s (GET /tasks on the manager); each state's time is the "

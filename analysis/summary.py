@@ -32,7 +32,7 @@ def print_run_summary(path: Path, console: Optional[Console] = None) -> None:
     if not cold_summary.empty:
         cold_summary = cold_summary[cold_summary["phase"].isin(list(COLD_DERIVED) + ["engine_up"])]
     costs = loaded.costs[loaded.costs["set"] == name]
-    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].get("skipped"), costs)
+    results = check_all(outside_warmup(every), load_claims(), loaded.headers[name].skipped, costs)
     print_summary(
         pd.DataFrame(startup_rows),
         results,

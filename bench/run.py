@@ -202,7 +202,7 @@ def _leave(runtimes: list[preflight.ModeRuntime], run_id: str, leases: Leases, j
 
 
 def _check_resumable(path: Path, rs: resultset.ResultSet, checks: list[preflight.ModeCheck]) -> None:
-    recorded = rs.header.get("modes", {})
+    recorded = rs.header.modes
     now = {c.name: c.record for c in checks if c.usable}
     if set(now) != set(recorded):
         raise UserError(
@@ -231,8 +231,8 @@ def resume(
         say(f"  {w}")
     if rs.end is not None and rs.end.status == "complete":
         raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
-    config = Config.from_record(rs.header.get("config") or {})
-    run_id, seed = rs.run_id, int(rs.header.get("seed") or 0)
+    config = Config.from_record(rs.header.config)
+    run_id, seed = rs.run_id, rs.header.seed
     scenario = scenarios.get(config.run.scenario)
     plan = scenario.plan_resume(rs, config, seed)  # a pure function of the set: refusals come first
     check_results_dir(path.parent)

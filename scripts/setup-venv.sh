@@ -16,4 +16,4 @@ if ! "$py" -m venv --help >/dev/null 2>&1 || ! "$py" -c 'import ensurepip' >/dev
 fi
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$venv/bin/python" -m pip install -q -e '.[test,ssh]'
+"$venv/bin/python" -m pip install -q -e '.[test,ssh,fleet]'

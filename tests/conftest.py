@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from helpers import host_dockerd_pid, labelled_containers, lost_samples
+from helpers import host_dockerd_pid, labelled_containers, lost_samples, private_sshd, sshd_missing
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 
@@ -38,6 +38,17 @@ def engine():
 
     ensure_image(client)
     return client
+
+
+@pytest.fixture(scope="session")
+def loopback_sshd(tmp_path_factory) -> Iterator[dict]:
+    """One private sshd on a loopback port for the session (helpers.private_sshd), shared by the ssh://
+    tests and the fleet's Ansible tests."""
+    missing = sshd_missing()
+    if missing:
+        pytest.skip(missing)
+    with private_sshd(tmp_path_factory.mktemp("ssh")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -53,6 +53,8 @@ class WindowsHost:
     # task of a service is rejected with `task_error` (swarm's Status.Err, as the engine words it).
     swarm: bool = False
     task_error: str = NO_HYPERVISOR.format(cid="3a5c")
+    # More Windows nodes of that swarm (their hostnames), ready, their engines not reachable from here.
+    workers: tuple[str, ...] = ()
 
 
 class FakeWindowsEngine:
@@ -274,7 +276,7 @@ class FakeWindowsEngine:
         """The swarm manager's answers; False when the path is not one of them."""
         svc = re.fullmatch(r"/services/([^/]+)(/update)?", path)
         if path == "/nodes":
-            self._send(h, 200, [self._node()])
+            self._send(h, 200, [self._node(), *(self._node(w) for w in self.host.workers)])
         elif path == "/services/create" and method == "POST":
             sid = uuid.uuid4().hex[:25]
             self.services[sid] = {"ID": sid, "Version": {"Index": 1}, "Spec": body}
@@ -301,18 +303,19 @@ class FakeWindowsEngine:
             return False
         return True
 
-    def _node(self) -> dict[str, Any]:
-        return {
-            "ID": "winnode1",
+    def _node(self, worker: Optional[str] = None) -> dict[str, Any]:
+        """The manager's own node (this engine's), or a worker of that name."""
+        node = {
+            "ID": f"node-{worker}" if worker else "winnode1",
             "Description": {
-                "Hostname": "WINHOST",
+                "Hostname": worker or "WINHOST",
                 "Platform": {"OS": "windows"},
                 "Engine": {"EngineVersion": "20.10.24"},
             },
-            "Spec": {"Role": "manager", "Availability": "active", "Labels": {}},
+            "Spec": {"Role": "worker" if worker else "manager", "Availability": "active", "Labels": {}},
             "Status": {"State": "ready"},
-            "ManagerStatus": {"Leader": True},
         }
+        return node if worker else {**node, "ManagerStatus": {"Leader": True}}
 
     def _tasks_for(self, sid: str) -> None:
         """One task per missing replica, rejected at once with the host's task error (as a Windows node

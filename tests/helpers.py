@@ -273,3 +273,83 @@ def compare_without_force(a: Path, b: Path, mode: str, out: Path):
     assert "differ in key metadata" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
     assert "imported again, not changed" in proc.stdout
     return pd.read_csv(out / "compare.csv")
+
+
+def set_format(path: Path) -> tuple[set, dict]:
+    """A set's format: its header's keys, and per record type the keys its records carry (the fleet's carriers
+    are held to a local run's with this)."""
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    kinds: dict[str, set] = {}
+    for rec in lines[1:]:
+        kinds.setdefault(rec["type"], set()).update(rec)
+    return set(lines[0]), kinds
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+def sshd_missing() -> Optional[str]:
+    """Why a private sshd cannot run here (None: it can)."""
+    if os.geteuid() != 0 or not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        return "needs root, sshd and ssh-keygen (make test installs openssh-server)"
+    return None
+
+
+@contextmanager
+def private_sshd(root: Path) -> Iterator[dict]:
+    """A real sshd on a loopback port with generated keys, for root with a key and a known_hosts of its own
+    (the user's own ~/.ssh is never read: callers give their ssh a HOME of ``home``). Yields url, port, home,
+    key, known_hosts, log; stopped (its process group) on every exit path."""
+    home = root / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    (root / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+    port = _free_port()
+    host_pub = (root / "host_key.pub").read_text().split()
+    known = home / ".ssh" / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    cfg = root / "sshd_config"
+    cfg.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {root / 'host_key'}",
+                f"AuthorizedKeysFile {root / 'authorized_keys'}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                f"PidFile {root / 'sshd.pid'}",
+                "SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ]
+        )
+        + "\n"
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    log = root / "sshd.log"
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=open(log, "wb"), start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "sshd did not listen within 20 s"
+            time.sleep(0.1)
+        yield {
+            "url": f"ssh://root@127.0.0.1:{port}",
+            "port": port,
+            "home": str(home),
+            "key": key,
+            "known_hosts": known,
+            "log": log,
+        }
+    finally:
+        stop_process_group(proc)

@@ -176,7 +176,7 @@ def test_a_changed_header_of_the_same_size_and_mtime_rebuilds_the_cache(result, 
     again = load([result], warn=False)
     lines = stderr_lines(capsys)
     assert len(lines) == 1 and "header" in lines[0] and "rebuilt" in lines[0], lines
-    assert again.headers[result.stem]["run_id"] == "ffffffffffff"
+    assert again.headers[result.stem].run_id == "ffffffffffff"
     assert load([result], warn=False).sources[result.stem] == "cache"
 
 

@@ -468,7 +468,7 @@ def test_a_header_keeps_loading_when_it_has_extra_image_fields(tmp_path):
     h2 = copy.deepcopy(header)
     h2["modes"]["runc"]["image"]["build"] = {"expected_layer": "sha256:" + "1" * 64, "reproducible": True}
     a.write_text("\n".join([json.dumps(h2)] + a.read_text().splitlines()[1:]) + "\n")
-    assert load([a], warn=False).headers[a.stem]["modes"]["runc"]["image"]["build"]["reproducible"] is True
+    assert load([a], warn=False).headers[a.stem].modes["runc"]["image"]["build"]["reproducible"] is True
 
 
 # -- drift within a run is not a change ----------------------------------------------------

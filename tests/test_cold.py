@@ -51,7 +51,7 @@ def test_cold_rounds_restart_the_local_engine(local_dockerd, tmp_path, results):
     after = find_dockerd()
     assert after is not None and after != before  # a real restart happened, and dockerd is back
     rs = read(only_result(results))
-    assert rs.header["cold"]["runc"]["control"] == "dockerd" and rs.header["cold"]["runsc"]["control"] == "dockerd"
+    assert rs.header.cold["runc"]["control"] == "dockerd" and rs.header.cold["runsc"]["control"] == "dockerd"
     cold = [s for s in rs.samples if s.scenario == "cold"]
     warm = [s for s in rs.samples if s.scenario == "warm"]
     assert {s.round for s in warm} == {0, 1} and {s.round for s in cold} == {2, 3}
@@ -105,7 +105,7 @@ def test_an_engine_that_does_not_start_is_a_sample_and_is_brought_back(local_doc
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=300)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    assert rs.header["cold"]["runc"]["control"] == "command"
+    assert rs.header.cold["runc"]["control"] == "command"
     first = {s.phase: s for s in rs.samples if s.round == 0}
     assert first["engine_up"].error == "engine_control" and "exited with 3" in (first["engine_up"].message or "")
     assert "no such engine" in (first["engine_up"].message or "")

@@ -51,7 +51,7 @@ def test_a_run_ends_with_the_answer_and_logs_plain_progress(short_run):
 def test_short_run_has_every_phase_for_both_modes(short_run):
     proc, rs = short_run
     assert rs.end is not None and rs.end.status == "complete", rs.end
-    assert set(rs.header["modes"]) == {"runc", "runsc"}
+    assert set(rs.header.modes) == {"runc", "runsc"}
     counts = Counter((s.mode, s.phase, s.warmup) for s in rs.samples)
     for mode in ("runc", "runsc"):
         for phase in PHASES:
@@ -153,12 +153,12 @@ def test_unknown_runtime_and_rejected_isolation_are_skipped_with_reasons(engine,
     )
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", check=True)
     rs = read(only_result(results))
-    skipped = rs.header["skipped"]
+    skipped = rs.header.skipped
     assert skipped["bogus-runtime"]["skip_category"] == "runtime_unknown"
     assert "no-such-runtime" in skipped["bogus-runtime"]["skip_reason"]
     assert skipped["hyperv-on-linux"]["skip_category"] == "isolation_rejected"
     assert "linux only supports 'default'" in skipped["hyperv-on-linux"]["skip_reason"].lower()
-    assert set(rs.header["modes"]) == {"runc"}
+    assert set(rs.header.modes) == {"runc"}
     assert rs.end.status == "complete"
     assert "bogus-runtime: skipped" in proc.stderr
     assert labelled_containers(engine, rs.run_id) == []

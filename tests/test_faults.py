@@ -148,7 +148,7 @@ def test_engine_stays_away(local_dockerd, engine, tmp_path, results, fault_row):
     # the engine is back: the next run sweeps whatever it held
     proc2 = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "again"), "--quiet", "--rounds", "1")
     assert proc2.returncode == 0, proc2.stderr
-    swept = read(only_result(tmp_path / "again")).header["swept_at_start"]
+    swept = read(only_result(tmp_path / "again")).header.swept_at_start
     lost, leaked = row.observed_set(
         f"exit 1, end failed after {rs.end.measured_cycles} cycles; {len(rs.samples)} samples readable; "
         f"{held} container(s) held by the dead engine, {swept} swept by the next run",
@@ -211,7 +211,7 @@ def test_sigkill_then_sweep_and_resume(engine, tmp_path, results, fault_row):
     lost = lost_samples(after)
     row.observed(
         f"{left} leftover(s) swept at resume, {len(done_rounds)} + {len(measured_rounds - done_rounds)} rounds, "
-        f"end {after.end['status']}",
+        f"end {after.end.status}",
         lost,
         leaked,
     )
@@ -542,7 +542,7 @@ def test_results_disk_fills_mid_run(engine, tmp_path, fault_row):
     row.observed(
         f"exit {proc.returncode}: {said[0][:150] if said else proc.stderr[-150:]}…; {cycles} whole cycles kept "
         f"({len(rs.samples)} samples, end {rs.end.status if rs.end else 'none: cut off'}); resumed elsewhere: "
-        f"exit {again.returncode}, {rounds_after} rounds, end {after.end['status'] if after.end else None}",
+        f"exit {again.returncode}, {rounds_after} rounds, end {after.end.status if after.end else None}",
         lost,
         leaked,
     )

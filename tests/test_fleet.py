@@ -55,7 +55,7 @@ def test_sink_writes_the_set_as_it_arrives_and_ends_a_cut_off_one(tmp_path: Path
     rs = read_resultset(tmp_path / "isb-a" / "t_isb-a.jsonl")
     assert out.status == "interrupted" and len(rs.samples) == 2
     assert rs.end is not None and rs.end.status == "interrupted" and "went down" in rs.end.reason
-    assert rs.header["fleet"]["image"]["id"] == "sha256:1"
+    assert rs.header.fleet["image"]["id"] == "sha256:1"
     whole = HostSink("isb-b", tmp_path, {})
     end = {"type": "end", "status": "complete", "reason": "rounds"}
     whole.feed(
@@ -106,7 +106,7 @@ def test_windows_request_shapes() -> None:
 def test_windows_stand_in_rejects_the_task_and_the_host_is_named(tmp_path: Path) -> None:
     import docker
 
-    from tests.fake_windows_engine import FakeWindowsEngine, WindowsHost
+    from fake_windows_engine import FakeWindowsEngine, WindowsHost
 
     with FakeWindowsEngine(
         WindowsHost(swarm=True, task_error="hcsshim: the container operating system does not match")
@@ -121,6 +121,41 @@ def test_windows_stand_in_rejects_the_task_and_the_host_is_named(tmp_path: Path)
         carrier.close()
     assert out.status == "none" and "node WINHOST rejected the harness task" in out.reason
     assert sent is None  # the fleet removed its service
+
+
+def test_a_harness_image_not_matching_a_windows_build_is_one_sentence_and_the_others_go_on(tmp_path: Path) -> None:
+    """The whole `fleet run` against a Windows swarm (the stand-in): the manager's own node, whose engine this
+    fleet reaches, runs build 14393 and is left out before any task is made; a worker, whose build cannot be
+    known from here, gets its job, and the stand-in rejects it as a Windows engine rejects an image of another
+    build: both are one sentence naming the fix, and the worker was tried after the manager was left out."""
+    import subprocess
+    import sys
+
+    from fake_windows_engine import OS_MISMATCH, FakeWindowsEngine, WindowsHost
+
+    windows = WindowsHost(build=14393, swarm=True, workers=("WINWORKER",), task_error=OS_MISMATCH.format(cid="3a5c"))
+    with FakeWindowsEngine(windows) as eng:
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "isobench"), "fleet", "run", "--manager", eng.url,
+             "--image", "isobench/harness:win-1809", "--windows-image-build", "17763", "--results", str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        left = list(eng.services)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    (refused,) = [x for x in lines if x.startswith("WINHOST: ")]
+    assert refused == (
+        "WINHOST: node WINHOST runs Windows build 14393 but the harness image was built for 17763, and a "
+        "process-isolated task must match its host's build: build the harness image for nanoserver:sac2016 "
+        "(see docs/fleet.md)."
+    ), proc.stdout
+    (rejected,) = [x for x in lines if x.startswith("WINWORKER: none")]
+    assert "node WINWORKER rejected the harness task (container 3a5c" in rejected, rejected
+    assert rejected.endswith("build it for the node's build (see docs/fleet.md) and pass it with --image"), rejected
+    assert lines.index(refused) < lines.index(rejected) and left == []
+    manifest = json.loads(next((tmp_path / "fleet").glob("*.json")).read_text())
+    assert [s["host"] for s in manifest["skipped"]] == ["WINHOST"]
+    assert [(h["host"], h["status"]) for h in manifest["hosts"]] == [("WINWORKER", "none")]
 
 
 def _synthetic_host(folder: Path, name: str, modes: list[SyntheticMode], seed: int) -> Path:
@@ -148,6 +183,23 @@ def test_report_names_the_planted_host_and_keeps_the_mode_effect(tmp_path: Path)
     (eff,) = fleet.model.effects
     assert eff.mode == "runsc" and eff.verdict == "inconclusive" and eff.hosts == 1
     assert set(fleet.per_mode["host"]) == {"isb-manager", "isb-worker-runc", "isb-worker-runsc"}
+
+
+def test_a_mode_on_every_host_gets_compares_verdict_from_the_mixed_model(tmp_path: Path) -> None:
+    phases = {"create": 20, "start": 100, "ready": 1, "exec": 5, "stop": 5, "remove": 5}
+    runc = SyntheticMode("runc", "native", phases)
+    slower = SyntheticMode("runsc", "hyperv", {**phases, "start": 200})
+    same = SyntheticMode("runsc", "hyperv", phases)
+    for seed, name in enumerate(("h1", "h2", "h3")):
+        _synthetic_host(tmp_path / "slower", name, [runc, slower], seed)
+        _synthetic_host(tmp_path / "same", name, [runc, same], seed + 10)
+    for folder, verdict in (("slower", "slower"), ("same", "equivalent")):
+        model = analyse(tmp_path / folder).model
+        assert model is not None
+        (eff,) = model.effects
+        assert eff.hosts == 3 and eff.verdict == verdict, (folder, eff)
+        assert eff.ci_low <= eff.ratio <= eff.ci_high
+        assert (eff.ci_low > 1.05) == (verdict == "slower") and (eff.ci_high <= 1.05) == (verdict == "equivalent")
 
 
 def test_fleet_report_bad_folder_is_one_sentence(tmp_path: Path) -> None:

@@ -69,8 +69,8 @@ def test_attribution_names_the_one_factor_that_changed() -> None:
     from bench.results.synthetic import header
     from history_sets import modes
 
-    old = header(modes(), host=HOST).to_json()
-    new = header(modes(), host=HOST, engine_version="24.0.7").to_json()
+    old = header(modes(), host=HOST)
+    new = header(modes(), host=HOST, engine_version="24.0.7")
     assert attribute(old, new, "runc").factor == "runc: engine.version"
     assert "20.10.24 -> 24.0.7" in attribute(old, new, "runc").sentence
     assert "not in the headers" in attribute(old, old, "runc").sentence

@@ -139,10 +139,10 @@ def test_allow_concurrent_runs_both_and_marks_both(engine, tmp_path):
     assert second.returncode == 0 and first.returncode == 0, second.stderr
     assert a.end.status == b.end.status == "complete"
     assert all(s.ok for s in a.samples + b.samples)
-    assert b.header["concurrent"] is True
-    (beside,) = [rec["concurrent_with"] for rec in b.header["leases"].values()]
+    assert b.header.concurrent is True
+    (beside,) = [rec["concurrent_with"] for rec in b.header.leases.values()]
     assert beside["run_id"] == a.run_id and beside["pid"] == first.pid
-    assert a.header["concurrent"] is False and a.end.concurrent_with == [b.run_id]
+    assert a.header.concurrent is False and a.end.concurrent_with == [b.run_id]
     for rs in (a, b):  # the report says so
         rep = subprocess.run(
             [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / f"rep-{rs.run_id}")],
@@ -185,7 +185,7 @@ def test_a_killed_runs_lease_is_free_and_its_containers_are_swept(engine, tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     after = read(next((tmp_path / "second").rglob("*.jsonl")))
-    assert after.header["swept_at_start"] == held
+    assert after.header.swept_at_start == held
     assert labelled_containers(engine, killed.run_id) == [] and lease.holders(engine) == []
 
 
@@ -217,7 +217,7 @@ def test_a_remote_holders_lease_expires_by_its_clock(engine, tmp_path):
         proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "b"), "--quiet", "--no-summary")
         assert proc.returncode == 0, proc.stderr
         rs = read(next((tmp_path / "b").rglob("*.jsonl")))
-        assert rs.header["swept_at_start"] == 1 and labelled_containers(engine, "elsewhere01") == []
+        assert rs.header.swept_at_start == 1 and labelled_containers(engine, "elsewhere01") == []
         assert lease.holders(engine) == []  # the expired generation went with the takeover
     finally:
         remove_quietly(engine, sentinel["Id"], theirs["Id"])

@@ -101,10 +101,10 @@ def test_a_warm_and_cold_run_through_docker_machine(machine, tmp_path, results):
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=300, env=machine["env"])
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    ep = rs.header["modes"]["toolbox"]["endpoint"]
+    ep = rs.header.modes["toolbox"]["endpoint"]
     assert ep["via"] == "docker-machine" and ep["scheme"] == "tcp+tls" and ep["verify"] is True
     assert ep["machine"] == {"name": "toolbox", "driver": "virtualbox", "boot2docker": "19.03.12"}
-    assert rs.header["cold"]["toolbox"] == {"control": "docker-machine", "machine": "toolbox"}
+    assert rs.header.cold["toolbox"] == {"control": "docker-machine", "machine": "toolbox"}
     cold = [s for s in rs.samples if s.scenario == "cold"]
     assert [s.phase for s in cold][:2] == ["engine_stop", "engine_up"]
     assert all(s.ok for s in rs.samples), [(s.phase, s.message) for s in rs.samples if not s.ok]

@@ -46,7 +46,7 @@ def podman_run(engine, tmp_path_factory):
 def test_podman_modes_time_every_phase_in_the_same_rounds(podman_run):
     _, rs = podman_run
     assert rs.end is not None and rs.end.status == "complete", rs.end
-    assert set(rs.header["modes"]) == {"runc", "podman-runc", "podman-runsc"}, rs.header.get("skipped")
+    assert set(rs.header.modes) == {"runc", "podman-runc", "podman-runsc"}, rs.header.skipped
     counts = Counter((s.mode, s.phase) for s in rs.samples if not s.warmup)
     for mode in ("podman-runc", "podman-runsc"):
         for phase in PHASES:
@@ -60,12 +60,12 @@ def test_podman_modes_time_every_phase_in_the_same_rounds(podman_run):
 def test_the_header_says_what_podman_lacks_and_where_its_views_come_from(podman_run):
     _, rs = podman_run
     for name, runtime in (("podman-runc", "runc"), ("podman-runsc", "runsc")):
-        rec = rs.header["modes"][name]
+        rec = rs.header.modes[name]
         assert rec["engine"]["kind"] == "podman" and rec["engine"]["default_runtime"] == runtime
         assert rec["engine_lacks"] == ["cold_restart", "runtime_per_container", "isolation", "services"]
         assert rec["image"]["build"]["reproducible"] is True  # the same recipe, in Podman's own store
-    assert rs.header["modes"]["runc"]["engine"]["kind"] == "docker"
-    assert rs.header["modes"]["runc"]["engine_lacks"] == []
+    assert rs.header.modes["runc"]["engine"]["kind"] == "docker"
+    assert rs.header.modes["runc"]["engine_lacks"] == []
     # Podman's events reach the samples, its "remove" as destroy
     seen = Counter(s.engine["event"] for s in rs.samples if s.mode == "podman-runc" and s.engine)
     assert seen["create"] >= 3 and seen["start"] >= 3 and seen["destroy"] >= 3, seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_writer_reader_round_trip(tmp_path_factory, batches):
         w.append(b)
     w.close(End(status="complete", reason="x"))
     rs = read_resultset(path)
-    assert rs.header == HEADER
+    assert rs.header == HEADER_REC
     assert rs.samples == [s for b in batches for s in b]
     assert rs.end is not None and rs.end.status == "complete" and rs.warnings == []
 
@@ -159,7 +160,7 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     assert list(frame["scenario"]) == ["warm"]
     # Upgraded once, on reading: the header says what it was, the samples look current.
     rs = read_resultset(v1)
-    assert rs.header["version"] == SCHEMA_VERSION and rs.header["upgraded_from"] == 1 and rs.header["cold"] == {}
+    assert rs.header.version == SCHEMA_VERSION and rs.header.upgraded_from == 1 and rs.header.cold == {}
     assert rs.samples[0].scenario == "warm"
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
@@ -215,7 +216,7 @@ def test_a_version_4_set_reads_with_burst_as_group_and_the_unit_of_its_scenario(
     lines.append(json.dumps(_v4_line()))  # a warm sample: no group, no level, no unit
     p = _write(tmp_path / "v4.jsonl", lines)
     rs = read_resultset(p)
-    assert rs.header["upgraded_from"] == 4
+    assert rs.header.upgraded_from == 4
     assert [(s.group, s.level, s.level_unit) for s in rs.samples] == [
         (11, 8, "containers"), (11, 2.5, "starts/s"), (11, 16, "running"), (11, 3, "replicas"), (None, None, None)
     ]  # fmt: skip
@@ -240,8 +241,13 @@ def test_a_set_written_before_typed_records_reads_as_the_same_set_written_now(tm
     modes = [SyntheticMode("runc", "native", ms), SyntheticMode("runsc", "hyperv", {p: 30.0 for p in ms})]
     new = burst_synthetic(tmp_path / "burst_v5.jsonl", modes, (1, 2), 3, {"runsc": {2: 1.5}}, seed=7)
     old = FIXTURES / "burst_v4.jsonl"
-    assert '"burst":0' in old.read_text().splitlines()[1] and read_resultset(old).header["upgraded_from"] == 4
+    assert '"burst":0' in old.read_text().splitlines()[1] and read_resultset(old).header.upgraded_from == 4
     assert read_resultset(old).samples == read_resultset(new).samples
+    # The header too, apart from what differs by when it was written (and the version it was read from).
+    was, now = read_resultset(old).header, read_resultset(new).header
+    same = {"run_id": now.run_id, "created": now.created, "created_ns": now.created_ns, "upgraded_from": None}
+    assert isinstance(was, Header) and was.but(**same) == now.but(packages=was.packages)
+    assert was.host["hostname"] == "synthetic" and was.roles() == {"runc": "native", "runsc": "hyperv"}
     frames = [load([p], warn=False, use_cache=False).frame.drop(columns="set") for p in (old, new)]
     pd.testing.assert_frame_equal(*frames)
     assert set(frames[1]["level_unit"].dropna()) == {"containers"} and frames[1]["group"].max() == 11
@@ -408,3 +414,36 @@ def test_a_batch_cut_back_by_a_full_disk_leaves_the_end_record_right_after_the_l
     assert b"\0" not in path.read_bytes()
     rs = read_resultset(path)
     assert {s.round for s in rs.samples} == {0} and rs.end is not None and rs.end.status == "failed"
+
+
+def test_the_header_reads_as_a_record_with_defaults_for_what_an_old_set_lacks(tmp_path):
+    """Version 1 headers (and hand-made ones) hold only what the reader requires; the rest read as defaults."""
+    p = _write(tmp_path / "v1.jsonl", [json.dumps(HEADER_V1)])
+    header = read_resultset(p).header
+    assert isinstance(header, Header) and header.run_id == "r1" and header.upgraded_from == 1
+    assert (header.config, header.skipped, header.leases, header.seed, header.created_ns) == ({}, {}, {}, 0, 0)
+    assert header.service is None and header.cold == {}  # no service (before 4) or cold scenario (before 2)
+    # Written back, an upgraded header says what it was upgraded from; a current one has no such key.
+    assert header.to_json()["upgraded_from"] == 1 and "upgraded_from" not in HEADER
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"modes": []}, "the header's modes is [], not object"),
+        ({"seed": "7"}, "the header's seed is '7', not int"),
+        ({"concurrent": 1}, "the header's concurrent is 1, not bool"),
+        ({"created_ns": True}, "the header's created_ns is True, not int"),
+        ({"scale": 3}, "the header's scale is 3, not object or null"),
+    ],
+)
+def test_a_header_field_of_the_wrong_type_is_named_in_one_sentence(tmp_path, change, says):
+    p = _write(tmp_path / "bad.jsonl", [json.dumps({**HEADER, **change})])
+    with pytest.raises(ResultFileError, match=r"bad\.jsonl:1: " + re.escape(says) + ": the file is damaged"):
+        read_resultset(p)
+
+
+def test_a_header_without_its_modes_is_refused(tmp_path):
+    p = _write(tmp_path / "bad.jsonl", [json.dumps({k: v for k, v in HEADER.items() if k != "modes"})])
+    with pytest.raises(ResultFileError, match="the header has no modes: the file is damaged"):
+        read_resultset(p)

@@ -7,12 +7,12 @@ from bench.results.records import Sample
 from bench.scenarios.cycles import plan_resume
 
 
-def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False) -> list[Sample]:
+def samples(rounds: list[int], scenario: str = "warm", warmup: bool = False, mode: str = "m") -> list[Sample]:
     return [
         Sample(
             round=r,
             pos=0,
-            mode="m",
+            mode=mode,
             phase="create",
             duration_ns=1,
             ok=True,
@@ -44,3 +44,11 @@ def test_both_scenarios_finish_warm_first_then_cold():
 def test_a_cold_set_with_every_cold_round_done_has_nothing_cold_left():
     plan = plan_resume(samples([0, 1], "cold"), RunSettings(scenario="cold", cold_rounds=2), 1, 0)
     assert plan.cold_remaining == 0 and plan.settings.scenario == "warm" and plan.rounds_remaining == 0
+
+
+def test_a_round_cut_between_its_modes_runs_again_whole():
+    """Round 4 holds a's cycle but not b's (the run was stopped between them): it is not done, so b
+    gets its tenth round; a's cycle of round 4 stays in the set, unpaired."""
+    done = samples([0, 1, 2, 3, 4], mode="a") + samples([0, 1, 2, 3], mode="b")
+    plan = plan_resume(done, RunSettings(rounds=10), seed=5, resumes_so_far=0)
+    assert (plan.rounds_done, plan.rounds_remaining, plan.first_round) == (4, 6, 5)

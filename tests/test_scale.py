@@ -58,7 +58,7 @@ def test_a_burst_overlaps_inside_the_engine(engine, tmp_path, results):
         assert span.detail["barrier"]["broken"] is False
         creates = [s for s in samples_of(rs, "create") if s.group == span.group]
         assert all(s.engine and s.engine["event"] == "create" for s in creates)
-    assert rs.header["scale"]["levels"] == {"runc": [2, 4]} and rs.header["config"]["scale"]["barrier_s"] > 0
+    assert rs.header.scale["levels"] == {"runc": [2, 4]} and rs.header.config["scale"]["barrier_s"] > 0
     assert labelled_containers(engine, rs.run_id) == []
 
 

@@ -59,7 +59,7 @@ def test_the_task_template_carries_the_isolation_and_a_windows_task_error_is_cat
     span = next(s for s in rs.samples if s.phase == "makespan")
     assert not span.ok and span.error == "no_hypervisor" and "0 of 2 tasks ready" in span.message
     assert [s.ok for s in rs.samples if s.phase in ("scale_down", "service_remove")] == [True, True]
-    offsets = rs.header["service"]["modes"]["swarm-hyperv"]["clock_offsets"]["winnode1"]
+    offsets = rs.header.service["modes"]["swarm-hyperv"]["clock_offsets"]["winnode1"]
     assert abs(offsets["offset_ns"]) < 5e9, offsets  # local time with its UTC offset, read as UTC
 
 

@@ -19,6 +19,7 @@ import pytest
 from bench.engine.swarm import layout, main
 from bench.engine.swarm.state import load as load_state
 from bench.engine.swarm.teardown import leftovers
+from bench.results.resultset import SCHEMA_VERSION
 from helpers import REPO, host_dockerd_pid, only_result, read, run_analysis, run_bench, write_config
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -76,8 +77,8 @@ def test_a_run_owns_the_swarm_it_brings_up_and_measures_4_replicas_on_runc_and_r
     assert "swarm: up in" in proc.stderr and "swarm: stopped 3 node daemon(s)" in proc.stderr
     assert leftovers() == [], "the run left its swarm behind"
     rs = read(only_result(res))
-    assert rs.end.status == "complete" and rs.header["version"] == 4
-    service = rs.header["service"]
+    assert rs.end.status == "complete" and rs.header.version == SCHEMA_VERSION
+    service = rs.header.service
     assert set(service["modes"]) == {"swarm-runc", "swarm-runsc"}
     assert service["modes"]["swarm-runsc"]["placement_nodes"] == ["worker-runsc"]
     for mode, nodes in (("swarm-runc", {"manager", "worker-runc"}), ("swarm-runsc", {"worker-runsc"})):
@@ -222,8 +223,8 @@ def test_scale_from_zero_and_a_dead_runs_service_swept(tmp_path, swarm_up):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    assert rs.header["service"]["settings"]["start"] == "scale"
-    assert rs.header["service"]["local_swarm"]["facts"]["endpoint_mode"] == "dnsrr"
+    assert rs.header.service["settings"]["start"] == "scale"
+    assert rs.header.service["local_swarm"]["facts"]["endpoint_mode"] == "dnsrr"
     startup = by_phase(rs, "service_startup")
     assert len(startup) == 2 and all(s.ok and s.detail["start"] == "scale" for s in startup)
     with docker.APIClient(base_url=layout.MANAGER.endpoint, timeout=30) as c:

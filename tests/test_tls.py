@@ -47,7 +47,7 @@ def test_a_run_over_verified_tls(tls_engine, tmp_path, results):
     proc = run_bench("run", "--config", str(cfg), "--results", str(results), "--quiet", timeout=180)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
-    rec = rs.header["modes"]["remote"]
+    rec = rs.header.modes["remote"]
     assert rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"] is True
     assert rec["endpoint"]["url"] == f"https://127.0.0.1:{tls_engine.port}"
     assert rec["ping_rtt_ns"] > 0 and rec["version_rtt_ns"] > 0

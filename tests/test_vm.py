@@ -56,14 +56,14 @@ def test_a_run_measures_the_vm_engine_warm_and_cold(run_booted):
     proc, path, _ = run_booted
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rs = read(path)
-    rec = rs.header["modes"]["vm-engine"]
+    rec = rs.header.modes["vm-engine"]
     assert rec["role"] == "toolbox" and rec["endpoint"]["scheme"] == "tcp+tls" and rec["endpoint"]["verify"]
     machine = rec["endpoint"]["machine"]
     assert machine["accel"] in ("kvm", "tcg") and rec["engine"]["storage_driver"] == "vfs"
     assert machine["vcpus"] == (1 if machine["accel"] == "tcg" else 2)  # one under TCG: no IPI lockups
     assert rec["ping_rtt_ns"] > 0
     assert rs.end.status == "complete" and all(s.ok for s in rs.samples), [s for s in rs.samples if not s.ok]
-    assert rs.header["cold"]["vm-engine"]["control"] == "vm"
+    assert rs.header.cold["vm-engine"]["control"] == "vm"
     cold = {s.phase: s for s in rs.samples if s.scenario == "cold"}
     assert list(cold)[:3] == ["engine_stop", "engine_up", "create"]
     up = cold["engine_up"]
@@ -151,6 +151,6 @@ def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
             subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
     assert proc.returncode == 130, out
     rs = read(path)
-    assert rs.end.status == "interrupted" and "vm-engine" in rs.header["modes"]
+    assert rs.end.status == "interrupted" and "vm-engine" in rs.header.modes
     assert qemu_pids() == [], "the run left its VM running"
     assert "vm: stopped" in out

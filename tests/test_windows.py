@@ -57,11 +57,11 @@ def test_requests_carry_isolation_and_the_image_for_the_build(tmp_path):
     )
     rs = read(only_result(tmp_path / "res"))
     assert rs.end.status == "complete" and all(s.ok for s in rs.samples)
-    win = rs.header["modes"]["hyperv"]["windows"]
+    win = rs.header.modes["hyperv"]["windows"]
     assert win["build"] == 17763 and win["ubr"] == 5329 and win["client"] is False
     assert win["edition"].startswith("Windows Server 2019") and win["docker_version"] == "20.10.24"
-    assert rs.header["modes"]["hyperv"]["isolation_reported"] == "hyperv"
-    assert rs.header["modes"]["process"]["engine"]["os_type"] == "windows"
+    assert rs.header.modes["hyperv"]["isolation_reported"] == "hyperv"
+    assert rs.header.modes["process"]["engine"]["os_type"] == "windows"
 
 
 def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor(tmp_path):
@@ -78,7 +78,7 @@ def test_preflight_starts_the_hyperv_trial_and_skips_a_host_without_a_hypervisor
     assert proc.returncode == 0, proc.stderr
     path = only_result(tmp_path / "res")
     rs = read(path)
-    skip = rs.header["skipped"]["hyperv"]
+    skip = rs.header.skipped["hyperv"]
     assert skip["skip_category"] == "no_hypervisor" and "0xc0351000" in skip["skip_reason"]
     assert "trial start" in skip["skip_reason"]
     assert {s.mode for s in rs.samples} == {"process"} and all(s.ok for s in rs.samples)
@@ -123,16 +123,16 @@ def test_server_2016_process_isolation_needs_the_revision_to_match(tmp_path):
         proc = run_against(eng, tmp_path, rounds=1)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    skip = rs.header["skipped"]["process"]
+    skip = rs.header.skipped["process"]
     assert skip["skip_category"] == "os_mismatch" and "revision (14393.1770)" in skip["skip_reason"]
-    assert "(14393.1884)" in skip["skip_reason"] and "hyperv" in rs.header["modes"]
-    assert rs.header["modes"]["hyperv"]["windows"]["image_ubr"] == 1770
+    assert "(14393.1884)" in skip["skip_reason"] and "hyperv" in rs.header.modes
+    assert rs.header.modes["hyperv"]["windows"]["image_ubr"] == 1770
     matching = WindowsHost(build=14393, ubr=1770, edition="Windows Server 2016 Datacenter", images=images)
     (tmp_path / "again").mkdir()
     with FakeWindowsEngine(matching) as eng:
         proc = run_against(eng, tmp_path / "again", rounds=1)
     assert proc.returncode == 0, proc.stderr
-    assert set(read(only_result(tmp_path / "again" / "res")).header["modes"]) == {"process", "hyperv"}
+    assert set(read(only_result(tmp_path / "again" / "res")).header.modes) == {"process", "hyperv"}
 
 
 def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_path):
@@ -151,10 +151,10 @@ def test_process_isolation_on_a_mismatched_build_is_skipped_with_the_rule(tmp_pa
         proc = run_against(eng, tmp_path, modes=modes)
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(tmp_path / "res"))
-    skip = rs.header["skipped"]["process"]
+    skip = rs.header.skipped["process"]
     assert skip["skip_category"] == "os_mismatch"
     assert "image build (17763) to equal the host build (20348)" in skip["skip_reason"]
-    assert rs.header["modes"]["hyperv"]["image"]["ref"].endswith(":ltsc2022")
+    assert rs.header.modes["hyperv"]["image"]["ref"].endswith(":ltsc2022")
 
 
 def test_os_mismatch_from_the_engine_is_mapped(tmp_path):
@@ -167,7 +167,7 @@ def test_os_mismatch_from_the_engine_is_mapped(tmp_path):
         proc = run_against(eng, tmp_path, rounds=2)
     rs = read(only_result(tmp_path / "res"))
     assert proc.returncode == 0, proc.stderr
-    skip = rs.header["skipped"]["process"]
+    skip = rs.header.skipped["process"]
     assert skip["skip_category"] == "os_mismatch" and "0xc0370101" in skip["skip_reason"]
     assert {s.mode for s in rs.samples} == {"hyperv"} and all(s.ok for s in rs.samples)
 

@@ -61,8 +61,8 @@ def test_the_run_cycle_shape(engine, tmp_path, results):
     assert proc.returncode == 0, proc.stderr
     rs = read(only_result(results))
     assert [s.phase for s in rs.samples if s.round == 0] == ["create", "start", "ready", "wait", "remove"]
-    assert all(s.ok for s in rs.samples) and rs.header["harness"]["cycle_shapes"] == {"runc": "run"}
-    assert rs.header["harness"]["timing_paths"]["runc"].startswith("raw HTTP/1.1")
+    assert all(s.ok for s in rs.samples) and rs.header.harness["cycle_shapes"] == {"runc": "run"}
+    assert rs.header.harness["timing_paths"]["runc"].startswith("raw HTTP/1.1")
     assert labelled_containers(engine, rs.run_id) == []
     rep = subprocess.run(
         [sys.executable, "-m", "analysis", "report", str(rs.path), "--out", str(tmp_path / "rep")],

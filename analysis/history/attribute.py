@@ -7,11 +7,11 @@ the runtime the mode asked for and its image; the sentence says honestly when no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from analysis.compare import FACTORS, MODE_FACTORS
 from analysis.identity import short
 from analysis.series import get
+from bench.results.records import Header
 
 EXTRA_MODE_KEYS = ("requested.runtime", "requested.isolation", "image.id")
 
@@ -23,14 +23,14 @@ class Attribution:
     sentence: str
 
 
-def factor_values(header: dict[str, Any], mode: str) -> dict[str, str]:
+def factor_values(header: Header, mode: str) -> dict[str, str]:
     """Every factor's value in one set for one mode (missing ones left out)."""
     out = {}
     for key in FACTORS:
         value = get(header, key)
         if value is not None:
             out[key] = short(value)
-    record = (header.get("modes") or {}).get(mode) or {}
+    record = header.modes.get(mode) or {}
     for key in MODE_FACTORS + EXTRA_MODE_KEYS:
         value = get(record, key)
         if value is not None:
@@ -38,7 +38,7 @@ def factor_values(header: dict[str, Any], mode: str) -> dict[str, str]:
     return out
 
 
-def attribute(before: dict[str, Any], after: dict[str, Any], mode: str) -> Attribution:
+def attribute(before: Header, after: Header, mode: str) -> Attribution:
     a, b = factor_values(before, mode), factor_values(after, mode)
     differing = tuple((k, a.get(k, "-"), b.get(k, "-")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
     if len(differing) == 1:

@@ -250,7 +250,7 @@ def build_history(
 ) -> History:
     """The history of every host under ``root``; with ``site``, each set's report is written there too."""
     good, bad = read_sets(root, site, list(claims), figures, settings.reference)
-    if settings.reference and not any(settings.reference in (r.info.header.get("modes") or {}) for r in good):
+    if settings.reference and not any(settings.reference in r.info.header.modes for r in good):
         raise UserError(
             f"--reference {settings.reference}: no set under {root} has that mode: name a mode the sets measured."
         )

@@ -16,7 +16,7 @@ import pandas as pd
 from analysis.cache import short_reason
 from analysis.load import read_set, set_name
 from bench.core.paths import safe_name
-from bench.results.records import End
+from bench.results.records import End, Header
 from bench.results.resultset import ResultFileError
 
 
@@ -28,12 +28,12 @@ class SetInfo:
     path: Path
     host: str
     created_ns: int
-    header: dict[str, Any]
+    header: Header
     end: Optional[End]
 
     @property
     def created(self) -> str:
-        return str(self.header.get("created") or "")
+        return self.header.created
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ def find_sets(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.jsonl") if not p.name.startswith(".") and p.is_file())
 
 
-def host_of(header: dict[str, Any], path: Path) -> str:
+def host_of(header: Header, path: Path) -> str:
     """The host as results/<host>/ names it; the folder when the header has no hostname."""
-    hostname = (header.get("host") or {}).get("hostname")
+    hostname = header.host.get("hostname")
     return safe_name(str(hostname)) if hostname else path.parent.name
 
 
@@ -73,7 +73,7 @@ def read_one(path: Path) -> Union[SetData, Unreadable]:
         why = f"ended {end.status}: {end.reason}" if end else "no end record: cut off"
         return Unreadable(path, f"holds no measured sample ({why})")
     header = data.header
-    info = SetInfo(set_name(path), path, host_of(header, path), int(header.get("created_ns") or 0), header, data.end)
+    info = SetInfo(set_name(path), path, host_of(header, path), header.created_ns, header, data.end)
     return SetData(info, data.frame, data.costs)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from analysis.export.html import SORT_SCRIPT, STYLE
 from analysis.history.build import Found, History, HostHistory, Series, verdict_text
 from analysis.history.regressions import MAX_TABLES, CompareTable, either_side
+from bench.results.records import Header
 
 UPLOT_VERSION = "1.6.32"  # analysis/history/vendor/README.md
 HERE = Path(__file__).resolve().parent
@@ -166,7 +167,7 @@ def chart_spec(h: HostHistory, metric: str, unit: str = "ms") -> dict[str, Any]:
     }
 
 
-def _factors(header: dict[str, Any], mode: str) -> dict[str, str]:
+def _factors(header: Header, mode: str) -> dict[str, str]:
     from analysis.history.attribute import factor_values
 
     return factor_values(header, mode)

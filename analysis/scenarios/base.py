@@ -8,13 +8,14 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
     from analysis.export.content import Section
+    from bench.results.records import Header
 
 # How a claim compares two modes' samples of a scenario.
 ROUNDS = "rounds"  # one cycle per mode per round: paired by round where it can
@@ -28,7 +29,7 @@ class PartInput:
     scenario's), its header and file; ``out_dir`` None writes nothing (the end-of-run summary)."""
 
     every: pd.DataFrame
-    header: dict[str, Any]
+    header: Header
     path: Path
     out_dir: Optional[Path]
     figures: bool

@@ -11,7 +11,7 @@ import difflib
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from bench.core import presets
 from bench.core.errors import UserError
@@ -178,7 +178,7 @@ class Config:
         }
 
     @classmethod
-    def from_record(cls, rec: dict[str, Any]) -> "Config":
+    def from_record(cls, rec: Mapping[str, Any]) -> "Config":
         """The config a result set's header recorded (for --resume)."""
         try:
             modes = tuple(

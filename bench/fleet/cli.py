@@ -30,12 +30,16 @@ def run_args_of(args: argparse.Namespace) -> list[str]:
 
 
 def add_fleet(sub: Any, report: Callable[[argparse.Namespace], int]) -> None:
-    f = sub.add_parser("fleet", help="one benchmark on every host of a swarm, by host")
+    f = sub.add_parser("fleet", help="one benchmark on every host (a swarm's nodes or an inventory's hosts), by host")
     acts = f.add_subparsers(dest="fleet_action", required=True, metavar="ACTION")
     r = acts.add_parser("run", help="run the benchmark on every host; other options go to each host's `run`")
     r.add_argument("--host", action="append", help="only this host (repeatable; default: every node)")
     r.add_argument("--mode", action="append", help="a mode every host must run (default: runc, runsc where present)")
     r.add_argument("--manager", help="the swarm manager's endpoint (default: the local swarm's)")
+    r.add_argument(
+        "--inventory",
+        help="an Ansible inventory: its hosts run the benchmark over SSH instead of through a swarm (needs '.[fleet]')",
+    )
     r.add_argument("--local-swarm", action="store_true", help="bring the local swarm up if none is, and down after")
     r.add_argument("--image", help="a harness image the nodes already hold or can pull (default: build and load)")
     r.add_argument("--windows-image-build", type=int, help="the Windows build the harness image was made for")

@@ -94,8 +94,9 @@ def _run(argv: list[str], timeout: float, env: Optional[dict[str, str]] = None) 
     return proc.stdout
 
 
-def _wheels(out: Path) -> list[Path]:
-    """isobench's own wheel (built from this tree) and its runtime wheels from PyPI (or pip's cache)."""
+def harness_wheels(out: Path) -> list[Path]:
+    """isobench's own wheel (built from this tree) and its runtime wheels from PyPI (or pip's cache): what the
+    harness image holds, and what the Ansible carrier copies to each host's venv."""
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
@@ -122,7 +123,7 @@ def _inputs_hash(wheels: list[Path]) -> str:
 
 def build_rootfs(say: Callable[[str], None]) -> tuple[Path, str]:
     """The root filesystem tarball (cached by the hash of its inputs) and that hash."""
-    wheels = _wheels(BUILD_DIR / "wheels")
+    wheels = harness_wheels(BUILD_DIR / "wheels")
     key = _inputs_hash(wheels)
     tar = BUILD_DIR / f"harness-{key}.tar"
     if tar.exists():

@@ -1,4 +1,5 @@
-"""`isobench fleet run|status`: one benchmark on every host of a swarm, each host's set filed here.
+"""`isobench fleet run|status`: one benchmark on every host of a swarm (or of an Ansible inventory, with
+--inventory: bench/fleet/ansiblejob.py), each host's set filed here.
 
 The swarm is the local one (`isobench swarm up`; with --local-swarm the fleet brings it up when none
 is healthy, owns it and brings it down on every exit path) or any manager given by --manager. Hosts
@@ -14,6 +15,8 @@ import datetime as dt
 import functools
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -56,19 +59,34 @@ def _local_swarm(bring_up: bool, say: Callable[[str], None]) -> tuple[Any, bool]
     return swarm.up(say), True
 
 
-def discover(client: docker.APIClient, local: Any) -> list[plan.Host]:
-    """The manager's nodes; those of the local swarm completed by their own engines' facts."""
+def _reachable_engines(client: docker.APIClient, local: Any, manager: str) -> dict[str, tuple[str, str]]:
+    """node id -> (its engine as reachable from here, its socket on the node): every node of the local swarm;
+    of another swarm, the manager's own node (its engine is the one this fleet talks to)."""
+    if local is not None:
+        return {n.node_id: (n.endpoint, n.socket) for n in local.nodes}
+    try:
+        info = call_with_timeout(client.info, CALL_S, "info")
+    except Exception:  # noqa: BLE001 - the node list below says what is wrong with the manager
+        return {}
+    node_id = str((info.get("Swarm") or {}).get("NodeID") or "")
+    return {node_id: (manager, plan.LINUX_SOCKET)} if node_id else {}
+
+
+def discover(client: docker.APIClient, local: Any, manager: str = "") -> list[plan.Host]:
+    """The manager's nodes; those whose engine answers from here completed by their own engine's facts
+    (its runtimes, its Windows build), so the plan can leave out in one sentence a node that cannot run."""
     nodes = call_with_timeout(client.nodes, CALL_S, "node list")
-    by_id = {n.node_id: n for n in (local.nodes if local is not None else [])}
+    engines = _reachable_engines(client, local, manager)
     hosts = []
     for node in nodes:
         host = plan.host_of(node)
-        mine = by_id.get(host.node_id)
+        mine = engines.get(host.node_id)
         if mine is not None and host.state == "ready":
+            endpoint, socket = mine
             try:
-                with docker.APIClient(base_url=mine.endpoint, version=API_VERSION, timeout=CALL_S) as c:
+                with docker.APIClient(base_url=endpoint, version=API_VERSION, timeout=CALL_S) as c:
                     info = call_with_timeout(c.info, CALL_S, "info")
-                host = plan.with_engine_facts(host, info, mine.endpoint, mine.socket)
+                host = plan.with_engine_facts(host, info, endpoint, socket)
             except Exception:  # noqa: BLE001 - then only the swarm's view of it is known
                 pass
         hosts.append(host)
@@ -98,6 +116,8 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
     fleet_id = uuid.uuid4().hex
     owned = False
     local = None
+    if getattr(opts, "inventory", None):
+        return fleet_run_inventory(opts, run_args, say)
     if opts.manager is None:
         local, owned = _local_swarm(opts.local_swarm, say)
     endpoint = str(opts.manager or (local.manager_endpoint if local is not None else ""))
@@ -107,7 +127,7 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
     try:
         carrier = SwarmCarrier(_client_factory(endpoint), results_dir, {}, say)
         chosen = plan.choose(
-            discover(carrier.client, local), tuple(opts.host or ()), tuple(opts.mode or ()),
+            discover(carrier.client, local, endpoint), tuple(opts.host or ()), tuple(opts.mode or ()),
             windows_image_build=opts.windows_image_build,
         )  # fmt: skip
         for skip in chosen.skipped:
@@ -124,7 +144,8 @@ def fleet_run(opts: Any, run_args: list[str], say: Callable[[str], None] = print
             outcome = carrier.run_one(job, {**fleet, "transport": host.transport})
             outcomes.append(outcome)
             say(f"  {host.name}: {outcome.status}, {outcome.samples} samples" + _why(outcome))
-        _write_manifest(results_dir, fleet_id, endpoint, outcomes, chosen, image_rec)
+        about = {"carrier": "swarm-job", "manager": endpoint, "image": image_rec}
+        _write_manifest(results_dir, fleet_id, about, outcomes, chosen.skipped)
     finally:
         _cleanup(carrier, fleet_id, loaded, owned, say)
     return _exit_code(outcomes, chosen.skipped if outcomes or carrier else ())
@@ -171,22 +192,58 @@ def _cleanup(
 
 
 def _write_manifest(
-    results_dir: Path, fleet_id: str, manager: str, outcomes: list[HostOutcome], chosen: plan.Plan, image: dict
+    results_dir: Path, fleet_id: str, about: dict, outcomes: list[HostOutcome], skipped: tuple[plan.Skipped, ...]
 ) -> Path:
+    """``about``: the carrier and what it ran through (the manager and image, or the inventory)."""
     out = manifest_dir(results_dir) / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}_{fleet_id[:8]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "fleet_id": fleet_id,
-        "carrier": "swarm-job",
-        "manager": manager,
-        "image": image,
+        **about,
         "hosts": [{**asdict(o), "path": str(o.path) if o.path else None} for o in outcomes],
-        "skipped": [asdict(s) for s in chosen.skipped],
+        "skipped": [asdict(s) for s in skipped],
     }
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n")
     os.replace(tmp, out)
     return out
+
+
+def fleet_run_inventory(opts: Any, run_args: list[str], say: Callable[[str], None] = print) -> int:
+    """The Ansible carrier: every host the inventory names (or those of them --host names), one after another."""
+    from bench.fleet.ansiblejob import AnsibleCarrier, inventory_hosts
+
+    inventory, config = Path(opts.inventory), Path(opts.config)
+    _config_b64(config)  # an unreadable config is one sentence before any host is touched
+    results_dir = Path(opts.results or DEFAULT_RESULTS)
+    known = inventory_hosts(inventory)
+    wanted = tuple(opts.host or ())
+    skipped = tuple(
+        plan.Skipped(n, f"the inventory names no host {n!r} (it names {', '.join(known)}).")
+        for n in wanted
+        if n not in known
+    )
+    for skip in skipped:
+        say(f"  {skip.host}: {skip.reason}")
+    fleet_id = uuid.uuid4().hex
+    args = [*run_args, *[a for m in opts.mode or () for a in ("--mode", m)]]
+    fleet = {"carrier": "ansible", "fleet_id": fleet_id, "inventory": str(inventory.resolve())}
+    work = Path(tempfile.mkdtemp(prefix=f"isobench-fleet-{fleet_id[:8]}-"))
+    outcomes: list[HostOutcome] = []
+    try:
+        say("  building isobench's wheel and its run-time wheels for the hosts' venvs")
+        carrier = AnsibleCarrier(inventory, work, harness.harness_wheels(work / "build"), config, say)
+        for name in [n for n in known if not wanted or n in wanted]:
+            say(f"  {name}: install, run, fetch over Ansible")
+            outcome = carrier.run_one(
+                name, fleet_id, args, _deadline(run_args, opts.budget_default), results_dir, {**fleet, "host": name}
+            )
+            outcomes.append(outcome)
+            say(f"  {name}: {outcome.status}, {outcome.samples} samples" + _why(outcome))
+        _write_manifest(results_dir, fleet_id, fleet, outcomes, skipped)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _exit_code(outcomes, skipped)
 
 
 def _exit_code(outcomes: list[HostOutcome], skipped: Any) -> int:

@@ -1,4 +1,5 @@
-"""One host's result set, written here as its records arrive from the task's log.
+"""One host's result set, written here as its records arrive from the task's log (Swarm) or as fetched
+from the host (Ansible): both carriers go through this one writer, so their sets have one format.
 
 The set is written by the same crash-safe writer as a local run (bench.results.resultset.ResultWriter:
 one write and fsync per batch), under results/<host>/ with the file name the task's run chose, so it
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from bench.core.paths import host_results_dir
 from bench.fleet.frames import Decoder
@@ -53,10 +54,12 @@ class HostSink:
 
     def feed(self, lines: list[str]) -> None:
         """Lines of the task's log in order; the records among them are written as one batch."""
-        for line in lines:
-            message = self.decoder.feed(line)
-            if message is not None:
-                self._take(message)
+        self.take(m for m in (self.decoder.feed(line) for line in lines) if m is not None)
+
+    def take(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Messages already decoded (the Ansible carrier's fetched set), written as one batch."""
+        for message in messages:
+            self._take(message)
         self.flush()
 
     def _take(self, message: dict[str, Any]) -> None:
@@ -66,7 +69,7 @@ class HostSink:
         elif message.get("fleet") == "exit":
             self.exit_code = int(message.get("code") or 0)
         elif message.get("type") == "header" and self.writer is None and self.end is None:
-            self._open(message)
+            self._open(Header.from_json(message))
         elif message.get("type") in ("sample", "cost", "resume") and self.writer is not None:
             self._batch.append(KINDS[message["type"]].from_json(message))
             if message.get("type") == "sample":
@@ -78,11 +81,11 @@ class HostSink:
             self.end = End.from_json(message)
             self.writer.close(self.end)
 
-    def _open(self, header: dict[str, Any]) -> None:
-        host = str((header.get("host") or {}).get("hostname") or self.host)
+    def _open(self, header: Header) -> None:
+        host = str(header.host.get("hostname") or self.host)
         name = self.file or f"{self.host}.jsonl"
         path = host_results_dir(self.results_dir, host) / name
-        self.writer = ResultWriter.create(path, Header.from_json({**header, "fleet": self.fleet}))
+        self.writer = ResultWriter.create(path, header.but(fleet=self.fleet))
 
     def flush(self) -> None:
         if self._batch and self.writer is not None and not self.writer.closed:

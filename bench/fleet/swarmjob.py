@@ -20,7 +20,9 @@ from typing import Any, Callable, Optional
 
 import docker
 
+from bench.core import outcomes
 from bench.core.watchdog import call_with_timeout
+from bench.engine import classify
 from bench.engine.service import api
 from bench.fleet import jobspec
 from bench.fleet.plan import Host
@@ -31,6 +33,7 @@ POLL_S = 0.5
 LAST_WORDS_S = 10.0  # after the task ended, how long its final log lines may take to arrive
 NODE_DOWN_GRACE_S = 5.0
 STOP_WAIT_S = 40.0  # the task's stop grace (30 s) and a margin
+TASK_GONE_S = 5.0  # after the service's removal, how long the node's agent gets to remove the task's container
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,24 @@ def verdict(task: Optional[dict[str, Any]], host: str) -> Optional[str]:
     if state == "complete":
         return f"the harness task on {host} completed"
     if state == "rejected":
-        return f"node {host} rejected the harness task ({err})"
+        return f"node {host} rejected the harness task ({err.rstrip('.')}){_advice(err)}"
     if state in api.ENDED:
         return f"the harness task on {host} ended {state}" + (f" ({err})" if err else "")
     return None
+
+
+def _advice(err: str) -> str:
+    """How to fix a rejection the engine's words name (bench.engine.classify's rules), "" when none does."""
+    rule = classify.match_rule(err)
+    if rule is None:
+        return ""
+    if rule.category == outcomes.OS_MISMATCH:
+        # The harness task runs process-isolated: its image's Windows build must be the node's.
+        return (
+            ": the harness image was built for another Windows build than the node's, so build it for the node's "
+            "build (see docs/fleet.md) and pass it with --image"
+        )
+    return f": {rule.advice}"
 
 
 class SwarmCarrier:
@@ -166,8 +183,12 @@ class SwarmCarrier:
             if ended_at is not None:
                 if now - ended_at > LAST_WORDS_S:
                     return ended + ", but its last records never arrived"
-            elif (said := verdict(_task(self.client, sid), host)) is not None:
-                ended, ended_at = said, now
+            else:
+                task = _task(self.client, sid)
+                if (said := verdict(task, host)) is not None:
+                    if task is not None and (task.get("Status") or {}).get("State") == "rejected":
+                        return said  # the task never ran, so no record of it will come
+                    ended, ended_at = said, now
             if down_since is None and _node_state(self.client, job.host.node_id) == "down":
                 down_since = now
             if down_since is not None and now - down_since > NODE_DOWN_GRACE_S:
@@ -206,6 +227,28 @@ class SwarmCarrier:
                 api.remove(self.client, sid, CALL_S)
             except Exception:  # noqa: BLE001 - `fleet run` sweeps its services at the end
                 pass
+            self._remove_task_containers(host, sid)
+
+    def _remove_task_containers(self, host: str, sid: str) -> None:
+        """The removed service's task containers, through the node's engine where it answers from here: the
+        node's swarm agent removes them on its own time, which took longer than 30 s here for a job's
+        ended task, and a fleet run leaves nothing behind (elsewhere the agent's removal is all there is)."""
+        endpoint = self.node_endpoints.get(host)
+        if endpoint is None:
+            return
+        selector = {"label": f"com.docker.swarm.service.id={sid}"}
+        try:
+            with docker.APIClient(base_url=endpoint, timeout=CALL_S) as node:
+                until = time.monotonic() + TASK_GONE_S
+                while time.monotonic() < until:
+                    if not call_with_timeout(lambda: node.containers(all=True, filters=selector), CALL_S, "list"):
+                        return
+                    time.sleep(POLL_S)
+                for c in call_with_timeout(lambda: node.containers(all=True, filters=selector), CALL_S, "list"):
+                    cid: str = c["Id"]
+                    call_with_timeout(functools.partial(node.remove_container, cid, force=True), CALL_S, "remove")
+        except Exception:  # noqa: BLE001 - a node that does not answer (killed) has no containers to remove
+            return
 
     def sweep(self, fleet_id: Optional[str]) -> list[str]:
         """Removes this fleet's services (every fleet's when None); returns their names."""

@@ -61,7 +61,7 @@ def _prefix(s: Sample) -> str:
 
 def to_suite(rs: ResultSet) -> pyperf.BenchmarkSuite:
     values, failed = _values(rs)
-    host = rs.header.get("host", {})
+    host = rs.header.host
     benches = []
     for name in sorted(values):
         vals = values[name]

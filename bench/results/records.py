@@ -203,25 +203,27 @@ class End(Record):
 @dataclass(frozen=True, kw_only=True)
 class Header(Record):
     """The first line: what ran where, with which settings. The nested sections stay JSON objects (their
-    shapes are documented in docs/resultset.md and owned by the modules that build them)."""
+    shapes are documented in docs/resultset.md and owned by the modules that build them). The writer sets
+    every field; the defaults are what the reader gives for a section an older or hand-made set lacks (the
+    reader requires only schema, version, run_id, modes and host)."""
 
     KIND: ClassVar[str] = "header"
 
     schema: str = field(metadata=_json(str))
     version: int = field(metadata=_json(int))
     run_id: str = field(metadata=_json(str))
-    created: str = field(metadata=_json(str))
-    created_ns: int = field(metadata=_json(int))
-    seed: int = field(metadata=_json(int))
-    config: Mapping[str, Any] = field(metadata=_json(dict))
+    created: str = field(default="", metadata=_json(str))
+    created_ns: int = field(default=0, metadata=_json(int))
+    seed: int = field(default=0, metadata=_json(int))
+    config: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
     host: Mapping[str, Any] = field(metadata=_json(dict))
-    python: Mapping[str, Any] = field(metadata=_json(dict))
-    packages: Mapping[str, Any] = field(metadata=_json(dict))
+    python: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
+    packages: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
     modes: Mapping[str, Any] = field(metadata=_json(dict))
-    skipped: Mapping[str, Any] = field(metadata=_json(dict))
-    swept_at_start: int = field(metadata=_json(int))
-    harness: Mapping[str, Any] = field(metadata=_json(dict))
-    label: str = field(metadata=_json(str))
+    skipped: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
+    swept_at_start: int = field(default=0, metadata=_json(int))
+    harness: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
+    label: str = field(default="", metadata=_json(str))
     # The cold scenario, per usable mode: how its engine is stopped and started, or why it cannot be.
     cold: Mapping[str, Any] = field(default_factory=dict, metadata=_json(dict))
     # Per engine: this run's lease there (bench.engine.lease); `concurrent`: it ran beside another run.
@@ -232,6 +234,12 @@ class Header(Record):
     scale: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
     service: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
     fleet: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
+    # Set by the reader only: the version an older set was written in (it reads as the current one).
+    upgraded_from: Optional[int] = field(default=None, metadata=_json(int, _NULL, omit_null=True))
+
+    def roles(self) -> dict[str, str]:
+        """Usable mode -> its role ("" where a mode's record names none)."""
+        return {m: str(rec.get("role") or "") for m, rec in self.modes.items()}
 
 
 @dataclass(frozen=True, kw_only=True)

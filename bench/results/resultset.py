@@ -36,7 +36,7 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 node and each state's first-seen and engine times) and per service makespan,
                 scale_down and service_remove; the header adds `service` (settings, clock
                 anchor, per mode the manager, nodes and clock offsets) and the config
-                `service`. Version 3 files read with an empty `service`.
+                `service`. Version 3 files read without a `service`.
        2026-12  (additive, no bump) the end record's `stop` (null, "results_disk_full" or
                 "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
                 mode's engine record adds `data_root`. A batch that does not fit is cut back,
@@ -86,6 +86,8 @@ REQUIRED_SAMPLE_FIELDS = required(Sample)
 # Cost records (version 6), likewise.
 COST_FIELDS: dict[str, tuple[type, ...]] = json_types(Cost)
 REQUIRED_COST_FIELDS = required(Cost)
+# Header fields and the JSON types each may hold, checked where present (absent ones read as their defaults).
+HEADER_FIELDS: dict[str, tuple[type, ...]] = json_types(Header)
 
 
 class ResultFileError(UserError):
@@ -233,10 +235,10 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass
 class ResultSet:
-    """A set as read: typed samples, cost, resume and end records (the header stays the checked JSON object)."""
+    """A set as read: its typed header, samples, cost, resume and end records."""
 
     path: Path
-    header: dict[str, Any]
+    header: Header
     samples: list[Sample]
     end: Optional[End]
     resumes: list[Resume] = field(default_factory=list)
@@ -245,7 +247,7 @@ class ResultSet:
 
     @property
     def run_id(self) -> str:
-        return str(self.header.get("run_id"))
+        return self.header.run_id
 
 
 def check_header(rec: Any, where: str) -> dict[str, Any]:
@@ -261,24 +263,31 @@ def check_header(rec: Any, where: str) -> dict[str, Any]:
             f"{where}: schema version {version!r} is not one this isobench reads "
             f"({', '.join(map(str, SUPPORTED_VERSIONS))}): upgrade isobench or re-run the benchmark."
         )
-    for key, kind in (("run_id", str), ("modes", dict), ("host", dict)):
-        if not isinstance(rec.get(key), kind):
-            raise ResultFileError(
-                f"{where}: the header's {key} is missing or not a {kind.__name__}: the file is damaged."
-            )
+    for key in ("run_id", "modes", "host"):
+        if key not in rec:
+            raise ResultFileError(f"{where}: the header has no {key}: the file is damaged.")
+    for key, kinds in HEADER_FIELDS.items():
+        value = rec.get(key)
+        if key in rec and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+            names = " or ".join("null" if k is type(None) else ("object" if k is dict else k.__name__) for k in kinds)
+            raise ResultFileError(f"{where}: the header's {key} is {_short(value)}, not {names}: the file is damaged.")
     return rec
 
 
-def upgrade_header(header: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """A checked header brought to the current version, and the version its samples were written in (for
-    ``upgrade_sample``). The original version is kept as ``upgraded_from``."""
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def upgrade_header(header: dict[str, Any]) -> tuple[Header, int]:
+    """A checked header as the current version's record, and the version its samples were written in (for
+    ``upgrade_sample``). An older set's original version is kept as ``upgraded_from``."""
     version = header["version"]
     if version == SCHEMA_VERSION:
-        return header, version
-    upgraded = {**header, "version": SCHEMA_VERSION, "upgraded_from": version}
-    upgraded.setdefault("cold", {})  # version 1 had no cold scenario
-    upgraded.setdefault("service", {})  # versions before 4 had no service scenario
-    return upgraded, version
+        return Header.from_json(header), version
+    # Sections a version lacked (cold before 2, service before 4) read as their defaults, as in a current set
+    # of a run without them.
+    return Header.from_json({**header, "version": SCHEMA_VERSION, "upgraded_from": version}), version
 
 
 def _to_v2(rec: dict[str, Any]) -> None:
@@ -476,7 +485,7 @@ def _checked_end(rec: dict[str, Any], where: str) -> End:
 
 @dataclass
 class Parsed:
-    header: dict[str, Any]
+    header: Header
     columns: Columns
     records: Optional[list[Sample]]
     end: Optional[End]
@@ -494,7 +503,7 @@ def parse(path: Path, keep_records: bool = False) -> Parsed:
     """
     path = Path(path)
     warnings: list[str] = []
-    header: Optional[dict[str, Any]] = None
+    header: Optional[Header] = None
     end: Optional[End] = None
     resumes: list[Resume] = []
     costs: list[Cost] = []

@@ -104,8 +104,15 @@ def warn_if_small(rounds: int, ctx: RunContext, header: Header, results_dir: Pat
 def plan_resume(samples: Sequence[Sample], settings: RunSettings, seed: int, resumes_so_far: int) -> ResumePlan:
     """Rounds left to run, where numbering goes on, and the new seed (a fresh order for the rounds
     after the gap, reproducible from the header's seed). Warm rounds first, as in the original run;
-    once they are done only cold ones remain."""
-    done = {s.round for s in samples if not s.warmup and s.scenario != "cold"}
+    once they are done only cold ones remain. A round cut short (some modes' cycles written, others
+    not) is not done: it runs again whole under a new number, so every mode gets its rounds; the cut
+    round's cycles stay in the set (paired analyses use the rounds that hold every mode)."""
+    measured = [s for s in samples if not s.warmup and s.scenario != "cold"]
+    modes = {s.mode for s in measured}
+    held: dict[int, set[str]] = {}
+    for s in measured:
+        held.setdefault(s.round, set()).add(s.mode)
+    done = {r for r, there in held.items() if there == modes}
     cold_done = {s.round for s in samples if s.scenario == "cold"}
     remaining = max(0, settings.rounds - len(done)) if settings.scenario != "cold" else 0
     cold_remaining = max(0, settings.cold_rounds - len(cold_done))
