@@ -99,6 +99,14 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
     return out
 
 
+def workload_text(record: Any) -> str:
+    """A mode's workload as a refusal names it: its name, image and probe (or that it ran none)."""
+    if not isinstance(record, dict):
+        return "no workload (the mode's own image and first line)"
+    probe = record.get("probe") or {}
+    return f"workload {record.get('name')!r} ({record.get('image')}, ready by {probe.get('kind')})"
+
+
 def describe(key: str) -> str:
     """What a content-identity key means, for the refusal message ('' for other keys)."""
     part = key.rsplit(".", 1)[-1]
