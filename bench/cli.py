@@ -224,6 +224,8 @@ def _sweep_services(client: Any, run_id: Optional[str], keep: set[str]) -> list[
 def cmd_image(args: argparse.Namespace) -> int:
     from bench.engine.image import ensure_image
 
+    if args.size is not None:
+        return _sized_images(args)
     client = default_client()
     if client.info().get("OSType") == "windows":
         from bench.engine import windows
@@ -245,6 +247,35 @@ def cmd_image(args: argparse.Namespace) -> int:
             or "differs from what this host's busybox gives now: rebuild with 'isobench image --force'"
         )
     )
+    return 0
+
+
+def _sized_images(args: argparse.Namespace) -> int:
+    """`image --size 10M,100M,1G`: the test image plus seeded random data, one image per size (bench.engine.sized)."""
+    from bench.core.sizes import parse_sizes
+    from bench.engine import sized
+
+    labels = parse_sizes(args.size)  # checked before the engine is asked anything
+    client = default_client()
+    if client.info().get("OSType") == "windows":
+        raise UserError(
+            "--size builds Linux images: on Windows the size series is the host's nanoserver/servercore pair."
+        )
+    for label in labels:
+        if args.remove:
+            gone = sized.remove_sized(client, label)
+            print(f"image {sized.ref_of(label)} {'removed' if gone else 'not present'}")
+            continue
+        b = sized.ensure_sized(client, label, force=args.force)
+        print(
+            f"image {b.ref} {'built' if b.built else 'present'} ({b.image_id[7:19]}, {b.layers} layers, "
+            f"{b.size / 2**20:.0f} MiB): "
+            + (
+                "the id every build gives"
+                if b.image_id == sized.expected_id(sized.plan(label))
+                else "NOT the expected id"
+            )
+        )
     return 0
 
 
@@ -445,6 +476,9 @@ def add_commands(sub: Any) -> None:
 
     i = sub.add_parser("image", help="build (Linux) or pull (Windows) the test image on the default engine")
     i.add_argument("--force", action="store_true", help="rebuild even if present")
+    i.add_argument("--size", metavar="SIZES", help="instead: images of the test image plus seeded random data, "
+                   "one per size (binary units: 10M,100M,1G), tagged isobench/size:SIZE")  # fmt: skip
+    i.add_argument("--remove", action="store_true", help="with --size: remove those images")
     i.set_defaults(fn=cmd_image)
 
     v = sub.add_parser("vm", help="the VM-hosted engine (the toolbox role on Linux)")
