@@ -372,10 +372,11 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--results", help="results directory (default: results/)")
     r.add_argument(
         "--scenario",
-        choices=["warm", "cold", "both", "burst", "rate", "density", "scale", "service"],
+        choices=["warm", "cold", "both", "first-start", "burst", "rate", "density", "scale", "service"],
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
-        "then rate when --rate is given, then density; service: swarm services (see --replicas)",
+        "then rate when --rate is given, then density; service: swarm services (see --replicas); first-start: "
+        "each cycle first removes and pulls the image (from a registry the run starts on loopback)",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=positive_int, help="cold rounds (default 8)")
     r.add_argument(

@@ -163,6 +163,8 @@ class RunSettings:
     # "scale" (bursts, rate runs when rates are given, density steps). See bench.core.phases.
     scenario: str = "warm"
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
+    # first-start: the user's own registry (host:port) to pull from; None: the run starts its own on loopback
+    registry: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,7 @@ _RUN_KEYS = (
     "reconnect_s",
     "scenario",
     "cold_rounds",
+    "registry",
 )
 _MODE_KEYS = (
     "name",
@@ -382,6 +385,7 @@ def _read_run(table: _Table) -> RunSettings:
         reconnect_s=table.real("reconnect_s", d.reconnect_s),
         scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both", SCALE)),
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
+        registry=_registry(table.string("registry"), table.source),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -390,6 +394,16 @@ def _read_run(table: _Table) -> RunSettings:
             "min_rounds or raise rounds."
         )
     return run
+
+
+def _registry(addr: Optional[str], source: str) -> Optional[str]:
+    """``run.registry``: host:port, the port a whole number from 1 to 65535."""
+    if addr is None:
+        return None
+    host, _, port = addr.rpartition(":")
+    if not host or "/" in addr or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UserError(f"{source}: run.registry is {addr!r}: give host:port (e.g. registry.example:5000), no scheme.")
+    return addr
 
 
 def _check_endpoint(endpoint: str, where: str) -> None:

@@ -41,6 +41,12 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
     "cold_startup": ("engine_up", "create", "start", "ready"),
 }
 
+# First start (bench/scenarios/first_start.py, issue #20): before each cycle the image is removed from the
+# engine, then pulled (`pull`, timed, from a registry the run starts on loopback, or `docker load` where
+# none can run), then the cycle as warm. `first_start` = pull + startup.
+FIRST_START, PULL = "first-start", "pull"
+FIRST_START_DERIVED: dict[str, tuple[str, ...]] = {"first_start": (PULL, "create", "start", "ready")}
+
 # Scale scenarios (bench.schedule.burst, .rate, .density): many containers at once on one engine.
 # Their samples carry `level` (burst size N, arrival rate in starts/s, or containers running),
 # `burst` (the group the container belongs to: one burst, one rate run, one density step) and
@@ -71,7 +77,7 @@ RATE_DERIVED: dict[str, tuple[str, ...]] = {"arrival_startup": (DISPATCH, "creat
 # (the replica count N), `burst` (the service: its sequence number in the run) and `slot` (the
 # task's slot; null on a service's own samples).
 SERVICE = "service"
-SCENARIOS += (SERVICE,)
+SCENARIOS += (SERVICE, FIRST_START)
 # Per task: create (or scale-up) -> assigned, assigned -> running, running -> ready (its first line
 # read and swarm reporting it running), and create -> ready.
 TASK_METRICS: tuple[str, ...] = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup")

@@ -27,9 +27,14 @@ PROBES = ("log", "exec", "tcp", "http")
 DEFAULT_PATTERN = "^ready$"
 DEFAULT_INTERVAL_S = 0.05
 # Inside the container, from its own network namespace: busybox's nc sends nothing (stdin is empty)
-# and exits 0 once connected; wget exits 0 on a 2xx answer.
+# and exits 0 once connected; for http it sends a GET and the status line must be 2xx (busybox's own
+# wget is not used: the static Debian build crashes on some hosts).
 TCP_VIA = ("/bin/busybox", "nc", "-w", "1", "127.0.0.1", "{port}")
-HTTP_VIA = ("/bin/busybox", "wget", "-q", "-T", "1", "-O", "/dev/null", "http://127.0.0.1:{port}{path}")
+HTTP_VIA = (
+    "/bin/busybox", "sh", "-c",
+    "printf 'GET {path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' | /bin/busybox nc -w 2 127.0.0.1 {port}"
+    " | /bin/busybox head -n 1 | /bin/busybox grep -q '^HTTP/1\\.[01] 2'",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,8 @@ def read_probe(data: Any, where: str, source: str) -> Probe:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise _fail(source, f"{where}.port", f"is {port!r}: give the container's port, a whole number from 1 to 65535")
     path = table.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise _fail(source, f"{where}.path", f"is {path!r}: give a URL path starting with /")
+    if not isinstance(path, str) or not re.fullmatch(r"/[A-Za-z0-9._~%/?=&+-]*", path):
+        raise _fail(source, f"{where}.path", f"is {path!r}: give a URL path starting with / (no spaces or quotes)")
     default_via = TCP_VIA if kind == "tcp" else HTTP_VIA
     via = _argv(table.get("via", list(default_via)), f"{where}.via", source)
     return Probe(kind, command=via, port=port, path=path, interval_s=float(interval))

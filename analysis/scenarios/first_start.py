@@ -1,0 +1,7 @@
+"""first-start (bench/scenarios/first_start.py): cycles paired by round like warm ones, each with its pull;
+the derived `first_start` (pull + create + start + ready) beside `startup` (analysis.metrics), and the
+pull.s per-layer times in its detail."""
+
+from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
+
+ANALYSIS = ScenarioAnalysis("first-start", pairing=ROUNDS, modules=("analysis.report", "analysis.metrics"))
