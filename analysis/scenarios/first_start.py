@@ -1,6 +1,6 @@
 """first-start (bench/scenarios/first_start.py): cycles paired by round like warm ones, each with its pull;
 the derived `first_start` (pull + create + start + ready) beside `startup` (analysis.metrics), and the
-pull.s per-layer times in its detail."""
+pull's per-layer times in its detail (detail.pull.layers)."""
 
 from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
 
