@@ -15,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis import export, plots, scale_report, scenarios, service_report, stats
+from analysis import export, plots, scale_report, scenarios, service_report, size_plots, stats
 from analysis.claims import Claim, ClaimResult, check_all
 from analysis.export.content import (
     Block,
@@ -397,6 +397,7 @@ def build_report(
         for ph in ("engine_up", "cold_startup"):
             figures += plots.distribution(cold(every), ph, out_dir, title_suffix=" (cold)")
     sec = scale_report.build(every, loaded.headers[set_name], loaded.paths[set_name], out_dir, with_figures)
+    figures += size_plots.write(every, out_dir, with_figures)
     if with_figures:
         table = _claims_table(results)
         if not table.empty and table["ratio"].notna().any():

@@ -30,6 +30,12 @@ def _load(args: argparse.Namespace):  # -> Config
     }
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
+    if getattr(args, "sizes", None):
+        from bench.core.sizes import parse_sizes
+
+        overrides["sizes"] = parse_sizes(args.sizes)
+    if getattr(args, "first_start", False):
+        overrides["size_first_start"] = True
     if getattr(args, "cycle", None):
         config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
         bare = [m.name for m in config.modes if m.cycle == "run" and not m.run_command]
@@ -370,13 +376,17 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--seed", type=whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
+    r.add_argument("--sizes", metavar="SIZES", help="--scenario size: image sizes (default 10M,100M,1G)")
+    r.add_argument("--first-start", dest="first_start", action="store_true",
+                   help="--scenario size: each cycle a first start (image removed, then pulled)")  # fmt: skip
     r.add_argument(
         "--scenario",
-        choices=["warm", "cold", "both", "first-start", "burst", "rate", "density", "scale", "service"],
+        choices=["warm", "cold", "both", "first-start", "size", "burst", "rate", "density", "scale", "service"],
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
         "then rate when --rate is given, then density; service: swarm services (see --replicas); first-start: "
-        "each cycle first removes and pulls the image (from a registry the run starts on loopback)",
+        "each cycle first removes and pulls the image (from a registry the run starts on loopback); size: "
+        "each mode x each image size (--sizes; with --first-start each cycle a first start)",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=positive_int, help="cold rounds (default 8)")
     r.add_argument(

@@ -4,11 +4,11 @@ entry here: bench/scenarios/both.py and scale.py say whose analysis theirs is.""
 
 from __future__ import annotations
 
-from analysis.scenarios import burst, cold, density, first_start, rate, service, warm
+from analysis.scenarios import burst, cold, density, first_start, rate, service, size, warm
 from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
 
 REGISTRY: dict[str, ScenarioAnalysis] = {
-    m.ANALYSIS.name: m.ANALYSIS for m in (warm, cold, burst, rate, density, service, first_start)
+    m.ANALYSIS.name: m.ANALYSIS for m in (warm, cold, burst, rate, density, service, first_start, size)
 }
 
 

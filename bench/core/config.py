@@ -19,6 +19,7 @@ from bench.core.paths import DEFAULT_RESULTS
 from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES, SCALE, SCENARIOS
 from bench.core.scale import ScaleSettings, read_scale
 from bench.core.service import ServiceSettings, read_service
+from bench.core.sizes import parse_sizes
 from bench.core.workload import Workload, read_workloads, workload_names
 
 if sys.version_info >= (3, 11):
@@ -165,6 +166,10 @@ class RunSettings:
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
     # first-start: the user's own registry (host:port) to pull from; None: the run starts its own on loopback
     registry: Optional[str] = None
+    # size (bench/scenarios/size.py): the image sizes (isobench/size:SIZE), each mode x each size per round;
+    # size_first_start: each of those cycles a first start (samples then carry scenario "first-start")
+    sizes: tuple[str, ...] = ("10M", "100M", "1G")
+    size_first_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,7 @@ class Config:
             )
             scale = ScaleSettings.from_record(rec.get("scale"))
             service = ServiceSettings.from_record(rec.get("service"))
-            run = RunSettings(**rec["run"])
+            run = RunSettings(**{**rec["run"], "sizes": tuple(rec["run"].get("sizes") or RunSettings.sizes)})
             return cls(source=str(rec.get("source")), run=run, modes=modes, scale=scale, service=service)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
@@ -334,6 +339,8 @@ _RUN_KEYS = (
     "scenario",
     "cold_rounds",
     "registry",
+    "sizes",
+    "size_first_start",
 )
 _MODE_KEYS = (
     "name",
@@ -386,6 +393,8 @@ def _read_run(table: _Table) -> RunSettings:
         scenario=table.text("scenario", d.scenario, choices=SCENARIOS + ("both", SCALE)),
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
         registry=_registry(table.string("registry"), table.source),
+        sizes=_sizes(table.argv("sizes", d.sizes) or d.sizes, table.source),
+        size_first_start=table.boolean("size_first_start", d.size_first_start),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -394,6 +403,10 @@ def _read_run(table: _Table) -> RunSettings:
             "min_rounds or raise rounds."
         )
     return run
+
+
+def _sizes(labels: tuple[str, ...], source: str) -> tuple[str, ...]:
+    return parse_sizes(",".join(labels), f"{source}: run.sizes")
 
 
 def _registry(addr: Optional[str], source: str) -> Optional[str]:

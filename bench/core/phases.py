@@ -45,6 +45,9 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
 # engine, then pulled (`pull`, timed, from a registry the run starts on loopback, or `docker load` where
 # none can run), then the cycle as warm. `first_start` = pull + startup.
 FIRST_START, PULL = "first-start", "pull"
+# size (bench/scenarios/size.py): each mode x each image size (isobench image --size), interleaved in each
+# round; samples carry `level` = the image's size in MiB and `burst` = the cycle's number in the run.
+SIZE = "size"
 FIRST_START_DERIVED: dict[str, tuple[str, ...]] = {"first_start": (PULL, "create", "start", "ready")}
 
 # Scale scenarios (bench.schedule.burst, .rate, .density): many containers at once on one engine.
@@ -77,7 +80,7 @@ RATE_DERIVED: dict[str, tuple[str, ...]] = {"arrival_startup": (DISPATCH, "creat
 # (the replica count N), `burst` (the service: its sequence number in the run) and `slot` (the
 # task's slot; null on a service's own samples).
 SERVICE = "service"
-SCENARIOS += (SERVICE, FIRST_START)
+SCENARIOS += (SERVICE, FIRST_START, SIZE)
 # Per task: create (or scale-up) -> assigned, assigned -> running, running -> ready (its first line
 # read and swarm reporting it running), and create -> ready.
 TASK_METRICS: tuple[str, ...] = ("create_to_schedule", "schedule_to_run", "run_to_ready", "service_startup")

@@ -40,6 +40,12 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 "engine_disk_full"); sample categories engine_disk_full and oom_killed; each
                 mode's engine record adds `data_root`. A batch that does not fit is cut back,
                 so a set cut off by a full disk ends on its last complete record.
+       2026-12  (additive, no bump) workloads and image size (issue #20): samples may carry
+                scenario "first-start" (a `pull` phase first, `detail.pull` its source and
+                per-layer times) or "size" (`level` the image size in MiB, `burst` the cycle's
+                number); a ready sample of a mode with a workload has `detail.probe`; each mode's
+                record adds `workload`; the header adds `first_start` and `size` records; the end
+                record's `stop` may be "registry_unavailable".
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ END_STATUSES = ("complete", "interrupted", "failed")
 # nothing downstream of the reader knows older versions existed.
 SAMPLE_DEFAULTS: dict[int, dict[str, Any]] = {1: {"scenario": "warm"}, 2: {}, 3: {}}
 # None: version 1, read as warm
-SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density", "service"}
+SCENARIO_VALUES = {None, "warm", "cold", "burst", "rate", "density", "service", "first-start", "size"}
 
 # Sample fields and the JSON types each may hold (None: null allowed).
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {

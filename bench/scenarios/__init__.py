@@ -7,11 +7,11 @@ Shared machinery: cycles (warm, cold, both), groups (burst, rate, density, scale
 from __future__ import annotations
 
 from bench.core.errors import UserError
-from bench.scenarios import both, burst, cold, density, first_start, rate, scale, service, warm
+from bench.scenarios import both, burst, cold, density, first_start, rate, scale, service, size, warm
 from bench.scenarios.base import Scenario
 
 REGISTRY: dict[str, Scenario] = {
-    m.SCENARIO.name: m.SCENARIO for m in (warm, cold, both, burst, rate, density, scale, service, first_start)
+    m.SCENARIO.name: m.SCENARIO for m in (warm, cold, both, burst, rate, density, scale, service, first_start, size)
 }
 
 

@@ -160,7 +160,7 @@ class FirstStartSession(CycleSession):
     images: Optional[Images] = None
 
     def facts(self) -> HeaderFacts:
-        self.images = prepare(self.ctx)  # before the header: it records where the images come from
+        self.images = prepare(self.ctx, self.ctx.runtimes)  # before the header: it records where the images come from
         return HeaderFacts(harness=cycle_harness(self.ctx), extra={"first_start": self.images.record()})
 
     def units(self, start: Start) -> FirstStartUnits:  # type: ignore[override]
@@ -176,13 +176,13 @@ class FirstStartSession(CycleSession):
 
     def close(self) -> None:
         if self.images is not None:
-            put_back(self.ctx, self.images)
+            put_back(self.ctx, self.images, self.ctx.runtimes)
 
 
-def prepare(ctx: RunContext) -> Images:
+def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
     """The registry up (the user's, or one started here) and every mode's image pushed to it, untimed; or,
     without a registry binary, each image saved to a tarball for `docker load`."""
-    wanted = {rt.image: rt for rt in ctx.runtimes}
+    wanted = {rt.image: rt for rt in runtimes}
     addr = ctx.config.run.registry
     if addr is None and not registries.available():
         return _save_tarballs(ctx, wanted)
@@ -197,7 +197,7 @@ def prepare(ctx: RunContext) -> Images:
             call_with_timeout(partial(_push, rt.client, ref, registry_ref), PUSH_TIMEOUT_S, "push")
             images.refs[ref] = registry_ref
     except BaseException:
-        put_back(ctx, images)
+        put_back(ctx, images, runtimes)
         raise
     return images
 
@@ -219,10 +219,10 @@ def _save_tarballs(ctx: RunContext, wanted: dict[str, ModeRuntime]) -> Images:
     return images
 
 
-def put_back(ctx: RunContext, images: Images) -> None:
+def put_back(ctx: RunContext, images: Images, runtimes: list[ModeRuntime]) -> None:
     """Every exit path: each image under its own reference again, no registry tag left, the registry this
     run started stopped and its storage removed, the saved tarballs deleted. Each step guarded."""
-    for rt in {rt.image: rt for rt in ctx.runtimes}.values():
+    for rt in {rt.image: rt for rt in runtimes}.values():
         registry_ref = images.refs.get(rt.image)
         for step in (partial(_retag, rt, registry_ref), partial(_rebuild_if_absent, ctx, rt)):
             try:

@@ -1,0 +1,61 @@
+"""Image size (scenarios size and first-start with `level` = the image's size in MiB): per mode and size the
+p50 of startup, of the pull and of first_start (pull + startup), with 95% CIs, as a table and as figures
+of each against image size (log x, the CI as a band)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import stats
+from analysis.plots import _save, plt
+from bench.core.phases import FIRST_START, PULL, SIZE
+
+METRICS = (("startup", SIZE), ("startup", FIRST_START), (PULL, FIRST_START), ("first_start", FIRST_START))
+COLUMNS = ["scenario", "metric", "mode", "size_mib", "n", "failed", "p50", "p50_low", "p50_high"]
+
+
+def size_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (scenario, metric, mode, size): successes, failures, p50 and its CI (ms), outside warm-up.
+    ``frame``: with derived metrics (analysis.metrics.with_derived)."""
+    rows = []
+    data = frame[~frame["warmup"] & frame["level"].notna()]
+    for metric, scenario in METRICS:
+        part = data[(data["phase"] == metric) & (data["scenario"] == scenario)]
+        for (mode, level), g in part.groupby([part["mode"].astype(str), "level"], observed=True):
+            ok = g.loc[g["ok"], "duration_ms"].to_numpy(float)
+            low, high = stats.median_ci(ok) if len(ok) else (np.nan, np.nan)
+            p50 = float(np.median(ok)) if len(ok) else np.nan
+            rows.append([scenario, metric, mode, float(level), len(ok), int((~g["ok"]).sum()), p50, low, high])
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["scenario", "metric", "mode", "size_mib"])
+
+
+def figures(table: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """One figure per (scenario, metric): p50 against image size per mode, its CI as a band."""
+    out: list[Path] = []
+    for (scenario, metric), part in table.groupby(["scenario", "metric"], sort=False):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for mode, rows in part.groupby("mode"):
+            rows = rows.sort_values("size_mib")
+            ax.plot(rows["size_mib"], rows["p50"], "o-", label=str(mode))
+            ax.fill_between(rows["size_mib"], rows["p50_low"], rows["p50_high"], alpha=0.2, linewidth=0)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(part["size_mib"].unique()), [f"{v:g}" for v in sorted(part["size_mib"].unique())])
+        ax.set_xlabel("image size (MiB)")
+        ax.set_ylabel(f"{metric} p50 (ms, 95% CI)")
+        ax.set_title(f"{metric} against image size ({scenario})")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        out += _save(fig, out_dir, f"size_{scenario}_{metric}".replace("-", "_"))
+    return [p for p in out if p.suffix == ".png"]
+
+
+def write(frame: pd.DataFrame, out_dir: Path, with_figures: bool) -> list[Path]:
+    """A set with sized cycles: size_summary.csv and (``with_figures``) the figures; [] otherwise."""
+    table = size_table(frame)
+    if table.empty:
+        return []
+    table.to_csv(out_dir / "size_summary.csv", index=False)
+    return figures(table, out_dir) if with_figures else []
