@@ -59,3 +59,34 @@ def write(frame: pd.DataFrame, out_dir: Path, with_figures: bool) -> list[Path]:
         return []
     table.to_csv(out_dir / "size_summary.csv", index=False)
     return figures(table, out_dir) if with_figures else []
+
+
+def must_show(warm_set: Path, first_set: Path) -> str:
+    """The table mode x size: warm startup p50 and first-start (pull + startup) p50 with CIs, and the pull's."""
+    from analysis.load import read_set
+    from analysis.metrics import with_derived
+
+    tables = [size_table(with_derived(read_set(p, p.stem).frame)) for p in (warm_set, first_set)]
+    t = pd.concat(tables)
+
+    def cell(scenario: str, metric: str, mode: str, mib: float) -> str:
+        r = t[(t["scenario"] == scenario) & (t["metric"] == metric) & (t["mode"] == mode) & (t["size_mib"] == mib)]
+        if r.empty:
+            return "-"
+        x = r.iloc[0]
+        return f"{x.p50:.0f} [{x.p50_low:.0f}–{x.p50_high:.0f}] (n={x.n}{f', {x.failed} failed' if x.failed else ''})"
+
+    lines = ["| mode | size (MiB) | warm startup p50 ms [95% CI] | first start (pull+startup) p50 ms [95% CI] "
+             "| pull p50 ms [95% CI] |", "|---|---|---|---|---|"]  # fmt: skip
+    for mode in sorted(t["mode"].unique()):
+        for mib in sorted(t["size_mib"].unique()):
+            cells = [cell(SIZE, "startup", mode, mib), cell(FIRST_START, "first_start", mode, mib)]
+            cells.append(cell(FIRST_START, PULL, mode, mib))
+            lines.append(f"| {mode} | {mib:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(must_show(Path(sys.argv[1]), Path(sys.argv[2])))
