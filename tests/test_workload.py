@@ -173,3 +173,15 @@ def test_compare_treats_the_workload_as_part_of_the_mode() -> None:
     text = refusal({"modes.runc.workload": [rec, None]}, [])
     assert "modes.runc.workload: workload 'web' (isobench/busybox:latest, ready by http) vs no workload" in text
     assert text.endswith("or pass --force.")
+
+
+def test_a_history_keeps_a_modes_sets_of_different_workloads_in_series_of_their_own() -> None:
+    import pandas as pd
+
+    from analysis.identity import with_workload_names
+
+    frame = pd.DataFrame({"mode": pd.Categorical(["runc", "runsc", "runc@web"]), "x": [1, 2, 3]})
+    header = {"modes": {"runc": {"workload": {"name": "web"}}, "runsc": {"workload": None},
+                        "runc@web": {"workload": {"name": "web"}}}}  # fmt: skip
+    assert list(with_workload_names(frame, header)["mode"]) == ["runc@web", "runsc", "runc@web"]
+    assert with_workload_names(frame, {"modes": {}}) is frame
