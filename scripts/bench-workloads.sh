@@ -29,28 +29,39 @@ set_of() { sed -n 's/^  writing //p' "$1" | tail -n 1; }
 
 # readiness probes: log, exec, tcp, http, and one that never succeeds (timeout samples, the run goes on)
 "$isobench" run --config "$here/../docs/examples/workloads.toml" --rounds 6 --warmup 0 --no-summary 2>&1 | tee "$out/probes.log"
-t0=$(date +%s)
 # shellcheck disable=SC2086
 "$isobench" run --scenario size --sizes "$sizes" $modes --rounds "$rounds" --warmup 1 --budget 100000 \
   --no-summary 2>&1 | tee "$out/size.log"
-t1=$(date +%s)
+# every image event of the first-start run, streamed (the engine keeps only its last 256 for --since)
+timeout 3600 docker events --filter type=image --format '{{.Action}} {{.Actor.ID}}' >"$out/image-events.txt" &
+events=$!
+sleep 1
 # shellcheck disable=SC2086
 "$isobench" run --scenario size --first-start --sizes "$sizes" $modes --rounds "$fs_rounds" --warmup 0 \
   --budget 100000 --no-summary 2>&1 | tee "$out/first-start.log"
-t2=$(date +%s)
-pulls=$(timeout 30 docker events --since "$t1" --until "$t2" --filter type=image --filter event=pull --format '{{.Actor.ID}}' | wc -l)
-deletes=$(timeout 30 docker events --since "$t1" --until "$t2" --filter type=image --filter event=delete --format '{{.Actor.ID}}' | wc -l)
+sleep 1
+kill "$events" 2>/dev/null || true
 fs_set=$(set_of "$out/first-start.log")
-cycles=$("$here/../.venv/bin/python" - "$fs_set" <<'PY'
-import json, sys
-print(sum(1 for line in open(sys.argv[1]) if '"phase":"pull"' in line.replace(" ", "") and '"ok":true' in line.replace(" ", "")))
-PY
-)
+pulls=$(grep -c '^pull ' "$out/image-events.txt" || true)
+deletes=$(grep -c '^delete ' "$out/image-events.txt" || true)
+cycles=$(grep -c '"phase":"pull","duration_ns":[0-9]*,"ok":true' "$fs_set" || true)
 echo "engine image events during the first-start run: $pulls pulls, $deletes deletes; pull samples ok: $cycles" | tee "$out/events.txt"
-for f in probes size first-start; do "$isobench" report "$(set_of "$out/$f.log")" >/dev/null; done
+for f in probes size first-start; do
+  "$isobench" report "$(set_of "$out/$f.log")" >"$out/report-$f.txt" 2>&1 || echo "report of the $f set failed: see $out/report-$f.txt"
+done
 left_containers=$(docker ps -aq --filter label=isobench.run | wc -l)
 left_registry=$(pgrep -c -x docker-registry || true)
-left_storage=$(ls -d /tmp/isobench-registry-* 2>/dev/null | wc -l)
+left_storage=$(find /tmp -maxdepth 1 -name 'isobench-registry-*' | wc -l)
 left_tags=$(docker images --format '{{.Repository}}' | grep -c '^127\.0\.0\.1:' || true)
 echo "left: $left_containers containers, $left_registry registry processes, $left_storage registry folders, $left_tags registry tags" | tee -a "$out/events.txt"
 "$here/../.venv/bin/python" -m analysis.size_plots "$(set_of "$out/size.log")" "$fs_set" | tee "$out/table.md"
+for f in size first-start; do
+  "$here/../.venv/bin/python" - "$(set_of "$out/$f.log")" <<'PY'
+import json, pathlib, sys
+report = pathlib.Path(sys.argv[1]).with_suffix(".report") / "claims.json"
+for c in json.loads(report.read_text()):
+    if c["claim"]["id"].startswith(("size-", "first-start-size")):
+        print(f'{c["claim"]["id"]}: {c["verdict"]} ({c["reason"]})')
+PY
+done | tee -a "$out/table.md"
+[ "$pulls" -ge "$cycles" ] && [ "$left_containers$left_registry$left_storage$left_tags" = "0000" ]
