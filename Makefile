@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: bench-swarm bench-compare bench-ab bench-fleet bench-fleet-plant bench-cost history bench-history history-scale
+.PHONY: bench-swarm bench-compare bench-ab bench-fleet bench-fleet-plant bench-cost history bench-history history-scale bench-workloads
 .PHONY: setup engine image bench bench-cold bench-scale lint test doctor report compare check bench-overhead bench-analysis faults sweep vm vm-down
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
@@ -161,3 +161,9 @@ bench-fleet: engine
 bench-fleet-plant: image
 	bash scripts/setup-fleet.sh
 	$(PYTHON) -m pytest -m bench -s -p no:randomly tests/test_fleet_swarm.py -k planted $(PYTEST_ARGS)
+
+# Real workloads (issue 20): image sizes 10M/100M/1G, warm and first start (pulled from a docker-registry
+# the run starts on loopback), readiness by log, exec, tcp and http; image events and leftovers checked.
+# ARGS for the runs' modes: make bench-workloads MODES="--mode runc --mode runsc". About 10 minutes here.
+bench-workloads: image
+	bash scripts/bench-workloads.sh "$(ISOBENCH)"

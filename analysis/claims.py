@@ -157,7 +157,10 @@ def _check_selector(raw: dict[str, Any], where: str) -> None:
             f"{where}: a slowdown claim needs level and baseline_level (e.g. level = 8, baseline_level = 1)."
         )
     if raw.get("level") is not None and not scenarios.of(raw.get("scenario", WARM)).levels:
-        raise UserError(f"{where}: level selects a scale scenario's level: set scenario to burst, rate or density.")
+        raise UserError(
+            f"{where}: level selects a level (a burst size, a rate, an image size): set scenario to burst, rate, "
+            "density, size or first-start."
+        )
     if not isinstance(raw.get("strict", True), bool):
         raise UserError(f"{where}: strict must be true or false.")
 

@@ -53,7 +53,7 @@ VERDICT_OF_EFFECT = {
 
 # Must match for a comparison to mean anything (else --force). The image: by content (analysis.identity).
 KEY_METADATA = ("host.hostname", "host.cpu_model", "host.cpu_count", "host.memory_bytes")
-KEY_MODE_METADATA = ("requested.runtime", "requested.isolation", "role")
+KEY_MODE_METADATA = ("requested.runtime", "requested.isolation", "role", "workload")
 # What a comparison usually studies: reported when it differs.
 FACTORS = (
     "host.kernel",
@@ -183,7 +183,8 @@ def refusal(mismatches: dict[str, list[Any]], notes: list[str]) -> str:
     parts = []
     for key, values in mismatches.items():
         what = identity.describe(key)
-        parts.append(f"{key}{f' ({what})' if what else ''}: {' vs '.join(map(identity.short, values))}")
+        shown = map(identity.workload_text, values) if key.endswith(".workload") else map(identity.short, values)
+        parts.append(f"{key}{f' ({what})' if what else ''}: {' vs '.join(shown)}")
     why = f"; {'; '.join(notes)}" if notes else ""
     return (
         f"these result sets differ in key metadata, so a comparison would not isolate one factor "

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
+
+import pandas as pd
+
+from bench.results.records import Header
 
 # Each part of the content identity, and what a difference in it means for a run.
 CONTENT_PARTS = {
@@ -97,6 +101,33 @@ def check_images(mode: str, sets: list[str], records: list[dict[str, Any]]) -> I
             f"(layers {short(contents[0].get('layers'))}): imported again, not changed"
         )
     return out
+
+
+def workload_text(record: Any) -> str:
+    """A mode's workload as a refusal names it: its name, image and probe (or that it ran none)."""
+    if not isinstance(record, dict):
+        return "no workload (the mode's own image and first line)"
+    probe = record.get("probe") or {}
+    return f"workload {record.get('name')!r} ({record.get('image')}, ready by {probe.get('kind')})"
+
+
+def workload_of(header: Header, mode: str) -> Optional[str]:
+    """The name of the workload ``mode`` ran in the set of ``header`` (None: no workload)."""
+    record = (header.modes.get(mode) or {}).get("workload")
+    return str(record.get("name")) if isinstance(record, dict) and record.get("name") else None
+
+
+def with_workload_names(frame: pd.DataFrame, header: Header) -> pd.DataFrame:
+    """The frame with each mode that ran a workload named ``MODE@WORKLOAD`` (unless its name says so already),
+    so that a history never puts one mode's sets of different workloads in one series."""
+    renames = {}
+    for mode in map(str, frame["mode"].cat.categories if hasattr(frame["mode"], "cat") else frame["mode"].unique()):
+        name = workload_of(header, mode)
+        if name and not mode.endswith(f"@{name}"):
+            renames[mode] = f"{mode}@{name}"
+    if not renames:
+        return frame
+    return frame.assign(mode=frame["mode"].astype(str).replace(renames).astype("category"))
 
 
 def describe(key: str) -> str:

@@ -21,6 +21,9 @@ from bench.core.phases import (
     DERIVED,
     DISPATCH,
     ENGINE_PHASES,
+    FIRST_START,
+    FIRST_START_DERIVED,
+    PULL,
     RATE,
     RATE_DERIVED,
     SCALE_SCENARIOS,
@@ -64,7 +67,8 @@ class _Cycles:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.rows = np.flatnonzero(
             np.isin(
-                frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH,))
+                frame["phase"].cat.codes.to_numpy(),
+                _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH, PULL)),
             )
         )
         self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
@@ -79,7 +83,8 @@ class _Cycles:
         fk, fidx = np.unique(self.keys[failed_real], return_index=True)
         self.first_fail[fk] = np.flatnonzero(failed_real)[fidx]
         scenario = frame["scenario"].cat.codes.to_numpy()[self.rows]
-        self.is_cold, self.is_scale, self.is_rate = (np.zeros(self.n, dtype=bool) for _ in range(3))
+        self.is_cold, self.is_scale, self.is_rate, self.is_first = (np.zeros(self.n, dtype=bool) for _ in range(4))
+        self.is_first[self.keys] = np.isin(scenario, _codes(frame["scenario"], [FIRST_START]))
         self.is_cold[self.keys] = np.isin(scenario, _codes(frame["scenario"], [COLD]))
         self.is_scale[self.keys] = np.isin(scenario, _codes(frame["scenario"], SCALE_SCENARIOS))
         self.is_rate[self.keys] = np.isin(scenario, _codes(frame["scenario"], [RATE]))
@@ -95,6 +100,8 @@ class _Cycles:
             return self.is_cold
         if metric in RATE_DERIVED:
             return self.is_rate
+        if metric in FIRST_START_DERIVED:
+            return self.is_first
         if metric == "startup":
             return np.ones(self.n, dtype=bool)
         if metric == "run_cycle":
@@ -120,7 +127,8 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(cyc.rows):
         return frame
     picks, names, durs, oks, errs = [], [], [], [], []
-    for metric, parts in list(DERIVED.items()) + list(COLD_DERIVED.items()) + list(RATE_DERIVED.items()):
+    derived = list(DERIVED.items()) + list(COLD_DERIVED.items()) + list(RATE_DERIVED.items())
+    for metric, parts in derived + list(FIRST_START_DERIVED.items()):
         dur, good, err = cyc.metric(_codes(frame["phase"], parts), len(parts))
         keep = cyc.wanted(metric)
         picks.append(cyc.rows[cyc.first[keep]])

@@ -32,6 +32,12 @@ def _load(args: argparse.Namespace):  # -> Config
     }
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
+    if getattr(args, "sizes", None):
+        from bench.core.sizes import parse_sizes
+
+        overrides["sizes"] = parse_sizes(args.sizes)
+    if getattr(args, "first_start", False):
+        overrides["size_first_start"] = True
     if getattr(args, "cycle", None):
         config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
         bare = [m.name for m in config.modes if m.cycle == "run" and not m.run_command]
@@ -228,6 +234,8 @@ def _sweep_services(client: Any, run_id: Optional[str], keep: set[str]) -> list[
 def cmd_image(args: argparse.Namespace) -> int:
     from bench.engine.image import ensure_image
 
+    if args.size is not None:
+        return _sized_images(args)
     client = default_client()
     if client.info().get("OSType") == "windows":
         from bench.engine import windows
@@ -249,6 +257,35 @@ def cmd_image(args: argparse.Namespace) -> int:
             or "differs from what this host's busybox gives now: rebuild with 'isobench image --force'"
         )
     )
+    return 0
+
+
+def _sized_images(args: argparse.Namespace) -> int:
+    """`image --size 10M,100M,1G`: the test image plus seeded random data, one image per size (bench.engine.sized)."""
+    from bench.core.sizes import parse_sizes
+    from bench.engine import sized
+
+    labels = parse_sizes(args.size)  # checked before the engine is asked anything
+    client = default_client()
+    if client.info().get("OSType") == "windows":
+        raise UserError(
+            "--size builds Linux images: on Windows the size series is the host's nanoserver/servercore pair."
+        )
+    for label in labels:
+        if args.remove:
+            gone = sized.remove_sized(client, label)
+            print(f"image {sized.ref_of(label)} {'removed' if gone else 'not present'}")
+            continue
+        b = sized.ensure_sized(client, label, force=args.force)
+        print(
+            f"image {b.ref} {'built' if b.built else 'present'} ({b.image_id[7:19]}, {b.layers} layers, "
+            f"{b.size / 2**20:.0f} MiB): "
+            + (
+                "the id every build gives"
+                if b.image_id == sized.expected_id(sized.plan(label))
+                else "NOT the expected id"
+            )
+        )
     return 0
 
 
@@ -343,12 +380,17 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--seed", type=whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
+    r.add_argument("--sizes", metavar="SIZES", help="--scenario size: image sizes (default 10M,100M,1G)")
+    r.add_argument("--first-start", dest="first_start", action="store_true",
+                   help="--scenario size: each cycle a first start (image removed, then pulled)")  # fmt: skip
     r.add_argument(
         "--scenario",
         choices=scenarios.names(),
         help="warm (default): the engine is up; cold: each cycle first stops and starts the engine; both; "
         "burst, rate, density: many containers at once (see --burst, --rate, --density-step); scale: burst, "
-        "then rate when --rate is given, then density; service: swarm services (see --replicas)",
+        "then rate when --rate is given, then density; service: swarm services (see --replicas); first-start: "
+        "each cycle first removes and pulls the image (from a registry the run starts on loopback); size: "
+        "each mode x each image size (--sizes; with --first-start each cycle a first start)",
     )
     r.add_argument("--cold-rounds", dest="cold_rounds", type=positive_int, help="cold rounds (default 8)")
     r.add_argument(
@@ -449,6 +491,9 @@ def add_commands(sub: Any) -> None:
 
     i = sub.add_parser("image", help="build (Linux) or pull (Windows) the test image on the default engine")
     i.add_argument("--force", action="store_true", help="rebuild even if present")
+    i.add_argument("--size", metavar="SIZES", help="instead: images of the test image plus seeded random data, "
+                   "one per size (binary units: 10M,100M,1G), tagged isobench/size:SIZE")  # fmt: skip
+    i.add_argument("--remove", action="store_true", help="with --size: remove those images")
     i.set_defaults(fn=cmd_image)
 
     v = sub.add_parser("vm", help="the VM-hosted engine (the toolbox role on Linux)")

@@ -89,7 +89,7 @@ def test_a_claim_at_a_level_the_set_lacks_is_untestable_and_says_where(tmp_path)
     [
         ({"level": 0}, "level must be a number greater than 0"),
         ({"statistic": "slowdown", "scenario": "burst", "level": 8}, "needs level and baseline_level"),
-        ({"level": 8}, "set scenario to burst, rate or density"),
+        ({"level": 8}, "set scenario to burst, rate, density, size or first-start"),
         ({"statistic": "p95"}, 'statistic must be "median" or "slowdown"'),
     ],
 )

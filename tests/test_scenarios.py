@@ -21,7 +21,8 @@ RUN_ONLY = {"both": ("warm", "cold"), "scale": ("burst", "rate", "density")}
 
 
 def test_every_scenario_module_is_registered_under_its_file_name() -> None:
-    files = {p.stem for p in (REPO / "bench" / "scenarios").glob("*.py")} - scenarios.SHARED - {"__init__"}
+    stems = {p.stem for p in (REPO / "bench" / "scenarios").glob("*.py")} - scenarios.SHARED - {"__init__"}
+    files = {stem.replace("_", "-") for stem in stems}
     assert set(scenarios.names()) == files
     assert {"warm", "cold", "both", "burst", "rate", "density", "scale", "service"} <= files
     assert all(s.name == name for name, s in scenarios.registry().items())

@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 
 from analysis.cache import short_reason
+from analysis.identity import with_workload_names
 from analysis.load import read_set, set_name
 from bench.core.paths import safe_name
 from bench.results.records import End, Header
@@ -74,7 +75,7 @@ def read_one(path: Path) -> Union[SetData, Unreadable]:
         return Unreadable(path, f"holds no measured sample ({why})")
     header = data.header
     info = SetInfo(set_name(path), path, host_of(header, path), header.created_ns, header, data.end)
-    return SetData(info, data.frame, data.costs)
+    return SetData(info, with_workload_names(data.frame, header), data.costs)
 
 
 def header_line(path: Path) -> Optional[dict[str, Any]]:

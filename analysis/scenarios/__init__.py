@@ -16,7 +16,8 @@ from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
 def registry() -> dict[str, ScenarioAnalysis]:
     """Name -> the scenario's analysis, every module imported once."""
     found = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg and m.name != "base")
-    return {n: importlib.import_module(f"{__name__}.{n}").ANALYSIS for n in found}
+    # a name's hyphens are underscores in the file name (first-start: first_start.py)
+    return {n.replace("_", "-"): importlib.import_module(f"{__name__}.{n}").ANALYSIS for n in found}
 
 
 def of(name: str) -> ScenarioAnalysis:

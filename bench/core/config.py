@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -19,6 +19,8 @@ from bench.core.paths import DEFAULT_RESULTS
 from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES
 from bench.core.scale import ScaleSettings, read_scale
 from bench.core.service import ServiceSettings, read_service
+from bench.core.sizes import parse_sizes
+from bench.core.workload import Workload, read_workloads, workload_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -114,6 +116,9 @@ class Mode:
     # Per-container rlimits sent in the create request, name -> (soft, hard). Podman's runc applies its
     # own defaults, above this machine's hard limits, unless the request names them (see presets).
     ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The workload (bench.core.workload) the mode runs: its image and command are the mode's, and its probe
+    # judges `ready`. None: the mode's own image, command and first line (`ready_marker`).
+    workload: Optional[Workload] = None
 
     @property
     def endpoint_settings(self) -> EndpointSettings:
@@ -137,6 +142,7 @@ class Mode:
         rec["run_command"] = list(self.run_command)
         rec["placement"] = list(self.placement)
         rec["ulimits"] = {k: list(v) for k, v in self.ulimits.items()}
+        rec["workload"] = self.workload.to_record() if self.workload else None
         return rec
 
 
@@ -158,6 +164,12 @@ class RunSettings:
     # "scale" (bursts, rate runs when rates are given, density steps). See bench.core.phases.
     scenario: str = "warm"
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
+    # first-start: the user's own registry (host:port) to pull from; None: the run starts its own on loopback
+    registry: Optional[str] = None
+    # size (bench/scenarios/size.py): the image sizes (isobench/size:SIZE), each mode x each size per round;
+    # size_first_start: each of those cycles a first start (samples then carry scenario "first-start")
+    sizes: tuple[str, ...] = ("10M", "100M", "1G")
+    size_first_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,13 +205,14 @@ class Config:
                         "placement": tuple(m.get("placement") or ()),
                         "ulimits": {k: (int(v[0]), int(v[1])) for k, v in (m.get("ulimits") or {}).items()},
                         "timeouts": Timeouts(**m["timeouts"]),
+                        "workload": Workload.from_record(m.get("workload")),
                     }
                 )
                 for m in rec["modes"]
             )
             scale = ScaleSettings.from_record(rec.get("scale"))
             service = ServiceSettings.from_record(rec.get("service"))
-            run = RunSettings(**rec["run"])
+            run = RunSettings(**{**rec["run"], "sizes": tuple(rec["run"].get("sizes") or RunSettings.sizes)})
             return cls(source=str(rec.get("source")), run=run, modes=modes, scale=scale, service=service)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
@@ -325,6 +338,9 @@ _RUN_KEYS = (
     "reconnect_s",
     "scenario",
     "cold_rounds",
+    "registry",
+    "sizes",
+    "size_first_start",
 )
 _MODE_KEYS = (
     "name",
@@ -356,6 +372,7 @@ _MODE_KEYS = (
     "node_endpoints",
     "engine",
     "ulimits",
+    "workload",
 )
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
@@ -375,6 +392,9 @@ def _read_run(table: _Table) -> RunSettings:
         reconnect_s=table.real("reconnect_s", d.reconnect_s),
         scenario=table.text("scenario", d.scenario),  # a scenario of bench.scenarios: the run checks it
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
+        registry=_registry(table.string("registry"), table.source),
+        sizes=_sizes(table.argv("sizes", d.sizes) or d.sizes, table.source),
+        size_first_start=table.boolean("size_first_start", d.size_first_start),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -383,6 +403,20 @@ def _read_run(table: _Table) -> RunSettings:
             "min_rounds or raise rounds."
         )
     return run
+
+
+def _sizes(labels: tuple[str, ...], source: str) -> tuple[str, ...]:
+    return parse_sizes(",".join(labels), f"{source}: run.sizes")
+
+
+def _registry(addr: Optional[str], source: str) -> Optional[str]:
+    """``run.registry``: host:port, the port a whole number from 1 to 65535."""
+    if addr is None:
+        return None
+    host, _, port = addr.rpartition(":")
+    if not host or "/" in addr or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UserError(f"{source}: run.registry is {addr!r}: give host:port (e.g. registry.example:5000), no scheme.")
+    return addr
 
 
 def _check_endpoint(endpoint: str, where: str) -> None:
@@ -450,6 +484,31 @@ def _ulimits(table: "_Table", base: dict[str, Any]) -> dict[str, tuple[int, int]
         out[name] = (value[0], value[1])
     table.done(ULIMIT_NAMES)
     return out
+
+
+def _read_modes(table: _Table, workloads: dict[str, Workload]) -> tuple[Mode, ...]:
+    """One mode, or with `workload = [...]` the mode crossed with each workload (named MODE@WORKLOAD)."""
+    raw = table._take("workload")
+    if raw is None:
+        return (_read_mode(table, 0),)
+    names = workload_names(raw, workloads, f"{table.where}.workload", table.source)
+    chosen = [workloads[n] for n in names]
+    first = chosen[0]
+    # The workload supplies image and command; the rest of the mode is read once.
+    table.data.setdefault("image", first.image)
+    table.data.setdefault("command", list(first.command))
+    mode = _read_mode(table, 0)
+    if mode.cycle == "run":
+        raise UserError(
+            f'{table.source}: mode {mode.name!r} has cycle = "run" and a workload: a workload runs the full cycle; '
+            'remove cycle = "run" or the workload.'
+        )
+    crossed = len(chosen) > 1 or isinstance(raw, list)
+    return tuple(
+        replace(mode, name=f"{mode.name}@{w.name}" if crossed else mode.name, image=w.image, command=w.command,
+                workload=w)
+        for w in chosen
+    )  # fmt: skip
 
 
 def _read_mode(table: _Table, index: int) -> Mode:
@@ -537,12 +596,15 @@ def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Confi
     scale = read_scale(top.table("scale"))
     service = read_service(top.table("service"))
     raw_modes = top._take("mode")
-    top.done(("run", "mode", "scale", "service"))
+    workloads = read_workloads(top._take("workload"), source)
+    top.done(("run", "mode", "scale", "service", "workload"))
     if raw_modes is None:
         raw_modes = [{"preset": name} for name in presets.presets_for(host_os or presets.host_os())]
     if not isinstance(raw_modes, list) or not raw_modes:
         raise UserError(f"{source}: [[mode]] must list at least one mode (or be left out to use the host's presets).")
-    modes = tuple(_read_mode(_Table(m, f"mode[{i}]", source), i) for i, m in enumerate(raw_modes))
+    modes = tuple(
+        m for i, raw in enumerate(raw_modes) for m in _read_modes(_Table(raw, f"mode[{i}]", source), workloads)
+    )
     seen: set[str] = set()
     for m in modes:
         if m.name in seen:

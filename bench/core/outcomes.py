@@ -59,3 +59,6 @@ RESULTS_DISK_FULL = "results_disk_full"
 # Podman's compat API (bench.engine.drivers.podman) answers some calls differently from dockerd:
 STATE_CONFLICT = "state_conflict"  # the engine refused a call for the container's state ("container state improper")
 API_UNSUPPORTED = "api_unsupported"  # the engine does not implement this call or option of the Docker API
+# A first start's pull (bench.measure.pull): the registry did not answer (stopped, killed, unreachable).
+# Also a run's early stop: once the registry the run started is gone, no first start can be measured.
+REGISTRY_UNAVAILABLE = "registry_unavailable"

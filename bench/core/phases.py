@@ -41,6 +41,15 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
     "cold_startup": ("engine_up", "create", "start", "ready"),
 }
 
+# First start (bench/scenarios/first_start.py, issue #20): before each cycle the image is removed from the
+# engine, then pulled (`pull`, timed, from a registry the run starts on loopback, or `docker load` where
+# none can run), then the cycle as warm. `first_start` = pull + startup.
+FIRST_START, PULL = "first-start", "pull"
+# size (bench/scenarios/size.py): each mode x each image size (isobench image --size), interleaved in each
+# round; samples carry `level` = the image's size in MiB and `burst` = the cycle's number in the run.
+SIZE = "size"
+FIRST_START_DERIVED: dict[str, tuple[str, ...]] = {"first_start": (PULL, "create", "start", "ready")}
+
 # Scale scenarios (bench.schedule.burst, .rate, .density): many containers at once on one engine.
 # Their samples carry `level` (burst size N, arrival rate in starts/s, or containers running),
 # `group` (the id of the group the container belongs to: one burst, one rate run, one density step),

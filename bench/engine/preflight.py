@@ -154,6 +154,11 @@ def _inspect_image(client: docker.APIClient, mode: Mode, image: str) -> dict[str
         hint = (
             "build it with 'isobench image'" if image.startswith("isobench/") else f"pull it with 'docker pull {image}'"
         )
+        if mode.workload is not None:  # the user named this image: a typo is theirs to fix, not a mode to skip
+            raise UserError(
+                f"workload {mode.workload.name!r} (mode {mode.name!r}) names image {image!r}, which is not on the "
+                f"engine: fix the image reference, or {hint}."
+            ) from None
         raise Skip("image_missing", f"mode {mode.name!r}: image {image!r} is not on the engine: {hint}.") from None
     except Exception as exc:
         category, message = driver_for(mode).classify(exc)
@@ -166,6 +171,8 @@ def check_mode(mode: Mode, run_id: str) -> ModeCheck:
     record: dict[str, Any] = {
         "requested": {"runtime": mode.runtime, "isolation": mode.isolation, "image": mode.image},
         "role": mode.role,
+        # part of the mode's identity: compare refuses sets whose modes ran different workloads
+        "workload": mode.workload.to_record() if mode.workload else None,
     }
     try:
         endpoint, client = _connect(mode)

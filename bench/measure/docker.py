@@ -33,6 +33,7 @@ from bench.measure.calls import Calls, calls_for
 from bench.measure.cleanup import StuckContainers
 from bench.measure.cost import CostProbe
 from bench.measure.executor import CycleResult, EnginePhases, fill_missing
+from bench.measure.probes import ProbeState, probe_detail, wait_exec, wait_log
 from bench.results.records import Place, Sample
 
 # docker events action -> the phase whose API call causes it
@@ -59,6 +60,8 @@ class _Recorder:
         # start's duration while ready runs (a tuple store, all that may sit between start and ready);
         # recorded with ready, or by the watcher when ready never ended (settle_pending)
         self.pending: Optional[tuple[str, int]] = None
+        # the workload's readiness probe, as far as it got (None: the mode's first line, no workload)
+        self.probe: Optional[ProbeState] = None
 
     def add(
         self,
@@ -179,7 +182,7 @@ class _PhaseTimer:
             self._failed("ready", failed_ns, exc)
         t2 = time.perf_counter_ns()
         self._record_start(wall)
-        self.rec.add("ready", t2 - t1, True)
+        self.rec.add("ready", t2 - t1, True, detail=probe_detail(self.rec.probe))
         return t2
 
     def _record_start(self, wall: int) -> None:
@@ -269,8 +272,8 @@ class DockerExecutor:
                 lambda: api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}),
             )
             start = timed.untimed("start", "prepare", t.start, lambda: calls.start(cid))
-            stream = raw_socket(sock)
-            rec.cost["ready_end_ns"] = timed.start_ready(t, start, lambda: read_first_line(stream, mode.ready_marker))
+            ready = _ready_call(rec, api, cid, raw_socket(sock), clock, mode)
+            rec.cost["ready_end_ns"] = timed.start_ready(t, start, ready)
             close_socket(sock)
             sock = None
             if mode.cycle == "run":
@@ -350,6 +353,8 @@ class DockerExecutor:
             cid[:12] if cid else None,
             rec.phase_wall if rec else None,
         )
+        if rec is not None and rec.probe is not None:
+            _name_probe(samples, rec.probe)
         result = CycleResult(samples=samples, cid=cid, interrupted=stop_signal)
         if cid and not (rec and rec.removed) and stop_signal is None:  # a failed cycle: was it the OOM killer?
             words = oom.oom_words(rt.client, cid, rt.mode.timeouts.ping)
@@ -382,6 +387,28 @@ class DockerExecutor:
 
     def retry_pending(self, deadline_s: float) -> list[str]:
         return self.stuck.retry(deadline_s)
+
+
+def _ready_call(rec: _Recorder, api: Any, cid: str, stream: Any, clock: PhaseClock, mode: Any) -> Callable[[], Any]:
+    """What ends `ready`: the mode's first line, or its workload's probe (bench.measure.probes)."""
+    if mode.workload is None:
+        return lambda: read_first_line(stream, mode.ready_marker)
+    state = rec.probe = ProbeState(mode.workload.probe)
+    if not state.probe.polled:
+        return lambda: wait_log(stream, state)
+    return lambda: wait_exec(api, cid, state, clock)
+
+
+def _name_probe(samples: list[Sample], state: ProbeState) -> None:
+    """A ready that timed out or failed names the probe, its polls and its last answer."""
+    for i, s in enumerate(samples):
+        if s.phase == "ready" and not s.ok:
+            detail = {**(s.detail or {}), **(probe_detail(state) or {})}
+            said = s.message or ""
+            summary = state.summary()
+            samples[i] = s.but(
+                detail=detail, message=said if summary in said else f"{said}: {summary}" if said else summary
+            )
 
 
 def _created(rec: _Recorder, created: dict[str, Any]) -> Optional[dict[str, Any]]:

@@ -30,6 +30,8 @@ def header_record(
     created: Optional[str] = None,
     scale: Optional[dict[str, Any]] = None,
     service: Optional[dict[str, Any]] = None,
+    first_start: Optional[dict[str, Any]] = None,
+    size: Optional[dict[str, Any]] = None,
 ) -> Header:
     """The header of a set this isobench writes (schema and version its own, the label its runs carry)."""
     return Header(
@@ -53,4 +55,6 @@ def header_record(
         concurrent=concurrent,
         scale=scale or None,
         service=service,
+        first_start=first_start,
+        size=size,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar, Mapping, Optional, TypedDict, TypeVar
 
-from bench.core.phases import BURST, DENSITY, RATE, SERVICE
+from bench.core.phases import BURST, DENSITY, RATE, SERVICE, SIZE
 
 _NULL = type(None)
 
@@ -31,7 +31,8 @@ CONTAINERS = "containers"  # a burst: N containers started together
 STARTS_PER_S = "starts/s"  # a rate run: the arrival rate
 RUNNING = "running"  # a density step: idle containers already running
 REPLICAS = "replicas"  # a service: its replica count
-LEVEL_UNITS: dict[str, str] = {BURST: CONTAINERS, RATE: STARTS_PER_S, DENSITY: RUNNING, SERVICE: REPLICAS}
+MIB = "MiB"  # the size scenario: the image's size (its first starts carry it too)
+LEVEL_UNITS: dict[str, str] = {BURST: CONTAINERS, RATE: STARTS_PER_S, DENSITY: RUNNING, SERVICE: REPLICAS, SIZE: MIB}
 
 
 def _json(*kinds: type, omit_null: bool = False) -> dict[str, Any]:
@@ -234,6 +235,9 @@ class Header(Record):
     scale: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
     service: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
     fleet: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
+    # The first-start scenario's image source (a registry, or docker load) and the size scenario's images.
+    first_start: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
+    size: Optional[Mapping[str, Any]] = field(default=None, metadata=_json(dict, _NULL, omit_null=True))
     # Set by the reader only: the version an older set was written in (it reads as the current one).
     upgraded_from: Optional[int] = field(default=None, metadata=_json(int, _NULL, omit_null=True))
 

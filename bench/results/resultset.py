@@ -45,6 +45,11 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
                 was also a rate run's and a density step's and a service's id), and `level_unit`
                 names what `level` counts (containers, starts/s, running, replicas). Versions
                 before 5 read with `burst` as `group` and the unit of their scenario.
+                Also in 5 (issue #20): scenario "first-start" (a `pull` phase first, `detail.pull`
+                its source and per-layer times) and "size" (`level` the image size in MiB, `group`
+                the cycle's number); a ready sample of a mode with a workload has `detail.probe`;
+                each mode's record adds `workload`; the header adds `first_start` and `size`
+                records; the end record's `stop` may be "registry_unavailable".
     6  2026-12  issue 23: `cost` records (bench.results.records.Cost), apart from the samples (a cost
                 is no phase of the cycle): per cycle or group its CPU by source (metric cpu_engine,
                 cpu_container, cpu_vm, cpu_harness; value_ns is CPU time) and its startup waterfall
@@ -78,7 +83,7 @@ SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 END_STATUSES = ("complete", "interrupted", "failed")
 
-SCENARIO_VALUES = {"warm", "cold", "burst", "rate", "density", "service"}
+SCENARIO_VALUES = {"warm", "cold", "burst", "rate", "density", "service", "first-start", "size"}
 
 # Sample fields and the JSON types each may hold (None: null allowed), as bench.results.records declares them.
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = json_types(Sample)

@@ -1,5 +1,6 @@
 """Scenario plug-ins: one module per scenario, bench/scenarios/<name>.py defining ``SCENARIO`` (its
-analysis side: analysis/scenarios/<name>.py). The registry is the package's modules, found by their
+analysis side: analysis/scenarios/<name>.py; a name's hyphens are underscores in the file name:
+first-start is first_start.py). The registry is the package's modules, found by their
 file names: adding a scenario is adding its module, with no list to edit. The run driver (bench.run)
 knows scenarios only through this registry and the interface in bench.scenarios.base.
 
@@ -25,13 +26,18 @@ def names() -> tuple[str, ...]:
     """Every scenario's name, read from the modules' file names without importing them: the
     command's `--scenario` choices need them at every start, and the modules import the engine layers."""
     found = (m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg)
-    return tuple(sorted(n for n in found if n not in SHARED and not n.startswith("_")))
+    return tuple(sorted(scenario_name(n) for n in found if n not in SHARED and not n.startswith("_")))
+
+
+def scenario_name(file_stem: str) -> str:
+    """The scenario name of a module: first_start.py holds first-start."""
+    return file_stem.replace("_", "-")
 
 
 @functools.cache
 def registry() -> dict[str, Scenario]:
     """Name -> scenario, every module imported once."""
-    return {n: importlib.import_module(f"{__name__}.{n}").SCENARIO for n in names()}
+    return {n: importlib.import_module(f"{__name__}.{n.replace('-', '_')}").SCENARIO for n in names()}
 
 
 def get(name: str) -> Scenario:

@@ -75,16 +75,20 @@ class RunContext:
 @dataclass(frozen=True)
 class HeaderFacts:
     """A scenario's part of the header: how it times (`harness`), per mode its engine control
-    (`cold`), the scale plan and bounds (`scale`), the service scenario's settings and swarm (`service`)."""
+    (`cold`), the scale plan and bounds (`scale`), the service scenario's settings and swarm (`service`),
+    a first start's image source (`first_start`), the size scenario's images (`size`)."""
 
     harness: dict[str, Any]
     cold: dict[str, Any] = field(default_factory=dict)
     scale: Optional[dict[str, Any]] = None
     service: Optional[dict[str, Any]] = None
+    first_start: Optional[dict[str, Any]] = None  # where a first start's images come from
+    size: Optional[dict[str, Any]] = None  # the size scenario's images
 
     def fields(self) -> dict[str, Any]:
         """The header_record keywords these facts fill."""
-        return {"harness": self.harness, "cold": self.cold, "scale": self.scale, "service": self.service}
+        return {"harness": self.harness, "cold": self.cold, "scale": self.scale, "service": self.service,
+                "first_start": self.first_start, "size": self.size}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""A real registry for first starts: Debian's `docker-registry` (the Distribution registry, 2.8) that a run
+starts on a loopback port with its own config and temporary storage, and stops on every exit path
+(`close`: the process ended, its storage removed). A user's own registry (`registry = "host:port"`) is
+only used, never started or cleaned (isobench pushes its images there under `isobench-first-start/`).
+
+Engines treat 127.0.0.0/8 registries as insecure (plain HTTP) by default, so no TLS is set up; the
+registry answers only on loopback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from bench.core.errors import UserError
+
+BINARY = "docker-registry"
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 2.0
+CONFIG = """version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: {addr}
+health:
+  storagedriver:
+    enabled: false
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def answers(addr: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Does the registry at ``addr`` answer its API root (GET /v2/)?"""
+    try:
+        with urllib.request.urlopen(f"http://{addr}/v2/", timeout=timeout) as r:  # noqa: S310 - loopback or the user's
+            return bool(r.status == 200)
+    except Exception:  # noqa: BLE001 - any failure is "does not answer"
+        return False
+
+
+@dataclass
+class Registry:
+    """Where images are pulled from: ``addr`` (host:port). ``owned``: started by this run (and so
+    stopped, its storage removed, by ``close``)."""
+
+    addr: str
+    owned: bool = False
+    process: Optional[subprocess.Popen[bytes]] = None
+    root: Optional[Path] = None
+    log: Optional[Path] = None
+    closed: bool = field(default=False)
+
+    def ref(self, image: str) -> str:
+        """The registry's name for a local reference: ``isobench/size:10M`` -> ``127.0.0.1:P/isobench/size:10M``."""
+        return f"{self.addr}/{image}"
+
+    def alive(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            return False
+        return answers(self.addr)
+
+    def record(self) -> dict[str, object]:
+        return {"source": "registry", "registry": self.addr, "started_by_run": self.owned,
+                "software": "docker-registry (Distribution 2.8)" if self.owned else None}  # fmt: skip
+
+    def close(self) -> None:
+        """Stops the registry this run started and removes its storage; idempotent, every exit path."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT_S)
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def available() -> bool:
+    return shutil.which(BINARY) is not None
+
+
+def start_local() -> Registry:
+    """A registry on a free loopback port with storage in a new temporary folder, once it answers."""
+    root = Path(tempfile.mkdtemp(prefix="isobench-registry-"))
+    addr = f"127.0.0.1:{_free_port()}"
+    (root / "config.yml").write_text(CONFIG.format(root=root / "storage", addr=addr))
+    log = root / "registry.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own config
+            [BINARY, "serve", str(root / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    reg = Registry(addr, owned=True, process=process, root=root, log=log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not answers(addr, 0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            words = log.read_text(errors="replace").strip()[-300:]
+            reg.close()
+            raise UserError(
+                f"the local registry ({BINARY} on {addr}) did not come up within {START_TIMEOUT_S:g} s "
+                f"({words or 'no output'}): check that {BINARY} runs (scripts/setup-registry.sh installs it)."
+            )
+        time.sleep(0.05)
+    return reg
+
+
+def users(addr: str) -> Registry:
+    """The user's own registry (``registry = "host:port"``): checked to answer, never started or stopped."""
+    if not answers(addr, 5.0):
+        raise UserError(
+            f"the registry {addr} (the config's run.registry) does not answer GET /v2/: start it, or remove "
+            "run.registry to let the run start its own on loopback."
+        )
+    return Registry(addr)

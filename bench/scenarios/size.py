@@ -1,0 +1,121 @@
+"""size: does the ranking hold for bigger images? Each round runs one cycle of each mode with each image
+size (`run.sizes`, default 10M, 100M, 1G: the images of `isobench image --size`, built here when missing,
+untimed), all interleaved in one seeded shuffled order. Samples carry scenario "size", `level` = the
+image's size in MiB (`level_unit` MiB) and `group` = the cycle's number in the run (so each cycle is its own group).
+
+With `run.size_first_start` (`--first-start`) each of these cycles is a first start (bench/scenarios/
+first_start.py: image removed, pulled from the run's registry, then the cycle), and its samples carry
+scenario "first-start" with the same `level`: the warm and first-start series of one size line up.
+
+Images this run built are removed at its end (those that were there before are left). Analysis:
+analysis/scenarios/size.py; claims select a size by `level`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, Optional
+
+from bench.core.config import Config, RunSettings
+from bench.core.phases import ALL_PHASES, CLEANUP, PULL, SIZE
+from bench.core.sizes import parse_size
+from bench.core.watchdog import call_with_timeout
+from bench.engine import sized
+from bench.engine.preflight import ModeRuntime
+from bench.measure.executor import CycleResult, EnginePhases
+from bench.results.records import MIB, Place
+from bench.results.resultset import ResultSet
+from bench.scenarios.base import HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
+from bench.scenarios.cycles import CycleScenario, CycleSession, cycle_harness
+from bench.scenarios.first_start import FirstStart, FirstStartExecutor, FirstStartUnits, Images, prepare, put_back
+from bench.schedule.scheduler import Scheduler
+
+BUILD_TIMEOUT_S = 900.0
+
+
+class SizeExecutor:
+    """The inner executor's cycle, its samples marked with the image's size (`level`) and the cycle's number."""
+
+    def __init__(self, inner: Any, mib: dict[str, float]) -> None:
+        self.inner, self.mib, self.cycles = inner, mib, 0
+
+    def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = SIZE) -> CycleResult:
+        result: CycleResult = self.inner.run_cycle(rt, round_no, pos, warmup, scenario=SIZE)
+        self.cycles += 1
+        mib = self.mib[rt.image]
+        result.samples[:] = [s.but(level=mib, group=self.cycles, level_unit=MIB) for s in result.samples]
+        return result
+
+    def restart_engine(self, rt: ModeRuntime, control: Any, base: Place) -> EnginePhases:
+        return self.inner.restart_engine(rt, control, base)
+
+    def retry_pending(self, deadline_s: float) -> list[str]:
+        return self.inner.retry_pending(deadline_s)
+
+
+@dataclass
+class SizeSession(CycleSession):
+    sized_runtimes: Optional[list[ModeRuntime]] = None
+    built: Optional[list[tuple[ModeRuntime, str]]] = None
+    images: Optional[Images] = None
+
+    def facts(self) -> HeaderFacts:
+        r = self.ctx.config.run
+        self.built, records = [], {}
+        for rt in self.ctx.runtimes:
+            for label in r.sizes:
+                self.ctx.say(f"  size: {sized.ref_of(label)} on {rt.mode.name}'s engine")
+                b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build image")
+                if b.built:
+                    self.built.append((rt, label))
+                records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
+                                  "layers": b.layers, "bytes": b.size}  # fmt: skip
+        self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes for rt in self.ctx.runtimes]
+        size = {"sizes": records, "first_start": r.size_first_start}
+        if r.size_first_start:
+            self.images = prepare(self.ctx, self.sized_runtimes)
+        first_start = self.images.record() if self.images is not None else None
+        return HeaderFacts(harness=cycle_harness(self.ctx), size=size, first_start=first_start)
+
+    def units(self, start: Start) -> FirstStartUnits:  # type: ignore[override]
+        assert self.sized_runtimes is not None
+        settings = replace(self.ctx.config.run, scenario="warm", precision=None)  # every size, every round
+        self.executing = self.ctx.open_executor()
+        inner: Any = self.executing.executor
+        if self.images is not None:
+            inner = FirstStartExecutor(inner, self.images)
+        mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in self.ctx.config.run.sizes}
+        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.writer,
+                                         start.seed, start.progress, between_cycles=start.renew))  # fmt: skip
+
+    def close(self) -> None:
+        if self.images is not None and self.sized_runtimes is not None:
+            put_back(self.ctx, self.images, self.sized_runtimes)
+        for rt, label in self.built or []:
+            try:
+                call_with_timeout(partial(sized.remove_sized, rt.client, label), rt.mode.timeouts.remove, "remove")
+            except Exception as exc:  # noqa: BLE001 - said; the rest are still removed
+                self.ctx.say(f"  warning: could not remove {sized.ref_of(label)} ({exc}): isobench image --size "
+                             f"{label} --remove")  # fmt: skip
+
+
+class Size(CycleScenario):
+    name = SIZE
+    sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
+
+    def check(self, config: Config) -> None:
+        if config.run.size_first_start:
+            FirstStart().check(config)
+
+    def rounds_planned(self, settings: RunSettings) -> int:
+        return (settings.warmup + settings.rounds) * len(settings.sizes)
+
+    def open(self, ctx: RunContext) -> SizeSession:
+        return SizeSession(self, ctx, {}, {})
+
+    def plan_resume(self, rs: ResultSet, config: Config, seed: int) -> ResumePlan:
+        return cannot_resume(rs, "size")
+
+
+SCENARIO = Size()
