@@ -164,6 +164,6 @@ bench-fleet-plant: image
 
 # Real workloads (issue 20): image sizes 10M/100M/1G, warm and first start (pulled from a docker-registry
 # the run starts on loopback), readiness by log, exec, tcp and http; image events and leftovers checked.
-# ARGS for the runs' modes: make bench-workloads MODES="--mode runc --mode runsc". About 10 minutes here.
+# MODES for the runs' modes: make bench-workloads MODES="--mode runc --mode runsc". About 10 minutes here.
 bench-workloads: image
 	bash scripts/bench-workloads.sh "$(ISOBENCH)"

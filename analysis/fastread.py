@@ -28,9 +28,9 @@ from bench.results.resultset import (
     REQUIRED_COST_FIELDS,
     REQUIRED_SAMPLE_FIELDS,
     SAMPLE_FIELDS,
-    SCENARIO_VALUES,
     SCHEMA_VERSION,
     check_header,
+    is_scenario_name,
     upgrade_header,
 )
 
@@ -158,7 +158,7 @@ def _samples_valid(data: bytes, samples: pa.Table, lines: _LineIndex, other_rows
                 return False
         elif samples.column(key).null_count:
             return False
-    if not set(pc.unique(samples.column("scenario")).to_pylist()) <= SCENARIO_VALUES:
+    if not all(is_scenario_name(v) for v in pc.unique(samples.column("scenario")).to_pylist()):
         return False  # the exact reader names the line
     dur, ok = samples.column("duration_ns"), samples.column("ok")
     return not (pc.any(pc.and_(ok, pc.is_null(dur))).as_py() or pc.any(pc.less(dur, 0)).as_py())
@@ -169,7 +169,7 @@ def _costs_valid(costs: pa.Table) -> bool:
     fields read as null when absent, as the exact reader reads them)."""
     if any(costs.column(k).null_count for k in REQUIRED_COST_FIELDS if k in costs.column_names):
         return False
-    if not set(pc.unique(costs.column("scenario")).to_pylist()) <= SCENARIO_VALUES:
+    if not all(is_scenario_name(v) for v in pc.unique(costs.column("scenario")).to_pylist()):
         return False
     return not pc.any(pc.less(costs.column("value_ns"), 0)).as_py()
 

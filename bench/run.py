@@ -32,7 +32,7 @@ from bench.measure.leftovers import sweep_all
 from bench.results import resultset
 from bench.results.header import header_record
 from bench.results.records import Header
-from bench.scenarios.base import Cleanup, Executing, HeaderFacts, RunContext, Session, Start
+from bench.scenarios.base import Cleanup, Executing, HeaderFacts, RunContext, Session, Start, refuse_workloads
 from bench.schedule.ending import escaped_outcome, exit_code, say_end
 from bench.schedule.progress import progress_view, say_stderr
 from bench.schedule.scheduler import end_record
@@ -105,6 +105,7 @@ def run(
     results_dir = Path(results_dir or config.run.results_dir)
     check_results_dir(results_dir)
     scenario = scenarios.get(config.run.scenario)
+    refuse_workloads(scenario, config)
     scenario.check(config)
     run_id = uuid.uuid4().hex[:12]
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)

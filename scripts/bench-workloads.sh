@@ -18,7 +18,8 @@ sizes=${SIZES:-10M,100M,1G}
 modes=${MODES:---mode runc --mode runsc}
 out=${OUT:-build/bench-workloads/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
-trap '"$isobench" image --size "$sizes" --remove >/dev/null 2>&1 || true' EXIT
+events=
+trap '[ -n "$events" ] && kill "$events" 2>/dev/null; "$isobench" image --size "$sizes" --remove >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

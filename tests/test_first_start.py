@@ -72,13 +72,13 @@ def test_pull_failures_have_categories(words: str, category: str) -> None:
 
 
 class Api:
-    def __init__(self, pull_fails: bool = False) -> None:
+    def __init__(self, pull_fails: bool = False, tags: tuple[str, ...] = (), tag_fails: bool = False) -> None:
         self.calls: list[str] = []
-        self.pull_fails = pull_fails
+        self.pull_fails, self.tags, self.tag_fails = pull_fails, tags, tag_fails
 
     def inspect_image(self, ref: str) -> dict:
         self.calls.append(f"inspect {ref}")
-        return {"Id": "sha256:abc"}
+        return {"Id": "sha256:abc", "RepoTags": [ref, *self.tags]}
 
     def remove_image(self, ref: str, force: bool = False) -> None:
         self.calls.append(f"remove {ref} force={force}")
@@ -90,6 +90,8 @@ class Api:
         return iter(STREAM)
 
     def tag(self, ref: str, repo: str, tag: str) -> None:
+        if self.tag_fails:
+            raise RuntimeError("no such image")
         self.calls.append(f"tag {ref} {repo}:{tag}")
 
 
@@ -154,3 +156,21 @@ def test_the_size_executor_marks_each_cycle_with_its_size_and_number() -> None:
     for expected in (1, 2):
         result = executor.run_cycle(runtime(Api()), 0, 0, False)
         assert {(s.level, s.group, s.level_unit, s.scenario) for s in result.samples} == {(10.0, expected, MIB, SIZE)}
+
+
+def test_a_first_start_puts_back_the_images_other_tags_after_the_pull() -> None:
+    api = Api(tags=("mine/keep:1",))
+    images = Images(registry=SimpleNamespace(addr="127.0.0.1:5000"),  # type: ignore[arg-type]
+                    refs={"isobench/size:10M": "127.0.0.1:5000/isobench/size:10M"})  # fmt: skip
+    FirstStartExecutor(Inner(), images).run_cycle(runtime(api), 0, 0, False)
+    assert api.calls[-1] == "tag isobench/size:10M mine/keep:1"
+
+
+def test_a_pulled_image_that_cannot_be_tagged_keeps_its_pull_sample_and_fails_the_cycle_at_create() -> None:
+    images = Images(registry=SimpleNamespace(addr="127.0.0.1:5000"),  # type: ignore[arg-type]
+                    refs={"isobench/size:10M": "127.0.0.1:5000/isobench/size:10M"})  # fmt: skip
+    result = FirstStartExecutor(Inner(), images).run_cycle(runtime(Api(tag_fails=True)), 0, 0, False)
+    assert [s.phase for s in result.samples] == [PULL, *PHASES]
+    assert result.samples[0].ok and not result.samples[1].ok
+    assert "tagging the pulled image failed" in (result.samples[1].message or "")
+    assert all(s.error == outcomes.NOT_RUN for s in result.samples[2:])

@@ -163,9 +163,15 @@ def test_version_1_sets_read_as_warm_and_a_bad_scenario_is_named(tmp_path):
     assert rs.header.version == SCHEMA_VERSION and rs.header.upgraded_from == 1 and rs.header.cold == {}
     assert rs.samples[0].scenario == "warm"
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "hot"}) + "\n")
-    with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'hot'"):
+    bad.write_text(json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "Hot Day"}) + "\n")
+    with pytest.raises(ResultFileError, match=r"bad.jsonl:2: sample scenario is 'Hot Day', not a scenario's name"):
         read_resultset(bad)
+    # a scenario added after this reader was written is a name it reads, not damage
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(
+        json.dumps({**HEADER, "version": 2}) + "\n" + json.dumps({**sample, "scenario": "cold-ish"}) + "\n"
+    )
+    assert read_resultset(newer).samples[0].scenario == "cold-ish"
 
 
 def test_records_are_frozen_and_a_change_is_a_new_record():

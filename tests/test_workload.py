@@ -187,3 +187,18 @@ def test_a_history_keeps_a_modes_sets_of_different_workloads_in_series_of_their_
     header = Header(schema="isobench-results", version=5, run_id="r", host={}, modes=modes)
     assert list(with_workload_names(frame, header)["mode"]) == ["runc@web", "runsc", "runc@web"]
     assert with_workload_names(frame, header.but(modes={})) is frame
+
+
+def test_a_scenario_that_reads_only_the_ready_line_refuses_a_workload_in_one_sentence() -> None:
+    from bench import scenarios
+    from bench.scenarios.base import refuse_workloads
+
+    with_workload = config([WEB], "web")
+    for name in ("burst", "rate", "density", "scale", "service"):
+        with pytest.raises(
+            UserError, match=rf"^--scenario {name} judges readiness .* mode runc \(web\) runs a workload"
+        ):
+            refuse_workloads(scenarios.get(name), with_workload)
+    for name in ("warm", "first-start", "size"):
+        refuse_workloads(scenarios.get(name), with_workload)
+    refuse_workloads(scenarios.get("burst"), parse_config({"mode": [{"preset": "runc"}]}, "t.toml"))

@@ -46,7 +46,7 @@ COLD_DERIVED: dict[str, tuple[str, ...]] = {
 # none can run), then the cycle as warm. `first_start` = pull + startup.
 FIRST_START, PULL = "first-start", "pull"
 # size (bench/scenarios/size.py): each mode x each image size (isobench image --size), interleaved in each
-# round; samples carry `level` = the image's size in MiB and `burst` = the cycle's number in the run.
+# round; samples carry `level` = the image's size in MiB and `group` = the cycle's number in the run.
 SIZE = "size"
 FIRST_START_DERIVED: dict[str, tuple[str, ...]] = {"first_start": (PULL, "create", "start", "ready")}
 
@@ -77,7 +77,7 @@ RATE_DERIVED: dict[str, tuple[str, ...]] = {"arrival_startup": (DISPATCH, "creat
 
 # The service scenario (bench.schedule.service, issue #13): a Swarm service's startup, measured the
 # way Kubernetes' ClusterLoader2 measures pod startup. Samples carry scenario "service", `level`
-# (the replica count N), `burst` (the service: its sequence number in the run) and `slot` (the
+# (the replica count N), `group` (the service: its sequence number in the run) and `slot` (the
 # task's slot; null on a service's own samples).
 SERVICE = "service"
 # Per task: create (or scale-up) -> assigned, assigned -> running, running -> ready (its first line

@@ -50,10 +50,14 @@ def _free_port() -> int:
         return port
 
 
+# No proxy: the probe goes straight to the registry (a host's http_proxy must not carry loopback traffic).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def answers(addr: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Does the registry at ``addr`` answer its API root (GET /v2/)?"""
+    """Does the registry at ``addr`` answer its API root (GET /v2/, plain HTTP)?"""
     try:
-        with urllib.request.urlopen(f"http://{addr}/v2/", timeout=timeout) as r:  # noqa: S310 - loopback or the user's
+        with _DIRECT.open(f"http://{addr}/v2/", timeout=timeout) as r:
             return bool(r.status == 200)
     except Exception:  # noqa: BLE001 - any failure is "does not answer"
         return False
@@ -117,15 +121,18 @@ def start_local() -> Registry:
         )  # fmt: skip
     reg = Registry(addr, owned=True, process=process, root=root, log=log)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not answers(addr, 0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            words = log.read_text(errors="replace").strip()[-300:]
-            reg.close()
-            raise UserError(
-                f"the local registry ({BINARY} on {addr}) did not come up within {START_TIMEOUT_S:g} s "
-                f"({words or 'no output'}): check that {BINARY} runs (scripts/setup-registry.sh installs it)."
-            )
-        time.sleep(0.05)
+    try:
+        while not answers(addr, 0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                words = log.read_text(errors="replace").strip()[-300:]
+                raise UserError(
+                    f"the local registry ({BINARY} on {addr}) did not come up within {START_TIMEOUT_S:g} s "
+                    f"({words or 'no output'}): check that {BINARY} runs (scripts/setup-registry.sh installs it)."
+                )
+            time.sleep(0.05)
+    except BaseException:  # a stop signal during the wait too: its own session never sees the Ctrl-C
+        reg.close()
+        raise
     return reg
 
 
@@ -133,7 +140,7 @@ def users(addr: str) -> Registry:
     """The user's own registry (``registry = "host:port"``): checked to answer, never started or stopped."""
     if not answers(addr, 5.0):
         raise UserError(
-            f"the registry {addr} (the config's run.registry) does not answer GET /v2/: start it, or remove "
-            "run.registry to let the run start its own on loopback."
+            f"the registry {addr} (the config's run.registry) does not answer GET http://{addr}/v2/ (a plain-HTTP "
+            "registry is needed): start it, or remove run.registry to let the run start its own on loopback."
         )
     return Registry(addr)

@@ -59,7 +59,10 @@ class HostSink:
     def take(self, messages: Iterable[dict[str, Any]]) -> None:
         """Messages already decoded (the Ansible carrier's fetched set), written as one batch."""
         for message in messages:
-            self._take(message)
+            try:
+                self._take(message)
+            except (TypeError, ValueError, KeyError):  # a record that does not parse: counted as a bad frame
+                self.decoder.bad_frames += 1
         self.flush()
 
     def _take(self, message: dict[str, Any]) -> None:

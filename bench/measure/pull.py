@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Optional
 
 from bench.core import outcomes
@@ -81,16 +82,25 @@ def classify_pull(exc: BaseException) -> tuple[str, str]:
     return outcomes.API_ERROR, words[:500]
 
 
-def remove_image(api: Any, ref: str, timeout: float) -> bool:
-    """Untimed, before the pull: the image gone from the engine, every tag of it. False: it was not there."""
+def remove_image(api: Any, ref: str, timeout: float) -> list[str]:
+    """Untimed, before the pull: the image gone from the engine, every tag of it (a first start needs its
+    layers gone). Returns its other tags, for ``retag`` once the pull has brought it back ([]: none, or
+    it was not there)."""
     try:
-        image_id = call_with_timeout(lambda: api.inspect_image(ref)["Id"], timeout, "inspect image")
+        answer = call_with_timeout(lambda: api.inspect_image(ref), timeout, "inspect image")
     except Exception as exc:  # noqa: BLE001 - only "not there" is expected
         if getattr(exc, "status_code", None) == 404:
-            return False
+            return []
         raise
-    call_with_timeout(lambda: api.remove_image(image_id, force=True), timeout, "remove image")
-    return True
+    call_with_timeout(lambda: api.remove_image(answer["Id"], force=True), timeout, "remove image")
+    return [t for t in answer.get("RepoTags") or [] if t != ref]
+
+
+def retag(api: Any, ref: str, tags: list[str], timeout: float) -> None:
+    """After the pull (untimed): the image's other tags back, so a first start leaves the user's tags as found."""
+    for tag in tags:
+        repo, _, name = tag.rpartition(":")
+        call_with_timeout(partial(api.tag, ref, repo, name), timeout, "tag image")
 
 
 def timed_pull(

@@ -169,6 +169,7 @@ class Scenario(Protocol):
 
     name: str
     sample_kinds: tuple[str, ...]  # the phases its samples carry
+    takes_workloads: bool  # judges readiness by a workload's probe (else only by the `ready` line)
 
     def check(self, config: Config) -> None: ...
 
@@ -187,6 +188,7 @@ class BaseScenario:
 
     name = ""
     sample_kinds: tuple[str, ...] = ()
+    takes_workloads = True
 
     def check(self, config: Config) -> None:
         """Nothing refused up front."""
@@ -222,6 +224,17 @@ class ExecutingSession:
 
     def close(self) -> None:
         return None
+
+
+def refuse_workloads(scenario: Scenario, config: Config) -> None:
+    """A scenario that judges readiness only by the `ready` line cannot run a workload's probe: one sentence."""
+    named = [f"{m.name} ({m.workload.name})" for m in config.modes if m.workload is not None]
+    if named and not scenario.takes_workloads:
+        raise UserError(
+            f"--scenario {scenario.name} judges readiness by the container's `ready` line only, and mode "
+            f"{', '.join(named)} runs a workload with its own readiness probe: run it with --scenario warm, "
+            "first-start or size, or leave its workload out."
+        )
 
 
 def cannot_resume(rs: ResultSet, what: str) -> ResumePlan:

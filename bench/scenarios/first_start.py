@@ -19,16 +19,19 @@ Analysis: analysis/scenarios/first_start.py.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
+
+import docker
 
 from bench.core.config import Config, RunSettings
 from bench.core.errors import UserError
-from bench.core.outcomes import REGISTRY_UNAVAILABLE
+from bench.core.outcomes import REGISTRY_UNAVAILABLE, CallTimeout
 from bench.core.phases import ALL_PHASES, CLEANUP, CYCLE_SHAPES, FIRST_START, PULL, WARM
 from bench.core.watchdog import call_with_timeout
 from bench.engine import registry as registries
@@ -88,6 +91,7 @@ class FirstStartExecutor:
     def __init__(self, inner: Any, images: Images) -> None:
         self.inner, self.images = inner, images
         self.gone: Optional[str] = None
+        self.lost_tags: set[str] = set()  # other tags of an image that could not be put back after its pull
 
     def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
         if self.gone is not None:
@@ -97,7 +101,7 @@ class FirstStartExecutor:
         shape = CYCLE_SHAPES[rt.mode.cycle]
         wall = time.time_ns()
         try:
-            pull.remove_image(api, ref, t.remove)
+            others = pull.remove_image(api, ref, t.remove)
         except Exception as exc:  # noqa: BLE001 - the cycle cannot be a first start: a failed pull sample
             category, message = pull.classify_pull(exc)
             failed = Sample(**base, phase=PULL, duration_ns=None, ok=False, error=category, wall_ns=wall,
@@ -113,7 +117,18 @@ class FirstStartExecutor:
             self._check_registry(sample, round_no)
             return CycleResult([sample] + [not_run(base, p, PULL) for p in shape], interrupted=signal)
         if registry_ref != ref:  # untimed: the container is created from the image's own reference
-            call_with_timeout(lambda: api.tag(registry_ref, *_split(ref)), t.create, "tag image")
+            try:
+                call_with_timeout(lambda: api.tag(registry_ref, *_split(ref)), t.create, "tag image")
+            except Exception as exc:  # noqa: BLE001 - the pull is kept; the cycle fails at create, said why
+                category, message = pull.classify_pull(exc)
+                said = f"tagging the pulled image failed: {message}"
+                failed = Sample(**base, phase=shape[0], duration_ns=None, ok=False, error=category,
+                                wall_ns=time.time_ns(), message=said)  # fmt: skip
+                return CycleResult([sample, failed, *(not_run(base, p, shape[0]) for p in shape[1:])])
+        try:
+            pull.retag(api, ref, others, t.create)
+        except Exception:  # noqa: BLE001 - the cycle still runs; the session's end names the missing tags
+            self.lost_tags.update(others)
         result = self.inner.run_cycle(rt, round_no, pos, warmup, scenario=FIRST_START)
         result.samples.insert(0, sample)
         return result
@@ -151,8 +166,10 @@ class FirstStartUnits:
             return Outcome("failed", str(gone), measured, self.scheduler.tally, stop=REGISTRY_UNAVAILABLE)
 
 
+@dataclass
 class FirstStartSession(CycleSession):
     images: Optional[Images] = None
+    executors: list[FirstStartExecutor] = field(default_factory=list)  # their lost tags are said at close
 
     def facts(self) -> HeaderFacts:
         self.images = prepare(self.ctx, self.ctx.runtimes)  # before the header: it records where the images come from
@@ -163,12 +180,14 @@ class FirstStartSession(CycleSession):
         settings = replace(self.ctx.config.run, scenario=WARM)  # rounds of cycles, each cycle a first start
         self.executing = self.ctx.open_executor()
         executor = FirstStartExecutor(self.executing.executor, self.images)
+        self.executors.append(executor)
         return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.writer, start.seed,
                                          start.progress, between_cycles=start.renew))  # fmt: skip
 
     def close(self) -> None:
         if self.images is not None:
             put_back(self.ctx, self.images, self.ctx.runtimes)
+        say_lost_tags(self.ctx, self.executors)
 
 
 def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
@@ -188,45 +207,64 @@ def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
             ctx.say(f"  first-start: pushing {ref} to {reg.addr} (untimed)")
             call_with_timeout(partial(_push, rt.client, ref, registry_ref), PUSH_TIMEOUT_S, "push")
             images.refs[ref] = registry_ref
-    except BaseException:
+    except BaseException as exc:
         put_back(ctx, images, runtimes)
-        raise
+        _refuse_preparation(exc, f"pushing the images to the registry {reg.addr}")
     return images
+
+
+def _refuse_preparation(exc: BaseException, doing: str) -> NoReturn:
+    """An engine call that failed or hung while the images were prepared (untimed, before any cycle): one
+    sentence, not a traceback; a stop signal and the user's own refusals pass through as they are."""
+    if isinstance(exc, (CallTimeout, docker.errors.DockerException, OSError)):
+        raise UserError(f"first-start: {doing} failed ({str(exc).strip()[:200]}): nothing was measured; "
+                        "check the engine and the registry, then run again.") from None  # fmt: skip
+    raise exc
 
 
 def _save_tarballs(ctx: RunContext, wanted: dict[str, ModeRuntime]) -> Images:
     folder = Path(tempfile.mkdtemp(prefix="isobench-first-start-"))
     images = Images(folder=folder)
-    for i, (ref, rt) in enumerate(wanted.items()):
-        path = folder / f"{i}.tar"
-        ctx.say(f"  first-start: no registry here, saving {ref} for docker load (untimed)")
+    try:
+        for i, (ref, rt) in enumerate(wanted.items()):
+            path = folder / f"{i}.tar"
+            ctx.say(f"  first-start: no registry here, saving {ref} for docker load (untimed)")
 
-        def save(ref: str = ref, path: Path = path, api: Any = rt.client) -> None:
-            with open(path, "wb") as out:
-                for chunk in api.get_image(ref):
-                    out.write(chunk)
+            def save(ref: str = ref, path: Path = path, api: Any = rt.client) -> None:
+                with open(path, "wb") as out:
+                    for chunk in api.get_image(ref):
+                        out.write(chunk)
 
-        call_with_timeout(save, PUSH_TIMEOUT_S, "save image")
-        images.tarballs[ref] = path
+            call_with_timeout(save, PUSH_TIMEOUT_S, "save image")
+            images.tarballs[ref] = path
+    except BaseException as exc:  # nobody owns the folder yet: its partial tarballs go here
+        shutil.rmtree(folder, ignore_errors=True)
+        _refuse_preparation(exc, "saving the images for docker load")
     return images
+
+
+def say_lost_tags(ctx: RunContext, executors: list[FirstStartExecutor]) -> None:
+    lost = sorted({tag for e in executors for tag in e.lost_tags})
+    if lost:
+        ctx.say(f"  warning: first-start could not put back the tag(s) {', '.join(lost)}: docker tag them again")
 
 
 def put_back(ctx: RunContext, images: Images, runtimes: list[ModeRuntime]) -> None:
     """Every exit path: each image under its own reference again, no registry tag left, the registry this
     run started stopped and its storage removed, the saved tarballs deleted. Each step guarded."""
-    for rt in {rt.image: rt for rt in runtimes}.values():
-        registry_ref = images.refs.get(rt.image)
-        for step in (partial(_retag, rt, registry_ref), partial(_rebuild_if_absent, ctx, rt)):
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - said, and the next step still runs
-                ctx.say(f"  warning: first-start could not put back {rt.image} ({exc}): docker pull or rebuild it")
-    if images.registry is not None:
-        images.registry.close()
-    if images.folder is not None:
-        for path in images.tarballs.values():
-            path.unlink(missing_ok=True)
-        images.folder.rmdir()
+    try:
+        for rt in {rt.image: rt for rt in runtimes}.values():
+            registry_ref = images.refs.get(rt.image)
+            for step in (partial(_retag, rt, registry_ref), partial(_rebuild_if_absent, ctx, rt)):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - said, and the next step still runs
+                    ctx.say(f"  warning: first-start could not put back {rt.image} ({exc}): docker pull or rebuild it")
+    finally:  # a stop signal during a rebuild still stops the registry and removes the files
+        if images.registry is not None:
+            images.registry.close()
+        if images.folder is not None:
+            shutil.rmtree(images.folder, ignore_errors=True)
 
 
 def _retag(rt: ModeRuntime, registry_ref: Optional[str]) -> None:

@@ -33,6 +33,8 @@ from bench.schedule.scale import ScaleScheduler, done_units, plan, scenarios_of
 class GroupScenario(BaseScenario):
     """The scenarios of groups; a subclass says its name, sample kinds and config check."""
 
+    takes_workloads = False  # a group's containers are read for their `ready` line (bench.measure.group)
+
     def extra_s(self, config: Config) -> float:
         """What a group adds to a cycle's length (a lease renews between groups only)."""
         return config.scale.barrier_s + config.scale.rate_duration_s + 60.0

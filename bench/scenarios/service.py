@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 class Service(BaseScenario):
     name = SERVICE
+    takes_workloads = False  # a task's readiness is its first line (bench.measure.service)
     sample_kinds = TASK_METRICS + SERVICE_PHASES
 
     def check(self, config: Config) -> None:

@@ -17,7 +17,11 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Optional
 
+import docker
+
 from bench.core.config import Config, RunSettings
+from bench.core.errors import UserError
+from bench.core.outcomes import CallTimeout
 from bench.core.phases import ALL_PHASES, CLEANUP, PULL, SIZE
 from bench.core.sizes import parse_size
 from bench.core.watchdog import call_with_timeout
@@ -45,6 +49,7 @@ class SizeExecutor:
         self.cycles += 1
         mib = self.mib[rt.image]
         result.samples[:] = [s.but(level=mib, group=self.cycles, level_unit=MIB) for s in result.samples]
+        result.costs[:] = [c.but(level=mib, group=self.cycles, level_unit=MIB) for c in result.costs]
         return result
 
     def restart_engine(self, rt: ModeRuntime, control: Any, base: Place) -> EnginePhases:
@@ -66,7 +71,12 @@ class SizeSession(CycleSession):
         for rt in self.ctx.runtimes:
             for label in r.sizes:
                 self.ctx.say(f"  size: {sized.ref_of(label)} on {rt.mode.name}'s engine")
-                b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build image")
+                try:
+                    b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build")
+                except (CallTimeout, docker.errors.DockerException, OSError) as exc:
+                    raise UserError(f"size: building {sized.ref_of(label)} on {rt.mode.name}'s engine failed "
+                                    f"({str(exc).strip()[:200]}): nothing was measured; check the engine's free "
+                                    "space, then run again.") from None  # fmt: skip
                 if b.built:
                     self.built.append((rt, label))
                 records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
