@@ -19,6 +19,7 @@ import os
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from bench.core import signals
@@ -73,7 +74,7 @@ def _dockerd_pid(rt: ModeRuntime) -> Optional[int]:
     pid = cgroups.listening_pid(path)
     if pid is None and path in DEFAULT_PID_FILES:
         try:
-            pid = int(open(DEFAULT_PID_FILES[path]).read().strip())
+            pid = int(Path(DEFAULT_PID_FILES[path]).read_text().strip())
         except (OSError, ValueError):
             pid = None
     return pid
