@@ -309,13 +309,23 @@ def test_an_unknown_action_is_one_sentence():
 
 @pytest.mark.parametrize("after_lines", [1, 2])
 def test_ctrl_c_during_up_leaves_nothing(clean_machine, after_lines):
-    """SIGINT after the namespaces (1) or the daemons (2) are up: `up` removes what it made and exits 130."""
+    """SIGINT after the namespaces (1) or the daemons (2) are up: `up` removes what it made and exits 130.
+
+    `up` waits on its stdin after that line, so the signal lands while it is still building (on a loaded
+    host the rest of `up` could otherwise finish before the signal arrives, and exit 0 rightly)."""
     code = (
         "import sys\nfrom bench.core.command import run_command\nimport bench.engine.swarm as s\n"
-        "sys.exit(run_command(s.main, 'up'))\n"
+        "said = []\n"
+        "def say(line):\n"
+        "    print(line, flush=True)\n"
+        "    said.append(line)\n"
+        f"    if len(said) == {after_lines}:\n"
+        "        sys.stdin.readline()\n"
+        "sys.exit(run_command(lambda action: s.main(action, say), 'up'))\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-u", "-c", code],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -327,6 +337,8 @@ def test_ctrl_c_during_up_leaves_nothing(clean_machine, after_lines):
         lines.append(line.rstrip())
         if len(lines) == after_lines:
             proc.send_signal(signal.SIGINT)
+            assert proc.stdin is not None
+            proc.stdin.close()  # a lost signal then lets `up` finish (exit 0, a failure) instead of hanging
     assert proc.wait(timeout=120) == 130, lines
     assert "swarm: up did not finish; removing what it made" in lines
     assert_nothing_left(clean_machine)
