@@ -34,12 +34,20 @@ OUTLIER_Z = 3.5
 CONFIDENCE = 0.95
 
 
-def modified_z(values: np.ndarray) -> np.ndarray:
-    med = np.median(values)
-    mad = sps.median_abs_deviation(values, scale=1.0)
+def _mad(values: np.ndarray, med: float) -> float:
+    """scipy's median_abs_deviation(scale=1.0) without its argument checks (summaries call it per group)."""
+    return float(np.median(np.abs(values - med)))
+
+
+def _z(values: np.ndarray, med: float, mad: float) -> np.ndarray:
     if mad == 0:
         return np.zeros_like(values, dtype=float)
     return 0.6745 * (values - med) / mad
+
+
+def modified_z(values: np.ndarray) -> np.ndarray:
+    med = float(np.median(values))
+    return _z(values, med, _mad(values, med))
 
 
 def outlier_mask(values: np.ndarray) -> np.ndarray:
@@ -269,9 +277,8 @@ def _failure_reasons(g: pd.DataFrame, good: np.ndarray) -> str:
 def _timings(ok: np.ndarray) -> dict[str, float]:
     q25, q50, q75, q90, q99 = np.percentile(ok, [25, 50, 75, 90, 99])
     low, high = median_ci(ok)
-    med = np.median(ok)
-    mad = float(np.median(np.abs(ok - med)))  # scipy's median_abs_deviation(scale=1.0), without its checks
-    z = np.zeros_like(ok) if mad == 0 else 0.6745 * (ok - med) / mad  # modified_z
+    med = float(np.median(ok))
+    mad = _mad(ok, med)
     return dict(
         median=q50,
         ci_low=low,
@@ -284,7 +291,7 @@ def _timings(ok: np.ndarray) -> dict[str, float]:
         mad=mad,
         min=float(ok.min()),
         max=float(ok.max()),
-        outliers=int((np.abs(z) > OUTLIER_Z).sum()),
+        outliers=int((np.abs(_z(ok, med, mad)) > OUTLIER_Z).sum()),
     )
 
 

@@ -19,6 +19,8 @@ out=${OUT:-build/cost}
 lock=${ISOBENCH_LOCK:-/tmp/isobench-engine.lock}
 rounds=${ROUNDS:-40}
 mkdir -p "$out"
+# shellcheck source=plant-lib.sh
+source "$here/plant-lib.sh"  # modes_config
 
 run() {  # name, then run options: the set's path goes to $out/<name>.path. Waits out another run's lease.
   local name=$1 rc
@@ -36,47 +38,17 @@ run() {  # name, then run options: the set's path goes to $out/<name>.path. Wait
   return $rc
 }
 
-plant_config() {
-  cat >"$out/plant.toml" <<TOML
-# bench-cost plant: runc behind a wrapper that burns SPIN_MS of CPU (or sleeps as long) before create.
-[run]
-warmup = 2
-[[mode]]
-preset = "runc"
-[[mode]]
-preset = "runsc"
-[[mode]]
-preset = "runc"
-name = "runc-spin"
-role = "spin"
-runtime = "isobench-cpu-spin"
-[[mode]]
-preset = "runc"
-name = "runc-sleep"
-role = "sleep"
-runtime = "isobench-cpu-sleep"
-TOML
-}
-
 for part in "$@"; do
   case $part in
   warm) run warm --mode runc --mode runsc --rounds "$rounds" --min-rounds "$rounds" --budget 100000 ;;
   plant)
-    plant_config
+    modes_config "$out/plant.toml" "bench-cost plant: runc behind a wrapper that burns SPIN_MS of CPU (or sleeps as long) before create." \
+      runc runsc runc:runc-spin:spin@isobench-cpu-spin runc:runc-sleep:sleep@isobench-cpu-sleep
     bash "$here/plant-cpu.sh" with bash "$0" "$isobench" plant-inner
     ;;
   plant-inner) run plant --config "$out/plant.toml" --rounds "$rounds" --min-rounds "$rounds" --budget 100000 --no-summary ;;
   listener)  # in one run: runc with the listener, runc-off without it, in the same interleaved rounds
-    cat >"$out/listener-ab.toml" <<TOML
-[run]
-warmup = 2
-[[mode]]
-preset = "runc"
-[[mode]]
-preset = "runc"
-name = "runc-off"
-role = "candidate"
-TOML
+    modes_config "$out/listener-ab.toml" "the listener's cost: runc with it, runc-off without it, in one run" runc runc:runc-off:candidate
     ISOBENCH_PROC_EVENTS_OFF=runc-off flock "$lock" "$isobench" ab --config "$out/listener-ab.toml" --mode runc \
       --mode runc-off --rounds "${AB_ROUNDS:-100}" --min-rounds "${AB_ROUNDS:-100}" --budget 100000 \
       --results "$out/listener-ab" --quiet --min-effect 0.02 | tee "$out/listener-ab.log"

@@ -1,5 +1,7 @@
 # Shared by the benchmarks that plant a delay in runc (bench-compare.sh, history-plant.sh); source it.
 # plant_begin: the plant runtimes registered, and taken out again on every exit path (Ctrl-C, TERM, errors).
+# modes_config FILE COMMENT MODE...: a run config (warmup 2) with one [[mode]] per MODE, written
+#   PRESET[:NAME[:ROLE]][@RUNTIME], e.g. runc@isobench-plant-a or runc:runc-off:candidate.
 # plant_config FILE [candidate]: the run's config: runc behind isobench-plant-a, runsc untouched, and with
 #   "candidate" a second runc (runc-candidate) behind isobench-plant-b, for in-run A/B.
 # plant_run SIDE MS ISOBENCH RUN_ARGS...: the delay set on one side (the runtimes registered again if
@@ -14,26 +16,26 @@ plant_begin() {
   $plant install
 }
 
+modes_config() {
+  local file=$1 mode preset name role runtime
+  printf '# %s\n[run]\nwarmup = 2\n' "$2" >"$file"
+  shift 2
+  for mode in "$@"; do
+    runtime=
+    if [[ $mode == *@* ]]; then runtime=${mode#*@} mode=${mode%@*}; fi
+    IFS=: read -r preset name role <<<"$mode"
+    printf '[[mode]]\npreset = "%s"\n' "$preset" >>"$file"
+    [ -z "$name" ] || printf 'name = "%s"\n' "$name" >>"$file"
+    [ -z "$role" ] || printf 'role = "%s"\n' "$role" >>"$file"
+    [ -z "$runtime" ] || printf 'runtime = "%s"\n' "$runtime" >>"$file"
+  done
+}
+
 plant_config() {
-  cat >"$1" <<TOML
-# runc behind the plant wrapper (a delay slept before create), runsc untouched (the reference).
-[run]
-warmup = 2
-[[mode]]
-preset = "runc"
-runtime = "isobench-plant-a"
-[[mode]]
-preset = "runsc"
-TOML
-  if [ "${2:-}" = candidate ]; then
-    cat >>"$1" <<TOML
-[[mode]]
-preset = "runc"
-name = "runc-candidate"
-role = "candidate"
-runtime = "isobench-plant-b"
-TOML
-  fi
+  local candidate=()
+  [ "${2:-}" != candidate ] || candidate=(runc:runc-candidate:candidate@isobench-plant-b)
+  modes_config "$1" "runc behind the plant wrapper (a delay slept before create), runsc untouched (the reference)." \
+    runc@isobench-plant-a runsc "${candidate[@]}"
 }
 
 plant_run() {

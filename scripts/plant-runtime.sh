@@ -9,40 +9,14 @@
 #   a daemon.json that did not exist before is removed when nothing else is left in it), reload dockerd,
 #   remove the wrappers.
 set -euo pipefail
-daemon_json=/etc/docker/daemon.json
 state=/run/isobench-plant
 lib=/usr/local/libexec/isobench
 py=${PYTHON:-python3}
 
-reload() {
-  local pid
-  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-  [ -z "$pid" ] || kill -HUP "$pid"
-}
+runtimes="$py $(cd "$(dirname "$0")" && pwd)/runtimes.py"
 
-register() {  # exit 0 when daemon.json was changed
-  "$py" - "$daemon_json" "$lib" <<'PY'
-import json, os, sys
-path, lib = sys.argv[1], sys.argv[2]
-cfg = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-want = {f"isobench-plant-{s}": {"path": f"{lib}/plant-{s}.sh"} for s in "ab"}
-if all(cfg.get("runtimes", {}).get(k) == v for k, v in want.items()):
-    sys.exit(1)
-cfg.setdefault("runtimes", {}).update(want)
-json.dump(cfg, open(path, "w"), indent=2)
-PY
-}
-
-ensure() {
-  if register; then
-    reload
-    for _ in $(seq 50); do
-      docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q isobench-plant-b && return 0
-      sleep 0.2
-    done
-    echo "plant-runtime: dockerd did not pick up the plant runtimes" >&2
-    exit 1
-  fi
+ensure() {  # register both wrappers again if something rewrote daemon.json (dockerd reloads, never restarts)
+  $runtimes add "$state" "isobench-plant-a=$lib/plant-a.sh" "isobench-plant-b=$lib/plant-b.sh"
 }
 
 set_delay() {  # side, ms
@@ -53,7 +27,6 @@ case "${1:-}" in
 install)
   runc_bin=$(command -v runc) || { echo "plant-runtime: runc is not installed: run make engine first." >&2; exit 2; }
   mkdir -p "$state" "$lib"
-  [ -f "$daemon_json" ] || touch "$state/no-daemon.json"
   for side in a b; do
     printf '#!/bin/sh\nd=$(cat %s/%s 2>/dev/null || echo 0)\ncase " $* " in *" create "*) [ "$d" = 0 ] || sleep "$d";; esac\nexec %s "$@"\n' \
       "$state" "$side" "$runc_bin" >"$lib/plant-$side.sh"
@@ -69,23 +42,7 @@ use)
   ;;
 set) set_delay "${2:?side a or b}" "${3:?delay in ms}" ;;
 remove)  # only our two runtimes go: others registered meanwhile (by another script or a test) stay
-  if [ -f "$daemon_json" ]; then
-    "$py" - "$daemon_json" "$state" <<'PY'
-import json, os, sys
-path, state = sys.argv[1], sys.argv[2]
-cfg = json.load(open(path)) if os.path.getsize(path) else {}
-runtimes = cfg.get("runtimes", {})
-for side in "ab":
-    runtimes.pop(f"isobench-plant-{side}", None)
-if not runtimes:
-    cfg.pop("runtimes", None)
-if not cfg and os.path.exists(os.path.join(state, "no-daemon.json")):
-    os.remove(path)
-else:
-    json.dump(cfg, open(path, "w"), indent=2)
-PY
-  fi
-  reload || true
+  $runtimes remove "$state" isobench-plant-a isobench-plant-b
   rm -rf "$state" "$lib"/plant-a.sh "$lib"/plant-b.sh
   ;;
 *) echo "usage: plant-runtime.sh install | ensure | set a|b MS | use a|b MS | remove" >&2; exit 2 ;;
