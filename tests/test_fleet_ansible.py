@@ -167,3 +167,33 @@ def _remote_samples(n: int) -> bool:
         if sum(1 for _ in open(path)) > n:
             return True
     return False
+
+
+def test_a_second_ctrl_c_while_the_play_winds_down_still_stops_the_host(tmp_path: Path, monkeypatch) -> None:
+    """The first Ctrl-C cancels the playbook and waits up to 30 s for it; a second one cuts that wait but
+    the host is still told to stop (its run would otherwise go on until its own deadline)."""
+    from bench.fleet import ansiblejob
+
+    class Thread:
+        def __init__(self) -> None:
+            self.joins = 0
+
+        def is_alive(self) -> bool:
+            return True
+
+        def join(self, timeout: float) -> None:
+            self.joins += 1
+            if self.joins <= 2:  # the first signal in the main wait, the second in the 30 s wind-down
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(ansiblejob, "_bin", lambda name: f"/usr/bin/{name}")
+    carrier = ansiblejob.AnsibleCarrier(tmp_path / "inventory", tmp_path, [], tmp_path / "bench.toml", print)
+    plays: list[str] = []
+    thread = Thread()
+    monkeypatch.setattr(carrier, "_play", lambda playbook, *a: (plays.append(playbook), (thread, None, Events()))[1])
+    stopped: list[str] = []
+    monkeypatch.setattr(carrier, "_stop", lambda host, extravars: stopped.append(host))
+    monkeypatch.setattr(carrier, "outcome", lambda *a: None)
+    with pytest.raises(KeyboardInterrupt):
+        carrier.run_one("node-1", "f" * 32, [], 60.0, tmp_path / "results", {})
+    assert plays == ["fleet-run.yml"] and stopped == ["node-1"] and thread.joins == 2

@@ -173,7 +173,10 @@ class AnsibleCarrier:
         except BaseException:
             # Ctrl-C or SIGTERM: the playbook ends here; the run on the host goes on until it is told.
             cancel.set()
-            thread.join(30)
+            try:
+                thread.join(30)
+            except BaseException:  # noqa: BLE001 - a second Ctrl-C cuts this wait, never the stop below
+                pass
             self._stop(host, extravars)
             self.outcome(host, results_dir, fleet, events, "the fleet was interrupted before the run on it ended")
             raise
