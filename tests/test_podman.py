@@ -96,7 +96,7 @@ def test_preflight_refuses_a_runtime_the_compat_api_would_ignore():
 
 def test_the_header_says_what_podman_lacks():
     lacks = driver_for("podman").offers.lacking()
-    assert lacks == ["cold_restart", "runtime_per_container", "isolation", "services"]
+    assert lacks == ["runtime_per_container", "isolation", "services"]
     assert driver_for("docker").offers.lacking() == []
     record = driver_for("podman").offers.record()
     assert record["events"]["offered"] and "remove" in record["events"]["how"]

@@ -62,7 +62,7 @@ def test_the_header_says_what_podman_lacks_and_where_its_views_come_from(podman_
     for name, runtime in (("podman-runc", "runc"), ("podman-runsc", "runsc")):
         rec = rs.header.modes[name]
         assert rec["engine"]["kind"] == "podman" and rec["engine"]["default_runtime"] == runtime
-        assert rec["engine_lacks"] == ["cold_restart", "runtime_per_container", "isolation", "services"]
+        assert rec["engine_lacks"] == ["runtime_per_container", "isolation", "services"]
         assert rec["image"]["build"]["reproducible"] is True  # the same recipe, in Podman's own store
     assert rs.header.modes["runc"]["engine"]["kind"] == "docker"
     assert rs.header.modes["runc"]["engine_lacks"] == []
@@ -83,3 +83,26 @@ def test_nothing_is_left_afterwards(podman_run):
             env={**os.environ, "CONTAINERS_CONF": str(STATE_DIR / runtime / "containers.conf")},
         )  # fmt: skip
         assert out.returncode == 0 and out.stdout.strip() == "", out
+
+
+def test_cold_rounds_restart_isobenchs_own_podman_service(engine, tmp_path):
+    """The cold scenario stops isobench's service for the runtime and starts it again (from a short-lived
+    worker thread: the service must not die with it), and times the engine's phases like dockerd's."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed: make test installs it (scripts/setup-podman.sh --always)")
+    cfg = write_config(
+        tmp_path / "bench.toml", '[[mode]]\npreset = "podman-runc"\n', rounds=2, cold_rounds=2, warmup=0, seed=3
+    )
+    run_bench(
+        "run", "--config", str(cfg), "--scenario", "cold", "--results", str(tmp_path / "r"), "--no-summary",
+        check=True,
+    )  # fmt: skip
+    rs = read(only_result(tmp_path / "r"))
+    assert rs.end is not None and rs.end.status == "complete", rs.end
+    cold = [s for s in rs.samples if s.scenario == "cold" and not s.warmup]
+    by_phase = Counter(s.phase for s in cold if s.ok)
+    assert by_phase["engine_stop"] == 2 and by_phase["engine_up"] == 2, cold
+    for phase in PHASES:  # the cycle after each restart: the service answered and ran the container
+        assert by_phase[phase] == 2, (phase, by_phase)
+    assert rs.header.cold["podman-runc"]["control"] == "podman-service", rs.header.cold
+    assert not _podman_processes()

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -55,7 +56,7 @@ OFFERS = Offers(
     events=Offer(True, "GET /events filtered by the run's label: create, start, die, remove (kept as destroy)"),
     memory=Offer(True, "PSS of each container's conmon (-c CID) and its descendants, /proc smaps_rollup"),
     cold_restart=Offer(
-        False, "isobench does not restart the Podman service itself: a mode's engine_stop_cmd and engine_start_cmd can"
+        True, "isobench's own service: SIGTERM, then started again on the same socket and store (images survive)"
     ),
     runtime_per_container=Offer(
         False, "the compat API ignores HostConfig.Runtime: one service per runtime, checked by /info DefaultRuntime"
@@ -101,6 +102,24 @@ def _die_with_parent() -> None:
     """In the service's child before exec: SIGTERM when isobench's thread that started it ends."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_SPAWNER: list[ThreadPoolExecutor] = []
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> "subprocess.Popen[bytes]":
+    """Popen from one thread that lives as long as isobench: the parent-death signal fires when the
+    *thread* that forked the service ends, and a cold round restarts it from a short-lived worker."""
+    with _SPAWNER_LOCK:
+        if not _SPAWNER:
+            _SPAWNER.append(ThreadPoolExecutor(1, thread_name_prefix="isobench-podman-spawner"))
+        pool = _SPAWNER[0]
+
+    def popen() -> "subprocess.Popen[bytes]":
+        return subprocess.Popen(argv, preexec_fn=_die_with_parent, **kwargs)
+
+    return pool.submit(popen).result()
 
 
 def _conf(runtime_paths: dict[str, str], state: Path) -> str:
@@ -166,9 +185,9 @@ class PodmanService:
                      "--runtime", self.runtime, "system", "service", "--time=0", self.url]  # fmt: skip
         log = open(self.state / "service.log", "ab")
         try:
-            self.proc = subprocess.Popen(
+            self.proc = _spawn(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                env={**os.environ, "CONTAINERS_CONF": str(conf)}, preexec_fn=_die_with_parent,
+                env={**os.environ, "CONTAINERS_CONF": str(conf)},
             )  # fmt: skip
         finally:
             log.close()
@@ -203,6 +222,29 @@ class PodmanService:
         return {"pid": self.proc.pid if self.proc else None, "socket": str(self.socket), "runtime": self.runtime,
                 "store": str(self.state / "root"), "argv": self.argv,
                 "containers_conf": str(self.state / "containers.conf")}  # fmt: skip
+
+
+class ServiceControl:
+    """Cold rounds on isobench's own service for a runtime: stopped as at the run's end, then started
+    again on the same socket with the same store; ``start`` returns once the service answers."""
+
+    kind = "podman-service"
+
+    def __init__(self, service: PodmanService) -> None:
+        self.service = service
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def start(self) -> Optional[Endpoint]:
+        self.service.start()
+        return None  # the same socket
+
+    def after_start(self, client: docker.APIClient, image: str) -> dict[str, Any]:
+        return {}  # the store survives the restart, and with it the test image
+
+    def record(self) -> dict[str, Any]:
+        return {"control": self.kind, "argv": self.service.argv, "socket": str(self.service.socket)}
 
 
 def _pings(url: str) -> bool:
@@ -273,10 +315,13 @@ class PodmanDriver:
         return memory.runtime_pss(cids)
 
     def control(self, mode: Mode, endpoint: Endpoint) -> tuple[Optional["EngineControl"], str]:
-        """The mode's own engine_stop_cmd/engine_start_cmd when it sets them; isobench restarts no Podman
-        service by itself (bench.engine.control.restart says so in one sentence)."""
+        """isobench's own service is restarted by isobench; a user's service through the mode's own
+        engine_stop_cmd/engine_start_cmd (bench.engine.control.restart says so in one sentence)."""
         from bench.engine.control.restart import control_for
 
+        service = self.services.get(mode.runtime or "runc")
+        if mode.endpoint == "local" and service is not None and not (mode.engine_stop_cmd and mode.engine_start_cmd):
+            return ServiceControl(service), ""
         return control_for(mode, endpoint)
 
     def sweep(
