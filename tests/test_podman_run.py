@@ -106,3 +106,23 @@ def test_cold_rounds_restart_isobenchs_own_podman_service(engine, tmp_path):
         assert by_phase[phase] == 2, (phase, by_phase)
     assert rs.header.cold["podman-runc"]["control"] == "podman-service", rs.header.cold
     assert not _podman_processes()
+
+
+def test_podmans_attach_is_timed_as_part_of_start(podman_run):
+    """Podman's compat attach initializes the container (conmon and the runtime's create: its `init`
+    event), work dockerd does inside start: so each podman cycle's init falls inside its start sample."""
+    _, rs = podman_run
+    out = subprocess.run(
+        ["podman", "--root", str(STATE_DIR / "runc" / "root"), "--runroot", str(RUN_DIR / "runc" / "runroot"),
+         "events", "--stream=false", "--filter", "event=init", "--filter", f"label=isobench.run={rs.run_id}",
+         "--format", "{{.ID}} {{.Time.UnixNano}}"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CONTAINERS_CONF": str(STATE_DIR / "runc" / "containers.conf")},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    inits = {cid[:12]: int(ns) for cid, ns in (line.split() for line in out.stdout.splitlines())}
+    starts = [s for s in rs.samples if s.mode == "podman-runc" and s.phase == "start" and s.ok]
+    assert starts and all(s.cid in inits for s in starts), (sorted(inits), [s.cid for s in starts])
+    for s in starts:
+        assert s.wall_ns is not None and s.duration_ns is not None
+        assert s.wall_ns <= inits[s.cid] <= s.wall_ns + s.duration_ns, (s, inits[s.cid])

@@ -67,6 +67,9 @@ class EngineDriver(Protocol):
     kind: str
     api: str  # the wire protocol of the timed calls (bench.measure.calls.CALLS is keyed by it)
     offers: Offers
+    # The attach call does container work (the OCI runtime's create): then it is timed inside `start`,
+    # where dockerd does that work, instead of as untimed set-up before it.
+    attach_inits: bool
 
     def endpoint(self, mode: Mode) -> Endpoint:
         """Where the mode's engine listens; an engine isobench runs itself is started here (untimed)."""

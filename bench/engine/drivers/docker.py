@@ -47,6 +47,7 @@ class DockerDriver:
     kind = "docker"
     api = DOCKER_API
     offers = OFFERS
+    attach_inits = False  # dockerd's attach only opens the stream; the runtime runs inside start
 
     def endpoint(self, mode: Mode) -> Endpoint:
         return endpoints.resolve(mode.endpoint_settings)

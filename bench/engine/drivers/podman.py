@@ -264,6 +264,9 @@ class PodmanDriver:
     kind = "podman"
     api = DOCKER_API
     offers = OFFERS
+    # The compat attach initializes a created container (conmon and the runtime's create) "for Docker
+    # compatibility" (pkg/api/handlers/compat/containers_attach.go), so its start does only the runtime's start.
+    attach_inits = True
 
     def __init__(self) -> None:
         self.services: dict[str, PodmanService] = {}
