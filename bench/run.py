@@ -232,7 +232,7 @@ def resume(
         say(f"  {w}")
     if rs.end is not None and rs.end.status == "complete":
         raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
-    config = Config.from_record(rs.header.config)
+    config = scenarios.config_from_record(rs.header.config)
     run_id, seed = rs.run_id, rs.header.seed
     scenario = scenarios.get(config.run.scenario)
     plan = scenario.plan_resume(rs, config, seed)  # a pure function of the set: refusals come first

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from bench.core.config import Config, RunSettings
 from bench.core.errors import UserError
+from bench.core.scenario_settings import ScenarioSettings
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeCheck, ModeRuntime
 from bench.measure.docker import DockerExecutor
@@ -170,6 +171,8 @@ class Scenario(Protocol):
     name: str
     sample_kinds: tuple[str, ...]  # the phases its samples carry
     takes_workloads: bool  # judges readiness by a workload's probe (else only by the `ready` line)
+    # Its own settings ([scenario.<name>], its `isobench run` options): bench.core.scenario_settings; None: none
+    settings: Optional[type[ScenarioSettings]]
 
     def check(self, config: Config) -> None: ...
 
@@ -189,6 +192,7 @@ class BaseScenario:
     name = ""
     sample_kinds: tuple[str, ...] = ()
     takes_workloads = True
+    settings: Optional[type[ScenarioSettings]] = None
 
     def check(self, config: Config) -> None:
         """Nothing refused up front."""
