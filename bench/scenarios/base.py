@@ -12,7 +12,7 @@ A resumed set gets a `ResumePlan` from its scenario: what the set holds, what is
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
@@ -23,6 +23,7 @@ from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeCheck, ModeRuntime
 from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import end_cleanup, sweep_all
+from bench.results.header import HeaderFacts
 from bench.results.records import Header, Resume
 from bench.results.resultset import ResultSet, ResultWriter
 from bench.schedule.progress import ProgressView
@@ -71,25 +72,6 @@ class RunContext:
     runtimes: list[ModeRuntime]
     say: Say
     open_executor: Callable[[], Executing]
-
-
-@dataclass(frozen=True)
-class HeaderFacts:
-    """A scenario's part of the header: how it times (`harness`), per mode its engine control
-    (`cold`), the scale plan and bounds (`scale`), the service scenario's settings and swarm (`service`),
-    a first start's image source (`first_start`), the size scenario's images (`size`)."""
-
-    harness: dict[str, Any]
-    cold: dict[str, Any] = field(default_factory=dict)
-    scale: Optional[dict[str, Any]] = None
-    service: Optional[dict[str, Any]] = None
-    first_start: Optional[dict[str, Any]] = None  # where a first start's images come from
-    size: Optional[dict[str, Any]] = None  # the size scenario's images
-
-    def fields(self) -> dict[str, Any]:
-        """The header_record keywords these facts fill."""
-        return {"harness": self.harness, "cold": self.cold, "scale": self.scale, "service": self.service,
-                "first_start": self.first_start, "size": self.size}  # fmt: skip
 
 
 @dataclass(frozen=True)
