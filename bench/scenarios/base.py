@@ -27,7 +27,7 @@ from bench.results.header import HeaderFacts
 from bench.results.records import Header, Resume
 from bench.results.resultset import ResultSet, ResultWriter
 from bench.schedule.progress import ProgressView
-from bench.schedule.scheduler import Outcome, Tally
+from bench.schedule.scheduler import Outcome, Output, Position, Tally
 
 Say = Callable[[str], None]
 
@@ -110,6 +110,15 @@ class Start:
     progress: ProgressView
     renew: Callable[[], None]
     resume: Optional[ResumePlan] = None
+
+    def output(self) -> Output:
+        """Where the units go: the set, the progress view, the lease renewed between units."""
+        return Output(self.writer, self.progress, self.renew)
+
+    def position(self) -> Position:
+        """Where the seeded plan begins: at its start, or where the resumed set left it."""
+        r = self.resume
+        return Position(self.seed) if r is None else Position(self.seed, r.first_round, r.first_group, r.done)
 
 
 @dataclass(frozen=True)

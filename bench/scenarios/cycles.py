@@ -66,11 +66,8 @@ class CycleSession(ExecutingSession):
     def units(self, start: Start) -> Scheduler:
         settings = start.resume.settings if start.resume else self.ctx.config.run
         self.executing = self.ctx.open_executor()
-        return Scheduler(
-            settings, self.ctx.runtimes, self.executing.executor, start.writer, start.seed, start.progress,
-            reconnect=answers_anew, first_round=start.resume.first_round if start.resume else 0,
-            controls=self.controls, between_cycles=start.renew,
-        )  # fmt: skip
+        return Scheduler(settings, self.ctx.runtimes, self.executing.executor, start.output(), start.position(),
+                         reconnect=answers_anew, controls=self.controls)  # fmt: skip
 
 
 def cycle_harness(ctx: RunContext) -> dict[str, Any]:

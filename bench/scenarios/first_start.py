@@ -209,8 +209,7 @@ class FirstStartSession(CycleSession):
         self.executing = self.ctx.open_executor()
         executor = FirstStartExecutor(self.executing.executor, self.images)
         self.executors.append(executor)
-        return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.writer, start.seed,
-                                         start.progress, between_cycles=start.renew))  # fmt: skip
+        return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.output(), start.position()))
 
     def close(self) -> None:
         if self.images is not None:

@@ -126,8 +126,8 @@ class SizeSession(CycleSession):
         if self.images is not None:
             inner = FirstStartExecutor(inner, self.images)
         mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in settings_of(self.ctx.config).sizes}
-        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.writer,
-                                         start.seed, start.progress, between_cycles=start.renew))  # fmt: skip
+        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.output(),
+                                         start.position()))  # fmt: skip
 
     def close(self) -> None:
         if self.images is not None and self.sized_runtimes is not None:
