@@ -171,6 +171,8 @@ def _compare_frame(loaded):
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from analysis.compare import compare
     from analysis.compare_report import print_comparison, write_comparison
     from analysis.load import set_name
@@ -184,24 +186,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = _out_dir(args.out) or paths[-1].parent / f"compare_{paths[0].stem}__{paths[-1].stem}"
     loaded = _load(check_result_paths(paths))
     frame = _compare_frame(loaded)
-    cmp = compare(
-        loaded,
-        frame,
-        [set_name(p) for p in old],
-        min_effect=args.min_effect if args.min_effect is not None else 0.05,
-        alpha=args.alpha,
-        force=args.force,
-        order_by=args.order_by,
-        metrics=args.metric,
-        reference=args.reference,
-        new_sets=[set_name(p) for p in new] or None,
-        plan_rounds=args.plan_rounds,
-    )
+    rule = replace(_rule(args), reference=args.reference)
+    new_sets = [set_name(p) for p in new] or None
+    cmp = compare(loaded, frame, [set_name(p) for p in old], rule, new_sets=new_sets, order_by=args.order_by,
+                  force=args.force)  # fmt: skip
     print_comparison(cmp)
     summary = summarize_set(frame) if len(cmp.sets) > 2 else None
     figures = write_comparison(cmp, out, summary if summary is not None else frame.iloc[0:0])
     print(f"comparison: {out / 'compare.md'} ({len(figures)} figure files)")
     return _compare_exit(cmp, args)
+
+
+def _rule(args: argparse.Namespace):  # -> analysis.compare.Rule
+    """The decision rule the command line sets (--min-effect, --alpha, --metric, --plan-rounds)."""
+    from analysis.compare import Rule
+
+    min_effect = args.min_effect if args.min_effect is not None else 0.05
+    return Rule(min_effect=min_effect, alpha=args.alpha, metrics=args.metric, plan_rounds=args.plan_rounds)
 
 
 def ab_report(path: Path, base: str, candidate: str, args: argparse.Namespace) -> int:
@@ -212,17 +213,7 @@ def ab_report(path: Path, base: str, candidate: str, args: argparse.Namespace) -
 
     loaded = _load(check_result_paths([path]))
     frame = _compare_frame(loaded)
-    cmp = ab(
-        loaded,
-        frame,
-        set_name(path),
-        base,
-        candidate,
-        min_effect=args.min_effect if args.min_effect is not None else 0.05,
-        alpha=args.alpha,
-        metrics=args.metric,
-        plan_rounds=args.plan_rounds,
-    )
+    cmp = ab(loaded, frame, set_name(path), base, candidate, _rule(args))
     print_comparison(cmp)
     out = path.parent / f"ab_{path.stem}"
     write_comparison(cmp, out, frame.iloc[0:0])

@@ -469,27 +469,39 @@ def _check_reference(reference: str, data: pd.DataFrame, sets: Sequence[str]) ->
             )
 
 
+@dataclass(frozen=True)
+class Rule:
+    """How a comparison decides, whatever it compares: the smallest change that counts (``min_effect``,
+    relative), the error rate Holm controls (``alpha``), the family Holm corrects over and the gates read
+    (``metrics``; None: the startup metrics), the rounds a follow-up plan is sized for (``plan_rounds``),
+    and ``reference``: each mode's per-round ratio to this mode is compared instead of its durations (in
+    an A/B, the base is the reference)."""
+
+    min_effect: float = 0.05
+    alpha: float = 0.05
+    metrics: Optional[Sequence[str]] = None
+    plan_rounds: int = 100
+    reference: Optional[str] = None
+
+
 def compare(
     loaded: Loaded,
     frame: pd.DataFrame,
     sets: Optional[list[str]] = None,
-    min_effect: float = 0.05,
-    alpha: float = 0.05,
-    force: bool = False,
-    order_by: Optional[str] = None,
-    metrics: Optional[Sequence[str]] = None,
-    reference: Optional[str] = None,
+    rule: Rule = Rule(),
+    *,
     new_sets: Optional[list[str]] = None,
-    plan_rounds: int = 100,
+    order_by: Optional[str] = None,
+    force: bool = False,
 ) -> Comparison:
     """Compares sets: OLD NEW, a series (consecutive sets in the order of the factor that differs:
-    analysis.series), or replicated runs (``sets`` one side, ``new_sets`` the other).
+    analysis.series, or ``order_by``), or replicated runs (``sets`` one side, ``new_sets`` the other),
+    decided by ``rule``. ``force``: compare even when the sets' conditions differ.
 
     ``frame``: measured samples with derived metrics, from ``loaded`` (cold cycles, if any, under their
-    own phase names: analysis.metrics.cold_phases_apart). ``metrics``: the family Holm corrects over
-    and the gates read (default: the startup metrics). ``reference``: each mode's per-round ratio to
-    this mode is compared instead of its durations.
+    own phase names: analysis.metrics.cold_phases_apart).
     """
+    min_effect, alpha, metrics, reference = rule.min_effect, rule.alpha, rule.metrics, rule.reference
     sets = sets or list(loaded.headers)
     pairs, design, ordered_by, every = _pairs_of_sides(loaded, sets, new_sets, order_by)
     factors, mismatches, notes = metadata_differences(loaded, every)
@@ -505,7 +517,7 @@ def compare(
         ordered_by=ordered_by,
         design=design,
         reference=reference or "",
-        plan_rounds=plan_rounds,
+        plan_rounds=rule.plan_rounds,
     )
     if design == REPLICATED:
         cmp.sides = (list(pairs[0][0].sets), list(pairs[0][1].sets))
@@ -522,18 +534,12 @@ def compare(
 
 
 def ab(
-    loaded: Loaded,
-    frame: pd.DataFrame,
-    set_name: str,
-    base: str,
-    candidate: str,
-    min_effect: float = 0.05,
-    alpha: float = 0.05,
-    metrics: Optional[Sequence[str]] = None,
-    plan_rounds: int = 100,
+    loaded: Loaded, frame: pd.DataFrame, set_name: str, base: str, candidate: str, rule: Rule = Rule()
 ) -> Comparison:
     """In-run A/B: ``candidate`` against ``base``, both measured in the same interleaved rounds of one
-    set, compared round by round (the per-round log ratio, over stretches of rounds)."""
+    set, compared round by round (the per-round log ratio, over stretches of rounds); ``rule``'s reference
+    is the base."""
+    min_effect, alpha, metrics, plan_rounds = rule.min_effect, rule.alpha, rule.metrics, rule.plan_rounds
     data = frame[(~frame["warmup"]) & (frame["set"] == set_name)]
     for m in (base, candidate):
         if not (data["mode"] == m).any():

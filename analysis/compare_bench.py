@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from analysis import effects
-from analysis.compare import Comparison, Row, ab, compare, verdict_of
+from analysis.compare import Comparison, Row, Rule, ab, compare, verdict_of
 from analysis.load import Loaded, load
 from analysis.metrics import measured, with_derived
 from bench.core.errors import UserError
@@ -71,7 +71,7 @@ def _two_runs(loaded: Loaded, frame: pd.DataFrame, m: Manifest) -> None:
     pairs = list(zip(m.a, m.b))
     for i, (a, b) in enumerate(pairs, 1):
         plain = compare(loaded, frame, [a, b])
-        ref = compare(loaded, frame, [a, b], reference="runsc")
+        ref = compare(loaded, frame, [a, b], Rule(reference="runsc"))
         shift = any(n.startswith("host-wide shift") for n in plain.notes)
         shifts += shift
         found += all(getattr(_row(ref, "runc", ph), "verdict", "") == "slower" for ph in (METRIC, "start"))
@@ -92,7 +92,7 @@ def _replicated(loaded: Loaded, frame: pd.DataFrame, m: Manifest) -> None:
     print(f"\n-- replicated runs, alternated in time (mixed model, the run a random effect), runc's {METRIC}:")
     for n in sorted({k, min(len(m.a), len(m.b))}):
         for ref in (None, "runsc"):
-            cmp = compare(loaded, frame, m.a[:n], new_sets=m.b[:n], reference=ref)
+            cmp = compare(loaded, frame, m.a[:n], Rule(reference=ref), new_sets=m.b[:n])
             r, s = _row(cmp, "runc"), _row(cmp, "runsc")
             print(
                 f"{n}+{n} runs{' --reference runsc' if ref else ''}: runc {_cell(r)}"
@@ -106,7 +106,7 @@ def _in_run(loaded: Loaded, frame: pd.DataFrame, m: Manifest, plant_ms: float, s
         if name is None:
             continue
         for effect in (MIN_EFFECT, 0.02):
-            cmp = ab(loaded, frame, name, "runc", "runc-candidate", min_effect=effect)
+            cmp = ab(loaded, frame, name, "runc", "runc-candidate", Rule(min_effect=effect))
             r, st = _row(cmp, "runc-candidate"), _row(cmp, "runc-candidate", "start")
             print(
                 f"{ms:g} ms, {r.n_old if r else 0} rounds, min effect {effect:.0%}: {METRIC} {_cell(r)}, "
@@ -154,7 +154,7 @@ def _false_positives(loaded: Loaded, frame: pd.DataFrame, m: Manifest) -> None:
         for c in splits:
             old = [m.a[i] for i in c]
             new = [m.a[i] for i in range(len(m.a)) if i not in c]
-            cmp = compare(loaded, frame, old, new_sets=new, reference=ref)
+            cmp = compare(loaded, frame, old, Rule(reference=ref), new_sets=new)
             fam = cmp.family_rows
             rows += len(fam)
             calls += sum(r.verdict in ("slower", "faster") for r in fam)

@@ -1,5 +1,6 @@
-"""Derived metrics (startup = create + start + ready, cycle = all six; for cold cycles also
-cold_startup = engine_up + create + start + ready) per cycle.
+"""Derived metrics (startup = create + start + ready, cycle = all six) per cycle, and those a scenario
+declares for its own cycles (ScenarioAnalysis.derived, collected from analysis.scenarios.registry(): cold's
+cold_startup = engine_up + create + start + ready, rate's arrival_startup, first-start's first_start).
 
 A derived value exists only when every phase it sums succeeded; otherwise the
 cycle counts as a failure of the derived metric, with the first failed
@@ -14,21 +15,20 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from bench.core.phases import (
-    ALL_PHASES,
-    COLD,
-    COLD_DERIVED,
-    DERIVED,
-    DISPATCH,
-    ENGINE_PHASES,
-    FIRST_START,
-    FIRST_START_DERIVED,
-    PULL,
-    RATE,
-    RATE_DERIVED,
-    SCALE_SCENARIOS,
-    WARM,
-)
+from analysis import scenarios
+from bench.core.phases import ALL_PHASES, COLD, DERIVED, ENGINE_PHASES, SCALE_SCENARIOS, WARM
+
+
+def scenario_derived() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Metric -> (the scenario whose cycles it is computed for, the phases summed), from every scenario's
+    analysis record; a metric two scenarios (or a scenario and DERIVED) claim is a programming error."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for name, analysis in scenarios.registry().items():
+        for metric, parts in analysis.derived.items():
+            if metric in out or metric in DERIVED:
+                raise ValueError(f"derived metric {metric!r} of scenario {name!r} is declared twice")
+            out[metric] = (name, tuple(parts))
+    return out
 
 
 def _codes(col: pd.Series, names: Iterable[str]) -> np.ndarray:
@@ -65,12 +65,11 @@ class _Cycles:
     categorical codes, not strings, so a million samples cost no Python per row."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.rows = np.flatnonzero(
-            np.isin(
-                frame["phase"].cat.codes.to_numpy(),
-                _codes(frame["phase"], ALL_PHASES + ENGINE_PHASES + (DISPATCH, PULL)),
-            )
-        )
+        own = scenario_derived()
+        # A cycle's phases: the common ones, the engine's restart (its stop can be a cold cycle's first
+        # failure) and every phase a scenario's derived metric sums (a rate arrival's dispatch, a pull).
+        phases = ALL_PHASES + ENGINE_PHASES + tuple(p for _, parts in own.values() for p in parts)
+        self.rows = np.flatnonzero(np.isin(frame["phase"].cat.codes.to_numpy(), _codes(frame["phase"], phases)))
         self.keys, cycles = pd.factorize(_cycle_keys(frame, self.rows))
         self.n = len(cycles)
         _, self.first = np.unique(self.keys, return_index=True)  # first sample of each cycle
@@ -82,26 +81,21 @@ class _Cycles:
         self.first_fail = np.full(self.n, -1)
         fk, fidx = np.unique(self.keys[failed_real], return_index=True)
         self.first_fail[fk] = np.flatnonzero(failed_real)[fidx]
-        scenario = frame["scenario"].cat.codes.to_numpy()[self.rows]
-        self.is_cold, self.is_scale, self.is_rate, self.is_first = (np.zeros(self.n, dtype=bool) for _ in range(4))
-        self.is_first[self.keys] = np.isin(scenario, _codes(frame["scenario"], [FIRST_START]))
-        self.is_cold[self.keys] = np.isin(scenario, _codes(frame["scenario"], [COLD]))
-        self.is_scale[self.keys] = np.isin(scenario, _codes(frame["scenario"], SCALE_SCENARIOS))
-        self.is_rate[self.keys] = np.isin(scenario, _codes(frame["scenario"], [RATE]))
+        self.scenario = np.full(self.n, -1, dtype=np.int64)  # each cycle's scenario code
+        self.scenario[self.keys] = frame["scenario"].cat.codes.to_numpy()[self.rows]
+        self.scenarios = frame["scenario"]
+        self.is_scale = np.isin(self.scenario, _codes(frame["scenario"], SCALE_SCENARIOS))
+        self.own = {metric: name for metric, (name, _) in own.items()}
         # The `run` cycle shape (create, start, ready, wait, remove) is told by its `wait` phase.
         self.is_run = np.zeros(self.n, dtype=bool)
         self.is_run[self.keys[np.isin(self.phase, _codes(frame["phase"], ["wait"]))]] = True
 
     def wanted(self, metric: str) -> np.ndarray:
-        """The cycles a derived metric is computed for: startup for every cycle; the others for the
-        cycles whose phases they sum (a scale container has no exec or stop; only a rate arrival
-        has a dispatch; only a cold cycle an engine restart)."""
-        if metric in COLD_DERIVED:
-            return self.is_cold
-        if metric in RATE_DERIVED:
-            return self.is_rate
-        if metric in FIRST_START_DERIVED:
-            return self.is_first
+        """The cycles a derived metric is computed for: startup for every cycle; a scenario's own metric
+        for that scenario's cycles (only a cold cycle has an engine restart, only a rate arrival a
+        dispatch); cycle for those with all six phases (a scale container has no exec or stop)."""
+        if metric in self.own:
+            return np.isin(self.scenario, _codes(self.scenarios, [self.own[metric]]))
         if metric == "startup":
             return np.ones(self.n, dtype=bool)
         if metric == "run_cycle":
@@ -127,8 +121,8 @@ def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(cyc.rows):
         return frame
     picks, names, durs, oks, errs = [], [], [], [], []
-    derived = list(DERIVED.items()) + list(COLD_DERIVED.items()) + list(RATE_DERIVED.items())
-    for metric, parts in derived + list(FIRST_START_DERIVED.items()):
+    derived = list(DERIVED.items()) + [(metric, parts) for metric, (_, parts) in scenario_derived().items()]
+    for metric, parts in derived:
         dur, good, err = cyc.metric(_codes(frame["phase"], parts), len(parts))
         keep = cyc.wanted(metric)
         picks.append(cyc.rows[cyc.first[keep]])

@@ -22,9 +22,7 @@ from bench.fleet.cli import add_fleet
 
 
 def _load(args: argparse.Namespace):  # -> Config
-    from bench.core.config import load_config
-
-    config = load_config(Path(args.config)).select(args.mode or [])
+    config = scenarios.load_config(Path(args.config)).select(args.mode or [])
     overrides = {
         k: getattr(args, k)
         for k in ("rounds", "warmup", "min_rounds", "budget_s", "precision", "seed", "scenario", "cold_rounds")
@@ -32,12 +30,6 @@ def _load(args: argparse.Namespace):  # -> Config
     }
     if getattr(args, "results", None):
         overrides["results_dir"] = str(args.results)
-    if getattr(args, "sizes", None):
-        from bench.core.sizes import parse_sizes
-
-        overrides["sizes"] = parse_sizes(args.sizes)
-    if getattr(args, "first_start", False):
-        overrides["size_first_start"] = True
     if getattr(args, "cycle", None):
         config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
         bare = [m.name for m in config.modes if m.cycle == "run" and not m.run_command]
@@ -51,7 +43,38 @@ def _load(args: argparse.Namespace):  # -> Config
         if run.min_rounds > run.rounds:
             run = replace(run, min_rounds=run.rounds)
         config = replace(config, run=run)
-    return _service_overrides(_scale_overrides(config, args), args)
+    return _scenario_overrides(_service_overrides(_scale_overrides(config, args), args), args)
+
+
+def _option_dest(scenario: str, key: str) -> str:
+    """Where argparse keeps a scenario's option: its name and key, so two scenarios' options never meet."""
+    return f"scenario:{scenario}:{key}"
+
+
+def _scenario_overrides(config: Any, args: argparse.Namespace) -> Any:
+    """Each scenario's own options (bench.core.scenario_settings.Option) on top of its [scenario.<name>] table."""
+    own = dict(config.scenarios)
+    for name, cls in scenarios.settings_types().items():
+        given = {o.key: o.value(getattr(args, _option_dest(name, o.key))) for o in cls.OPTIONS
+                 if getattr(args, _option_dest(name, o.key), None) not in (None, False)}  # fmt: skip
+        if given:
+            own[name] = replace(config.settings_of(name, cls), **given)
+    return replace(config, scenarios=own)
+
+
+def _add_scenario_options(r: argparse.ArgumentParser) -> None:
+    """The options the scenarios declare, one group per scenario (read from the registry: every scenario
+    module imported, so only the commands that run take them: see build_isobench_parser)."""
+    for name, cls in scenarios.settings_types().items():
+        if not cls.OPTIONS:
+            continue
+        g = r.add_argument_group(f"{name} scenario (defaults: bench.toml [scenario.{name}])")
+        for o in cls.OPTIONS:
+            dest = _option_dest(name, o.key)
+            if o.metavar is None:
+                g.add_argument(o.flag, dest=dest, action="store_true", help=o.help)
+            else:
+                g.add_argument(o.flag, dest=dest, metavar=o.metavar, help=o.help)
 
 
 def _service_overrides(config: Any, args: argparse.Namespace) -> Any:
@@ -318,15 +341,22 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     return overhead_main(rounds=args.rounds or DEFAULT_ROUNDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(scenario_options: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench", description="Times container startup cycles per isolation mode."
     )
-    add_commands(p.add_subparsers(dest="command", required=True))
+    add_commands(p.add_subparsers(dest="command", required=True), scenario_options)
     return p
 
 
-def build_isobench_parser() -> argparse.ArgumentParser:
+def runs_scenarios(argv: Sequence[str]) -> bool:
+    """Whether the command line may run a scenario (run, ab, or no command yet): only then are the scenarios'
+    own options built, since reading them imports every scenario module (most of a second at every start)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command in (None, "run", "ab")
+
+
+def build_isobench_parser(scenario_options: bool = True) -> argparse.ArgumentParser:
     """The one `isobench` command: the harness's subcommands and the analysis's, side by side."""
     from analysis.cli import add_commands as add_analysis_commands
 
@@ -337,8 +367,8 @@ def build_isobench_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"isobench {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_commands(sub)
-    _add_ab(sub)
+    add_commands(sub, scenario_options)
+    _add_ab(sub, scenario_options)
     add_analysis_commands(sub, bench_name="bench-analysis")
     add_fleet(sub, cmd_fleet_report)
     return p
@@ -358,15 +388,15 @@ def _with_config(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--mode", action="append", help="run only this mode (repeatable)")
 
 
-def _add_run(sub: Any) -> None:
+def _add_run(sub: Any, scenario_options: bool) -> None:
     r = sub.add_parser("run", help="run the benchmark and write a result set under results/")
-    _add_run_options(r)
+    _add_run_options(r, scenario_options)
     r.add_argument("--resume", metavar="RESULT", help="continue an interrupted or killed result set")
     r.add_argument("--no-summary", action="store_true", help="do not print the startup summary and claim verdict")
     r.set_defaults(fn=cmd_run)
 
 
-def _add_run_options(r: argparse.ArgumentParser) -> None:
+def _add_run_options(r: argparse.ArgumentParser, scenario_options: bool) -> None:
     """What a run is: shared by run and ab."""
     _with_config(r)
     r.add_argument("--rounds", type=positive_int, help="measured rounds at most")
@@ -380,9 +410,6 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--seed", type=whole_number, help="seed for the round order")
     r.add_argument("--results", help="results directory (default: results/)")
-    r.add_argument("--sizes", metavar="SIZES", help="--scenario size: image sizes (default 10M,100M,1G)")
-    r.add_argument("--first-start", dest="first_start", action="store_true",
-                   help="--scenario size: each cycle a first start (image removed, then pulled)")  # fmt: skip
     r.add_argument(
         "--scenario",
         choices=scenarios.names(),
@@ -400,6 +427,8 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
         "(create, start, ready, wait, remove: what `docker run --rm` does)",
     )
     _add_scale_flags(r)
+    if scenario_options:
+        _add_scenario_options(r)
     r.add_argument(
         "--replicas",
         type=_replica_counts,
@@ -414,7 +443,7 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_ab(sub: Any) -> None:
+def _add_ab(sub: Any, scenario_options: bool) -> None:
     from analysis.cli import add_design_options
 
     a = sub.add_parser(
@@ -422,7 +451,7 @@ def _add_ab(sub: Any) -> None:
         help="in-run A/B: two modes (--mode BASE --mode CANDIDATE) in the same interleaved rounds, compared "
         "round by round",
     )
-    _add_run_options(a)
+    _add_run_options(a, scenario_options)
     a.add_argument("--from", dest="source", metavar="RESULT", help="analyse this set instead of running anew")
     add_design_options(a)
     a.set_defaults(fn=cmd_ab)
@@ -468,9 +497,9 @@ def _add_scale_flags(r: argparse.ArgumentParser) -> None:
     )
 
 
-def add_commands(sub: Any) -> None:
+def add_commands(sub: Any, scenario_options: bool = True) -> None:
     """The harness's subcommands, for `python -m bench` and the `isobench` command."""
-    _add_run(sub)
+    _add_run(sub, scenario_options)
     d = sub.add_parser("doctor", help="check every mode without running the benchmark")
     _with_config(d)
     d.set_defaults(fn=cmd_doctor)
@@ -532,7 +561,8 @@ def _ended(fn: Any, args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(runs_scenarios(given)).parse_args(given)
     return _ended(args.fn, args)
 
 
@@ -540,5 +570,6 @@ def isobench_main(argv: Optional[Sequence[str]] = None) -> int:
     """The `isobench` console script."""
     from analysis.cli import sides_argv
 
-    args = build_isobench_parser().parse_args(sides_argv(sys.argv[1:] if argv is None else argv))
+    given = sides_argv(sys.argv[1:] if argv is None else argv)
+    args = build_isobench_parser(runs_scenarios(given)).parse_args(given)
     return _ended(args.fn, args)

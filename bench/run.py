@@ -30,9 +30,9 @@ from bench.measure.cost import CostProbe
 from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import sweep_all
 from bench.results import resultset
-from bench.results.header import header_record
+from bench.results.header import HeaderFacts, RunFacts, header_record
 from bench.results.records import Header
-from bench.scenarios.base import Cleanup, Executing, HeaderFacts, RunContext, Session, Start, refuse_workloads
+from bench.scenarios.base import Cleanup, Executing, RunContext, Session, Start, refuse_workloads
 from bench.schedule.ending import escaped_outcome, exit_code, say_end
 from bench.schedule.progress import progress_view, say_stderr
 from bench.schedule.scheduler import end_record
@@ -76,20 +76,20 @@ def open_executor(runtimes: list[preflight.ModeRuntime], run_id: str, probe: Opt
 
 
 def build_header(ctx: RunContext, seed: int, swept: int, facts: HeaderFacts, leases: Leases) -> Header:
-    return header_record(
+    run = RunFacts(
         run_id=ctx.run_id,
         seed=seed,
         config=ctx.config.to_record(),
         host=hostinfo.host_facts(),
+        modes={c.name: c.record for c in ctx.checks if c.usable},
         python=hostinfo.python_facts(),
         packages=hostinfo.package_versions(),
-        modes={c.name: c.record for c in ctx.checks if c.usable},
         skipped={c.name: c.record for c in ctx.checks if not c.usable},
         swept_at_start=swept,
         leases=leases.header(),
         concurrent=leases.concurrent,
-        **facts.fields(),
     )
+    return header_record(run, facts)
 
 
 def run(
@@ -232,7 +232,7 @@ def resume(
         say(f"  {w}")
     if rs.end is not None and rs.end.status == "complete":
         raise UserError(f"{path} is already complete: start a new run instead of resuming it.")
-    config = Config.from_record(rs.header.config)
+    config = scenarios.config_from_record(rs.header.config)
     run_id, seed = rs.run_id, rs.header.seed
     scenario = scenarios.get(config.run.scenario)
     plan = scenario.plan_resume(rs, config, seed)  # a pure function of the set: refusals come first

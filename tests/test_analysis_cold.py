@@ -14,7 +14,7 @@ from bench.core.config import RunSettings
 from bench.measure.executor import ScriptedExecutor
 from bench.results import synthetic
 from bench.results.resultset import ResultWriter
-from bench.schedule.scheduler import Scheduler, end_record
+from bench.schedule.scheduler import Output, Position, Scheduler, end_record
 
 WARM_MS = {"a": 10, "b": 20, "c": 40}  # per phase, warm
 COLD_UP_MS = {"a": 500, "b": 700, "c": 9000}
@@ -38,7 +38,9 @@ def _write(tmp_path, scenario="both", cold_rounds=8, up_factor=1.0, name="202611
     w = ResultWriter.create(path, header)
     rts = [SimpleNamespace(mode=SimpleNamespace(name=m)) for m in "abc"]
     settings = RunSettings(rounds=20, warmup=1, min_rounds=1, budget_s=None, scenario=scenario, cold_rounds=cold_rounds)
-    out = Scheduler(settings, rts, ScriptedExecutor(script), w, 2, controls={m: object() for m in "abc"}).run()
+    out = Scheduler(
+        settings, rts, ScriptedExecutor(script), Output(w), Position(2), controls={m: object() for m in "abc"}
+    ).run()
     w.close(end_record(out, 0, []))
     return path
 

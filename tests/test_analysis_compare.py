@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from analysis import effects, stats
 from analysis.cli import main as analysis_main
-from analysis.compare import EQUIVALENT, NO_CHANGE, VERDICT_OF_EFFECT, compare, verdict_of
+from analysis.compare import EQUIVALENT, NO_CHANGE, VERDICT_OF_EFFECT, Rule, compare, verdict_of
 from analysis.load import load
 from analysis.metrics import measured, with_derived
 from analysis.series import version_key
@@ -39,7 +39,8 @@ def write(
 
 def compare_paths(*paths: Path, **kw):
     loaded = load(list(paths), warn=False)
-    return compare(loaded, measured(with_derived(loaded.frame)), **kw)
+    rule = Rule(**{k: kw.pop(k) for k in list(kw) if k in Rule.__dataclass_fields__})
+    return compare(loaded, measured(with_derived(loaded.frame)), rule=rule, **kw)
 
 
 def verdicts(cmp, phase: str | None = None) -> Counter:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from analysis import effects
 from analysis.cli import main as analysis_main
-from analysis.compare import IN_RUN, NO_CHANGE, REPLICATED, ab, compare, verdict_of
+from analysis.compare import IN_RUN, NO_CHANGE, REPLICATED, Rule, ab, compare, verdict_of
 from analysis.load import load
 from analysis.metrics import measured, with_derived
 from bench.cli import isobench_main
@@ -73,7 +73,8 @@ def _set(
 
 def _compare(*paths: Path, **kw):
     loaded = load(list(paths), warn=False)
-    return compare(loaded, measured(with_derived(loaded.frame)), **kw)
+    rule = Rule(**{k: kw.pop(k) for k in list(kw) if k in Rule.__dataclass_fields__})
+    return compare(loaded, measured(with_derived(loaded.frame)), rule=rule, **kw)
 
 
 def _row(cmp, mode: str, phase: str = "startup"):
@@ -248,7 +249,7 @@ def test_in_run_ab_compares_round_by_round(tmp_path):
     path = _set(tmp_path, "ab", 9, plant={"runc-candidate": 1.06}, modes=("runc", "runc-candidate"))
     loaded = load([path], warn=False)
     frame = measured(with_derived(loaded.frame))
-    cmp = ab(loaded, frame, path.stem, "runc", "runc-candidate", min_effect=0.02)
+    cmp = ab(loaded, frame, path.stem, "runc", "runc-candidate", Rule(min_effect=0.02))
     start = _row(cmp, "runc-candidate", "start")
     assert cmp.design == IN_RUN and start.method == "paired batches" and start.reference == "runc"
     assert start.verdict == "slower" and 1.03 < start.ratio < 1.09

@@ -42,5 +42,6 @@ def test_a_killed_registry_is_seen_as_gone() -> None:
 
 
 def test_a_users_registry_that_does_not_answer_is_one_sentence() -> None:
-    with pytest.raises(UserError, match=r"^the registry 127.0.0.1:1 \(the config's run.registry\) does not answer"):
+    said = r"^the registry 127.0.0.1:1 \(the config's \[scenario.first-start\] registry\) does not answer"
+    with pytest.raises(UserError, match=said):
         registry.users("127.0.0.1:1")

@@ -335,7 +335,7 @@ def test_the_end_records_counts_and_the_batches_hold_costs_apart(tmp_path):
 
     from bench.core.config import RunSettings
     from bench.measure.executor import ScriptedExecutor
-    from bench.schedule.scheduler import Scheduler, end_record
+    from bench.schedule.scheduler import Output, Position, Scheduler, end_record
 
     class Costly(ScriptedExecutor):
         def run_cycle(self, rt, round_no, pos, warmup, scenario="warm"):  # type: ignore[no-untyped-def]
@@ -362,7 +362,7 @@ def test_the_end_records_counts_and_the_batches_hold_costs_apart(tmp_path):
     script = lambda mode, phase, rnd: "runtime_error" if (phase == "start" and rnd == 1) else 1_000_000  # noqa: E731
     settings = RunSettings(rounds=3, warmup=0, min_rounds=1, budget_s=None)
     rt = SimpleNamespace(mode=SimpleNamespace(name="a"))
-    outcome = Scheduler(settings, [rt], Costly(script), writer, 0).run()  # type: ignore[list-item]
+    outcome = Scheduler(settings, [rt], Costly(script), Output(writer), Position(0)).run()  # type: ignore[list-item]
     writer.close(end_record(outcome, 0, []))
     rs = read_resultset(path)
     kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()[1:-1]]

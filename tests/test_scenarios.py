@@ -119,3 +119,136 @@ def test_a_config_naming_a_scenario_nobody_wrote_is_refused_before_anything_runs
     choices = ", ".join(scenarios.names())
     assert said == [f"isobench: no scenario 'hot': set [run] scenario or --scenario to one of {choices}."]
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*.jsonl"))
+
+
+PLANTED_BENCH = """
+from dataclasses import dataclass
+
+from bench.core.errors import UserError
+from bench.core.scenario_settings import Option, ScenarioSettings
+from bench.scenarios.warm import Warm
+
+
+def _depth(text):
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"--planted-depth {text!r} is not a whole number of at least 1: give e.g. 3.")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class PlantedSettings(ScenarioSettings):
+    RUN_KEYS = {"planted_depth": "depth"}
+    OPTIONS = (Option("--planted-depth", "depth", "how deep", "N", _depth), Option("--planted-fast", "fast", "fast"))
+
+    depth: int = 3
+    fast: bool = False
+
+
+class Planted(Warm):
+    name = "planted"
+    settings = PlantedSettings
+
+
+SCENARIO = Planted()
+"""
+PLANTED_ANALYSIS = """
+from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
+
+ANALYSIS = ScenarioAnalysis("planted", pairing=ROUNDS, derived={"planted_start": ("create", "start")})
+"""
+
+
+@pytest.fixture()
+def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A scenario with its own setting, command-line options and derived metric, in its two files only
+    (dropped into both packages' search paths: nothing else is edited)."""
+    (tmp_path / "bench_side").mkdir()
+    (tmp_path / "analysis_side").mkdir()
+    (tmp_path / "bench_side" / "planted.py").write_text(PLANTED_BENCH)
+    (tmp_path / "analysis_side" / "planted.py").write_text(PLANTED_ANALYSIS)
+    monkeypatch.setattr(scenarios, "__path__", [*scenarios.__path__, str(tmp_path / "bench_side")])
+    monkeypatch.setattr(analysis_side, "__path__", [*analysis_side.__path__, str(tmp_path / "analysis_side")])
+    scenarios.registry.cache_clear()
+    analysis_side.registry.cache_clear()
+    try:
+        yield scenarios.get("planted").settings
+    finally:
+        scenarios.registry.cache_clear()
+        analysis_side.registry.cache_clear()
+        sys.modules.pop("bench.scenarios.planted", None)
+        sys.modules.pop("analysis.scenarios.planted", None)
+
+
+def _config_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bench.toml"
+    path.write_text(text + '\n[[mode]]\npreset = "runc"\n')
+    return path
+
+
+def test_a_planted_scenarios_own_settings_are_read_from_its_table_and_its_older_run_key(
+    planted: Any, tmp_path: Path
+) -> None:
+    config = scenarios.load_config(_config_file(tmp_path, '[run]\nscenario = "planted"\n[scenario.planted]\ndepth = 5'))
+    assert config.settings_of("planted", planted) == planted(depth=5, fast=False)
+    older = scenarios.load_config(_config_file(tmp_path, "[run]\nplanted_depth = 7"))
+    assert older.settings_of("planted", planted).depth == 7
+    untouched = scenarios.load_config(_config_file(tmp_path, ""))
+    assert untouched.settings_of("planted", planted) == planted()  # the defaults, recorded
+    assert untouched.to_record()["scenario"]["planted"] == {"depth": 3, "fast": False}
+    with pytest.raises(
+        UserError, match=r"^\S+bench.toml: config.scenario.planted.depth must be a whole number, not 'x'\.$"
+    ):
+        scenarios.load_config(_config_file(tmp_path, '[scenario.planted]\ndepth = "x"'))
+    with pytest.raises(UserError, match=r"config.run.planted_depth must be a whole number, not 'x'\.$"):
+        scenarios.load_config(_config_file(tmp_path, '[run]\nplanted_depth = "x"'))
+    with pytest.raises(UserError, match=r"unknown key config.scenario.planted.deep: did you mean 'depth'\?$"):
+        scenarios.load_config(_config_file(tmp_path, "[scenario.planted]\ndeep = 1"))
+    with pytest.raises(UserError, match=r"config.run.planted_depth and config.scenario.planted.depth are the same"):
+        scenarios.load_config(_config_file(tmp_path, "[run]\nplanted_depth = 1\n[scenario.planted]\ndepth = 2"))
+
+
+def test_a_planted_scenarios_settings_survive_the_headers_record(planted: Any, tmp_path: Path) -> None:
+    config = scenarios.load_config(_config_file(tmp_path, "[scenario.planted]\ndepth = 4\nfast = true"))
+    assert scenarios.config_from_record(config.to_record()).settings_of("planted", planted) == planted(4, True)
+    older = config.to_record()  # a header written before the seam kept the setting among its run keys
+    del older["scenario"]
+    older["run"] = {**older["run"], "planted_depth": 6}
+    assert scenarios.config_from_record(older).settings_of("planted", planted).depth == 6
+
+
+def test_a_planted_scenarios_options_are_offered_by_run_and_ab_and_set_its_settings(
+    planted: Any, tmp_path: Path
+) -> None:
+    from bench.cli import _load, build_isobench_parser, runs_scenarios
+
+    path = str(_config_file(tmp_path, "[scenario.planted]\ndepth = 5"))
+    parser = build_isobench_parser()
+    args = parser.parse_args(["run", "--config", path, "--planted-depth", "9", "--planted-fast"])
+    assert _load(args).settings_of("planted", planted) == planted(depth=9, fast=True)
+    args = parser.parse_args(["ab", "--config", path, "--mode", "runc", "--planted-fast"])
+    assert _load(args).settings_of("planted", planted) == planted(depth=5, fast=True)  # the file's depth kept
+    with pytest.raises(UserError, match=r"^--planted-depth '0' is not a whole number of at least 1: give e.g. 3\.$"):
+        _load(parser.parse_args(["run", "--config", path, "--planted-depth", "0"]))
+    assert runs_scenarios(["run", "--rounds", "3"]) and runs_scenarios(["ab"]) and not runs_scenarios(["report"])
+
+
+def test_a_planted_scenarios_derived_metric_is_computed_for_its_cycles_only(planted: Any, tmp_path: Path) -> None:
+    from analysis.load import load
+    from analysis.metrics import with_derived
+    from bench.results import synthetic
+    from bench.results.records import Sample
+    from bench.results.resultset import ResultWriter
+    from bench.schedule.scheduler import Outcome, Tally, end_record
+
+    path = tmp_path / "20261128T000000Z_h_docker-1.jsonl"
+    writer = ResultWriter.create(path, synthetic.header([], run_id="p", host={}).but(modes={"a": {"role": "native"}}))
+    ms = {"create": 2, "start": 3, "ready": 5, "exec": 1, "stop": 1, "remove": 1}
+    for rnd, scenario in enumerate(["planted", "planted", "warm"]):
+        writer.append([Sample(round=rnd, pos=0, mode="a", phase=p, duration_ns=d * 1_000_000, ok=True, warmup=False,
+                              wall_ns=rnd * 10**9, scenario=scenario) for p, d in ms.items()])  # fmt: skip
+    writer.close(end_record(Outcome("complete", "", 3, Tally()), 0, []))
+    frame = with_derived(load([path], use_cache=False).frame)
+    rows = frame[frame["phase"] == "planted_start"]
+    assert sorted(rows["round"]) == [0, 1] and set(rows["scenario"]) == {"planted"}
+    assert list(rows["duration_ms"]) == [5.0, 5.0]  # create + start
+    assert (frame["phase"] == "startup").sum() == 3  # the common metric, for every cycle

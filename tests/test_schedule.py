@@ -12,7 +12,7 @@ from bench.measure.executor import ScriptedExecutor
 from bench.results.records import Sample
 from bench.results.resultset import ResultWriter, read_resultset
 from bench.results.synthetic import header
-from bench.schedule.scheduler import Scheduler, derived_of, end_record
+from bench.schedule.scheduler import Output, Position, Scheduler, derived_of, end_record
 
 HEADER = header([], run_id="s")
 
@@ -24,8 +24,9 @@ def rt(name):
 def run(tmp_path, settings, script, modes=("a", "b"), seed=1, clock=None):
     path = tmp_path / "s.jsonl"
     w = ResultWriter.create(path, HEADER)
-    kwargs = {"clock": clock} if clock else {}
-    sched = Scheduler(settings, [rt(m) for m in modes], ScriptedExecutor(script), w, seed, **kwargs)
+    sched = Scheduler(settings, [rt(m) for m in modes], ScriptedExecutor(script), Output(w), Position(seed))
+    if clock:
+        sched.clock = clock
     out = sched.run()
     w.close(end_record(out, 0, []))
     return out, read_resultset(path)
@@ -124,7 +125,12 @@ def test_cold_rounds_follow_warm_ones_with_engine_phases_first(tmp_path):
     w = ResultWriter.create(path, HEADER)
     settings = RunSettings(rounds=3, warmup=1, min_rounds=1, budget_s=None, scenario="both", cold_rounds=2)
     sched = Scheduler(
-        settings, [rt("a"), rt("b")], ScriptedExecutor(lambda m, p, r: 1_000_000), w, 1, controls=controls
+        settings,
+        [rt("a"), rt("b")],
+        ScriptedExecutor(lambda m, p, r: 1_000_000),
+        Output(w),
+        Position(1),
+        controls=controls,
     )
     out = sched.run()
     w.close(end_record(out, 0, []))
@@ -154,8 +160,8 @@ def test_a_cold_cycle_whose_engine_does_not_start_is_recorded_and_the_engine_res
         settings,
         [rt("a")],
         ScriptedExecutor(script),
-        w,
-        1,
+        Output(w),
+        Position(1),
         controls=controls,
         reconnect=lambda r: False if not controls["a"].calls else True,
     )

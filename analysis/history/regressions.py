@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.compare import compare
+from analysis.compare import Rule, compare
 from analysis.history.setstats import metric_frame
 from analysis.load import load
 from bench.core.errors import UserError
@@ -40,7 +40,7 @@ def either_side(before: Path, after: Path, min_effect: float, alpha: float) -> C
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # each set's reader warnings were shown when the site was read
             loaded = load([before, after], warn=False)
-        cmp = compare(loaded, metric_frame(loaded.frame), None, min_effect=min_effect, alpha=alpha)
+        cmp = compare(loaded, metric_frame(loaded.frame), None, Rule(min_effect=min_effect, alpha=alpha))
     except (UserError, ResultFileError) as exc:
         return CompareTable((), str(exc))
     rows = tuple(

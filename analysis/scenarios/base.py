@@ -6,9 +6,9 @@ headline. A record names the modules that build its tables and figures, so a rea
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +55,9 @@ class ScenarioAnalysis:
     ``headline``: its claims' verdicts make the report's headline sentence when the set has any;
     ``modules``: where its tables, sections and figures are built; ``part``: "module:function" that
     builds its report part from a PartInput (imported only when a report is built: the claims read
-    this record too, and need no plotting library). Scenarios sharing one part name the same one."""
+    this record too, and need no plotting library). Scenarios sharing one part name the same one.
+    ``derived``: metrics computed for this scenario's cycles only, name -> the phases summed
+    (analysis.metrics: a value only when every part succeeded); a name no other scenario may use."""
 
     name: str
     pairing: str = ROUNDS
@@ -63,6 +65,7 @@ class ScenarioAnalysis:
     headline: bool = False
     modules: tuple[str, ...] = ()
     part: str = ""
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def part_builder(self) -> Optional[Callable[[PartInput], ReportPart]]:
         if not self.part:

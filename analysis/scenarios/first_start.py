@@ -4,6 +4,7 @@ pull's per-layer times in its detail (detail.pull.layers). With `isobench run --
 its samples carry `level` (the image's size in MiB), which claims select."""
 
 from analysis.scenarios.base import ROUNDS, ScenarioAnalysis
+from bench.core.phases import PULL
 
 ANALYSIS = ScenarioAnalysis(
     "first-start",
@@ -11,4 +12,5 @@ ANALYSIS = ScenarioAnalysis(
     levels=True,
     modules=("analysis.metrics", "analysis.size_plots"),
     part="analysis.size_plots:part",
+    derived={"first_start": (PULL, "create", "start", "ready")},  # the time to a ready container with no image
 )

@@ -1,6 +1,7 @@
 """rate (bench/scenarios/rate.py): the scale section (analysis.scale, scale_report, scale_plots)."""
 
 from analysis.scenarios.base import GROUPS, ScenarioAnalysis
+from bench.core.phases import RATE_DERIVED
 
 ANALYSIS = ScenarioAnalysis(
     "rate",
@@ -9,4 +10,5 @@ ANALYSIS = ScenarioAnalysis(
     headline=True,
     modules=("analysis.scale", "analysis.scale_report", "analysis.scale_plots"),
     part="analysis.scale_report:part",
+    derived=RATE_DERIVED,
 )

@@ -7,9 +7,8 @@ from deep inside a run.
 
 from __future__ import annotations
 
-import difflib
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -18,8 +17,9 @@ from bench.core.errors import UserError
 from bench.core.paths import DEFAULT_RESULTS
 from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES
 from bench.core.scale import ScaleSettings, read_scale
+from bench.core.scenario_settings import S, ScenarioSettings, read_settings, settings_from_record
 from bench.core.service import ServiceSettings, read_service
-from bench.core.sizes import parse_sizes
+from bench.core.table import Table
 from bench.core.workload import Workload, read_workloads, workload_names
 
 if sys.version_info >= (3, 11):
@@ -164,12 +164,8 @@ class RunSettings:
     # "scale" (bursts, rate runs when rates are given, density steps). See bench.core.phases.
     scenario: str = "warm"
     cold_rounds: int = 8  # the fewest paired rounds that can pass Holm over three pairs (claims.toml)
-    # first-start: the user's own registry (host:port) to pull from; None: the run starts its own on loopback
-    registry: Optional[str] = None
-    # size (bench/scenarios/size.py): the image sizes (isobench/size:SIZE), each mode x each size per round;
-    # size_first_start: each of those cycles a first start (samples then carry scenario "first-start")
-    sizes: tuple[str, ...] = ("10M", "100M", "1G")
-    size_first_start: bool = False
+    # A scenario's own settings are not here: they are its module's (bench.core.scenario_settings), in
+    # Config.scenarios.
 
 
 @dataclass(frozen=True)
@@ -179,6 +175,14 @@ class Config:
     modes: tuple[Mode, ...]
     scale: ScaleSettings = field(default_factory=ScaleSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    # Scenario name -> its own settings ([scenario.<name>]), for every scenario that declares some
+    # (bench.core.scenario_settings); empty when the config was read without the scenarios' registry.
+    scenarios: Mapping[str, ScenarioSettings] = field(default_factory=dict)
+
+    def settings_of(self, name: str, cls: type[S]) -> S:
+        """Scenario ``name``'s settings: those read, or ``cls``'s defaults."""
+        given = self.scenarios.get(name)
+        return given if isinstance(given, cls) else cls()
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -187,11 +191,14 @@ class Config:
             "modes": [m.to_record() for m in self.modes],
             "scale": self.scale.to_record(),
             "service": self.service.to_record(),
+            "scenario": {name: s.to_record() for name, s in self.scenarios.items()},
         }
 
     @classmethod
-    def from_record(cls, rec: Mapping[str, Any]) -> "Config":
-        """The config a result set's header recorded (for --resume)."""
+    def from_record(
+        cls, rec: Mapping[str, Any], settings: Optional[Mapping[str, type[ScenarioSettings]]] = None
+    ) -> "Config":
+        """The config a result set's header recorded (for --resume); ``settings`` as for parse_config."""
         try:
             modes = tuple(
                 Mode(
@@ -212,8 +219,10 @@ class Config:
             )
             scale = ScaleSettings.from_record(rec.get("scale"))
             service = ServiceSettings.from_record(rec.get("service"))
-            run = RunSettings(**{**rec["run"], "sizes": tuple(rec["run"].get("sizes") or RunSettings.sizes)})
-            return cls(source=str(rec.get("source")), run=run, modes=modes, scale=scale, service=service)
+            # Keys a header from before the scenario settings kept in `run` (run.sizes) are the scenarios'.
+            run = RunSettings(**{k: v for k, v in rec["run"].items() if k in _RUN_FIELDS})
+            own = settings_from_record(rec.get("scenario"), rec["run"], settings or {})
+            return cls(str(rec.get("source")), run, modes, scale, service, own)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
                 f"the result set's header holds no usable config ({exc.__class__.__name__}: {exc}): "
@@ -232,99 +241,7 @@ class Config:
                 choices = ", ".join(known + [p for p in _ON_REQUEST if p not in known])
                 raise UserError(f"--mode {name!r} is not in {self.source}: choose one of {choices}.")
         chosen = tuple(m for m in self.modes if m.name in wanted) + tuple(extra)
-        return Config(self.source, self.run, chosen, self.scale, self.service)
-
-
-def _keyname(key: object) -> str:
-    """A key as a message shows it: plain when it is a name, quoted (and escaped) otherwise."""
-    return key if isinstance(key, str) and key.isidentifier() else repr(key)
-
-
-class _Table:
-    """One TOML table being read: typed getters that name the file and key on error,
-    and a check that nothing unknown was left over."""
-
-    def __init__(self, data: Any, where: str, source: str) -> None:
-        if not isinstance(data, dict):
-            raise UserError(f"{source}: {where} must be a table, not {type(data).__name__}.")
-        self.data = dict(data)
-        self.where = where
-        self.source = source
-
-    def _fail(self, key: str, what: str) -> UserError:
-        return UserError(f"{self.source}: {self.where}.{_keyname(key)} {what}.")
-
-    def _take(self, key: str) -> Any:
-        return self.data.pop(key, None)
-
-    def string(self, key: str, default: Optional[str] = None, choices: Optional[Iterable[str]] = None) -> Optional[str]:
-        value = self._take(key)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self._fail(key, f"must be a non-empty string, not {value!r}")
-        if choices is not None and value not in choices:
-            raise self._fail(key, f"is {value!r}: use one of {', '.join(choices)}")
-        return value
-
-    def text(self, key: str, default: str, choices: Optional[Iterable[str]] = None) -> str:
-        """A string with a default: never None."""
-        value = self.string(key, default, choices)
-        return default if value is None else value
-
-    def whole(self, key: str, default: int, allow_zero: bool = False) -> int:
-        """A whole number with a default: never None."""
-        value = self.number(key, default, integer=True, allow_zero=allow_zero)
-        return default if value is None else int(value)
-
-    def real(self, key: str, default: float) -> float:
-        """A number with a default: never None."""
-        value = self.number(key, default)
-        return default if value is None else float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._take(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._fail(key, f"must be true or false, not {value!r}")
-        return value
-
-    def number(
-        self, key: str, default: Optional[float], *, integer: bool = False, minimum: float = 0, allow_zero: bool = False
-    ) -> Optional[float]:
-        value = self._take(key)
-        if value is None:
-            return default
-        kind = "a whole number" if integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            raise self._fail(key, f"must be {kind}, not {value!r}")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self._fail(key, f"must be a finite {kind}, not {value!r}")
-        if value < minimum or (value == minimum and not allow_zero):
-            bound = f"at least {minimum}" if allow_zero else f"greater than {minimum}"
-            raise self._fail(key, f"must be {bound}, not {value!r}")
-        return int(value) if integer else float(value)
-
-    def argv(self, key: str, default: Optional[Iterable[str]]) -> Optional[tuple[str, ...]]:
-        value = self._take(key)
-        if value is None:
-            return tuple(default) if default is not None else None
-        if isinstance(value, str):
-            raise self._fail(key, 'must be a list of strings (argv form, e.g. ["/bin/sh", "-c", "..."])')
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise self._fail(key, f"must be a non-empty list of non-empty strings, not {value!r}")
-        return tuple(value)
-
-    def table(self, key: str) -> "_Table":
-        return _Table(self._take(key) or {}, f"{self.where}.{key}", self.source)
-
-    def done(self, allowed: Iterable[str]) -> None:
-        if self.data:
-            key = sorted(self.data)[0]
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            fix = f"did you mean {hint[0]!r}?" if hint else f"known keys are {', '.join(sorted(allowed))}"
-            raise UserError(f"{self.source}: unknown key {self.where}.{_keyname(key)}: {fix}")
+        return replace(self, modes=chosen)
 
 
 _RUN_KEYS = (
@@ -338,10 +255,8 @@ _RUN_KEYS = (
     "reconnect_s",
     "scenario",
     "cold_rounds",
-    "registry",
-    "sizes",
-    "size_first_start",
 )
+_RUN_FIELDS = frozenset(f.name for f in fields(RunSettings))
 _MODE_KEYS = (
     "name",
     "preset",
@@ -377,7 +292,7 @@ _MODE_KEYS = (
 _TIMEOUT_KEYS = tuple(PHASES) + ("ping",) + ENGINE_PHASES
 
 
-def _read_run(table: _Table) -> RunSettings:
+def _read_run(table: Table) -> RunSettings:
     d = RunSettings()
     rounds = table.whole("rounds", d.rounds)
     seed = table.number("seed", d.seed, integer=True, allow_zero=True)
@@ -392,9 +307,6 @@ def _read_run(table: _Table) -> RunSettings:
         reconnect_s=table.real("reconnect_s", d.reconnect_s),
         scenario=table.text("scenario", d.scenario),  # a scenario of bench.scenarios: the run checks it
         cold_rounds=table.whole("cold_rounds", d.cold_rounds),
-        registry=_registry(table.string("registry"), table.source),
-        sizes=_sizes(table.argv("sizes", d.sizes) or d.sizes, table.source),
-        size_first_start=table.boolean("size_first_start", d.size_first_start),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -403,20 +315,6 @@ def _read_run(table: _Table) -> RunSettings:
             "min_rounds or raise rounds."
         )
     return run
-
-
-def _sizes(labels: tuple[str, ...], source: str) -> tuple[str, ...]:
-    return parse_sizes(",".join(labels), f"{source}: run.sizes")
-
-
-def _registry(addr: Optional[str], source: str) -> Optional[str]:
-    """``run.registry``: host:port, the port a whole number from 1 to 65535."""
-    if addr is None:
-        return None
-    host, _, port = addr.rpartition(":")
-    if not host or "/" in addr or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise UserError(f"{source}: run.registry is {addr!r}: give host:port (e.g. registry.example:5000), no scheme.")
-    return addr
 
 
 def _check_endpoint(endpoint: str, where: str) -> None:
@@ -435,7 +333,7 @@ _ON_REQUEST = tuple(presets.on_request())
 
 def _preset_mode(name: str, source: str) -> "Mode":
     """A mode built from an on-request preset alone (--mode NAME where the config does not list it)."""
-    return _read_mode(_Table({"preset": name}, f"--mode {name}", source), 0)
+    return _read_mode(Table({"preset": name}, f"--mode {name}", source), 0)
 
 
 def _strings(value: Any, where: str) -> dict[str, str]:
@@ -446,13 +344,13 @@ def _strings(value: Any, where: str) -> dict[str, str]:
     return dict(value)
 
 
-def _swarm_keys(table: _Table, base: dict[str, Any]) -> dict[str, Any]:
+def _swarm_keys(table: Table, base: dict[str, Any]) -> dict[str, Any]:
     """A mode's service-scenario keys: swarm, placement, node_endpoints."""
     endpoint = table.data.get("endpoint", base.get("endpoint", "local"))
     return {
         "swarm": table.boolean("swarm", bool(base.get("swarm", endpoint == "swarm"))),
         "placement": table.argv("placement", base.get("placement", ())) or (),
-        "node_endpoints": _strings(table._take("node_endpoints"), f"{table.source}: {table.where}.node_endpoints"),
+        "node_endpoints": _strings(table.take("node_endpoints"), f"{table.source}: {table.where}.node_endpoints"),
     }
 
 
@@ -469,11 +367,11 @@ def _check_swarm_mode(mode: "Mode", source: str) -> None:
         )
 
 
-def _ulimits(table: "_Table", base: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def _ulimits(table: "Table", base: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """``ulimits = { nofile = [soft, hard] }``: a table of [soft, hard] pairs, soft not above hard."""
     out = {k: (int(v[0]), int(v[1])) for k, v in base.items()}
     for name in ULIMIT_NAMES:
-        value = table._take(name)
+        value = table.take(name)
         if value is None:
             continue
         ok = isinstance(value, list) and len(value) == 2 and all(isinstance(x, int) and x >= 0 for x in value)
@@ -486,9 +384,9 @@ def _ulimits(table: "_Table", base: dict[str, Any]) -> dict[str, tuple[int, int]
     return out
 
 
-def _read_modes(table: _Table, workloads: dict[str, Workload]) -> tuple[Mode, ...]:
+def _read_modes(table: Table, workloads: dict[str, Workload]) -> tuple[Mode, ...]:
     """One mode, or with `workload = [...]` the mode crossed with each workload (named MODE@WORKLOAD)."""
-    raw = table._take("workload")
+    raw = table.take("workload")
     if raw is None:
         return (_read_mode(table, 0),)
     names = workload_names(raw, workloads, f"{table.where}.workload", table.source)
@@ -511,7 +409,7 @@ def _read_modes(table: _Table, workloads: dict[str, Workload]) -> tuple[Mode, ..
     )  # fmt: skip
 
 
-def _read_mode(table: _Table, index: int) -> Mode:
+def _read_mode(table: Table, index: int) -> Mode:
     preset_name = table.string("preset")
     base: dict[str, Any] = {}
     if preset_name is not None:
@@ -567,7 +465,7 @@ def _read_mode(table: _Table, index: int) -> Mode:
     return mode
 
 
-def _check_mode(mode: Mode, table: _Table) -> None:
+def _check_mode(mode: Mode, table: Table) -> None:
     """What no single key can say wrong on its own: keys that must come together, or not at all."""
     name = mode.name
     _check_swarm_mode(mode, table.source)
@@ -586,35 +484,45 @@ def _check_mode(mode: Mode, table: _Table) -> None:
     _check_endpoint(mode.endpoint, f"{table.source}: {table.where}.endpoint")
 
 
-def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Config:
+def parse_config(
+    data: Any,
+    source: str,
+    host_os: Optional[str] = None,
+    settings: Optional[Mapping[str, type[ScenarioSettings]]] = None,
+) -> Config:
     """Checks a parsed TOML document and builds the Config.
 
-    With no ``[[mode]]`` tables the host's presets are used.
+    With no ``[[mode]]`` tables the host's presets are used. ``settings``: scenario name -> the class of
+    its own settings (bench.scenarios.settings_types(): this layer cannot import the scenarios); their
+    `[scenario.<name>]` tables (and the older `[run]` keys they name) are read with them. Without it,
+    such tables are unknown keys, and every scenario runs with its defaults.
     """
-    top = _Table(data, "config", source)
-    run = _read_run(top.table("run"))
+    top = Table(data, "config", source)
+    run_table = top.table("run")
+    own = read_settings(top.table("scenario"), run_table, settings or {})
+    run = _read_run(run_table)
     scale = read_scale(top.table("scale"))
     service = read_service(top.table("service"))
-    raw_modes = top._take("mode")
-    workloads = read_workloads(top._take("workload"), source)
-    top.done(("run", "mode", "scale", "service", "workload"))
+    raw_modes = top.take("mode")
+    workloads = read_workloads(top.take("workload"), source)
+    top.done(("run", "mode", "scale", "service", "workload") + (("scenario",) if settings else ()))
     if raw_modes is None:
         raw_modes = [{"preset": name} for name in presets.presets_for(host_os or presets.host_os())]
     if not isinstance(raw_modes, list) or not raw_modes:
         raise UserError(f"{source}: [[mode]] must list at least one mode (or be left out to use the host's presets).")
     modes = tuple(
-        m for i, raw in enumerate(raw_modes) for m in _read_modes(_Table(raw, f"mode[{i}]", source), workloads)
+        m for i, raw in enumerate(raw_modes) for m in _read_modes(Table(raw, f"mode[{i}]", source), workloads)
     )
     seen: set[str] = set()
     for m in modes:
         if m.name in seen:
             raise UserError(f"{source}: two modes are named {m.name!r}: give each mode its own name.")
         seen.add(m.name)
-    return Config(source=source, run=run, modes=modes, scale=scale, service=service)
+    return Config(source=source, run=run, modes=modes, scale=scale, service=service, scenarios=own)
 
 
-def load_config(path: Path) -> Config:
-    """Reads and checks a TOML config file."""
+def load_config(path: Path, settings: Optional[Mapping[str, type[ScenarioSettings]]] = None) -> Config:
+    """Reads and checks a TOML config file (``settings``: as for parse_config)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -627,4 +535,4 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config file {path} is not valid TOML ({exc}): fix the syntax there.") from None
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), settings=settings)

@@ -48,7 +48,7 @@ FIRST_START, PULL = "first-start", "pull"
 # size (bench/scenarios/size.py): each mode x each image size (isobench image --size), interleaved in each
 # round; samples carry `level` = the image's size in MiB and `group` = the cycle's number in the run.
 SIZE = "size"
-FIRST_START_DERIVED: dict[str, tuple[str, ...]] = {"first_start": (PULL, "create", "start", "ready")}
+# Its derived `first_start` is its analysis's (analysis/scenarios/first_start.py: ScenarioAnalysis.derived).
 
 # Scale scenarios (bench.schedule.burst, .rate, .density): many containers at once on one engine.
 # Their samples carry `level` (burst size N, arrival rate in starts/s, or containers running),

@@ -99,14 +99,14 @@ def _positive_reals(value: Any, where: str) -> tuple[float, ...]:
 
 
 def read_scale(table: Any) -> ScaleSettings:
-    """The `[scale]` table, read with bench.core.config's typed getters (``table`` is its _Table)."""
+    """The `[scale]` table, read with bench.core.config's typed getters (``table`` is its Table)."""
     d = ScaleSettings()
     where = f"{table.source}: {table.where}"
-    burst = table._take("burst")
-    rates = table._take("rates")
-    per_mode = table._take("burst_levels")
-    repeat_caps = table._take("repeat_max")
-    skip = table._take("density_skip")
+    burst = table.take("burst")
+    rates = table.take("rates")
+    per_mode = table.take("burst_levels")
+    repeat_caps = table.take("repeat_max")
+    skip = table.take("density_skip")
     s = ScaleSettings(
         burst=d.burst if burst is None else _positive_ints(burst, f"{where}.burst"),
         repeat=table.whole("repeat", d.repeat),

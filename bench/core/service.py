@@ -64,10 +64,10 @@ def _replicas(value: Any, where: str) -> tuple[int, ...]:
 
 
 def read_service(table: Any) -> ServiceSettings:
-    """The `[service]` table, read with bench.core.config's typed getters (``table`` is its _Table)."""
+    """The `[service]` table, read with bench.core.config's typed getters (``table`` is its Table)."""
     d = ServiceSettings()
     where = f"{table.source}: {table.where}"
-    replicas = table._take("replicas")
+    replicas = table.take("replicas")
     s = ServiceSettings(
         replicas=d.replicas if replicas is None else _replicas(replicas, f"{where}.replicas"),
         start=table.text("start", d.start, choices=STARTS),

@@ -140,7 +140,7 @@ def users(addr: str) -> Registry:
     """The user's own registry (``registry = "host:port"``): checked to answer, never started or stopped."""
     if not answers(addr, 5.0):
         raise UserError(
-            f"the registry {addr} (the config's run.registry) does not answer GET http://{addr}/v2/ (a plain-HTTP "
-            "registry is needed): start it, or remove run.registry to let the run start its own on loopback."
+            f"the registry {addr} (the config's [scenario.first-start] registry) does not answer GET http://{addr}/v2/ "
+            "(a plain-HTTP registry is needed): start it, or remove that key to let the run start its own on loopback."
         )
     return Registry(addr)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import docker
 
-from bench.core.config import Mode, load_config
+from bench.core.config import Mode
 from bench.core.paths import DEFAULT_CONFIG
 from bench.engine.lease import EngineLease
 from bench.engine.preflight import ModeRuntime, check_mode
@@ -32,6 +32,7 @@ from bench.overhead.client_cost import harness_durations, stand_in_times
 from bench.overhead.order import round_order, whole_replicates, williams_rows
 from bench.overhead.raw import RawCycle
 from bench.overhead.summary import Times, failure_lines, phase_lines, stand_in_lines, throughput_lines
+from bench.scenarios import load_config
 
 WARMUP_ROUNDS = 2
 # How a side's cycle fails (the harness's and raw's RuntimeError, a socket's OSError, the CLI's exit):

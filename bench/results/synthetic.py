@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from bench.core.phases import PHASES
-from bench.results.header import header_record
+from bench.results.header import HeaderFacts, RunFacts, header_record
 from bench.results.records import CONTAINERS, End, Header, Place, Record, Sample
 
 # Typical medians (ms) seen on a small Linux host, used as defaults.
@@ -81,19 +81,17 @@ def header(
         }
         for m in modes
     }
-    return header_record(
+    run = RunFacts(
         run_id=run_id or uuid.uuid4().hex[:12],
         seed=seed,
         config={"source": "synthetic"},
         host=host,
+        modes=modes_record,
         python={"version": "3"},
         packages={"isobench": "synthetic"},
-        modes=modes_record,
-        skipped={},
-        swept_at_start=0,
-        harness={"executor": "scripted"},
         created="2026-11-28T00:00:00+00:00",
     )
+    return header_record(run, HeaderFacts(harness={"executor": "scripted"}))
 
 
 def bulk_synthetic(path: Path, modes: list[SyntheticMode], samples: int, seed: int = 0) -> Path:

@@ -12,11 +12,16 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from bench.core.config import Config
+from bench.core.config import load_config as _load_config
+from bench.core.config import parse_config as _parse_config
 from bench.core.errors import UserError
 
 if TYPE_CHECKING:
+    from bench.core.scenario_settings import ScenarioSettings
     from bench.scenarios.base import Scenario
 
 SHARED = frozenset({"base", "cycles", "groups"})
@@ -48,3 +53,24 @@ def get(name: str) -> Scenario:
         raise UserError(
             f"no scenario {name!r}: set [run] scenario or --scenario to one of {', '.join(names())}."
         ) from None
+
+
+def settings_types() -> dict[str, type[ScenarioSettings]]:
+    """Name -> the class of its own settings, for every scenario that declares some: what the config
+    reads `[scenario.<name>]` with and the command its options from (bench.core.scenario_settings)."""
+    return {name: s.settings for name, s in registry().items() if s.settings is not None}
+
+
+def load_config(path: Path) -> Config:
+    """A config file, the scenarios' own settings included."""
+    return _load_config(path, settings_types())
+
+
+def parse_config(data: Any, source: str, host_os: Optional[str] = None) -> Config:
+    """A parsed TOML document, the scenarios' own settings included."""
+    return _parse_config(data, source, host_os, settings_types())
+
+
+def config_from_record(rec: Mapping[str, Any]) -> Config:
+    """The config a result set's header recorded, the scenarios' own settings included (for --resume)."""
+    return Config.from_record(rec, settings_types())

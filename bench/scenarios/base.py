@@ -12,20 +12,22 @@ A resumed set gets a `ResumePlan` from its scenario: what the set holds, what is
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 from bench.core.config import Config, RunSettings
 from bench.core.errors import UserError
+from bench.core.scenario_settings import ScenarioSettings
 from bench.engine.events import EventCollector
 from bench.engine.preflight import ModeCheck, ModeRuntime
 from bench.measure.docker import DockerExecutor
 from bench.measure.leftovers import end_cleanup, sweep_all
+from bench.results.header import HeaderFacts
 from bench.results.records import Header, Resume
 from bench.results.resultset import ResultSet, ResultWriter
 from bench.schedule.progress import ProgressView
-from bench.schedule.scheduler import Outcome, Tally
+from bench.schedule.scheduler import Outcome, Output, Position, Tally
 
 Say = Callable[[str], None]
 
@@ -73,25 +75,6 @@ class RunContext:
 
 
 @dataclass(frozen=True)
-class HeaderFacts:
-    """A scenario's part of the header: how it times (`harness`), per mode its engine control
-    (`cold`), the scale plan and bounds (`scale`), the service scenario's settings and swarm (`service`),
-    a first start's image source (`first_start`), the size scenario's images (`size`)."""
-
-    harness: dict[str, Any]
-    cold: dict[str, Any] = field(default_factory=dict)
-    scale: Optional[dict[str, Any]] = None
-    service: Optional[dict[str, Any]] = None
-    first_start: Optional[dict[str, Any]] = None  # where a first start's images come from
-    size: Optional[dict[str, Any]] = None  # the size scenario's images
-
-    def fields(self) -> dict[str, Any]:
-        """The header_record keywords these facts fill."""
-        return {"harness": self.harness, "cold": self.cold, "scale": self.scale, "service": self.service,
-                "first_start": self.first_start, "size": self.size}  # fmt: skip
-
-
-@dataclass(frozen=True)
 class ResumePlan:
     """What a resumed run still has to do (a pure function of the set so far). ``done``: units the set
     holds whole, skipped; ``first_group``: where group ids go on; ``unit_word``: what a unit is called."""
@@ -127,6 +110,15 @@ class Start:
     progress: ProgressView
     renew: Callable[[], None]
     resume: Optional[ResumePlan] = None
+
+    def output(self) -> Output:
+        """Where the units go: the set, the progress view, the lease renewed between units."""
+        return Output(self.writer, self.progress, self.renew)
+
+    def position(self) -> Position:
+        """Where the seeded plan begins: at its start, or where the resumed set left it."""
+        r = self.resume
+        return Position(self.seed) if r is None else Position(self.seed, r.first_round, r.first_group, r.done)
 
 
 @dataclass(frozen=True)
@@ -170,6 +162,8 @@ class Scenario(Protocol):
     name: str
     sample_kinds: tuple[str, ...]  # the phases its samples carry
     takes_workloads: bool  # judges readiness by a workload's probe (else only by the `ready` line)
+    # Its own settings ([scenario.<name>], its `isobench run` options): bench.core.scenario_settings; None: none
+    settings: Optional[type[ScenarioSettings]]
 
     def check(self, config: Config) -> None: ...
 
@@ -189,6 +183,7 @@ class BaseScenario:
     name = ""
     sample_kinds: tuple[str, ...] = ()
     takes_workloads = True
+    settings: Optional[type[ScenarioSettings]] = None
 
     def check(self, config: Config) -> None:
         """Nothing refused up front."""

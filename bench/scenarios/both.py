@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.core.config import RunSettings
+from bench.core.config import Config
 from bench.scenarios import cold, warm
 from bench.scenarios.base import RunContext
 from bench.scenarios.cycles import CycleScenario
@@ -16,8 +16,8 @@ class Both(CycleScenario):
     name = "both"
     sample_kinds = warm.SCENARIO.sample_kinds + cold.SCENARIO.sample_kinds
 
-    def rounds_planned(self, settings: RunSettings) -> int:
-        return warm.SCENARIO.rounds_planned(settings) + cold.SCENARIO.rounds_planned(settings)
+    def rounds_planned(self, config: Config) -> int:
+        return warm.SCENARIO.rounds_planned(config) + cold.SCENARIO.rounds_planned(config)
 
     def controls(self, ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any]]:
         return cold.engine_controls(ctx, required=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.core.config import RunSettings
+from bench.core.config import Config
 from bench.core.errors import UserError
 from bench.core.phases import ALL_PHASES, CLEANUP, COLD, ENGINE_PHASES
 from bench.engine.drivers import driver_for
@@ -39,8 +39,8 @@ class Cold(CycleScenario):
     name = COLD
     sample_kinds = ENGINE_PHASES + ALL_PHASES + (CLEANUP,)
 
-    def rounds_planned(self, settings: RunSettings) -> int:
-        return settings.cold_rounds
+    def rounds_planned(self, config: Config) -> int:
+        return config.run.cold_rounds
 
     def controls(self, ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any]]:
         return engine_controls(ctx, required=True)

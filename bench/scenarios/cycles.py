@@ -33,7 +33,7 @@ CYCLE_TIMING = "perf_counter_ns around one request: the request built before the
 class CycleScenario(BaseScenario):
     """The scenarios of cycles; a subclass says its rounds and engine controls."""
 
-    def rounds_planned(self, settings: RunSettings) -> int:
+    def rounds_planned(self, config: Config) -> int:
         """Cycles per mode the set will hold at most (for the size estimate)."""
         raise NotImplementedError
 
@@ -61,17 +61,13 @@ class CycleSession(ExecutingSession):
         return HeaderFacts(harness=cycle_harness(self.ctx), cold=self.control_records)
 
     def check_size(self, header: Header, results_dir: Path) -> None:
-        r = self.ctx.config.run
-        warn_if_small(self.scenario.rounds_planned(r), self.ctx, header, results_dir)
+        warn_if_small(self.scenario.rounds_planned(self.ctx.config), self.ctx, header, results_dir)
 
     def units(self, start: Start) -> Scheduler:
         settings = start.resume.settings if start.resume else self.ctx.config.run
         self.executing = self.ctx.open_executor()
-        return Scheduler(
-            settings, self.ctx.runtimes, self.executing.executor, start.writer, start.seed, start.progress,
-            reconnect=answers_anew, first_round=start.resume.first_round if start.resume else 0,
-            controls=self.controls, between_cycles=start.renew,
-        )  # fmt: skip
+        return Scheduler(settings, self.ctx.runtimes, self.executing.executor, start.output(), start.position(),
+                         reconnect=answers_anew, controls=self.controls)  # fmt: skip
 
 
 def cycle_harness(ctx: RunContext) -> dict[str, Any]:

@@ -5,7 +5,8 @@ runs as warm: create, start, ready, exec, stop, remove. Samples carry scenario "
 Where the images come from (the header's `first_start` record says which was used):
 
 - a real registry: Debian's `docker-registry` started by the run on a loopback port with its own config
-  and temporary storage (bench.engine.registry), or the user's own (`run.registry = "host:port"`); the
+  and temporary storage (bench.engine.registry), or the user's own (`[scenario.first-start] registry = "host:port"`;
+  `run.registry` in older configs); the
   run's images are pushed there once, untimed, before the first round;
 - `load` (no registry binary on this host): `docker load` of a tarball saved once per run.
 
@@ -29,10 +30,12 @@ from typing import Any, NoReturn, Optional
 
 import docker
 
-from bench.core.config import Config, RunSettings
+from bench.core.config import Config
 from bench.core.errors import UserError
 from bench.core.outcomes import REGISTRY_UNAVAILABLE, CallTimeout
 from bench.core.phases import ALL_PHASES, CLEANUP, CYCLE_SHAPES, FIRST_START, PULL, WARM
+from bench.core.scenario_settings import ScenarioSettings
+from bench.core.table import Table
 from bench.core.watchdog import call_with_timeout
 from bench.engine import registry as registries
 from bench.engine.preflight import ModeRuntime
@@ -46,6 +49,31 @@ from bench.schedule.scheduler import Outcome, Scheduler
 
 PULL_TIMEOUT_S = 600.0  # a 1 GB image through the VM's forward is slow; the watchdog still bounds it
 PUSH_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class FirstStartSettings(ScenarioSettings):
+    """`[scenario.first-start]`: ``registry``, the user's own registry (host:port) to pull from; None: the
+    run starts its own on loopback."""
+
+    RUN_KEYS = {"registry": "registry"}
+
+    registry: Optional[str] = None
+
+    @classmethod
+    def read(cls, table: Table) -> FirstStartSettings:
+        """``registry``: host:port, the port a whole number from 1 to 65535."""
+        addr = table.string("registry")
+        if addr is not None:
+            host, _, port = addr.rpartition(":")
+            if not host or "/" in addr or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise UserError(f"{table.source}: {table.path('registry')} is {addr!r}: give host:port (e.g. "
+                                "registry.example:5000), no scheme.")  # fmt: skip
+        return cls(registry=addr)
+
+
+def settings_of(config: Config) -> FirstStartSettings:
+    return config.settings_of(FIRST_START, FirstStartSettings)
 
 
 class RegistryGone(Exception):
@@ -181,8 +209,7 @@ class FirstStartSession(CycleSession):
         self.executing = self.ctx.open_executor()
         executor = FirstStartExecutor(self.executing.executor, self.images)
         self.executors.append(executor)
-        return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.writer, start.seed,
-                                         start.progress, between_cycles=start.renew))  # fmt: skip
+        return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.output(), start.position()))
 
     def close(self) -> None:
         if self.images is not None:
@@ -194,7 +221,7 @@ def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
     """The registry up (the user's, or one started here) and every mode's image pushed to it, untimed; or,
     without a registry binary, each image saved to a tarball for `docker load`."""
     wanted = {rt.image: rt for rt in runtimes}
-    addr = ctx.config.run.registry
+    addr = settings_of(ctx.config).registry
     if addr is None and not registries.available():
         return _save_tarballs(ctx, wanted)
     reg = registries.users(addr) if addr else registries.start_local()
@@ -304,6 +331,7 @@ def _rebuild_if_absent(ctx: RunContext, rt: ModeRuntime) -> None:
 class FirstStart(CycleScenario):
     name = FIRST_START
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
+    settings = FirstStartSettings
 
     def check(self, config: Config) -> None:
         vm = [m.name for m in config.modes if m.endpoint == "vm"]
@@ -313,8 +341,8 @@ class FirstStart(CycleScenario):
                 "need a port forwarded to the loopback registry): leave those modes out (--mode runc --mode runsc)."
             )
 
-    def rounds_planned(self, settings: RunSettings) -> int:
-        return settings.warmup + settings.rounds
+    def rounds_planned(self, config: Config) -> int:
+        return config.run.warmup + config.run.rounds
 
     def open(self, ctx: RunContext) -> FirstStartSession:
         return FirstStartSession(self, ctx, {}, {})

@@ -82,12 +82,8 @@ class GroupSession(ExecutingSession):
         config = self.ctx.config
         self.executing = self.ctx.open_executor()
         runner = ScaleRunner(self.executing.executor, config.scale)
-        done = set(start.resume.done) if start.resume else set()
-        first_group = start.resume.first_group if start.resume else 0
-        return ScaleScheduler(
-            config.run, config.scale, self.ctx.runtimes, runner, start.writer, start.seed, start.progress,
-            answers_anew, start.renew, first_group, done,
-        )  # fmt: skip
+        return ScaleScheduler(config.run, config.scale, self.ctx.runtimes, runner, start.output(), start.position(),
+                              answers_anew)  # fmt: skip
 
 
 def scale_header(config: Config, runtimes: list[ModeRuntime]) -> dict[str, Any]:

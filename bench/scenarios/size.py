@@ -1,9 +1,9 @@
 """size: does the ranking hold for bigger images? Each round runs one cycle of each mode with each image
-size (`run.sizes`, default 10M, 100M, 1G: the images of `isobench image --size`, built here when missing,
+size (`[scenario.size] sizes`, default 10M, 100M, 1G: the images of `isobench image --size`, built here when missing,
 untimed), all interleaved in one seeded shuffled order. Samples carry scenario "size", `level` = the
 image's size in MiB (`level_unit` MiB) and `group` = the cycle's number in the run (so each cycle is its own group).
 
-With `run.size_first_start` (`--first-start`) each of these cycles is a first start (bench/scenarios/
+With `first_start = true` there (`--first-start`) each of these cycles is a first start (bench/scenarios/
 first_start.py: image removed, pulled from the run's registry, then the cycle), and its samples carry
 scenario "first-start" with the same `level`: the warm and first-start series of one size line up.
 
@@ -19,11 +19,13 @@ from typing import Any, Optional
 
 import docker
 
-from bench.core.config import Config, RunSettings
+from bench.core.config import Config
 from bench.core.errors import UserError
 from bench.core.outcomes import CallTimeout
 from bench.core.phases import ALL_PHASES, CLEANUP, PULL, SIZE
-from bench.core.sizes import parse_size
+from bench.core.scenario_settings import Option, ScenarioSettings
+from bench.core.sizes import parse_size, parse_sizes
+from bench.core.table import Table
 from bench.core.watchdog import call_with_timeout
 from bench.engine import sized
 from bench.engine.preflight import ModeRuntime
@@ -36,6 +38,34 @@ from bench.scenarios.first_start import FirstStart, FirstStartExecutor, FirstSta
 from bench.schedule.scheduler import Scheduler
 
 BUILD_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class SizeSettings(ScenarioSettings):
+    """`[scenario.size]`: ``sizes``, the image sizes (isobench/size:SIZE), each mode x each size per round;
+    ``first_start``: each of those cycles a first start (its samples then carry scenario "first-start")."""
+
+    RUN_KEYS = {"sizes": "sizes", "size_first_start": "first_start"}
+    OPTIONS = (
+        Option("--sizes", "sizes", "--scenario size: image sizes (default 10M,100M,1G)", "SIZES",
+               lambda text: parse_sizes(text, "--sizes")),
+        Option("--first-start", "first_start",
+               "--scenario size: each cycle a first start (image removed, then pulled)"),
+    )  # fmt: skip
+
+    sizes: tuple[str, ...] = ("10M", "100M", "1G")
+    first_start: bool = False
+
+    @classmethod
+    def read(cls, table: Table) -> SizeSettings:
+        d = cls()
+        sizes = table.argv("sizes", d.sizes) or d.sizes
+        where = f"{table.source}: {table.path('sizes')}"
+        return cls(sizes=parse_sizes(",".join(sizes), where), first_start=table.boolean("first_start", d.first_start))
+
+
+def settings_of(config: Config) -> SizeSettings:
+    return config.settings_of(SIZE, SizeSettings)
 
 
 class SizeExecutor:
@@ -66,7 +96,7 @@ class SizeSession(CycleSession):
     images: Optional[Images] = None
 
     def facts(self) -> HeaderFacts:
-        r = self.ctx.config.run
+        r = settings_of(self.ctx.config)
         self.built, records = [], {}
         for rt in self.ctx.runtimes:
             for label in r.sizes:
@@ -82,8 +112,8 @@ class SizeSession(CycleSession):
                 records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
                                   "layers": b.layers, "bytes": b.size}  # fmt: skip
         self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes for rt in self.ctx.runtimes]
-        size = {"sizes": records, "first_start": r.size_first_start}
-        if r.size_first_start:
+        size = {"sizes": records, "first_start": r.first_start}
+        if r.first_start:
             self.images = prepare(self.ctx, self.sized_runtimes)
         first_start = self.images.record() if self.images is not None else None
         return HeaderFacts(harness=cycle_harness(self.ctx), size=size, first_start=first_start)
@@ -95,9 +125,9 @@ class SizeSession(CycleSession):
         inner: Any = self.executing.executor
         if self.images is not None:
             inner = FirstStartExecutor(inner, self.images)
-        mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in self.ctx.config.run.sizes}
-        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.writer,
-                                         start.seed, start.progress, between_cycles=start.renew))  # fmt: skip
+        mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in settings_of(self.ctx.config).sizes}
+        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.output(),
+                                         start.position()))  # fmt: skip
 
     def close(self) -> None:
         if self.images is not None and self.sized_runtimes is not None:
@@ -113,13 +143,14 @@ class SizeSession(CycleSession):
 class Size(CycleScenario):
     name = SIZE
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
+    settings = SizeSettings
 
     def check(self, config: Config) -> None:
-        if config.run.size_first_start:
+        if settings_of(config).first_start:
             FirstStart().check(config)
 
-    def rounds_planned(self, settings: RunSettings) -> int:
-        return (settings.warmup + settings.rounds) * len(settings.sizes)
+    def rounds_planned(self, config: Config) -> int:
+        return (config.run.warmup + config.run.rounds) * len(settings_of(config).sizes)
 
     def open(self, ctx: RunContext) -> SizeSession:
         return SizeSession(self, ctx, {}, {})

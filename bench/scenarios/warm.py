@@ -4,7 +4,7 @@ the budget or the precision rule (bench.schedule.scheduler). Analysis: analysis/
 
 from __future__ import annotations
 
-from bench.core.config import RunSettings
+from bench.core.config import Config
 from bench.core.phases import ALL_PHASES, CLEANUP, WARM
 from bench.scenarios.cycles import CycleScenario
 
@@ -13,8 +13,8 @@ class Warm(CycleScenario):
     name = WARM
     sample_kinds = ALL_PHASES + (CLEANUP,)
 
-    def rounds_planned(self, settings: RunSettings) -> int:
-        return settings.warmup + settings.rounds
+    def rounds_planned(self, config: Config) -> int:
+        return config.run.warmup + config.run.rounds
 
 
 SCENARIO = Warm()

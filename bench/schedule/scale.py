@@ -18,10 +18,8 @@ from bench.core.outcomes import ENGINE_UNAVAILABLE, INTERRUPTED
 from bench.core.phases import BURST, DENSITY, MAKESPAN, RATE, SCALE, TEARDOWN
 from bench.core.scale import ScaleSettings
 from bench.results.records import LEVEL_UNITS, Place, Sample
-from bench.results.resultset import ResultWriter
 from bench.schedule import burst, density, rate
-from bench.schedule.progress import ProgressView
-from bench.schedule.scheduler import Outcome, Scheduler
+from bench.schedule.scheduler import Outcome, Output, Position, Scheduler
 from bench.schedule.units import Unit
 
 if TYPE_CHECKING:
@@ -84,23 +82,17 @@ class ScaleScheduler(Scheduler):
         scale: ScaleSettings,
         runtimes: Sequence["ModeRuntime"],
         runner: "ScaleRunner",
-        writer: ResultWriter,
-        seed: int,
-        progress: Optional[ProgressView] = None,
+        output: Output,
+        position: Position,
         reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
-        between_cycles: Optional[Callable[[], None]] = None,
-        first_group: int = 0,
-        done: Optional[set[tuple[str, str, Optional[float], int]]] = None,
     ) -> None:
-        super().__init__(
-            settings, runtimes, runner.executor, writer, seed, progress, reconnect, between_cycles=between_cycles
-        )
+        super().__init__(settings, runtimes, runner.executor, output, position, reconnect=reconnect)
         self.scale = scale
-        self.seed = seed
+        self.seed = position.seed
         self.runner = runner
         self.by_name = {rt.mode.name: rt for rt in runtimes}
-        self.next_group = first_group
-        self.done = done or set()
+        self.next_group = position.first_group
+        self.done: set[tuple[str, str, Optional[float], int]] = set(position.done)
         self.spent: dict[tuple[str, str, Optional[float]], list[float]] = {}
 
     def new_group(self) -> int:

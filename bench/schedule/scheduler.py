@@ -93,36 +93,54 @@ class Outcome:
     stop: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Output:
+    """Where a scheduler's units go: the writer (each unit written and flushed before the next), the
+    progress view, and housekeeping that must never overlap a timed phase (lease renewal), run after each unit."""
+
+    writer: ResultWriter
+    progress: ProgressView = field(default_factory=NullProgress)
+    between_units: Optional[Callable[[], None]] = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the seeded plan begins: its seed and, for a resumed set, the first round (cycles), the first
+    group id and the units the set holds whole (groups: skipped)."""
+
+    seed: int
+    first_round: int = 0
+    first_group: int = 0
+    done: frozenset[Any] = frozenset()
+
+
 class Scheduler:
     def __init__(
         self,
         settings: RunSettings,
         runtimes: Sequence["ModeRuntime"],
         executor: Executor,
-        writer: ResultWriter,
-        seed: int,
-        progress: Optional[ProgressView] = None,
+        output: Output,
+        position: Position,
+        *,
         reconnect: Optional[Callable[["ModeRuntime"], bool]] = None,
-        clock: Callable[[], float] = time.monotonic,
-        first_round: int = 0,
         controls: Optional[dict[str, "EngineControl"]] = None,
-        between_cycles: Optional[Callable[[], None]] = None,
     ) -> None:
         self.settings = settings
         self.runtimes = list(runtimes)
         self.executor = executor
-        self.writer = writer
-        self.rng = random.Random(seed)
-        self.progress = progress or NullProgress()
+        self.writer = output.writer
+        self.rng = random.Random(position.seed)
+        self.progress = output.progress
         self.reconnect = reconnect
-        self.clock = clock
+        self.clock: Callable[[], float] = time.monotonic  # a test sets a scripted one to reach the budget
         self.tally = Tally()
-        self.first_round = first_round
+        self.first_round = position.first_round
         # mode name -> bench.engine.control.restart.EngineControl, for the cold scenario
         self.controls = dict(controls or {})
         # Housekeeping that must never overlap a timed phase (lease renewal): run after each cycle.
-        self.between_cycles = between_cycles
-        self._next_round, self._measured = first_round, 0
+        self.between_cycles = output.between_units
+        self._next_round, self._measured = position.first_round, 0
         self.disk_full: dict[str, int] = {}  # engine url -> cycles in a row that found its data root full
         self.stop: Optional[str] = None  # the category of an early stop (the end record's `stop`)
 

@@ -13,7 +13,7 @@ from bench.core.config import RunSettings
 from bench.measure.executor import ScriptedExecutor
 from bench.results import resultset
 from bench.results.synthetic import SyntheticMode, header
-from bench.schedule.scheduler import Scheduler, end_record
+from bench.schedule.scheduler import Output, Position, Scheduler, end_record
 
 
 def _script(modes: list[SyntheticMode], seed: int) -> Callable[[str, str, int], Union[int, str]]:
@@ -36,6 +36,8 @@ def scripted_run(
     writer = resultset.ResultWriter.create(path, header(modes, seed=seed, **header_kw))
     runtimes: list[Any] = [SimpleNamespace(mode=SimpleNamespace(name=m.name)) for m in modes]
     settings = RunSettings(rounds=rounds, warmup=warmup, min_rounds=1, budget_s=None)
-    outcome = Scheduler(settings, runtimes, ScriptedExecutor(_script(modes, seed)), writer, seed).run()
+    outcome = Scheduler(
+        settings, runtimes, ScriptedExecutor(_script(modes, seed)), Output(writer), Position(seed)
+    ).run()
     writer.close(end_record(outcome, 0, []))
     return path
