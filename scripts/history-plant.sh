@@ -3,14 +3,14 @@
 # scripts/plant-runtime.sh) and runsc, the last PLANTED of them with PLANT_MS ms slept before runc's create;
 # then the site and the gate over them. The engine lock is held for each run only, and the plant is taken
 # out on every exit path.
-# Usage: history-plant.sh ISOBENCH   (env: SETS=10 PLANTED=4 PLANT_MS=40 ROUNDS=20 OUT=build/history-plant)
+# Usage: history-plant.sh ISOBENCH   (env: SETS=10 PLANTED=4 PLANT_MS=40 ROUNDS=60 OUT=build/history-plant)
 set -euo pipefail
 isobench=${1:?usage: history-plant.sh ISOBENCH}
 here=$(cd "$(dirname "$0")" && pwd)
 sets=${SETS:-10}
 planted=${PLANTED:-4}
 plant_ms=${PLANT_MS:-40}
-rounds=${ROUNDS:-20}
+rounds=${ROUNDS:-60}
 out=${OUT:-build/history-plant}
 # shellcheck source=plant-lib.sh
 source "$here/plant-lib.sh"
@@ -25,7 +25,9 @@ for i in $(seq 1 "$sets"); do
   plant_run a "$ms" "$isobench" --config "$config" --rounds "$rounds" --min-rounds "$rounds" --budget 100000 \
     --mode runc --mode runsc --results "$out/results" --no-summary --quiet
 done
-$plant set a 0
+# The plant out (dockerd reloaded) under the engine lock; the exit trap stays for the error paths before here
+flock /tmp/isobench-engine.lock $plant remove
+trap - EXIT
 for ref in "" "--reference runsc"; do
   echo "== history ${ref:-by time}: the site, then the gate as it would have run after each set"
   "$isobench" history "$out/results" -o "$out/site${ref:+-ref}" $ref || true
