@@ -3,7 +3,8 @@
 # scripts/plant-runtime.sh) and runsc, the last PLANTED of them with PLANT_MS ms slept before runc's create;
 # then the site and the gate over them. The engine lock is held for each run only, and the plant is taken
 # out on every exit path.
-# Usage: history-plant.sh ISOBENCH   (env: SETS=10 PLANTED=4 PLANT_MS=40 ROUNDS=60 OUT=build/history-plant)
+# Usage: history-plant.sh ISOBENCH   (env: SETS=10 PLANTED=4 PLANT_MS=40 ROUNDS=60 OUT=build/history-plant
+#   ONE_LOCK=1: the engine lock held once across the 10 runs, see plant-lib.sh)
 set -euo pipefail
 isobench=${1:?usage: history-plant.sh ISOBENCH}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +16,7 @@ out=${OUT:-build/history-plant}
 # shellcheck source=plant-lib.sh
 source "$here/plant-lib.sh"
 mkdir -p "$out/results"
+engine_hold
 plant_begin
 config="$out/history-plant.toml"
 plant_config "$config"
@@ -26,8 +28,9 @@ for i in $(seq 1 "$sets"); do
     --mode runc --mode runsc --results "$out/results" --no-summary --quiet
 done
 # The plant out (dockerd reloaded) under the engine lock; the exit trap stays for the error paths before here
-flock /tmp/isobench-engine.lock $plant remove
+$lock $plant remove
 trap - EXIT
+engine_release
 for ref in "" "--reference runsc"; do
   echo "== history ${ref:-by time}: the site, then the gate as it would have run after each set"
   "$isobench" history "$out/results" -o "$out/site${ref:+-ref}" $ref || true

@@ -5,14 +5,34 @@
 # plant_run SIDE MS ISOBENCH RUN_ARGS...: the delay set on one side (the runtimes registered again, under
 #   the engine lock, if something rewrote daemon.json), then one `isobench run` under the engine lock; a run that finds the
 #   engine leased by a run that took no lock is tried again, once, a minute later.
+# engine_hold / engine_release: with ONE_LOCK=1 the engine lock is taken once for the whole series (on a busy
+#   shared machine each run waiting its turn again can take longer than the runs); every step then takes
+#   none of its own (a second flock on the same file would wait for ourselves).
 plant="bash $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/plant-runtime.sh"
+lock="flock /tmp/isobench-engine.lock"
+
+engine_hold() {
+  if [ "${ONE_LOCK:-}" = 1 ]; then
+    exec 9>/tmp/isobench-engine.lock
+    flock 9
+    lock=""
+  fi
+}
+
+engine_release() {
+  if [ "${ONE_LOCK:-}" = 1 ]; then
+    flock -u 9
+    exec 9>&-
+    lock="flock /tmp/isobench-engine.lock"
+  fi
+}
 
 plant_begin() {
   trap '$plant remove' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   # daemon.json rewritten and dockerd reloaded: under the engine lock, so no other run is measured meanwhile
-  flock /tmp/isobench-engine.lock $plant install
+  $lock $plant install
 }
 
 plant_config() {
@@ -40,10 +60,10 @@ TOML
 plant_run() {
   local side=$1 ms=$2 isobench=$3 attempt
   shift 3
-  flock /tmp/isobench-engine.lock $plant ensure
+  $lock $plant ensure
   $plant set "$side" "$ms"
   for attempt in 1 2; do
-    if flock /tmp/isobench-engine.lock "$isobench" run "$@"; then
+    if $lock "$isobench" run "$@"; then
       return 0
     fi
     [ "$attempt" = 2 ] && return 1
