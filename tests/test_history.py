@@ -76,6 +76,28 @@ def test_attribution_names_the_one_factor_that_changed() -> None:
     assert "not in the headers" in attribute(old, old, "runc").sentence
 
 
+def test_a_runtime_asked_for_and_reported_is_one_factor() -> None:
+    """A mode moved to another runtime: the runtime it asked for and the one the engine reported both
+    differ, and are named as the one change they are; a second, unrelated factor still makes two."""
+    import copy
+
+    from bench.results.synthetic import header
+    from history_sets import modes
+
+    old = header(modes(), host=HOST)
+    new = copy.deepcopy(old)
+    old.modes["runc"]["runtime_reported"] = "isobench-plant-a"
+    old.modes["runc"]["requested"]["runtime"] = "isobench-plant-a"
+    new.modes["runc"]["runtime_reported"] = "isobench-plant-b"
+    new.modes["runc"]["requested"]["runtime"] = "isobench-plant-b"
+    found = attribute(old, new, "runc")
+    assert found.factor == "runc: requested.runtime"
+    assert "isobench-plant-a -> isobench-plant-b" in found.sentence
+    newer = header(modes(), host=HOST, engine_version="24.0.7")
+    newer.modes["runc"].update(copy.deepcopy(new.modes["runc"]) | {"engine": newer.modes["runc"].get("engine")})
+    assert attribute(old, newer, "runc").factor == ""
+
+
 def test_history_finds_the_planted_step_at_its_set_and_names_the_factor(tmp_path: Path) -> None:
     paths = history_sets(tmp_path / "results")
     history = build_history(tmp_path / "results")
