@@ -76,6 +76,28 @@ def test_attribution_names_the_one_factor_that_changed() -> None:
     assert "not in the headers" in attribute(old, old, "runc").sentence
 
 
+def test_a_runtime_asked_for_and_reported_is_one_factor() -> None:
+    """A mode moved to another runtime: the runtime it asked for and the one the engine reported both
+    differ, and are named as the one change they are; a second, unrelated factor still makes two."""
+    import copy
+
+    from bench.results.synthetic import header
+    from history_sets import modes
+
+    old = header(modes(), host=HOST)
+    new = copy.deepcopy(old)
+    old.modes["runc"]["runtime_reported"] = "isobench-plant-a"
+    old.modes["runc"]["requested"]["runtime"] = "isobench-plant-a"
+    new.modes["runc"]["runtime_reported"] = "isobench-plant-b"
+    new.modes["runc"]["requested"]["runtime"] = "isobench-plant-b"
+    found = attribute(old, new, "runc")
+    assert found.factor == "runc: requested.runtime"
+    assert "isobench-plant-a -> isobench-plant-b" in found.sentence
+    newer = header(modes(), host=HOST, engine_version="24.0.7")
+    newer.modes["runc"].update(copy.deepcopy(new.modes["runc"]) | {"engine": newer.modes["runc"].get("engine")})
+    assert attribute(old, newer, "runc").factor == ""
+
+
 def test_history_finds_the_planted_step_at_its_set_and_names_the_factor(tmp_path: Path) -> None:
     paths = history_sets(tmp_path / "results")
     history = build_history(tmp_path / "results")
@@ -206,3 +228,34 @@ def test_the_bound_grows_with_the_step_and_falls_with_the_spread() -> None:
     assert 0.5 < noisy.step < quiet.step and noisy.smallest_step is not None
     assert noisy.smallest_step > quiet.smallest_step
     assert step_found(1.0, 0.045, 20, 4, 16, 0.05, 0) <= 0.05
+
+
+@pytest.mark.parametrize("between", [0.0, 0.04, 0.08])
+def test_bench_noise_reads_what_the_host_adds_between_sets_beyond_their_own_ci(tmp_path: Path, between: float) -> None:
+    """bench-history's noise model (make bench-history REFERENCE=runsc): 12 real-format sets whose runc
+    moves by a drawn factor from set to set (runsc does not). As ratios to runsc, the part of the
+    set-to-set spread beyond each set's own sampling error is read back as the drawn factors' own spread
+    (by the same estimator: 12 draws are too few for their spread to be ``between`` itself), and near 0
+    when nothing moves."""
+    from analysis.history.bench import real_noise, spread_of
+    from bench.results.synthetic import DEFAULT_PHASE_MS, SyntheticMode
+    from bench.schedule.scripted import scripted_run
+
+    folder = tmp_path / "results" / "histhost"
+    folder.mkdir(parents=True)
+    shifts = np.random.default_rng(7).normal(0, between, 12)
+    for i, shift in enumerate(shifts):
+        ms = [
+            SyntheticMode(
+                "runc", "baseline", {k: v * math.exp(shift) for k, v in DEFAULT_PHASE_MS.items()}, noise=0.03
+            ),
+            SyntheticMode("runsc", "candidate", {**DEFAULT_PHASE_MS, "start": 400.0}, noise=0.03),
+        ]
+        scripted_run(folder / f"202612{i:02d}T000000Z_histhost_docker-20.10.24.jsonl", ms, rounds=40, seed=i, host=HOST)
+    noise = real_noise(tmp_path / "results", "runsc")
+    assert noise is not None and len(noise.runs) == 12 and "ratios to runsc" in noise.source
+    if between:
+        drawn = spread_of([shifts])
+        assert 0.8 * drawn < noise.between < 1.2 * drawn
+    else:  # the real levels spread no more than the resampled runs alone make them
+        assert 0 < noise.spread < 0.01 and noise.between < 0.3 * noise.spread

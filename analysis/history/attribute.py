@@ -14,6 +14,9 @@ from analysis.series import get
 from bench.results.records import Header
 
 EXTRA_MODE_KEYS = ("requested.runtime", "requested.isolation", "image.id")
+# The runtime (isolation) a mode asked for and the one the engine reported running it with are one choice
+# recorded twice: when both differ, they are one factor, named by what was asked.
+ONE_CHOICE = {"runtime_reported": "requested.runtime", "isolation_reported": "requested.isolation"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,17 @@ def factor_values(header: Header, mode: str) -> dict[str, str]:
     return out
 
 
+def _asked(key: str) -> str:
+    """For a mode's reported runtime or isolation, the key of what the mode asked for ("" otherwise)."""
+    prefix, _, name = key.rpartition(": ")
+    return f"{prefix}: {ONE_CHOICE[name]}" if prefix and name in ONE_CHOICE else ""
+
+
 def attribute(before: Header, after: Header, mode: str) -> Attribution:
     a, b = factor_values(before, mode), factor_values(after, mode)
     differing = tuple((k, a.get(k, "-"), b.get(k, "-")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+    seen = {k for k, _, _ in differing}
+    differing = tuple(d for d in differing if _asked(d[0]) not in seen)
     if len(differing) == 1:
         key, old, new = differing[0]
         return Attribution(key, differing, f"{key} changed: {old} -> {new}")
