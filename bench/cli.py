@@ -38,6 +38,8 @@ def _load(args: argparse.Namespace):  # -> Config
         overrides["sizes"] = parse_sizes(args.sizes)
     if getattr(args, "first_start", False):
         overrides["size_first_start"] = True
+    if getattr(args, "size_max", None):
+        overrides["size_max"] = {**config.run.size_max, **_size_caps(args.size_max)}
     if getattr(args, "cycle", None):
         config = replace(config, modes=tuple(replace(m, cycle=args.cycle) for m in config.modes))
         bare = [m.name for m in config.modes if m.cycle == "run" and not m.run_command]
@@ -52,6 +54,20 @@ def _load(args: argparse.Namespace):  # -> Config
             run = replace(run, min_rounds=run.rounds)
         config = replace(config, run=run)
     return _service_overrides(_scale_overrides(config, args), args)
+
+
+def _size_caps(items: list[str]) -> dict[str, str]:
+    """--size-max MODE=SIZE (repeatable): each checked, in one sentence when wrong."""
+    from bench.core.sizes import parse_size
+
+    caps = {}
+    for item in items:
+        mode, eq, size = item.partition("=")
+        if not eq or not mode:
+            raise UserError(f"--size-max {item!r}: give MODE=SIZE, e.g. --size-max vm-engine=100M.")
+        parse_size(size, f"--size-max {mode}=")
+        caps[mode] = size
+    return caps
 
 
 def _service_overrides(config: Any, args: argparse.Namespace) -> Any:
@@ -383,6 +399,8 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--sizes", metavar="SIZES", help="--scenario size: image sizes (default 10M,100M,1G)")
     r.add_argument("--first-start", dest="first_start", action="store_true",
                    help="--scenario size: each cycle a first start (image removed, then pulled)")  # fmt: skip
+    r.add_argument("--size-max", dest="size_max", action="append", metavar="MODE=SIZE",
+                   help="--scenario size: the largest size MODE runs (repeatable; run.size_max)")  # fmt: skip
     r.add_argument(
         "--scenario",
         choices=scenarios.names(),

@@ -19,7 +19,7 @@ from bench.core.paths import DEFAULT_RESULTS
 from bench.core.phases import CYCLE_SHAPES, ENGINE_PHASES, PHASES
 from bench.core.scale import ScaleSettings, read_scale
 from bench.core.service import ServiceSettings, read_service
-from bench.core.sizes import parse_sizes
+from bench.core.sizes import parse_size, parse_sizes
 from bench.core.workload import Workload, read_workloads, workload_names
 
 if sys.version_info >= (3, 11):
@@ -170,6 +170,14 @@ class RunSettings:
     # size_first_start: each of those cycles a first start (samples then carry scenario "first-start")
     sizes: tuple[str, ...] = ("10M", "100M", "1G")
     size_first_start: bool = False
+    # size: mode -> the largest size it runs (the VM engine under TCG: a 1G first start is ~2 minutes and
+    # the 1G image must be carried into the guest first, so make bench-workloads stops it at 100M)
+    size_max: dict[str, str] = field(default_factory=dict)
+
+    def sizes_of(self, mode: str) -> tuple[str, ...]:
+        """The sizes ``mode`` runs: every size, up to its ``size_max``."""
+        cap = self.size_max.get(mode)
+        return self.sizes if cap is None else tuple(s for s in self.sizes if parse_size(s) <= parse_size(cap))
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,8 @@ class Config:
             )
             scale = ScaleSettings.from_record(rec.get("scale"))
             service = ServiceSettings.from_record(rec.get("service"))
-            run = RunSettings(**{**rec["run"], "sizes": tuple(rec["run"].get("sizes") or RunSettings.sizes)})
+            run = RunSettings(**{**rec["run"], "sizes": tuple(rec["run"].get("sizes") or RunSettings.sizes),
+                                 "size_max": dict(rec["run"].get("size_max") or {})})  # fmt: skip
             return cls(source=str(rec.get("source")), run=run, modes=modes, scale=scale, service=service)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
@@ -341,6 +350,7 @@ _RUN_KEYS = (
     "registry",
     "sizes",
     "size_first_start",
+    "size_max",
 )
 _MODE_KEYS = (
     "name",
@@ -395,6 +405,7 @@ def _read_run(table: _Table) -> RunSettings:
         registry=_registry(table.string("registry"), table.source),
         sizes=_sizes(table.argv("sizes", d.sizes) or d.sizes, table.source),
         size_first_start=table.boolean("size_first_start", d.size_first_start),
+        size_max=_size_max(table._take("size_max"), table.source),
     )
     table.done(_RUN_KEYS)
     if run.min_rounds > run.rounds:
@@ -407,6 +418,17 @@ def _read_run(table: _Table) -> RunSettings:
 
 def _sizes(labels: tuple[str, ...], source: str) -> tuple[str, ...]:
     return parse_sizes(",".join(labels), f"{source}: run.sizes")
+
+
+def _size_max(value: Any, source: str) -> dict[str, str]:
+    """``run.size_max``: mode name -> a size (``{ vm-engine = "100M" }``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise UserError(f'{source}: run.size_max must map mode names to sizes, e.g. {{ vm-engine = "100M" }}.')
+    for mode, size in value.items():
+        parse_size(size, f"{source}: run.size_max.{mode}")
+    return dict(value)
 
 
 def _registry(addr: Optional[str], source: str) -> Optional[str]:

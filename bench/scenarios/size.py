@@ -30,9 +30,17 @@ from bench.engine.preflight import ModeRuntime
 from bench.measure.executor import CycleResult, EnginePhases
 from bench.results.records import MIB, Place
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
+from bench.scenarios.base import Cleanup, HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
 from bench.scenarios.cycles import CycleScenario, CycleSession, cycle_harness
-from bench.scenarios.first_start import FirstStart, FirstStartExecutor, FirstStartUnits, Images, prepare, put_back
+from bench.scenarios.first_start import (
+    FirstStartExecutor,
+    FirstStartUnits,
+    Images,
+    prepare,
+    pushers,
+    put_back,
+    with_registry_left,
+)
 from bench.schedule.scheduler import Scheduler
 
 BUILD_TIMEOUT_S = 900.0
@@ -68,21 +76,27 @@ class SizeSession(CycleSession):
     def facts(self) -> HeaderFacts:
         r = self.ctx.config.run
         self.built, records = [], {}
-        for rt in self.ctx.runtimes:
-            for label in r.sizes:
-                self.ctx.say(f"  size: {sized.ref_of(label)} on {rt.mode.name}'s engine")
-                try:
-                    b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build")
-                except (CallTimeout, docker.errors.DockerException, OSError) as exc:
-                    raise UserError(f"size: building {sized.ref_of(label)} on {rt.mode.name}'s engine failed "
-                                    f"({str(exc).strip()[:200]}): nothing was measured; check the engine's free "
-                                    "space, then run again.") from None  # fmt: skip
-                if b.built:
-                    self.built.append((rt, label))
-                records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
-                                  "layers": b.layers, "bytes": b.size}  # fmt: skip
-        self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes for rt in self.ctx.runtimes]
-        size = {"sizes": records, "first_start": r.size_first_start}
+        self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes
+                               for rt in self.ctx.runtimes if label in r.sizes_of(rt.mode.name)]  # fmt: skip
+        # First starts: each image is built on one engine and pushed from there; another engine's first
+        # pull brings it (loading 1 GB into the TCG guest only to remove it would take minutes)
+        carriers = {(p.endpoint.base_url, ref) for ref, p in pushers(self.sized_runtimes).items()}
+        for rt in self.sized_runtimes:
+            label = rt.image.split(":", 1)[1]
+            if r.size_first_start and (rt.endpoint.base_url, rt.image) not in carriers:
+                continue
+            self.ctx.say(f"  size: {rt.image} on {rt.mode.name}'s engine")
+            try:
+                b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build")
+            except (CallTimeout, docker.errors.DockerException, OSError) as exc:
+                raise UserError(f"size: building {rt.image} on {rt.mode.name}'s engine failed "
+                                f"({str(exc).strip()[:200]}): nothing was measured; check the engine's free "
+                                "space, then run again.") from None  # fmt: skip
+            if b.built:
+                self.built.append((rt, label))
+            records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
+                              "layers": b.layers, "bytes": b.size}  # fmt: skip
+        size = {"sizes": records, "first_start": r.size_first_start, "size_max": dict(r.size_max)}
         if r.size_first_start:
             self.images = prepare(self.ctx, self.sized_runtimes)
         first_start = self.images.record() if self.images is not None else None
@@ -93,11 +107,14 @@ class SizeSession(CycleSession):
         settings = replace(self.ctx.config.run, scenario="warm", precision=None)  # every size, every round
         self.executing = self.ctx.open_executor()
         inner: Any = self.executing.executor
-        if self.images is not None:
-            inner = FirstStartExecutor(inner, self.images)
+        first = FirstStartExecutor(inner, self.images) if self.images is not None else None
         mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in self.ctx.config.run.sizes}
-        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.writer,
-                                         start.seed, start.progress, between_cycles=start.renew))  # fmt: skip
+        scheduler = Scheduler(settings, self.sized_runtimes, SizeExecutor(first or inner, mib), start.writer,
+                              start.seed, start.progress, between_cycles=start.renew)  # fmt: skip
+        return FirstStartUnits(scheduler, first)
+
+    def finish(self, units: Any) -> Cleanup:
+        return with_registry_left(super().finish(units), self.ctx, self.images)
 
     def close(self) -> None:
         if self.images is not None and self.sized_runtimes is not None:
@@ -113,10 +130,6 @@ class SizeSession(CycleSession):
 class Size(CycleScenario):
     name = SIZE
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
-
-    def check(self, config: Config) -> None:
-        if config.run.size_first_start:
-            FirstStart().check(config)
 
     def rounds_planned(self, settings: RunSettings) -> int:
         return (settings.warmup + settings.rounds) * len(settings.sizes)

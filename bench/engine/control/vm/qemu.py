@@ -16,7 +16,7 @@ from typing import Any, Optional
 from bench.core.config import EndpointSettings
 from bench.core.errors import UserError
 from bench.core.paths import VM_DIR
-from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, kernel_version
+from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, current, kernel_version
 from bench.engine.control.vm.certs import make_certs
 from bench.engine.control.vm.state import (
     VMState,
@@ -36,7 +36,8 @@ VM_TARGET = EndpointSettings(endpoint="vm", tls_max_version="1.2", name="vm-engi
 GUEST_PORT = 2376
 KVM_BOOT_S = 90.0
 TCG_BOOT_S = 300.0
-MEMORY_MB = 2048
+MEMORY_MB = 6144  # the guest's storage is in memory (the initramfs root, at most half of it): a 1G image, its
+# container's vfs copy and a pull's downloads need ~2.5 GB there (first-start, size). Only touched pages cost.
 INIT_MARKER_S = {"kvm": 25.0, "tcg": 200.0}
 
 
@@ -189,7 +190,7 @@ def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = 
     _require_qemu()
     cert_dir, initrd = VM_DIR / "certs", VM_DIR / "initrd.cpio"
     with vm_lock():
-        if not initrd.is_file() or not (cert_dir / "ca.pem").is_file():
+        if not current(initrd) or not (cert_dir / "ca.pem").is_file():  # none yet, or an older image's
             return _up(say)
         state = load_state()
         if state is not None:
