@@ -9,8 +9,10 @@
 #  then the engines' image events (a pull per first-start cycle: the host's from dockerd, the VM's from the
 #  VM's own engine), the reports, and a check that nothing is left (containers, the registry process, its
 #  storage, its tags, the VM). The size images are removed at the end.
-# The VM engine (TCG here, one vCPU) runs sizes up to VM_SIZE_MAX (100M): a 1G first start in it takes
-# ~2 minutes a cycle (measured: see the README), which 8 rounds cannot fit in the 15 minutes.
+# The VM engine (TCG here, one vCPU) runs sizes up to VM_SIZE_MAX (100M): its first starts take ~5 s (10M)
+# and ~14 s (100M) a cycle here; a 1G one does not fit its in-memory storage (vfs: each layer a full copy;
+# measured: the pull ran out of space at the 4th layer after 104 s, with 6 GB), and at 2+ minutes a cycle
+# 8 rounds of it would not fit in the 15 minutes either.
 # The VM is brought up once for both runs (isobench vm up: its image events stream from before the first
 # pull) and stopped on every exit path (vm down); without qemu, the VM mode is left out and it says so.
 # Usage: bench-workloads.sh ISOBENCH   (env: ROUNDS=12 FS_ROUNDS=8 SIZES=10M,100M,1G VM_SIZE_MAX=100M
@@ -40,18 +42,20 @@ started=$(date +%s)
 bash "$here/setup-registry.sh"
 "$isobench" image
 "$isobench" image --size "$sizes"
+set_of() { sed -n 's/^  writing //p' "$1" | tail -n 1; }
+
+# readiness probes: log, exec, tcp, http, and one that never succeeds (timeout samples, the run goes on)
+"$isobench" run --config "$here/../docs/examples/workloads.toml" --rounds 6 --warmup 0 --no-summary 2>&1 | tee "$out/probes.log"
+# the VM engine, up once for both size runs (after the probes' run: an idle guest still costs some CPU)
 case " $modes " in *" --mode vm-engine "*)
   if bash "$here/setup-vm.sh" "$python" --packages-only && vm_up=1 && "$isobench" vm up; then
     modes="$modes --size-max vm-engine=$vm_max"
   else
     echo "bench-workloads: the VM engine did not come up (see build/vm/console.log): runs without it" >&2
+    if [ -n "$vm_up" ]; then "$isobench" vm down >/dev/null 2>&1 || true; vm_up=; fi
     modes=${modes//--mode vm-engine/}
   fi;;
 esac
-set_of() { sed -n 's/^  writing //p' "$1" | tail -n 1; }
-
-# readiness probes: log, exec, tcp, http, and one that never succeeds (timeout samples, the run goes on)
-"$isobench" run --config "$here/../docs/examples/workloads.toml" --rounds 6 --warmup 0 --no-summary 2>&1 | tee "$out/probes.log"
 # shellcheck disable=SC2086
 "$isobench" run --scenario size --sizes "$sizes" $modes --rounds "$rounds" --warmup 1 --budget 100000 \
   --no-summary 2>&1 | tee "$out/size.log"
