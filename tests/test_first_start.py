@@ -233,3 +233,45 @@ def test_a_registry_gone_in_a_rounds_last_cycle_does_not_count_that_round(tmp_pa
     # round 0 is the warm-up, round 1 measured, round 2 ended in the registry's death
     assert rs.end.status == "failed" and rs.end.stop == outcomes.REGISTRY_UNAVAILABLE
     assert rs.end.measured_rounds == 1
+
+
+class Info(Api):
+    def __init__(self, cidrs: list[str]) -> None:
+        super().__init__()
+        self.cidrs = cidrs
+
+    def info(self) -> dict:
+        return {"RegistryConfig": {"InsecureRegistryCIDRs": self.cidrs, "IndexConfigs": {}}}
+
+
+def test_engines_that_cannot_pull_the_loopback_registry_are_refused_in_one_sentence() -> None:
+    from bench.core.errors import UserError
+    from bench.scenarios.first_start import _reach
+
+    here = Registry("127.0.0.1:5000")
+    with pytest.raises(UserError, match=r"^first-start: mode remote's engine \(engine-None\) has no known way"):
+        _reach(None, here, [runtime(Api(), None, "remote")], set())  # type: ignore[arg-type]
+    # a VM booted from an image before the registry's network was made insecure for its engine
+    with pytest.raises(UserError, match=r"does not accept plain HTTP from 10.0.2.2:5000 .*isobench vm down"):
+        _reach(None, here, [runtime(Info(["127.0.0.0/8"]), "10.0.2.2", "vm-engine")], set())  # type: ignore[arg-type]
+    seen = _reach(None, here, [runtime(Info(["10.0.2.0/24"]), "10.0.2.2", "vm-engine"), runtime(Api())], set())  # type: ignore[arg-type]
+    assert seen == {"vm-engine": "10.0.2.2:5000", "runc": "127.0.0.1:5000"}
+
+
+def test_each_image_is_pushed_from_an_engine_on_this_host_where_one_runs_it() -> None:
+    from bench.scenarios.first_start import pushers
+
+    vm, runc = runtime(Api(), "10.0.2.2", "vm-engine"), runtime(Api())
+    assert pushers([vm, runc])["isobench/size:10M"] is runc
+    assert pushers([vm])["isobench/size:10M"] is vm  # the VM alone: it pushes through its own address
+
+
+def test_size_max_caps_the_sizes_a_mode_runs() -> None:
+    from bench.core.config import RunSettings, parse_config
+    from bench.core.errors import UserError
+
+    run = parse_config({"run": {"sizes": ["10M", "100M", "1G"], "size_max": {"vm-engine": "100M"}}}, "t").run
+    assert run.sizes_of("vm-engine") == ("10M", "100M") and run.sizes_of("runc") == ("10M", "100M", "1G")
+    assert RunSettings().sizes_of("vm-engine") == ("10M", "100M", "1G")
+    with pytest.raises(UserError, match=r"run.size_max.vm-engine '100X' is not an image size"):
+        parse_config({"run": {"size_max": {"vm-engine": "100X"}}}, "t")
