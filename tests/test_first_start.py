@@ -127,7 +127,8 @@ def runtime(api: Api, host_alias: str = "127.0.0.1", name: str = "runc") -> Any:
     return SimpleNamespace(mode=mode, client=api, image="isobench/size:10M", endpoint=endpoint)
 
 
-PATHS = {"isobench/size:10M": "isobench/size:10M"}
+# (engine url, reference) -> the image's name in the registry, for the engines runtime() makes
+PATHS = {(f"engine-{alias}", "isobench/size:10M"): "isobench/size:10M" for alias in ("127.0.0.1", "10.0.2.2")}
 
 
 def test_a_first_start_removes_the_image_times_its_pull_then_runs_the_cycle() -> None:
@@ -250,12 +251,29 @@ def test_engines_that_cannot_pull_the_loopback_registry_are_refused_in_one_sente
 
     here = Registry("127.0.0.1:5000")
     with pytest.raises(UserError, match=r"^first-start: mode remote's engine \(engine-None\) has no known way"):
-        _reach(None, here, [runtime(Api(), None, "remote")], set())  # type: ignore[arg-type]
+        _reach(None, here, [runtime(Api(), None, "remote")], Images(registry=here))  # type: ignore[arg-type]
     # a VM booted from an image before the registry's network was made insecure for its engine
     with pytest.raises(UserError, match=r"does not accept plain HTTP from 10.0.2.2:5000 .*isobench vm down"):
-        _reach(None, here, [runtime(Info(["127.0.0.0/8"]), "10.0.2.2", "vm-engine")], set())  # type: ignore[arg-type]
-    seen = _reach(None, here, [runtime(Info(["10.0.2.0/24"]), "10.0.2.2", "vm-engine"), runtime(Api())], set())  # type: ignore[arg-type]
-    assert seen == {"vm-engine": "10.0.2.2:5000", "runc": "127.0.0.1:5000"}
+        vm = runtime(Info(["127.0.0.0/8"]), "10.0.2.2", "vm-engine")
+        _reach(None, here, [vm], Images(registry=here))  # type: ignore[arg-type]
+    images = Images(registry=here)
+    vm = runtime(Info(["10.0.2.0/24"]), "10.0.2.2", "vm-engine")
+    ids = _reach(None, here, [vm, runtime(Api())], images)  # type: ignore[arg-type]
+    assert images.seen_by == {"vm-engine": "10.0.2.2:5000", "runc": "127.0.0.1:5000"}
+    assert set(ids) == {("engine-10.0.2.2", "isobench/size:10M"), ("engine-127.0.0.1", "isobench/size:10M")}
+
+
+def test_engines_whose_images_of_one_reference_differ_each_pull_their_own() -> None:
+    """The VM imports its test image at each boot (another id, the same content): each version is pushed
+    once, under a tag of its own, and each engine pulls its own version."""
+    from bench.scenarios.first_start import _versions
+
+    vm, runc, runsc = runtime(Api(), "10.0.2.2", "vm-engine"), runtime(Api()), runtime(Api(), name="runsc")
+    ref = "isobench/size:10M"
+    ids = {("engine-10.0.2.2", ref): "sha256:bbb", ("engine-127.0.0.1", ref): "sha256:aaa"}
+    groups = _versions([vm, runc, runsc], ids)  # this host's version first: it keeps the reference's own tag
+    assert [(k, [r.mode.name for r in v]) for k, v in groups] == [
+        ((ref, "sha256:aaa"), ["runc", "runsc"]), ((ref, "sha256:bbb"), ["vm-engine"])]  # fmt: skip
 
 
 def test_each_image_is_pushed_from_an_engine_on_this_host_where_one_runs_it() -> None:
@@ -275,3 +293,35 @@ def test_size_max_caps_the_sizes_a_mode_runs() -> None:
     assert RunSettings().sizes_of("vm-engine") == ("10M", "100M", "1G")
     with pytest.raises(UserError, match=r"run.size_max.vm-engine '100X' is not an image size"):
         parse_config({"run": {"size_max": {"vm-engine": "100X"}}}, "t")
+
+
+class Pushing(Info):
+    def __init__(self, image_id: str) -> None:
+        super().__init__(["10.0.2.0/24"])
+        self.image_id = image_id
+
+    def inspect_image(self, ref: str) -> dict:
+        self.calls.append(f"inspect {ref}")
+        return {"Id": self.image_id, "RepoTags": [ref]}
+
+    def push(self, repo: str, tag: str, stream: bool, decode: bool) -> Any:
+        self.calls.append(f"push {repo}:{tag}")
+        return iter([{"status": "pushed"}])
+
+
+def test_prepare_pushes_each_version_once_and_each_engine_pulls_its_own(monkeypatch: Any) -> None:
+    from bench.engine import registry as registries
+    from bench.scenarios.first_start import prepare
+
+    monkeypatch.setattr(registries, "available", lambda: True)
+    monkeypatch.setattr(registries, "start_local", lambda: Registry("127.0.0.1:5000", owned=True))
+    ctx = SimpleNamespace(config=SimpleNamespace(run=SimpleNamespace(registry=None)), say=lambda s: None)
+    host, guest = Pushing("sha256:" + "a" * 64), Pushing("sha256:" + "b" * 64)
+    vm, runc, runsc = runtime(guest, "10.0.2.2", "vm-engine"), runtime(host), runtime(host, name="runsc")
+    images = prepare(ctx, [vm, runc, runsc])  # type: ignore[arg-type]
+    assert images.registry_ref(runc) == images.registry_ref(runsc) == "127.0.0.1:5000/isobench/size:10M"
+    assert images.registry_ref(vm) == "10.0.2.2:5000/isobench/size:10M-bbbbbbbbbbbb"
+    assert [c for c in host.calls if c.startswith("push")] == ["push 127.0.0.1:5000/isobench/size:10M"]
+    assert [c for c in guest.calls if c.startswith("push")] == ["push 10.0.2.2:5000/isobench/size:10M-bbbbbbbbbbbb"]
+    assert images.record()["seen_by"] == {"vm-engine": "10.0.2.2:5000", "runc": "127.0.0.1:5000",
+                                          "runsc": "127.0.0.1:5000"}  # fmt: skip

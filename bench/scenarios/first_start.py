@@ -54,12 +54,13 @@ class RegistryGone(Exception):
 
 @dataclass
 class Images:
-    """Where each image comes from: ``paths`` local reference -> its name in the registry, without the
-    registry's address (registry source: each engine dials the registry at its own address for it,
-    ``registry_ref``), or ``tarballs`` local reference -> saved tarball (load source)."""
+    """Where each image comes from: ``paths`` (engine url, local reference) -> its name in the registry,
+    without the registry's address (registry source: each engine dials the registry at its own address for
+    it, ``registry_ref``; engines whose images of one reference differ pull each their own, under tags of
+    their own), or ``tarballs`` local reference -> saved tarball (load source)."""
 
     registry: Optional[registries.Registry] = None
-    paths: dict[str, str] = field(default_factory=dict)
+    paths: dict[tuple[str, str], str] = field(default_factory=dict)
     tarballs: dict[str, Path] = field(default_factory=dict)
     folder: Optional[Path] = None
     seen_by: dict[str, str] = field(default_factory=dict)  # mode -> the registry's address as its engine dials it
@@ -79,13 +80,15 @@ class Images:
     def registry_ref(self, rt: ModeRuntime) -> Optional[str]:
         """The reference ``rt``'s engine pulls its image by: ``127.0.0.1:P/isobench/size:10M`` for an engine on
         this host, ``10.0.2.2:P/...`` for the VM's (qemu's address for the host's loopback)."""
-        if self.registry is None or rt.image not in self.paths:
+        path = self.paths.get((rt.endpoint.base_url, rt.image))
+        if self.registry is None or path is None:
             return None
-        return f"{self.addr_for(rt)}/{self.paths[rt.image]}"
+        return f"{self.addr_for(rt)}/{path}"
 
     def record(self) -> dict[str, Any]:
         if self.registry is not None:
-            return {**self.registry.record(), "images": {k: self.registry.ref(p) for k, p in self.paths.items()},
+            images = sorted({(ref, self.registry.ref(p)) for (_, ref), p in self.paths.items()})
+            return {**self.registry.record(), "images": {ref: [r for k, r in images if k == ref] for ref, _ in images},
                     "seen_by": dict(self.seen_by)}  # fmt: skip
         return {"source": "load", "registry": None, "images": {k: None for k in self.tarballs},
                 "why": f"no {registries.BINARY} on this host (scripts/setup-registry.sh installs it)"}  # fmt: skip
@@ -239,14 +242,21 @@ def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
     reg = registries.users(addr) if addr else registries.start_local()
     images = Images(registry=reg)
     try:
-        images.seen_by = _reach(ctx, reg, runtimes, images.absent_before)
-        for ref, rt in pushers(runtimes).items():
+        ids = _reach(ctx, reg, runtimes, images)
+        versions: dict[str, str] = {}  # reference -> the registry path of its first version pushed
+        for (ref, image_id), group in _versions(runtimes, ids):
+            rt = pushers(group)[ref]
             path = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
             path = path if reg.owned else f"isobench-first-start/{path}"
-            registry_ref = f"{images.addr_for(rt)}/{path}"
+            path = path if ref not in versions else f"{path}-{image_id.split(':')[-1][:12]}"  # another version
             ctx.say(f"  first-start: pushing {ref} from {rt.mode.name}'s engine to {reg.addr} (untimed)")
-            call_with_timeout(partial(_push, rt.client, ref, registry_ref), PUSH_TIMEOUT_S, "push")
-            images.paths[ref] = path
+            call_with_timeout(partial(_push, rt.client, ref, f"{images.addr_for(rt)}/{path}"), PUSH_TIMEOUT_S, "push")
+            versions.setdefault(ref, path)
+            images.paths.update({(g.endpoint.base_url, ref): path for g in group})
+        for url, ref in images.absent_before:  # the first pull brings the image an engine does not hold
+            if ref not in versions:
+                raise UserError(f"first-start: no engine of the run holds {ref}: pull or build it, then run again.")
+            images.paths[(url, ref)] = versions[ref]
     except BaseException as exc:
         put_back(ctx, images, runtimes)
         _refuse_preparation(exc, f"pushing the images to the registry {reg.addr}")
@@ -276,14 +286,28 @@ def _inspect(rt: ModeRuntime) -> Optional[dict[str, Any]]:
         raise
 
 
+def _versions(
+    runtimes: list[ModeRuntime], ids: dict[tuple[str, str], str]
+) -> list[tuple[tuple[str, str], list[ModeRuntime]]]:
+    """(reference, image id) and the modes whose engines hold that version (the VM's test image is imported
+    at each boot: another id for the same content); each version is pushed once and pulled by its own. The
+    versions this host's engine holds first: theirs keeps the reference's own tag in the registry."""
+    groups: dict[tuple[str, str], list[ModeRuntime]] = {}
+    for rt in runtimes:
+        image_id = ids.get((rt.endpoint.base_url, rt.image))
+        if image_id is not None:
+            groups.setdefault((rt.image, image_id), []).append(rt)
+    return sorted(groups.items(), key=lambda kv: not any(r.endpoint.host_alias == "127.0.0.1" for r in kv[1]))
+
+
 def _reach(
-    ctx: RunContext, reg: registries.Registry, runtimes: list[ModeRuntime], absent: set[tuple[str, str]]
-) -> dict[str, str]:
-    """Mode -> the registry's address as its engine dials it. Refused in one sentence: an engine with no way
+    ctx: RunContext, reg: registries.Registry, runtimes: list[ModeRuntime], images: Images
+) -> dict[tuple[str, str], str]:
+    """(engine url, reference) -> the image's id there; ``images.seen_by`` (mode -> the registry's address as
+    its engine dials it) and ``images.absent_before`` filled. Refused in one sentence: an engine with no way
     to the host's loopback registry, an engine that would refuse its plain HTTP (a VM booted from an older
-    image), two engines whose images of one reference differ (one image is pushed for all of them)."""
-    seen: dict[str, str] = {}
-    ids: dict[str, tuple[str, str]] = {}  # reference -> (image id, the first mode whose engine holds it)
+    image)."""
+    ids: dict[tuple[str, str], str] = {}
     for rt in runtimes:
         addr = reg.addr_seen_by(rt.endpoint.host_alias)
         if addr is None:
@@ -294,17 +318,13 @@ def _reach(
             raise UserError(f"first-start: mode {rt.mode.name}'s engine does not accept plain HTTP from {addr} (the "
                             "run's loopback registry as it sees it; the running VM was booted from an older image): "
                             "isobench vm down, then run again.")  # fmt: skip
-        seen[rt.mode.name] = addr
+        images.seen_by[rt.mode.name] = addr
         got = _inspect(rt)
         if got is None:  # not on this engine (the size scenario carries its images to one engine only)
-            absent.add((rt.endpoint.base_url, rt.image))
-            continue
-        first = ids.setdefault(rt.image, (got["Id"], rt.mode.name))
-        if first[0] != got["Id"]:
-            raise UserError(f"first-start: {rt.image} differs between mode {first[1]}'s engine ({first[0][:19]}) and "
-                            f"mode {rt.mode.name}'s ({got['Id'][:19]}), and one image is pushed for both: make them "
-                            "the same (docker save | docker load), or run the modes apart.")  # fmt: skip
-    return seen
+            images.absent_before.add((rt.endpoint.base_url, rt.image))
+        else:
+            ids[(rt.endpoint.base_url, rt.image)] = str(got["Id"])
+    return ids
 
 
 def _accepts_plain_http(rt: ModeRuntime, addr: str) -> bool:
@@ -364,7 +384,7 @@ def delete_pushed(ctx: RunContext, images: Images) -> tuple[str, ...]:
     if reg is None or reg.owned or images.registry_cleaned:
         return tuple(images.left)
     images.registry_cleaned = True
-    for path in images.paths.values():
+    for path in sorted(set(images.paths.values())):
         why = registries.delete_image(reg.addr, path)
         if why is not None:
             images.left.append(f"{reg.ref(path)} ({why})")
