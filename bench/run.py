@@ -175,7 +175,7 @@ def _execute(session: Session, ctx: RunContext, start: Start, leases: Leases) ->
             outcome = escaped_outcome(units)
         cleanup = session.finish(units)
         leases.run_cleaned = True
-        writer.close(end_record(outcome, cleanup.swept, cleanup.leaked, leases.end()))
+        writer.close(end_record(outcome, cleanup.swept, cleanup.leaked, leases.end(), cleanup.registry_left))
     if writer.full is not None:  # the end record did not fit: the set is cut off, and the user is told so
         raise writer.full
     say_end(outcome, writer.path, cleanup.said, ctx.say)

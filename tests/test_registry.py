@@ -45,3 +45,35 @@ def test_a_users_registry_that_does_not_answer_is_one_sentence() -> None:
     said = r"^the registry 127.0.0.1:1 \(the config's \[scenario.first-start\] registry\) does not answer"
     with pytest.raises(UserError, match=said):
         registry.users("127.0.0.1:1")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("deletes", [True, False])
+def test_an_image_pushed_to_a_registry_is_deleted_through_its_api_or_named_as_left(engine, deletes: bool) -> None:
+    """What the end of a first start with the user's own registry does with the images it pushed there:
+    DELETE of the manifest by digest; a registry without deletes answers 405 and the image is named."""
+    import urllib.error
+    import urllib.request
+
+    reg = registry.start_local(deletes=deletes)
+    path = "isobench-first-start/isobench/busybox:latest"
+    try:
+        repo = f"{reg.addr}/isobench-first-start/isobench/busybox"
+        engine.tag("isobench/busybox:latest", repo, "latest")
+        try:
+            assert not any(line.get("error") for line in engine.push(repo, tag="latest", stream=True, decode=True))
+        finally:
+            engine.remove_image(f"{repo}:latest")
+        why = registry.delete_image(reg.addr, path)
+        url = f"http://{reg.addr}/v2/isobench-first-start/isobench/busybox/manifests/latest"
+        head = urllib.request.Request(url, method="HEAD", headers={"Accept": registry.MANIFESTS})
+        if deletes:
+            assert why is None
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                registry._DIRECT.open(head, timeout=5)
+        else:
+            assert why is not None and "405" in why
+            with registry._DIRECT.open(head, timeout=5) as r:
+                assert r.status == 200  # still there, as said
+    finally:
+        reg.close()

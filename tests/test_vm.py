@@ -154,3 +154,46 @@ def test_a_run_owns_the_vm_it_boots_and_ctrl_c_stops_it(engine, tmp_path):
     assert rs.end.status == "interrupted" and "vm-engine" in rs.header.modes
     assert qemu_pids() == [], "the run left its VM running"
     assert "vm: stopped" in out
+
+
+def test_a_first_start_through_the_vm_pulls_from_the_loopback_registry_and_leaves_nothing(engine, tmp_path):
+    """First starts of the 10M image on runc and the VM engine (the run boots the VM; the image is built on
+    this host's engine only, the VM's first pull brings it): the VM's engine pulls from the run's loopback
+    registry at 10.0.2.2 (qemu's address for the host), with per-layer times like the host's engine;
+    afterwards no VM, no registry process, no registry storage, no registry tag on the host."""
+    import glob
+
+    _needs_qemu()
+    assert qemu_pids() == [], "a VM is already up"
+    folders = set(glob.glob("/tmp/isobench-registry-*"))
+    mode = '[[mode]]\npreset = "runc"\n\n[[mode]]\npreset = "vm-engine"\n'
+    mode += "timeouts = { start = 60, stop = 30, remove = 30 }\n"
+    # the 10M image: its data layer is downloaded and extracted on each first start (the busybox layer below
+    # it may stay, "Already exists", where another image holds it)
+    cfg = write_config(tmp_path / "f.toml", mode, rounds=2, warmup=0, scenario="size", sizes=["10M"],
+                       size_first_start=True, budget_s=100000)  # fmt: skip
+    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--no-summary", timeout=900)
+    left_vm = qemu_pids()
+    if left_vm:
+        subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rs = read(only_result(tmp_path / "res"))
+    assert rs.end.status == "complete", rs.end
+    seen = rs.header.first_start["seen_by"]
+    assert seen["vm-engine"].startswith("10.0.2.2:") and seen["runc"].startswith("127.0.0.1:")
+    assert seen["vm-engine"].split(":")[1] == seen["runc"].split(":")[1]  # one registry, two addresses
+    for mode, addr in seen.items():
+        pulls = [s for s in rs.samples if s.phase == "pull" and s.mode == mode]
+        assert len(pulls) == 2 and all(s.ok and s.scenario == "first-start" for s in pulls), pulls
+        for s in pulls:
+            assert s.detail["pull"]["registry"] == addr
+            layers = s.detail["pull"]["layers"]
+            assert layers and {x["status"] for x in layers} <= {"Pull complete", "Already exists"}, s.detail
+            done = [x for x in layers if x["status"] == "Pull complete"]
+            assert all(x["download_ns"] and x["extract_ns"] for x in done), s.detail
+            assert done and s.level == 10, s.detail  # the data layer, pulled and timed
+    assert not left_vm, "the run left its VM running"
+    assert subprocess.run(["pgrep", "-x", "docker-registry"], capture_output=True).returncode == 1
+    assert set(glob.glob("/tmp/isobench-registry-*")) == folders
+    tags = [t for i in engine.images() for t in i.get("RepoTags") or [] if t.startswith("127.0.0.1:")]
+    assert tags == []

@@ -25,6 +25,7 @@ from docker.tls import TLSConfig
 
 from bench.core.config import EndpointSettings
 from bench.core.errors import UserError
+from bench.engine.control.vm.bootimage import HOST_ALIAS
 from bench.engine.control.vm.state import load_state
 
 LINUX_LOCAL = "unix:///var/run/docker.sock"
@@ -47,6 +48,10 @@ class Endpoint:
     # The name the engine's certificate was issued to, when it is not the address
     # connected to (a VM's name, a host behind a port forward).
     tls_hostname: Optional[str] = None
+    # The address at which the engine reaches this host's loopback (a registry the run serves there):
+    # 127.0.0.1 for an engine on this host, qemu's 10.0.2.2 for the VM's; None where isobench cannot know
+    # (a remote engine, a tcp:// address that may be a forward, a swarm node in its own namespace).
+    host_alias: Optional[str] = None
 
     def record(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class Endpoint:
             "machine": self.machine,
             "tls_max_version": self.tls_max_version,
             "tls_hostname": self.tls_hostname,
+            "host_alias": self.host_alias,
         }
 
 
@@ -219,22 +225,27 @@ def _resolve(target: EndpointSettings, environ: Optional[dict[str, str]] = None)
     ep = target.endpoint
     if ep == "local":
         local = WINDOWS_LOCAL if platform.system() == "Windows" else LINUX_LOCAL
-        return _simple(local, where, "local")
+        return _on_this_host(_simple(local, where, "local"))
     if ep == "env":
-        return _from_env(environ, where, target.allow_plain_tcp)
+        return _on_this_host(_from_env(environ, where, target.allow_plain_tcp))
     if ep == "vm":
         return _vm(where)
     if ep == "swarm":
         return _swarm(where)
     if ep.startswith("context:"):
-        return _from_context(ep[len("context:") :], where, target.allow_plain_tcp)
+        return _on_this_host(_from_context(ep[len("context:") :], where, target.allow_plain_tcp))
     if ep.startswith("machine:"):
         name = ep[len("machine:") :]
         resolved = _from_env(_docker_machine_env(name, where), where, target.allow_plain_tcp, via="docker-machine")
         return Endpoint(**{**resolved.__dict__, "machine": _machine_facts(name)})
     if ep.startswith("tcp://"):
         return _tcp(ep, target.tls_cert_dir, target.tls_verify, target.allow_plain_tcp, where, "config")
-    return _simple(ep, where, "config")
+    return _on_this_host(_simple(ep, where, "config"))
+
+
+def _on_this_host(ep: Endpoint) -> Endpoint:
+    """A socket or pipe on this host: its engine shares the host's loopback (ssh:// is another host)."""
+    return Endpoint(**{**ep.__dict__, "host_alias": "127.0.0.1"}) if ep.scheme in ("unix", "npipe") else ep
 
 
 def _vm(where: str) -> Endpoint:
@@ -254,6 +265,7 @@ def _vm(where: str) -> Endpoint:
                 "vcpus": state.vcpus,
                 "boot_s": state.boot_s,
             },
+            "host_alias": HOST_ALIAS,  # qemu's user network: the guest reaches the host's loopback there
         }
     )
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ storage:
   filesystem:
     rootdirectory: {root}
   delete:
-    enabled: true
+    enabled: {deletes}
 http:
   addr: {addr}
 health:
@@ -79,6 +80,22 @@ class Registry:
         """The registry's name for a local reference: ``isobench/size:10M`` -> ``127.0.0.1:P/isobench/size:10M``."""
         return f"{self.addr}/{image}"
 
+    @property
+    def on_loopback(self) -> bool:
+        host = self.addr.rsplit(":", 1)[0]
+        return host == "localhost" or host.startswith("127.") or host == "[::1]"
+
+    def addr_seen_by(self, host_alias: Optional[str]) -> Optional[str]:
+        """The registry's address as an engine dials it, given the address at which that engine reaches this
+        host's loopback (bench.engine.endpoints.Endpoint.host_alias: 127.0.0.1 here, 10.0.2.2 in the qemu VM).
+        A registry elsewhere is the same address for every engine; one on loopback is unreachable (None) from
+        an engine that has no way to this host's loopback."""
+        if not self.on_loopback:
+            return self.addr
+        if host_alias is None:
+            return None
+        return f"{host_alias}:{self.addr.rsplit(':', 1)[1]}"
+
     def alive(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             return False
@@ -104,15 +121,47 @@ class Registry:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+MANIFESTS = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+))  # fmt: skip
+
+
+def delete_image(addr: str, path: str, timeout: float = 10.0) -> Optional[str]:
+    """Deletes ``path`` (``name:tag``) from the registry at ``addr`` through its API (plain HTTP, as the run
+    pushed it): HEAD the tag's manifest for its digest, then DELETE the manifest by digest. None: deleted (or
+    already gone); else why it stayed (a registry that does not allow deletes answers 405)."""
+    name, _, tag = path.rpartition(":")
+    try:
+        head = urllib.request.Request(f"http://{addr}/v2/{name}/manifests/{tag}", method="HEAD",
+                                      headers={"Accept": MANIFESTS})  # fmt: skip
+        with _DIRECT.open(head, timeout=timeout) as r:
+            digest = r.headers.get("Docker-Content-Digest")
+        if not digest:
+            return "the registry gave no Docker-Content-Digest for it"
+        with _DIRECT.open(urllib.request.Request(f"http://{addr}/v2/{name}/manifests/{digest}", method="DELETE"),
+                          timeout=timeout):  # fmt: skip
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        if exc.code == 405:
+            return "the registry does not allow deletes (405: storage.delete.enabled is off)"
+        return f"the registry answered {exc.code} {exc.reason}"
+    except Exception as exc:  # noqa: BLE001 - unreachable, timed out: said, not raised (every exit path)
+        return f"the registry did not answer ({exc})"
+
+
 def available() -> bool:
     return shutil.which(BINARY) is not None
 
 
-def start_local() -> Registry:
-    """A registry on a free loopback port with storage in a new temporary folder, once it answers."""
+def start_local(deletes: bool = True) -> Registry:
+    """A registry on a free loopback port with storage in a new temporary folder, once it answers.
+    ``deletes=False``: one that refuses DELETE (405), as many users' registries do (the tests' stand-in)."""
     root = Path(tempfile.mkdtemp(prefix="isobench-registry-"))
     addr = f"127.0.0.1:{_free_port()}"
-    (root / "config.yml").write_text(CONFIG.format(root=root / "storage", addr=addr))
+    (root / "config.yml").write_text(CONFIG.format(root=root / "storage", addr=addr, deletes=str(deletes).lower()))
     log = root / "registry.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own config

@@ -199,6 +199,12 @@ class End(Record):
     stop: Optional[str] = field(default=None, metadata=_json(str, _NULL))  # results_disk_full, engine_disk_full
     # "fleet" when the fleet's sink wrote it for a task that never said how it ended
     written_by: Optional[str] = field(default=None, metadata=_json(str, _NULL, omit_null=True))
+    # first-start with the user's own registry ([scenario.first-start] registry): the images isobench
+    # pushed there that it could not delete at the end, each with why (a registry without deletes
+    # answers 405); absent when none
+    registry_left: Optional[tuple[str, ...] | list[str]] = field(
+        default=None, metadata=_json(list, _NULL, omit_null=True)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

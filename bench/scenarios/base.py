@@ -130,6 +130,7 @@ class Cleanup:
     leaked: list[str]
     said: list[str]
     warnings: tuple[str, ...] = ()
+    registry_left: tuple[str, ...] = ()  # images pushed to the user's registry that stayed there (the end says)
 
 
 class Units(Protocol):

@@ -43,7 +43,7 @@ from bench.measure import pull
 from bench.measure.executor import CycleResult, EnginePhases, not_run
 from bench.results.records import Place, Sample
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
+from bench.scenarios.base import Cleanup, HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
 from bench.scenarios.cycles import CycleScenario, CycleSession, cycle_harness
 from bench.schedule.scheduler import Outcome, Scheduler
 
@@ -82,17 +82,42 @@ class RegistryGone(Exception):
 
 @dataclass
 class Images:
-    """Where each image comes from: ``refs`` local reference -> registry reference (registry source), or
-    ``tarballs`` local reference -> saved tarball (load source)."""
+    """Where each image comes from: ``paths`` (engine url, local reference) -> its name in the registry,
+    without the registry's address (registry source: each engine dials the registry at its own address for
+    it, ``registry_ref``; engines whose images of one reference differ pull each their own, under tags of
+    their own), or ``tarballs`` local reference -> saved tarball (load source)."""
 
     registry: Optional[registries.Registry] = None
-    refs: dict[str, str] = field(default_factory=dict)
+    paths: dict[tuple[str, str], str] = field(default_factory=dict)
     tarballs: dict[str, Path] = field(default_factory=dict)
     folder: Optional[Path] = None
+    seen_by: dict[str, str] = field(default_factory=dict)  # mode -> the registry's address as its engine dials it
+    left: list[str] = field(default_factory=list)  # images pushed to the user's registry that stayed there
+    registry_cleaned: bool = False
+    # (engine url, reference) of the images an engine did not hold before the run (its first pull brings
+    # them): removed again at the end, never rebuilt there
+    absent_before: set[tuple[str, str]] = field(default_factory=set)
+
+    def addr_for(self, rt: ModeRuntime) -> str:
+        """The registry's address as ``rt``'s engine dials it (prepare refused the modes that have none)."""
+        assert self.registry is not None
+        addr = self.registry.addr_seen_by(rt.endpoint.host_alias)
+        assert addr is not None
+        return addr
+
+    def registry_ref(self, rt: ModeRuntime) -> Optional[str]:
+        """The reference ``rt``'s engine pulls its image by: ``127.0.0.1:P/isobench/size:10M`` for an engine on
+        this host, ``10.0.2.2:P/...`` for the VM's (qemu's address for the host's loopback)."""
+        path = self.paths.get((rt.endpoint.base_url, rt.image))
+        if self.registry is None or path is None:
+            return None
+        return f"{self.addr_for(rt)}/{path}"
 
     def record(self) -> dict[str, Any]:
         if self.registry is not None:
-            return {**self.registry.record(), "images": dict(self.refs)}
+            images = sorted({(ref, self.registry.ref(p)) for (_, ref), p in self.paths.items()})
+            return {**self.registry.record(), "images": {ref: [r for k, r in images if k == ref] for ref, _ in images},
+                    "seen_by": dict(self.seen_by)}  # fmt: skip
         return {"source": "load", "registry": None, "images": {k: None for k in self.tarballs},
                 "why": f"no {registries.BINARY} on this host (scripts/setup-registry.sh installs it)"}  # fmt: skip
 
@@ -119,6 +144,7 @@ class FirstStartExecutor:
     def __init__(self, inner: Any, images: Images) -> None:
         self.inner, self.images = inner, images
         self.gone: Optional[str] = None
+        self.gone_round: Optional[int] = None  # the round whose pull found the registry gone
         self.lost_tags: set[str] = set()  # other tags of an image that could not be put back after its pull
 
     def run_cycle(self, rt: ModeRuntime, round_no: int, pos: int, warmup: bool, scenario: str = WARM) -> CycleResult:
@@ -135,9 +161,9 @@ class FirstStartExecutor:
             failed = Sample(**base, phase=PULL, duration_ns=None, ok=False, error=category, wall_ns=wall,
                             message=f"removing the image before the pull failed: {message}")  # fmt: skip
             return CycleResult([failed] + [not_run(base, p, PULL) for p in shape])
-        if self.images.registry is not None:
-            registry_ref = self.images.refs[ref]
-            source = pull.from_registry(api, registry_ref, self.images.registry.addr)
+        pulled_by = self.images.registry_ref(rt)
+        if pulled_by is not None:
+            registry_ref, source = pulled_by, pull.from_registry(api, pulled_by, self.images.addr_for(rt))
         else:
             registry_ref, source = ref, pull.from_tarball(api, str(self.images.tarballs[ref]))
         sample, signal = pull.timed_pull(base, PULL_TIMEOUT_S, source)
@@ -164,6 +190,7 @@ class FirstStartExecutor:
     def _check_registry(self, sample: Sample, round_no: int) -> None:
         reg = self.images.registry
         if reg is not None and sample.error == REGISTRY_UNAVAILABLE and not reg.alive():
+            self.gone_round = round_no
             self.gone = (
                 f"the registry {reg.addr} stopped answering in round {round_no} ({(sample.message or '')[:160]}): the "
                 "first starts measured until then are kept; the run's registry was stopped and its images put back"
@@ -181,6 +208,7 @@ class FirstStartUnits:
     """The scheduler's rounds; a registry gone mid-run ends them as a failed run with its own stop."""
 
     scheduler: Scheduler
+    executor: Optional[FirstStartExecutor] = None  # knows the round in which the registry went
 
     @property
     def tally(self) -> Any:
@@ -190,8 +218,18 @@ class FirstStartUnits:
         try:
             return self.scheduler.run()
         except RegistryGone as gone:
-            measured = getattr(self.scheduler, "_measured", 0)
-            return Outcome("failed", str(gone), measured, self.scheduler.tally, stop=REGISTRY_UNAVAILABLE)
+            return Outcome("failed", str(gone), self.measured_rounds(), self.scheduler.tally, stop=REGISTRY_UNAVAILABLE)
+
+    def measured_rounds(self) -> int:
+        """The measured rounds before the one whose pull found the registry gone. The scheduler counts that
+        round too when its failed pull was the round's last cycle (it ends only at the next cycle)."""
+        counted: int = getattr(self.scheduler, "_measured", 0)
+        gone = self.executor.gone_round if self.executor is not None else None
+        if gone is None:
+            return counted
+        s = self.scheduler
+        before = gone - getattr(s, "first_round", 0) - getattr(getattr(s, "settings", None), "warmup", 0)
+        return max(0, min(counted, before))
 
 
 @dataclass
@@ -209,7 +247,11 @@ class FirstStartSession(CycleSession):
         self.executing = self.ctx.open_executor()
         executor = FirstStartExecutor(self.executing.executor, self.images)
         self.executors.append(executor)
-        return FirstStartUnits(Scheduler(settings, self.ctx.runtimes, executor, start.output(), start.position()))
+        scheduler = Scheduler(settings, self.ctx.runtimes, executor, start.output(), start.position())
+        return FirstStartUnits(scheduler, executor)
+
+    def finish(self, units: Any) -> Cleanup:
+        return with_registry_left(super().finish(units), self.ctx, self.images)
 
     def close(self) -> None:
         if self.images is not None:
@@ -218,26 +260,117 @@ class FirstStartSession(CycleSession):
 
 
 def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
-    """The registry up (the user's, or one started here) and every mode's image pushed to it, untimed; or,
+    """The registry up (the user's, or one started here) and every image pushed to it once, untimed, from
+    an engine on this host where one runs it (else from the VM's, through its address for the host); or,
     without a registry binary, each image saved to a tarball for `docker load`."""
-    wanted = {rt.image: rt for rt in runtimes}
     addr = settings_of(ctx.config).registry
     if addr is None and not registries.available():
-        return _save_tarballs(ctx, wanted)
+        return _save_tarballs(ctx, pushers(runtimes))
     reg = registries.users(addr) if addr else registries.start_local()
     images = Images(registry=reg)
     try:
-        for ref, rt in wanted.items():
-            registry_ref = reg.ref(ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest")
-            if not reg.owned:
-                registry_ref = reg.ref(f"isobench-first-start/{registry_ref.split('/', 1)[1]}")
-            ctx.say(f"  first-start: pushing {ref} to {reg.addr} (untimed)")
-            call_with_timeout(partial(_push, rt.client, ref, registry_ref), PUSH_TIMEOUT_S, "push")
-            images.refs[ref] = registry_ref
+        ids = _reach(ctx, reg, runtimes, images)
+        versions: dict[str, str] = {}  # reference -> the registry path of its first version pushed
+        for (ref, image_id), group in _versions(runtimes, ids):
+            rt = pushers(group)[ref]
+            path = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
+            path = path if reg.owned else f"isobench-first-start/{path}"
+            path = path if ref not in versions else f"{path}-{image_id.split(':')[-1][:12]}"  # another version
+            ctx.say(f"  first-start: pushing {ref} from {rt.mode.name}'s engine to {reg.addr} (untimed)")
+            call_with_timeout(partial(_push, rt.client, ref, f"{images.addr_for(rt)}/{path}"), PUSH_TIMEOUT_S, "push")
+            versions.setdefault(ref, path)
+            images.paths.update({(g.endpoint.base_url, ref): path for g in group})
+        for url, ref in images.absent_before:  # the first pull brings the image an engine does not hold
+            if ref not in versions:
+                raise UserError(f"first-start: no engine of the run holds {ref}: pull or build it, then run again.")
+            images.paths[(url, ref)] = versions[ref]
     except BaseException as exc:
         put_back(ctx, images, runtimes)
         _refuse_preparation(exc, f"pushing the images to the registry {reg.addr}")
     return images
+
+
+def pushers(runtimes: list[ModeRuntime]) -> dict[str, ModeRuntime]:
+    """Per image, the engine it is pushed (or saved) from: one on this host where a mode runs there (its
+    push goes over loopback, not through the VM's emulated network), else the first that runs it."""
+    chosen: dict[str, ModeRuntime] = {}
+    for rt in runtimes:
+        here = rt.endpoint.host_alias == "127.0.0.1"
+        if rt.image not in chosen or (here and chosen[rt.image].endpoint.host_alias != "127.0.0.1"):
+            chosen[rt.image] = rt
+    return chosen
+
+
+def _inspect(rt: ModeRuntime) -> Optional[dict[str, Any]]:
+    """The engine's inspect of the mode's image; None when it does not hold it."""
+    try:
+        got: dict[str, Any] = call_with_timeout(partial(rt.client.inspect_image, rt.image), rt.mode.timeouts.ping,
+                                                "inspect image")  # fmt: skip
+        return got
+    except Exception as exc:  # noqa: BLE001 - only "absent" is an answer
+        if getattr(exc, "status_code", None) == 404:
+            return None
+        raise
+
+
+def _versions(
+    runtimes: list[ModeRuntime], ids: dict[tuple[str, str], str]
+) -> list[tuple[tuple[str, str], list[ModeRuntime]]]:
+    """(reference, image id) and the modes whose engines hold that version (the VM's test image is imported
+    at each boot: another id for the same content); each version is pushed once and pulled by its own. The
+    versions this host's engine holds first: theirs keeps the reference's own tag in the registry."""
+    groups: dict[tuple[str, str], list[ModeRuntime]] = {}
+    for rt in runtimes:
+        image_id = ids.get((rt.endpoint.base_url, rt.image))
+        if image_id is not None:
+            groups.setdefault((rt.image, image_id), []).append(rt)
+    return sorted(groups.items(), key=lambda kv: not any(r.endpoint.host_alias == "127.0.0.1" for r in kv[1]))
+
+
+def _reach(
+    ctx: RunContext, reg: registries.Registry, runtimes: list[ModeRuntime], images: Images
+) -> dict[tuple[str, str], str]:
+    """(engine url, reference) -> the image's id there; ``images.seen_by`` (mode -> the registry's address as
+    its engine dials it) and ``images.absent_before`` filled. Refused in one sentence: an engine with no way
+    to the host's loopback registry, an engine that would refuse its plain HTTP (a VM booted from an older
+    image)."""
+    ids: dict[tuple[str, str], str] = {}
+    for rt in runtimes:
+        addr = reg.addr_seen_by(rt.endpoint.host_alias)
+        if addr is None:
+            raise UserError(f"first-start: mode {rt.mode.name}'s engine ({rt.endpoint.base_url}) has no known way to "
+                            f"this host's loopback, where the run's registry {reg.addr} listens: set "
+                            "[scenario.first-start] registry to a registry that engine reaches, or leave the mode "
+                            "out.")  # fmt: skip
+        if addr != reg.addr and not _accepts_plain_http(rt, addr):
+            raise UserError(f"first-start: mode {rt.mode.name}'s engine does not accept plain HTTP from {addr} (the "
+                            "run's loopback registry as it sees it; the running VM was booted from an older image): "
+                            "isobench vm down, then run again.")  # fmt: skip
+        images.seen_by[rt.mode.name] = addr
+        got = _inspect(rt)
+        if got is None:  # not on this engine (the size scenario carries its images to one engine only)
+            images.absent_before.add((rt.endpoint.base_url, rt.image))
+        else:
+            ids[(rt.endpoint.base_url, rt.image)] = str(got["Id"])
+    return ids
+
+
+def _accepts_plain_http(rt: ModeRuntime, addr: str) -> bool:
+    """Does the engine's /info say it pulls from ``addr`` over plain HTTP (an insecure registry, by name or
+    by network)? Engines treat loopback registries so on their own; the VM's is told at boot."""
+    import ipaddress
+
+    info = call_with_timeout(rt.client.info, rt.mode.timeouts.ping, "info")
+    cfg = info.get("RegistryConfig") or {}
+    index = (cfg.get("IndexConfigs") or {}).get(addr) or {}
+    if index.get("Secure") is False:
+        return True
+    host = addr.rsplit(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(c, strict=False) for c in cfg.get("InsecureRegistryCIDRs") or [])
 
 
 def _refuse_preparation(exc: BaseException, doing: str) -> NoReturn:
@@ -250,6 +383,7 @@ def _refuse_preparation(exc: BaseException, doing: str) -> NoReturn:
 
 
 def _save_tarballs(ctx: RunContext, wanted: dict[str, ModeRuntime]) -> Images:
+    """Each image saved once (from the engine ``wanted`` names for it) and loaded into every mode's engine."""
     folder = Path(tempfile.mkdtemp(prefix="isobench-first-start-"))
     images = Images(folder=folder)
     try:
@@ -270,6 +404,29 @@ def _save_tarballs(ctx: RunContext, wanted: dict[str, ModeRuntime]) -> Images:
     return images
 
 
+def delete_pushed(ctx: RunContext, images: Images) -> tuple[str, ...]:
+    """The images this run pushed to the user's own registry, deleted through its API (once: the end record
+    asks first, every exit path after). Returns those that stayed, with why, said to the user in one line;
+    a registry the run started goes whole with its storage."""
+    reg = images.registry
+    if reg is None or reg.owned or images.registry_cleaned:
+        return tuple(images.left)
+    images.registry_cleaned = True
+    for path in sorted(set(images.paths.values())):
+        why = registries.delete_image(reg.addr, path)
+        if why is not None:
+            images.left.append(f"{reg.ref(path)} ({why})")
+    if images.left:
+        ctx.say(f"  warning: first-start left {len(images.left)} image(s) it pushed to the registry {reg.addr}: "
+                f"{'; '.join(images.left)}: delete them there by hand")  # fmt: skip
+    return tuple(images.left)
+
+
+def with_registry_left(cleanup: Cleanup, ctx: RunContext, images: Optional[Images]) -> Cleanup:
+    """The session's end cleanup with the registry's leftovers, for the end record."""
+    return replace(cleanup, registry_left=delete_pushed(ctx, images)) if images is not None else cleanup
+
+
 def say_lost_tags(ctx: RunContext, executors: list[FirstStartExecutor]) -> None:
     lost = sorted({tag for e in executors for tag in e.lost_tags})
     if lost:
@@ -280,14 +437,17 @@ def put_back(ctx: RunContext, images: Images, runtimes: list[ModeRuntime]) -> No
     """Every exit path: each image under its own reference again, no registry tag left, the registry this
     run started stopped and its storage removed, the saved tarballs deleted. Each step guarded."""
     try:
-        for rt in {rt.image: rt for rt in runtimes}.values():
-            registry_ref = images.refs.get(rt.image)
-            for step in (partial(_retag, rt, registry_ref), partial(_rebuild_if_absent, ctx, rt)):
+        for rt in {(rt.endpoint.base_url, rt.image): rt for rt in runtimes}.values():  # each image on each engine
+            registry_ref = images.registry_ref(rt)
+            absent = (rt.endpoint.base_url, rt.image) in images.absent_before
+            last = partial(_remove, rt) if absent else partial(_rebuild_if_absent, ctx, rt)
+            for step in (partial(_retag, rt, registry_ref), last):
                 try:
                     step()
                 except Exception as exc:  # noqa: BLE001 - said, and the next step still runs
                     ctx.say(f"  warning: first-start could not put back {rt.image} ({exc}): docker pull or rebuild it")
     finally:  # a stop signal during a rebuild still stops the registry and removes the files
+        delete_pushed(ctx, images)
         if images.registry is not None:
             images.registry.close()
         if images.folder is not None:
@@ -304,6 +464,15 @@ def _retag(rt: ModeRuntime, registry_ref: Optional[str]) -> None:
         return
     call_with_timeout(lambda: api.tag(registry_ref, *_split(rt.image)), rt.mode.timeouts.create, "tag image")
     call_with_timeout(lambda: api.remove_image(registry_ref), rt.mode.timeouts.remove, "untag image")
+
+
+def _remove(rt: ModeRuntime) -> None:
+    """An image the engine did not hold before the run (its first pull brought it) goes again."""
+    try:
+        call_with_timeout(partial(rt.client.remove_image, rt.image), rt.mode.timeouts.remove, "remove image")
+    except Exception as exc:  # noqa: BLE001 - only "not there" is fine
+        if getattr(exc, "status_code", None) != 404:
+            raise
 
 
 def _rebuild_if_absent(ctx: RunContext, rt: ModeRuntime) -> None:
@@ -332,14 +501,6 @@ class FirstStart(CycleScenario):
     name = FIRST_START
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
     settings = FirstStartSettings
-
-    def check(self, config: Config) -> None:
-        vm = [m.name for m in config.modes if m.endpoint == "vm"]
-        if vm:
-            raise UserError(
-                f"the first-start scenario cannot reach the VM engine yet (modes {', '.join(vm)}: its pulls would "
-                "need a port forwarded to the loopback registry): leave those modes out (--mode runc --mode runsc)."
-            )
 
     def rounds_planned(self, config: Config) -> int:
         return config.run.warmup + config.run.rounds

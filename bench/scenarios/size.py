@@ -13,9 +13,9 @@ analysis/scenarios/size.py; claims select a size by `level`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import docker
 
@@ -32,9 +32,17 @@ from bench.engine.preflight import ModeRuntime
 from bench.measure.executor import CycleResult, EnginePhases
 from bench.results.records import MIB, Place
 from bench.results.resultset import ResultSet
-from bench.scenarios.base import HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
+from bench.scenarios.base import Cleanup, HeaderFacts, ResumePlan, RunContext, Start, cannot_resume
 from bench.scenarios.cycles import CycleScenario, CycleSession, cycle_harness
-from bench.scenarios.first_start import FirstStart, FirstStartExecutor, FirstStartUnits, Images, prepare, put_back
+from bench.scenarios.first_start import (
+    FirstStartExecutor,
+    FirstStartUnits,
+    Images,
+    prepare,
+    pushers,
+    put_back,
+    with_registry_left,
+)
 from bench.schedule.scheduler import Scheduler
 
 BUILD_TIMEOUT_S = 900.0
@@ -51,17 +59,54 @@ class SizeSettings(ScenarioSettings):
                lambda text: parse_sizes(text, "--sizes")),
         Option("--first-start", "first_start",
                "--scenario size: each cycle a first start (image removed, then pulled)"),
+        Option("--size-max", "size_max", "--scenario size: the largest size a mode runs (e.g. vm-engine=100M)",
+               "MODE=SIZE[,...]", lambda text: _size_caps(text)),
     )  # fmt: skip
 
     sizes: tuple[str, ...] = ("10M", "100M", "1G")
     first_start: bool = False
+    # mode -> the largest size it runs (the VM engine under TCG: a 1G first start does not fit in its
+    # in-memory storage, so make bench-workloads stops it at 100M)
+    size_max: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, table: Table) -> SizeSettings:
         d = cls()
         sizes = table.argv("sizes", d.sizes) or d.sizes
         where = f"{table.source}: {table.path('sizes')}"
-        return cls(sizes=parse_sizes(",".join(sizes), where), first_start=table.boolean("first_start", d.first_start))
+        return cls(
+            sizes=parse_sizes(",".join(sizes), where),
+            first_start=table.boolean("first_start", d.first_start),
+            size_max=_size_max(table.take("size_max"), f"{table.source}: {table.path('size_max')}"),
+        )
+
+    def sizes_of(self, mode: str) -> tuple[str, ...]:
+        """The sizes ``mode`` runs: every size, up to its ``size_max``."""
+        cap = self.size_max.get(mode)
+        return self.sizes if cap is None else tuple(s for s in self.sizes if parse_size(s) <= parse_size(cap))
+
+
+def _size_max(value: Any, where: str) -> dict[str, str]:
+    """``size_max``: mode name -> a size (``{ vm-engine = "100M" }``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise UserError(f'{where} must map mode names to sizes, e.g. {{ vm-engine = "100M" }}.')
+    for mode, size in value.items():
+        parse_size(size, f"{where}.{mode}")
+    return dict(value)
+
+
+def _size_caps(text: str) -> dict[str, str]:
+    """--size-max MODE=SIZE[,MODE=SIZE...]: each checked, in one sentence when wrong."""
+    caps = {}
+    for item in text.split(","):
+        mode, eq, size = item.partition("=")
+        if not eq or not mode:
+            raise UserError(f"--size-max {item!r}: give MODE=SIZE, e.g. --size-max vm-engine=100M.")
+        parse_size(size, f"--size-max {mode}=")
+        caps[mode] = size
+    return caps
 
 
 def settings_of(config: Config) -> SizeSettings:
@@ -98,21 +143,27 @@ class SizeSession(CycleSession):
     def facts(self) -> HeaderFacts:
         r = settings_of(self.ctx.config)
         self.built, records = [], {}
-        for rt in self.ctx.runtimes:
-            for label in r.sizes:
-                self.ctx.say(f"  size: {sized.ref_of(label)} on {rt.mode.name}'s engine")
-                try:
-                    b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build")
-                except (CallTimeout, docker.errors.DockerException, OSError) as exc:
-                    raise UserError(f"size: building {sized.ref_of(label)} on {rt.mode.name}'s engine failed "
-                                    f"({str(exc).strip()[:200]}): nothing was measured; check the engine's free "
-                                    "space, then run again.") from None  # fmt: skip
-                if b.built:
-                    self.built.append((rt, label))
-                records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
-                                  "layers": b.layers, "bytes": b.size}  # fmt: skip
-        self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes for rt in self.ctx.runtimes]
-        size = {"sizes": records, "first_start": r.first_start}
+        self.sized_runtimes = [replace(rt, image=sized.ref_of(label)) for label in r.sizes
+                               for rt in self.ctx.runtimes if label in r.sizes_of(rt.mode.name)]  # fmt: skip
+        # First starts: each image is built on one engine and pushed from there; another engine's first
+        # pull brings it (loading 1 GB into the TCG guest only to remove it would take minutes)
+        carriers = {(p.endpoint.base_url, ref) for ref, p in pushers(self.sized_runtimes).items()}
+        for rt in self.sized_runtimes:
+            label = rt.image.split(":", 1)[1]
+            if r.first_start and (rt.endpoint.base_url, rt.image) not in carriers:
+                continue
+            self.ctx.say(f"  size: {rt.image} on {rt.mode.name}'s engine")
+            try:
+                b = call_with_timeout(partial(sized.ensure_sized, rt.client, label), BUILD_TIMEOUT_S, "build")
+            except (CallTimeout, docker.errors.DockerException, OSError) as exc:
+                raise UserError(f"size: building {rt.image} on {rt.mode.name}'s engine failed "
+                                f"({str(exc).strip()[:200]}): nothing was measured; check the engine's free "
+                                "space, then run again.") from None  # fmt: skip
+            if b.built:
+                self.built.append((rt, label))
+            records[label] = {"ref": b.ref, "mib": parse_size(label) / 2**20, "image_id": b.image_id,
+                              "layers": b.layers, "bytes": b.size}  # fmt: skip
+        size = {"sizes": records, "first_start": r.first_start, "size_max": dict(r.size_max)}
         if r.first_start:
             self.images = prepare(self.ctx, self.sized_runtimes)
         first_start = self.images.record() if self.images is not None else None
@@ -123,11 +174,14 @@ class SizeSession(CycleSession):
         settings = replace(self.ctx.config.run, scenario="warm", precision=None)  # every size, every round
         self.executing = self.ctx.open_executor()
         inner: Any = self.executing.executor
-        if self.images is not None:
-            inner = FirstStartExecutor(inner, self.images)
+        first = FirstStartExecutor(inner, self.images) if self.images is not None else None
         mib = {sized.ref_of(label): parse_size(label) / 2**20 for label in settings_of(self.ctx.config).sizes}
-        return FirstStartUnits(Scheduler(settings, self.sized_runtimes, SizeExecutor(inner, mib), start.output(),
-                                         start.position()))  # fmt: skip
+        scheduler = Scheduler(settings, self.sized_runtimes, SizeExecutor(first or inner, mib), start.output(),
+                              start.position())  # fmt: skip
+        return FirstStartUnits(scheduler, first)
+
+    def finish(self, units: Any) -> Cleanup:
+        return with_registry_left(super().finish(units), self.ctx, self.images)
 
     def close(self) -> None:
         if self.images is not None and self.sized_runtimes is not None:
@@ -144,10 +198,6 @@ class Size(CycleScenario):
     name = SIZE
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
     settings = SizeSettings
-
-    def check(self, config: Config) -> None:
-        if settings_of(config).first_start:
-            FirstStart().check(config)
 
     def rounds_planned(self, config: Config) -> int:
         return (config.run.warmup + config.run.rounds) * len(settings_of(config).sizes)

@@ -290,7 +290,13 @@ class Scheduler:
             self._next_round, self._measured = round_no, measured
 
 
-def end_record(outcome: Outcome, swept: int, leaked: list[str], leases: Optional[dict[str, Any]] = None) -> End:
+def end_record(
+    outcome: Outcome,
+    swept: int,
+    leaked: list[str],
+    leases: Optional[dict[str, Any]] = None,
+    registry_left: tuple[str, ...] = (),
+) -> End:
     """``leases``: engine url -> what the run's lease saw (runs that joined with --allow-concurrent,
     a lease lost to another run); see bench.engine.lease."""
     leases = leases or {}
@@ -307,4 +313,5 @@ def end_record(outcome: Outcome, swept: int, leaked: list[str], leases: Optional
         leases=leases,
         concurrent_with=joined,
         stop=outcome.stop,
+        registry_left=list(registry_left) or None,
     )

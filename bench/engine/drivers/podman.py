@@ -287,7 +287,8 @@ class PodmanDriver:
                 service = PodmanService(runtime)
                 service.start()
                 self.services[runtime] = service
-        return Endpoint(service.url, "unix", via=f"podman system service (isobench, --runtime {runtime})")
+        return Endpoint(service.url, "unix", via=f"podman system service (isobench, --runtime {runtime})",
+                        host_alias="127.0.0.1")  # fmt: skip
 
     def engine_record(self, version: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
         rec = {"kind": self.kind, **engine_record(version, info)}

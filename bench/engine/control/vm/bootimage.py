@@ -23,6 +23,15 @@ BINARIES = (
 )
 MODULES = ("virtio_net", "virtio_pci")
 INIT_MARKER = b"isobench-vm: starting dockerd"
+# qemu's user networking (slirp) answers for the host at 10.0.2.2: a guest connection there reaches the
+# host's 127.0.0.1. So the guest's engine pulls from a registry the run serves on the host's loopback
+# (first-start) at HOST_ALIAS:PORT, and the host still connects only to loopback. That registry speaks
+# plain HTTP, which an engine accepts only for registries it is told are insecure: the slirp network.
+HOST_ALIAS = "10.0.2.2"
+INSECURE_REGISTRIES = "10.0.2.0/24"
+# What the image holds, as a number: an initramfs built by an earlier version (kept for `restart`) is
+# built again when this differs (2: the engine accepts the slirp network's plain-HTTP registries).
+IMAGE_VERSION = 2
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -45,9 +54,9 @@ ip route add default via 10.0.2.2
 echo "isobench-vm: starting dockerd"
 dockerd -H tcp://0.0.0.0:2376 --tlsverify --tlscacert /certs/ca.pem --tlscert /certs/server-cert.pem \
   --tlskey /certs/server-key.pem --storage-driver vfs --iptables=false --ip-masq=false --bridge=none \
-  --exec-root /run/docker --data-root /var/lib/docker > /dev/console 2>&1 &
+  --exec-root /run/docker --data-root /var/lib/docker --insecure-registry {insecure} > /dev/console 2>&1 &
 while :; do sleep 3600; done
-"""
+""".replace("{insecure}", INSECURE_REGISTRIES)
 
 
 def kernel_version() -> str:
@@ -110,12 +119,26 @@ def build_initramfs(cert_dir: Path, out: Path, kver: str) -> Path:
         init = root / "init"
         init.write_text(INIT)
         init.chmod(0o755)
+        (root / "etc" / "isobench-image").write_text(f"{IMAGE_VERSION}\n")
         listing = subprocess.run(["find", ".", "-print0"], cwd=root, capture_output=True, check=True).stdout
         with open(out, "wb") as fh:
             subprocess.run(
                 ["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing, stdout=fh, check=True
             )
+    version_file(out).write_text(f"{IMAGE_VERSION}\n")
     return out
+
+
+def version_file(initrd: Path) -> Path:
+    return initrd.with_name(initrd.name + ".version")
+
+
+def current(initrd: Path) -> bool:
+    """Was ``initrd`` built by this version of the image (else `restart` builds it again)?"""
+    try:
+        return initrd.is_file() and version_file(initrd).read_text().strip() == str(IMAGE_VERSION)
+    except OSError:
+        return False
 
 
 # -- running it -----------------------------------------------------------------------
