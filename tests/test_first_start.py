@@ -215,7 +215,7 @@ def test_a_registry_gone_in_a_rounds_last_cycle_does_not_count_that_round(tmp_pa
     from bench.core.config import RunSettings
     from bench.results.resultset import ResultWriter, read_resultset
     from bench.results.synthetic import header
-    from bench.schedule.scheduler import Scheduler, end_record
+    from bench.schedule.scheduler import Output, Position, Scheduler, end_record
 
     class Dying(Api):
         def pull(self, repo: str, tag: str, stream: bool, decode: bool) -> Any:
@@ -225,7 +225,7 @@ def test_a_registry_gone_in_a_rounds_last_cycle_does_not_count_that_round(tmp_pa
     writer = ResultWriter.create(tmp_path / "s.jsonl", header([], run_id="s"))
     executor = FirstStartExecutor(Inner(), Images(registry=Gone(), paths=dict(PATHS)))  # type: ignore[arg-type]
     settings = RunSettings(rounds=5, warmup=1, min_rounds=1, budget_s=None)
-    units = FirstStartUnits(Scheduler(settings, [runtime(Dying())], executor, writer, 1), executor)
+    units = FirstStartUnits(Scheduler(settings, [runtime(Dying())], executor, Output(writer), Position(1)), executor)
     outcome = units.run()
     writer.close(end_record(outcome, 0, []))
     rs = read_resultset(tmp_path / "s.jsonl")
@@ -313,11 +313,12 @@ class Pushing(Info):
 
 def test_prepare_pushes_each_version_once_and_each_engine_pulls_its_own(monkeypatch: Any) -> None:
     from bench.engine import registry as registries
+    from bench.scenarios import parse_config
     from bench.scenarios.first_start import prepare
 
     monkeypatch.setattr(registries, "available", lambda: True)
     monkeypatch.setattr(registries, "start_local", lambda: Registry("127.0.0.1:5000", owned=True))
-    ctx = SimpleNamespace(config=SimpleNamespace(run=SimpleNamespace(registry=None)), say=lambda s: None)
+    ctx = SimpleNamespace(config=parse_config({}, "t"), say=lambda s: None)
     host, guest = Pushing("sha256:" + "a" * 64), Pushing("sha256:" + "b" * 64)
     vm, runc, runsc = runtime(guest, "10.0.2.2", "vm-engine"), runtime(host), runtime(host, name="runsc")
     images = prepare(ctx, [vm, runc, runsc])  # type: ignore[arg-type]
