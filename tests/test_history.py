@@ -259,3 +259,22 @@ def test_bench_noise_reads_what_the_host_adds_between_sets_beyond_their_own_ci(t
         assert 0.8 * drawn < noise.between < 1.2 * drawn
     else:  # the real levels spread no more than the resampled runs alone make them
         assert 0 < noise.spread < 0.01 and noise.between < 0.3 * noise.spread
+
+
+def test_the_regressions_table_is_drawn_when_the_sets_differ_in_the_changed_runtime(tmp_path: Path) -> None:
+    """compare alone refuses two sets whose modes asked for different runtimes; the regressions page still
+    draws the table of the sets either side of the change (the difference is what the change is about)
+    and its note names the difference."""
+    import json
+
+    from analysis.history.regressions import either_side
+
+    before, at = history_sets(tmp_path / "results", n=2, step_at=1)
+    lines = at.read_text().splitlines()
+    head = json.loads(lines[0])
+    head["modes"]["runc"]["requested"] = {**(head["modes"]["runc"].get("requested") or {}), "runtime": "runc-b"}
+    at.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    table = either_side(before, at, 0.05, 0.05)
+    assert "modes.runc.requested.runtime" in table.note, table.note
+    verdicts = {(r.mode, r.phase): r.verdict for r in table.rows}
+    assert verdicts[("runc", "startup")] == "slower" and verdicts[("runsc", "startup")] != "slower", verdicts

@@ -35,16 +35,20 @@ class CompareTable:
 
 
 def either_side(before: Path, after: Path, min_effect: float, alpha: float) -> CompareTable:
-    """compare(before, after) on the startup metrics (its family), rows of every mode."""
+    """compare(before, after) on the startup metrics (its family), rows of every mode. The two sets may
+    differ in the factor the change is attributed to (a new engine, a new runtime), which compare alone
+    refuses: here the table is drawn anyway and its note names what differs."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # each set's reader warnings were shown when the site was read
             loaded = load([before, after], warn=False)
-        cmp = compare(loaded, metric_frame(loaded.frame), None, Rule(min_effect=min_effect, alpha=alpha))
+        rule = Rule(min_effect=min_effect, alpha=alpha)
+        cmp = compare(loaded, metric_frame(loaded.frame), None, rule, force=True)
     except (UserError, ResultFileError) as exc:
         return CompareTable((), str(exc))
+    differs = "; ".join(f"{k}: {' vs '.join(map(str, v))}" for k, v in sorted(cmp.mismatches.items()))
     rows = tuple(
         CompareRow(r.mode, r.phase, r.median_old, r.median_new, r.ratio, r.ci_low, r.ci_high, r.verdict)
         for r in cmp.family_rows
     )
-    return CompareTable(rows, "")
+    return CompareTable(rows, f"the two sets differ in {differs}" if differs else "")

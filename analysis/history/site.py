@@ -257,7 +257,8 @@ def _compare_html(table: CompareTable, mode: str) -> str:
         ]
         for r in table.rows
     ]
-    return _table(["mode", "metric", "median before", "median at", "ratio", "95% CI", "compare's verdict"], rows)
+    note = f"<p><small>{esc(table.note)}</small></p>" if table.note else ""
+    return note + _table(["mode", "metric", "median before", "median at", "ratio", "95% CI", "compare's verdict"], rows)
 
 
 def regressions_page(history: History) -> str:
