@@ -328,3 +328,73 @@ def test_prepare_pushes_each_version_once_and_each_engine_pulls_its_own(monkeypa
     assert [c for c in guest.calls if c.startswith("push")] == ["push 10.0.2.2:5000/isobench/size:10M-bbbbbbbbbbbb"]
     assert images.record()["seen_by"] == {"vm-engine": "10.0.2.2:5000", "runc": "127.0.0.1:5000",
                                           "runsc": "127.0.0.1:5000"}  # fmt: skip
+
+
+class Absent(Api):
+    """An engine that does not hold the image (a 404 on inspect)."""
+
+    def inspect_image(self, ref: str) -> dict:
+        self.calls.append(f"inspect {ref}")
+        raise type("NotFound", (Exception,), {"status_code": 404})(ref)
+
+
+def test_put_back_touches_only_engines_preparation_looked_at() -> None:
+    """A refusal partway through preparation: engines never looked at are left as they were (no image built
+    on them); one that did not hold the image has it removed; one that held it keeps it."""
+    from bench.scenarios.first_start import put_back
+
+    held, lacked, unseen = Api(), Absent(), Absent()
+    rts = [runtime(held, name="runc"), runtime(lacked, "10.0.2.2", "vm-engine"), runtime(unseen, None, "remote")]
+    images = Images()
+    images.note_before(rts[0])
+    images.note_before(rts[1])
+    said: list[str] = []
+    put_back(SimpleNamespace(say=said.append), images, rts)  # type: ignore[arg-type]
+    assert unseen.calls == [] and said == [], (unseen.calls, said)
+    assert "remove isobench/size:10M force=False" in lacked.calls
+    assert not any(c.startswith("remove") for c in held.calls)
+
+
+def test_the_load_fallback_removes_what_it_loaded_where_the_image_was_not(monkeypatch, tmp_path) -> None:
+    """No registry binary: each image saved for docker load; the engines that did not hold it are noted, so
+    the end removes it there (it is loaded into them before each cycle)."""
+    from bench.scenarios.first_start import _save_tarballs
+
+    class Saving(Api):
+        def get_image(self, ref: str) -> Any:
+            return iter([b"tar"])
+
+    host, vm = Saving(), Absent()
+    images = _save_tarballs(
+        SimpleNamespace(say=lambda s: None),
+        [runtime(host), runtime(vm, "10.0.2.2", "vm-engine")],  # type: ignore[arg-type]
+    )
+    try:
+        assert images.absent_before == {("engine-10.0.2.2", "isobench/size:10M")}
+        assert images.present_before == {("engine-127.0.0.1", "isobench/size:10M")}
+        assert images.tarballs["isobench/size:10M"].read_bytes() == b"tar"
+    finally:
+        assert images.folder is not None
+        import shutil
+
+        shutil.rmtree(images.folder)
+
+
+@pytest.mark.parametrize(
+    "caps,said",
+    [
+        ({"vm_engine": "100M"}, r"size_max names 'vm_engine', which is not a mode of this run \(runc, vm-engine\)"),
+        ({"runc": "1K"}, r"size_max caps runc at 1K, below every size of the run \(10M, 100M\)"),
+    ],
+)
+def test_a_size_cap_must_name_a_mode_and_leave_it_a_size(caps: dict, said: str) -> None:
+    from bench.core.errors import UserError
+    from bench.scenarios import parse_config
+    from bench.scenarios.size import SCENARIO
+
+    table = {"scenario": {"size": {"sizes": ["10M", "100M"], "size_max": caps}}}
+    config = parse_config(table, "t").select(["runc", "vm-engine"])
+    with pytest.raises(UserError, match=said):
+        SCENARIO.check(config)
+    fine = parse_config({"scenario": {"size": {"size_max": {"vm-engine": "100M"}}}}, "t").select(["runc", "vm-engine"])
+    SCENARIO.check(fine)

@@ -97,6 +97,15 @@ class Images:
     # (engine url, reference) of the images an engine did not hold before the run (its first pull brings
     # them): removed again at the end, never rebuilt there
     absent_before: set[tuple[str, str]] = field(default_factory=set)
+    # ... and those it held: put back (rebuilt if a failed pull left them absent). An engine in neither set
+    # was never looked at (preparation stopped before it) and is left alone.
+    present_before: set[tuple[str, str]] = field(default_factory=set)
+
+    def note_before(self, rt: ModeRuntime) -> Optional[dict[str, Any]]:
+        """Looks whether ``rt``'s engine holds its image before the run touches it; its inspect, or None."""
+        got = _inspect(rt)
+        (self.absent_before if got is None else self.present_before).add((rt.endpoint.base_url, rt.image))
+        return got
 
     def addr_for(self, rt: ModeRuntime) -> str:
         """The registry's address as ``rt``'s engine dials it (prepare refused the modes that have none)."""
@@ -265,7 +274,7 @@ def prepare(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
     without a registry binary, each image saved to a tarball for `docker load`."""
     addr = settings_of(ctx.config).registry
     if addr is None and not registries.available():
-        return _save_tarballs(ctx, pushers(runtimes))
+        return _save_tarballs(ctx, runtimes)
     reg = registries.users(addr) if addr else registries.start_local()
     images = Images(registry=reg)
     try:
@@ -347,10 +356,8 @@ def _reach(
                             "run's loopback registry as it sees it; the running VM was booted from an older image): "
                             "isobench vm down, then run again.")  # fmt: skip
         images.seen_by[rt.mode.name] = addr
-        got = _inspect(rt)
-        if got is None:  # not on this engine (the size scenario carries its images to one engine only)
-            images.absent_before.add((rt.endpoint.base_url, rt.image))
-        else:
+        got = images.note_before(rt)  # None: the size scenario carries its images to one engine only
+        if got is not None:
             ids[(rt.endpoint.base_url, rt.image)] = str(got["Id"])
     return ids
 
@@ -382,12 +389,15 @@ def _refuse_preparation(exc: BaseException, doing: str) -> NoReturn:
     raise exc
 
 
-def _save_tarballs(ctx: RunContext, wanted: dict[str, ModeRuntime]) -> Images:
-    """Each image saved once (from the engine ``wanted`` names for it) and loaded into every mode's engine."""
+def _save_tarballs(ctx: RunContext, runtimes: list[ModeRuntime]) -> Images:
+    """Each image saved once (from the engine ``pushers`` names for it) and loaded into every mode's engine;
+    those an engine did not hold before are removed from it at the end."""
     folder = Path(tempfile.mkdtemp(prefix="isobench-first-start-"))
     images = Images(folder=folder)
     try:
-        for i, (ref, rt) in enumerate(wanted.items()):
+        for rt in runtimes:
+            images.note_before(rt)
+        for i, (ref, rt) in enumerate(pushers(runtimes).items()):
             path = folder / f"{i}.tar"
             ctx.say(f"  first-start: no registry here, saving {ref} for docker load (untimed)")
 
@@ -438,9 +448,11 @@ def put_back(ctx: RunContext, images: Images, runtimes: list[ModeRuntime]) -> No
     run started stopped and its storage removed, the saved tarballs deleted. Each step guarded."""
     try:
         for rt in {(rt.endpoint.base_url, rt.image): rt for rt in runtimes}.values():  # each image on each engine
+            key = (rt.endpoint.base_url, rt.image)
+            if key not in images.absent_before and key not in images.present_before:
+                continue  # never looked at: preparation stopped before this engine, which the run did not touch
             registry_ref = images.registry_ref(rt)
-            absent = (rt.endpoint.base_url, rt.image) in images.absent_before
-            last = partial(_remove, rt) if absent else partial(_rebuild_if_absent, ctx, rt)
+            last = partial(_remove, rt) if key in images.absent_before else partial(_rebuild_if_absent, ctx, rt)
             for step in (partial(_retag, rt, registry_ref), last):
                 try:
                     step()

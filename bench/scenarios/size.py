@@ -101,7 +101,7 @@ def _size_caps(text: str) -> dict[str, str]:
     """--size-max MODE=SIZE[,MODE=SIZE...]: each checked, in one sentence when wrong."""
     caps = {}
     for item in text.split(","):
-        mode, eq, size = item.partition("=")
+        mode, eq, size = (part.strip() for part in item.partition("="))
         if not eq or not mode:
             raise UserError(f"--size-max {item!r}: give MODE=SIZE, e.g. --size-max vm-engine=100M.")
         parse_size(size, f"--size-max {mode}=")
@@ -198,6 +198,18 @@ class Size(CycleScenario):
     name = SIZE
     sample_kinds = (PULL,) + ALL_PHASES + (CLEANUP,)
     settings = SizeSettings
+
+    def check(self, config: Config) -> None:
+        """A cap must name a mode of the run (a misspelt one would cap nothing, and the VM would get a 1G
+        first start it cannot hold), and leave that mode at least one size."""
+        own, names = settings_of(config), [m.name for m in config.modes]
+        for mode, cap in own.size_max.items():
+            if mode not in names:
+                raise UserError(f"size_max names {mode!r}, which is not a mode of this run ({', '.join(names)}): "
+                                "use one of those names, or leave it out.")  # fmt: skip
+            if not own.sizes_of(mode):
+                raise UserError(f"size_max caps {mode} at {cap}, below every size of the run "
+                                f"({', '.join(own.sizes)}): raise the cap or leave the mode out.")  # fmt: skip
 
     def rounds_planned(self, config: Config) -> int:
         return (config.run.warmup + config.run.rounds) * len(settings_of(config).sizes)

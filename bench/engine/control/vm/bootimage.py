@@ -29,8 +29,8 @@ INIT_MARKER = b"isobench-vm: starting dockerd"
 # plain HTTP, which an engine accepts only for registries it is told are insecure: the slirp network.
 HOST_ALIAS = "10.0.2.2"
 INSECURE_REGISTRIES = "10.0.2.0/24"
-# What the image holds, as a number: an initramfs built by an earlier version (kept for `restart`) is
-# built again when this differs (2: the engine accepts the slirp network's plain-HTTP registries).
+# What the image holds, as a number, written beside it and into it (2: the engine accepts the slirp
+# network's plain-HTTP registries). `up` builds the image anew; `restart` boots the one it finds.
 IMAGE_VERSION = 2
 
 INIT = r"""#!/bin/busybox sh
@@ -131,14 +131,6 @@ def build_initramfs(cert_dir: Path, out: Path, kver: str) -> Path:
 
 def version_file(initrd: Path) -> Path:
     return initrd.with_name(initrd.name + ".version")
-
-
-def current(initrd: Path) -> bool:
-    """Was ``initrd`` built by this version of the image (else `restart` builds it again)?"""
-    try:
-        return initrd.is_file() and version_file(initrd).read_text().strip() == str(IMAGE_VERSION)
-    except OSError:
-        return False
 
 
 # -- running it -----------------------------------------------------------------------

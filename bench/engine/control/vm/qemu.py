@@ -16,7 +16,7 @@ from typing import Any, Optional
 from bench.core.config import EndpointSettings
 from bench.core.errors import UserError
 from bench.core.paths import VM_DIR
-from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, current, kernel_version
+from bench.engine.control.vm.bootimage import INIT_MARKER, build_initramfs, kernel_version
 from bench.engine.control.vm.certs import make_certs
 from bench.engine.control.vm.state import (
     VMState,
@@ -37,9 +37,8 @@ GUEST_PORT = 2376
 KVM_BOOT_S = 90.0
 TCG_BOOT_S = 300.0
 # The guest's storage is in this memory too (the initramfs root: at most half of it), vfs keeping each layer
-# as a full copy of the one below: a 100M image's first start fits; a 1G image's does not (its pull in the
-# guest ran out of space at the 4th of its layers after 104 s, even with 6 GB), so make bench-workloads
-# stops the VM at 100M.
+# as a full copy of the one below: a 100M image's first start fits, a 1G image's does not (README), so
+# make bench-workloads stops the VM at 100M.
 MEMORY_MB = 2048
 INIT_MARKER_S = {"kvm": 25.0, "tcg": 200.0}
 
@@ -193,7 +192,9 @@ def restart(port: Optional[int] = None, accel: Optional[str] = None, say: Any = 
     _require_qemu()
     cert_dir, initrd = VM_DIR / "certs", VM_DIR / "initrd.cpio"
     with vm_lock():
-        if not current(initrd) or not (cert_dir / "ca.pem").is_file():  # none yet, or an older image's
+        # The image the running VM was booted from, whatever its version: a cold round's timed engine_up
+        # must not include building a new one (an older image is replaced by the next `up`, untimed).
+        if not initrd.is_file() or not (cert_dir / "ca.pem").is_file():
             return _up(say)
         state = load_state()
         if state is not None:
