@@ -30,7 +30,7 @@ engine_release() {
 }
 
 plant_begin() {
-  trap '$plant remove' EXIT
+  trap '$lock $plant remove' EXIT  # a reload under the lock: never inside another run's measurement
   trap 'exit 130' INT
   trap 'exit 143' TERM
   # daemon.json rewritten and dockerd reloaded: under the engine lock, so no other run is measured meanwhile

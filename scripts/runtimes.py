@@ -94,7 +94,13 @@ def main(argv: list[str]) -> int:
         print("usage: runtimes.py add STATE_DIR NAME=PATH... | remove STATE_DIR NAME...", file=sys.stderr)
         return 2
     action, state, rest = argv[0], Path(argv[1]), argv[2:]
-    return add(state, rest) if action == "add" else remove(state, rest)
+    try:
+        return add(state, rest) if action == "add" else remove(state, rest)
+    except json.JSONDecodeError as exc:
+        print(f"runtimes.py: {DAEMON_JSON} is not valid JSON ({exc}): mend it, then run again", file=sys.stderr)
+    except subprocess.TimeoutExpired:
+        print("runtimes.py: dockerd did not answer `docker info` within 10 s: check the engine", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -61,3 +61,9 @@ def test_a_runtime_dockerd_never_lists_fails(runtimes, monkeypatch, tmp_path):
 
 def test_usage(runtimes):
     assert runtimes.main(["sideways"]) == 2
+
+
+def test_a_daemon_json_that_does_not_parse_is_one_line(runtimes, tmp_path, capsys):
+    (tmp_path / "daemon.json").write_text("{not json")
+    assert runtimes.main(["add", str(tmp_path / "s"), "plant-a=/x/a.sh"]) == 1
+    assert "is not valid JSON" in capsys.readouterr().err
