@@ -170,15 +170,19 @@ def test_a_first_start_through_the_vm_pulls_from_the_loopback_registry_and_leave
     mode += "timeouts = { start = 60, stop = 30, remove = 30 }\n"
     # the 10M image: its data layer is downloaded and extracted on each first start (the busybox layer below
     # it may stay, "Already exists", where another image holds it)
-    cfg = write_config(tmp_path / "f.toml", mode, rounds=2, warmup=0, scenario="size", sizes=["10M"],
-                       size_first_start=True, budget_s=100000)  # fmt: skip
-    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--no-summary", timeout=900)
+    mode += '\n[scenario.size]\nsizes = ["10M", "100M"]\nfirst_start = true\n'
+    cfg = write_config(tmp_path / "f.toml", mode, rounds=2, warmup=0, scenario="size", budget_s=100000)
+    # both capped at 10M on the command line: the 100M of the config is not built, pushed or pulled
+    proc = run_bench("run", "--config", str(cfg), "--results", str(tmp_path / "res"), "--no-summary",
+                     "--size-max", "vm-engine=10M,runc=10M", timeout=900)  # fmt: skip
     left_vm = qemu_pids()
     if left_vm:
         subprocess.run([sys.executable, "-m", "bench", "vm", "down"], cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rs = read(only_result(tmp_path / "res"))
     assert rs.end.status == "complete", rs.end
+    assert rs.header.size["size_max"] == {"vm-engine": "10M", "runc": "10M"}
+    assert set(rs.header.size["sizes"]) == {"10M"}, rs.header.size  # 100M capped away on both
     seen = rs.header.first_start["seen_by"]
     assert seen["vm-engine"].startswith("10.0.2.2:") and seen["runc"].startswith("127.0.0.1:")
     assert seen["vm-engine"].split(":")[1] == seen["runc"].split(":")[1]  # one registry, two addresses
