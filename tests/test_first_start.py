@@ -156,7 +156,7 @@ def test_a_registry_gone_mid_run_fails_that_pull_with_a_category_then_ends_the_r
         executor.run_cycle(runtime(Api()), 6, 0, False)
 
     class Scheduler:
-        tally, _measured = Tally(), 5
+        tally, measured = Tally(), 5
 
         def run(self) -> Any:
             return executor.run_cycle(runtime(Api()), 6, 0, False)

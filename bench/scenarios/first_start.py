@@ -232,13 +232,11 @@ class FirstStartUnits:
     def measured_rounds(self) -> int:
         """The measured rounds before the one whose pull found the registry gone. The scheduler counts that
         round too when its failed pull was the round's last cycle (it ends only at the next cycle)."""
-        counted: int = getattr(self.scheduler, "_measured", 0)
+        counted = self.scheduler.measured
         gone = self.executor.gone_round if self.executor is not None else None
         if gone is None:
             return counted
-        s = self.scheduler
-        before = gone - getattr(s, "first_round", 0) - getattr(getattr(s, "settings", None), "warmup", 0)
-        return max(0, min(counted, before))
+        return max(0, min(counted, gone - self.scheduler.first_measured_round))
 
 
 @dataclass

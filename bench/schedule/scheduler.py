@@ -144,6 +144,16 @@ class Scheduler:
         self.disk_full: dict[str, int] = {}  # engine url -> cycles in a row that found its data root full
         self.stop: Optional[str] = None  # the category of an early stop (the end record's `stop`)
 
+    @property
+    def measured(self) -> int:
+        """The measured rounds run so far (a round counts once its last cycle ended)."""
+        return self._measured
+
+    @property
+    def first_measured_round(self) -> int:
+        """The number of the first measured round: after the resumed part and the warm-up rounds."""
+        return self.first_round + self.settings.warmup
+
     def _precise_enough(self, measured: int) -> bool:
         s = self.settings
         if s.precision is None or measured < s.min_rounds:
